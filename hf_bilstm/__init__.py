@@ -1,0 +1,23 @@
+"""hf_bilstm: recurrent (BiLSTM / GRU) text classifiers that are native transformers models."""
+
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
+
+from .configuration_bilstm import BiLSTMConfig
+from .modeling_bilstm import BiLSTMForSequenceClassification, BiLSTMModel, BiLSTMPreTrainedModel
+from .tokenization_bilstm import train_tokenizer
+
+__version__ = "0.1.0"
+
+# exist_ok: importing twice (or after a remote-code load registered the same names) is harmless.
+AutoConfig.register(BiLSTMConfig.model_type, BiLSTMConfig, exist_ok=True)
+AutoModel.register(BiLSTMConfig, BiLSTMModel, exist_ok=True)
+AutoModelForSequenceClassification.register(BiLSTMConfig, BiLSTMForSequenceClassification, exist_ok=True)
+
+__all__ = [
+    "BiLSTMConfig",
+    "BiLSTMForSequenceClassification",
+    "BiLSTMModel",
+    "BiLSTMPreTrainedModel",
+    "train_tokenizer",
+    "__version__",
+]

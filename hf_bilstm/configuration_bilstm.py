@@ -1,0 +1,159 @@
+"""Configuration of the recurrent (BiLSTM / GRU / RNN) text models.
+
+This file is copied next to the weights for ``trust_remote_code`` loading, so it imports only transformers.
+"""
+
+from transformers import PretrainedConfig
+
+RNN_TYPES = ("lstm", "gru", "rnn")
+POOLING_TYPES = ("last", "max", "mean", "max_mean")
+
+
+class BiLSTMConfig(PretrainedConfig):
+    r"""
+    Configuration of a [`BiLSTMModel`] and its heads. The defaults reproduce the architecture of the classic
+    ``IMDBLstmmodel`` tutorial: embedding 200, a 2-layer bidirectional LSTM of 64 units with dropout 0.5 between the
+    layers, and a 128 → 20 → 2 classifier over the concatenated final states.
+
+    Args:
+        vocab_size (`int`, *optional*, defaults to 30000):
+            Number of tokens in the vocabulary (rows of the embedding matrix). Must match the tokenizer.
+        embedding_dim (`int`, *optional*, defaults to 200):
+            Size of the token embeddings.
+        hidden_size (`int`, *optional*, defaults to 64):
+            Number of units of each recurrent layer, per direction.
+        num_layers (`int`, *optional*, defaults to 2):
+            Number of stacked recurrent layers.
+        bidirectional (`bool`, *optional*, defaults to `True`):
+            Whether to run a backward recurrent stack as well as the forward one.
+        rnn_type (`str`, *optional*, defaults to `"lstm"`):
+            The recurrent cell: `"lstm"`, `"gru"` or `"rnn"` (Elman, tanh).
+        dropout (`float`, *optional*, defaults to 0.5):
+            Dropout between stacked recurrent layers (ignored with one layer), in [0, 1).
+        embedding_dropout (`float`, *optional*, defaults to 0.0):
+            Dropout on the token embeddings, in [0, 1).
+        classifier_dropout (`float`, *optional*, defaults to 0.0):
+            Dropout on the pooled vector and on the classifier's hidden layer, in [0, 1).
+        classifier_hidden_size (`int`, *optional*, defaults to 20):
+            Width of the classifier's hidden layer (ReLU); 0 means a single linear layer from the pooled vector to
+            the labels.
+        pooling (`str`, *optional*, defaults to `"last"`):
+            How the per-token states become one vector: `"last"` concatenates the final state of each direction
+            (the tutorial's choice; the backward direction's final state is the one at the first token), `"max"`
+            and `"mean"` pool over the real (unpadded) tokens, `"max_mean"` concatenates both.
+        separate_directions (`bool`, *optional*, defaults to `False`):
+            Keep the forward and backward directions in two independent stacks (ELMo-style), so that no layer of one
+            direction reads the other direction's states. Needed for bidirectional language-model pretraining with
+            more than one layer; a standard bidirectional RNN (`False`) feeds both directions to every next layer.
+        initializer_range (`float`, *optional*, defaults to 0.1):
+            Standard deviation of the normal initialisation of the embeddings; recurrent weights use orthogonal
+            (hidden-to-hidden) and Xavier (input-to-hidden) initialisation.
+        pad_token_id (`int`, *optional*, defaults to 0):
+            Id of the padding token; its embedding is kept at zero and it is never read as text.
+        num_labels / id2label / label2id / problem_type:
+            The standard transformers classification arguments; `problem_type` is one of `"single_label_classification"`,
+            `"multi_label_classification"` or `"regression"` (inferred from the labels when unset).
+
+    Examples:
+
+    ```python
+    >>> from hf_bilstm import BiLSTMConfig, BiLSTMForSequenceClassification
+    >>> config = BiLSTMConfig(vocab_size=20000, id2label={0: "neg", 1: "pos"})
+    >>> model = BiLSTMForSequenceClassification(config)
+    ```
+    """
+
+    model_type = "bilstm"
+
+    def __init__(
+        self,
+        vocab_size: int = 30000,
+        embedding_dim: int = 200,
+        hidden_size: int = 64,
+        num_layers: int = 2,
+        bidirectional: bool = True,
+        rnn_type: str = "lstm",
+        dropout: float = 0.5,
+        embedding_dropout: float = 0.0,
+        classifier_dropout: float = 0.0,
+        classifier_hidden_size: int = 20,
+        pooling: str = "last",
+        separate_directions: bool = False,
+        initializer_range: float = 0.1,
+        pad_token_id: int = 0,
+        **kwargs,
+    ):
+        self.vocab_size = vocab_size
+        self.embedding_dim = embedding_dim
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.rnn_type = rnn_type
+        self.dropout = dropout
+        self.embedding_dropout = embedding_dropout
+        self.classifier_dropout = classifier_dropout
+        self.classifier_hidden_size = classifier_hidden_size
+        self.pooling = pooling
+        self.separate_directions = separate_directions
+        self.initializer_range = initializer_range
+        self.pad_token_id = pad_token_id
+        num_labels, id2label = kwargs.get("num_labels"), kwargs.get("id2label")
+        if num_labels is not None and id2label is not None and len(id2label) != num_labels:
+            # transformers only logs a warning here; a head of the wrong width is a silent wrong answer.
+            raise ValueError(
+                f"BiLSTMConfig: num_labels={num_labels} but id2label has {len(id2label)} entries ({id2label}); "
+                "give only id2label (num_labels follows from it) or make them agree."
+            )
+        super().__init__(**kwargs)
+        self._validate_bilstm()
+
+    def _validate_bilstm(self):
+        # Runs on construction and therefore on every from_pretrained, so a bad config.json fails loudly.
+        for name in ("vocab_size", "embedding_dim", "hidden_size", "num_layers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"BiLSTMConfig.{name} must be a positive integer, but it was {value!r}.")
+        value = self.classifier_hidden_size
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(
+                f"BiLSTMConfig.classifier_hidden_size must be an integer >= 0 (0 = no hidden layer), "
+                f"but it was {value!r}."
+            )
+        if self.rnn_type not in RNN_TYPES:
+            raise ValueError(f"BiLSTMConfig.rnn_type must be one of {list(RNN_TYPES)}, but it was {self.rnn_type!r}.")
+        if self.pooling not in POOLING_TYPES:
+            raise ValueError(
+                f"BiLSTMConfig.pooling must be one of {list(POOLING_TYPES)}, but it was {self.pooling!r}."
+            )
+        for name in ("dropout", "embedding_dropout", "classifier_dropout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise ValueError(f"BiLSTMConfig.{name} must be a number in [0, 1), but it was {value!r}.")
+        for name in ("bidirectional", "separate_directions"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"BiLSTMConfig.{name} must be True or False, but it was {getattr(self, name)!r}.")
+        pad = self.pad_token_id
+        if isinstance(pad, bool) or not isinstance(pad, int) or not 0 <= pad < self.vocab_size:
+            raise ValueError(
+                f"BiLSTMConfig.pad_token_id must be an integer in [0, vocab_size={self.vocab_size}), "
+                f"but it was {pad!r}."
+            )
+        if self.id2label is not None and self.label2id is not None:
+            if sorted(self.label2id.values()) != sorted(int(k) for k in self.id2label):
+                raise ValueError(
+                    f"BiLSTMConfig: label2id {self.label2id} does not match id2label {self.id2label}; "
+                    "give both from the same label names (or only id2label)."
+                )
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def pooled_size(self) -> int:
+        """Width of the pooled vector that the classifier reads."""
+        width = self.num_directions * self.hidden_size
+        return 2 * width if self.pooling == "max_mean" else width
+
+
+BiLSTMConfig.register_for_auto_class()

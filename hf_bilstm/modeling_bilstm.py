@@ -1,0 +1,343 @@
+"""Recurrent (LSTM / GRU / RNN) text models as transformers `PreTrainedModel`s.
+
+This file is copied next to the weights for ``trust_remote_code`` loading, so it imports only torch, transformers and
+``.configuration_bilstm``.
+"""
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from transformers import PreTrainedModel
+from transformers.modeling_outputs import SequenceClassifierOutput
+from transformers.utils import ModelOutput
+
+try:  # transformers >= 5: init functions that skip parameters already loaded from a checkpoint
+    from transformers import initialization as init
+except ImportError:  # pragma: no cover - older transformers
+    from torch.nn import init
+
+from .configuration_bilstm import BiLSTMConfig
+
+_RNN_CLASSES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+# Every folder we save can be loaded through all of these (transformers only records the class that was saved).
+_AUTO_MAP = {
+    "AutoConfig": "configuration_bilstm.BiLSTMConfig",
+    "AutoModel": "modeling_bilstm.BiLSTMModel",
+    "AutoModelForSequenceClassification": "modeling_bilstm.BiLSTMForSequenceClassification",
+}
+
+
+@dataclass
+class BiLSTMModelOutput(ModelOutput):
+    """
+    Output of [`BiLSTMModel`].
+
+    Args:
+        last_hidden_state (`torch.FloatTensor` of shape `(batch_size, sequence_length, num_directions * hidden_size)`):
+            States of the last recurrent layer at every position; zeros at padded positions.
+        pooler_output (`torch.FloatTensor` of shape `(batch_size, config.pooled_size)`):
+            One vector per text, pooled as `config.pooling` says.
+        attention_mask (`torch.BoolTensor` of shape `(batch_size, sequence_length)`):
+            The positions that were read as text (an empty text is read as one padding step at position 0).
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    pooler_output: torch.FloatTensor | None = None
+    attention_mask: torch.BoolTensor | None = None
+
+
+def _reverse_index(lengths: torch.Tensor, seq_len: int) -> torch.Tensor:
+    """Index that reverses each row's first `length` positions and leaves the padding in place (an involution)."""
+    positions = torch.arange(seq_len, device=lengths.device).unsqueeze(0)  # (1, seq)
+    lengths = lengths.unsqueeze(1)  # (batch, 1)
+    return torch.where(positions < lengths, lengths - 1 - positions, positions)
+
+
+class BiLSTMPreTrainedModel(PreTrainedModel):
+    """Base class: holds the config class, weight initialisation and saving with every auto class mapped."""
+
+    config_class = BiLSTMConfig
+    base_model_prefix = "bilstm"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = False
+    _no_split_modules = []
+
+    def _init_weights(self, module: nn.Module):
+        # The `init` functions leave alone parameters that from_pretrained has just loaded (transformers#46620);
+        # the in-place edits below check the same flag for the same reason.
+        std = self.config.initializer_range
+        if isinstance(module, nn.Embedding):
+            init.normal_(module.weight, mean=0.0, std=std)
+            if module.padding_idx is not None and not getattr(module.weight, "_is_hf_initialized", False):
+                with torch.no_grad():
+                    module.weight[module.padding_idx].zero_()
+        elif isinstance(module, nn.Linear):
+            init.xavier_uniform_(module.weight)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, (nn.LSTM, nn.GRU, nn.RNN)):
+            for name, param in module.named_parameters():
+                if name.startswith("weight_hh"):
+                    init.orthogonal_(param)
+                elif name.startswith("weight_ih"):
+                    init.xavier_uniform_(param)
+                elif name.startswith("bias"):
+                    init.zeros_(param)
+                    # LSTM gates are (input, forget, cell, output): a forget bias of 1 keeps early gradients alive.
+                    if isinstance(module, nn.LSTM) and name.startswith("bias_ih"):
+                        if not getattr(param, "_is_hf_initialized", False):
+                            with torch.no_grad():
+                                param[module.hidden_size : 2 * module.hidden_size].fill_(1.0)
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        auto_map = dict(_AUTO_MAP)
+        auto_map.update(getattr(self.config, "auto_map", None) or {})
+        self.config.auto_map = auto_map
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
+
+class BiLSTMModel(BiLSTMPreTrainedModel):
+    """
+    The bare recurrent encoder: token embeddings, a stack of LSTM/GRU/RNN layers (bi- or unidirectional) and pooling.
+
+    Padding never reaches the states: sequences are packed by their `attention_mask` lengths (any padding side), and the
+    initial states are zeros, so a text gets the same output alone or inside any padded batch.
+    """
+
+    def __init__(self, config: BiLSTMConfig):
+        super().__init__(config)
+        self.embeddings = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=config.pad_token_id)
+        self.embedding_dropout = nn.Dropout(config.embedding_dropout)
+        rnn_class = _RNN_CLASSES[config.rnn_type]
+        rnn_kwargs = dict(
+            input_size=config.embedding_dim,
+            hidden_size=config.hidden_size,
+            num_layers=config.num_layers,
+            batch_first=True,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+        )
+        if config.bidirectional and config.separate_directions:
+            self.forward_rnn = rnn_class(**rnn_kwargs)
+            self.backward_rnn = rnn_class(**rnn_kwargs)
+        else:
+            self.rnn = rnn_class(bidirectional=config.bidirectional, **rnn_kwargs)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding):
+        self.embeddings = value
+
+    @staticmethod
+    def _run_packed(rnn: nn.RNNBase, embeds: torch.Tensor, lengths_cpu: torch.Tensor):
+        packed = pack_padded_sequence(embeds, lengths_cpu, batch_first=True, enforce_sorted=False)
+        output, final = rnn(packed)
+        if isinstance(final, tuple):  # LSTM returns (h_n, c_n)
+            final = final[0]
+        output, _ = pad_packed_sequence(output, batch_first=True, total_length=embeds.shape[1])
+        return output, final  # (batch, seq, dirs*hidden), (layers*dirs, batch, hidden) in the input's batch order
+
+    def encode(self, inputs_embeds: torch.Tensor, lengths: torch.Tensor):
+        """
+        Runs the recurrent stack(s) over right-aligned embeddings.
+
+        Returns `(forward_states, backward_states, final_forward, final_backward)`; the backward parts are `None` for a
+        unidirectional model. States are `(batch, seq, hidden)`, finals `(batch, hidden)` from the last layer.
+        """
+        hidden = self.config.hidden_size
+        lengths_cpu = lengths.cpu()  # pack_padded_sequence wants lengths on the CPU
+        if not self.config.bidirectional:
+            output, final = self._run_packed(self.rnn, inputs_embeds, lengths_cpu)
+            return output, None, final[-1], None
+        if not self.config.separate_directions:
+            output, final = self._run_packed(self.rnn, inputs_embeds, lengths_cpu)
+            return output[..., :hidden], output[..., hidden:], final[-2], final[-1]
+        # Separate stacks: the backward stack reads each text reversed, so neither direction sees the other.
+        reverse = _reverse_index(lengths, inputs_embeds.shape[1]).unsqueeze(-1)  # (batch, seq, 1)
+        forward_out, forward_final = self._run_packed(self.forward_rnn, inputs_embeds, lengths_cpu)
+        reversed_embeds = inputs_embeds.gather(1, reverse.expand_as(inputs_embeds))
+        backward_rev, backward_final = self._run_packed(self.backward_rnn, reversed_embeds, lengths_cpu)
+        backward_out = backward_rev.gather(1, reverse.expand_as(backward_rev))
+        return forward_out, backward_out, forward_final[-1], backward_final[-1]
+
+    def _prepare(self, input_ids, attention_mask, inputs_embeds):
+        """Checks the inputs and right-aligns every row, so that packing reads exactly the masked-in tokens."""
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("Give exactly one of input_ids or inputs_embeds.")
+        reference = input_ids if input_ids is not None else inputs_embeds[..., 0]
+        if reference.dim() != 2:
+            raise ValueError(
+                f"input_ids must have shape (batch, sequence_length), got {tuple(reference.shape)}; "
+                "for a single text add a batch dimension (input_ids[None])."
+            )
+        batch, seq_len = reference.shape
+        device = reference.device
+        if input_ids is not None and input_ids.numel():
+            low, high = int(input_ids.min()), int(input_ids.max())
+            if low < 0 or high >= self.config.vocab_size:
+                bad = low if low < 0 else high
+                raise ValueError(
+                    f"input_ids holds token id {bad}, outside this model's vocabulary [0, {self.config.vocab_size}). "
+                    "The tokenizer does not match the model: use the tokenizer saved with it, or set vocab_size "
+                    "to the tokenizer's size when building the model."
+                )
+        if attention_mask is None:
+            mask = torch.ones(batch, seq_len, dtype=torch.bool, device=device)
+        else:
+            if tuple(attention_mask.shape) != (batch, seq_len):
+                raise ValueError(
+                    f"attention_mask has shape {tuple(attention_mask.shape)} but the inputs have {(batch, seq_len)}."
+                )
+            mask = attention_mask.to(device=device).bool()
+        if seq_len == 0:
+            # An empty text (the pipeline turns "" into shape (1, 0)) is read as one padding step.
+            seq_len = 1
+            mask = torch.zeros(batch, 1, dtype=torch.bool, device=device)
+            if input_ids is not None:
+                input_ids = torch.full((batch, 1), self.config.pad_token_id, dtype=torch.long, device=device)
+            else:
+                inputs_embeds = inputs_embeds.new_zeros(batch, 1, inputs_embeds.shape[-1])
+        order = None
+        if seq_len > 1 and bool((mask[:, 1:] & ~mask[:, :-1]).any()):
+            # Left padding or holes in the mask: move each row's tokens to the front, keeping their order.
+            order = torch.sort(mask.to(torch.uint8), dim=1, descending=True, stable=True).indices
+            mask = mask.gather(1, order)
+            if input_ids is not None:
+                input_ids = input_ids.gather(1, order)
+            else:
+                inputs_embeds = inputs_embeds.gather(1, order.unsqueeze(-1).expand_as(inputs_embeds))
+        return input_ids, mask, inputs_embeds, order
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        return_dict: bool | None = None,
+    ) -> BiLSTMModelOutput | tuple:
+        input_ids, mask, inputs_embeds, order = self._prepare(input_ids, attention_mask, inputs_embeds)
+        if inputs_embeds is None:
+            inputs_embeds = self.embeddings(input_ids)
+        # Zero what is not text, so an empty row reads one all-zero step whatever its ids say.
+        inputs_embeds = self.embedding_dropout(inputs_embeds) * mask.unsqueeze(-1).to(inputs_embeds.dtype)
+        lengths = mask.sum(dim=1).clamp(min=1)
+        valid = torch.arange(mask.shape[1], device=mask.device).unsqueeze(0) < lengths.unsqueeze(1)  # (batch, seq)
+
+        forward_out, backward_out, forward_final, backward_final = self.encode(inputs_embeds, lengths)
+        if backward_out is None:
+            states, finals = forward_out, forward_final
+        else:
+            states = torch.cat([forward_out, backward_out], dim=-1)  # (batch, seq, 2*hidden)
+            finals = torch.cat([forward_final, backward_final], dim=-1)  # (batch, 2*hidden)
+        pooled = self.pool(states, finals, valid, lengths)
+
+        if order is not None:  # put the states back at the positions the caller gave
+            states = torch.zeros_like(states).scatter(1, order.unsqueeze(-1).expand_as(states), states)
+            valid = torch.zeros_like(valid).scatter(1, order, valid)
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if not return_dict:
+            return (states, pooled, valid)
+        return BiLSTMModelOutput(last_hidden_state=states, pooler_output=pooled, attention_mask=valid)
+
+    def pool(self, states, finals, valid, lengths):
+        pooling = self.config.pooling
+        if pooling == "last":
+            return finals
+        pieces = []
+        if pooling in ("max", "max_mean"):
+            pieces.append(states.masked_fill(~valid.unsqueeze(-1), torch.finfo(states.dtype).min).amax(dim=1))
+        if pooling in ("mean", "max_mean"):
+            summed = (states * valid.unsqueeze(-1).to(states.dtype)).sum(dim=1)
+            pieces.append(summed / lengths.unsqueeze(-1).to(states.dtype))
+        return torch.cat(pieces, dim=-1) if len(pieces) > 1 else pieces[0]
+
+
+class BiLSTMClassificationHead(nn.Module):
+    """Dropout → [Linear → ReLU → dropout] → Linear: the tutorial's fc 128 → 20 → 2 with the default config."""
+
+    def __init__(self, config: BiLSTMConfig):
+        super().__init__()
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        if config.classifier_hidden_size > 0:
+            self.dense = nn.Linear(config.pooled_size, config.classifier_hidden_size)
+            self.activation = nn.ReLU()
+            self.out_proj = nn.Linear(config.classifier_hidden_size, config.num_labels)
+        else:
+            self.dense = None
+            self.out_proj = nn.Linear(config.pooled_size, config.num_labels)
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        hidden = self.dropout(pooled)
+        if self.dense is not None:
+            hidden = self.dropout(self.activation(self.dense(hidden)))
+        return self.out_proj(hidden)  # (batch, num_labels)
+
+
+class BiLSTMForSequenceClassification(BiLSTMPreTrainedModel):
+    """
+    [`BiLSTMModel`] with a classification / regression head on the pooled vector. Works with `pipeline`,
+    `Trainer` and `problem_type` exactly like transformers' own heads; the loss is returned only when `labels` are.
+    """
+
+    def __init__(self, config: BiLSTMConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.bilstm = BiLSTMModel(config)
+        self.classifier = BiLSTMClassificationHead(config)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.bilstm.embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding):
+        self.bilstm.embeddings = value
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        labels: torch.Tensor | None = None,
+        return_dict: bool | None = None,
+    ) -> SequenceClassifierOutput | tuple:
+        outputs = self.bilstm(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds)
+        logits = self.classifier(outputs.pooler_output)
+        loss = self.compute_loss(logits, labels) if labels is not None else None
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if not return_dict:
+            return (loss, logits) if loss is not None else (logits,)
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+    def compute_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        labels = labels.to(logits.device)
+        if self.config.problem_type is None:
+            if self.num_labels == 1:
+                self.config.problem_type = "regression"
+            elif labels.dtype in (torch.long, torch.int, torch.int16, torch.uint8):
+                self.config.problem_type = "single_label_classification"
+            else:
+                self.config.problem_type = "multi_label_classification"
+        if self.config.problem_type == "regression":
+            if self.num_labels == 1:
+                return nn.functional.mse_loss(logits.squeeze(-1), labels.view(-1).to(logits.dtype))
+            return nn.functional.mse_loss(logits, labels.to(logits.dtype))
+        if self.config.problem_type == "single_label_classification":
+            labels = labels.view(-1)
+            # -100 is the ignore index; anything else outside [0, num_labels) would crash on the GPU or mislead.
+            bad = (labels != -100) & ((labels < 0) | (labels >= self.num_labels))
+            if bool(bad.any()):
+                raise ValueError(
+                    f"labels hold {labels[bad][0].item()}, outside [0, {self.num_labels}) for a model with "
+                    f"id2label={self.config.id2label}; map the dataset's labels to these ids or build the model "
+                    "with matching id2label."
+                )
+            return nn.functional.cross_entropy(logits.view(-1, self.num_labels).float(), labels)
+        return nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.to(torch.float32))
+
+
+BiLSTMModel.register_for_auto_class("AutoModel")
+BiLSTMForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")

@@ -1,0 +1,77 @@
+"""A word-level tokenizer trained with `tokenizers` and shipped as a transformers fast tokenizer."""
+
+from collections.abc import Iterable
+
+from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
+from tokenizers.models import WordLevel
+from tokenizers.trainers import WordLevelTrainer
+from transformers import PreTrainedTokenizerFast
+
+PAD_TOKEN = "[PAD]"
+UNK_TOKEN = "[UNK]"
+
+
+def build_normalizer(lowercase: bool = True) -> normalizers.Normalizer:
+    """IMDB reviews carry HTML line breaks (`<br />`); they are spaces, not words."""
+    steps = [normalizers.Replace(Regex(r"<\s*br\s*/?\s*>"), " "), normalizers.NFKC()]
+    if lowercase:
+        steps.append(normalizers.Lowercase())
+    return normalizers.Sequence(steps)
+
+
+def train_tokenizer(
+    texts: Iterable[str],
+    vocab_size: int = 30000,
+    min_frequency: int = 2,
+    lowercase: bool = True,
+    model_max_length: int = 512,
+    length: int | None = None,
+) -> PreTrainedTokenizerFast:
+    """
+    Trains a WordLevel tokenizer on `texts` and returns it as a `PreTrainedTokenizerFast`.
+
+    Args:
+        texts: any iterable of strings (a generator or a `datasets` column is streamed, never held in a list).
+        vocab_size: the largest vocabulary, special tokens included (`[PAD]` = 0, `[UNK]` = 1).
+        min_frequency: words seen fewer times than this become `[UNK]`.
+        lowercase: fold case before splitting.
+        model_max_length: texts are cut to this many tokens when called with `truncation=True`.
+        length: number of texts, if known, for the progress bar only.
+
+    Words and punctuation are split apart (`"great!"` → `great`, `!`); `<br />` tags are removed.
+    """
+    if isinstance(texts, str):
+        raise TypeError("train_tokenizer takes an iterable of texts, not one string; wrap it in a list: [text].")
+    if vocab_size < 3:
+        raise ValueError(f"vocab_size must be at least 3 ([PAD], [UNK] and one word), but it was {vocab_size}.")
+    if model_max_length < 1:
+        raise ValueError(f"model_max_length must be positive, but it was {model_max_length}.")
+
+    tokenizer = Tokenizer(WordLevel(unk_token=UNK_TOKEN))
+    tokenizer.normalizer = build_normalizer(lowercase)
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()  # \w+ | [^\w\s]+ : words and punctuation apart
+    trainer = WordLevelTrainer(
+        vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=[PAD_TOKEN, UNK_TOKEN], show_progress=False
+    )
+
+    def checked(stream):
+        for i, text in enumerate(stream):
+            if not isinstance(text, str):
+                raise TypeError(
+                    f"train_tokenizer: text #{i} is {type(text).__name__}, not str; drop or fill missing texts first."
+                )
+            yield text
+
+    tokenizer.train_from_iterator(checked(texts), trainer=trainer, length=length)
+    if tokenizer.get_vocab_size() <= 2:
+        raise ValueError("train_tokenizer: no words were found in the texts; the training corpus is empty.")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        pad_token=PAD_TOKEN,
+        unk_token=UNK_TOKEN,
+        model_max_length=model_max_length,
+        padding_side="right",
+        truncation_side="right",
+        # The model has no token types; without this the pipeline passes token_type_ids to forward.
+        model_input_names=["input_ids", "attention_mask"],
+    )

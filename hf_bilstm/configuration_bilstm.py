@@ -51,7 +51,8 @@ class BiLSTMConfig(PretrainedConfig):
         pad_token_id (`int`, *optional*, defaults to 0):
             Id of the padding token; its embedding is kept at zero and it is never read as text.
         num_labels / id2label / label2id / problem_type:
-            The standard transformers classification arguments; `problem_type` is one of `"single_label_classification"`,
+            The standard transformers classification arguments; `problem_type` is one of
+            `"single_label_classification"`,
             `"multi_label_classification"` or `"regression"` (inferred from the labels when unset).
 
     Examples:
@@ -97,6 +98,14 @@ class BiLSTMConfig(PretrainedConfig):
         self.separate_directions = separate_directions
         self.initializer_range = initializer_range
         self.pad_token_id = pad_token_id
+        # from_pretrained passes config.json's model_type here; transformers only warns when it is another model's.
+        model_type = kwargs.pop("model_type", self.model_type)
+        if model_type != self.model_type:
+            raise ValueError(
+                f"BiLSTMConfig: this config has model_type={model_type!r}, but a BiLSTMConfig needs "
+                f"{self.model_type!r}; it describes another architecture. Load it with AutoConfig / AutoModel*, "
+                f"or fix model_type in its config.json."
+            )
         num_labels, id2label = kwargs.get("num_labels"), kwargs.get("id2label")
         if num_labels is not None and id2label is not None and len(id2label) != num_labels:
             # transformers only logs a warning here; a head of the wrong width is a silent wrong answer.
@@ -105,6 +114,9 @@ class BiLSTMConfig(PretrainedConfig):
                 "give only id2label (num_labels follows from it) or make them agree."
             )
         super().__init__(**kwargs)
+        if self.id2label is not None and not self.label2id:
+            # transformers 5 no longer derives it; pipelines and datasets users look labels up by name.
+            self.label2id = {label: int(index) for index, label in self.id2label.items()}
         self._validate_bilstm()
 
     def _validate_bilstm(self):

@@ -4,6 +4,7 @@ This file is copied next to the weights for ``trust_remote_code`` loading, so it
 ``.configuration_bilstm``.
 """
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -97,6 +98,46 @@ class BiLSTMPreTrainedModel(PreTrainedModel):
         auto_map.update(getattr(self.config, "auto_map", None) or {})
         self.config.auto_map = auto_map
         return super().save_pretrained(save_directory, *args, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        """
+        Loads like [`~PreTrainedModel.from_pretrained`], from safetensors only.
+
+        Pickled weights (`pytorch_model.bin`) are refused without being opened: unpickling a stranger's file can run
+        code. A truncated or corrupted `model.safetensors` raises an `OSError` that names the file.
+        """
+        if kwargs.get("use_safetensors") is False:
+            raise ValueError(
+                "hf_bilstm loads weights from model.safetensors only; use_safetensors=False (a pickled "
+                "pytorch_model.bin) is refused because unpickling can run code. Convert the weights once, where you "
+                "trust the file: model.load_state_dict(torch.load(path, weights_only=True)); "
+                "model.save_pretrained(folder)."
+            )
+        kwargs["use_safetensors"] = True
+        folder = pretrained_model_name_or_path
+        if isinstance(folder, (str, os.PathLike)) and os.path.isdir(folder):
+            if kwargs.get("subfolder"):
+                folder = os.path.join(folder, kwargs["subfolder"])
+            names = set(os.listdir(folder)) if os.path.isdir(folder) else set()
+            if not names & {"model.safetensors", "model.safetensors.index.json"}:
+                pickles = sorted(name for name in names if name.endswith((".bin", ".pt", ".pth", ".ckpt", ".pkl")))
+                found = f"it holds only pickled weights {pickles}, which are never loaded (unpickling can run code)"
+                raise OSError(
+                    f"No model.safetensors in {folder}: "
+                    + (found if pickles else "the folder has no weights (was save_pretrained interrupted?)")
+                    + ". Save the model there with model.save_pretrained(folder), which writes safetensors."
+                )
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        except Exception as error:
+            # safetensors' own error is unwrapped by transformers and names no file; this module may not import it.
+            if type(error).__name__ != "SafetensorError":
+                raise
+            raise OSError(
+                f"The weights file model.safetensors of {pretrained_model_name_or_path} is truncated or corrupted "
+                f"({error}). Save the model again, or download it again with force_download=True."
+            ) from error
 
 
 class BiLSTMModel(BiLSTMPreTrainedModel):

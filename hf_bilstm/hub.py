@@ -1,0 +1,559 @@
+"""Push a model folder to the Hugging Face Hub and prove that it loads back for someone without `hf_bilstm`.
+
+`hf-bilstm push FOLDER USER/NAME` uploads only what a user needs (safetensors weights, config with `auto_map`, the two
+code files, tokenizer, model card, results JSONs; never a pickle), then loads the new commit in a fresh process with an
+empty cache where `import hf_bilstm` fails, through `pipeline(..., trust_remote_code=True)`, and compares its logits
+with the local model's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+# Exact names of what a pushed model consists of; any other file in the folder is left out (and listed).
+MODEL_FILES = ("config.json", "model.safetensors")
+CODE_FILES = ("configuration_bilstm.py", "modeling_bilstm.py")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+OPTIONAL_FILES = ("special_tokens_map.json", "added_tokens.json", "generation_config.json")
+SHARDED_WEIGHTS = re.compile(r"^model-\d{5}-of-\d{5}\.safetensors$")
+RESULTS_JSON = re.compile(r"^(all|train|eval|test|validation|predict)_results\.json$|^results\.json$")
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+AUTO_CLASSES = ("AutoConfig", "AutoModel", "AutoModelForSequenceClassification")
+REPO_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
+VERIFY_TEXTS = (
+    "A wonderful film: the acting, the music and the story were great. I loved it!",
+    "Terrible and boring. The plot made no sense and I fell asleep.",
+    "",
+    "It was fine.<br />Not great, not bad, " + "and it went on and on " * 40 + "until the end.",
+)
+LOGIT_TOLERANCE = 1e-5
+TOKEN_FIX = (
+    "Log in with `hf auth login` (it stores the token), or export HF_TOKEN=hf_... with a token that has write "
+    "access, created at https://huggingface.co/settings/tokens."
+)
+
+
+class HubPushError(RuntimeError):
+    """A push or its verification failed; the message says what happened and how to fix or retry it."""
+
+
+class HubUnreachableError(HubPushError):
+    """The Hub did not answer (network, DNS, timeout)."""
+
+
+@dataclass
+class PushResult:
+    """What a push did: the repository, the branch and the commit a user should pin, and what was sent."""
+
+    repo_id: str
+    revision: str
+    commit_sha: str
+    commit_url: str
+    files: list[str]
+    changed: bool
+    verification: dict | None = None  # the fresh process's report, when verified
+
+
+# ------------------------------------------------------------------------------------------------ checks (local)
+def validate_repo_id(repo_id: str) -> str:
+    """`USER/NAME` with the Hub's name rules, or a ValueError saying what is wrong."""
+    if not isinstance(repo_id, str) or repo_id.count("/") != 1:
+        raise ValueError(
+            f"Invalid repo id {repo_id!r}: it must be USER/NAME (or ORG/NAME), e.g. alice/bilstm-imdb; "
+            "the namespace is your Hub user name or an organisation you can write to."
+        )
+    for part in repo_id.split("/"):
+        if not REPO_ID.match(part) or "--" in part or ".." in part or part.endswith(".git"):
+            raise ValueError(
+                f"Invalid repo id {repo_id!r}: {part!r} must be 1-96 characters of letters, digits, '-', '_' or "
+                "'.', not start or end with '-' or '.', and contain neither '--' nor '..' nor end in '.git'."
+            )
+    return repo_id
+
+
+def validate_branch(revision: str) -> str:
+    if not revision or re.fullmatch(r"[0-9a-f]{40}", revision) or revision.startswith("/") or ".." in revision:
+        raise ValueError(
+            f"--revision {revision!r} must be a branch name (e.g. main or v2); a commit sha cannot be pushed to."
+        )
+    return revision
+
+
+def collect_files(folder: str | os.PathLike) -> tuple[dict[str, Path], list[str]]:
+    """
+    Checks that `folder` is a complete hf_bilstm model folder and returns `({path_in_repo: local path}, left_out)`,
+    where `left_out` names the files that will not be uploaded (pickles, checkpoints, anything unknown).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise HubPushError(
+            f"{folder} is not a folder; give the output folder of `hf-bilstm train` (or save_pretrained)."
+        )
+    names = sorted(p.name for p in folder.iterdir() if p.is_file())
+    shards = [n for n in names if SHARDED_WEIGHTS.match(n)]
+    weights = ["model.safetensors"] if "model.safetensors" in names else []
+    if not weights and shards and "model.safetensors.index.json" in names:
+        weights = ["model.safetensors.index.json", *shards]
+    if not weights:
+        pickles = [n for n in names if n.endswith(PICKLE_SUFFIXES)]
+        hint = f" It holds {pickles}, which are pickles and are never pushed." if pickles else ""
+        raise HubPushError(
+            f"{folder} has no model.safetensors.{hint} Save the model with `model.save_pretrained(folder)` "
+            "(safetensors is its default) and push again."
+        )
+    missing = [n for n in (*MODEL_FILES[:1], *CODE_FILES, *TOKENIZER_FILES) if n not in names]
+    if missing:
+        raise HubPushError(
+            f"{folder} lacks {missing}. A pushed model needs its config, both code files (written by "
+            "`model.save_pretrained`) and its tokenizer (`tokenizer.save_pretrained(folder)`); save them, push again."
+        )
+    config = json.loads((folder / "config.json").read_text())
+    if config.get("model_type") != "bilstm":
+        raise HubPushError(
+            f"{folder}/config.json has model_type {config.get('model_type')!r}, not 'bilstm': this is not an "
+            "hf_bilstm model folder."
+        )
+    absent = [name for name in AUTO_CLASSES if name not in (config.get("auto_map") or {})]
+    if absent:
+        raise HubPushError(
+            f"{folder}/config.json has no auto_map entry for {absent}, so users could not load it with "
+            "trust_remote_code. Re-save it with hf_bilstm: "
+            "`BiLSTMForSequenceClassification.from_pretrained(folder).save_pretrained(folder)`."
+        )
+    chosen = [*weights, "config.json", *CODE_FILES, *TOKENIZER_FILES]
+    chosen += [n for n in names if n in OPTIONAL_FILES or RESULTS_JSON.match(n)]
+    if "README.md" in names:
+        chosen.append("README.md")
+    left_out = [n for n in names if n not in chosen]
+    return {name: folder / name for name in chosen}, left_out
+
+
+def complete_card(
+    text: str | None, repo_id: str, folder: Path, license: str | None = None, dataset: str | None = None
+) -> str:
+    """
+    Returns the model card with the metadata the Hub needs (`library_name`, `pipeline_tag`, `license`, `datasets`,
+    `model-index`), adding only what is missing: what the card already says is kept as written.
+    """
+    from huggingface_hub import EvalResult, ModelCard
+
+    if text is None:
+        text = (
+            f"# {repo_id.split('/')[1]}\n\nA recurrent (BiLSTM/GRU) text classifier built with hf_bilstm, a native "
+            'transformers model: it loads with `pipeline("text-classification", ..., trust_remote_code=True)`.\n'
+        )
+    card = ModelCard(text)
+    data = card.data
+    added = {}
+    for key, value in (("library_name", "transformers"), ("pipeline_tag", "text-classification")):
+        if not getattr(data, key, None):
+            added[key] = value
+    if not data.license:
+        if license is None:
+            raise HubPushError(
+                f"{folder}/README.md declares no license. Pass --license (e.g. --license apache-2.0) to state the "
+                "model's license, or add `license:` to the card's metadata."
+            )
+        added["license"] = license
+    if not data.datasets:
+        if dataset is None:
+            raise HubPushError(
+                f"{folder}/README.md names no training dataset. Pass --dataset (e.g. --dataset stanfordnlp/imdb), "
+                "or add `datasets:` to the card's metadata."
+            )
+        added["datasets"] = [dataset]
+    if not data.eval_results:
+        results = _eval_results_from_json(folder)
+        if results:
+            datasets = added.get("datasets") or data.datasets
+            data.model_name = data.model_name or repo_id.split("/")[1]
+            data.eval_results = [
+                EvalResult(
+                    task_type="text-classification",
+                    task_name="Text Classification",
+                    dataset_type=datasets[0],
+                    dataset_name=datasets[0],
+                    dataset_split=split,
+                    metric_type=metric,
+                    metric_name=metric.replace("_", " ").title(),
+                    metric_value=value,
+                )
+                for split, metric, value in results
+            ]
+            added["model-index"] = True
+        else:
+            print(
+                f"warning: {folder} has no test/eval results JSON, so the card gets no model-index (metrics).",
+                file=sys.stderr,
+            )
+    if not added:
+        return text
+    for key, value in added.items():
+        if key != "model-index":
+            setattr(data, key, value)
+    rendered = ModelCard(f"---\n{data.to_yaml()}\n---\n{card.text}")
+    return str(rendered)
+
+
+def _eval_results_from_json(folder: Path) -> list[tuple[str, str, float]]:
+    """(split, metric, value) from the Trainer's results files, test split first (the number a card should show)."""
+    for filename, split, prefix in (
+        ("test_results.json", "test", "test_"),
+        ("eval_results.json", "validation", "eval_"),
+        ("all_results.json", "test", "test_"),
+        ("all_results.json", "validation", "eval_"),
+    ):
+        path = folder / filename
+        if not path.is_file():
+            continue
+        values = json.loads(path.read_text())
+        found = [
+            (split, key[len(prefix) :], float(value))
+            for key, value in sorted(values.items())
+            if key.startswith(prefix)
+            and key[len(prefix) :] in ("accuracy", "f1", "precision", "recall", "macro_f1", "f1_macro")
+            and isinstance(value, (int, float))
+        ]
+        if found:
+            return found
+    return []
+
+
+# ------------------------------------------------------------------------------------------------ token (network)
+def check_token(repo_id: str, token: str | None = None) -> tuple[str, str]:
+    """
+    Finds the token (argument, `HF_TOKEN` or the stored login) and asks the Hub whether it may write to `repo_id`'s
+    namespace. Returns `(token, user name)`; raises HubPushError with the fix otherwise. Call it before training.
+    """
+    from huggingface_hub import HfApi, constants, get_token
+    from huggingface_hub.utils import HfHubHTTPError
+
+    validate_repo_id(repo_id)
+    token = token or get_token()
+    if not token:
+        raise HubPushError(f"No Hugging Face token found, so nothing can be pushed to {repo_id}. {TOKEN_FIX}")
+    try:
+        info = HfApi(endpoint=constants.ENDPOINT).whoami(token=token)
+    except HfHubHTTPError as err:
+        status = err.response.status_code if err.response is not None else None
+        if status == 401:
+            raise HubPushError(
+                f"The Hugging Face token was refused by {constants.ENDPOINT} (401). {TOKEN_FIX}"
+            ) from err
+        raise HubPushError(f"Could not check the token with {constants.ENDPOINT}: {err}") from err
+    except Exception as err:  # connection refused, DNS, timeout: whatever the HTTP library raises
+        raise HubUnreachableError(
+            f"Could not reach the Hub at {constants.ENDPOINT} to check the token ({type(err).__name__}: {err}). "
+            "Check the network (and HF_ENDPOINT), then try again."
+        ) from err
+    user = info.get("name")
+    role = ((info.get("auth") or {}).get("accessToken") or {}).get("role")
+    if role == "read":
+        raise HubPushError(f"The Hugging Face token of {user!r} is read-only; pushing needs write access. {TOKEN_FIX}")
+    namespaces = {user, *(org.get("name") for org in info.get("orgs") or [])}
+    namespace = repo_id.split("/")[0]
+    if namespace not in namespaces:
+        raise HubPushError(
+            f"The token belongs to {user!r}, who cannot write to the namespace {namespace!r} of {repo_id}. "
+            f"Use {user}/{repo_id.split('/')[1]}, or a token of a member of {namespace!r}."
+        )
+    return token, user
+
+
+# ------------------------------------------------------------------------------------------------ push
+def retry_command(
+    folder, repo_id: str, private: bool = False, revision: str = "main", commit_message: str | None = None, **extra
+) -> str:
+    """The exact `hf-bilstm push` command that repeats a push (uploading again only what did not arrive)."""
+    words = ["hf-bilstm", "push", str(Path(folder).resolve()), repo_id]
+    if private:
+        words.append("--private")
+    if revision != "main":
+        words += ["--revision", revision]
+    if commit_message:
+        words += ["--commit_message", commit_message]
+    for key, value in extra.items():
+        if value:
+            words += [f"--{key}", str(value)]
+    return shlex.join(words)
+
+
+def push_folder(
+    folder: str | os.PathLike,
+    repo_id: str,
+    *,
+    private: bool = False,
+    revision: str = "main",
+    commit_message: str | None = None,
+    verify: bool = True,
+    token: str | None = None,
+    license: str | None = None,
+    dataset: str | None = None,
+) -> PushResult:
+    """
+    Pushes a model folder to `repo_id` (creating the repository and the branch if needed) in one commit, then, unless
+    `verify=False`, checks the pushed commit with [`verify_push`]. The local folder is only read, never changed.
+    Re-pushing an unchanged folder creates no commit.
+    """
+    from huggingface_hub import CommitOperationAdd, HfApi, constants
+
+    folder = Path(folder)
+    validate_repo_id(repo_id)
+    validate_branch(revision)
+    files, left_out = collect_files(folder)
+    readme = files.pop("README.md", None)
+    card = complete_card(readme.read_text() if readme else None, repo_id, folder, license=license, dataset=dataset)
+    retry = retry_command(folder, repo_id, private, revision, commit_message, license=license, dataset=dataset)
+    try:
+        token, _ = check_token(repo_id, token)
+    except HubUnreachableError as err:
+        raise HubPushError(f"{err}\nThe local folder is intact; nothing was sent. Retry with:\n  {retry}") from err
+    if left_out:
+        print(f"Not uploaded (not part of a model, or pickles): {', '.join(left_out)}")
+
+    api = HfApi(endpoint=constants.ENDPOINT, token=token)
+    operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path)) for name, path in files.items()]
+    operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=card.encode("utf-8")))
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        if revision != "main":
+            api.create_branch(repo_id, branch=revision, exist_ok=True)
+        info = api.model_info(repo_id, revision=revision)
+        if private and not info.private:
+            raise HubPushError(
+                f"{repo_id} already exists and is public, but --private was asked: nothing was uploaded. Make it "
+                f"private in its settings on the Hub (or push without --private), then run:\n  {retry}"
+            )
+        commit = api.create_commit(
+            repo_id,
+            operations=operations,
+            commit_message=commit_message or f"Upload {folder.name} with hf_bilstm",
+            revision=revision,
+            parent_commit=info.sha,
+        )
+    except HubPushError:
+        raise
+    except Exception as err:  # unreachable Hub, HTTP errors, interrupted uploads: all are retried the same way
+        raise HubPushError(
+            f"Pushing {folder} to {repo_id} failed ({type(err).__name__}: {err}).\n"
+            f"The local folder is intact. Once the Hub is reachable again, retry with:\n  {retry}"
+        ) from err
+    changed = commit.oid != info.sha
+    result = PushResult(
+        repo_id=repo_id,
+        revision=revision,
+        commit_sha=commit.oid,
+        commit_url=commit.commit_url,
+        files=sorted([*files, "README.md"]),
+        changed=changed,
+    )
+    if changed:
+        print(f"Pushed {len(result.files)} files to {repo_id}@{revision}: commit {commit.oid}\n  {commit.commit_url}")
+    else:
+        print(f"Nothing changed since the last push: {repo_id}@{revision} stays at commit {commit.oid}")
+    if verify:
+        result.verification = verify_push(folder, repo_id, commit.oid, token=token, retry=retry)
+    print(usage_snippet(repo_id, commit.oid))
+    return result
+
+
+# ------------------------------------------------------------------------------------------------ verify
+_VERIFY_SCRIPT = r"""
+import json, sys
+
+
+class NoHfBilstm:
+    # A user of the pushed model does not have hf_bilstm: only the code pushed with the weights may be used.
+    def find_spec(self, name, path=None, target=None):
+        if name == "hf_bilstm" or name.startswith("hf_bilstm."):
+            raise ImportError("hf_bilstm is blocked in this verification process")
+        return None
+
+
+sys.meta_path.insert(0, NoHfBilstm())
+request = json.loads(sys.argv[1])
+repo, revision, texts = request["repo_id"], request["revision"], list(request["texts"])
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+# AutoTokenizer reads config.json, whose auto_map names remote code: without trust_remote_code it would ask.
+tokenizer = AutoTokenizer.from_pretrained(repo, revision=revision, trust_remote_code=True)
+model = AutoModelForSequenceClassification.from_pretrained(repo, revision=revision, trust_remote_code=True).eval()
+with torch.no_grad():
+    auto = [model(**tokenizer(text, return_tensors="pt")).logits[0].tolist() for text in texts]
+classifier = pipeline("text-classification", model=repo, revision=revision, trust_remote_code=True, device="cpu")
+rows = classifier(texts, function_to_apply="none", top_k=None)
+print("HF_BILSTM_VERIFY " + json.dumps({
+    "module": type(model).__module__,
+    "pipeline_module": type(classifier.model).__module__,
+    "hf_bilstm_loaded": any(m == "hf_bilstm" or m.startswith("hf_bilstm.") for m in sys.modules),
+    "auto": [{model.config.id2label[i]: v for i, v in enumerate(row)} for row in auto],
+    "pipeline": [{item["label"]: item["score"] for item in row} for row in rows],
+}))
+"""
+
+
+def fresh_process_env(token: str | None, home: str) -> dict[str, str]:
+    """The environment of a user who never downloaded anything: empty HF_HOME, same Hub endpoint, same token."""
+    from huggingface_hub import constants
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_HUB_CACHE", "TRANSFORMERS_", "HF_MODULES"))}
+    env.update(HF_HOME=home, HF_ENDPOINT=constants.ENDPOINT, HF_HUB_DISABLE_TELEMETRY="1")
+    env.pop("HF_HUB_OFFLINE", None)
+    if constants.HF_HUB_DISABLE_XET:
+        env["HF_HUB_DISABLE_XET"] = "1"
+    if token:
+        env["HF_TOKEN"] = token
+    return env
+
+
+def local_logits(folder: Path, texts) -> list[dict[str, float]]:
+    """The local model's logits per label name, text by text, tokenized as the pipeline does (no truncation)."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    # Importing this module imported hf_bilstm, which registered the bilstm Auto classes: the local code is used.
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    rows = []
+    with torch.no_grad():
+        for text in texts:
+            logits = model(**tokenizer(text, return_tensors="pt")).logits[0]
+            rows.append({model.config.id2label[i]: float(v) for i, v in enumerate(logits)})
+    return rows
+
+
+def verify_push(
+    folder: str | os.PathLike, repo_id: str, revision: str, token: str | None = None, retry: str | None = None
+) -> float:
+    """
+    Loads `repo_id@revision` in a fresh Python process with an empty cache where `import hf_bilstm` fails, through
+    `AutoTokenizer` + `AutoModelForSequenceClassification` and through `pipeline("text-classification")`, all with
+    `trust_remote_code=True`, and checks that both give the local folder's logits (to 1e-5). Returns the report
+    (`auto` and `pipeline` logits per label, the module of the model class, `max_diff`); raises HubPushError when
+    loading fails or the logits differ.
+    """
+    folder = Path(folder)
+    expected = local_logits(folder, VERIFY_TEXTS)
+    request = json.dumps({"repo_id": repo_id, "revision": revision, "texts": list(VERIFY_TEXTS)})
+    with tempfile.TemporaryDirectory(prefix="hf_bilstm_verify_") as home:
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-c", _VERIFY_SCRIPT, request],
+                env=fresh_process_env(token, home),
+                cwd=home,
+                stdin=subprocess.DEVNULL,  # transformers may prompt about remote code; never wait on it
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
+        except subprocess.TimeoutExpired as err:
+            raise HubPushError(f"Verification of {repo_id}@{revision} did not finish in 15 minutes.") from err
+    # The marker may follow other output on its line (a library's prompt or progress text).
+    lines = [line.split("HF_BILSTM_VERIFY ", 1)[1] for line in proc.stdout.splitlines() if "HF_BILSTM_VERIFY " in line]
+    # Re-running the push uploads nothing when nothing changed, and verifies again.
+    again = f"\nAfter fixing the cause, push again (it verifies again):\n  {retry}" if retry else ""
+    if proc.returncode != 0 or not lines:
+        raise HubPushError(
+            f"The push to {repo_id} succeeded (commit {revision}) but loading it back without hf_bilstm failed "
+            f"(exit {proc.returncode}):\n{proc.stderr[-3000:]}{again}"
+        )
+    report = json.loads(lines[-1])
+    report["max_diff"] = compare_logits(expected, report, f"{repo_id}@{revision}", again)
+    print(
+        f"Verified: {repo_id}@{revision[:12]} loads in a fresh process without hf_bilstm (remote code, empty cache); "
+        f"AutoModelForSequenceClassification and pipeline logits match the local model on {len(VERIFY_TEXTS)} texts "
+        f"(max difference {report['max_diff']:.2g})."
+    )
+    return report
+
+
+def compare_logits(expected: list[dict[str, float]], report: dict, where: str, again: str = "") -> float:
+    """Checks a verification report against the local logits; returns the largest difference or raises."""
+    modules = (report["module"], report["pipeline_module"])
+    if report["hf_bilstm_loaded"] or not all(m.startswith("transformers_modules") for m in modules):
+        raise HubPushError(
+            f"Verification of {where} did not run the pushed code (model class from {modules}), "
+            "so it proves nothing about what users get."
+        )
+    worst = 0.0
+    for way in ("auto", "pipeline"):
+        if len(report[way]) != len(expected):
+            raise HubPushError(f"{where} answered {len(report[way])} rows for {len(expected)} texts ({way}).")
+        for i, (mine, theirs) in enumerate(zip(expected, report[way])):
+            if set(mine) != set(theirs):
+                raise HubPushError(f"The labels of {where}, {sorted(theirs)}, differ from the local {sorted(mine)}.")
+            diff = max(abs(mine[label] - theirs[label]) for label in mine)
+            worst = max(worst, diff)
+            if diff > LOGIT_TOLERANCE:
+                raise HubPushError(
+                    f"{where} gives different logits from the local folder on text #{i} ({way}): {theirs} vs {mine} "
+                    f"(difference {diff:.3g} > {LOGIT_TOLERANCE}).{again}"
+                )
+    return worst
+
+
+def usage_snippet(repo_id: str, commit_sha: str) -> str:
+    return (
+        "Load it pinned to this commit (remote code runs only as pushed in it):\n\n"
+        "    from transformers import pipeline\n"
+        f'    classifier = pipeline("text-classification", model="{repo_id}",\n'
+        f'                          revision="{commit_sha}", trust_remote_code=True)\n'
+        '    classifier("A wonderful film!")\n\n'
+        "With hf_bilstm installed, `import hf_bilstm` first and trust_remote_code is not needed.\n"
+    )
+
+
+# ------------------------------------------------------------------------------------------------ command line
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hf-bilstm push",
+        description="Push a model folder (weights, config, code, tokenizer, card, results) to the Hugging Face Hub "
+        "and verify that it loads back without hf_bilstm. The token comes from HF_TOKEN or `hf auth login`.",
+    )
+    parser.add_argument("folder", help="the model folder (output of `hf-bilstm train` or save_pretrained)")
+    parser.add_argument("repo_id", help="USER/NAME (or ORG/NAME) of the model repository; created if absent")
+    parser.add_argument("--private", action="store_true", help="create the repository as private")
+    parser.add_argument("--revision", default="main", help="branch to push to (created if absent; default main)")
+    parser.add_argument("--commit_message", default=None, help="message of the commit")
+    parser.add_argument("--no_verify", action="store_true", help="skip loading the pushed model back")
+    parser.add_argument("--license", default=None, help="license for a card that declares none, e.g. apache-2.0")
+    parser.add_argument("--dataset", default=None, help="dataset id for a card that names none, e.g. stanfordnlp/imdb")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        validate_repo_id(args.repo_id)
+        validate_branch(args.revision)
+        push_folder(
+            args.folder,
+            args.repo_id,
+            private=args.private,
+            revision=args.revision,
+            commit_message=args.commit_message,
+            verify=not args.no_verify,
+            license=args.license,
+            dataset=args.dataset,
+        )
+    except ValueError as err:  # bad arguments: nothing was read or sent
+        print(f"hf-bilstm push: {err}", file=sys.stderr)
+        return 2
+    except HubPushError as err:
+        print(f"hf-bilstm push: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

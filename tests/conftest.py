@@ -1,0 +1,87 @@
+"""Shared fixtures. The Hub fixtures point huggingface_hub at the local stand-in server in `hub_server.py`."""
+
+import os
+import socket
+from contextlib import contextmanager
+
+import pytest
+from hub_server import HubStandIn
+
+WRITE_TOKEN = "hf_standin_write_alice"
+READ_TOKEN = "hf_standin_read_alice"
+OTHER_TOKEN = "hf_standin_write_bob"
+HUB_TOKENS = {WRITE_TOKEN: ("alice", "write"), READ_TOKEN: ("alice", "read"), OTHER_TOKEN: ("bob", "write")}
+HUB_ORGS = {"alice": ["bilstm-org"]}
+
+# Environment variables that would let a test reach a real Hub, a real cache or a real login.
+_HUB_ENV = (
+    "HF_ENDPOINT",
+    "HF_TOKEN",
+    "HF_HOME",
+    "HF_HUB_CACHE",
+    "HF_TOKEN_PATH",
+    "HF_HUB_OFFLINE",
+    "HF_HUB_DISABLE_XET",
+)
+
+
+@contextmanager
+def hub_environment(monkeypatch: pytest.MonkeyPatch, endpoint: str, home, token: str | None):
+    """
+    Points huggingface_hub at `endpoint` with an empty `home` (cache, stored login) and `token` in HF_TOKEN.
+
+    huggingface_hub reads these variables into `huggingface_hub.constants` when it is imported, so both the
+    environment (for subprocesses) and the constants (for this process) are set; the constants that a version of
+    huggingface_hub does not have are left alone.
+    """
+    from huggingface_hub import constants
+
+    home = str(home)
+    for name in _HUB_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", endpoint)
+    monkeypatch.setenv("HF_HOME", home)
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")  # the stand-in speaks LFS, not xet
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    if token is not None:
+        monkeypatch.setenv("HF_TOKEN", token)
+    values = {
+        "ENDPOINT": endpoint,
+        "HUGGINGFACE_CO_URL_TEMPLATE": endpoint + "/{repo_id}/resolve/{revision}/{filename}",
+        "HF_HUB_DISABLE_XET": True,
+        "HF_HUB_OFFLINE": False,
+        "HF_HOME": home,
+        "HF_HUB_CACHE": os.path.join(home, "hub"),
+        "HUGGINGFACE_HUB_CACHE": os.path.join(home, "hub"),
+        "HF_TOKEN_PATH": os.path.join(home, "token"),
+        "HF_STORED_TOKENS_PATH": os.path.join(home, "stored_tokens"),
+        "AGENT_HARNESSES_PATH": os.path.join(home, ".agent_harnesses.json"),
+    }
+    for name, value in values.items():
+        if hasattr(constants, name):
+            monkeypatch.setattr(constants, name, value)
+    yield
+
+
+@pytest.fixture
+def hub_server():
+    """A fresh, empty stand-in Hub on 127.0.0.1 (users alice, with org bilstm-org, and bob)."""
+    hub = HubStandIn(HUB_TOKENS, HUB_ORGS).start()
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture
+def hub_env(hub_server, tmp_path, monkeypatch):
+    """The stand-in Hub, with HF_ENDPOINT pointing at it, alice's write token in HF_TOKEN and an empty HF_HOME."""
+    with hub_environment(monkeypatch, hub_server.url, tmp_path / "hf_home", WRITE_TOKEN):
+        yield hub_server
+
+
+@pytest.fixture
+def unreachable_endpoint():
+    """An http://127.0.0.1 URL on which nothing listens (connections are refused at once)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

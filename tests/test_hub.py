@@ -1,0 +1,296 @@
+"""`hf-bilstm push` against the local Hub stand-in (tests/hub_server.py): round trip, no-op re-push, card, failures."""
+
+import hashlib
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import HUB_ORGS, HUB_TOKENS, OTHER_TOKEN, READ_TOKEN, WRITE_TOKEN, hub_environment
+from helpers import save_tiny_model
+from hub_server import HubStandIn
+
+from hf_bilstm import hub
+
+REPO = "alice/tiny-bilstm"
+TEST_RESULTS = {"test_accuracy": 0.8125, "test_f1": 0.8, "test_loss": 0.45}
+TEXTS = ["A great movie, I loved the acting!", "Terrible, boring film.", "", "the plot " * 300]
+CARD = """---
+license: apache-2.0
+datasets:
+- stanfordnlp/imdb
+language: en
+tags:
+- sentiment
+---
+
+# tiny-bilstm
+
+A tiny test model.
+"""
+
+
+def make_model_folder(folder: Path, card: str | None = CARD, seed: int = 0) -> torch.nn.Module:
+    """A complete trained-model folder as `hf-bilstm train` leaves it, including files that must NOT be pushed."""
+    model, _ = save_tiny_model(folder, seed=seed)
+    if card is not None:
+        (folder / "README.md").write_text(card)
+    (folder / "test_results.json").write_text(json.dumps(TEST_RESULTS))
+    (folder / "training_args.bin").write_bytes(b"\x80\x04pickle")  # the Trainer's pickle: never uploaded
+    (folder / "checkpoint-10").mkdir()
+    (folder / "checkpoint-10" / "optimizer.pt").write_bytes(b"\x80\x04pickle")
+    return model
+
+
+def folder_digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def pushed(tmp_path_factory):
+    """One push with verification, shared by the round-trip tests (it is the expensive step)."""
+    tmp = tmp_path_factory.mktemp("pushed")
+    server = HubStandIn(HUB_TOKENS, HUB_ORGS).start()
+    with pytest.MonkeyPatch.context() as mp, hub_environment(mp, server.url, tmp / "hf_home", WRITE_TOKEN):
+        folder = tmp / "model"
+        model = make_model_folder(folder)
+        before = folder_digest(folder)
+        result = hub.push_folder(folder, REPO)
+        yield dict(server=server, folder=folder, model=model, result=result, before=before, tmp=tmp)
+    server.stop()
+
+
+def test_push_uploads_only_model_files(pushed):
+    server, result = pushed["server"], pushed["result"]
+    head = server.head(REPO)
+    assert result.changed and result.commit_sha == head.sha
+    assert sorted(head.files) == sorted(
+        [
+            ".gitattributes",
+            "README.md",
+            "config.json",
+            "configuration_bilstm.py",
+            "model.safetensors",
+            "modeling_bilstm.py",
+            "test_results.json",
+            "tokenizer.json",
+            "tokenizer_config.json",
+        ]
+    )
+    assert head.files["model.safetensors"].lfs_oid is not None  # went through the LFS batch API
+    assert server.file_bytes(REPO, "model.safetensors") == (pushed["folder"] / "model.safetensors").read_bytes()
+    config = json.loads(server.file_bytes(REPO, "config.json"))
+    assert set(hub.AUTO_CLASSES) <= set(config["auto_map"])
+    assert pushed["before"] == folder_digest(pushed["folder"])  # the local folder was only read
+    assert server.unhandled == []  # the client used nothing the stand-in does not implement
+
+
+def test_fresh_process_without_hf_bilstm_gets_identical_logits(pushed):
+    """The verification ran AutoTokenizer + AutoModelForSequenceClassification + pipeline from the pinned commit."""
+    report, sha = pushed["result"].verification, pushed["result"].commit_sha
+    assert report["module"].startswith("transformers_modules") and sha in report["module"]  # code of that commit
+    assert report["pipeline_module"].startswith("transformers_modules") and not report["hf_bilstm_loaded"]
+    # Downloads in that process were pinned to the new commit (the stand-in logs every request).
+    resolved = [path for method, path in pushed["server"].requests if "/resolve/" in path]
+    assert resolved and all(f"/resolve/{sha}/" in path for path in resolved)
+    # Checked here independently of hub.compare_logits: the local model, on the texts the verification used.
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(pushed["folder"])
+    model = pushed["model"]
+    with torch.no_grad():
+        local = torch.stack([model(**tokenizer(t, return_tensors="pt")).logits[0] for t in hub.VERIFY_TEXTS])
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    for way in ("auto", "pipeline"):
+        remote = torch.tensor([[row[label] for label in labels] for row in report[way]])
+        torch.testing.assert_close(remote, local, atol=1e-5, rtol=0, msg=way)
+    assert not torch.allclose(local[0], local[1])  # the texts do tell the model something
+
+
+def test_repush_of_unchanged_folder_creates_nothing(pushed, capsys):
+    server = pushed["server"]
+    with pytest.MonkeyPatch.context() as mp, hub_environment(mp, server.url, pushed["tmp"] / "again", WRITE_TOKEN):
+        commits = server.commit_count(REPO)
+        lfs_objects = len(server.lfs_store)
+        assert hub.main([str(pushed["folder"]), REPO, "--no_verify"]) == 0
+    out = capsys.readouterr().out
+    assert "Nothing changed" in out and pushed["result"].commit_sha in out
+    assert server.commit_count(REPO) == commits and len(server.lfs_store) == lfs_objects
+    assert server.head(REPO).sha == pushed["result"].commit_sha
+
+
+def test_card_metadata_and_model_index_parse_back(pushed):
+    from huggingface_hub import ModelCard
+
+    server = pushed["server"]
+    with pytest.MonkeyPatch.context() as mp, hub_environment(mp, server.url, pushed["tmp"] / "card", WRITE_TOKEN):
+        card = ModelCard.load(REPO)
+    data = card.data
+    assert data.library_name == "transformers" and data.pipeline_tag == "text-classification"
+    assert data.license == "apache-2.0" and data.datasets == ["stanfordnlp/imdb"]
+    assert data.language == "en" and data.tags == ["sentiment"]  # what the card said is kept
+    results = {(r.dataset_type, r.dataset_split, r.metric_type): r.metric_value for r in data.eval_results}
+    assert results == {
+        ("stanfordnlp/imdb", "test", "accuracy"): TEST_RESULTS["test_accuracy"],
+        ("stanfordnlp/imdb", "test", "f1"): TEST_RESULTS["test_f1"],
+    }
+    assert all(r.task_type == "text-classification" for r in data.eval_results)
+    assert "A tiny test model." in card.text
+
+
+def test_printed_snippet_pins_the_commit(pushed, capsys):
+    snippet = hub.usage_snippet(REPO, pushed["result"].commit_sha)
+    assert f'revision="{pushed["result"].commit_sha}"' in snippet and "trust_remote_code=True" in snippet
+
+
+# ------------------------------------------------------------------------------------------------ failures
+@pytest.fixture
+def folder(tmp_path):
+    folder = tmp_path / "model"
+    make_model_folder(folder)
+    return folder
+
+
+def run_push(argv, capsys):
+    code = hub.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_missing_token_fails_before_any_request_with_the_fix(hub_env, folder, monkeypatch, capsys):
+    monkeypatch.delenv("HF_TOKEN")
+    code, _, err = run_push([folder, REPO, "--no_verify"], capsys)
+    assert code == 1 and "No Hugging Face token" in err and "hf auth login" in err and "HF_TOKEN" in err
+    assert [r for r in hub_env.requests if r[1] != "/api/agent-harnesses"] == []
+    with pytest.raises(hub.HubPushError, match="No Hugging Face token"):
+        hub.check_token(REPO)  # what `hf-bilstm train --push_to_hub` calls before training
+
+
+def test_stored_login_is_used(hub_env, folder, monkeypatch, capsys):
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("HF_TOKEN")
+    Path(constants.HF_TOKEN_PATH).parent.mkdir(parents=True, exist_ok=True)
+    Path(constants.HF_TOKEN_PATH).write_text(WRITE_TOKEN)
+    code, out, err = run_push([folder, REPO, "--no_verify"], capsys)
+    assert code == 0, err
+    assert "model.safetensors" in hub_env.head(REPO).files
+
+
+@pytest.mark.parametrize(
+    "token, message, fix",
+    [
+        ("hf_not_a_token", "refused", "hf auth login"),
+        (READ_TOKEN, "read-only", "settings/tokens"),
+        (OTHER_TOKEN, "cannot write to the namespace 'alice'", "Use bob/tiny-bilstm"),
+    ],
+)
+def test_unusable_token_is_a_clear_error(hub_env, folder, monkeypatch, capsys, token, message, fix):
+    monkeypatch.setenv("HF_TOKEN", token)
+    code, _, err = run_push([folder, REPO, "--no_verify"], capsys)
+    assert code == 1 and message in err and fix in err
+    assert hub_env.repos == {}
+
+
+def test_organisation_namespace_is_allowed(hub_env, folder, capsys):
+    code, _, err = run_push([folder, "bilstm-org/tiny", "--no_verify"], capsys)
+    assert code == 0, err
+    assert "bilstm-org/tiny" in hub_env.repos
+
+
+@pytest.mark.parametrize("repo_id", ["tiny-bilstm", "alice/tiny/bilstm", "alice/bad--name", "alice/-x", "alice/x.git"])
+def test_invalid_repo_id_is_a_clear_error(hub_env, folder, capsys, repo_id):
+    code, _, err = run_push([folder, repo_id, "--no_verify"], capsys)
+    assert code == 2 and "Invalid repo id" in err and repr(repo_id) in err
+    assert [r for r in hub_env.requests if r[1] != "/api/agent-harnesses"] == []
+
+
+def test_unreachable_hub_keeps_folder_and_prints_retry(hub_env, folder, monkeypatch, capsys, unreachable_endpoint):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "ENDPOINT", unreachable_endpoint)
+    before = folder_digest(folder)
+    code, _, err = run_push([folder, REPO, "--private"], capsys)
+    assert code == 1 and "Could not reach the Hub" in err
+    assert f"hf-bilstm push {folder.resolve()} {REPO} --private" in err
+    assert folder_digest(folder) == before
+
+
+@pytest.mark.parametrize("route, status", [("create", 503), ("commit", 500), ("lfs-upload", 403)])
+def test_server_error_keeps_folder_and_retry_command_works(hub_env, folder, capsys, route, status):
+    before = folder_digest(folder)
+    hub_env.fail_next[route] = status
+    code, _, err = run_push([folder, REPO, "--commit_message", "first try"], capsys)
+    assert code == 1 and "The local folder is intact" in err
+    assert folder_digest(folder) == before
+    assert REPO not in hub_env.repos or hub_env.commit_count(REPO) == 1  # only the repo's initial commit
+    retry = err.strip().splitlines()[-1].strip()
+    assert retry == f"hf-bilstm push {folder.resolve()} {REPO} --commit_message 'first try'"
+    code, _, err = run_push([*shlex.split(retry)[2:], "--no_verify"], capsys)
+    assert code == 0, err
+    assert hub_env.head(REPO).title == "first try" and "model.safetensors" in hub_env.head(REPO).files
+
+
+def test_private_push_to_existing_public_repo_is_refused(hub_env, folder, capsys):
+    assert run_push([folder, REPO, "--no_verify"], capsys)[0] == 0
+    commits = hub_env.commit_count(REPO)
+    code, _, err = run_push([folder, REPO, "--private", "--no_verify"], capsys)
+    assert code == 1 and "is public" in err and hub_env.commit_count(REPO) == commits
+
+
+def test_private_repo_and_branch(hub_env, folder, capsys):
+    code, out, err = run_push([folder, REPO, "--private", "--revision", "v2", "--no_verify"], capsys)
+    assert code == 0, err
+    repo = hub_env.repos[REPO]
+    assert repo.private and "model.safetensors" in hub_env.head(REPO, "v2").files
+    assert "model.safetensors" not in hub_env.head(REPO, "main").files
+
+
+def test_folder_with_only_a_pickle_is_refused(hub_env, tmp_path, capsys):
+    folder = tmp_path / "model"
+    make_model_folder(folder)
+    (folder / "model.safetensors").rename(folder / "pytorch_model.bin")
+    code, _, err = run_push([folder, REPO, "--no_verify"], capsys)
+    assert code == 1 and "no model.safetensors" in err and "pytorch_model.bin" in err and "pickles" in err
+    assert hub_env.repos == {}
+
+
+def test_folder_without_tokenizer_or_card_license_is_refused(hub_env, folder, capsys):
+    (folder / "tokenizer.json").unlink()
+    code, _, err = run_push([folder, REPO, "--no_verify"], capsys)
+    assert code == 1 and "tokenizer.json" in err and "tokenizer.save_pretrained" in err
+    bare = folder.parent / "bare"
+    make_model_folder(bare, card=None)
+    code, _, err = run_push([bare, REPO, "--no_verify"], capsys)
+    assert code == 1 and "--license" in err
+    code, _, err = run_push([bare, REPO, "--no_verify", "--license", "mit"], capsys)
+    assert code == 1 and "--dataset" in err
+    assert hub_env.repos == {}
+    code, _, err = run_push([bare, REPO, "--no_verify", "--license", "mit", "--dataset", "stanfordnlp/imdb"], capsys)
+    assert code == 0, err
+    from huggingface_hub import ModelCard
+
+    data = ModelCard(hub_env.file_bytes(REPO, "README.md").decode()).data
+    assert data.license == "mit" and data.datasets == ["stanfordnlp/imdb"] and data.eval_results
+
+
+def test_compare_logits_rejects_mismatch_and_local_code():
+    expected = [{"neg": 0.1, "pos": -0.2}, {"neg": 0.3, "pos": 0.4}]
+    module = "transformers_modules.alice.m.abc.modeling_bilstm"
+    good = {"module": module, "pipeline_module": module, "hf_bilstm_loaded": False, "auto": expected}
+    assert hub.compare_logits(expected, {**good, "pipeline": expected}, "r") == 0.0
+    shifted = [{"neg": 0.1, "pos": -0.2}, {"neg": 0.3, "pos": 0.4 + 2e-5}]
+    with pytest.raises(hub.HubPushError, match="different logits .*pipeline"):
+        hub.compare_logits(expected, {**good, "pipeline": shifted}, "r")
+    with pytest.raises(hub.HubPushError, match="rows"):
+        hub.compare_logits(expected, {**good, "pipeline": expected[:1]}, "r")
+    with pytest.raises(hub.HubPushError, match="labels"):
+        hub.compare_logits(expected, {**good, "pipeline": [{"LABEL_0": 0.1, "LABEL_1": -0.2}] * 2}, "r")
+    local = {**good, "pipeline": expected, "pipeline_module": "hf_bilstm.modeling_bilstm"}
+    with pytest.raises(hub.HubPushError, match="did not run the pushed code"):
+        hub.compare_logits(expected, local, "r")

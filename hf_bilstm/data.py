@@ -1,0 +1,286 @@
+"""Datasets for training and evaluation: load, check, split, label, train the tokenizer, encode, batch.
+
+The data's way: `load_raw_dataset` (Hub id or folder) → `prepare_splits` (columns, labels, validation carved from
+train, sample caps) → `train_tokenizer_on` (train split only) → `encode_splits` (batched, cached `Dataset.map`) →
+`PaddingCollator` (dynamic padding per batch).
+"""
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from datasets import ClassLabel, Dataset, DatasetDict, load_dataset
+from datasets.exceptions import DatasetNotFoundError
+
+from .tokenization_bilstm import train_tokenizer
+
+LOCAL_IMDB_HINT = "../shared/data/imdb"
+
+
+class UsageError(ValueError):
+    """A problem with what the user asked for (arguments, dataset, folders); the message says what to do."""
+
+
+@dataclass
+class Splits:
+    """The three splits of a run, with columns `text` / `label` already checked and labels as ids."""
+
+    train: Dataset
+    validation: Dataset
+    test: Dataset | None
+    label_names: list[str]
+    validation_carved: bool  # True when validation was cut from train (not given by the dataset)
+
+    def items(self) -> Iterator[tuple[str, Dataset]]:
+        yield "train", self.train
+        yield "validation", self.validation
+        if self.test is not None:
+            yield "test", self.test
+
+
+def load_raw_dataset(name: str, config_name: str | None = None, cache_dir: str | None = None) -> DatasetDict:
+    """`datasets.load_dataset` on a Hub id or a local folder, with errors that say what to do."""
+    if not name:
+        raise UsageError(f"--dataset is empty; give a Hub id (stanfordnlp/imdb) or a folder ({LOCAL_IMDB_HINT}).")
+    expanded = os.path.expanduser(name)
+    if name.startswith((".", "/", "~")) and not os.path.exists(expanded):
+        raise UsageError(
+            f"--dataset {name!r}: no such folder. Give an existing folder (for example {LOCAL_IMDB_HINT}) "
+            "or a Hub dataset id such as stanfordnlp/imdb."
+        )
+    try:
+        loaded = load_dataset(expanded if os.path.exists(expanded) else name, config_name, cache_dir=cache_dir)
+    except ConnectionError as error:
+        raise UsageError(
+            f"--dataset {name!r}: could not reach the Hugging Face Hub ({error}). When offline, point --dataset at "
+            f"a local copy instead, e.g. --dataset {LOCAL_IMDB_HINT} (a folder in the Hub's layout, or one saved "
+            "with DatasetDict.save_to_disk)."
+        ) from error
+    except (DatasetNotFoundError, FileNotFoundError) as error:
+        raise UsageError(
+            f"--dataset {name!r}: not found ({error}). Check the Hub id (e.g. stanfordnlp/imdb) or give a local "
+            f"folder such as {LOCAL_IMDB_HINT}."
+        ) from error
+    except ValueError as error:  # e.g. a config name that does not exist
+        raise UsageError(f"--dataset {name!r}: {error}") from error
+    if isinstance(loaded, Dataset):
+        loaded = DatasetDict({"train": loaded})
+    return loaded
+
+
+def _check_split(raw: DatasetDict, split: str, role: str, flag: str) -> Dataset:
+    if split not in raw:
+        raise UsageError(
+            f"The dataset has no {split!r} split (for {role}); its splits are {sorted(raw)}. Choose one with {flag}."
+        )
+    return raw[split]
+
+
+def _check_columns(dataset: Dataset, split: str, text_column: str, label_column: str | None) -> None:
+    for column, flag in ((text_column, "--text_column"), (label_column, "--label_column")):
+        if column is not None and column not in dataset.column_names:
+            raise UsageError(
+                f"Split {split!r} has no column {column!r}; its columns are {dataset.column_names}. "
+                f"Name the right one with {flag}."
+            )
+
+
+def _check_rows(dataset: Dataset, split: str, text_column: str, label_column: str, num_labels: int) -> None:
+    """Missing texts or labels are refused by row number: a silently dropped or mislabelled row skews metrics."""
+    for start in range(0, len(dataset), 10_000):
+        batch = dataset[start : start + 10_000]
+        for offset, (text, label) in enumerate(zip(batch[text_column], batch[label_column])):
+            row = start + offset
+            if not isinstance(text, str):
+                raise UsageError(
+                    f"Split {split!r}, row {row}: column {text_column!r} is {text!r}, not a text. "
+                    "Remove or fill rows with missing text before training (e.g. dataset.filter(...))."
+                )
+            if label is None or not 0 <= label < num_labels:
+                raise UsageError(
+                    f"Split {split!r}, row {row}: label {label!r} is not one of the {num_labels} classes "
+                    f"(ids 0..{num_labels - 1}); unlabelled rows (-1 or None) must be removed from a labelled split."
+                )
+
+
+def _to_class_label(dataset: Dataset, label_column: str, names: list[str] | None) -> tuple[Dataset, list[str]]:
+    """Returns the dataset with `label_column` as a ClassLabel, using `names` when given (to agree across splits)."""
+    feature = dataset.features[label_column]
+    if isinstance(feature, ClassLabel) and (names is None or list(feature.names) == names):
+        return dataset, list(feature.names)
+    if isinstance(feature, ClassLabel):  # ClassLabel with other names: map by name
+        values = [feature.names[i] if i is not None and i >= 0 else None for i in dataset[label_column]]
+    else:  # negative ints are the usual "unlabelled" marker (IMDB's unsupervised split uses -1)
+        values = [None if isinstance(v, int) and v < 0 else v for v in dataset[label_column]]
+    if names is None:
+        present = {v for v in values if v is not None}
+        names = [str(v) for v in sorted(present, key=lambda v: (isinstance(v, str), v))]
+    index = {name: i for i, name in enumerate(names)}
+    ids = [index.get(str(v), -1) if v is not None else None for v in values]
+    unknown = [(row, v) for row, (v, i) in enumerate(zip(values, ids)) if i == -1]
+    if unknown:
+        row, value = unknown[0]
+        raise UsageError(
+            f"Row {row}: label {value!r} does not occur in the training split, whose labels are {names}; "
+            "every split must use the training split's labels."
+        )
+    dataset = dataset.remove_columns(label_column).add_column(label_column, ids)
+    return dataset.cast_column(label_column, ClassLabel(names=names)), names
+
+
+def _cap(dataset: Dataset, max_samples: int | None, seed: int, shuffle: bool) -> Dataset:
+    if max_samples is None or max_samples >= len(dataset):
+        return dataset
+    if max_samples <= 0:
+        raise UsageError(f"max_*_samples must be a positive number of rows, but it was {max_samples}.")
+    # Datasets are often sorted by label (IMDB: all neg, then all pos): take a seeded random sample, not the head.
+    return (dataset.shuffle(seed=seed) if shuffle else dataset).select(range(max_samples))
+
+
+def prepare_splits(
+    raw: DatasetDict,
+    text_column: str = "text",
+    label_column: str = "label",
+    train_split: str = "train",
+    validation_split: str = "validation",
+    test_split: str | None = "test",
+    validation_fraction: float = 0.1,
+    max_train_samples: int | None = None,
+    max_eval_samples: int | None = None,
+    max_test_samples: int | None = None,
+    seed: int = 42,
+) -> Splits:
+    """
+    Checks columns and rows, turns labels into ids of the training split's `ClassLabel` names, and carves a
+    stratified, seeded validation split from train (`validation_fraction`) when the dataset has none.
+
+    Caps (`max_*_samples`) take seeded random rows. The validation split is carved from the whole training split
+    before train is capped, so the same seed always holds out the same reviews. `test_split=None` means no test
+    split (then no test metrics are reported).
+    """
+    train = _check_split(raw, train_split, "training", "--train_split")
+    _check_columns(train, train_split, text_column, label_column)
+    if len(train) == 0:
+        raise UsageError(f"The {train_split!r} split is empty; there is nothing to train on.")
+    keep = [text_column, label_column]
+    train, names = _to_class_label(train.select_columns(keep), label_column, None)
+    if len(names) < 2:
+        raise UsageError(
+            f"The {train_split!r} split has {len(names)} label value(s) {names}; a classifier needs at least 2."
+        )
+
+    if validation_split in raw and validation_split != train_split:
+        validation = raw[validation_split]
+        _check_columns(validation, validation_split, text_column, label_column)
+        validation, _ = _to_class_label(validation.select_columns(keep), label_column, names)
+        carved = False
+    else:
+        if not 0 < validation_fraction < 1:
+            raise UsageError(
+                f"--validation_fraction must be in (0, 1) to carve a validation split from {train_split!r}, "
+                f"but it was {validation_fraction}."
+            )
+        counts = np.bincount(np.asarray(train[label_column]), minlength=len(names))
+        # Stratifying needs every class at least twice and room for one row of each in validation.
+        can_stratify = counts.min() >= 2 and round(validation_fraction * len(train)) >= len(names)
+        stratify = label_column if can_stratify else None
+        try:
+            parts = train.train_test_split(test_size=validation_fraction, stratify_by_column=stratify, seed=seed)
+        except ValueError as error:
+            raise UsageError(
+                f"Cannot carve a {validation_fraction:.0%} validation split from {len(train)} training rows: {error}"
+            ) from error
+        train, validation, carved = parts["train"], parts["test"], True
+
+    test = None
+    if test_split:
+        test = _check_split(raw, test_split, "the final test", "--test_split (or --test_split '' for none)")
+        _check_columns(test, test_split, text_column, label_column)
+        test, _ = _to_class_label(test.select_columns(keep), label_column, names)
+
+    train = _cap(train, max_train_samples, seed, shuffle=not carved)
+    validation = _cap(validation, max_eval_samples, seed, shuffle=True)
+    if test is not None:
+        test = _cap(test, max_test_samples, seed, shuffle=True)
+    splits = Splits(train, validation, test, names, carved)
+    for split, dataset in splits.items():
+        if len(dataset) == 0:
+            raise UsageError(f"The {split} split is empty after loading; it needs at least one row.")
+        _check_rows(dataset, split, text_column, label_column, len(names))
+    return splits
+
+
+def iter_texts(dataset: Dataset, text_column: str, batch_size: int = 1000) -> Iterator[str]:
+    """Streams one column's texts in batches, so the tokenizer trainer never holds the corpus in a Python list."""
+    for batch in dataset.iter(batch_size=batch_size):
+        yield from batch[text_column]
+
+
+def train_tokenizer_on(train: Dataset, text_column: str, vocab_size: int, max_length: int, min_frequency: int = 2):
+    """Trains the word-level tokenizer on the training split only: validation and test text must stay unseen."""
+    return train_tokenizer(
+        iter_texts(train, text_column),
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        model_max_length=max_length,
+        length=len(train),
+    )
+
+
+def encode(dataset: Dataset, tokenizer, text_column: str, label_column: str | None, num_proc: int | None = None):
+    """
+    Tokenizes with `Dataset.map(batched=True)` (cached by fingerprint, parallel with `num_proc`), truncating to the
+    tokenizer's `model_max_length`. Keeps `input_ids`, `labels` and `length` (real tokens, for length grouping);
+    the attention mask is made per batch by `PaddingCollator`.
+    """
+
+    def tokenize(batch):
+        encoded = tokenizer(
+            batch[text_column], truncation=True, max_length=tokenizer.model_max_length, return_attention_mask=False
+        )
+        out = {"input_ids": encoded["input_ids"], "length": [len(ids) for ids in encoded["input_ids"]]}
+        if label_column is not None:
+            out["labels"] = batch[label_column]
+        return out
+
+    return dataset.map(
+        tokenize,
+        batched=True,
+        num_proc=num_proc if num_proc and num_proc > 1 else None,
+        remove_columns=dataset.column_names,
+        desc="Tokenizing",
+    )
+
+
+def encode_splits(splits: Splits, tokenizer, text_column: str, label_column: str, num_proc: int | None = None):
+    """Encodes every split of `splits`; returns a dict split name → encoded `Dataset`."""
+    return {name: encode(ds, tokenizer, text_column, label_column, num_proc) for name, ds in splits.items()}
+
+
+class PaddingCollator:
+    """
+    Dynamic padding: pads each batch to its own longest row (rounded up to `pad_to_multiple_of`) and builds the
+    attention mask. Drops the `length` column that length grouping reads. Plain torch, so the Trainer and a bare
+    PyTorch loop batch identically.
+    """
+
+    def __init__(self, pad_token_id: int = 0, pad_to_multiple_of: int | None = None):
+        self.pad_token_id = pad_token_id
+        self.pad_to_multiple_of = pad_to_multiple_of
+
+    def __call__(self, features: Sequence[dict]) -> dict[str, torch.Tensor]:
+        rows = [feature["input_ids"] for feature in features]
+        longest = max(len(row) for row in rows) if rows else 0
+        if self.pad_to_multiple_of and longest % self.pad_to_multiple_of:
+            longest += self.pad_to_multiple_of - longest % self.pad_to_multiple_of
+        input_ids = torch.full((len(rows), longest), self.pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(rows), longest), dtype=torch.long)
+        for i, row in enumerate(rows):
+            input_ids[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
+            attention_mask[i, : len(row)] = 1
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if "labels" in features[0]:
+            batch["labels"] = torch.as_tensor([feature["labels"] for feature in features])
+        return batch

@@ -164,6 +164,10 @@ def complete_card(
                 "model's license, or add `license:` to the card's metadata."
             )
         added["license"] = license
+    if not data.datasets and dataset is None and data.eval_results:
+        # A model trained on a local copy (../data/imdb) has no Hub dataset id; its model-index names the dataset.
+        dataset = data.eval_results[0].dataset_type
+        print(f"The card names no Hub dataset; using {dataset!r} from its model-index (--dataset to choose another).")
     if not data.datasets:
         if dataset is None:
             raise HubPushError(

@@ -535,3 +535,26 @@ class _Handler(BaseHTTPRequestHandler):
             headers["X-Linked-Etag"] = f'"{stored.lfs_oid}"'
             headers["X-Linked-Size"] = str(stored.size)
         self._send(200, raw=data, headers=headers, head=head)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the stand-in in the foreground, to try `hf-bilstm push` offline: HF_ENDPOINT=<printed URL>."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(description="In-memory stand-in for the Hugging Face Hub API (for tests).")
+    parser.add_argument("--user", default="alice", help="the user that the token belongs to")
+    parser.add_argument("--token", default="hf_standin_token", help="the write token it accepts")
+    args = parser.parse_args(argv)
+    hub = HubStandIn({args.token: (args.user, "write")}).start()
+    print(f"Hub stand-in at {hub.url} (user {args.user}, token {args.token}); Ctrl-C stops it.", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        hub.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -294,3 +294,28 @@ def test_compare_logits_rejects_mismatch_and_local_code():
     local = {**good, "pipeline": expected, "pipeline_module": "hf_bilstm.modeling_bilstm"}
     with pytest.raises(hub.HubPushError, match="did not run the pushed code"):
         hub.compare_logits(expected, local, "r")
+
+
+def test_card_without_hub_dataset_takes_it_from_its_model_index(hub_env, folder, capsys):
+    # What a model trained on a local copy of IMDB gets: model-index names the dataset, `datasets:` does not.
+    card = """---
+license: apache-2.0
+model-index:
+- name: tiny
+  results:
+  - task: {type: text-classification}
+    dataset: {type: imdb, name: imdb, split: test}
+    metrics:
+    - {type: accuracy, value: 0.9}
+---
+# tiny
+"""
+    (folder / "README.md").write_text(card)
+    code, out, err = run_push([folder, REPO, "--no_verify"], capsys)
+    assert code == 0, err
+    assert "using 'imdb' from its model-index" in out
+    from huggingface_hub import ModelCard
+
+    data = ModelCard(hub_env.file_bytes(REPO, "README.md").decode()).data
+    assert data.datasets == ["imdb"] and data.eval_results[0].metric_value == 0.9
+    assert data.library_name == "transformers" and data.pipeline_tag == "text-classification"

@@ -123,8 +123,8 @@ def _to_class_label(dataset: Dataset, label_column: str, names: list[str] | None
     if unknown:
         row, value = unknown[0]
         raise UsageError(
-            f"Row {row}: label {value!r} does not occur in the training split, whose labels are {names}; "
-            "every split must use the training split's labels."
+            f"Row {row}: label {value!r} is not one of the known labels {names} (those of the training split, "
+            "or of the model being evaluated); every split must use the same labels."
         )
     dataset = dataset.remove_columns(label_column).add_column(label_column, ids)
     return dataset.cast_column(label_column, ClassLabel(names=names)), names
@@ -210,6 +210,32 @@ def prepare_splits(
             raise UsageError(f"The {split} split is empty after loading; it needs at least one row.")
         _check_rows(dataset, split, text_column, label_column, len(names))
     return splits
+
+
+def prepare_eval_split(
+    raw: DatasetDict,
+    split: str,
+    label_names: list[str],
+    text_column: str = "text",
+    label_column: str = "label",
+    max_samples: int | None = None,
+    seed: int = 42,
+) -> Dataset:
+    """One split for evaluating a trained model: columns checked, labels mapped by name to the model's ids."""
+    dataset = _check_split(raw, split, "evaluation", "--split")
+    _check_columns(dataset, split, text_column, label_column)
+    feature = dataset.features[label_column]
+    if isinstance(feature, ClassLabel) and set(feature.names) != set(label_names):
+        raise UsageError(
+            f"The dataset's labels {feature.names} are not the model's labels {label_names}; evaluate on a dataset "
+            "with the same classes."
+        )
+    dataset, _ = _to_class_label(dataset.select_columns([text_column, label_column]), label_column, label_names)
+    dataset = _cap(dataset, max_samples, seed, shuffle=True)
+    if len(dataset) == 0:
+        raise UsageError(f"The {split!r} split is empty; there is nothing to evaluate.")
+    _check_rows(dataset, split, text_column, label_column, len(label_names))
+    return dataset
 
 
 def iter_texts(dataset: Dataset, text_column: str, batch_size: int = 1000) -> Iterator[str]:

@@ -1,9 +1,14 @@
 """hf_bilstm: recurrent (BiLSTM / GRU) text classifiers that are native transformers models."""
 
-from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
+from transformers import AutoConfig, AutoModel, AutoModelForPreTraining, AutoModelForSequenceClassification
 
 from .configuration_bilstm import BiLSTMConfig
-from .modeling_bilstm import BiLSTMForSequenceClassification, BiLSTMModel, BiLSTMPreTrainedModel
+from .modeling_bilstm import (
+    BiLSTMForPreTraining,
+    BiLSTMForSequenceClassification,
+    BiLSTMModel,
+    BiLSTMPreTrainedModel,
+)
 from .tokenization_bilstm import train_tokenizer
 
 __version__ = "0.1.0"
@@ -12,9 +17,11 @@ __version__ = "0.1.0"
 AutoConfig.register(BiLSTMConfig.model_type, BiLSTMConfig, exist_ok=True)
 AutoModel.register(BiLSTMConfig, BiLSTMModel, exist_ok=True)
 AutoModelForSequenceClassification.register(BiLSTMConfig, BiLSTMForSequenceClassification, exist_ok=True)
+AutoModelForPreTraining.register(BiLSTMConfig, BiLSTMForPreTraining, exist_ok=True)
 
 __all__ = [
     "BiLSTMConfig",
+    "BiLSTMForPreTraining",
     "BiLSTMForSequenceClassification",
     "BiLSTMModel",
     "BiLSTMPreTrainedModel",

@@ -28,6 +28,7 @@ _AUTO_MAP = {
     "AutoConfig": "configuration_bilstm.BiLSTMConfig",
     "AutoModel": "modeling_bilstm.BiLSTMModel",
     "AutoModelForSequenceClassification": "modeling_bilstm.BiLSTMForSequenceClassification",
+    "AutoModelForPreTraining": "modeling_bilstm.BiLSTMForPreTraining",
 }
 
 
@@ -144,8 +145,8 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
     """
     The bare recurrent encoder: token embeddings, a stack of LSTM/GRU/RNN layers (bi- or unidirectional) and pooling.
 
-    Padding never reaches the states: sequences are packed by their `attention_mask` lengths (any padding side), and the
-    initial states are zeros, so a text gets the same output alone or inside any padded batch.
+    Padding never reaches the states: sequences are packed by their `attention_mask` lengths (any padding side), and
+    the initial states are zeros, so a text gets the same output alone or inside any padded batch.
     """
 
     def __init__(self, config: BiLSTMConfig):
@@ -382,3 +383,201 @@ class BiLSTMForSequenceClassification(BiLSTMPreTrainedModel):
 
 BiLSTMModel.register_for_auto_class("AutoModel")
 BiLSTMForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
+
+
+@dataclass
+class BiLSTMPreTrainingOutput(ModelOutput):
+    """
+    Output of [`BiLSTMForPreTraining`].
+
+    Args:
+        loss (`torch.FloatTensor` of shape `()`, returned when `labels` are given):
+            Mean of the forward and backward language-model losses (cross-entropy per predicted token).
+        forward_loss / backward_loss (`torch.FloatTensor` of shape `()`, returned when `labels` are given):
+            The loss of each direction; `exp` of it is that direction's perplexity over the model's LM vocabulary.
+        forward_logits (`torch.FloatTensor` of shape `(batch_size, sequence_length, lm_vocab_size)`):
+            Scores of the token that follows each position (returned without `labels`, or with `return_logits=True`).
+        backward_logits (`torch.FloatTensor` of shape `(batch_size, sequence_length, lm_vocab_size)`):
+            Scores of the token that precedes each position; `None` for a unidirectional model.
+    """
+
+    loss: torch.FloatTensor | None = None
+    forward_loss: torch.FloatTensor | None = None
+    backward_loss: torch.FloatTensor | None = None
+    forward_logits: torch.FloatTensor | None = None
+    backward_logits: torch.FloatTensor | None = None
+
+
+class BiLSTMForPreTraining(BiLSTMPreTrainedModel):
+    """
+    A bidirectional language model (ELMo-style) on a [`BiLSTMModel`]: the forward direction predicts the next token,
+    the backward direction the previous one, so that the encoder learns from unlabeled text. Its `.bilstm` encoder is
+    what `BiLSTMForSequenceClassification.from_pretrained(folder, id2label=...)` starts from (the classifier is new).
+
+    Each direction's states go through their own projection to `embedding_dim` and are scored against the input
+    embedding matrix (`lm_head` is tied to it, as `_tied_weights_keys` declares for saving). A bidirectional model
+    with more than one layer needs `separate_directions=True`: a standard stacked bidirectional RNN feeds both
+    directions to every next layer, so a direction would see the token it has to predict.
+
+    Config attributes read by this head (all optional, saved in `config.json`):
+        lm_vocab_size (`int`, defaults to `vocab_size`): only the `lm_vocab_size` lowest token ids are predicted
+            (the tokenizer numbers words by frequency, so these are the most frequent ones); rarer target words count
+            as `unk_token_id`. The softmax over the vocabulary is the main cost of pretraining, so a cap of 20-30k on a
+            50k vocabulary saves time while every word still has its input embedding.
+        unk_token_id (`int`, defaults to 1, the `[UNK]` of `train_tokenizer`): the class of rarer target words.
+        lm_dropout (`float`, defaults to 0.0): dropout on the states before the projections.
+        tie_word_embeddings (`bool`, defaults to `True`): share `lm_head.weight` with the input embedding.
+    """
+
+    _tied_weights_keys = {"lm_head.weight": "bilstm.embeddings.weight"}
+
+    def __init__(self, config: BiLSTMConfig):
+        if getattr(config, "tie_word_embeddings", None) is None:
+            # transformers 5 configs no longer default this; an LM head tied to the input embedding is the point here.
+            config.tie_word_embeddings = True
+        self._validate_lm_config(config)
+        super().__init__(config)
+        self.bilstm = BiLSTMModel(config)
+        self.lm_dropout = nn.Dropout(getattr(config, "lm_dropout", 0.0))
+        self.forward_projection = nn.Linear(config.hidden_size, config.embedding_dim)
+        self.backward_projection = (
+            nn.Linear(config.hidden_size, config.embedding_dim) if config.bidirectional else None
+        )
+        self.lm_head = nn.Linear(config.embedding_dim, config.vocab_size)
+        self.post_init()
+
+    @staticmethod
+    def _validate_lm_config(config: BiLSTMConfig):
+        if config.bidirectional and config.num_layers > 1 and not config.separate_directions:
+            raise ValueError(
+                f"BiLSTMForPreTraining with num_layers={config.num_layers} needs separate_directions=True: in a "
+                "stacked bidirectional RNN each layer reads both directions of the layer below, so the forward "
+                "direction would see the next token it must predict. Set separate_directions=True (ELMo-style)."
+            )
+        cap = getattr(config, "lm_vocab_size", None)
+        if cap is not None and (
+            isinstance(cap, bool) or not isinstance(cap, int) or not 3 <= cap <= config.vocab_size
+        ):
+            raise ValueError(
+                f"BiLSTMConfig.lm_vocab_size must be an integer in [3, vocab_size={config.vocab_size}] or None "
+                f"(the whole vocabulary), but it was {cap!r}."
+            )
+        unk = getattr(config, "unk_token_id", 1)
+        if isinstance(unk, bool) or not isinstance(unk, int) or not 0 <= unk < (cap or config.vocab_size):
+            raise ValueError(
+                f"BiLSTMConfig.unk_token_id must be an id below lm_vocab_size ({cap or config.vocab_size}), "
+                f"but it was {unk!r}; it is the class of target words beyond the cap."
+            )
+        value = getattr(config, "lm_dropout", 0.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise ValueError(f"BiLSTMConfig.lm_dropout must be a number in [0, 1), but it was {value!r}.")
+
+    @property
+    def lm_vocab_size(self) -> int:
+        return getattr(self.config, "lm_vocab_size", None) or self.config.vocab_size
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.bilstm.embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding):
+        self.bilstm.embeddings = value
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
+
+    def set_output_embeddings(self, value: nn.Linear):
+        self.lm_head = value
+
+    def _scores(self, states: torch.Tensor, projection: nn.Linear) -> torch.Tensor:
+        cap = self.lm_vocab_size
+        logits = nn.functional.linear(
+            projection(self.lm_dropout(states)), self.lm_head.weight[:cap], self.lm_head.bias[:cap]
+        )  # (..., lm_vocab_size)
+        pad = self.config.pad_token_id
+        if pad < cap:  # padding is never a target; keeping its score out also keeps the tied pad embedding at zero
+            # In place: the matmul's backward does not read its output, and a copy of the logits is the costly part.
+            logits[..., pad] = torch.finfo(logits.dtype).min
+        return logits
+
+    def _direction_loss(self, states, targets, projection):
+        keep = targets != -100
+        # Scoring only the positions that have a target skips the padding, which is most of a batch's softmax.
+        logits = self._scores(states[keep], projection)  # (n_targets, lm_vocab_size)
+        return nn.functional.cross_entropy(logits.float(), targets[keep])
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        labels: torch.LongTensor | None = None,
+        return_logits: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> BiLSTMPreTrainingOutput | tuple:
+        r"""
+        labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            The token ids themselves (as `DataCollatorForLanguageModeling(mlm=False)` gives them), -100 where no
+            token is to be predicted. The shift is done here: position `t` of the forward direction is scored on
+            the next text token, of the backward direction on the previous one.
+        return_logits (`bool`, *optional*):
+            Return the per-position logits even when `labels` are given (they are large: batch x length x vocab).
+        """
+        # Right-align first so that "next" and "previous" mean the neighbouring text token whatever the padding.
+        input_ids, mask, inputs_embeds, order = self.bilstm._prepare(input_ids, attention_mask, inputs_embeds)
+        if labels is not None:
+            if tuple(labels.shape) != tuple(mask.shape) and not (mask.shape[1] == 1 and labels.shape[1] == 0):
+                raise ValueError(f"labels have shape {tuple(labels.shape)} but the inputs have {tuple(mask.shape)}.")
+            labels = labels.to(mask.device)
+            if labels.shape[1] != mask.shape[1]:  # an empty text was widened to one padding step
+                labels = labels.new_full(mask.shape, -100)
+            if order is not None:
+                labels = labels.gather(1, order)
+            labels = labels.masked_fill(~mask, -100)
+            high = int(labels.max()) if labels.numel() else -100
+            if high >= self.config.vocab_size or bool(((labels < 0) & (labels != -100)).any()):
+                raise ValueError(
+                    f"labels must be token ids in [0, {self.config.vocab_size}) or -100, but they hold "
+                    f"{labels[(labels >= self.config.vocab_size) | ((labels < 0) & (labels != -100))][0].item()}."
+                )
+            labels = torch.where(labels >= self.lm_vocab_size, getattr(self.config, "unk_token_id", 1), labels)
+        outputs = self.bilstm(input_ids=input_ids, attention_mask=mask, inputs_embeds=inputs_embeds)
+        hidden = self.config.hidden_size
+        forward_states = outputs.last_hidden_state[..., :hidden]  # (batch, seq, hidden)
+        backward_states = outputs.last_hidden_state[..., hidden:] if self.config.bidirectional else None
+
+        loss = forward_loss = backward_loss = None
+        if labels is not None:
+            ignore = labels.new_full((labels.shape[0], 1), -100)
+            next_tokens = torch.cat([labels[:, 1:], ignore], dim=1)  # target of the forward state at t: token t+1
+            forward_loss = self._direction_loss(forward_states, next_tokens, self.forward_projection)
+            loss = forward_loss
+            if backward_states is not None:
+                previous_tokens = torch.cat([ignore, labels[:, :-1]], dim=1)  # backward state at t: token t-1
+                backward_loss = self._direction_loss(backward_states, previous_tokens, self.backward_projection)
+                loss = (forward_loss + backward_loss) / 2
+
+        forward_logits = backward_logits = None
+        if labels is None or return_logits:
+            forward_logits = self._scores(forward_states, self.forward_projection)
+            if backward_states is not None:
+                backward_logits = self._scores(backward_states, self.backward_projection)
+            if order is not None:  # back to the positions the caller gave
+                unsort = torch.argsort(order, dim=1).unsqueeze(-1)
+                forward_logits = forward_logits.gather(1, unsort.expand_as(forward_logits))
+                if backward_logits is not None:
+                    backward_logits = backward_logits.gather(1, unsort.expand_as(backward_logits))
+
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if not return_dict:
+            output = (forward_logits, backward_logits)
+            return ((loss,) + output) if loss is not None else output
+        return BiLSTMPreTrainingOutput(
+            loss=loss,
+            forward_loss=forward_loss,
+            backward_loss=backward_loss,
+            forward_logits=forward_logits,
+            backward_logits=backward_logits,
+        )
+
+
+BiLSTMForPreTraining.register_for_auto_class("AutoModelForPreTraining")

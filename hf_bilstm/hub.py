@@ -273,6 +273,40 @@ def check_token(repo_id: str, token: str | None = None) -> tuple[str, str]:
     return token, user
 
 
+# ------------------------------------------------------------------------------------------------ train --push_to_hub
+def check_push_to_hub(training_args) -> tuple[str, str]:
+    """
+    For `hf-bilstm train --push_to_hub --hub_model_id USER/NAME` (the TrainingArguments' own flags): checks the repo
+    id, the branch and the token BEFORE training, so that a long run never ends in a push that cannot happen.
+    Returns `(repo_id, token)`.
+    """
+    repo_id = training_args.hub_model_id
+    if not repo_id:
+        raise ValueError("--push_to_hub needs --hub_model_id USER/NAME: the model repository to create or update.")
+    validate_repo_id(repo_id)
+    validate_branch(getattr(training_args, "hub_revision", None) or "main")
+    try:
+        token, _ = check_token(repo_id, training_args.hub_token)
+    except HubPushError as err:
+        raise HubPushError(
+            f"{err}\nNothing was trained. Fix this, or train without --push_to_hub and push the folder later with "
+            "`hf-bilstm push OUTPUT_DIR USER/NAME`."
+        ) from err
+    return repo_id, token
+
+
+def push_trained(output_dir: str, training_args, token: str) -> PushResult:
+    """The push at the end of `hf-bilstm train --push_to_hub`, once the output folder is complete; verified."""
+    return push_folder(
+        output_dir,
+        training_args.hub_model_id,
+        private=bool(training_args.hub_private_repo),
+        revision=getattr(training_args, "hub_revision", None) or "main",
+        commit_message=f"hf-bilstm train: {Path(output_dir).name}",
+        token=token,
+    )
+
+
 # ------------------------------------------------------------------------------------------------ push
 def retry_command(
     folder, repo_id: str, private: bool = False, revision: str = "main", commit_message: str | None = None, **extra

@@ -127,7 +127,7 @@ def build_card(output_dir: str, info: dict) -> ModelCard:
         "dataset_name": _dataset_type(info["dataset"]),
         "results_table": "\n".join(rows),
         "labels": ", ".join(f"{i} = `{name}`" for i, name in enumerate(info["label_names"])),
-        "model_path": model_name,
+        "model_path": info.get("hub_model_id") or model_name,  # a pushed card names its Hub repo
         "dataset": info["dataset"],
         "dataset_config": dataset_config,
         "text_column": info["text_column"],

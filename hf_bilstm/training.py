@@ -447,6 +447,14 @@ def train(
     """Runs the whole job and returns all metrics (also written to all_results.json)."""
     output_dir = training_args.output_dir
     is_main = training_args.process_index == 0
+    hub_token = None
+    if training_args.push_to_hub:  # repo id and token checked before anything is trained (hf_bilstm.hub)
+        from .hub import HubPushError, check_push_to_hub
+
+        try:
+            _, hub_token = check_push_to_hub(training_args)
+        except (HubPushError, ValueError) as error:
+            raise UsageError(str(error)) from error
     checkpoint = find_checkpoint(training_args.resume_from_checkpoint, output_dir)
     prepare_output_dir(output_dir, model_args.overwrite_output_dir, checkpoint is not None, is_main)
     model_settings, tokenizer_settings = resolve(model_args)
@@ -568,7 +576,16 @@ def train(
         "versions": library_versions(),
         "command": command,
     }
+    if training_args.push_to_hub:
+        run_info["hub_model_id"] = training_args.hub_model_id  # the card's usage snippet names the Hub repo
     finalize_output_dir(trainer, tokenizer, run_info)
+    if training_args.push_to_hub and is_main:  # the Trainer's own push is off (it would upload a pickle)
+        from .hub import HubPushError, push_trained
+
+        try:
+            push_trained(output_dir, training_args, hub_token)
+        except HubPushError as error:
+            raise UsageError(f"training finished and {output_dir} is complete, but: {error}") from error
     return metrics
 
 

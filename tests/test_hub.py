@@ -1,6 +1,8 @@
 """`hf-bilstm push` against the local Hub stand-in (tests/hub_server.py): round trip, no-op re-push, card, failures."""
 
+import contextlib
 import hashlib
+import io
 import json
 import shlex
 from pathlib import Path
@@ -8,14 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import HUB_ORGS, HUB_TOKENS, OTHER_TOKEN, READ_TOKEN, WRITE_TOKEN, hub_environment
-from helpers import save_tiny_model
+from helpers import TEXTS, save_tiny_model
 from hub_server import HubStandIn
 
 from hf_bilstm import hub
 
 REPO = "alice/tiny-bilstm"
 TEST_RESULTS = {"test_accuracy": 0.8125, "test_f1": 0.8, "test_loss": 0.45}
-TEXTS = ["A great movie, I loved the acting!", "Terrible, boring film.", "", "the plot " * 300]
 CARD = """---
 license: apache-2.0
 datasets:
@@ -51,58 +52,73 @@ def folder_digest(folder: Path) -> dict[str, str]:
     }
 
 
+def write_tiny_dataset(folder: Path) -> Path:
+    """A local dataset folder (train/test JSON lines, string labels) that `hf-bilstm train` reads in seconds."""
+    folder.mkdir(parents=True)
+    rows = [{"text": text, "label": "pos" if i % 2 == 0 else "neg"} for i, text in enumerate(TEXTS)]
+    for split in ("train", "test"):
+        (folder / f"{split}.jsonl").write_text("\n".join(json.dumps(row) for row in rows))
+    return folder
+
+
+def train_argv(data: Path, output_dir: Path, *extra: str) -> list[str]:
+    tiny = ["--preset", "tutorial", "--embedding_dim", "16", "--hidden_size", "8", "--num_layers", "1"]
+    tiny += ["--vocab_size", "100", "--min_frequency", "1", "--max_length", "32", "--num_train_epochs", "1"]
+    tiny += ["--per_device_train_batch_size", "4"]
+    return ["--dataset", str(data), "--output_dir", str(output_dir), *tiny, *extra]
+
+
 @pytest.fixture(scope="module")
 def pushed(tmp_path_factory):
-    """One push with verification, shared by the round-trip tests (it is the expensive step)."""
+    """`hf-bilstm train --push_to_hub` on a tiny dataset: train, push, verify. The expensive step, done once."""
+    from hf_bilstm import training
+
     tmp = tmp_path_factory.mktemp("pushed")
+    data = write_tiny_dataset(tmp / "imdb_sample")
     server = HubStandIn(HUB_TOKENS, HUB_ORGS).start()
+    reports = []
     with pytest.MonkeyPatch.context() as mp, hub_environment(mp, server.url, tmp / "hf_home", WRITE_TOKEN):
-        folder = tmp / "model"
-        model = make_model_folder(folder)
-        before = folder_digest(folder)
-        result = hub.push_folder(folder, REPO)
-        yield dict(server=server, folder=folder, model=model, result=result, before=before, tmp=tmp)
+        verify = hub.verify_push
+        mp.setattr(hub, "verify_push", lambda *args, **kwargs: reports.append(verify(*args, **kwargs)) or reports[-1])
+        stdout = io.StringIO()
+        with contextlib.redirect_stdout(stdout):
+            code = training.main(train_argv(data, tmp / "out", "--push_to_hub", "--hub_model_id", REPO))
+        assert code == 0, stdout.getvalue()[-3000:]
+        yield dict(server=server, folder=tmp / "out", report=reports[0], stdout=stdout.getvalue(), tmp=tmp)
     server.stop()
 
 
-def test_push_uploads_only_model_files(pushed):
-    server, result = pushed["server"], pushed["result"]
+def test_train_push_to_hub_uploads_the_model_without_pickles(pushed):
+    server, folder = pushed["server"], pushed["folder"]
     head = server.head(REPO)
-    assert result.changed and result.commit_sha == head.sha
+    results = ["all_results.json", "eval_results.json", "test_results.json", "train_results.json"]
+    code = ["configuration_bilstm.py", "modeling_bilstm.py"]
     assert sorted(head.files) == sorted(
-        [
-            ".gitattributes",
-            "README.md",
-            "config.json",
-            "configuration_bilstm.py",
-            "model.safetensors",
-            "modeling_bilstm.py",
-            "test_results.json",
-            "tokenizer.json",
-            "tokenizer_config.json",
-        ]
+        [".gitattributes", "README.md", "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]
+        + code
+        + results
     )
+    assert (folder / "training_args.bin").is_file()  # the Trainer's pickle stayed home
     assert head.files["model.safetensors"].lfs_oid is not None  # went through the LFS batch API
-    assert server.file_bytes(REPO, "model.safetensors") == (pushed["folder"] / "model.safetensors").read_bytes()
-    config = json.loads(server.file_bytes(REPO, "config.json"))
-    assert set(hub.AUTO_CLASSES) <= set(config["auto_map"])
-    assert pushed["before"] == folder_digest(pushed["folder"])  # the local folder was only read
+    assert server.file_bytes(REPO, "model.safetensors") == (folder / "model.safetensors").read_bytes()
+    assert set(hub.AUTO_CLASSES) <= set(json.loads(server.file_bytes(REPO, "config.json"))["auto_map"])
+    assert f'revision="{head.sha}"' in pushed["stdout"] and "Verified" in pushed["stdout"]
     assert server.unhandled == []  # the client used nothing the stand-in does not implement
 
 
 def test_fresh_process_without_hf_bilstm_gets_identical_logits(pushed):
     """The verification ran AutoTokenizer + AutoModelForSequenceClassification + pipeline from the pinned commit."""
-    report, sha = pushed["result"].verification, pushed["result"].commit_sha
+    report, sha = pushed["report"], pushed["server"].head(REPO).sha
     assert report["module"].startswith("transformers_modules") and sha in report["module"]  # code of that commit
     assert report["pipeline_module"].startswith("transformers_modules") and not report["hf_bilstm_loaded"]
     # Downloads in that process were pinned to the new commit (the stand-in logs every request).
     resolved = [path for method, path in pushed["server"].requests if "/resolve/" in path]
     assert resolved and all(f"/resolve/{sha}/" in path for path in resolved)
     # Checked here independently of hub.compare_logits: the local model, on the texts the verification used.
-    from transformers import AutoTokenizer
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(pushed["folder"])
-    model = pushed["model"]
+    model = AutoModelForSequenceClassification.from_pretrained(pushed["folder"]).eval()
     with torch.no_grad():
         local = torch.stack([model(**tokenizer(t, return_tensors="pt")).logits[0] for t in hub.VERIFY_TEXTS])
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
@@ -114,14 +130,14 @@ def test_fresh_process_without_hf_bilstm_gets_identical_logits(pushed):
 
 def test_repush_of_unchanged_folder_creates_nothing(pushed, capsys):
     server = pushed["server"]
+    sha = server.head(REPO).sha
     with pytest.MonkeyPatch.context() as mp, hub_environment(mp, server.url, pushed["tmp"] / "again", WRITE_TOKEN):
-        commits = server.commit_count(REPO)
-        lfs_objects = len(server.lfs_store)
+        commits, lfs_objects = server.commit_count(REPO), len(server.lfs_store)
         assert hub.main([str(pushed["folder"]), REPO, "--no_verify"]) == 0
     out = capsys.readouterr().out
-    assert "Nothing changed" in out and pushed["result"].commit_sha in out
+    assert "Nothing changed" in out and sha in out
     assert server.commit_count(REPO) == commits and len(server.lfs_store) == lfs_objects
-    assert server.head(REPO).sha == pushed["result"].commit_sha
+    assert server.head(REPO).sha == sha
 
 
 def test_card_metadata_and_model_index_parse_back(pushed):
@@ -132,20 +148,50 @@ def test_card_metadata_and_model_index_parse_back(pushed):
         card = ModelCard.load(REPO)
     data = card.data
     assert data.library_name == "transformers" and data.pipeline_tag == "text-classification"
+    assert data.license and data.datasets == ["imdb_sample"]
+    test_results = json.loads((pushed["folder"] / "test_results.json").read_text())
+    results = {(r.dataset_split, r.metric_type): r.metric_value for r in data.eval_results}
+    assert results[("test", "accuracy")] == test_results["test_accuracy"]
+    assert all(r.task_type == "text-classification" for r in data.eval_results)
+    assert f'model="{REPO}"' in card.text  # the card's usage snippet names the Hub repo
+
+
+def test_train_push_to_hub_without_token_fails_before_training(hub_env, tmp_path, monkeypatch, capsys):
+    from hf_bilstm import training
+
+    monkeypatch.delenv("HF_TOKEN")
+    data = write_tiny_dataset(tmp_path / "data")
+    code = training.main(train_argv(data, tmp_path / "out", "--push_to_hub", "--hub_model_id", REPO))
+    err = capsys.readouterr().err
+    assert code == 2 and "No Hugging Face token" in err and "hf auth login" in err and "Nothing was trained" in err
+    assert not (tmp_path / "out").exists()
+    code = training.main(train_argv(data, tmp_path / "out", "--push_to_hub"))
+    assert code == 2 and "--hub_model_id USER/NAME" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() and hub_env.repos == {}
+
+
+def test_card_is_completed_from_results_without_clobbering_it(hub_env, tmp_path, capsys):
+    folder = tmp_path / "model"
+    make_model_folder(folder)  # CARD: license, datasets, language, tags; no model-index
+    assert run_push([folder, REPO, "--no_verify"], capsys)[0] == 0
+    from huggingface_hub import ModelCard
+
+    card = ModelCard(hub_env.file_bytes(REPO, "README.md").decode())
+    data = card.data
+    assert data.library_name == "transformers" and data.pipeline_tag == "text-classification"
     assert data.license == "apache-2.0" and data.datasets == ["stanfordnlp/imdb"]
-    assert data.language == "en" and data.tags == ["sentiment"]  # what the card said is kept
+    assert data.language == "en" and data.tags == ["sentiment"] and "A tiny test model." in card.text
     results = {(r.dataset_type, r.dataset_split, r.metric_type): r.metric_value for r in data.eval_results}
     assert results == {
         ("stanfordnlp/imdb", "test", "accuracy"): TEST_RESULTS["test_accuracy"],
         ("stanfordnlp/imdb", "test", "f1"): TEST_RESULTS["test_f1"],
     }
-    assert all(r.task_type == "text-classification" for r in data.eval_results)
-    assert "A tiny test model." in card.text
+    assert (folder / "README.md").read_text() == CARD  # completed in the upload, not in the local folder
 
 
-def test_printed_snippet_pins_the_commit(pushed, capsys):
-    snippet = hub.usage_snippet(REPO, pushed["result"].commit_sha)
-    assert f'revision="{pushed["result"].commit_sha}"' in snippet and "trust_remote_code=True" in snippet
+def test_printed_snippet_pins_the_commit():
+    snippet = hub.usage_snippet(REPO, "0123456789abcdef0123456789abcdef01234567")
+    assert 'revision="0123456789abcdef0123456789abcdef01234567"' in snippet and "trust_remote_code=True" in snippet
 
 
 # ------------------------------------------------------------------------------------------------ failures

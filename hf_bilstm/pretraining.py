@@ -11,10 +11,10 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 import torch
-from datasets import Dataset, concatenate_datasets
+from datasets import Dataset, DatasetDict, concatenate_datasets
 from transformers import HfArgumentParser, Trainer, TrainingArguments, set_seed
 
 from .configuration_bilstm import BiLSTMConfig
@@ -72,22 +72,28 @@ class PretrainingArguments:
     report_to: str = field(default="none", metadata={"help": "Trainer loggers (none, tensorboard, wandb, ...)."})
 
 
-def pretraining_texts(raw, splits: list[str], text_column: str) -> Dataset:
-    """
-    The texts of `splits` as one `Dataset` with a single `text` column. A split whose name says test is refused:
-    the test split is read once, at the end, and its text must not shape the tokenizer or the encoder.
-    """
+def check_splits(splits: list[str]) -> None:
+    """Refuses an empty list and any split whose name says test."""
     if not splits:
         raise UsageError(
             "--splits is empty; name the splits with unlabeled or training text, e.g. train,unsupervised."
         )
-    parts = []
     for split in splits:
         if "test" in split.lower():
             raise UsageError(
                 f"--splits names {split!r}: pretraining never reads test text (the test split is evaluated once, at "
                 "the end, and a model that has read it scores too well). Use e.g. --splits train,unsupervised."
             )
+
+
+def pretraining_texts(raw, splits: list[str], text_column: str) -> Dataset:
+    """
+    The texts of `splits` as one `Dataset` with a single `text` column. A split whose name says test is refused:
+    the test split is read once, at the end, and its text must not shape the tokenizer or the encoder.
+    """
+    check_splits(splits)
+    parts = []
+    for split in splits:
         if split not in raw:
             raise UsageError(f"The dataset has no {split!r} split; its splits are {sorted(raw)}. Fix --splits.")
         if text_column not in raw[split].column_names:
@@ -147,7 +153,7 @@ def _training_arguments(args: PretrainingArguments) -> TrainingArguments:
         per_device_train_batch_size=args.per_device_train_batch_size,
         per_device_eval_batch_size=args.per_device_train_batch_size,
         learning_rate=args.learning_rate,
-        warmup_ratio=args.warmup_ratio,
+        warmup_steps=args.warmup_ratio,  # a float below 1 is a share of the steps (transformers 5)
         lr_scheduler_type=args.lr_scheduler_type,
         weight_decay=args.weight_decay,
         max_grad_norm=args.max_grad_norm,
@@ -161,15 +167,8 @@ def _training_arguments(args: PretrainingArguments) -> TrainingArguments:
         remove_unused_columns=False,  # the collator reads `input_ids` and drops `length` itself
         prediction_loss_only=True,  # per-position logits over the vocabulary would fill memory at evaluation
         length_column_name="length",
+        train_sampling_strategy="group_by_length",  # batches of similar lengths waste little on padding
     )
-    names = {f.name for f in fields(TrainingArguments)}
-    # Batches of similar lengths waste little on padding; the flag was renamed between transformers 5 releases.
-    if "train_sampling_strategy" in names:
-        kwargs["train_sampling_strategy"] = "group_by_length"
-    else:
-        kwargs["group_by_length"] = True
-    if "warmup_ratio" not in names:  # pragma: no cover - newer transformers take a float warmup_steps
-        kwargs["warmup_steps"] = kwargs.pop("warmup_ratio")
     return TrainingArguments(**kwargs)
 
 
@@ -193,13 +192,18 @@ def build_config(args: PretrainingArguments, tokenizer) -> BiLSTMConfig:
     )
 
 
-def pretrain(args: PretrainingArguments) -> dict:
-    """Runs the whole pretraining and returns the results written to `output_dir/pretraining_results.json`."""
+def pretrain(args: PretrainingArguments, raw: DatasetDict | None = None) -> dict:
+    """
+    Runs the whole pretraining and returns the results written to `output_dir/pretraining_results.json`.
+    `raw` is the dataset already loaded (else `args.dataset` is loaded).
+    """
     start = time.perf_counter()
     phases = {}
     set_seed(args.seed)
     split_names = [s.strip() for s in args.splits.split(",") if s.strip()]
-    raw = load_raw_dataset(args.dataset)
+    check_splits(split_names)  # before any loading: a test split named by mistake fails at once
+    if raw is None:
+        raw = load_raw_dataset(args.dataset)
     texts = pretraining_texts(raw, split_names, args.text_column)
     if args.max_texts is not None:
         if args.max_texts <= 0:
@@ -241,6 +245,7 @@ def pretrain(args: PretrainingArguments) -> dict:
         data_collator=collator,
         processing_class=tokenizer,
     )
+    initial = trainer.evaluate()  # the untrained loss, so the results show what pretraining bought
     tick = time.perf_counter()
     train_output = trainer.train()
     phases["lm_training"] = time.perf_counter() - tick
@@ -261,6 +266,7 @@ def pretrain(args: PretrainingArguments) -> dict:
         "lm_eval_loss": eval_loss,
         "lm_perplexity": math.exp(eval_loss) if eval_loss < 50 else float("inf"),
         "lm_train_loss": float(train_output.training_loss),
+        "lm_initial_eval_loss": float(initial["eval_loss"]),
         "steps": int(train_output.global_step),
         "seconds": time.perf_counter() - start,
         "seconds_per_phase": phases,

@@ -225,7 +225,7 @@ def parse_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, Training
 def _hardware_defaults(given: set[str]) -> dict:
     """bf16 (or fp16 on GPUs without bf16) and background batch loading on CUDA; nothing on CPU."""
     if not torch.cuda.is_available() or "use_cpu" in given:
-        return {}
+        return {"dataloader_pin_memory": False}
     defaults = {"dataloader_num_workers": 4, "dataloader_persistent_workers": True}
     if "bf16" not in given and "fp16" not in given:
         defaults["bf16" if torch.cuda.is_bf16_supported() else "fp16"] = True

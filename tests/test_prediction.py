@@ -1,0 +1,111 @@
+"""hf-bilstm predict (arguments, file, stdin, --json) and hf-bilstm evaluate, on a tiny untrained model folder."""
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from helpers import TEXTS, save_tiny_model
+from test_data import write_toy_dataset
+
+from hf_bilstm import evaluation, prediction
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny-model")
+    save_tiny_model(folder)
+    return str(folder)
+
+
+def expected(model_dir, texts):
+    """What the model itself says: label name and softmax score of the top class."""
+    model, tokenizer = evaluation.load_model(model_dir, "cpu")
+    with torch.no_grad():
+        logits = model(**tokenizer(texts, return_tensors="pt", padding=True, truncation=True)).logits
+    probabilities = logits.softmax(-1)
+    return [(model.config.id2label[int(p.argmax())], float(p.max())) for p in probabilities]
+
+
+def run_predict(argv, stdin_text=None):
+    stdin = io.StringIO(stdin_text) if stdin_text is not None else None
+    out = io.StringIO()
+    code = prediction.main(argv + ["--device", "cpu"], stdin=stdin, stdout=out)
+    return code, out.getvalue().splitlines()
+
+
+def test_texts_from_arguments_give_label_and_score_per_line(model_dir):
+    texts = TEXTS[:4]
+    code, lines = run_predict([model_dir, *texts])
+    assert code == 0 and len(lines) == 4
+    for line, (label, score) in zip(lines, expected(model_dir, texts)):
+        got_label, got_score = line.split("\t")
+        assert got_label == label and float(got_score) == pytest.approx(score, abs=1e-4)
+
+
+def test_file_and_json_output(model_dir, tmp_path, capsys):
+    path = tmp_path / "reviews.txt"
+    path.write_text(f"{TEXTS[0]}\n\n{TEXTS[1]}\n", encoding="utf-8")
+    code, lines = run_predict([model_dir, "--file", str(path), "--json"])
+    assert code == 0
+    records = [json.loads(line) for line in lines]
+    assert [r["text"] for r in records] == TEXTS[:2]
+    assert [(r["label"], pytest.approx(r["score"], abs=1e-5)) for r in records] == expected(model_dir, TEXTS[:2])
+    assert "skipped 1 blank line" in capsys.readouterr().err
+
+
+def test_stdin_and_long_or_empty_texts(model_dir):
+    long_text = " ".join(["great movie"] * 500)  # far past the tokenizer's 64-token limit: cut, not refused
+    code, lines = run_predict([model_dir], stdin_text=f"{TEXTS[2]}\n{long_text}\n")
+    assert code == 0 and len(lines) == 2
+    assert lines[0].split("\t")[0] == expected(model_dir, [TEXTS[2]])[0][0]
+
+
+def test_bad_input_is_a_clear_error(model_dir, tmp_path, capsys):
+    assert run_predict([model_dir], stdin_text="\n  \n")[0] == 2
+    assert "only blank lines" in capsys.readouterr().err
+    assert run_predict([model_dir, "--file", str(tmp_path / "missing.txt")])[0] == 2
+    assert "cannot read" in capsys.readouterr().err
+    assert run_predict([str(tmp_path / "no-model"), "some text"])[0] == 2
+    assert "is not a model folder" in capsys.readouterr().err
+
+
+def test_console_script_reads_stdin(model_dir):
+    # The real `hf-bilstm predict` entry point, end to end in a fresh process.
+    result = subprocess.run(
+        [sys.executable, "-m", "hf_bilstm.cli", "predict", model_dir, "--json", "--device", "cpu"],
+        input=TEXTS[0] + "\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    assert record["text"] == TEXTS[0] and record["label"] in ("neg", "pos")
+
+
+def test_evaluate_on_a_local_dataset(model_dir, tmp_path, capsys):
+    dataset = write_toy_dataset(tmp_path / "toy", n_train=20, n_test=30)
+    out_file = tmp_path / "metrics.json"
+    argv = [model_dir, "--dataset", dataset, "--split", "test", "--device", "cpu", "--output_file", str(out_file)]
+    assert evaluation.main(argv) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics == json.loads(out_file.read_text())
+    assert metrics["test_samples"] == 30 and 0 <= metrics["test_accuracy"] <= 1 and metrics["test_loss"] > 0
+    # The same numbers by hand.
+    from datasets import load_dataset
+
+    test = load_dataset(dataset, split="test")
+    predicted = [label for label, _ in expected(model_dir, list(test["text"]))]
+    accuracy = sum(p == ["neg", "pos"][y] for p, y in zip(predicted, test["label"])) / len(test)
+    assert metrics["test_accuracy"] == pytest.approx(accuracy)
+
+
+def test_evaluate_errors_name_the_fix(model_dir, tmp_path, capsys):
+    dataset = write_toy_dataset(tmp_path / "toy", n_train=20, n_test=10)
+    assert evaluation.main([model_dir, "--dataset", dataset, "--split", "validation"]) == 2
+    assert "no 'validation' split" in capsys.readouterr().err
+    assert evaluation.main([model_dir, "--dataset", dataset, "--text_column", "review"]) == 2
+    assert "its columns are ['text', 'label']" in capsys.readouterr().err

@@ -10,7 +10,9 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 from hf_bilstm import data
 from hf_bilstm.data import PaddingCollator, UsageError, encode, load_raw_dataset, prepare_splits, train_tokenizer_on
 
-IMDB = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "imdb")
+IMDB = os.environ.get("HF_BILSTM_IMDB") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "shared", "data", "imdb"
+)
 
 POSITIVE = ["great", "wonderful", "loved", "excellent", "superb", "moving"]
 NEGATIVE = ["awful", "boring", "terrible", "worst", "dull", "waste"]

@@ -6,6 +6,7 @@ spellings; dash spellings work too). A preset (`tutorial`, `base`) fills in what
 
 import dataclasses
 import glob
+import json
 import os
 import platform
 import shlex
@@ -26,7 +27,6 @@ from transformers import (
     TrainingArguments,
     set_seed,
 )
-from transformers.trainer_utils import get_last_checkpoint
 
 from .configuration_bilstm import BiLSTMConfig
 from .data import PaddingCollator, UsageError, encode_splits, load_raw_dataset, prepare_splits, train_tokenizer_on
@@ -279,17 +279,40 @@ def prepare_output_dir(output_dir: str, overwrite: bool, resuming: bool, is_main
                 os.remove(os.path.join(output_dir, name))
 
 
+def checkpoint_is_complete(checkpoint: str) -> bool:
+    """The Trainer writes trainer_state.json last: a checkpoint without it (or with it cut short) was interrupted."""
+    try:
+        with open(os.path.join(checkpoint, "trainer_state.json"), encoding="utf-8") as handle:
+            json.load(handle)
+    except (OSError, ValueError):
+        return False
+    return os.path.exists(os.path.join(checkpoint, "model.safetensors"))
+
+
 def find_checkpoint(value: str | None, output_dir: str) -> str | None:
-    """`--resume_from_checkpoint PATH`, or `true`/`last` for the newest checkpoint in --output_dir."""
+    """`--resume_from_checkpoint PATH`, or `true`/`last` for the newest complete checkpoint in --output_dir."""
     if not value:
         return None
     if value.lower() in ("true", "last", "latest"):
-        checkpoint = get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
-        if checkpoint is None:
-            raise UsageError(f"--resume_from_checkpoint {value}: no checkpoint-* folder in {output_dir!r} to resume.")
-        return checkpoint
+        found = glob.glob(os.path.join(output_dir, "checkpoint-*")) if os.path.isdir(output_dir) else []
+        steps = {path: path.rsplit("-", 1)[1] for path in found if os.path.isdir(path)}
+        newest_first = sorted((p for p, s in steps.items() if s.isdigit()), key=lambda p: -int(steps[p]))
+        for checkpoint in newest_first:
+            if checkpoint_is_complete(checkpoint):
+                return checkpoint
+            # A run killed while saving leaves a partial folder; loading it would fail or, worse, half-restore.
+            print(f"hf-bilstm train: skipping incomplete checkpoint {checkpoint}", file=sys.stderr)
+        raise UsageError(
+            f"--resume_from_checkpoint {value}: no complete checkpoint-* folder in {output_dir!r} to resume."
+        )
     if not os.path.isdir(value):
         raise UsageError(f"--resume_from_checkpoint {value!r}: no such checkpoint folder.")
+    if not checkpoint_is_complete(value):
+        raise UsageError(
+            f"--resume_from_checkpoint {value!r} is incomplete (no readable trainer_state.json or model.safetensors: "
+            "the run was stopped while saving it). Resume from an earlier checkpoint, or with 'last' for the "
+            "newest complete one."
+        )
     return value
 
 

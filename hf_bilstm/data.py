@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from datasets import ClassLabel, Dataset, DatasetDict, load_dataset
-from datasets.exceptions import DatasetNotFoundError
+from datasets.exceptions import DatasetGenerationError, DatasetNotFoundError
 
 from .tokenization_bilstm import train_tokenizer
 
@@ -21,6 +21,15 @@ LOCAL_IMDB_HINT = "../shared/data/imdb"
 
 class UsageError(ValueError):
     """A problem with what the user asked for (arguments, dataset, folders); the message says what to do."""
+
+
+def check_tokenizer_fits(tokenizer, config, source: str) -> None:
+    """Another tokenizer maps words to other embedding rows (a silent wrong answer, or ids past the end): refuse."""
+    if len(tokenizer) != config.vocab_size:
+        raise UsageError(
+            f"{source!r}: the tokenizer has {len(tokenizer)} tokens but the model's vocabulary has "
+            f"{config.vocab_size}; they do not belong together. Use the tokenizer saved with the model."
+        )
 
 
 @dataclass
@@ -65,6 +74,11 @@ def load_raw_dataset(name: str, config_name: str | None = None, cache_dir: str |
         ) from error
     except ValueError as error:  # e.g. a config name that does not exist
         raise UsageError(f"--dataset {name!r}: {error}") from error
+    except DatasetGenerationError as error:  # a data file that cannot be parsed, e.g. a CSV that is not UTF-8
+        raise UsageError(
+            f"--dataset {name!r}: cannot read its data files ({error.__cause__ or error}). Fix or convert the file "
+            "(text files must be UTF-8, e.g. iconv -f latin1 -t utf-8) and run again."
+        ) from error
     if isinstance(loaded, Dataset):
         loaded = DatasetDict({"train": loaded})
     return loaded
@@ -125,6 +139,12 @@ def _to_class_label(dataset: Dataset, label_column: str, names: list[str] | None
         raise UsageError(
             f"Row {row}: label {value!r} is not one of the known labels {names} (those of the training split, "
             "or of the model being evaluated); every split must use the same labels."
+        )
+    missing = [row for row, i in enumerate(ids) if i is None]
+    if missing:  # a ClassLabel column cannot hold them: refuse here, by row, rather than fail in the cast below
+        raise UsageError(
+            f"Row {missing[0]}: the label is missing ({len(missing)} row(s) without one); unlabelled rows "
+            "(-1 or None) must be removed from a labelled split (e.g. dataset.filter(...))."
         )
     dataset = dataset.remove_columns(label_column).add_column(label_column, ids)
     return dataset.cast_column(label_column, ClassLabel(names=names)), names

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from .data import PaddingCollator, UsageError, encode, load_raw_dataset, prepare_eval_split
+from .data import PaddingCollator, UsageError, check_tokenizer_fits, encode, load_raw_dataset, prepare_eval_split
 from .training import classification_metrics
 
 
@@ -39,8 +39,9 @@ def load_model(path: str, device: str | None = None):
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForSequenceClassification.from_pretrained(path)
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: a config.json with bad values
         raise UsageError(f"{path!r} is not a model folder hf-bilstm can load ({error}).") from error
+    check_tokenizer_fits(tokenizer, model.config, path)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return model.to(device).eval(), tokenizer
 

@@ -6,7 +6,7 @@ import sys
 
 import torch
 
-from .data import UsageError
+from .data import UsageError, check_tokenizer_fits
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -27,24 +27,42 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _checked_utf8(texts: list[str], kind: str) -> list[str]:
+    for number, text in enumerate(texts, 1):
+        try:  # bytes that are not UTF-8 reach us as lone surrogates where Python decodes with surrogateescape
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise UsageError(
+                f"{kind} {number} is not valid UTF-8 text ({error}); convert the input to UTF-8 first, "
+                "e.g. with iconv."
+            ) from error
+    return texts
+
+
 def read_texts(args, stdin=None) -> list[str]:
     """The texts to label; blank lines of a file or stdin are skipped (and counted on stderr)."""
     stdin = sys.stdin if stdin is None else stdin
     if args.texts:
         if args.file:
             raise UsageError("give texts as arguments or with --file, not both.")
-        return list(args.texts)
+        return _checked_utf8(list(args.texts), "argument")
     if args.file and args.file != "-":
         try:
             with open(args.file, encoding="utf-8") as handle:
                 lines = handle.read().splitlines()
         except (OSError, UnicodeDecodeError) as error:
-            raise UsageError(f"--file {args.file!r}: cannot read it as UTF-8 text ({error}).") from error
+            raise UsageError(
+                f"--file {args.file!r}: cannot read it as UTF-8 text ({error}). Convert it to UTF-8 first, "
+                "e.g. iconv -f latin1 -t utf-8 FILE > FILE.utf8."
+            ) from error
     else:
         if args.file is None and stdin.isatty():
             raise UsageError("no texts: give them as arguments, with --file PATH, or on stdin (one per line).")
-        lines = stdin.read().splitlines()
-    texts = [line for line in lines if line.strip()]
+        try:
+            lines = stdin.read().splitlines()
+        except UnicodeDecodeError as error:
+            raise UsageError(f"stdin is not UTF-8 text ({error}); convert it first, e.g. with iconv.") from error
+    texts = [line for line in _checked_utf8(lines, "line") if line.strip()]
     if len(texts) < len(lines):
         print(f"hf-bilstm predict: skipped {len(lines) - len(texts)} blank line(s).", file=sys.stderr)
     if not texts:
@@ -54,15 +72,19 @@ def read_texts(args, stdin=None) -> list[str]:
 
 def load_classifier(model: str, device: str | None = None):
     """A text-classification pipeline on a model folder; texts longer than the model's limit are cut, not refused."""
-    from transformers import pipeline
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
     import hf_bilstm  # noqa: F401  (registers the Auto classes, so no remote code is needed)
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    # Loaded here rather than by pipeline(), which buries the loading error in a ValueError full of tracebacks.
     try:
-        return pipeline("text-classification", model=model, device=device)
-    except OSError as error:
+        tokenizer = AutoTokenizer.from_pretrained(model)
+        loaded = AutoModelForSequenceClassification.from_pretrained(model)
+    except (OSError, ValueError) as error:
         raise UsageError(f"{model!r} is not a model folder hf-bilstm can load ({error}).") from error
+    check_tokenizer_fits(tokenizer, loaded.config, model)
+    return pipeline("text-classification", model=loaded, tokenizer=tokenizer, device=device)
 
 
 def predict(classifier, texts: list[str], batch_size: int = 32) -> list[dict]:

@@ -82,7 +82,9 @@ def pushed(tmp_path_factory):
         mp.setattr(hub, "verify_push", lambda *args, **kwargs: reports.append(verify(*args, **kwargs)) or reports[-1])
         stdout = io.StringIO()
         with contextlib.redirect_stdout(stdout):
-            code = training.main(train_argv(data, tmp / "out", "--push_to_hub", "--hub_model_id", REPO))
+            # Private: the verifying process can read it only with the token it was handed.
+            argv = train_argv(data, tmp / "out", "--push_to_hub", "--hub_model_id", REPO, "--hub_private_repo", "true")
+            code = training.main(argv)
         assert code == 0, stdout.getvalue()[-3000:]
         yield dict(server=server, folder=tmp / "out", report=reports[0], stdout=stdout.getvalue(), tmp=tmp)
     server.stop()
@@ -98,6 +100,7 @@ def test_train_push_to_hub_uploads_the_model_without_pickles(pushed):
         + code
         + results
     )
+    assert server.repos[REPO].private
     assert (folder / "training_args.bin").is_file()  # the Trainer's pickle stayed home
     assert head.files["model.safetensors"].lfs_oid is not None  # went through the LFS batch API
     assert server.file_bytes(REPO, "model.safetensors") == (folder / "model.safetensors").read_bytes()

@@ -2,8 +2,10 @@
 
 `hf-bilstm push FOLDER USER/NAME` uploads only what a user needs (safetensors weights, config with `auto_map`, the two
 code files, tokenizer, model card, results JSONs; never a pickle), then loads the new commit in a fresh process with an
-empty cache where `import hf_bilstm` fails, through `pipeline(..., trust_remote_code=True)`, and compares its logits
-with the local model's.
+empty cache where `import hf_bilstm` fails, through `AutoModelForSequenceClassification` and
+`pipeline(..., trust_remote_code=True)`, and compares its logits with the local model's.
+`hf-bilstm train --push_to_hub --hub_model_id USER/NAME` uses `check_push_to_hub` before training and `push_trained`
+after it.
 """
 
 from __future__ import annotations
@@ -383,7 +385,7 @@ def push_folder(
     except Exception as err:  # unreachable Hub, HTTP errors, interrupted uploads: all are retried the same way
         raise HubPushError(
             f"Pushing {folder} to {repo_id} failed ({type(err).__name__}: {err}).\n"
-            f"The local folder is intact. Once the Hub is reachable again, retry with:\n  {retry}"
+            f"The local folder is intact. Once the cause is fixed (or the Hub answers again), retry with:\n  {retry}"
         ) from err
     changed = commit.oid != info.sha
     result = PushResult(

@@ -119,6 +119,15 @@ def build_card(output_dir: str, info: dict) -> ModelCard:
         else "the dataset's own validation split."
     )
     recipe = f"preset `{info['preset']}`" if info.get("preset") else f"fine-tuned from `{info.get('base_model')}`"
+    pretraining = config.get("pretraining")  # left in the config by `hf-bilstm pretrain` (hf_bilstm.pretraining)
+    if pretraining:
+        recipe += (
+            f", an encoder pretrained as a bidirectional language model on the {' + '.join(pretraining['splits'])} "
+            f"text of `{pretraining['dataset']}` ({pretraining['train_tokens']:,} tokens, no test text; held-out "
+            f"perplexity {pretraining['lm_perplexity']:.1f})"
+        )
+    if info.get("finetuning"):  # hf_bilstm.finetuning tools that were switched on
+        recipe += "; fine-tuning tools: " + ", ".join(f"`{k}={v}`" for k, v in info["finetuning"].items())
     values = {
         "card_data": card_data(info, model_name).to_yaml(),
         "model_name": model_name,

@@ -164,6 +164,7 @@ def _training_arguments(args: PretrainingArguments) -> TrainingArguments:
         seed=args.seed,
         report_to=args.report_to,
         dataloader_num_workers=args.dataloader_num_workers,
+        dataloader_pin_memory=torch.cuda.is_available(),
         remove_unused_columns=False,  # the collator reads `input_ids` and drops `length` itself
         prediction_loss_only=True,  # per-position logits over the vocabulary would fill memory at evaluation
         length_column_name="length",

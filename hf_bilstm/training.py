@@ -30,6 +30,7 @@ from transformers import (
 
 from .configuration_bilstm import BiLSTMConfig
 from .data import PaddingCollator, UsageError, encode_splits, load_raw_dataset, prepare_splits, train_tokenizer_on
+from .finetuning import FineTuningArguments
 from .modeling_bilstm import BiLSTMForSequenceClassification, BiLSTMModel
 
 # Presets are plain data. "model" → BiLSTMConfig, "tokenizer" → the tokenizer trained on the train split,
@@ -143,6 +144,8 @@ class ModelArguments:
     overwrite_output_dir: bool = field(
         default=False, metadata={"help": "Replace a model already in --output_dir (refused otherwise)."}
     )
+    # Filled by parse_args from the FineTuningArguments flags (hf_bilstm.finetuning); not a flag itself.
+    finetuning: FineTuningArguments = field(default_factory=FineTuningArguments, init=False)
 
 
 @dataclass
@@ -195,7 +198,9 @@ def _as_flag_value(value) -> str:
 def make_parser() -> HfArgumentParser:
     # allow_abbrev=False: an abbreviated flag would escape _given_flags and be overridden by the preset.
     return HfArgumentParser(
-        (ModelArguments, DataArguments, TrainingArguments), prog="hf-bilstm train", allow_abbrev=False
+        (ModelArguments, DataArguments, TrainingArguments, FineTuningArguments),
+        prog="hf-bilstm train",
+        allow_abbrev=False,
     )
 
 
@@ -214,9 +219,10 @@ def parse_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, Training
         if key not in given:
             prefix += [f"--{key}", _as_flag_value(value)]
     try:
-        model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=prefix + argv)
-    except ValueError as error:  # TrainingArguments' own consistency checks
+        model_args, data_args, training_args, finetuning_args = parser.parse_args_into_dataclasses(args=prefix + argv)
+    except ValueError as error:  # TrainingArguments' and FineTuningArguments' own consistency checks
         raise UsageError(str(error)) from error
+    model_args.finetuning = finetuning_args
     if "output_dir" not in given:
         raise UsageError("give --output_dir FOLDER: where the trained model, its tokenizer, results and card go.")
     return model_args, data_args, training_args
@@ -400,7 +406,9 @@ def build_model_from_pretrained(path: str, model_args: ModelArguments, label_nam
     return model
 
 
-def build_trainer(model, training_args: TrainingArguments, datasets: dict, tokenizer, callbacks=()) -> Trainer:
+def build_trainer(
+    model, training_args: TrainingArguments, datasets: dict, tokenizer, callbacks=(), finetuning=None
+) -> Trainer:
     """
     The one place the `Trainer` is built; swap in a subclass, callbacks or an optimizer here.
 
@@ -408,7 +416,13 @@ def build_trainer(model, training_args: TrainingArguments, datasets: dict, token
     complete) and keeps the `length` column that length grouping reads (the collator drops it).
     """
     trainer_args = dataclasses.replace(training_args, push_to_hub=False, remove_unused_columns=False)
-    return Trainer(
+    trainer_class, extra = Trainer, {}
+    if finetuning is not None and finetuning.enabled():  # hf_bilstm.finetuning tools; the stock Trainer otherwise
+        from .finetuning import FineTuningTrainer
+
+        trainer_class, extra = FineTuningTrainer, {"finetuning": finetuning}
+    return trainer_class(
+        **extra,
         model=model,
         args=trainer_args,
         train_dataset=datasets["train"],
@@ -534,7 +548,7 @@ def train(
     callbacks = []
     if model_args.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=model_args.early_stopping_patience))
-    trainer = build_trainer(model, training_args, encoded, tokenizer, callbacks)
+    trainer = build_trainer(model, training_args, encoded, tokenizer, callbacks, model_args.finetuning)
 
     started = time.time()
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
@@ -564,6 +578,7 @@ def train(
         "metrics": metrics,
         "preset": None if model_args.model_name_or_path else model_args.preset,
         "base_model": model_args.model_name_or_path,
+        "finetuning": model_args.finetuning.enabled(),
         "dataset": data_args.dataset,
         "dataset_config_name": data_args.dataset_config_name,
         "splits": {name: len(ds) for name, ds in encoded.items()},

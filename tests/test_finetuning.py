@@ -17,6 +17,15 @@ from hf_bilstm.finetuning import (
 )
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Two cores shared by several test runs: one thread avoids oversubscription (much slower RNN steps otherwise).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def test_layer_groups_cover_every_parameter_once_from_embedding_to_head():
     model = tiny_classifier(num_layers=2, separate_directions=True)
     groups = layer_groups(model)

@@ -8,11 +8,23 @@ import torch
 from datasets import Dataset, DatasetDict
 from helpers import TEXTS, tiny_config, tiny_tokenizer
 from safetensors import safe_open
-from transformers import AutoModelForPreTraining, AutoModelForSequenceClassification
+from test_data import write_toy_dataset
+from transformers import AutoModelForPreTraining, AutoModelForSequenceClassification, pipeline
 
-from hf_bilstm import BiLSTMForPreTraining, BiLSTMForSequenceClassification
+from hf_bilstm import BiLSTMForPreTraining, BiLSTMForSequenceClassification, training
 from hf_bilstm.data import UsageError
 from hf_bilstm.pretraining import PretrainingArguments, pretrain, pretraining_texts
+from hf_bilstm.pretraining import main as pretrain_main
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Two cores shared by several test runs: one thread avoids oversubscription (much slower RNN steps otherwise).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 LM_SHAPES = {
     "one bidirectional layer": dict(num_layers=1, separate_directions=False),
@@ -210,3 +222,28 @@ def test_tokenizer_fits_the_model(tmp_path):
     batch = tokenizer(["a great movie", "boring"], padding=True, return_tensors="pt")
     out = model(**batch, labels=batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100))
     assert torch.isfinite(out.loss)
+
+
+def test_pretrain_then_finetune_with_the_train_command(tmp_path):
+    """LM folder → `hf-bilstm train --model_name_or_path` with fine-tuning tools → a classifier folder that works."""
+    dataset = write_toy_dataset(tmp_path / "data", n_train=120, n_test=30, splits=("train", "test"))
+    lm = tmp_path / "lm"
+    argv = ["--output_dir", str(lm), "--dataset", dataset, "--splits", "train", "--vocab_size", "200"]
+    argv += ["--min_frequency", "1", "--embedding_dim", "16", "--hidden_size", "16", "--max_steps", "10"]
+    argv += ["--num_proc", "1", "--dataloader_num_workers", "0", "--validation_fraction", "0.1"]
+    assert pretrain_main(argv) == 0
+    out = tmp_path / "classifier"
+    argv = ["--model_name_or_path", str(lm), "--dataset", dataset, "--output_dir", str(out), "--num_train_epochs", "1"]
+    argv += ["--per_device_train_batch_size", "16", "--layerwise_lr_decay", "2.6", "--slanted_triangular", "true"]
+    argv += ["--adversarial_epsilon", "0.02", "--disable_tqdm", "true", "--report_to", "none"]
+    assert training.main(argv) == 0
+    results = json.loads((out / "all_results.json").read_text())
+    assert 0 <= results["test_accuracy"] <= 1
+    card = (out / "README.md").read_text()
+    assert "pretrained as a bidirectional language model" in card and "`adversarial_epsilon=0.02`" in card
+    lm_weights = BiLSTMForPreTraining.from_pretrained(lm).bilstm.embeddings.weight
+    classifier = AutoModelForSequenceClassification.from_pretrained(out)
+    assert classifier.bilstm.embeddings.weight.shape == lm_weights.shape
+    assert not torch.equal(classifier.bilstm.embeddings.weight, lm_weights)  # fine-tuned, from the LM's start
+    predictions = pipeline("text-classification", model=str(out))(["a great film", ""])
+    assert {p["label"] for p in predictions} <= {"neg", "pos"}

@@ -190,11 +190,14 @@ def prepare_splits(
         raise UsageError(
             f"The {train_split!r} split has {len(names)} label value(s) {names}; a classifier needs at least 2."
         )
+    # Checked before carving and capping, so that a row number is the row's place in the dataset's own split.
+    _check_rows(train, train_split, text_column, label_column, len(names))
 
     if validation_split in raw and validation_split != train_split:
         validation = raw[validation_split]
         _check_columns(validation, validation_split, text_column, label_column)
         validation, _ = _to_class_label(validation.select_columns(keep), label_column, names)
+        _check_rows(validation, validation_split, text_column, label_column, len(names))
         carved = False
     else:
         if not 0 < validation_fraction < 1:
@@ -219,6 +222,7 @@ def prepare_splits(
         test = _check_split(raw, test_split, "the final test", "--test_split (or --test_split '' for none)")
         _check_columns(test, test_split, text_column, label_column)
         test, _ = _to_class_label(test.select_columns(keep), label_column, names)
+        _check_rows(test, test_split, text_column, label_column, len(names))
 
     train = _cap(train, max_train_samples, seed, shuffle=not carved)
     validation = _cap(validation, max_eval_samples, seed, shuffle=True)
@@ -228,7 +232,6 @@ def prepare_splits(
     for split, dataset in splits.items():
         if len(dataset) == 0:
             raise UsageError(f"The {split} split is empty after loading; it needs at least one row.")
-        _check_rows(dataset, split, text_column, label_column, len(names))
     return splits
 
 
@@ -251,10 +254,10 @@ def prepare_eval_split(
             "with the same classes."
         )
     dataset, _ = _to_class_label(dataset.select_columns([text_column, label_column]), label_column, label_names)
+    _check_rows(dataset, split, text_column, label_column, len(label_names))  # before sampling: true row numbers
     dataset = _cap(dataset, max_samples, seed, shuffle=True)
     if len(dataset) == 0:
         raise UsageError(f"The {split!r} split is empty; there is nothing to evaluate.")
-    _check_rows(dataset, split, text_column, label_column, len(label_names))
     return dataset
 
 

@@ -37,8 +37,9 @@ def load_model(path: str, device: str | None = None):
     import hf_bilstm  # noqa: F401  (registers the Auto classes, so no remote code is needed)
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForSequenceClassification.from_pretrained(path)
+        # trust_remote_code=False: never run (or offer to run) code from the folder; hf_bilstm is imported above.
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+        model = AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=False)
     except (OSError, ValueError) as error:  # ValueError: a config.json with bad values
         raise UsageError(f"{path!r} is not a model folder hf-bilstm can load ({error}).") from error
     check_tokenizer_fits(tokenizer, model.config, path)

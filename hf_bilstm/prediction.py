@@ -79,8 +79,9 @@ def load_classifier(model: str, device: str | None = None):
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     # Loaded here rather than by pipeline(), which buries the loading error in a ValueError full of tracebacks.
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model)
-        loaded = AutoModelForSequenceClassification.from_pretrained(model)
+        # trust_remote_code=False: never run (or offer to run) code from the folder; hf_bilstm is imported above.
+        tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=False)
+        loaded = AutoModelForSequenceClassification.from_pretrained(model, trust_remote_code=False)
     except (OSError, ValueError) as error:
         raise UsageError(f"{model!r} is not a model folder hf-bilstm can load ({error}).") from error
     check_tokenizer_fits(tokenizer, loaded.config, model)

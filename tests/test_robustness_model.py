@@ -6,7 +6,9 @@ error that names the problem and the fix.
 
 import json
 import pickle
+import re
 import shutil
+from pathlib import Path
 
 import huggingface_hub
 import pytest
@@ -360,3 +362,34 @@ def test_hub_unreachable_while_offline_is_a_clear_error(monkeypatch, tmp_path):
     ):
         with pytest.raises(OSError, match="(?s)couldn't connect to 'https://huggingface.co'.*offline mode"):
             load()
+
+
+# --- the docs table -------------------------------------------------------------------------------------------------
+
+
+def test_docs_table_matches_the_tests():
+    """Every test docs/robustness.md names exists, and every test of the robustness files is named there."""
+    tests = Path(__file__).parent
+    table = (tests.parent / "docs" / "robustness.md").read_text()
+    named = set(re.findall(r"`(test_\w+\.py)::(test_\w+)`", table))
+    assert named
+    defined = {}
+    for file in {file for file, _ in named} | set(ROBUSTNESS_FILES):
+        defined[file] = set(re.findall(r"^def (test_\w+)\(", (tests / file).read_text(), re.M))
+    missing = sorted(f"{file}::{name}" for file, name in named if name not in defined[file])
+    assert not missing, f"docs/robustness.md names tests that do not exist: {missing}"
+    unnamed = sorted(
+        f"{file}::{name}" for file in ROBUSTNESS_FILES for name in defined[file] if (file, name) not in named
+    )
+    assert not unnamed, f"tests missing from the docs/robustness.md table: {unnamed}"
+
+
+ROBUSTNESS_FILES = (
+    "test_robustness_model.py",
+    "test_robustness_cli.py",
+    "test_batch_invariance.py",
+    "test_determinism.py",
+    "test_kill_resume.py",
+    "test_trust.py",
+    "test_concurrency.py",
+)

@@ -376,15 +376,18 @@ def build_model_from_pretrained(path: str, model_args: ModelArguments, label_nam
             "(only head and dropout options, and --max_length, can change)."
         )
     try:
-        config = AutoConfig.from_pretrained(path)
-    except OSError as error:
+        config = AutoConfig.from_pretrained(path, trust_remote_code=False)  # never run, nor offer to run, its code
+    except (OSError, ValueError) as error:
         raise UsageError(f"--model_name_or_path {path!r}: cannot read a model config there ({error}).") from error
     if not isinstance(config, BiLSTMConfig):
         raise UsageError(
             f"--model_name_or_path {path!r} holds a {type(config).__name__} ({config.model_type}); this command "
             "starts only from hf_bilstm models (model_type 'bilstm')."
         )
-    encoder, info = BiLSTMModel.from_pretrained(path, output_loading_info=True)
+    try:
+        encoder, info = BiLSTMModel.from_pretrained(path, output_loading_info=True)
+    except OSError as error:  # no weights, only a pickle, a damaged model.safetensors: the message says which
+        raise UsageError(f"--model_name_or_path {path!r}: {error}") from error
     if info["missing_keys"]:
         raise UsageError(
             f"--model_name_or_path {path!r}: its weights lack encoder parameters {sorted(info['missing_keys'])[:5]}; "
@@ -516,7 +519,7 @@ def train(
         if tokenizer_source is None and not is_main:
             tokenizer_source = output_dir  # the main process trained and saved it: every rank uses the same one
         if tokenizer_source is not None:
-            tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
+            tokenizer = AutoTokenizer.from_pretrained(tokenizer_source, trust_remote_code=False)
             if model_args.max_length is not None:
                 tokenizer.model_max_length = model_args.max_length
         else:

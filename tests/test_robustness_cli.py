@@ -155,6 +155,19 @@ def test_predict_refuses_a_broken_model_folder(copy, capsys, how):
     assert not (copy / "code-ran").exists()  # the folder's code is never run, nor offered to run
 
 
+@pytest.mark.parametrize(
+    "how, message",
+    [("unknown model_type", "cannot read a model config there"), ("only a pickle", "only pickled weights")],
+)
+def test_train_from_a_broken_model_folder_is_refused(copy, tmp_path, capsys, how, message):
+    damage(copy, how)
+    dataset = write_toy_dataset(tmp_path / "toy", n_train=20, n_test=10)
+    args = ["--dataset", dataset, "--output_dir", str(tmp_path / "out"), "--model_name_or_path", str(copy)]
+    assert training.main([*args, *QUIET]) == 2
+    assert message in error_of(capsys)
+    assert not (copy / "code-ran").exists()
+
+
 @pytest.mark.parametrize("how", ["no weights", "bad config value"])
 def test_evaluate_refuses_a_broken_model_folder(copy, tmp_path, capsys, how):
     message = damage(copy, how)

@@ -60,9 +60,12 @@ PRESETS = {
             num_train_epochs=10,
         ),
     },
-    # From scratch: one wide BiLSTM layer reading whole reviews (1000 tokens covers ~98 % of IMDB reviews in
-    # full), max+mean pooling over all states, a 50k vocabulary, dropout on embeddings and on the pooled vector,
-    # AdamW 2e-3 with warmup and cosine decay; the best epoch on validation is kept.
+    # From scratch: one wide BiLSTM layer reading whole reviews (98.6 % of IMDB training reviews fit in 1000 tokens),
+    # max+mean pooling over all states, up to 50k words (45.7k occur twice in IMDB's carved train split), dropout on
+    # embeddings and on the pooled vector, AdamW 2e-3 with warmup and cosine decay; the best epoch on validation is
+    # kept. The GPU recipe this extends reached 89.9 % without the dropouts; a short scaled-down CPU check (embedding
+    # and hidden 64, 256 tokens, 5k reviews, 3 epochs) gave validation 0.831 with them and 0.825 without: a hint
+    # (about one standard error), not proof. The full-size GPU figure is measured by scripts/benchmark_gpu.sh.
     "base": {
         "model": dict(
             rnn_type="lstm",

@@ -58,6 +58,10 @@ def test_user_flags_win_over_the_preset_in_either_spelling(tmp_path):
     model, tokenizer = resolve(model_args)
     assert model["hidden_size"] == 8 and model["num_layers"] == 2 and model["pooling"] == "last"
     assert tokenizer["max_length"] == 64 and tokenizer["vocab_size"] == 30000
+    _, _, args = parse_args(["--output_dir", str(tmp_path), "--report-to", "tensorboard"])
+    assert args.report_to == ["tensorboard"]  # honoured, not replaced by the preset's "none"
+    _, _, args = parse_args(["--output_dir", str(tmp_path)])
+    assert args.report_to in ("none", ["none"], [])
 
 
 def test_output_dir_is_required_and_bad_flags_are_clear(tmp_path, capsys):

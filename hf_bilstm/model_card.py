@@ -14,6 +14,10 @@ TEMPLATE_CANDIDATES = (
     Path(__file__).resolve().parent / "model_card.md",  # package data (a link to the repository's template)
     Path(__file__).resolve().parent.parent / "model_card.md",  # a source checkout
 )
+# config.json keys that are bookkeeping or shown elsewhere in the card, not architecture.
+_NOT_ARCHITECTURE = (
+    "id2label", "label2id", "auto_map", "architectures", "transformers_version", "dtype", "use_cache", "pretraining",
+)  # fmt: skip
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
@@ -50,6 +54,12 @@ def _fmt(value, digits: int = 4) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def _param(value) -> str:
+    """A value as written on the command line: `cosine`, not `SchedulerType.COSINE`; `0.002`, not `0.002000`."""
+    value = getattr(value, "value", value)  # enums
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _duration(seconds: float | None) -> str:
@@ -118,7 +128,10 @@ def build_card(output_dir: str, info: dict) -> ModelCard:
         if info["validation_carved"]
         else "the dataset's own validation split."
     )
-    recipe = f"preset `{info['preset']}`" if info.get("preset") else f"fine-tuned from `{info.get('base_model')}`"
+    if info.get("preset"):
+        recipe = f"preset `{info['preset']}` (with the command's flags on top)"
+    else:
+        recipe = f"fine-tuned from `{info.get('base_model')}`"
     pretraining = config.get("pretraining")  # left in the config by `hf-bilstm pretrain` (hf_bilstm.pretraining)
     if pretraining:
         recipe += (
@@ -150,11 +163,9 @@ def build_card(output_dir: str, info: dict) -> ModelCard:
         "epochs_trained": _fmt(info.get("epochs_trained"), 2),
         "best_checkpoint": info.get("best_checkpoint") and Path(info["best_checkpoint"]).name,
         "command": info.get("command") or "(called from Python)",
-        "hyperparameters_table": "\n".join(f"| {k} | {_fmt(v, 6)} |" for k, v in info["training_args"].items()),
+        "hyperparameters_table": "\n".join(f"| {k} | {_param(v)} |" for k, v in info["training_args"].items()),
         "architecture_table": "\n".join(
-            f"| {k} | {_fmt(v, 6)} |"
-            for k, v in config.items()
-            if k not in ("id2label", "label2id", "auto_map", "architectures", "transformers_version", "dtype")
+            f"| {k} | {_param(v)} |" for k, v in config.items() if k not in _NOT_ARCHITECTURE
         ),
         "versions": ", ".join(f"{name} {version}" for name, version in info["versions"].items()),
         "language_name": "English",

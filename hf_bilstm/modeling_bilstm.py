@@ -501,6 +501,8 @@ class BiLSTMForPreTraining(BiLSTMPreTrainedModel):
 
     def _direction_loss(self, states, targets, projection):
         keep = targets != -100
+        if not bool(keep.any()):  # e.g. a batch of one-word texts: nothing to predict, and a mean over none is NaN
+            return states.sum() * 0.0
         # Scoring only the positions that have a target skips the padding, which is most of a batch's softmax.
         logits = self._scores(states[keep], projection)  # (n_targets, lm_vocab_size)
         return nn.functional.cross_entropy(logits.float(), targets[keep])
@@ -553,6 +555,8 @@ class BiLSTMForPreTraining(BiLSTMPreTrainedModel):
             loss = forward_loss
             if backward_states is not None:
                 previous_tokens = torch.cat([ignore, labels[:, :-1]], dim=1)  # backward state at t: token t-1
+                # The first padding step would "predict" the last word from an empty state: not a target.
+                previous_tokens = previous_tokens.masked_fill(~mask, -100)
                 backward_loss = self._direction_loss(backward_states, previous_tokens, self.backward_projection)
                 loss = (forward_loss + backward_loss) / 2
 

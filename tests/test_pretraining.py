@@ -98,6 +98,13 @@ def test_loss_is_the_mean_of_both_directions_and_ignores_padding():
     torch.testing.assert_close(out_padded.loss, out.loss, rtol=1e-4, atol=1e-5)  # other shapes, other rounding
 
 
+def test_texts_without_neighbours_give_a_zero_loss_not_nan():
+    model = tiny_lm()
+    ids = torch.tensor([[5, 0, 0], [7, 0, 0]])
+    out = model(input_ids=ids, attention_mask=(ids != 0).long(), labels=ids)
+    assert out.loss.item() == 0.0
+
+
 def test_tied_weights_save_once_and_load_tied(tmp_path):
     model = tiny_lm(num_layers=2, separate_directions=True)
     assert model.lm_head.weight is model.bilstm.embeddings.weight

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import LABELS, save_tiny_model, tiny_classifier
+from test_robustness_model import _Payload
 from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
 import hf_bilstm
@@ -65,14 +66,6 @@ DECOYS = {
     "force_download": True,
     "_name_or_path": "decoy-user/decoy-repo",
 }
-
-
-class _Payload:
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from datasets import ClassLabel, Dataset, DatasetDict, load_dataset
+from datasets import ClassLabel, Dataset, DatasetDict, load_dataset, load_from_disk
 from datasets.exceptions import DatasetGenerationError, DatasetNotFoundError
 
 from .tokenization_bilstm import train_tokenizer
@@ -59,8 +59,14 @@ def load_raw_dataset(name: str, config_name: str | None = None, cache_dir: str |
             f"--dataset {name!r}: no such folder. Give an existing folder (for example {LOCAL_IMDB_HINT}) "
             "or a Hub dataset id such as stanfordnlp/imdb."
         )
+    saved = os.path.isdir(expanded) and any(
+        os.path.exists(os.path.join(expanded, marker)) for marker in ("dataset_dict.json", "state.json")
+    )
     try:
-        loaded = load_dataset(expanded if os.path.exists(expanded) else name, config_name, cache_dir=cache_dir)
+        if saved:  # written by save_to_disk, which load_dataset refuses to read
+            loaded = load_from_disk(expanded)
+        else:
+            loaded = load_dataset(expanded if os.path.exists(expanded) else name, config_name, cache_dir=cache_dir)
     except ConnectionError as error:
         raise UsageError(
             f"--dataset {name!r}: could not reach the Hugging Face Hub ({error}). When offline, point --dataset at "

@@ -60,6 +60,14 @@ def test_local_folder_loads_with_class_labels(tmp_path):
     assert raw["train"].features["label"].names == ["neg", "pos"]
 
 
+def test_folder_saved_with_save_to_disk_loads(tmp_path):
+    toy_dict(n_train=20, n_test=10).save_to_disk(str(tmp_path / "saved"))
+    raw = load_raw_dataset(str(tmp_path / "saved"))
+    assert len(raw["train"]) == 20 and raw["test"].features["label"].names == ["neg", "pos"]
+    Dataset.from_dict(toy_rows(12, 0), features=FEATURES).save_to_disk(str(tmp_path / "one"))
+    assert len(load_raw_dataset(str(tmp_path / "one"))["train"]) == 12  # a lone Dataset is the train split
+
+
 def test_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(UsageError, match="no such folder"):
         load_raw_dataset(str(tmp_path / "nowhere"))

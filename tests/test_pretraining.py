@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -254,3 +256,46 @@ def test_pretrain_then_finetune_with_the_train_command(tmp_path):
     assert not torch.equal(classifier.bilstm.embeddings.weight, lm_weights)  # fine-tuned, from the LM's start
     predictions = pipeline("text-classification", model=str(out))(["a great film", ""])
     assert {p["label"] for p in predictions} <= {"neg", "pos"}
+
+
+REMOTE_CHILD = """
+import json, sys
+
+class BlockHfBilstm:
+    def find_spec(self, name, path=None, target=None):
+        if name == "hf_bilstm" or name.startswith("hf_bilstm."):
+            raise ImportError("hf_bilstm is blocked in this process")
+
+sys.meta_path.insert(0, BlockHfBilstm())
+import torch
+from transformers import AutoModelForPreTraining
+
+model = AutoModelForPreTraining.from_pretrained(sys.argv[1], trust_remote_code=True).eval()
+ids = torch.tensor(json.loads(sys.argv[2]))
+print("RESULT " + json.dumps({
+    "module": type(model).__module__,
+    "tied": model.lm_head.weight is model.bilstm.embeddings.weight,
+    "loss": model(input_ids=ids, labels=ids).loss.item(),
+}))
+"""
+
+
+def test_lm_folder_loads_through_remote_code_without_the_package(tmp_path):
+    model = tiny_lm(num_layers=2, separate_directions=True)
+    model.save_pretrained(tmp_path / "lm")
+    ids = torch.randint(2, 100, (2, 6))
+    env = dict(os.environ, HF_HOME=str(tmp_path / "hf_home"), HF_HUB_OFFLINE="1", PYTHONPATH="")
+    result = subprocess.run(
+        [sys.executable, "-c", REMOTE_CHILD, str(tmp_path / "lm"), json.dumps(ids.tolist())],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, result.stderr[-2000:]
+    child = json.loads(lines[-1][len("RESULT ") :])
+    assert "hf_bilstm" not in child["module"] and child["tied"]
+    assert child["loss"] == pytest.approx(model(input_ids=ids, labels=ids).loss.item(), rel=1e-5)

@@ -228,7 +228,9 @@ def test_imdb_model_card_holds_the_real_numbers(imdb_run):
         in text
     )
     assert f"| validation | 400 | {results['eval_accuracy']:.4f} |" in text
-    assert f"{results['train_runtime']:.1f} s" in text
+    # long runs are written in minutes as well as seconds
+    runtime = results["train_runtime"]
+    assert (f"{runtime:.1f} s" if runtime < 120 else f"({runtime:.0f} s)") in text
     assert "| lr_scheduler_type | cosine |" in text and "| pooling | max_mean |" in text
     assert "preset `base`" in text and "transformers " in text and "Intended use and limits" in text
     assert "| learning_rate | 0.005 |" in text and "{{" not in text

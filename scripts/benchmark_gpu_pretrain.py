@@ -61,7 +61,9 @@ TINY_FINETUNE = [
 
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", default=str(REPO.parent / "shared" / "data" / "imdb"))
+    parser.add_argument(
+        "--dataset", default=os.environ.get("HF_BILSTM_IMDB") or str(REPO.parent / "shared" / "data" / "imdb")
+    )
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
     parser.add_argument("--work_dir", default="/tmp/hf_bilstm_pretrain_benchmark", help="model folders go here")
     parser.add_argument("--results_dir", default=None, help="default: benchmarks/results (GPU), else work_dir")

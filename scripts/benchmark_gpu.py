@@ -42,7 +42,11 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--results_dir", default=None, help="default: benchmarks/results (GPU), else work_dir")
     parser.add_argument("--tiny", action="store_true", default=os.environ.get("BENCH_TINY") == "1")
     parser.add_argument("--skip_overhead", action="store_true", help="only the full training runs")
-    args = parser.parse_args()
+    return choose_results_dir(parser, parser.parse_args())
+
+
+def choose_results_dir(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    """benchmarks/results receives full-size GPU results only; anything else stays in the work folder."""
     on_gpu = torch.cuda.is_available()
     if args.results_dir is None:
         args.results_dir = str(GPU_RESULTS) if on_gpu and not args.tiny else os.path.join(args.work_dir, "results")

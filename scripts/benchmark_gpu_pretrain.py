@@ -22,9 +22,7 @@ import time
 from pathlib import Path
 
 import torch
-
-REPO = Path(__file__).resolve().parent.parent
-GPU_RESULTS = REPO / "benchmarks" / "results"
+from benchmark_gpu import REPO, choose_results_dir, device_name, git_commit  # the same results rules
 
 # The language model: ELMo-style 1 x 768 BiLSTM (measured: ~38 s per epoch over IMDB's 20 M tokens on an H100,
 # 92.1-92.4 % after a plain fine-tune). A 30k-word softmax cap over the 50k vocabulary keeps the LM epoch cheap.
@@ -68,30 +66,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--work_dir", default="/tmp/hf_bilstm_pretrain_benchmark", help="model folders go here")
     parser.add_argument("--results_dir", default=None, help="default: benchmarks/results (GPU), else work_dir")
     parser.add_argument("--tiny", action="store_true", default=os.environ.get("BENCH_TINY") == "1")
-    args = parser.parse_args()
-    on_gpu = torch.cuda.is_available()
-    if args.results_dir is None:
-        args.results_dir = str(GPU_RESULTS) if on_gpu and not args.tiny else os.path.join(args.work_dir, "results")
-    if Path(args.results_dir).resolve() == GPU_RESULTS.resolve() and (args.tiny or not on_gpu):
-        parser.error("benchmarks/results holds full-size GPU results only; give --results_dir elsewhere.")
-    return args
-
-
-def device_name() -> str:
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    import platform
-
-    return f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
-
-
-def git_commit() -> str:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "hf_bilstm"], cwd=REPO, capture_output=True)
-        return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    return choose_results_dir(parser, parser.parse_args())
 
 
 def run(subcommand: str, argv: list[str], commands: list[str]) -> float:

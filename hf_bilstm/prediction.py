@@ -89,8 +89,16 @@ def load_classifier(model: str, device: str | None = None):
 
 
 def predict(classifier, texts: list[str], batch_size: int = 32) -> list[dict]:
-    """One `{"label", "score"}` per text, in order."""
-    return classifier(texts, batch_size=batch_size, truncation=True)
+    """One `{"label", "score"}` per text, in the order given."""
+    # Batches of similar lengths waste no recurrent steps on padding (up to 1.4x faster on IMDB on a CPU,
+    # scripts/benchmark_cpu_inference.py); the
+    # model's answers do not depend on the batch, so sorting changes only the speed.
+    order = sorted(range(len(texts)), key=lambda index: len(texts[index]), reverse=True)
+    results = classifier([texts[index] for index in order], batch_size=batch_size, truncation=True)
+    in_order = [None] * len(texts)
+    for index, result in zip(order, results):
+        in_order[index] = result
+    return in_order
 
 
 def main(argv: list[str] | None = None, stdin=None, stdout=None) -> int:

@@ -90,9 +90,8 @@ def load_classifier(model: str, device: str | None = None):
 
 def predict(classifier, texts: list[str], batch_size: int = 32) -> list[dict]:
     """One `{"label", "score"}` per text, in the order given."""
-    # Batches of similar lengths waste no recurrent steps on padding (up to 1.4x faster on IMDB on a CPU,
-    # scripts/benchmark_cpu_inference.py); the
-    # model's answers do not depend on the batch, so sorting changes only the speed.
+    # Batches of similar lengths waste no recurrent steps on padding (up to 1.4x faster on IMDB on a CPU, see
+    # scripts/benchmark_cpu_inference.py); the model's answers do not depend on the batch, so only speed changes.
     order = sorted(range(len(texts)), key=lambda index: len(texts[index]), reverse=True)
     results = classifier([texts[index] for index in order], batch_size=batch_size, truncation=True)
     in_order = [None] * len(texts)

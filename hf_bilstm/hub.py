@@ -460,10 +460,11 @@ def local_logits(folder: Path, texts) -> list[dict[str, float]]:
     """The local model's logits per label name, text by text, tokenized as the pipeline does (no truncation)."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-    # Importing this module imported hf_bilstm, which registered the bilstm Auto classes: the local code is used.
 
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    # Importing this module imported hf_bilstm, which registered the bilstm Auto classes: the installed code is used,
+    # and the folder's own code files are never run (nor is the user asked whether to run them).
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+    model = AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=False).eval()
     rows = []
     with torch.no_grad():
         for text in texts:

@@ -5,6 +5,7 @@ import socket
 from contextlib import contextmanager
 
 import pytest
+import torch
 from hub_server import HubStandIn
 
 WRITE_TOKEN = "hf_standin_write_alice"
@@ -85,3 +86,12 @@ def unreachable_endpoint():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Training tests on 2 shared cores: one torch thread avoids oversubscription (up to 40x slower RNN steps)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

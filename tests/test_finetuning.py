@@ -16,14 +16,7 @@ from hf_bilstm.finetuning import (
     slanted_triangular,
 )
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Two cores shared by several test runs: one thread avoids oversubscription (much slower RNN steps otherwise).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_layer_groups_cover_every_parameter_once_from_embedding_to_head():

@@ -18,14 +18,7 @@ from hf_bilstm.data import UsageError
 from hf_bilstm.pretraining import PretrainingArguments, pretrain, pretraining_texts
 from hf_bilstm.pretraining import main as pretrain_main
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Two cores shared by several test runs: one thread avoids oversubscription (much slower RNN steps otherwise).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 LM_SHAPES = {

@@ -16,13 +16,7 @@ from hf_bilstm.training import classification_metrics, parse_args, resolve
 TINY = ["--embedding_dim", "16", "--hidden_size", "8", "--num_layers", "1", "--vocab_size", "100"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Two cores shared by several test runs: one thread avoids oversubscription (up to 40x slower RNN steps).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def run_train(argv: list[str]) -> int:

@@ -63,6 +63,28 @@ def device_name() -> str:
     return f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
 
 
+def write_report(args: argparse.Namespace, script: str, runs: list[dict], kind: str = "") -> Path:
+    """Writes the results JSON (device, date, command, commit, versions, runs) into args.results_dir."""
+    import transformers
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    report = {
+        "device": device_name(),
+        "date": now.isoformat(timespec="seconds"),
+        "command": shlex.join([script, *sys.argv[1:]]),
+        "commit": git_commit(),
+        "tiny": args.tiny,
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
+        "runs": runs,
+    }
+    print(json.dumps(report, indent=2), flush=True)
+    slug = "".join(c if c.isalnum() else "-" for c in report["device"]).strip("-").lower()
+    path = Path(args.results_dir) / f"{now:%Y%m%d-%H%M%S}-{slug}{kind}{'-tiny' if args.tiny else ''}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {path}")
+    return path
+
+
 def git_commit() -> str:
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
@@ -207,22 +229,7 @@ def main() -> int:
             run.update(overhead(args, preset))
         runs.append(run)
         print(json.dumps(run, indent=2), flush=True)
-    now = datetime.datetime.now(datetime.timezone.utc)
-    import transformers
-
-    report = {
-        "device": device_name(),
-        "date": now.isoformat(timespec="seconds"),
-        "command": shlex.join(["scripts/benchmark_gpu.sh", *sys.argv[1:]]),
-        "commit": git_commit(),
-        "tiny": args.tiny,
-        "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
-        "runs": runs,
-    }
-    slug = "".join(c if c.isalnum() else "-" for c in report["device"]).strip("-").lower()
-    path = Path(args.results_dir) / f"{now:%Y%m%d-%H%M%S}-{slug}{'-tiny' if args.tiny else ''}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {path}")
+    write_report(args, "scripts/benchmark_gpu.sh", runs)
     return 0
 
 

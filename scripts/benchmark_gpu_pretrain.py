@@ -12,17 +12,14 @@ CPU try; its results never go to benchmarks/results.
 """
 
 import argparse
-import datetime
 import json
 import os
 import shlex
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import torch
-from benchmark_gpu import REPO, choose_results_dir, device_name, git_commit  # the same results rules
+from benchmark_gpu import REPO, choose_results_dir, write_report  # the same results rules
 
 # The language model: ELMo-style 1 x 768 BiLSTM (measured: ~38 s per epoch over IMDB's 20 M tokens on an H100,
 # 92.1-92.4 % after a plain fine-tune). A 30k-word softmax cap over the 50k vocabulary keeps the LM epoch cheap.
@@ -129,23 +126,7 @@ def main() -> int:
         "lm_train_tokens": lm["train_tokens"],
         "commands": commands,
     }
-    now = datetime.datetime.now(datetime.timezone.utc)
-    import transformers
-
-    report = {
-        "device": device_name(),
-        "date": now.isoformat(timespec="seconds"),
-        "command": shlex.join(["scripts/benchmark_gpu_pretrain.sh", *sys.argv[1:]]),
-        "commit": git_commit(),
-        "tiny": args.tiny,
-        "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
-        "runs": [run_result],
-    }
-    print(json.dumps(report, indent=2), flush=True)
-    slug = "".join(c if c.isalnum() else "-" for c in report["device"]).strip("-").lower()
-    path = Path(args.results_dir) / f"{now:%Y%m%d-%H%M%S}-{slug}-pretrain{'-tiny' if args.tiny else ''}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {path}")
+    write_report(args, "scripts/benchmark_gpu_pretrain.sh", [run_result], kind="-pretrain")
     return 0
 
 

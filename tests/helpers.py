@@ -1,5 +1,10 @@
 """Tiny models and tokenizers shared by the tests (vocab ~100, embedding 16, hidden 8: seconds on a CPU)."""
 
+import json
+import os
+import subprocess
+import sys
+
 import torch
 
 from hf_bilstm import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokenizer
@@ -38,3 +43,24 @@ def save_tiny_model(folder, **overrides):
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return model, tokenizer
+
+
+def run_child(code: str, args: list[str], tmp_path) -> subprocess.CompletedProcess:
+    """Runs `python -c code *args` offline with an empty HF_HOME; stdin is closed, so a y/N prompt cannot hang it."""
+    env = dict(os.environ, HF_HOME=str(tmp_path / "hf_home"), HF_HUB_OFFLINE="1", PYTHONPATH="")
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+
+
+def child_result(result: subprocess.CompletedProcess) -> dict:
+    """The JSON that a child printed on its last line starting with `RESULT `."""
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    assert result.returncode == 0 and lines, result.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT ") :])

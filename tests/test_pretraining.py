@@ -2,13 +2,11 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
 from datasets import Dataset, DatasetDict
-from helpers import TEXTS, tiny_config, tiny_tokenizer
+from helpers import TEXTS, child_result, run_child, tiny_config, tiny_tokenizer
 from safetensors import safe_open
 from test_data import write_toy_dataset
 from transformers import AutoModelForPreTraining, AutoModelForSequenceClassification, pipeline
@@ -277,18 +275,6 @@ def test_lm_folder_loads_through_remote_code_without_the_package(tmp_path):
     model = tiny_lm(num_layers=2, separate_directions=True)
     model.save_pretrained(tmp_path / "lm")
     ids = torch.randint(2, 100, (2, 6))
-    env = dict(os.environ, HF_HOME=str(tmp_path / "hf_home"), HF_HUB_OFFLINE="1", PYTHONPATH="")
-    result = subprocess.run(
-        [sys.executable, "-c", REMOTE_CHILD, str(tmp_path / "lm"), json.dumps(ids.tolist())],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
-    assert lines, result.stderr[-2000:]
-    child = json.loads(lines[-1][len("RESULT ") :])
+    child = child_result(run_child(REMOTE_CHILD, [str(tmp_path / "lm"), json.dumps(ids.tolist())], tmp_path))
     assert "hf_bilstm" not in child["module"] and child["tied"]
     assert child["loss"] == pytest.approx(model(input_ids=ids, labels=ids).loss.item(), rel=1e-5)

@@ -1,13 +1,10 @@
 """The trust_remote_code path: a saved folder works in a process where `hf_bilstm` cannot be imported."""
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import torch
-from helpers import save_tiny_model
+from helpers import child_result, run_child, save_tiny_model
 
 # Loaded in the child process: blocks every import of hf_bilstm, then loads only through the folder's code files.
 CHILD = textwrap.dedent(
@@ -51,21 +48,9 @@ CHILD = textwrap.dedent(
 
 
 def run_without_hf_bilstm(folder, texts, tmp_path):
-    env = dict(os.environ, HF_HOME=str(tmp_path / "hf_home"), HF_HUB_OFFLINE="1", PYTHONPATH="")
-    # stdin closed: a missing trust_remote_code would otherwise wait on a y/N prompt
-    result = subprocess.run(
-        [sys.executable, "-c", CHILD, str(folder), json.dumps(texts)],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_child(CHILD, [str(folder), json.dumps(texts)], tmp_path)
     assert "[y/N]" not in result.stdout  # nothing asked on the terminal
-    line = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")][-1]
-    return json.loads(line[len("RESULT ") :])
+    return child_result(result)
 
 
 def test_folder_carries_code_files_and_auto_map(tmp_path):
@@ -112,17 +97,8 @@ def test_resaving_a_remote_code_model_keeps_code_and_auto_map(tmp_path):
         model.save_pretrained(sys.argv[2])
         """
     )
-    env = dict(os.environ, HF_HOME=str(tmp_path / "hf_home"), HF_HUB_OFFLINE="1")
     again = tmp_path / "again"
-    result = subprocess.run(
-        [sys.executable, "-c", resave, str(folder), str(again)],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-    )
+    result = run_child(resave, [str(folder), str(again)], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (again / "modeling_bilstm.py").read_bytes() == (folder / "modeling_bilstm.py").read_bytes()
     assert (

@@ -63,8 +63,13 @@ def device_name() -> str:
     return f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
 
 
-def write_report(args: argparse.Namespace, script: str, runs: list[dict], kind: str = "") -> Path:
-    """Writes the results JSON (device, date, command, commit, versions, runs) into args.results_dir."""
+def write_report(
+    args: argparse.Namespace, script: str, runs: list[dict], kind: str = "", path: Path | None = None, **extra
+) -> Path:
+    """
+    Writes the results JSON (device, date, command, commit, versions, runs, `extra`) into args.results_dir, under a
+    new dated name or into `path` (rewriting a report written earlier in the same run).
+    """
     import transformers
 
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -75,11 +80,13 @@ def write_report(args: argparse.Namespace, script: str, runs: list[dict], kind: 
         "commit": git_commit(),
         "tiny": args.tiny,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
+        **extra,
         "runs": runs,
     }
     print(json.dumps(report, indent=2), flush=True)
-    slug = "".join(c if c.isalnum() else "-" for c in report["device"]).strip("-").lower()
-    path = Path(args.results_dir) / f"{now:%Y%m%d-%H%M%S}-{slug}{kind}{'-tiny' if args.tiny else ''}.json"
+    if path is None:
+        slug = "".join(c if c.isalnum() else "-" for c in report["device"]).strip("-").lower()
+        path = Path(args.results_dir) / f"{now:%Y%m%d-%H%M%S}-{slug}{kind}{'-tiny' if args.tiny else ''}.json"
     path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"\nwrote {path}")
     return path

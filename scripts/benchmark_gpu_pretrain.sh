@@ -4,7 +4,7 @@
 #
 #   scripts/benchmark_gpu_pretrain.sh                       # on a GPU machine, from the repository root
 #   scripts/benchmark_gpu_pretrain.sh --tiny                # (or BENCH_TINY=1) toy size on a CPU: results in /tmp
-#   scripts/benchmark_gpu_pretrain.sh --candidates tools    # fine-tune only one candidate (saves ~1/3 of the time)
+#   scripts/benchmark_gpu_pretrain.sh --candidates tools    # fine-tune only the named candidate(s)
 #
 # Machine setup (datasets from .whl/, the data folder) is in scripts/gpu_env.sh.
 set -euo pipefail

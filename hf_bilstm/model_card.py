@@ -161,6 +161,11 @@ def build_card(output_dir: str, info: dict) -> ModelCard:
         "train_runtime": _duration(metrics.get("train_runtime")),
         "device": info["device"],
         "epochs_trained": _fmt(info.get("epochs_trained"), 2),
+        "time_budget_note": (
+            f", stopped early by the {info['time_budget']['seconds']:.0f} s time budget"
+            if (info.get("time_budget") or {}).get("stopped_training")
+            else ""
+        ),
         "best_checkpoint": info.get("best_checkpoint") and Path(info["best_checkpoint"]).name,
         "command": info.get("command") or "(called from Python)",
         "hyperparameters_table": "\n".join(f"| {k} | {_param(v)} |" for k, v in info["training_args"].items()),

@@ -20,6 +20,7 @@ from transformers import HfArgumentParser, Trainer, TrainingArguments, set_seed
 from .configuration_bilstm import BiLSTMConfig
 from .data import PaddingCollator, UsageError, iter_texts, load_raw_dataset
 from .modeling_bilstm import BiLSTMForPreTraining
+from .time_budget import TimeBudgetCallback
 from .tokenization_bilstm import train_tokenizer
 
 RESULTS_FILE = "pretraining_results.json"
@@ -58,6 +59,10 @@ class PretrainingArguments:
     lm_dropout: float = field(default=0.1, metadata={"help": "Dropout on the states before the LM projections."})
     num_train_epochs: float = field(default=3.0, metadata={"help": "LM epochs over the texts."})
     max_steps: int = field(default=-1, metadata={"help": "Stop after this many steps (overrides epochs when > 0)."})
+    max_train_seconds: float | None = field(
+        default=None,
+        metadata={"help": "Time budget: LM training stops once it is spent; the results say so. Default: none."},
+    )
     per_device_train_batch_size: int = field(default=64, metadata={"help": "LM blocks per batch."})
     learning_rate: float = field(default=2e-3, metadata={"help": "Peak AdamW learning rate."})
     warmup_ratio: float = field(default=0.02, metadata={"help": "Linear warm-up share of the steps."})
@@ -235,6 +240,12 @@ def pretrain(args: PretrainingArguments, raw: DatasetDict | None = None) -> dict
     num_tokens = int(sum(train_blocks["length"]))
     phases["encode"] = time.perf_counter() - tick
 
+    time_budget = None
+    if args.max_train_seconds is not None:
+        try:
+            time_budget = TimeBudgetCallback(args.max_train_seconds)
+        except ValueError as error:
+            raise UsageError(f"--max_train_seconds: {error}") from error
     config = build_config(args, tokenizer)
     model = BiLSTMForPreTraining(config)
     collator = LanguageModelingCollator(pad_token_id=tokenizer.pad_token_id, pad_to_multiple_of=8)
@@ -245,6 +256,7 @@ def pretrain(args: PretrainingArguments, raw: DatasetDict | None = None) -> dict
         eval_dataset=heldout_blocks,
         data_collator=collator,
         processing_class=tokenizer,
+        callbacks=[time_budget] if time_budget else None,
     )
     initial = trainer.evaluate()  # the untrained loss, so the results show what pretraining bought
     tick = time.perf_counter()
@@ -269,6 +281,8 @@ def pretrain(args: PretrainingArguments, raw: DatasetDict | None = None) -> dict
         "lm_train_loss": float(train_output.training_loss),
         "lm_initial_eval_loss": float(initial["eval_loss"]),
         "steps": int(train_output.global_step),
+        "epochs_trained": float(trainer.state.epoch or 0.0),
+        "time_budget": time_budget and time_budget.summary(),
         "seconds": time.perf_counter() - start,
         "seconds_per_phase": phases,
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
@@ -290,6 +304,8 @@ def pretrain(args: PretrainingArguments, raw: DatasetDict | None = None) -> dict
 def write_card(folder: str, results: dict) -> None:
     """A README.md model card for the LM folder: what it is, the data it read (and did not), its figures."""
     args = results["arguments"]
+    budget = results.get("time_budget") or {}
+    budget_note = f" (stopped by the {budget['seconds']:.0f} s time budget)" if budget.get("stopped_training") else ""
     text = f"""---
 library_name: transformers
 tags:
@@ -329,7 +345,7 @@ LSTM weights come from here.
 |---|---|
 | held-out perplexity (geometric mean of both directions, over the LM vocabulary) | {results["lm_perplexity"]:.1f} |
 | final training loss | {results["lm_train_loss"]:.3f} |
-| steps / epochs | {results["steps"]} / {args["num_train_epochs"]} |
+| steps / epochs | {results["steps"]} / {results["epochs_trained"]:.2f} of {args["num_train_epochs"]}{budget_note} |
 | time | {results["seconds"]:.0f} s on {results["device"]} |
 
 Architecture: embedding {args["embedding_dim"]}, {args["num_layers"]} x {args["hidden_size"]} LSTM per direction,

@@ -32,6 +32,7 @@ from .configuration_bilstm import BiLSTMConfig
 from .data import PaddingCollator, UsageError, encode_splits, load_raw_dataset, prepare_splits, train_tokenizer_on
 from .finetuning import FineTuningArguments
 from .modeling_bilstm import BiLSTMForSequenceClassification, BiLSTMModel
+from .time_budget import TimeBudgetCallback
 
 # Presets are plain data. "model" → BiLSTMConfig, "tokenizer" → the tokenizer trained on the train split,
 # "training" → TrainingArguments defaults (any flag on the command line wins over them).
@@ -144,6 +145,13 @@ class ModelArguments:
     max_length: int | None = field(default=None, metadata={"help": "Texts are cut to this many tokens."})
     early_stopping_patience: int | None = field(
         default=None, metadata={"help": "Stop after this many evaluations without a better validation accuracy."}
+    )
+    max_train_seconds: float | None = field(
+        default=None,
+        metadata={
+            "help": "Time budget: training stops early (at an epoch's end when the next would not fit, or once the "
+            "budget is spent), keeping the best checkpoint so far; the results say so. Default: no limit."
+        },
     )
     overwrite_output_dir: bool = field(
         default=False, metadata={"help": "Replace a model already in --output_dir (refused otherwise)."}
@@ -555,6 +563,13 @@ def train(
     callbacks = []
     if model_args.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=model_args.early_stopping_patience))
+    time_budget = None
+    if model_args.max_train_seconds is not None:
+        try:
+            time_budget = TimeBudgetCallback(model_args.max_train_seconds)
+        except ValueError as error:
+            raise UsageError(f"--max_train_seconds: {error}") from error
+        callbacks.append(time_budget)
     trainer = build_trainer(model, training_args, encoded, tokenizer, callbacks, model_args.finetuning)
 
     started = time.time()
@@ -615,6 +630,7 @@ def train(
             )
         },
         "epochs_trained": epochs_done,
+        "time_budget": time_budget and time_budget.summary(),
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "device": device_description(training_args),
         "wall_seconds": time.time() - started,

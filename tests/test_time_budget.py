@@ -1,0 +1,104 @@
+"""--max_train_seconds: training stops early within its budget and leaves a complete model folder that says so."""
+
+import json
+import os
+
+import pytest
+from test_data import write_toy_dataset
+from test_pretraining import tiny_args, tiny_imdb
+
+from hf_bilstm import time_budget, training
+from hf_bilstm.data import UsageError
+from hf_bilstm.pretraining import pretrain
+from hf_bilstm.time_budget import TimeBudgetCallback
+
+TINY = ["--embedding_dim", "16", "--hidden_size", "8", "--num_layers", "1", "--vocab_size", "100"]
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+class State:
+    def __init__(self, max_steps):
+        self.epoch, self.global_step, self.max_steps = 0.0, 0, max_steps
+
+
+class Control:
+    should_training_stop = False
+
+
+def epochs_until_stopped(budget: float, epoch_seconds: float, epochs: int, monkeypatch):
+    """Drives the callback through `epochs` epochs of `epoch_seconds` each (10 steps per epoch) on a fake clock."""
+    clock = FakeClock()
+    monkeypatch.setattr(time_budget.time, "monotonic", clock)
+    callback, state, control = TimeBudgetCallback(budget), State(max_steps=10 * epochs), Control()
+    callback.on_train_begin(None, state, control)
+    for epoch in range(1, epochs + 1):
+        for _ in range(10):
+            clock.now += epoch_seconds / 10
+            state.global_step += 1
+            state.epoch = state.global_step / 10
+            callback.on_step_end(None, state, control)
+            if control.should_training_stop:
+                return epoch - 1 + (state.global_step % 10) / 10, callback
+        callback.on_epoch_end(None, state, control)
+        if control.should_training_stop:
+            return epoch, callback
+    return epochs, callback
+
+
+def test_stops_at_the_epoch_end_when_the_next_epoch_would_not_fit(monkeypatch):
+    done, callback = epochs_until_stopped(budget=25, epoch_seconds=10, epochs=5, monkeypatch=monkeypatch)
+    assert done == 2 and callback.stopped and callback.stopped_at_epoch == 2.0  # 20 s + 10 s > 25 s
+
+
+def test_a_budget_that_fits_never_stops(monkeypatch):
+    done, callback = epochs_until_stopped(budget=31, epoch_seconds=10, epochs=3, monkeypatch=monkeypatch)
+    assert done == 3 and not callback.stopped
+    # The last epoch is never "stopped" even when a further one would not fit.
+    done, callback = epochs_until_stopped(budget=35, epoch_seconds=10, epochs=3, monkeypatch=monkeypatch)
+    assert done == 3 and not callback.stopped
+
+
+def test_stops_mid_epoch_once_the_budget_is_spent(monkeypatch):
+    done, callback = epochs_until_stopped(budget=5, epoch_seconds=10, epochs=3, monkeypatch=monkeypatch)
+    assert done == pytest.approx(0.5) and callback.stopped
+
+
+@pytest.mark.parametrize("seconds", [0, -1, float("nan")])
+def test_a_budget_must_be_positive(seconds):
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        TimeBudgetCallback(seconds)
+
+
+def test_train_command_stops_early_and_leaves_a_complete_folder(tmp_path, capsys):
+    dataset = write_toy_dataset(tmp_path / "data", n_train=160, n_test=40)
+    out = tmp_path / "out"
+    argv = ["--dataset", dataset, "--output_dir", str(out), *TINY, "--per_device_train_batch_size", "16"]
+    argv += ["--num_train_epochs", "50", "--disable_tqdm", "true", "--report_to", "none"]
+    assert training.main(argv + ["--max_train_seconds", "0"]) == 2
+    assert "--max_train_seconds" in capsys.readouterr().err and not (out / "model.safetensors").exists()
+    assert training.main(argv + ["--max_train_seconds", "0.001"]) == 0  # spent after the first step
+    state = json.loads((out / "trainer_state.json").read_text())
+    assert state["global_step"] == 1  # 50 epochs were asked for
+    results = json.loads((out / "all_results.json").read_text())
+    assert 0 <= results["eval_accuracy"] <= 1 and 0 <= results["test_accuracy"] <= 1
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "README.md"):
+        assert os.path.exists(out / name), name
+    assert "stopped early by the 0 s time budget" in (out / "README.md").read_text()
+
+
+def test_pretrain_stops_within_its_budget_and_says_so(tmp_path):
+    results = pretrain(tiny_args(tmp_path / "lm", max_steps=500, max_train_seconds=0.001), raw=tiny_imdb())
+    assert results["steps"] == 1 and results["time_budget"]["stopped_training"]
+    assert (tmp_path / "lm" / "model.safetensors").exists()
+    assert "stopped by the 0 s time budget" in (tmp_path / "lm" / "README.md").read_text()
+    with pytest.raises(UsageError, match="--max_train_seconds"):
+        pretrain(tiny_args(tmp_path / "lm2", max_train_seconds=0), raw=tiny_imdb())

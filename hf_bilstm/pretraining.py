@@ -20,7 +20,7 @@ from transformers import HfArgumentParser, Trainer, TrainingArguments, set_seed
 from .configuration_bilstm import BiLSTMConfig
 from .data import PaddingCollator, UsageError, iter_texts, load_raw_dataset
 from .modeling_bilstm import BiLSTMForPreTraining
-from .time_budget import TimeBudgetCallback
+from .time_budget import time_budget_from_flag
 from .tokenization_bilstm import train_tokenizer
 
 RESULTS_FILE = "pretraining_results.json"
@@ -240,12 +240,7 @@ def pretrain(args: PretrainingArguments, raw: DatasetDict | None = None) -> dict
     num_tokens = int(sum(train_blocks["length"]))
     phases["encode"] = time.perf_counter() - tick
 
-    time_budget = None
-    if args.max_train_seconds is not None:
-        try:
-            time_budget = TimeBudgetCallback(args.max_train_seconds)
-        except ValueError as error:
-            raise UsageError(f"--max_train_seconds: {error}") from error
+    time_budget = time_budget_from_flag(args.max_train_seconds)
     config = build_config(args, tokenizer)
     model = BiLSTMForPreTraining(config)
     collator = LanguageModelingCollator(pad_token_id=tokenizer.pad_token_id, pad_to_multiple_of=8)

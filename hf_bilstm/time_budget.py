@@ -10,6 +10,8 @@ import time
 
 from transformers import TrainerCallback
 
+from .data import UsageError
+
 
 class TimeBudgetCallback(TrainerCallback):
     """
@@ -53,3 +55,13 @@ class TimeBudgetCallback(TrainerCallback):
     def summary(self) -> dict:
         """What goes into the results: the budget and whether (and when) it stopped training."""
         return {"seconds": self.seconds, "stopped_training": self.stopped, "stopped_at_epoch": self.stopped_at_epoch}
+
+
+def time_budget_from_flag(seconds: float | None) -> TimeBudgetCallback | None:
+    """The callback for a `--max_train_seconds` value (None: none); a bad value is a usage error naming the flag."""
+    if seconds is None:
+        return None
+    try:
+        return TimeBudgetCallback(seconds)
+    except ValueError as error:
+        raise UsageError(f"--max_train_seconds: {error}") from error

@@ -32,7 +32,7 @@ from .configuration_bilstm import BiLSTMConfig
 from .data import PaddingCollator, UsageError, encode_splits, load_raw_dataset, prepare_splits, train_tokenizer_on
 from .finetuning import FineTuningArguments
 from .modeling_bilstm import BiLSTMForSequenceClassification, BiLSTMModel
-from .time_budget import TimeBudgetCallback
+from .time_budget import time_budget_from_flag
 
 # Presets are plain data. "model" → BiLSTMConfig, "tokenizer" → the tokenizer trained on the train split,
 # "training" → TrainingArguments defaults (any flag on the command line wins over them).
@@ -563,12 +563,8 @@ def train(
     callbacks = []
     if model_args.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=model_args.early_stopping_patience))
-    time_budget = None
-    if model_args.max_train_seconds is not None:
-        try:
-            time_budget = TimeBudgetCallback(model_args.max_train_seconds)
-        except ValueError as error:
-            raise UsageError(f"--max_train_seconds: {error}") from error
+    time_budget = time_budget_from_flag(model_args.max_train_seconds)
+    if time_budget is not None:
         callbacks.append(time_budget)
     trainer = build_trainer(model, training_args, encoded, tokenizer, callbacks, model_args.finetuning)
 

@@ -32,15 +32,21 @@ TINY_ARGS = [
 ]  # fmt: skip
 
 
-def parse() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def benchmark_parser(description: str, work_dir: str) -> argparse.ArgumentParser:
+    """The flags every GPU benchmark takes: --dataset, --work_dir, --results_dir, --tiny."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--dataset", default=os.environ.get("HF_BILSTM_IMDB") or str(REPO.parent / "shared" / "data" / "imdb")
     )
-    parser.add_argument("--presets", nargs="+", default=["tutorial", "base"])
-    parser.add_argument("--work_dir", default="/tmp/hf_bilstm_benchmark", help="model folders go here")
+    parser.add_argument("--work_dir", default=work_dir, help="model folders go here")
     parser.add_argument("--results_dir", default=None, help="default: benchmarks/results (GPU), else work_dir")
     parser.add_argument("--tiny", action="store_true", default=os.environ.get("BENCH_TINY") == "1")
+    return parser
+
+
+def parse() -> argparse.Namespace:
+    parser = benchmark_parser(__doc__.split("\n\n")[0], "/tmp/hf_bilstm_benchmark")
+    parser.add_argument("--presets", nargs="+", default=["tutorial", "base"])
     parser.add_argument("--skip_overhead", action="store_true", help="only the full training runs")
     return choose_results_dir(parser, parser.parse_args())
 

@@ -23,7 +23,7 @@ import sys
 import time
 
 import torch
-from benchmark_gpu import REPO, choose_results_dir, write_report  # the same results rules
+from benchmark_gpu import REPO, benchmark_parser, choose_results_dir, write_report  # the same results rules
 
 # The language model: ELMo-style 1 x 768 BiLSTM (reference figures: ~38 s per epoch over IMDB's 20 M tokens on an H100,
 # 92.1-92.4 % after a plain fine-tune). A 30k-word softmax cap over the 50k vocabulary keeps the LM epoch cheap.
@@ -70,10 +70,7 @@ TINY_FINETUNE = [
 
 
 def parse() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--dataset", default=os.environ.get("HF_BILSTM_IMDB") or str(REPO.parent / "shared" / "data" / "imdb")
-    )
+    parser = benchmark_parser(__doc__.split("\n\n")[0], "/tmp/hf_bilstm_pretrain_benchmark")
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
     order = parser.add_mutually_exclusive_group()
     order.add_argument(
@@ -81,11 +78,8 @@ def parse() -> argparse.Namespace:
     )
     order.add_argument("--side_by_side", action="store_true", help="fine-tune them at once (default on a GPU)")
     parser.add_argument(
-        "--total_seconds", type=float, default=570, help="time budget of the whole pipeline (see TIME_BUDGET)"
+        "--total_seconds", type=float, default=570, help="time budget of the whole pipeline (see LM_SHARE)"
     )
-    parser.add_argument("--work_dir", default="/tmp/hf_bilstm_pretrain_benchmark", help="model folders go here")
-    parser.add_argument("--results_dir", default=None, help="default: benchmarks/results (GPU), else work_dir")
-    parser.add_argument("--tiny", action="store_true", default=os.environ.get("BENCH_TINY") == "1")
     args = choose_results_dir(parser, parser.parse_args())
     args.sequential = args.sequential or not (args.side_by_side or torch.cuda.is_available())
     return args

@@ -55,9 +55,9 @@ CANDIDATES = {
 }
 # Time budget (`--max_train_seconds` of each phase), so that the whole pipeline ends within --total_seconds with a
 # test figure instead of being killed at a limit: LM training gets LM_SHARE of the total; fine-tuning gets what is
-# left minus RESERVE_SECONDS (process starts, tokenization, the final validation and the test evaluation). Expected
-# costs (reference figures, H100): ~150 s of LM training, well inside either budget; the budget only acts when the
-# machine is slower than expected, and the report says when it did.
+# left minus RESERVE_SECONDS (process starts, tokenization, the final validation and the test evaluation), shared
+# out when the candidates run one after the other. Expected costs (reference figures, H100): ~150 s of LM training,
+# well inside either budget; the budget only acts when the machine is slower than expected, and the report says so.
 LM_SHARE, RESERVE_SECONDS = 0.45, 110
 TINY_LM = [
     "--max_texts", "400", "--vocab_size", "2000", "--lm_vocab_size", "1000", "--embedding_dim", "16",
@@ -167,7 +167,9 @@ def main() -> int:
     result["time_budget"] = {"total_seconds": args.total_seconds, "lm": lm["time_budget"]}
     report(complete=False)
 
-    finetune_budget = max(60, round(args.total_seconds - (time.perf_counter() - started) - RESERVE_SECONDS))
+    finetune_left = args.total_seconds - (time.perf_counter() - started) - RESERVE_SECONDS
+    # Side by side, each candidate has all of it; one after the other, they share it.
+    finetune_budget = max(60, round(finetune_left / (len(args.candidates) if args.sequential else 1)))
 
     jobs = {}
     for name in args.candidates:

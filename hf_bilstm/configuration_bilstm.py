@@ -7,6 +7,7 @@ from transformers import PretrainedConfig
 
 RNN_TYPES = ("lstm", "gru", "rnn")
 POOLING_TYPES = ("last", "max", "mean", "max_mean")
+RNN_IMPLEMENTATIONS = ("auto", "padded", "packed")
 
 
 class BiLSTMConfig(PretrainedConfig):
@@ -45,6 +46,13 @@ class BiLSTMConfig(PretrainedConfig):
             Keep the forward and backward directions in two independent stacks (ELMo-style), so that no layer of one
             direction reads the other direction's states. Needed for bidirectional language-model pretraining with
             more than one layer; a standard bidirectional RNN (`False`) feeds both directions to every next layer.
+        rnn_implementation (`str`, *optional*, defaults to `"auto"`):
+            How padding is kept out of the states; both give the same numbers (to float rounding). `"padded"` runs
+            plain padded RNN calls, the backward direction over each text reversed within its length: on CPUs its
+            backward pass is about 18x faster than packing's. `"packed"` packs the sequences (`PackedSequence`), which
+            cuDNN runs natively. `"auto"` uses `"padded"` on CPUs and `"packed"` on CUDA (no GPU comparison has been
+            measured yet). A runtime choice: override it when loading, e.g.
+            `from_pretrained(folder, rnn_implementation="padded")`.
         initializer_range (`float`, *optional*, defaults to 0.1):
             Standard deviation of the normal initialisation of the embeddings; recurrent weights use orthogonal
             (hidden-to-hidden) and Xavier (input-to-hidden) initialisation.
@@ -80,6 +88,7 @@ class BiLSTMConfig(PretrainedConfig):
         classifier_hidden_size: int = 20,
         pooling: str = "last",
         separate_directions: bool = False,
+        rnn_implementation: str = "auto",
         initializer_range: float = 0.1,
         pad_token_id: int = 0,
         **kwargs,
@@ -96,6 +105,7 @@ class BiLSTMConfig(PretrainedConfig):
         self.classifier_hidden_size = classifier_hidden_size
         self.pooling = pooling
         self.separate_directions = separate_directions
+        self.rnn_implementation = rnn_implementation
         self.initializer_range = initializer_range
         self.pad_token_id = pad_token_id
         # from_pretrained passes config.json's model_type here; transformers only warns when it is another model's.
@@ -136,6 +146,11 @@ class BiLSTMConfig(PretrainedConfig):
         if self.pooling not in POOLING_TYPES:
             raise ValueError(
                 f"BiLSTMConfig.pooling must be one of {list(POOLING_TYPES)}, but it was {self.pooling!r}."
+            )
+        if self.rnn_implementation not in RNN_IMPLEMENTATIONS:
+            raise ValueError(
+                f"BiLSTMConfig.rnn_implementation must be one of {list(RNN_IMPLEMENTATIONS)}, "
+                f"but it was {self.rnn_implementation!r}."
             )
         for name in ("dropout", "embedding_dropout", "classifier_dropout"):
             value = getattr(self, name)

@@ -159,26 +159,30 @@ def add_word_dropout(model: BiLSTMForSequenceClassification, p: float):
 def add_weight_drop(model: BiLSTMForSequenceClassification, p: float) -> list:
     """
     DropConnect on every `weight_hh` of the recurrent modules in training mode (one mask per batch). The dropped
-    matrices are handed to the RNN for one call and the parameters themselves are never changed.
+    matrices are handed to the RNNs for one encoder call and the parameters themselves are never changed.
     """
-    handles = []
-    for module in model.modules():
-        if not isinstance(module, nn.RNNBase):
-            continue
+    # Hooked on the encoder, not on each RNN module: the padded path runs a bidirectional stack layer by layer without
+    # calling the module, but both paths read the module's `_flat_weights`, swapped here for the whole call.
+    encoder = model.base_model
+    rnns = [module for module in encoder.modules() if isinstance(module, nn.RNNBase)]
 
-        def before(rnn, args):
-            if rnn.training and p > 0:
+    def before(module, args, kwargs):
+        if module.training and p > 0:
+            for rnn in rnns:
                 rnn._flat_weights = [
                     nn.functional.dropout(weight, p, training=True) if name.startswith("weight_hh") else weight
                     for name, weight in zip(rnn._flat_weights_names, rnn._flat_weights)
                 ]
 
-        def after(rnn, args, output):
-            if rnn.training and p > 0:
+    def after(module, args, kwargs, output):
+        if module.training and p > 0:
+            for rnn in rnns:
                 rnn._init_flat_weights()  # back to the parameters themselves
 
-        handles += [module.register_forward_pre_hook(before), module.register_forward_hook(after)]
-    return handles
+    return [
+        encoder.register_forward_pre_hook(before, with_kwargs=True),
+        encoder.register_forward_hook(after, with_kwargs=True),
+    ]
 
 
 def _unit(direction: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -58,6 +58,22 @@ def _reverse_index(lengths: torch.Tensor, seq_len: int) -> torch.Tensor:
     return torch.where(positions < lengths, lengths - 1 - positions, positions)
 
 
+def _run_layer(rnn: nn.RNNBase, layer: int, suffix: str, inputs: torch.Tensor) -> torch.Tensor:
+    """One direction (`suffix` "" or "_reverse") of one layer of `rnn` over padded `inputs`, from zero states."""
+    # From `_flat_weights`, which nn.RNNBase.forward reads too: whatever swaps them (e.g. DropConnect) acts on both paths.
+    flat = dict(zip(rnn._flat_weights_names, rnn._flat_weights))
+    weights = [flat[f"{name}_l{layer}{suffix}"] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    h0 = inputs.new_zeros(1, inputs.shape[0], rnn.hidden_size)
+    if isinstance(rnn, nn.LSTM):
+        function, state = torch.lstm, (h0, h0)
+    else:
+        function = torch.gru if isinstance(rnn, nn.GRU) else torch.rnn_tanh
+        state = h0
+    # The functional forms nn.LSTM / nn.GRU / nn.RNN call themselves: (input, hx, weights, has_biases, num_layers,
+    # dropout, train, bidirectional, batch_first).
+    return function(inputs, state, weights, True, 1, 0.0, rnn.training, False, True)[0]
+
+
 class BiLSTMPreTrainedModel(PreTrainedModel):
     """Base class: holds the config class, weight initialisation and saving with every auto class mapped."""
 
@@ -145,8 +161,9 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
     """
     The bare recurrent encoder: token embeddings, a stack of LSTM/GRU/RNN layers (bi- or unidirectional) and pooling.
 
-    Padding never reaches the states: sequences are packed by their `attention_mask` lengths (any padding side), and
-    the initial states are zeros, so a text gets the same output alone or inside any padded batch.
+    Padding never reaches the states (any padding side): each direction reads exactly a text's `attention_mask`
+    tokens, either as plain padded RNN calls or packed (`config.rnn_implementation`), and the initial states are
+    zeros, so a text gets the same output alone or inside any padded batch.
     """
 
     def __init__(self, config: BiLSTMConfig):
@@ -174,9 +191,19 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding):
         self.embeddings = value
 
+    def use_packed_sequences(self, device: torch.device) -> bool:
+        """Whether `encode` packs on this device: `config.rnn_implementation`, with "auto" deciding per device."""
+        choice = self.config.rnn_implementation
+        if choice == "auto":
+            # Backpropagating through a packed RNN is ~18x slower than a padded one on CPUs; cuDNN's packed kernels are
+            # kept on GPUs until a GPU benchmark shows which is faster there.
+            return device.type == "cuda"
+        return choice == "packed"
+
     @staticmethod
-    def _run_packed(rnn: nn.RNNBase, embeds: torch.Tensor, lengths_cpu: torch.Tensor):
-        packed = pack_padded_sequence(embeds, lengths_cpu, batch_first=True, enforce_sorted=False)
+    def _run_packed(rnn: nn.RNNBase, embeds: torch.Tensor, lengths: torch.Tensor):
+        # pack_padded_sequence wants lengths on the CPU (one host sync)
+        packed = pack_padded_sequence(embeds, lengths.cpu(), batch_first=True, enforce_sorted=False)
         output, final = rnn(packed)
         if isinstance(final, tuple):  # LSTM returns (h_n, c_n)
             final = final[0]
@@ -188,23 +215,65 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
         Runs the recurrent stack(s) over right-aligned embeddings.
 
         Returns `(forward_states, backward_states, final_forward, final_backward)`; the backward parts are `None` for a
-        unidirectional model. States are `(batch, seq, hidden)`, finals `(batch, hidden)` from the last layer.
+        unidirectional model. States are `(batch, seq, hidden)`, zero at padding; finals `(batch, hidden)` from the
+        last layer. The packed and the padded implementation give the same numbers (see `rnn_implementation`).
         """
+        if not self.use_packed_sequences(inputs_embeds.device):
+            return self._encode_padded(inputs_embeds, lengths)
         hidden = self.config.hidden_size
-        lengths_cpu = lengths.cpu()  # pack_padded_sequence wants lengths on the CPU
         if not self.config.bidirectional:
-            output, final = self._run_packed(self.rnn, inputs_embeds, lengths_cpu)
+            output, final = self._run_packed(self.rnn, inputs_embeds, lengths)
             return output, None, final[-1], None
         if not self.config.separate_directions:
-            output, final = self._run_packed(self.rnn, inputs_embeds, lengths_cpu)
+            output, final = self._run_packed(self.rnn, inputs_embeds, lengths)
             return output[..., :hidden], output[..., hidden:], final[-2], final[-1]
         # Separate stacks: the backward stack reads each text reversed, so neither direction sees the other.
         reverse = _reverse_index(lengths, inputs_embeds.shape[1]).unsqueeze(-1)  # (batch, seq, 1)
-        forward_out, forward_final = self._run_packed(self.forward_rnn, inputs_embeds, lengths_cpu)
+        forward_out, forward_final = self._run_packed(self.forward_rnn, inputs_embeds, lengths)
         reversed_embeds = inputs_embeds.gather(1, reverse.expand_as(inputs_embeds))
-        backward_rev, backward_final = self._run_packed(self.backward_rnn, reversed_embeds, lengths_cpu)
+        backward_rev, backward_final = self._run_packed(self.backward_rnn, reversed_embeds, lengths)
         backward_out = backward_rev.gather(1, reverse.expand_as(backward_rev))
         return forward_out, backward_out, forward_final[-1], backward_final[-1]
+
+    def _encode_padded(self, inputs_embeds: torch.Tensor, lengths: torch.Tensor):
+        """
+        The same computation as the packed path with plain padded RNN calls, which backpropagate far faster on CPUs.
+
+        A forward direction over right-aligned rows reads every text token before any padding, so its states up to
+        each row's end are exact. A backward direction is the same run over each row reversed within its own length
+        (padding stays at the end), reversed back afterwards. Only what lies past a row's end is wrong, and is zeroed.
+        """
+        seq_len = inputs_embeds.shape[1]
+        valid = (torch.arange(seq_len, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1)
+        last = (lengths - 1).view(-1, 1, 1)  # each row's final position
+        reverse = _reverse_index(lengths, seq_len).unsqueeze(-1)  # (batch, seq, 1); an involution
+
+        def flip(tensor):
+            return tensor.gather(1, reverse.expand(-1, -1, tensor.shape[-1]))
+
+        def final(states):
+            return states.gather(1, last.expand(-1, 1, states.shape[-1])).squeeze(1)
+
+        if not self.config.bidirectional or self.config.separate_directions:
+            # Whole unidirectional stacks: one call each; a stack's layers never see past a row's end either.
+            forward_rnn = self.rnn if not self.config.bidirectional else self.forward_rnn
+            forward_out = forward_rnn(inputs_embeds)[0]
+            if not self.config.bidirectional:
+                return forward_out * valid, None, final(forward_out), None
+            backward_rev = self.backward_rnn(flip(inputs_embeds))[0]
+            return forward_out * valid, flip(backward_rev) * valid, final(forward_out), final(backward_rev)
+
+        # A standard bidirectional stack feeds both directions to each next layer: run it layer by layer.
+        rnn, layer_input = self.rnn, inputs_embeds
+        for layer in range(rnn.num_layers):
+            if layer > 0:  # nn.LSTM's dropout: on every layer's output but the last
+                layer_input = nn.functional.dropout(layer_input, rnn.dropout, self.training)
+            forward_out = _run_layer(rnn, layer, "", layer_input)
+            backward_rev = _run_layer(rnn, layer, "_reverse", flip(layer_input))
+            layer_input = torch.cat([forward_out, flip(backward_rev)], dim=-1)
+        hidden = self.config.hidden_size
+        states = layer_input * valid
+        return states[..., :hidden], states[..., hidden:], final(forward_out), final(backward_rev)
 
     def _prepare(self, input_ids, attention_mask, inputs_embeds):
         """Checks the inputs and right-aligns every row, so that packing reads exactly the masked-in tokens."""

@@ -224,8 +224,8 @@ def overhead(args, preset: str) -> dict:
     _sync()
     bare_seconds = time.perf_counter() - started
     return {
-        "trainer_epoch_seconds": round(trainer_seconds, 2),
-        "bare_epoch_seconds": round(bare_seconds, 2),
+        "trainer_epoch_seconds": round(trainer_seconds, 4),
+        "bare_epoch_seconds": round(bare_seconds, 4),
         "bare_tokens_per_second": round(tokens / bare_seconds, 1),
         "trainer_over_bare": round(trainer_seconds / bare_seconds, 3),
     }

@@ -74,8 +74,10 @@ def test_word_dropout_blanks_whole_tokens_in_training_only():
     handle.remove()
 
 
-def test_weight_drop_varies_the_recurrence_but_never_the_parameters():
-    model = tiny_classifier(num_layers=1)
+@pytest.mark.parametrize("rnn_implementation", ["padded", "packed"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_weight_drop_varies_the_recurrence_but_never_the_parameters(rnn_implementation, num_layers):
+    model = tiny_classifier(num_layers=num_layers, dropout=0.0, rnn_implementation=rnn_implementation)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     add_weight_drop(model, 0.5)
     ids = torch.randint(2, 100, (3, 10))

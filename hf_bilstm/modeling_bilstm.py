@@ -60,7 +60,7 @@ def _reverse_index(lengths: torch.Tensor, seq_len: int) -> torch.Tensor:
 
 def _run_layer(rnn: nn.RNNBase, layer: int, suffix: str, inputs: torch.Tensor) -> torch.Tensor:
     """One direction (`suffix` "" or "_reverse") of one layer of `rnn` over padded `inputs`, from zero states."""
-    # From `_flat_weights`, which nn.RNNBase.forward reads too: whatever swaps them (e.g. DropConnect) acts on both paths.
+    # From `_flat_weights`, as nn.RNNBase.forward reads them: whatever swaps them (DropConnect) acts on both paths.
     flat = dict(zip(rnn._flat_weights_names, rnn._flat_weights))
     weights = [flat[f"{name}_l{layer}{suffix}"] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
     h0 = inputs.new_zeros(1, inputs.shape[0], rnn.hidden_size)

@@ -34,7 +34,9 @@ def read_json(folder, name):
 
 def test_base_preset_defaults_suit_rnns(tmp_path):
     model_args, data_args, args = parse_args(["--output_dir", str(tmp_path)])
-    assert model_args.preset == "base" and data_args.dataset == "stanfordnlp/imdb"
+    assert model_args.preset == "cpu" and "no GPU" in model_args.preset_reason  # --preset auto on a CPU
+    assert data_args.dataset == "stanfordnlp/imdb"
+    model_args, data_args, args = parse_args(["--output_dir", str(tmp_path), "--preset", "base"])
     assert args.learning_rate == 2e-3 and args.num_train_epochs == 6
     assert args.train_sampling_strategy == "group_by_length"
     assert args.load_best_model_at_end and args.metric_for_best_model == "accuracy" and args.greater_is_better
@@ -226,5 +228,5 @@ def test_imdb_model_card_holds_the_real_numbers(imdb_run):
     runtime = results["train_runtime"]
     assert (f"{runtime:.1f} s" if runtime < 120 else f"({runtime:.0f} s)") in text
     assert "| lr_scheduler_type | cosine |" in text and "| pooling | max_mean |" in text
-    assert "preset `base`" in text and "transformers " in text and "Intended use and limits" in text
+    assert "preset `cpu`" in text and "transformers " in text and "Intended use and limits" in text
     assert "| learning_rate | 0.005 |" in text and "{{" not in text

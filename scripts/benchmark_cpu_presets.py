@@ -1,0 +1,106 @@
+"""Full-size CPU runs: `hf-bilstm train` on the whole IMDB, timed from the command's start, as a user runs it.
+
+Each run is a fresh process with an empty `datasets` cache (tokenizing is part of the measured wall time, as on a
+fresh machine). Test and validation accuracy, training seconds and tokens per second come from the run's
+`all_results.json`; one JSON per run goes to --results_dir (default benchmarks/results) as it finishes:
+`<date>-cpu-preset-<name>.json` with device, date, command, commit and the figures.
+
+    python scripts/benchmark_cpu_presets.py --preset cpu                      # README command 1 (preset auto)
+    python scripts/benchmark_cpu_presets.py --preset cpu --name cpu-fp32 -- --bf16 false
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def git_commit() -> str:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "hf_bilstm"], cwd=REPO, capture_output=True)
+        return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", default="auto", help="what --preset to pass (auto: leave it out, as README does)")
+    parser.add_argument("--name", default=None, help="result name (default: the preset)")
+    parser.add_argument("--dataset", default=str(REPO.parent / "shared" / "data" / "imdb"))
+    parser.add_argument("--work_dir", default="/tmp/hf_bilstm_cpu_presets")
+    parser.add_argument("--results_dir", default=str(REPO / "benchmarks" / "results"))
+    parser.add_argument("extra", nargs="*", help="flags for hf-bilstm train, after --")
+    args = parser.parse_args()
+    name = args.name or args.preset
+    output_dir = os.path.join(args.work_dir, name)
+    argv = ["--dataset", args.dataset, "--output_dir", output_dir, "--overwrite_output_dir", "true"]
+    if args.preset != "auto":
+        argv = ["--preset", args.preset, *argv]
+    argv += args.extra
+    command = [sys.executable, "-m", "hf_bilstm.cli", "train", *argv]
+    print(f"=== {name}: {shlex.join(command)}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="hf-datasets-cache-") as cache:
+        env = dict(os.environ, HF_DATASETS_CACHE=cache)  # nothing tokenized before: a fresh machine's wall time
+        started = time.time()
+        subprocess.run(command, check=True, cwd=REPO, stdin=subprocess.DEVNULL, env=env)
+        wall = time.time() - started
+    with open(os.path.join(output_dir, "all_results.json"), encoding="utf-8") as handle:
+        results = json.load(handle)
+    with open(os.path.join(output_dir, "config.json"), encoding="utf-8") as handle:
+        config = json.load(handle)
+    record = {
+        "benchmark": "full-size training on a CPU (scripts/benchmark_cpu_presets.py)",
+        "name": name,
+        "preset": args.preset,
+        "device": f"CPU: {cpu_name()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
+        "date": datetime.date.today().isoformat(),
+        "command": shlex.join(["hf-bilstm", "train", *argv]),
+        "commit": git_commit(),
+        "test_accuracy": results.get("test_accuracy"),
+        "test_f1": results.get("test_f1"),
+        "eval_accuracy": results.get("eval_accuracy"),
+        "wall_seconds": round(wall, 1),  # the whole command: loading, tokenizer, tokenizing, training, evaluations
+        "train_seconds": results["train_runtime"],  # training incl. the per-epoch validation passes
+        "train_tokens_per_second": results["train_tokens_per_second"],
+        "epochs": results.get("epoch"),
+        "splits": {key[:-8]: results[key] for key in ("train_samples", "eval_samples", "test_samples")},
+        "model": {key: config.get(key) for key in ("embedding_dim", "hidden_size", "num_layers", "vocab_size")},
+        "versions": {"torch": torch.__version__, "python": platform.python_version()},
+    }
+    os.makedirs(args.results_dir, exist_ok=True)
+    path = os.path.join(args.results_dir, f"{record['date']}-cpu-preset-{name}.json")
+    with tempfile.NamedTemporaryFile("w", dir=args.results_dir, delete=False, suffix=".tmp") as handle:
+        json.dump(record, handle, indent=2)
+        handle.write("\n")
+    os.replace(handle.name, path)
+    print(json.dumps(record, indent=2), flush=True)
+    print(f"wrote {path}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

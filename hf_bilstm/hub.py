@@ -100,7 +100,9 @@ def collect_files(folder: str | os.PathLike) -> tuple[dict[str, Path], list[str]
         raise HubPushError(
             f"{folder} is not a folder; give the output folder of `hf-bilstm train` (or save_pretrained)."
         )
-    names = sorted(p.name for p in folder.iterdir() if p.is_file())
+    from .output_dir import OWN_NAMES
+
+    names = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in OWN_NAMES)
     shards = [n for n in names if SHARDED_WEIGHTS.match(n)]
     weights = ["model.safetensors"] if "model.safetensors" in names else []
     if not weights and shards and "model.safetensors.index.json" in names:

@@ -178,7 +178,8 @@ def build_card(output_dir: str, info: dict) -> ModelCard:
     return ModelCard(render(template_path().read_text(encoding="utf-8"), values))
 
 
-def write_model_card(output_dir: str, info: dict) -> Path:
-    path = Path(output_dir) / "README.md"
+def write_model_card(output_dir: str, info: dict, path: str | None = None) -> Path:
+    """Writes the card of the folder `output_dir` to `path` (default: its README.md)."""
+    path = Path(path) if path else Path(output_dir) / "README.md"
     build_card(output_dir, info).save(path)
     return path

@@ -19,7 +19,17 @@ from transformers import HfArgumentParser, Trainer, TrainingArguments, set_seed
 
 from .configuration_bilstm import BiLSTMConfig
 from .data import PaddingCollator, UsageError, iter_texts, load_raw_dataset
+from .divergence import check_finite_weights
+from .flag_checks import (
+    check_architecture,
+    check_dataset_flag,
+    check_number,
+    check_seed,
+    check_tokenizer_flags,
+    local_path,
+)
 from .modeling_bilstm import BiLSTMForPreTraining
+from .output_dir import OutputDir, no_room_reason
 from .time_budget import time_budget_from_flag
 from .tokenization_bilstm import train_tokenizer
 
@@ -75,6 +85,44 @@ class PretrainingArguments:
     logging_steps: int = field(default=50, metadata={"help": "Log the loss every this many steps."})
     seed: int = field(default=42, metadata={"help": "Seed of sampling, held-out split and initialisation."})
     report_to: str = field(default="none", metadata={"help": "Trainer loggers (none, tensorboard, wandb, ...)."})
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "Replace a model already in --output_dir (refused otherwise)."}
+    )
+
+
+def check_arguments(args: PretrainingArguments) -> None:
+    """Every value is checked before any data is loaded (UsageError naming the flag)."""
+    check_architecture(
+        dict(
+            embedding_dim=args.embedding_dim,
+            hidden_size=args.hidden_size,
+            num_layers=args.num_layers,
+            dropout=args.dropout,
+            embedding_dropout=args.embedding_dropout,
+        )
+    )
+    check_number("--lm_dropout", args.lm_dropout, minimum=0, below=1)
+    check_tokenizer_flags(args.vocab_size, args.max_length, args.min_frequency)
+    check_number("--lm_vocab_size", args.lm_vocab_size, integer=True, minimum=0, what="0 = all words")
+    check_number("--block_size", args.block_size, integer=True, minimum=2, what="a token and its neighbour")
+    check_number("--max_texts", args.max_texts, integer=True, minimum=1)
+    check_number("--validation_fraction", args.validation_fraction, above=0, below=1)
+    if args.max_steps is not None and args.max_steps > 0:
+        pass  # max_steps wins over num_train_epochs (documented on --max_steps)
+    else:
+        check_number("--num_train_epochs", args.num_train_epochs, above=0, what="passes over the texts")
+    check_number("--learning_rate", args.learning_rate, minimum=0)
+    check_number("--warmup_ratio", args.warmup_ratio, minimum=0, below=1)
+    check_number("--weight_decay", args.weight_decay, minimum=0)
+    check_number("--max_grad_norm", args.max_grad_norm, minimum=0)
+    check_number("--per_device_train_batch_size", args.per_device_train_batch_size, integer=True, minimum=1)
+    check_number("--logging_steps", args.logging_steps, integer=True, minimum=1)
+    check_number("--dataloader_num_workers", args.dataloader_num_workers, integer=True, minimum=0)
+    check_seed(args.seed)
+    check_splits([s.strip() for s in args.splits.split(",") if s.strip()])
+    check_dataset_flag(args.dataset)
+    if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
+        raise UsageError(f"--output_dir {args.output_dir!r} is a file, not a folder; choose another path.")
 
 
 def check_splits(splits: list[str]) -> None:
@@ -203,11 +251,24 @@ def pretrain(args: PretrainingArguments, raw: DatasetDict | None = None) -> dict
     Runs the whole pretraining and returns the results written to `output_dir/pretraining_results.json`.
     `raw` is the dataset already loaded (else `args.dataset` is loaded).
     """
+    split_names = [s.strip() for s in args.splits.split(",") if s.strip()]
+    check_splits(split_names)  # before any loading: a test split named by mistake fails at once
+    if raw is None:
+        check_arguments(args)
+    output = OutputDir(
+        args.output_dir,
+        "pretrain",
+        overwrite=args.overwrite_output_dir,
+        inputs={"--dataset": local_path(args.dataset) if raw is None else None},
+    )
+    with output:
+        return _pretrain(args, raw, split_names, output)
+
+
+def _pretrain(args: PretrainingArguments, raw, split_names: list[str], output: OutputDir) -> dict:
     start = time.perf_counter()
     phases = {}
     set_seed(args.seed)
-    split_names = [s.strip() for s in args.splits.split(",") if s.strip()]
-    check_splits(split_names)  # before any loading: a test split named by mistake fails at once
     if raw is None:
         raw = load_raw_dataset(args.dataset)
     texts = pretraining_texts(raw, split_names, args.text_column)
@@ -262,6 +323,13 @@ def pretrain(args: PretrainingArguments, raw: DatasetDict | None = None) -> dict
     phases["lm_evaluation"] = time.perf_counter() - tick
 
     eval_loss = float(metrics["eval_loss"])
+    if not math.isfinite(eval_loss) or not math.isfinite(train_output.training_loss):
+        raise UsageError(
+            f"pretraining diverged: the held-out loss is {eval_loss} and the training loss "
+            f"{train_output.training_loss}. Lower --learning_rate (it was {args.learning_rate:g}) and run again; "
+            "nothing was saved as a finished model."
+        )
+    check_finite_weights(model, args.learning_rate)
     results = {
         "dataset": args.dataset,
         "splits": split_names,
@@ -285,18 +353,18 @@ def pretrain(args: PretrainingArguments, raw: DatasetDict | None = None) -> dict
     }
     # Kept in the config so that a classifier fine-tuned from this folder carries where its encoder came from.
     model.config.pretraining = {k: results[k] for k in ("dataset", "splits", "train_tokens", "lm_perplexity")}
-    trainer.save_model(args.output_dir)  # weights, config, code files and the tokenizer
-    # The Trainer also drops a pickled training_args.bin there; the folder ships safetensors and JSON only.
-    for leftover in ("training_args.bin",):
-        if os.path.exists(os.path.join(args.output_dir, leftover)):
-            os.remove(os.path.join(args.output_dir, leftover))
-    with open(os.path.join(args.output_dir, RESULTS_FILE), "w") as handle:
+    # Saved into a staging folder, then moved into place: a save that fails leaves the previous folder as it was.
+    # The Trainer's pickled training_args.bin is not moved (the folder ships safetensors and JSON only).
+    staging = output.new_staging()
+    trainer.save_model(staging)  # weights, config, code files and the tokenizer
+    with open(os.path.join(staging, RESULTS_FILE), "w") as handle:
         json.dump(results, handle, indent=2)
-    write_card(args.output_dir, results)
+    write_card(args.output_dir, results, staging)
+    output.commit()
     return results
 
 
-def write_card(folder: str, results: dict) -> None:
+def write_card(folder: str, results: dict, into: str | None = None) -> None:
     """A README.md model card for the LM folder: what it is, the data it read (and did not), its figures."""
     args = results["arguments"]
     budget = results.get("time_budget") or {}
@@ -346,18 +414,28 @@ LSTM weights come from here.
 Architecture: embedding {args["embedding_dim"]}, {args["num_layers"]} x {args["hidden_size"]} LSTM per direction,
 output embedding tied to the input embedding. Details in `pretraining_results.json`.
 """
-    with open(os.path.join(folder, "README.md"), "w") as handle:
+    with open(os.path.join(into or folder, "README.md"), "w") as handle:
         handle.write(text)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = HfArgumentParser(PretrainingArguments, prog="hf-bilstm pretrain")
+    parser = HfArgumentParser(PretrainingArguments, prog="hf-bilstm pretrain", allow_abbrev=False)
     (args,) = parser.parse_args_into_dataclasses(args=argv)
     try:
         results = pretrain(args)
     except UsageError as error:
-        print(f"hf-bilstm pretrain: {error}", file=sys.stderr)
+        print(f"hf-bilstm pretrain: error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:
+        reason = no_room_reason(error)  # only a write that ran out of room is answered here; the rest propagates
+        if reason is None:
+            raise
+        print(
+            f"hf-bilstm pretrain: error: a file could not be written in {args.output_dir!r} ({reason}). The previous "
+            "contents of the folder were kept; free some space (or raise the file-size limit) and run again.",
+            file=sys.stderr,
+        )
+        return 1
     print(json.dumps({k: results[k] for k in ("lm_perplexity", "train_tokens", "steps", "seconds")}, indent=2))
     print(f"Saved the language model to {args.output_dir}")
     return 0

@@ -10,9 +10,7 @@ import json
 import os
 import platform
 import shlex
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -31,8 +29,18 @@ from transformers import (
 
 from .configuration_bilstm import BiLSTMConfig
 from .data import PaddingCollator, UsageError, encode_splits, load_raw_dataset, prepare_splits, train_tokenizer_on
+from .divergence import DivergenceCallback, check_finite_weights
 from .finetuning import FineTuningArguments
+from .flag_checks import (
+    check_architecture,
+    check_dataset_flag,
+    check_number,
+    check_seed,
+    check_tokenizer_flags,
+    local_path,
+)
 from .modeling_bilstm import BiLSTMForSequenceClassification, BiLSTMModel
+from .output_dir import STAGING_NAME, OutputDir, no_room_reason
 from .run_plan import RunPlanCallback, minutes
 from .time_budget import time_budget_from_flag
 
@@ -144,7 +152,6 @@ COMMON_TRAINING = dict(
 
 MODEL_FIELDS = tuple(PRESETS[GPU_PRESET]["model"])
 HEAD_FIELDS = ("dropout", "embedding_dropout", "classifier_dropout", "classifier_hidden_size", "pooling")
-RESULT_FILES = ("all_results.json", "train_results.json", "eval_results.json", "test_results.json", "README.md")
 
 
 @dataclass
@@ -195,6 +202,8 @@ class ModelArguments:
     finetuning: FineTuningArguments = field(default_factory=FineTuningArguments, init=False)
     # Filled by parse_args: why this preset (what `--preset auto` chose); not a flag itself.
     preset_reason: str = field(default="", init=False)
+    # Filled by parse_args: the flags written on the command line (a preset's defaults are not); not a flag itself.
+    given_flags: frozenset = field(default_factory=frozenset, init=False)
 
 
 @dataclass
@@ -278,7 +287,75 @@ def parse_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, Training
         training_args.include_num_input_tokens_seen = "non_padding"
     if "output_dir" not in given:
         raise UsageError("give --output_dir FOLDER: where the trained model, its tokenizer, results and card go.")
+    model_args.given_flags = frozenset(given)
+    check_flags(model_args, data_args, training_args)
     return model_args, data_args, training_args
+
+
+def check_resume_flags(model_args: ModelArguments, checkpoint: str) -> None:
+    """
+    A resumed run continues the checkpoint's own model and tokenizer: a model or tokenizer flag that disagrees with
+    them would be ignored, so it is refused (one that agrees is honoured; --max_length applies to a resumed run too).
+    """
+    given = model_args.given_flags
+    with open(os.path.join(checkpoint, "config.json"), encoding="utf-8") as handle:
+        saved = json.load(handle)
+    ignored = [f"--{name}" for name in ("preset", "model_name_or_path", "min_frequency") if name in given]
+    for name in MODEL_FIELDS:
+        if name in given and getattr(model_args, name) != saved.get(name):
+            ignored.append(f"--{name} {getattr(model_args, name)} (the checkpoint has {saved.get(name)!r})")
+    if "vocab_size" in given and model_args.vocab_size < saved.get("vocab_size", 0):
+        ignored.append(f"--vocab_size {model_args.vocab_size} (the checkpoint's tokenizer has {saved['vocab_size']})")
+    if ignored:
+        raise UsageError(
+            f"--resume_from_checkpoint continues {checkpoint!r} with its own model and tokenizer, so {ignored} "
+            "would be ignored; drop them, or start a new run in another --output_dir to change them."
+        )
+
+
+def check_flags(model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments) -> None:
+    """Every value is checked here, before any data is loaded; a flag that would be ignored is refused."""
+    given = model_args.given_flags
+    model_settings, tokenizer_settings = resolve(model_args)
+    check_architecture(model_settings)
+    check_tokenizer_flags(**tokenizer_settings)
+    check_number("--early_stopping_patience", model_args.early_stopping_patience, integer=True, minimum=1)
+    if training_args.max_steps is not None and training_args.max_steps > 0:
+        if "num_train_epochs" in given:
+            raise UsageError(
+                "--max_steps and --num_train_epochs both set the length of training (the Trainer would ignore "
+                "--num_train_epochs); give one of them."
+            )
+    else:
+        check_number("--num_train_epochs", training_args.num_train_epochs, above=0, what="passes over the data")
+    check_number("--learning_rate", training_args.learning_rate, minimum=0)
+    check_number("--weight_decay", training_args.weight_decay, minimum=0)
+    check_number("--max_grad_norm", training_args.max_grad_norm, minimum=0)
+    check_number("--warmup_steps", training_args.warmup_steps, minimum=0)
+    check_number("--per_device_train_batch_size", training_args.per_device_train_batch_size, integer=True, minimum=1)
+    check_number("--per_device_eval_batch_size", training_args.per_device_eval_batch_size, integer=True, minimum=1)
+    check_seed(training_args.seed)
+    check_number(
+        "--validation_fraction", data_args.validation_fraction, above=0, below=1, what="share of train held out"
+    )
+    for name in ("max_train_samples", "max_eval_samples", "max_test_samples"):
+        check_number(f"--{name}", getattr(data_args, name), integer=True, minimum=1)
+    if data_args.text_column == data_args.label_column:
+        raise UsageError(
+            f"--text_column and --label_column are both {data_args.text_column!r}; name the column of the texts "
+            "and the column of the labels."
+        )
+    splits = {"--train_split": data_args.train_split, "--validation_split": data_args.validation_split}
+    if data_args.test_split:
+        splits["--test_split"] = data_args.test_split
+    if data_args.test_split and data_args.test_split in (data_args.train_split, data_args.validation_split):
+        raise UsageError(
+            f"the test split {data_args.test_split!r} is also named for training or model selection ({splits}); the "
+            "test split must stay unseen until the end. Name distinct splits (or --test_split '' for none)."
+        )
+    check_dataset_flag(data_args.dataset)
+    if os.path.exists(training_args.output_dir) and not os.path.isdir(training_args.output_dir):
+        raise UsageError(f"--output_dir {training_args.output_dir!r} is a file, not a folder; choose another path.")
 
 
 def _uses_gpu(argv: list[str]) -> bool:
@@ -339,36 +416,6 @@ def resolve(model_args: ModelArguments) -> tuple[dict, dict]:
 
 # ----------------------------------------------------------------------------------------------------------------
 # Output folder
-
-
-def prepare_output_dir(output_dir: str, overwrite: bool, resuming: bool, is_main: bool) -> None:
-    """Refuses to clobber a trained model unless asked; checks the folder is writable before any training."""
-    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
-        raise UsageError(f"--output_dir {output_dir!r} is a file, not a folder; choose another path.")
-    holds_model = os.path.isdir(output_dir) and (
-        any(os.path.exists(os.path.join(output_dir, name)) for name in ("config.json", "model.safetensors"))
-        or glob.glob(os.path.join(output_dir, "checkpoint-*"))
-    )
-    if holds_model and not (overwrite or resuming):
-        raise UsageError(
-            f"--output_dir {output_dir!r} already holds a model or checkpoints. Pass --overwrite_output_dir to "
-            "replace it, --resume_from_checkpoint to continue its training, or choose another folder."
-        )
-    if not is_main:
-        return
-    try:
-        os.makedirs(output_dir, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=output_dir, prefix=".write-test-"):
-            pass
-    except OSError as error:
-        raise UsageError(f"--output_dir {output_dir!r} is not writable ({error}); choose a folder you can write.")
-    if holds_model and overwrite and not resuming:
-        # Stale checkpoints would be rotated, resumed or merged into the new run's results: clear them first.
-        for path in glob.glob(os.path.join(output_dir, "checkpoint-*")):
-            shutil.rmtree(path)
-        for name in RESULT_FILES + ("model.safetensors", "trainer_state.json"):
-            if os.path.exists(os.path.join(output_dir, name)):
-                os.remove(os.path.join(output_dir, name))
 
 
 def checkpoint_is_complete(checkpoint: str) -> bool:
@@ -553,18 +600,35 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def finalize_output_dir(trainer: Trainer, tokenizer, run_info: dict) -> None:
+def save_results(folder: str, results: dict[str, dict]) -> None:
+    """`{split}_results.json` per split and `all_results.json`, as `Trainer.save_metrics` writes them."""
+    combined = {}
+    for split, metrics in results.items():
+        combined.update(metrics)
+        with open(os.path.join(folder, f"{split}_results.json"), "w") as handle:
+            json.dump(metrics, handle, indent=4, sort_keys=True)
+    with open(os.path.join(folder, "all_results.json"), "w") as handle:
+        json.dump(combined, handle, indent=4, sort_keys=True)
+
+
+def finalize_output_dir(trainer: Trainer, tokenizer, run_info: dict, results: dict, output: OutputDir) -> None:
     """
-    Completes the output folder: weights, config (with auto_map), code files, tokenizer, the model card. The
-    results JSONs are already there. Anything that needs the complete folder (e.g. a Hub push) comes after this.
+    Completes the output folder: weights, config (with auto_map), code files, tokenizer, results, trainer state and
+    the model card are saved into a staging folder, then moved into place (`OutputDir.commit`), so that a save that
+    fails leaves the previous folder as it was. Anything that needs the complete folder (a Hub push) comes after.
     """
-    trainer.save_model()  # model.safetensors + config.json + the two code files + tokenizer (processing_class)
-    if not trainer.is_world_process_zero():
+    is_main = trainer.is_world_process_zero()
+    staging = output.new_staging() if is_main else output.staging
+    trainer.save_model(staging)  # model.safetensors + config.json + the two code files (+ tokenizer)
+    if not is_main:
         return
-    tokenizer.save_pretrained(trainer.args.output_dir)
+    tokenizer.save_pretrained(staging)
+    save_results(staging, results)
+    trainer.state.save_to_json(os.path.join(staging, "trainer_state.json"))
     from .model_card import write_model_card
 
-    write_model_card(trainer.args.output_dir, run_info)
+    write_model_card(trainer.args.output_dir, run_info, path=os.path.join(staging, "README.md"))
+    output.commit()
 
 
 def train(
@@ -572,7 +636,6 @@ def train(
 ) -> dict:
     """Runs the whole job and returns all metrics (also written to all_results.json)."""
     command_started = time.time()
-    output_dir = training_args.output_dir
     is_main = training_args.process_index == 0
     hub_token = None
     if training_args.push_to_hub:  # repo id and token checked before anything is trained (hf_bilstm.hub)
@@ -582,8 +645,27 @@ def train(
             _, hub_token = check_push_to_hub(training_args)
         except (HubPushError, ValueError) as error:
             raise UsageError(str(error)) from error
-    checkpoint = find_checkpoint(training_args.resume_from_checkpoint, output_dir)
-    prepare_output_dir(output_dir, model_args.overwrite_output_dir, checkpoint is not None, is_main)
+    checkpoint = find_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
+    if checkpoint is not None:
+        check_resume_flags(model_args, checkpoint)
+    output = OutputDir(
+        training_args.output_dir,
+        "train",
+        overwrite=model_args.overwrite_output_dir,
+        resuming=checkpoint is not None,
+        inputs={
+            "--model_name_or_path": local_path(model_args.model_name_or_path),
+            "--dataset": local_path(data_args.dataset),
+        },
+        is_main=is_main,
+    )
+    with output:
+        return _train(model_args, data_args, training_args, command, output, checkpoint, hub_token, command_started)
+
+
+def _train(model_args, data_args, training_args, command, output, checkpoint, hub_token, command_started) -> dict:
+    output_dir = training_args.output_dir
+    is_main = training_args.process_index == 0
     model_settings, tokenizer_settings = resolve(model_args)
     set_seed(training_args.seed)
 
@@ -604,7 +686,8 @@ def train(
         )
         tokenizer_source = checkpoint or model_args.model_name_or_path
         if tokenizer_source is None and not is_main:
-            tokenizer_source = output_dir  # the main process trained and saved it: every rank uses the same one
+            # the main process trained it and saved it in the staging folder: every rank uses the same one
+            tokenizer_source = os.path.join(output_dir, STAGING_NAME)
         if tokenizer_source is not None:
             tokenizer = AutoTokenizer.from_pretrained(tokenizer_source, trust_remote_code=False)
             if model_args.max_length is not None:
@@ -617,7 +700,8 @@ def train(
                 max_length=tokenizer_settings["max_length"],
                 min_frequency=tokenizer_settings["min_frequency"],
             )
-            tokenizer.save_pretrained(output_dir)
+            # Not into the folder itself: it may still hold the previous complete model, which stays until the end.
+            tokenizer.save_pretrained(output.new_staging())
         encoded = encode_splits(
             splits, tokenizer, data_args.text_column, data_args.label_column, data_args.preprocessing_num_workers
         )
@@ -635,7 +719,8 @@ def train(
     else:
         model = build_model_from_preset(model_settings, tokenizer, splits.label_names)
 
-    callbacks = []
+    divergence = DivergenceCallback(training_args.learning_rate)
+    callbacks = [divergence]
     if model_args.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=model_args.early_stopping_patience))
     time_budget = time_budget_from_flag(model_args.max_train_seconds)
@@ -655,29 +740,34 @@ def train(
 
     started = time.time()
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    divergence.raise_if_diverged()
     metrics = dict(train_result.metrics)
     epochs_done = trainer.state.epoch or 0.0
     train_tokens = int(np.sum(encoded["train"]["length"])) * epochs_done
     metrics["train_samples"] = len(encoded["train"])
     metrics["train_tokens_per_second"] = round(train_tokens / max(metrics["train_runtime"], 1e-9), 1)
     trainer.log_metrics("train", metrics)
-    trainer.save_metrics("train", metrics)
-    trainer.save_state()
+    results = {"train": dict(metrics)}
 
     # The weights are saved and served in fp32, so the final validation and test figures are fp32 too: undo the
     # autocast wrapper that mixed precision put on forward (per-epoch validation ran under it, as training did).
     extract_model_from_parallel(trainer.model, keep_fp32_wrapper=False)
-    eval_metrics = trainer.evaluate()  # the best checkpoint, restored by load_best_model_at_end
+    # The model that will be saved (the best checkpoint, restored by load_best_model_at_end) must be a number
+    # everywhere before any figure of it is reported.
+    check_finite_weights(trainer.model, training_args.learning_rate)
+    eval_metrics = trainer.evaluate()
     eval_metrics["eval_samples"] = len(encoded["validation"])
+    divergence.check_metrics(eval_metrics, "the final validation")
     trainer.log_metrics("eval", eval_metrics)
-    trainer.save_metrics("eval", eval_metrics)
+    results["eval"] = eval_metrics
     metrics.update(eval_metrics)
 
     if "test" in encoded:  # touched once, after model selection is over
         test_metrics = trainer.evaluate(eval_dataset=encoded["test"], metric_key_prefix="test")
         test_metrics["test_samples"] = len(encoded["test"])
+        divergence.check_metrics(test_metrics, "the test")
         trainer.log_metrics("test", test_metrics)
-        trainer.save_metrics("test", test_metrics)
+        results["test"] = test_metrics
         metrics.update(test_metrics)
 
     run_info = {
@@ -723,7 +813,7 @@ def train(
     }
     if training_args.push_to_hub:
         run_info["hub_model_id"] = training_args.hub_model_id  # the card's usage snippet names the Hub repo
-    finalize_output_dir(trainer, tokenizer, run_info)
+    finalize_output_dir(trainer, tokenizer, run_info, results, output)
     if training_args.push_to_hub and is_main:  # the Trainer's own push is off (it would upload a pickle)
         from .hub import HubPushError, push_trained
 
@@ -740,12 +830,25 @@ def train(
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    output_dir = "--output_dir"
     try:
         model_args, data_args, training_args = parse_args(argv)
+        output_dir = training_args.output_dir
         train(model_args, data_args, training_args, command=shlex.join(["hf-bilstm", "train", *argv]))
     except UsageError as error:
         print(f"hf-bilstm train: error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:
+        reason = no_room_reason(error)  # only a write that ran out of room is answered here; the rest propagates
+        if reason is None:
+            raise
+        print(
+            f"hf-bilstm train: error: a file could not be written in {output_dir!r} ({reason}). The "
+            "previous contents of the folder were kept; free some space (or raise the file-size limit) and run "
+            "again (with --resume_from_checkpoint last to continue from the last complete checkpoint).",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -392,4 +392,5 @@ ROBUSTNESS_FILES = (
     "test_kill_resume.py",
     "test_trust.py",
     "test_concurrency.py",
+    "test_data_loss.py",
 )

@@ -1,0 +1,90 @@
+"""Checks of command-line values that run before any data is loaded, so that a typo costs seconds, not a
+tokenizing pass. Each error names the flag, the value and what is allowed (`UsageError`: exit 2)."""
+
+from __future__ import annotations
+
+import math
+import os
+
+from .configuration_bilstm import BiLSTMConfig
+from .data import LOCAL_IMDB_HINT, UsageError
+
+MIN_VOCAB_SIZE = 3  # [PAD], [UNK] and one word
+
+
+def check_number(
+    flag: str,
+    value,
+    *,
+    integer: bool = False,
+    minimum: float | None = None,
+    above: float | None = None,
+    below: float | None = None,
+    what: str = "",
+) -> None:
+    """Refuses NaN, infinities, non-integers where an integer is needed, and values outside the bounds."""
+    if value is None:
+        return
+    allowed = []
+    if minimum is not None:
+        allowed.append(f">= {minimum}")
+    if above is not None:
+        allowed.append(f"> {above}")
+    if below is not None:
+        allowed.append(f"< {below}")
+    kind = "an integer" if integer else "a number"
+    rule = f"{kind} {' and '.join(allowed)}".strip() + (f" ({what})" if what else "")
+    bad = isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+    bad = bad or (integer and int(value) != value)
+    bad = bad or (minimum is not None and value < minimum) or (above is not None and value <= above)
+    bad = bad or (below is not None and value >= below)
+    if bad:
+        raise UsageError(f"{flag} must be {rule}, but it was {value!r}.")
+
+
+def check_architecture(settings: dict) -> None:
+    """Builds a throwaway config from the model flags, so that a bad value fails now, named by its flag."""
+    try:
+        BiLSTMConfig(vocab_size=1000, **settings)
+    except ValueError as error:
+        message = str(error)
+        for name in settings:
+            message = message.replace(f"BiLSTMConfig.{name}", f"--{name}")
+        raise UsageError(message) from error
+
+
+def check_tokenizer_flags(vocab_size, max_length, min_frequency) -> None:
+    check_number("--vocab_size", vocab_size, integer=True, minimum=MIN_VOCAB_SIZE, what="[PAD], [UNK] and words")
+    check_number("--max_length", max_length, integer=True, minimum=1, what="tokens a text is cut to")
+    check_number("--min_frequency", min_frequency, integer=True, minimum=1)
+
+
+def check_seed(seed) -> None:
+    check_number("--seed", seed, integer=True, minimum=0, below=2**32)
+
+
+def check_dataset_flag(name: str) -> None:
+    """A local `--dataset` must exist; a folder with a loading script is refused (running it would run its code)."""
+    if not name:
+        raise UsageError(f"--dataset is empty; give a Hub id (stanfordnlp/imdb) or a folder ({LOCAL_IMDB_HINT}).")
+    expanded = os.path.expanduser(name)
+    if name.startswith((".", "/", "~")) and not os.path.exists(expanded):
+        raise UsageError(
+            f"--dataset {name!r}: no such folder. Give an existing folder (for example {LOCAL_IMDB_HINT}) "
+            "or a Hub dataset id such as stanfordnlp/imdb."
+        )
+    if os.path.isdir(expanded):
+        scripts = sorted(n for n in os.listdir(expanded) if n.endswith(".py"))
+        if scripts:
+            raise UsageError(
+                f"--dataset {name!r} holds a loading script {scripts}; datasets no longer runs them, and hf-bilstm "
+                "never runs code from a dataset. Convert the data to parquet, CSV or JSON files (e.g. run the script "
+                "yourself, then DatasetDict.save_to_disk) and point --dataset at that folder."
+            )
+
+
+def local_path(name: str | None) -> str | None:
+    """`name` when it is an existing local path (an input that an output folder must not overwrite), else None."""
+    if name and os.path.exists(os.path.expanduser(name)):
+        return name
+    return None

@@ -1,0 +1,245 @@
+"""The output folder of `hf-bilstm train` / `pretrain`: checked, locked, and written so that nothing is lost.
+
+- Checked before anything is read or written: not a file, not one of the run's inputs (nor inside one, nor holding
+  one), and empty unless it holds an unfinished earlier output of the same command (or `--overwrite_output_dir`).
+- Locked for the whole run (an exclusive `filelock` lock): a second run into the same folder fails at once.
+- Written through a staging folder inside it: the finished model is saved there, then each file is moved into place
+  with `os.replace` (atomic on one file system), and only then are the previous run's leftovers removed. A save that
+  fails (a full disk) leaves the previous complete model as it was.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import shutil
+import tempfile
+
+from filelock import FileLock, Timeout
+
+from .data import UsageError
+
+LOCK_NAME = ".hf_bilstm.lock"
+MARKER_NAME = ".hf_bilstm_output.json"  # which command owns the folder: its unfinished output may be written again
+STAGING_NAME = ".hf_bilstm-staging"
+OWN_NAMES = (LOCK_NAME, MARKER_NAME, STAGING_NAME)  # bookkeeping, never pushed, never counted as content
+
+# Every file either command puts in a finished folder. A new run into the folder replaces or removes all of them,
+# so no file of the previous run (a classifier's test_results.json under a language model) survives next to it.
+OUTPUT_FILES = (
+    "config.json",
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "generation_config.json",
+    "configuration_bilstm.py",
+    "modeling_bilstm.py",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "README.md",
+    "all_results.json",
+    "train_results.json",
+    "eval_results.json",
+    "test_results.json",
+    "trainer_state.json",
+    "training_args.bin",
+    "pretraining_results.json",
+)
+SHARD = re.compile(r"^model-\d{5}-of-\d{5}\.safetensors$")
+MODEL_NAMES = ("config.json", "model.safetensors")
+
+# errno values of a write that ran out of room: a full disk, a file-size limit (`ulimit -f`), a quota.
+_NO_ROOM = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_NO_ROOM_TEXT = re.compile(r"os error (" + "|".join(str(code) for code in sorted(_NO_ROOM)) + r")\b")
+
+
+def no_room_reason(error: BaseException) -> str | None:
+    """The OS's words when `error` (or what caused it) is a write that ran out of room; None for anything else."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _NO_ROOM:
+            return error.strerror or os.strerror(error.errno)
+        # safetensors and tokenizers write from Rust and raise their own exception types, naming the OS error.
+        match = _NO_ROOM_TEXT.search(str(error))
+        if match:
+            return os.strerror(int(match.group(1)))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _real(path: str) -> str:
+    return os.path.realpath(os.path.expanduser(path))
+
+
+def _holds(folder: str, path: str) -> bool:
+    """Whether `path` is `folder` or lies inside it (links resolved)."""
+    folder, path = _real(folder), _real(path)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def holds_model(path: str) -> bool:
+    """Whether `path` holds a saved model or Trainer checkpoints."""
+    if not os.path.isdir(path):
+        return False
+    names = os.listdir(path)
+    return any(n in MODEL_NAMES or SHARD.match(n) or n.startswith("checkpoint-") for n in names)
+
+
+def contents(path: str) -> list[str]:
+    """The entries of `path` that are not this module's own bookkeeping."""
+    return sorted(n for n in os.listdir(path) if n not in OWN_NAMES) if os.path.isdir(path) else []
+
+
+def _owner(path: str) -> str | None:
+    try:
+        with open(os.path.join(path, MARKER_NAME), encoding="utf-8") as handle:
+            return json.load(handle).get("command")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+class OutputDir:
+    """
+    The output folder of one run of `command` (`train` or `pretrain`), used as a context manager around the run.
+
+    `inputs` maps a flag (`--model_name_or_path`) to the local path it names; the output folder may be none of them.
+    On entry the folder is checked, created, locked and marked as `command`'s; `staging` is where the finished model
+    is saved, and `commit()` moves it into place. On exit the lock is released, and a folder that this run created
+    and left without any output (a run refused after the checks) is removed again.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        command: str,
+        *,
+        overwrite: bool = False,
+        resuming: bool = False,
+        inputs: dict[str, str | None] | None = None,
+        is_main: bool = True,
+    ):
+        self.path = path
+        self.command = command
+        self.overwrite = overwrite
+        self.resuming = resuming
+        self.inputs = {flag: value for flag, value in (inputs or {}).items() if value}
+        self.is_main = is_main
+        self.staging = os.path.join(path, STAGING_NAME)
+        self._lock: FileLock | None = None
+        self._created = False
+
+    # -------------------------------------------------------------------------------------------- checks
+    def check(self) -> None:
+        """Refuses the folder (UsageError) before anything is read or written; safe to call more than once."""
+        path = self.path
+        if not path:
+            raise UsageError("--output_dir is empty; give the folder the model should be written to.")
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise UsageError(f"--output_dir {path!r} is a file, not a folder; choose another path.")
+        for flag, value in self.inputs.items():
+            if os.path.exists(os.path.expanduser(value)) and _holds(path, value):
+                raise UsageError(
+                    f"--output_dir {path!r} is (or holds) {flag} {value!r}, an input of this run; "
+                    "writing there would destroy what is being read. Choose a new --output_dir."
+                )
+        if self.resuming or not os.path.isdir(path):
+            return
+        entries = contents(path)
+        if not entries or self.overwrite:
+            return
+        if holds_model(path):
+            raise UsageError(
+                f"--output_dir {path!r} already holds a model or checkpoints. Pass --overwrite_output_dir to "
+                "replace it, --resume_from_checkpoint to continue its training, or choose another folder."
+                if self.command == "train"
+                else f"--output_dir {path!r} already holds a model or checkpoints. Pass --overwrite_output_dir to "
+                "replace it, or choose another folder."
+            )
+        if _owner(path) == self.command:
+            return  # an earlier run of this command that stopped before it saved a model: its own files
+        shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+        raise UsageError(
+            f"--output_dir {path!r} is not empty (it holds {shown}) and is not an unfinished output of "
+            f"hf-bilstm {self.command}. Choose an empty or new folder, or pass --overwrite_output_dir to replace "
+            "those of its files that the command writes."
+        )
+
+    # -------------------------------------------------------------------------------------------- lifetime
+    def __enter__(self) -> OutputDir:
+        self.check()
+        if not self.is_main:
+            return self
+        try:
+            self._created = not os.path.isdir(self.path)
+            os.makedirs(self.path, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.path, prefix=".write-test-"):
+                pass
+        except OSError as error:
+            raise UsageError(
+                f"--output_dir {self.path!r} is not writable ({error}); choose a folder you can write."
+            ) from error
+        self._lock = FileLock(os.path.join(self.path, LOCK_NAME))
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            self._lock = None
+            raise UsageError(
+                f"--output_dir {self.path!r} is in use by another hf-bilstm run (it holds the lock "
+                f"{LOCK_NAME}); wait for that run to finish, or choose another --output_dir."
+            ) from None
+        try:
+            self.check()  # again, under the lock: another run may have written there since the first check
+            if os.path.isdir(self.staging):  # left by a run that died while saving; never complete
+                shutil.rmtree(self.staging)
+            if self.overwrite and not self.resuming:
+                # Old checkpoints would be rotated, resumed or merged into this run's results: they go now. The old
+                # finished model stays until commit() replaces it, so a failed run leaves it readable.
+                for name in os.listdir(self.path):
+                    if name.startswith("checkpoint-") and os.path.isdir(os.path.join(self.path, name)):
+                        shutil.rmtree(os.path.join(self.path, name))
+            if _owner(self.path) != self.command or not holds_model(self.path):
+                with open(os.path.join(self.path, MARKER_NAME), "w", encoding="utf-8") as handle:
+                    json.dump({"command": self.command}, handle)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if self._lock is None:
+            return
+        try:
+            if exc_type is not None and os.path.isdir(self.staging):
+                shutil.rmtree(self.staging, ignore_errors=True)
+            if exc_type is not None and self._created and not contents(self.path):
+                # Refused after the checks (a bad --dataset, ...): leave no empty folder behind.
+                shutil.rmtree(self.path, ignore_errors=True)
+        finally:
+            self._lock.release()
+            self._lock = None
+
+    # -------------------------------------------------------------------------------------------- saving
+    def new_staging(self) -> str:
+        """A fresh, empty staging folder inside the output folder (same file system: os.replace is atomic)."""
+        if os.path.isdir(self.staging):
+            shutil.rmtree(self.staging)
+        os.makedirs(self.staging)
+        return self.staging
+
+    def commit(self) -> None:
+        """Moves every file of the staging folder into place, then removes the previous run's other outputs."""
+        written = set()
+        for name in sorted(os.listdir(self.staging)):
+            source = os.path.join(self.staging, name)
+            if not os.path.isfile(source) or name.endswith(".bin"):  # the Trainer's pickled training_args.bin
+                continue
+            os.replace(source, os.path.join(self.path, name))
+            written.add(name)
+        for name in os.listdir(self.path):
+            if name not in written and (name in OUTPUT_FILES or SHARD.match(name)):
+                os.remove(os.path.join(self.path, name))
+        shutil.rmtree(self.staging)

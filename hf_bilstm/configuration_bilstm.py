@@ -8,6 +8,7 @@ from transformers import PretrainedConfig
 RNN_TYPES = ("lstm", "gru", "rnn")
 POOLING_TYPES = ("last", "max", "mean", "max_mean")
 RNN_IMPLEMENTATIONS = ("auto", "padded", "packed")
+PROBLEM_TYPES = ("single_label_classification", "multi_label_classification", "regression")
 
 
 class BiLSTMConfig(PretrainedConfig):
@@ -117,6 +118,13 @@ class BiLSTMConfig(PretrainedConfig):
                 f"or fix model_type in its config.json."
             )
         num_labels, id2label = kwargs.get("num_labels"), kwargs.get("id2label")
+        if num_labels is not None and (isinstance(num_labels, bool) or not isinstance(num_labels, int)):
+            raise ValueError(f"BiLSTMConfig.num_labels must be a positive integer, but it was {num_labels!r}.")
+        if num_labels is not None and num_labels < 1:
+            # transformers turns it into an empty id2label: a model with no outputs.
+            raise ValueError(
+                f"BiLSTMConfig.num_labels must be at least 1 (1 = regression, 2+ = classes), but it was {num_labels}."
+            )
         if num_labels is not None and id2label is not None and len(id2label) != num_labels:
             # transformers only logs a warning here; a head of the wrong width is a silent wrong answer.
             raise ValueError(
@@ -165,12 +173,41 @@ class BiLSTMConfig(PretrainedConfig):
                 f"BiLSTMConfig.pad_token_id must be an integer in [0, vocab_size={self.vocab_size}), "
                 f"but it was {pad!r}."
             )
-        if self.id2label is not None and self.label2id is not None:
-            if sorted(self.label2id.values()) != sorted(int(k) for k in self.id2label):
+        self._validate_labels()
+
+    def _validate_labels(self):
+        # Every path (Python, the CLI, remote code, a config.json) comes through here: a head with no outputs, or
+        # labels that do not map back and forth, would answer wrongly without an error.
+        id2label, label2id = self.id2label, self.label2id
+        if not isinstance(id2label, dict) or not id2label:
+            raise ValueError(
+                f"BiLSTMConfig.id2label must name at least one label, e.g. {{0: 'neg', 1: 'pos'}}, but it was "
+                f"{id2label!r}."
+            )
+        try:
+            ids = sorted(int(key) for key in id2label)
+        except (TypeError, ValueError):
+            ids = None
+        if ids != list(range(len(id2label))):
+            raise ValueError(
+                f"BiLSTMConfig.id2label must have the keys 0..{len(id2label) - 1} (one per output of the head), but "
+                f"its keys are {sorted(id2label, key=str)}. Number the labels from 0."
+            )
+        names = list(id2label.values())
+        if len(set(names)) != len(names):
+            raise ValueError(f"BiLSTMConfig.id2label names a label twice ({id2label}); label names must be unique.")
+        if label2id is not None:
+            expected = {name: int(index) for index, name in id2label.items()}
+            if not isinstance(label2id, dict) or {k: int(v) for k, v in label2id.items()} != expected:
                 raise ValueError(
-                    f"BiLSTMConfig: label2id {self.label2id} does not match id2label {self.id2label}; "
+                    f"BiLSTMConfig: label2id {label2id} does not match id2label {id2label}; "
                     "give both from the same label names (or only id2label)."
                 )
+        if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
+            raise ValueError(
+                f"BiLSTMConfig.problem_type must be one of {list(PROBLEM_TYPES)} or None (inferred from the labels), "
+                f"but it was {self.problem_type!r}."
+            )
 
     @property
     def num_directions(self) -> int:

@@ -14,7 +14,7 @@ import torch
 from datasets import ClassLabel, Dataset, DatasetDict, load_dataset, load_from_disk
 from datasets.exceptions import DatasetGenerationError, DatasetNotFoundError
 
-from .tokenization_bilstm import train_tokenizer
+from .tokenization_bilstm import cut_text, train_tokenizer
 
 LOCAL_IMDB_HINT = "../shared/data/imdb"
 
@@ -292,9 +292,9 @@ def encode(dataset: Dataset, tokenizer, text_column: str, label_column: str | No
     """
 
     def tokenize(batch):
-        encoded = tokenizer(
-            batch[text_column], truncation=True, max_length=tokenizer.model_max_length, return_attention_mask=False
-        )
+        # Cut before tokenizing: a huge row would otherwise be tokenized whole, only for truncation to drop the rest.
+        texts = [cut_text(text, tokenizer.model_max_length) for text in batch[text_column]]
+        encoded = tokenizer(texts, truncation=True, max_length=tokenizer.model_max_length, return_attention_mask=False)
         out = {"input_ids": encoded["input_ids"], "length": [len(ids) for ids in encoded["input_ids"]]}
         if label_column is not None:
             out["labels"] = batch[label_column]

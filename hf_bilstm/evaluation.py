@@ -2,13 +2,16 @@
 
 import argparse
 import json
+import math
+import os
 import sys
 
 import numpy as np
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from .data import PaddingCollator, UsageError, check_tokenizer_fits, encode, load_raw_dataset, prepare_eval_split
+from .data import PaddingCollator, UsageError, encode, load_raw_dataset, prepare_eval_split
+from .flag_checks import check_dataset_flag, check_number, check_seed
+from .model_loading import load_classifier_folder, resolve_device
 from .training import classification_metrics
 
 
@@ -34,17 +37,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 def load_model(path: str, device: str | None = None):
     """The model and tokenizer of a folder, with a clear error when it is not a trained classifier folder."""
-    import hf_bilstm  # noqa: F401  (registers the Auto classes, so no remote code is needed)
-
-    try:
-        # trust_remote_code=False: never run (or offer to run) code from the folder; hf_bilstm is imported above.
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
-        model = AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=False)
-    except (OSError, ValueError) as error:  # ValueError: a config.json with bad values
-        raise UsageError(f"{path!r} is not a model folder hf-bilstm can load ({error}).") from error
-    check_tokenizer_fits(tokenizer, model.config, path)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return model.to(device).eval(), tokenizer
+    return load_classifier_folder(path, resolve_device(device))
 
 
 @torch.no_grad()
@@ -69,10 +62,36 @@ def evaluate_dataset(model, tokenizer, encoded, batch_size: int = 128, prefix: s
     return {f"{prefix}_{key}": value for key, value in metrics.items()}
 
 
+def check_args(args) -> str:
+    """Every flag, before the model or the data is loaded; returns the device."""
+    check_number("--batch_size", args.batch_size, integer=True, minimum=1)
+    check_number("--max_samples", args.max_samples, integer=True, minimum=1)
+    check_seed(args.seed)
+    if args.text_column == args.label_column:
+        raise UsageError(
+            f"--text_column and --label_column are both {args.text_column!r}; name the column of the texts and the "
+            "column of the labels."
+        )
+    if args.output_file:
+        folder = os.path.dirname(os.path.abspath(args.output_file))
+        if os.path.isdir(args.output_file):
+            raise UsageError(f"--output_file {args.output_file!r} is a folder; give a file name for the metrics JSON.")
+        if not os.path.isdir(folder):
+            raise UsageError(
+                f"--output_file {args.output_file!r}: the folder {folder!r} does not exist; create it first "
+                "(mkdir -p) or choose another path."
+            )
+        if not os.access(folder, os.W_OK):
+            raise UsageError(f"--output_file {args.output_file!r}: the folder {folder!r} is not writable.")
+    check_dataset_flag(args.dataset)
+    return resolve_device(args.device)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        model, tokenizer = load_model(args.model, args.device)
+        device = check_args(args)
+        model, tokenizer = load_model(args.model, device)
         label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
         raw = load_raw_dataset(args.dataset, args.dataset_config_name)
         split = prepare_eval_split(
@@ -80,14 +99,20 @@ def main(argv: list[str] | None = None) -> int:
         )
         encoded = encode(split, tokenizer, args.text_column, args.label_column)
         metrics = evaluate_dataset(model, tokenizer, encoded, args.batch_size, prefix=args.split)
+        bad = {key: value for key, value in metrics.items() if isinstance(value, float) and not math.isfinite(value)}
+        if bad:  # refused weights make this unreachable; JSON has no NaN
+            raise UsageError(f"the model gave {bad}; its weights are broken. Train or save the model again.")
+        text = json.dumps(metrics, indent=2, allow_nan=False)
+        if args.output_file:  # written before printing: a failure here loses no work, the check above makes it rare
+            try:
+                with open(args.output_file, "w", encoding="utf-8") as handle:
+                    handle.write(text + "\n")
+            except OSError as error:
+                raise UsageError(f"--output_file {args.output_file!r} cannot be written ({error}).") from error
     except UsageError as error:
         print(f"hf-bilstm evaluate: error: {error}", file=sys.stderr)
         return 2
-    text = json.dumps(metrics, indent=2)
     print(text)
-    if args.output_file:
-        with open(args.output_file, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
     return 0
 
 

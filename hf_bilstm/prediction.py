@@ -2,11 +2,12 @@
 
 import argparse
 import json
+import math
 import sys
 
-import torch
-
-from .data import UsageError, check_tokenizer_fits
+from .data import UsageError
+from .model_loading import load_classifier_folder, resolve_device
+from .tokenization_bilstm import cut_text
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -27,6 +28,31 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+BOM = "\ufeff"
+
+
+def split_lines(text: str) -> list[str]:
+    """One line per `\\n` (a `\\r\\n` ending counts as one): never at form feeds, `\\x1c`, `\\x85` or `\\u2028`,
+    which `str.splitlines` also breaks at, so that every input line gets exactly one answer."""
+    if text.startswith(BOM):  # a UTF-8 byte order mark is not part of the first text
+        text = text[1:]
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline that ends the last line
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _decode(data: bytes, kind: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise UsageError(
+            f"{kind}: line {line} is not valid UTF-8 text ({error}). Convert it to UTF-8 first, "
+            "e.g. iconv -f latin1 -t utf-8 FILE > FILE.utf8."
+        ) from error
+
+
 def _checked_utf8(texts: list[str], kind: str) -> list[str]:
     for number, text in enumerate(texts, 1):
         try:  # bytes that are not UTF-8 reach us as lone surrogates where Python decodes with surrogateescape
@@ -39,59 +65,82 @@ def _checked_utf8(texts: list[str], kind: str) -> list[str]:
     return texts
 
 
+def read_file(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise UsageError(f"--file {path!r}: no such file. Check the path (one text per line, UTF-8).") from None
+    except IsADirectoryError:
+        raise UsageError(f"--file {path!r} is a folder, not a file of texts (one per line).") from None
+    except OSError as error:
+        raise UsageError(f"--file {path!r} cannot be read ({error.strerror or error}).") from error
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise UsageError(
+            f"--file {path!r}: cannot read it as UTF-8 text (line {line}: {error}). Convert it to UTF-8 first, "
+            "e.g. iconv -f latin1 -t utf-8 FILE > FILE.utf8."
+        ) from error
+
+
+def read_stdin(stdin) -> str:
+    if stdin is None or getattr(stdin, "closed", False):
+        raise UsageError(
+            "stdin is closed and no texts were given; give them as arguments, with --file PATH, or pipe "
+            "them in (one per line)."
+        )
+    buffer = getattr(stdin, "buffer", None)
+    try:
+        if buffer is not None:  # bytes, so that no newline translation (a lone \r) splits a line
+            return _decode(buffer.read(), "stdin")
+        return stdin.read()
+    except UnicodeDecodeError as error:
+        raise UsageError(f"stdin is not UTF-8 text ({error}); convert it first, e.g. with iconv.") from error
+    except (OSError, ValueError) as error:  # ValueError: reading a closed file
+        raise UsageError(f"stdin cannot be read ({error}); give the texts as arguments or with --file.") from error
+
+
 def read_texts(args, stdin=None) -> list[str]:
     """The texts to label; blank lines of a file or stdin are skipped (and counted on stderr)."""
     stdin = sys.stdin if stdin is None else stdin
     if args.texts:
         if args.file:
             raise UsageError("give texts as arguments or with --file, not both.")
-        return _checked_utf8(list(args.texts), "argument")
+        return _checked_utf8([text[1:] if text.startswith(BOM) else text for text in args.texts], "argument")
     if args.file and args.file != "-":
-        try:
-            with open(args.file, encoding="utf-8") as handle:
-                lines = handle.read().splitlines()
-        except (OSError, UnicodeDecodeError) as error:
-            raise UsageError(
-                f"--file {args.file!r}: cannot read it as UTF-8 text ({error}). Convert it to UTF-8 first, "
-                "e.g. iconv -f latin1 -t utf-8 FILE > FILE.utf8."
-            ) from error
+        source, lines = f"--file {args.file!r}", split_lines(read_file(args.file))
     else:
-        if args.file is None and stdin.isatty():
+        if args.file is None and stdin is not None and not getattr(stdin, "closed", False) and stdin.isatty():
             raise UsageError("no texts: give them as arguments, with --file PATH, or on stdin (one per line).")
-        try:
-            lines = stdin.read().splitlines()
-        except UnicodeDecodeError as error:
-            raise UsageError(f"stdin is not UTF-8 text ({error}); convert it first, e.g. with iconv.") from error
+        source, lines = "stdin", split_lines(read_stdin(stdin))
+    if not lines:
+        raise UsageError(f"no texts to label: {source} is empty. Give one text per line.")
     texts = [line for line in _checked_utf8(lines, "line") if line.strip()]
     if len(texts) < len(lines):
         print(f"hf-bilstm predict: skipped {len(lines) - len(texts)} blank line(s).", file=sys.stderr)
     if not texts:
-        raise UsageError("no texts to label: the input holds only blank lines.")
+        raise UsageError(f"no texts to label: {source} holds only blank lines.")
     return texts
 
 
 def load_classifier(model: str, device: str | None = None):
     """A text-classification pipeline on a model folder; texts longer than the model's limit are cut, not refused."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+    from transformers import pipeline
 
-    import hf_bilstm  # noqa: F401  (registers the Auto classes, so no remote code is needed)
-
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    # Loaded here rather than by pipeline(), which buries the loading error in a ValueError full of tracebacks.
-    try:
-        # trust_remote_code=False: never run (or offer to run) code from the folder; hf_bilstm is imported above.
-        tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=False)
-        loaded = AutoModelForSequenceClassification.from_pretrained(model, trust_remote_code=False)
-    except (OSError, ValueError) as error:
-        raise UsageError(f"{model!r} is not a model folder hf-bilstm can load ({error}).") from error
-    check_tokenizer_fits(tokenizer, loaded.config, model)
-    return pipeline("text-classification", model=loaded, tokenizer=tokenizer, device=device)
+    # Loaded and checked here rather than by pipeline(), which buries a loading error in a ValueError full of
+    # tracebacks and accepts weights that do not match the model (hf_bilstm.model_loading).
+    loaded, tokenizer = load_classifier_folder(model)
+    return pipeline("text-classification", model=loaded, tokenizer=tokenizer, device=resolve_device(device))
 
 
 def predict(classifier, texts: list[str], batch_size: int = 32) -> list[dict]:
     """One `{"label", "score"}` per text, in the order given."""
     # Batches of similar lengths waste no recurrent steps on padding (up to 1.4x faster on IMDB on a CPU, see
     # scripts/benchmark_cpu_inference.py); the model's answers do not depend on the batch, so only speed changes.
+    limit = classifier.tokenizer.model_max_length
+    texts = [cut_text(text, limit) for text in texts]  # bounded before tokenizing: memory set by the batch
     order = sorted(range(len(texts)), key=lambda index: len(texts[index]), reverse=True)
     results = classifier([texts[index] for index in order], batch_size=batch_size, truncation=True)
     in_order = [None] * len(texts)
@@ -104,17 +153,28 @@ def main(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
     args = make_parser().parse_args(sys.argv[1:] if argv is None else argv)
     stdout = sys.stdout if stdout is None else stdout
     try:
+        if args.batch_size < 1:
+            raise UsageError(f"--batch_size must be a positive number of texts, but it was {args.batch_size}.")
+        device = resolve_device(args.device)
         texts = read_texts(args, stdin)
-        classifier = load_classifier(args.model, args.device)
+        classifier = load_classifier(args.model, device)
+        lines = []
+        for text, result in zip(texts, predict(classifier, texts, args.batch_size)):
+            if not math.isfinite(result["score"]):  # refused weights make this unreachable; JSON has no NaN
+                raise UsageError(
+                    f"the model gave the score {result['score']} for line {len(lines) + 1}; its weights "
+                    "are broken. Train or save the model again."
+                )
+            if args.json:
+                record = {"text": text, "label": result["label"], "score": result["score"]}
+                lines.append(json.dumps(record, ensure_ascii=False, allow_nan=False))
+            else:
+                lines.append(f"{result['label']}\t{result['score']:.4f}")
     except UsageError as error:
         print(f"hf-bilstm predict: error: {error}", file=sys.stderr)
         return 2
-    for text, result in zip(texts, predict(classifier, texts, args.batch_size)):
-        if args.json:
-            record = {"text": text, "label": result["label"], "score": result["score"]}
-            print(json.dumps(record, ensure_ascii=False), file=stdout)
-        else:
-            print(f"{result['label']}\t{result['score']:.4f}", file=stdout)
+    for line in lines:
+        print(line, file=stdout)
     return 0
 
 

@@ -75,3 +75,23 @@ def train_tokenizer(
         # The model has no token types; without this the pipeline passes token_type_ids to forward.
         model_input_names=["input_ids", "attention_mask"],
     )
+
+
+# A word of this tokenizer is at least one character, and English words average about six with their space; 32
+# characters per token keeps every token that truncation keeps for any ordinary text (a margin of ~5x) while bounding
+# what the tokenizer is handed, so memory is set by the batch and `model_max_length`, not by the input.
+CHARACTERS_PER_TOKEN = 32
+CHARACTER_MARGIN = 1024
+
+
+def character_bound(model_max_length) -> int | None:
+    """The number of characters a text is cut to before tokenizing (None: the tokenizer sets no length)."""
+    if not isinstance(model_max_length, int) or model_max_length <= 0 or model_max_length > 10**7:
+        return None
+    return model_max_length * CHARACTERS_PER_TOKEN + CHARACTER_MARGIN
+
+
+def cut_text(text: str, model_max_length) -> str:
+    """`text` cut to `character_bound(model_max_length)` characters (unchanged when shorter)."""
+    bound = character_bound(model_max_length)
+    return text if bound is None or len(text) <= bound else text[:bound]

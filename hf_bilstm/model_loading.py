@@ -1,0 +1,142 @@
+"""Loading a trained classifier folder for `predict`, `evaluate` and `push`, refusing weights that would answer
+wrongly: `from_pretrained` fills a missing or mismatched tensor with random values and casts any dtype, silently.
+
+Every tensor of the model must be in the weights file, with its shape and a floating-point dtype, holding only finite
+numbers, and the file may hold nothing else. The file is read with safetensors (never unpickled).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import torch
+
+from .data import UsageError, check_tokenizer_fits
+
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def weight_files(source: str) -> list[str]:
+    """Local paths of the safetensors file(s) of a folder or a Hub id already in the cache."""
+    from transformers.utils import cached_file
+
+    index = cached_file(source, "model.safetensors.index.json", _raise_exceptions_for_missing_entries=False)
+    if index:
+        with open(index, encoding="utf-8") as handle:
+            shards = sorted(set(json.load(handle)["weight_map"].values()))
+        return [cached_file(source, shard) for shard in shards]
+    return [cached_file(source, "model.safetensors")]
+
+
+def _shown(names) -> str:
+    names = sorted(names)
+    return str(names[:6])[:-1] + (f", ... ({len(names)} in all)]" if len(names) > 6 else "]")
+
+
+def check_weights(model: torch.nn.Module, source: str) -> None:
+    """Compares the weights file(s) of `source` with `model`'s tensors: names, shapes, dtypes and finiteness."""
+    from safetensors import safe_open
+
+    expected = model.state_dict()
+    found, problems = {}, []
+    for path in weight_files(source):
+        with safe_open(path, framework="pt") as handle:
+            for key in handle.keys():
+                found[key] = handle.get_tensor(key)
+    fix = "Save the model again with model.save_pretrained(folder) (or download it again with force_download=True)."
+    where = f"{source!r}: its weights file"
+    if not found:
+        raise UsageError(f"{where} holds no tensors at all; the model would answer from random weights. {fix}")
+    missing, unexpected = set(expected) - set(found), set(found) - set(expected)
+    if missing:
+        problems.append(f"lacks {_shown(missing)}")
+    if unexpected:
+        problems.append(f"holds tensors this model does not have {_shown(unexpected)}")
+    for key in sorted(set(expected) & set(found)):
+        tensor = found[key]
+        if tuple(tensor.shape) != tuple(expected[key].shape):
+            problems.append(f"has {key} of shape {tuple(tensor.shape)}, not {tuple(expected[key].shape)}")
+        elif tensor.dtype not in FLOAT_DTYPES:
+            problems.append(f"has {key} as {str(tensor.dtype).replace('torch.', '')}, not a floating-point type")
+        elif not bool(torch.isfinite(tensor).all()):
+            problems.append(f"has NaN or infinite values in {key}")
+    if problems:
+        raise UsageError(
+            f"{where} {'; '.join(problems[:4])}. It does not match its config.json, so the model's answers would be "
+            f"wrong. {fix}"
+        )
+
+
+def resolve_device(device: str | None) -> str:
+    """`--device`, checked: cpu, cuda or cuda:N (when there is such a GPU), mps (when available); default cuda if
+    there is one, else cpu."""
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError) as error:
+        raise UsageError(f"--device {device!r} is not a device ({error}); use cpu, cuda or cuda:N.") from error
+    if parsed.type == "cpu":
+        return device
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {device!r}: this machine has no CUDA GPU (torch sees none); use --device cpu.")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise UsageError(
+                f"--device {device!r}: there are only {torch.cuda.device_count()} CUDA GPU(s) (cuda:0.."
+                f"cuda:{torch.cuda.device_count() - 1}); choose one of them or --device cpu."
+            )
+        return device
+    if parsed.type == "mps" and torch.backends.mps.is_available():
+        return device
+    raise UsageError(f"--device {device!r} is not available here; use cpu, cuda or cuda:N.")
+
+
+def check_model_source(source: str) -> None:
+    """A path that does not exist is "no such folder", not a Hub error about repo ids; a folder's config.json must be
+    a JSON object (transformers fails on anything else with an AttributeError)."""
+    if not source:
+        raise UsageError("the model is empty; give the output folder of hf-bilstm train (or a Hub id USER/NAME).")
+    expanded = os.path.expanduser(source)
+    if not os.path.exists(expanded):
+        if source.startswith((".", "/", "~")) or source.count("/") != 1:
+            raise UsageError(
+                f"{source!r}: no such folder (nor a Hub id of the form USER/NAME). Give the output folder of "
+                "hf-bilstm train; check the spelling of the path."
+            )
+        return
+    if not os.path.isdir(expanded):
+        raise UsageError(f"{source!r} is a file, not a model folder; give the output folder of hf-bilstm train.")
+    config = os.path.join(expanded, "config.json")
+    if os.path.isfile(config):
+        try:
+            with open(config, encoding="utf-8") as handle:
+                value = json.load(handle)
+        except (OSError, ValueError):
+            return  # transformers' own error names the file and says it is not valid JSON
+        if not isinstance(value, dict):
+            raise UsageError(
+                f"{source!r}: its config.json holds a {type(value).__name__}, not a JSON object of settings. "
+                "Save the model again with model.save_pretrained(folder)."
+            )
+
+
+def load_classifier_folder(source: str, device: str | None = None):
+    """`(model, tokenizer)` of a classifier folder (or Hub id), checked; a UsageError says what is wrong."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    import hf_bilstm  # noqa: F401  (registers the Auto classes, so no remote code is needed)
+
+    check_model_source(source)
+    try:
+        # trust_remote_code=False: never run (or offer to run) code from the folder; hf_bilstm is imported above.
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+        model = AutoModelForSequenceClassification.from_pretrained(source, trust_remote_code=False)
+    except (OSError, ValueError, TypeError) as error:  # ValueError/TypeError: a config.json with bad values
+        raise UsageError(f"{source!r} is not a model folder hf-bilstm can load ({error}).") from error
+    check_tokenizer_fits(tokenizer, model.config, source)
+    check_weights(model, source)
+    if device is not None:
+        model = model.to(device)
+    return model.eval(), tokenizer

@@ -5,7 +5,10 @@ train, sample caps) → `train_tokenizer_on` (train split only) → `encode_spli
 `PaddingCollator` (dynamic padding per batch).
 """
 
+import hashlib
+import math
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -133,7 +136,22 @@ def _to_class_label(dataset: Dataset, label_column: str, names: list[str] | None
     if isinstance(feature, ClassLabel):  # ClassLabel with other names: map by name
         values = [feature.names[i] if i is not None and i >= 0 else None for i in dataset[label_column]]
     else:  # negative ints are the usual "unlabelled" marker (IMDB's unsupervised split uses -1)
-        values = [None if isinstance(v, int) and v < 0 else v for v in dataset[label_column]]
+        values = list(dataset[label_column])
+        for row, value in enumerate(values):
+            if isinstance(value, float):
+                # A column of integers with a gap reads as floats (CSV: 1.0, NaN): NaN is a missing label, a whole
+                # number is that integer; any other float (0.5) would become a class of its own.
+                if math.isnan(value):
+                    values[row] = value = None
+                elif value.is_integer():
+                    values[row] = value = int(value)
+            if value is not None and not isinstance(value, (int, str)):  # bool is an int
+                raise UsageError(
+                    f"Row {row}: label {value!r} is a {type(value).__name__}; labels must be integers, booleans or "
+                    f"strings (column {label_column!r}). Convert the column (e.g. dataset.cast_column) or name the "
+                    "right one with --label_column."
+                )
+        values = [None if isinstance(v, int) and v < 0 else v for v in values]
     if names is None:
         present = {v for v in values if v is not None}
         names = [str(v) for v in sorted(present, key=lambda v: (isinstance(v, str), v))]
@@ -154,6 +172,46 @@ def _to_class_label(dataset: Dataset, label_column: str, names: list[str] | None
         )
     dataset = dataset.remove_columns(label_column).add_column(label_column, ids)
     return dataset.cast_column(label_column, ClassLabel(names=names)), names
+
+
+def _text_hashes(dataset: Dataset, text_column: str) -> list[bytes]:
+    return [hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest() for text in dataset[text_column]]
+
+
+def _without_overlap(train, validation, test, text_column: str):
+    """
+    No text may be in two of the splits: the test split must stay unseen and validation must not be trained on.
+    Splits that are largely the same data (a copy, or one cut from the other) are refused; the few texts that a
+    dataset holds twice (IMDB's train and test share 123 reviews) are dropped from the earlier split, and counted.
+    """
+    roles = [("train", train), ("validation", validation)] + ([("test", test)] if test is not None else [])
+    hashes = {name: _text_hashes(dataset, text_column) for name, dataset in roles}
+    kept = {name: dataset for name, dataset in roles}
+    for later_index in range(len(roles) - 1, 0, -1):
+        later = roles[later_index][0]
+        later_set = set(hashes[later])
+        for earlier, _ in roles[:later_index]:
+            shared = [i for i, h in enumerate(hashes[earlier]) if h in later_set]
+            if not shared:
+                continue
+            smaller = min(len(set(hashes[earlier])), len(later_set))
+            if len(set(hashes[earlier][i] for i in shared)) * 2 >= smaller:
+                raise UsageError(
+                    f"The {earlier} and {later} splits are largely the same texts ({len(shared)} of the "
+                    f"{len(hashes[earlier])} {earlier} rows are in {later}); a model would be selected or tested on "
+                    "what it was trained on. Give splits with distinct texts (--train_split, --validation_split, "
+                    "--test_split)."
+                )
+            drop = set(shared)
+            keep = [i for i in range(len(hashes[earlier])) if i not in drop]
+            kept[earlier] = kept[earlier].select(keep)
+            hashes[earlier] = [hashes[earlier][i] for i in keep]
+            print(
+                f"hf-bilstm: dropped {len(drop)} {earlier} row(s) whose text is also in the {later} split "
+                "(the dataset holds them twice).",
+                file=sys.stderr,
+            )
+    return kept["train"], kept["validation"], kept.get("test")
 
 
 def _cap(dataset: Dataset, max_samples: int | None, seed: int, shuffle: bool) -> Dataset:
@@ -234,6 +292,8 @@ def prepare_splits(
     validation = _cap(validation, max_eval_samples, seed, shuffle=True)
     if test is not None:
         test = _cap(test, max_test_samples, seed, shuffle=True)
+    # After the caps: a test text that is never evaluated is no leak, so only the texts in use are compared.
+    train, validation, test = _without_overlap(train, validation, test, text_column)
     splits = Splits(train, validation, test, names, carved)
     for split, dataset in splits.items():
         if len(dataset) == 0:

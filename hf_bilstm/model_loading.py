@@ -137,6 +137,9 @@ def load_classifier_folder(source: str, device: str | None = None):
         raise UsageError(f"{source!r} is not a model folder hf-bilstm can load ({error}).") from error
     check_tokenizer_fits(tokenizer, model.config, source)
     check_weights(model, source)
+    # Folders saved before token types were passed on: the model refuses a text pair only when it sees them.
+    if "token_type_ids" not in tokenizer.model_input_names:
+        tokenizer.model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
     if device is not None:
         model = model.to(device)
     return model.eval(), tokenizer

@@ -58,6 +58,17 @@ def _reverse_index(lengths: torch.Tensor, seq_len: int) -> torch.Tensor:
     return torch.where(positions < lengths, lengths - 1 - positions, positions)
 
 
+def _refuse_text_pairs(token_type_ids: torch.Tensor | None) -> None:
+    # The tokenizer marks the second text of a pair with token type 1; this model reads single texts, and would
+    # otherwise read the two as one.
+    if token_type_ids is not None and bool((token_type_ids != 0).any()):
+        raise ValueError(
+            "This model classifies one text at a time, but it was given a text pair (text_pair=, a "
+            '{"text": ..., "text_pair": ...} input, or tokenizer(text, pair)). Classify each text on its own, or join '
+            "them into one string yourself if that is what you mean."
+        )
+
+
 def _run_layer(rnn: nn.RNNBase, layer: int, suffix: str, inputs: torch.Tensor) -> torch.Tensor:
     """One direction (`suffix` "" or "_reverse") of one layer of `rnn` over padded `inputs`, from zero states."""
     # From `_flat_weights`, as nn.RNNBase.forward reads them: whatever swaps them (DropConnect) acts on both paths.
@@ -329,7 +340,9 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         return_dict: bool | None = None,
+        token_type_ids: torch.LongTensor | None = None,
     ) -> BiLSTMModelOutput | tuple:
+        _refuse_text_pairs(token_type_ids)
         input_ids, mask, inputs_embeds, order = self._prepare(input_ids, attention_mask, inputs_embeds)
         if inputs_embeds is None:
             inputs_embeds = self.embeddings(input_ids)
@@ -414,7 +427,9 @@ class BiLSTMForSequenceClassification(BiLSTMPreTrainedModel):
         inputs_embeds: torch.FloatTensor | None = None,
         labels: torch.Tensor | None = None,
         return_dict: bool | None = None,
+        token_type_ids: torch.LongTensor | None = None,
     ) -> SequenceClassifierOutput | tuple:
+        _refuse_text_pairs(token_type_ids)
         outputs = self.bilstm(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds)
         logits = self.classifier(outputs.pooler_output)
         loss = self.compute_loss(logits, labels) if labels is not None else None
@@ -584,6 +599,7 @@ class BiLSTMForPreTraining(BiLSTMPreTrainedModel):
         labels: torch.LongTensor | None = None,
         return_logits: bool | None = None,
         return_dict: bool | None = None,
+        token_type_ids: torch.LongTensor | None = None,
     ) -> BiLSTMPreTrainingOutput | tuple:
         r"""
         labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -593,6 +609,7 @@ class BiLSTMForPreTraining(BiLSTMPreTrainedModel):
         return_logits (`bool`, *optional*):
             Return the per-position logits even when `labels` are given (they are large: batch x length x vocab).
         """
+        _refuse_text_pairs(token_type_ids)
         # Right-align first so that "next" and "previous" mean the neighbouring text token whatever the padding.
         input_ids, mask, inputs_embeds, order = self.bilstm._prepare(input_ids, attention_mask, inputs_embeds)
         if labels is not None:

@@ -72,8 +72,9 @@ def train_tokenizer(
         model_max_length=model_max_length,
         padding_side="right",
         truncation_side="right",
-        # The model has no token types; without this the pipeline passes token_type_ids to forward.
-        model_input_names=["input_ids", "attention_mask"],
+        # Token types are passed on only so that the model can refuse a text pair (type 1), which it would
+        # otherwise read as one text; single texts are all type 0.
+        model_input_names=["input_ids", "token_type_ids", "attention_mask"],
     )
 
 

@@ -55,8 +55,10 @@ def folder_digest(folder: Path) -> dict[str, str]:
 def write_tiny_dataset(folder: Path) -> Path:
     """A local dataset folder (train/test JSON lines, string labels) that `hf-bilstm train` reads in seconds."""
     folder.mkdir(parents=True)
-    rows = [{"text": text, "label": "pos" if i % 2 == 0 else "neg"} for i, text in enumerate(TEXTS)]
-    for split in ("train", "test"):
+    for split in ("train", "test"):  # every text once: a text in two splits is refused (or dropped)
+        rows = [
+            {"text": f"{text} ({split} review {i})", "label": ["pos", "neg"][i % 2]} for i, text in enumerate(TEXTS)
+        ]
         (folder / f"{split}.jsonl").write_text("\n".join(json.dumps(row) for row in rows))
     return folder
 

@@ -11,7 +11,8 @@ def test_special_tokens_and_input_names():
     assert tokenizer.pad_token == "[PAD]" and tokenizer.pad_token_id == 0
     assert tokenizer.unk_token == "[UNK]" and tokenizer.unk_token_id == 1
     encoded = tokenizer("great movie")
-    assert set(encoded) == {"input_ids", "attention_mask"}  # no token_type_ids reach forward
+    # token types reach forward only so that it can refuse a text pair; a single text is all type 0
+    assert set(encoded) == {"input_ids", "token_type_ids", "attention_mask"} and set(encoded["token_type_ids"]) == {0}
 
 
 def test_words_and_punctuation_are_split_and_br_tags_removed():
@@ -67,7 +68,7 @@ def test_save_load_identity(tmp_path):
     assert loaded.get_vocab() == tokenizer.get_vocab() and loaded.model_max_length == 32
     texts = TEXTS[:6] + ["unseen words <br /> here!", ""]
     assert loaded(texts, padding=True)["input_ids"] == tokenizer(texts, padding=True)["input_ids"]
-    assert loaded.model_input_names == ["input_ids", "attention_mask"]
+    assert loaded.model_input_names == ["input_ids", "token_type_ids", "attention_mask"]
 
 
 @pytest.mark.parametrize(

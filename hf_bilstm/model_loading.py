@@ -132,7 +132,10 @@ def load_classifier_folder(source: str, device: str | None = None):
     try:
         # trust_remote_code=False: never run (or offer to run) code from the folder; hf_bilstm is imported above.
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
-        model = AutoModelForSequenceClassification.from_pretrained(source, trust_remote_code=False)
+        # ignore_mismatched_sizes: a tensor of the wrong shape is reported by check_weights below, with the others
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source, trust_remote_code=False, ignore_mismatched_sizes=True
+        )
     except (OSError, ValueError, TypeError) as error:  # ValueError/TypeError: a config.json with bad values
         raise UsageError(f"{source!r} is not a model folder hf-bilstm can load ({error}).") from error
     check_tokenizer_fits(tokenizer, model.config, source)

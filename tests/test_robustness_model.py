@@ -393,4 +393,5 @@ ROBUSTNESS_FILES = (
     "test_trust.py",
     "test_concurrency.py",
     "test_data_loss.py",
+    "test_silently_wrong.py",
 )

@@ -48,6 +48,10 @@ class HubPushError(RuntimeError):
     """A push or its verification failed; the message says what happened and how to fix or retry it."""
 
 
+class PushRefusedError(HubPushError, ValueError):
+    """The folder cannot be pushed as it is (checked before anything runs or is sent): exit 2, like a usage error."""
+
+
 class HubUnreachableError(HubPushError):
     """The Hub did not answer (network, DNS, timeout)."""
 
@@ -97,9 +101,8 @@ def collect_files(folder: str | os.PathLike) -> tuple[dict[str, Path], list[str]
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise HubPushError(
-            f"{folder} is not a folder; give the output folder of `hf-bilstm train` (or save_pretrained)."
-        )
+        what = "does not exist" if not folder.exists() else "is not a folder"
+        raise PushRefusedError(f"{folder} {what}; give the output folder of `hf-bilstm train` (or save_pretrained).")
     from .output_dir import OWN_NAMES
 
     names = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in OWN_NAMES)
@@ -110,35 +113,89 @@ def collect_files(folder: str | os.PathLike) -> tuple[dict[str, Path], list[str]
     if not weights:
         pickles = [n for n in names if n.endswith(PICKLE_SUFFIXES)]
         hint = f" It holds {pickles}, which are pickles and are never pushed." if pickles else ""
-        raise HubPushError(
+        raise PushRefusedError(
             f"{folder} has no model.safetensors.{hint} Save the model with `model.save_pretrained(folder)` "
             "(safetensors is its default) and push again."
         )
     missing = [n for n in (*MODEL_FILES[:1], *CODE_FILES, *TOKENIZER_FILES) if n not in names]
     if missing:
-        raise HubPushError(
+        raise PushRefusedError(
             f"{folder} lacks {missing}. A pushed model needs its config, both code files (written by "
             "`model.save_pretrained`) and its tokenizer (`tokenizer.save_pretrained(folder)`); save them, push again."
         )
-    config = json.loads((folder / "config.json").read_text())
+    chosen_names = [*weights, "config.json", *CODE_FILES, *TOKENIZER_FILES]
+    chosen_names += [n for n in names if n in OPTIONAL_FILES or RESULTS_JSON.match(n) or n == "README.md"]
+    check_no_links(folder, chosen_names)
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except ValueError as error:
+        raise PushRefusedError(f"{folder}/config.json is not valid JSON ({error}); save the model again.") from error
+    if not isinstance(config, dict):
+        raise PushRefusedError(f"{folder}/config.json is not a JSON object; save the model again.")
     if config.get("model_type") != "bilstm":
-        raise HubPushError(
+        raise PushRefusedError(
             f"{folder}/config.json has model_type {config.get('model_type')!r}, not 'bilstm': this is not an "
             "hf_bilstm model folder."
         )
+    check_auto_map(folder, config.get("auto_map") or {})
     absent = [name for name in AUTO_CLASSES if name not in (config.get("auto_map") or {})]
     if absent:
-        raise HubPushError(
+        raise PushRefusedError(
             f"{folder}/config.json has no auto_map entry for {absent}, so users could not load it with "
             "trust_remote_code. Re-save it with hf_bilstm: "
             "`BiLSTMForSequenceClassification.from_pretrained(folder).save_pretrained(folder)`."
         )
-    chosen = [*weights, "config.json", *CODE_FILES, *TOKENIZER_FILES]
-    chosen += [n for n in names if n in OPTIONAL_FILES or RESULTS_JSON.match(n)]
-    if "README.md" in names:
-        chosen.append("README.md")
+    chosen = chosen_names
     left_out = [n for n in names if n not in chosen]
     return {name: folder / name for name in chosen}, left_out
+
+
+def check_no_links(folder: Path, names: list[str]) -> None:
+    """Refuses a symlink, or anything resolving outside `folder`: a push would upload a file from elsewhere."""
+    root = folder.resolve()
+    for name in names:
+        path = folder / name
+        resolved = path.resolve()
+        if path.is_symlink() or (resolved != root and root not in resolved.parents):
+            raise PushRefusedError(
+                f"{path} is a symbolic link (to {os.path.realpath(path)}); a push never uploads a file from "
+                "outside the folder. Replace the link by the file itself (cp --remove-destination TARGET LINK), or "
+                "remove it."
+            )
+
+
+def check_auto_map(folder: Path, auto_map: dict) -> None:
+    """Every auto_map entry must name a class of the folder's own code files, never another repository's code."""
+    modules = {name[: -len(".py")] for name in CODE_FILES}
+    for key, value in auto_map.items():
+        for reference in value if isinstance(value, (list, tuple)) else [value]:
+            if reference is None:
+                continue
+            if not isinstance(reference, str) or "--" in reference or reference.split(".")[0] not in modules:
+                raise PushRefusedError(
+                    f"{folder}/config.json: auto_map[{key!r}] = {reference!r} points at code outside the folder "
+                    f"(another repository's, or a module other than {sorted(modules)}); users loading it with "
+                    "trust_remote_code would run that code. Re-save the model with hf_bilstm "
+                    "(`BiLSTMForSequenceClassification.from_pretrained(folder).save_pretrained(folder)`)."
+                )
+
+
+def check_code_files(folder: Path, allow_custom_code: bool = False) -> None:
+    """
+    The folder's code files are run by everyone who loads the pushed model with trust_remote_code (and by the
+    verification): they must be byte-identical to the installed package's, unless a custom push is asked for.
+    """
+    package = Path(__file__).resolve().parent
+    differing = [name for name in CODE_FILES if (folder / name).read_bytes() != (package / name).read_bytes()]
+    if differing and not allow_custom_code:
+        raise PushRefusedError(
+            f"{folder}: the code file(s) {differing} differ from the installed hf_bilstm's ({package}); they would "
+            "run on every machine that loads the model with trust_remote_code. Re-save the model with this hf_bilstm "
+            "(model.save_pretrained(folder)) to get the package's code, or pass --allow_custom_code if the change "
+            "is yours and deliberate."
+        )
+    if differing:
+        print(f"warning: pushing custom code files {differing} (--allow_custom_code).", file=sys.stderr)
 
 
 def complete_card(
@@ -155,15 +212,22 @@ def complete_card(
             f"# {repo_id.split('/')[1]}\n\nA recurrent (BiLSTM/GRU) text classifier built with hf_bilstm, a native "
             'transformers model: it loads with `pipeline("text-classification", ..., trust_remote_code=True)`.\n'
         )
-    card = ModelCard(text)
-    data = card.data
+    try:
+        card = ModelCard(text)
+        data = card.data
+    except Exception as error:  # the YAML parser's many error types; the card is the user's text
+        raise PushRefusedError(
+            f"{folder}/README.md has metadata (the block between the first two --- lines) that is not valid YAML "
+            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). Fix it, or delete the "
+            "card to get a generated one."
+        ) from error
     added = {}
     for key, value in (("library_name", "transformers"), ("pipeline_tag", "text-classification")):
         if not getattr(data, key, None):
             added[key] = value
     if not data.license:
         if license is None:
-            raise HubPushError(
+            raise PushRefusedError(
                 f"{folder}/README.md declares no license. Pass --license (e.g. --license apache-2.0) to state the "
                 "model's license, or add `license:` to the card's metadata."
             )
@@ -174,7 +238,7 @@ def complete_card(
         print(f"The card names no Hub dataset; using {dataset!r} from its model-index (--dataset to choose another).")
     if not data.datasets:
         if dataset is None:
-            raise HubPushError(
+            raise PushRefusedError(
                 f"{folder}/README.md names no training dataset. Pass --dataset (e.g. --dataset stanfordnlp/imdb), "
                 "or add `datasets:` to the card's metadata."
             )
@@ -340,6 +404,7 @@ def push_folder(
     token: str | None = None,
     license: str | None = None,
     dataset: str | None = None,
+    allow_custom_code: bool = False,
 ) -> PushResult:
     """
     Pushes a model folder to `repo_id` (creating the repository and the branch if needed) in one commit, then, unless
@@ -352,6 +417,10 @@ def push_folder(
     validate_repo_id(repo_id)
     validate_branch(revision)
     files, left_out = collect_files(folder)
+    check_code_files(folder, allow_custom_code)
+    from .model_loading import load_classifier_folder
+
+    load_classifier_folder(str(folder))  # weights that match the model, before anything is sent (UsageError)
     readme = files.pop("README.md", None)
     card = complete_card(readme.read_text() if readme else None, repo_id, folder, license=license, dataset=dataset)
     retry = retry_command(folder, repo_id, private, revision, commit_message, license=license, dataset=dataset)
@@ -423,16 +492,16 @@ class NoHfBilstm:
 
 sys.meta_path.insert(0, NoHfBilstm())
 request = json.loads(sys.argv[1])
-repo, revision, texts = request["repo_id"], request["revision"], list(request["texts"])
+repo, texts = request["folder"], list(request["texts"])
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
 # AutoTokenizer reads config.json, whose auto_map names remote code: without trust_remote_code it would ask.
-tokenizer = AutoTokenizer.from_pretrained(repo, revision=revision, trust_remote_code=True)
-model = AutoModelForSequenceClassification.from_pretrained(repo, revision=revision, trust_remote_code=True).eval()
+tokenizer = AutoTokenizer.from_pretrained(repo, trust_remote_code=True)
+model = AutoModelForSequenceClassification.from_pretrained(repo, trust_remote_code=True).eval()
 with torch.no_grad():
     auto = [model(**tokenizer(text, return_tensors="pt")).logits[0].tolist() for text in texts]
-classifier = pipeline("text-classification", model=repo, revision=revision, trust_remote_code=True, device="cpu")
+classifier = pipeline("text-classification", model=repo, trust_remote_code=True, device="cpu")
 rows = classifier(texts, function_to_apply="none", top_k=None)
 print("HF_BILSTM_VERIFY " + json.dumps({
     "module": type(model).__module__,
@@ -444,17 +513,21 @@ print("HF_BILSTM_VERIFY " + json.dumps({
 """
 
 
-def fresh_process_env(token: str | None, home: str) -> dict[str, str]:
-    """The environment of a user who never downloaded anything: empty HF_HOME, same Hub endpoint, same token."""
-    from huggingface_hub import constants
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_HUB_CACHE", "TRANSFORMERS_", "HF_MODULES"))}
-    env.update(HF_HOME=home, HF_ENDPOINT=constants.ENDPOINT, HF_HUB_DISABLE_TELEMETRY="1")
-    env.pop("HF_HUB_OFFLINE", None)
-    if constants.HF_HUB_DISABLE_XET:
-        env["HF_HUB_DISABLE_XET"] = "1"
-    if token:
-        env["HF_TOKEN"] = token
+def fresh_process_env(home: str) -> dict[str, str]:
+    """
+    The environment of a user who never downloaded anything (empty HF_HOME, offline) and holds no credentials: the
+    process runs the pushed code, so no token (nor anything named like one) is in reach of it.
+    """
+    dropped = ("HF_HUB_CACHE", "TRANSFORMERS_", "HF_MODULES", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(dropped)
+        and not any(word in k.upper() for word in ("TOKEN", "SECRET", "PASSWORD", "CREDENTIAL"))
+    }
+    env.update(
+        HF_HOME=home, HF_HUB_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1", HF_TOKEN_PATH=os.path.join(home, "none")
+    )
     return env
 
 
@@ -485,14 +558,26 @@ def verify_push(
     (`auto` and `pipeline` logits per label, the module of the model class, `max_diff`); raises HubPushError when
     loading fails or the logits differ.
     """
+    from huggingface_hub import snapshot_download
+
     folder = Path(folder)
     expected = local_logits(folder, VERIFY_TEXTS)
-    request = json.dumps({"repo_id": repo_id, "revision": revision, "texts": list(VERIFY_TEXTS)})
     with tempfile.TemporaryDirectory(prefix="hf_bilstm_verify_") as home:
+        # The pushed commit is downloaded here, with the token; the process that runs its code gets none.
+        downloaded = os.path.join(home, revision)  # transformers names the dynamic module after the folder
+        try:
+            snapshot_download(repo_id, revision=revision, local_dir=downloaded, token=token)
+        except Exception as err:  # HTTP and network errors: the push itself is done, the retry verifies again
+            again = f"\nPush again to verify again:\n  {retry}" if retry else ""
+            raise HubPushError(
+                f"The push to {repo_id} succeeded (commit {revision}) but downloading it back failed "
+                f"({type(err).__name__}: {err}).{again}"
+            ) from err
+        request = json.dumps({"folder": downloaded, "texts": list(VERIFY_TEXTS)})
         try:
             proc = subprocess.run(
                 [sys.executable, "-c", _VERIFY_SCRIPT, request],
-                env=fresh_process_env(token, home),
+                env=fresh_process_env(os.path.join(home, "hf_home")),
                 cwd=home,
                 stdin=subprocess.DEVNULL,  # transformers may prompt about remote code; never wait on it
                 capture_output=True,
@@ -571,6 +656,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no_verify", action="store_true", help="skip loading the pushed model back")
     parser.add_argument("--license", default=None, help="license for a card that declares none, e.g. apache-2.0")
     parser.add_argument("--dataset", default=None, help="dataset id for a card that names none, e.g. stanfordnlp/imdb")
+    parser.add_argument(
+        "--allow_custom_code",
+        action="store_true",
+        help="push code files that differ from the installed hf_bilstm's (a deliberate custom model)",
+    )
     return parser
 
 
@@ -588,12 +678,13 @@ def main(argv: list[str] | None = None) -> int:
             verify=not args.no_verify,
             license=args.license,
             dataset=args.dataset,
+            allow_custom_code=args.allow_custom_code,
         )
-    except ValueError as err:  # bad arguments: nothing was read or sent
-        print(f"hf-bilstm push: {err}", file=sys.stderr)
+    except ValueError as err:  # bad arguments or a folder that cannot be pushed as it is: nothing was sent
+        print(f"hf-bilstm push: error: {err}", file=sys.stderr)
         return 2
     except HubPushError as err:
-        print(f"hf-bilstm push: {err}", file=sys.stderr)
+        print(f"hf-bilstm push: error: {err}", file=sys.stderr)
         return 1
     return 0
 

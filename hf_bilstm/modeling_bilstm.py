@@ -123,7 +123,11 @@ class BiLSTMPreTrainedModel(PreTrainedModel):
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         auto_map = dict(_AUTO_MAP)
-        auto_map.update(getattr(self.config, "auto_map", None) or {})
+        for key, value in (getattr(self.config, "auto_map", None) or {}).items():
+            references = value if isinstance(value, (list, tuple)) else [value]
+            # "other/repo--module.Class" names another repository's code: never carried into a saved folder.
+            if not any(isinstance(reference, str) and "--" in reference for reference in references):
+                auto_map[key] = value
         self.config.auto_map = auto_map
         return super().save_pretrained(save_directory, *args, **kwargs)
 

@@ -307,20 +307,20 @@ def test_folder_with_only_a_pickle_is_refused(hub_env, tmp_path, capsys):
     make_model_folder(folder)
     (folder / "model.safetensors").rename(folder / "pytorch_model.bin")
     code, _, err = run_push([folder, REPO, "--no_verify"], capsys)
-    assert code == 1 and "no model.safetensors" in err and "pytorch_model.bin" in err and "pickles" in err
+    assert code == 2 and "no model.safetensors" in err and "pytorch_model.bin" in err and "pickles" in err
     assert hub_env.repos == {}
 
 
 def test_folder_without_tokenizer_or_card_license_is_refused(hub_env, folder, capsys):
     (folder / "tokenizer.json").unlink()
     code, _, err = run_push([folder, REPO, "--no_verify"], capsys)
-    assert code == 1 and "tokenizer.json" in err and "tokenizer.save_pretrained" in err
+    assert code == 2 and "tokenizer.json" in err and "tokenizer.save_pretrained" in err
     bare = folder.parent / "bare"
     make_model_folder(bare, card=None)
     code, _, err = run_push([bare, REPO, "--no_verify"], capsys)
-    assert code == 1 and "--license" in err
+    assert code == 2 and "--license" in err
     code, _, err = run_push([bare, REPO, "--no_verify", "--license", "mit"], capsys)
-    assert code == 1 and "--dataset" in err
+    assert code == 2 and "--dataset" in err
     assert hub_env.repos == {}
     code, _, err = run_push([bare, REPO, "--no_verify", "--license", "mit", "--dataset", "stanfordnlp/imdb"], capsys)
     assert code == 0, err

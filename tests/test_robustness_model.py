@@ -394,4 +394,5 @@ ROBUSTNESS_FILES = (
     "test_concurrency.py",
     "test_data_loss.py",
     "test_silently_wrong.py",
+    "test_untrusted.py",
 )

@@ -1,11 +1,13 @@
 """Shared fixtures. The Hub fixtures point huggingface_hub at the local stand-in server in `hub_server.py`."""
 
 import os
+import shutil
 import socket
 from contextlib import contextmanager
 
 import pytest
 import torch
+from helpers import save_tiny_model
 from hub_server import HubStandIn
 
 WRITE_TOKEN = "hf_standin_write_alice"
@@ -95,3 +97,19 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A tiny saved classifier folder, built once per test module (a module may define its own)."""
+    folder = tmp_path_factory.mktemp("model")
+    save_tiny_model(folder)
+    return folder
+
+
+@pytest.fixture
+def copy(model_dir, tmp_path):
+    """A private copy of `model_dir` that a test may damage."""
+    target = tmp_path / "model"
+    shutil.copytree(model_dir, target)
+    return target

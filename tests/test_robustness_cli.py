@@ -12,7 +12,7 @@ import huggingface_hub
 import pytest
 import torch
 from datasets import Dataset
-from helpers import TEXTS, save_tiny_model
+from helpers import TEXTS
 from test_data import toy_rows, write_toy_dataset
 from transformers import pipeline
 
@@ -20,20 +20,6 @@ from hf_bilstm import evaluation, hub, prediction, train_tokenizer, training
 
 TINY = ["--embedding_dim", "16", "--hidden_size", "8", "--num_layers", "1", "--vocab_size", "100"]
 QUIET = ["--disable_tqdm", "true", "--report_to", "none", "--use_cpu", "true"]
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("model")
-    save_tiny_model(folder)
-    return folder
-
-
-@pytest.fixture
-def copy(model_dir, tmp_path):
-    target = tmp_path / "model"
-    shutil.copytree(model_dir, target)
-    return target
 
 
 def run_predict(argv, stdin=None):

@@ -6,7 +6,6 @@ import io
 import json
 import math
 import os
-import shutil
 
 import pytest
 import torch
@@ -19,21 +18,6 @@ from transformers import pipeline
 
 from hf_bilstm import BiLSTMConfig, evaluation, prediction, pretraining, training
 from hf_bilstm.data import UsageError, prepare_splits
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("model")
-    save_tiny_model(folder)
-    return folder
-
-
-@pytest.fixture
-def copy(model_dir, tmp_path):
-    target = tmp_path / "model"
-    shutil.copytree(model_dir, target)
-    return target
-
 
 # --- weights that were never loaded ------------------------------------------------------------------------------
 

@@ -52,8 +52,8 @@ class Splits:
             yield "test", self.test
 
 
-def load_raw_dataset(name: str, config_name: str | None = None, cache_dir: str | None = None) -> DatasetDict:
-    """`datasets.load_dataset` on a Hub id or a local folder, with errors that say what to do."""
+def check_dataset_name(name: str) -> str:
+    """Refuses an empty `--dataset` or a local path that does not exist; returns the path with `~` expanded."""
     if not name:
         raise UsageError(f"--dataset is empty; give a Hub id (stanfordnlp/imdb) or a folder ({LOCAL_IMDB_HINT}).")
     expanded = os.path.expanduser(name)
@@ -62,6 +62,12 @@ def load_raw_dataset(name: str, config_name: str | None = None, cache_dir: str |
             f"--dataset {name!r}: no such folder. Give an existing folder (for example {LOCAL_IMDB_HINT}) "
             "or a Hub dataset id such as stanfordnlp/imdb."
         )
+    return expanded
+
+
+def load_raw_dataset(name: str, config_name: str | None = None, cache_dir: str | None = None) -> DatasetDict:
+    """`datasets.load_dataset` on a Hub id or a local folder, with errors that say what to do."""
+    expanded = check_dataset_name(name)
     saved = os.path.isdir(expanded) and any(
         os.path.exists(os.path.join(expanded, marker)) for marker in ("dataset_dict.json", "state.json")
     )

@@ -7,7 +7,7 @@ import math
 import os
 
 from .configuration_bilstm import BiLSTMConfig
-from .data import LOCAL_IMDB_HINT, UsageError
+from .data import UsageError, check_dataset_name
 
 MIN_VOCAB_SIZE = 3  # [PAD], [UNK] and one word
 
@@ -65,14 +65,7 @@ def check_seed(seed) -> None:
 
 def check_dataset_flag(name: str) -> None:
     """A local `--dataset` must exist; a folder with a loading script is refused (running it would run its code)."""
-    if not name:
-        raise UsageError(f"--dataset is empty; give a Hub id (stanfordnlp/imdb) or a folder ({LOCAL_IMDB_HINT}).")
-    expanded = os.path.expanduser(name)
-    if name.startswith((".", "/", "~")) and not os.path.exists(expanded):
-        raise UsageError(
-            f"--dataset {name!r}: no such folder. Give an existing folder (for example {LOCAL_IMDB_HINT}) "
-            "or a Hub dataset id such as stanfordnlp/imdb."
-        )
+    expanded = check_dataset_name(name)
     if os.path.isdir(expanded):
         scripts = sorted(n for n in os.listdir(expanded) if n.endswith(".py"))
         if scripts:

@@ -72,6 +72,12 @@ def main() -> int:
         results = json.load(handle)
     with open(os.path.join(output_dir, "config.json"), encoding="utf-8") as handle:
         config = json.load(handle)
+    # Validation accuracy after each epoch: shows whether the best epoch was the last and how much epochs differ.
+    with open(os.path.join(output_dir, "trainer_state.json"), encoding="utf-8") as handle:
+        history = json.load(handle).get("log_history", [])
+    by_epoch = [
+        {"epoch": entry["epoch"], "eval_accuracy": entry["eval_accuracy"]} for entry in history if "eval_accuracy" in entry
+    ]
     record = {
         "benchmark": "full-size training on a CPU (scripts/benchmark_cpu_presets.py)",
         "name": name,
@@ -87,6 +93,7 @@ def main() -> int:
         "train_seconds": results["train_runtime"],  # training incl. the per-epoch validation passes
         "train_tokens_per_second": results["train_tokens_per_second"],
         "epochs": results.get("epoch"),
+        "eval_accuracy_by_epoch": by_epoch,
         "splits": {key[:-8]: results[key] for key in ("train_samples", "eval_samples", "test_samples")},
         "model": {key: config.get(key) for key in ("embedding_dim", "hidden_size", "num_layers", "vocab_size")},
         "versions": {"torch": torch.__version__, "python": platform.python_version()},

@@ -339,7 +339,14 @@ def iter_texts(dataset: Dataset, text_column: str, batch_size: int = 1000) -> It
         yield from batch[text_column]
 
 
-def train_tokenizer_on(train: Dataset, text_column: str, vocab_size: int, max_length: int, min_frequency: int = 2):
+def train_tokenizer_on(
+    train: Dataset,
+    text_column: str,
+    vocab_size: int,
+    max_length: int,
+    min_frequency: int = 2,
+    truncation_side: str = "right",
+):
     """Trains the word-level tokenizer on the training split only: validation and test text must stay unseen."""
     return train_tokenizer(
         iter_texts(train, text_column),
@@ -347,6 +354,7 @@ def train_tokenizer_on(train: Dataset, text_column: str, vocab_size: int, max_le
         min_frequency=min_frequency,
         model_max_length=max_length,
         length=len(train),
+        truncation_side=truncation_side,
     )
 
 
@@ -359,7 +367,7 @@ def encode(dataset: Dataset, tokenizer, text_column: str, label_column: str | No
 
     def tokenize(batch):
         # Cut before tokenizing: a huge row would otherwise be tokenized whole, only for truncation to drop the rest.
-        texts = [cut_text(text, tokenizer.model_max_length) for text in batch[text_column]]
+        texts = [cut_text(text, tokenizer.model_max_length, tokenizer.truncation_side) for text in batch[text_column]]
         encoded = tokenizer(texts, truncation=True, max_length=tokenizer.model_max_length, return_attention_mask=False)
         out = {"input_ids": encoded["input_ids"], "length": [len(ids) for ids in encoded["input_ids"]]}
         if label_column is not None:

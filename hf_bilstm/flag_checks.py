@@ -53,10 +53,12 @@ def check_architecture(settings: dict) -> None:
         raise UsageError(message) from error
 
 
-def check_tokenizer_flags(vocab_size, max_length, min_frequency) -> None:
+def check_tokenizer_flags(vocab_size, max_length, min_frequency, truncation_side="right") -> None:
     check_number("--vocab_size", vocab_size, integer=True, minimum=MIN_VOCAB_SIZE, what="[PAD], [UNK] and words")
     check_number("--max_length", max_length, integer=True, minimum=1, what="tokens a text is cut to")
     check_number("--min_frequency", min_frequency, integer=True, minimum=1)
+    if truncation_side not in ("right", "left"):
+        raise UsageError(f"--truncation_side must be right or left, but it was {truncation_side!r}.")
 
 
 def check_seed(seed) -> None:

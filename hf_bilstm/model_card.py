@@ -157,6 +157,8 @@ def build_card(output_dir: str, info: dict) -> ModelCard:
         "validation_origin": validation_origin,
         "vocab_size": info["vocab_size"],
         "max_length": info["max_length"],
+        # Older run records lack the side: their tokenizers were all cut on the right.
+        "kept_part": "end" if info.get("truncation_side") == "left" else "beginning",
         "recipe": recipe,
         "train_runtime": _duration(metrics.get("train_runtime")),
         "device": info["device"],

@@ -140,7 +140,8 @@ def predict(classifier, texts: list[str], batch_size: int = 32) -> list[dict]:
     # Batches of similar lengths waste no recurrent steps on padding (up to 1.4x faster on IMDB on a CPU, see
     # scripts/benchmark_cpu_inference.py); the model's answers do not depend on the batch, so only speed changes.
     limit = classifier.tokenizer.model_max_length
-    texts = [cut_text(text, limit) for text in texts]  # bounded before tokenizing: memory set by the batch
+    side = classifier.tokenizer.truncation_side
+    texts = [cut_text(text, limit, side) for text in texts]  # bounded before tokenizing: memory set by the batch
     order = sorted(range(len(texts)), key=lambda index: len(texts[index]), reverse=True)
     results = classifier([texts[index] for index in order], batch_size=batch_size, truncation=True)
     in_order = [None] * len(texts)

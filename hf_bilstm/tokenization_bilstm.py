@@ -8,6 +8,7 @@ from tokenizers.trainers import WordLevelTrainer
 from transformers import PreTrainedTokenizerFast
 
 PAD_TOKEN = "[PAD]"
+TRUNCATION_SIDES = ("right", "left")
 UNK_TOKEN = "[UNK]"
 
 
@@ -26,6 +27,7 @@ def train_tokenizer(
     lowercase: bool = True,
     model_max_length: int = 512,
     length: int | None = None,
+    truncation_side: str = "right",
 ) -> PreTrainedTokenizerFast:
     """
     Trains a WordLevel tokenizer on `texts` and returns it as a `PreTrainedTokenizerFast`.
@@ -37,6 +39,7 @@ def train_tokenizer(
         lowercase: fold case before splitting.
         model_max_length: texts are cut to this many tokens when called with `truncation=True`.
         length: number of texts, if known, for the progress bar only.
+        truncation_side: which end of a long text is cut: "right" keeps its beginning, "left" keeps its end.
 
     Words and punctuation are split apart (`"great!"` → `great`, `!`); `<br />` tags are removed.
     """
@@ -46,6 +49,8 @@ def train_tokenizer(
         raise ValueError(f"vocab_size must be at least 3 ([PAD], [UNK] and one word), but it was {vocab_size}.")
     if model_max_length < 1:
         raise ValueError(f"model_max_length must be positive, but it was {model_max_length}.")
+    if truncation_side not in TRUNCATION_SIDES:
+        raise ValueError(f"truncation_side must be 'right' or 'left', but it was {truncation_side!r}.")
 
     tokenizer = Tokenizer(WordLevel(unk_token=UNK_TOKEN))
     tokenizer.normalizer = build_normalizer(lowercase)
@@ -71,7 +76,7 @@ def train_tokenizer(
         unk_token=UNK_TOKEN,
         model_max_length=model_max_length,
         padding_side="right",
-        truncation_side="right",
+        truncation_side=truncation_side,
         # Token types are passed on only so that the model can refuse a text pair (type 1), which it would
         # otherwise read as one text; single texts are all type 0.
         model_input_names=["input_ids", "token_type_ids", "attention_mask"],
@@ -92,7 +97,12 @@ def character_bound(model_max_length) -> int | None:
     return model_max_length * CHARACTERS_PER_TOKEN + CHARACTER_MARGIN
 
 
-def cut_text(text: str, model_max_length) -> str:
-    """`text` cut to `character_bound(model_max_length)` characters (unchanged when shorter)."""
+def cut_text(text: str, model_max_length, truncation_side: str = "right") -> str:
+    """
+    `text` cut to `character_bound(model_max_length)` characters (unchanged when shorter), from the same end that
+    the tokenizer's truncation cuts: "right" keeps the beginning, "left" keeps the end.
+    """
     bound = character_bound(model_max_length)
-    return text if bound is None or len(text) <= bound else text[:bound]
+    if bound is None or len(text) <= bound:
+        return text
+    return text[-bound:] if truncation_side == "left" else text[:bound]

@@ -61,7 +61,7 @@ PRESETS = {
             classifier_hidden_size=20,
             pooling="last",
         ),
-        "tokenizer": dict(vocab_size=30000, max_length=200, min_frequency=2),
+        "tokenizer": dict(vocab_size=30000, max_length=200, min_frequency=2, truncation_side="right"),
         "training": dict(
             learning_rate=1e-3,  # Adam 1e-3: AdamW without weight decay is Adam
             weight_decay=0.0,
@@ -89,7 +89,7 @@ PRESETS = {
             classifier_hidden_size=0,
             pooling="max_mean",
         ),
-        "tokenizer": dict(vocab_size=50000, max_length=1000, min_frequency=2),
+        "tokenizer": dict(vocab_size=50000, max_length=1000, min_frequency=2, truncation_side="right"),
         "training": dict(
             learning_rate=2e-3,
             weight_decay=0.01,
@@ -114,7 +114,7 @@ PRESETS = {
             classifier_hidden_size=0,
             pooling="max_mean",
         ),
-        "tokenizer": dict(vocab_size=30000, max_length=400, min_frequency=2),
+        "tokenizer": dict(vocab_size=30000, max_length=400, min_frequency=2, truncation_side="right"),
         "training": dict(
             learning_rate=3e-3,
             weight_decay=0.01,
@@ -185,6 +185,14 @@ class ModelArguments:
     vocab_size: int | None = field(default=None, metadata={"help": "Largest vocabulary of the new tokenizer."})
     min_frequency: int | None = field(default=None, metadata={"help": "Rarer words become [UNK]."})
     max_length: int | None = field(default=None, metadata={"help": "Texts are cut to this many tokens."})
+    truncation_side: str | None = field(
+        default=None,
+        metadata={
+            "help": "Which end of a longer text is cut: right (keep its beginning) or left (keep its end); "
+            "default: preset.",
+            "choices": ["right", "left"],
+        },
+    )
     early_stopping_patience: int | None = field(
         default=None, metadata={"help": "Stop after this many evaluations without a better validation accuracy."}
     )
@@ -295,7 +303,7 @@ def parse_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, Training
 def check_resume_flags(model_args: ModelArguments, checkpoint: str) -> None:
     """
     A resumed run continues the checkpoint's own model and tokenizer: a model or tokenizer flag that disagrees with
-    them would be ignored, so it is refused (one that agrees is honoured; --max_length applies to a resumed run too).
+    them would be ignored, so it is refused (one that agrees is honoured; --max_length and --truncation_side apply to a resumed run too).
     """
     given = model_args.given_flags
     with open(os.path.join(checkpoint, "config.json"), encoding="utf-8") as handle:
@@ -506,7 +514,7 @@ def build_model_from_pretrained(path: str, model_args: ModelArguments, label_nam
     if fixed:
         raise UsageError(
             f"--model_name_or_path {path!r} fixes the architecture and vocabulary; drop {['--' + n for n in fixed]} "
-            "(only head and dropout options, and --max_length, can change)."
+            "(only head and dropout options, --max_length and --truncation_side can change)."
         )
     try:
         config = AutoConfig.from_pretrained(path, trust_remote_code=False)  # never run, nor offer to run, its code
@@ -692,6 +700,8 @@ def _train(model_args, data_args, training_args, command, output, checkpoint, hu
             tokenizer = AutoTokenizer.from_pretrained(tokenizer_source, trust_remote_code=False)
             if model_args.max_length is not None:
                 tokenizer.model_max_length = model_args.max_length
+            if model_args.truncation_side is not None:
+                tokenizer.truncation_side = model_args.truncation_side
         else:
             tokenizer = train_tokenizer_on(
                 splits.train,
@@ -699,6 +709,7 @@ def _train(model_args, data_args, training_args, command, output, checkpoint, hu
                 vocab_size=tokenizer_settings["vocab_size"],
                 max_length=tokenizer_settings["max_length"],
                 min_frequency=tokenizer_settings["min_frequency"],
+                truncation_side=tokenizer_settings["truncation_side"],
             )
             # Not into the folder itself: it may still hold the previous complete model, which stays until the end.
             tokenizer.save_pretrained(output.new_staging())
@@ -784,6 +795,7 @@ def _train(model_args, data_args, training_args, command, output, checkpoint, hu
         "text_column": data_args.text_column,
         "config": model.config.to_diff_dict() if hasattr(model.config, "to_diff_dict") else model.config.to_dict(),
         "max_length": tokenizer.model_max_length,
+        "truncation_side": tokenizer.truncation_side,
         "vocab_size": len(tokenizer),
         "training_args": {
             key: getattr(training_args, key)

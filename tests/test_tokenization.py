@@ -83,3 +83,23 @@ def test_save_load_identity(tmp_path):
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         train_tokenizer(**kwargs)
+
+
+def test_left_truncation_keeps_the_end_and_survives_saving(tmp_path):
+    tokenizer = train_tokenizer(TEXTS, vocab_size=100, min_frequency=1, model_max_length=3, truncation_side="left")
+    ids = tokenizer("a great movie loved it", truncation=True)["input_ids"]
+    assert tokenizer.convert_ids_to_tokens(ids) == ["movie", "loved", "it"]
+    tokenizer.save_pretrained(tmp_path)
+    assert AutoTokenizer.from_pretrained(tmp_path).truncation_side == "left"
+    with pytest.raises(ValueError, match="truncation_side must be 'right' or 'left'"):
+        train_tokenizer(TEXTS, vocab_size=100, truncation_side="middle")
+
+
+def test_the_character_cut_keeps_the_end_that_truncation_keeps():
+    from hf_bilstm.tokenization_bilstm import character_bound, cut_text
+
+    bound = character_bound(4)
+    text = "head " + "x" * (2 * bound) + " tail"
+    assert cut_text(text, 4).startswith("head ") and len(cut_text(text, 4)) == bound
+    assert cut_text(text, 4, "left").endswith(" tail") and len(cut_text(text, 4, "left")) == bound
+    assert cut_text("short", 4, "left") == "short"

@@ -134,6 +134,22 @@ def test_model_name_or_path_keeps_encoder_and_tokenizer_with_a_new_head(toy):
     assert read_json(second, "trainer_state.json")["epoch"] == 3.0
 
 
+def test_truncation_side_reaches_the_saved_tokenizer_and_can_change_when_fine_tuning(toy):
+    root, dataset = toy
+    first, second = str(root / "left"), str(root / "right-again")
+    common = ["--dataset", dataset, "--per_device_train_batch_size", "16", "--num_train_epochs", "1"]
+    base = common + TINY
+    assert run_train(base + ["--output_dir", first, "--truncation_side", "left", "--max_length", "5"]) == 0
+    assert read_json(first, "tokenizer_config.json")["truncation_side"] == "left"
+    assert "keeping their end" in open(os.path.join(first, "README.md"), encoding="utf-8").read()
+    argv = common + ["--output_dir", second, "--model_name_or_path", first, "--truncation_side", "right"]
+    assert run_train(argv) == 0
+    assert read_json(second, "tokenizer_config.json")["truncation_side"] == "right"
+    with pytest.raises(SystemExit) as refused:  # argparse's own choices check names the allowed values
+        run_train(base + ["--output_dir", str(root / "bad"), "--truncation_side", "middle"])
+    assert refused.value.code == 2 and not os.path.exists(root / "bad")
+
+
 def test_early_stopping_stops_when_validation_stops_improving(toy):
     root, dataset = toy
     out = str(root / "early")

@@ -75,8 +75,8 @@ def main() -> int:
     # Validation accuracy after each epoch: shows whether the best epoch was the last and how much epochs differ.
     with open(os.path.join(output_dir, "trainer_state.json"), encoding="utf-8") as handle:
         history = json.load(handle).get("log_history", [])
-    # (the evaluation logged after the "train_runtime" entry is the final one, of the restored best checkpoint)
-    end = next((i for i, entry in enumerate(history) if "train_runtime" in entry), len(history))
+    # (the evaluation logged after the "train_loss" summary is the final one, of the restored best checkpoint)
+    end = next((i for i, entry in enumerate(history) if "train_loss" in entry), len(history))
     by_epoch = [
         {"epoch": entry["epoch"], "eval_accuracy": entry["eval_accuracy"]}
         for entry in history[:end]

@@ -42,7 +42,7 @@ def test_base_preset_defaults_suit_rnns(tmp_path):
     assert args.load_best_model_at_end and args.metric_for_best_model == "accuracy" and args.greater_is_better
     assert str(args.eval_strategy.value) == "epoch" and str(args.save_strategy.value) == "epoch"
     model, tokenizer = resolve(model_args)
-    assert tokenizer == {"vocab_size": 50000, "max_length": 1000, "min_frequency": 2}
+    assert tokenizer == {"vocab_size": 50000, "max_length": 1000, "min_frequency": 2, "truncation_side": "right"}
     assert model["pooling"] == "max_mean" and model["hidden_size"] == 256
 
 

@@ -139,6 +139,13 @@ def build_card(output_dir: str, info: dict) -> ModelCard:
             f"text of `{pretraining['dataset']}` ({pretraining['train_tokens']:,} tokens, no test text; held-out "
             f"perplexity {pretraining['lm_perplexity']:.1f})"
         )
+    reference = info.get("preset_reference")
+    if reference:
+        recipe += (
+            f". As shipped, this preset reached {reference['test_accuracy']:.1%} test accuracy on IMDB (validation "
+            f"{reference['validation_accuracy']:.1%}) in {reference['wall_minutes']:.0f} minutes on "
+            f"{reference['device']} (`{reference['result']}` in the hf_bilstm repository)"
+        )
     if info.get("finetuning"):  # hf_bilstm.finetuning tools that were switched on
         recipe += "; fine-tuning tools: " + ", ".join(f"`{k}={v}`" for k, v in info["finetuning"].items())
     values = {

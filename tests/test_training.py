@@ -13,6 +13,8 @@ from hf_bilstm import training
 from hf_bilstm.data import UsageError
 from hf_bilstm.training import classification_metrics, parse_args, resolve
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 TINY = ["--embedding_dim", "16", "--hidden_size", "8", "--num_layers", "1", "--vocab_size", "100"]
 
 
@@ -148,6 +150,22 @@ def test_truncation_side_reaches_the_saved_tokenizer_and_can_change_when_fine_tu
     with pytest.raises(SystemExit) as refused:  # argparse's own choices check names the allowed values
         run_train(base + ["--output_dir", str(root / "bad"), "--truncation_side", "middle"])
     assert refused.value.code == 2 and not os.path.exists(root / "bad")
+
+
+def test_the_card_quotes_what_the_preset_measured_as_shipped(toy):
+    from hf_bilstm.training import PRESET_REFERENCES
+
+    root, dataset = toy
+    out = str(root / "tutorial-card")
+    argv = ["--dataset", dataset, "--output_dir", out, "--preset", "tutorial", *TINY, "--num_train_epochs", "1"]
+    assert run_train(argv) == 0
+    card = open(os.path.join(out, "README.md"), encoding="utf-8").read()
+    reference = PRESET_REFERENCES["tutorial"]
+    assert f"this preset reached {reference['test_accuracy']:.1%} test accuracy on IMDB" in card
+    assert reference["result"] in card and os.path.exists(os.path.join(REPO, reference["result"]))
+    fine_tuned = str(root / "fine-tuned-card")
+    assert run_train(["--dataset", dataset, "--output_dir", fine_tuned, "--model_name_or_path", out, "--num_train_epochs", "1"]) == 0
+    assert "this preset reached" not in open(os.path.join(fine_tuned, "README.md"), encoding="utf-8").read()
 
 
 def test_early_stopping_stops_when_validation_stops_improving(toy):

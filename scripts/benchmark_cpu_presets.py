@@ -62,6 +62,7 @@ def main() -> int:
         argv = ["--preset", args.preset, *argv]
     argv += args.extra
     command = [sys.executable, "-m", "hf_bilstm.cli", "train", *argv]
+    commit = git_commit()  # the code this run imports: read now, the repository may move on while it trains
     print(f"=== {name}: {shlex.join(command)}", flush=True)
     with tempfile.TemporaryDirectory(prefix="hf-datasets-cache-") as cache:
         env = dict(os.environ, HF_DATASETS_CACHE=cache)  # nothing tokenized before: a fresh machine's wall time
@@ -89,7 +90,7 @@ def main() -> int:
         "device": f"CPU: {cpu_name()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
         "date": datetime.date.today().isoformat(),
         "command": shlex.join(["hf-bilstm", "train", *argv]),
-        "commit": git_commit(),
+        "commit": commit,
         "test_accuracy": results.get("test_accuracy"),
         "test_f1": results.get("test_f1"),
         "eval_accuracy": results.get("eval_accuracy"),

@@ -109,8 +109,10 @@ PRESETS = {
             hidden_size=128,
             num_layers=1,
             dropout=0.0,
-            embedding_dropout=0.2,
-            classifier_dropout=0.2,
+            # 0.4 rather than 0.2: validation 0.913 against 0.910 (2026-12-03-cpu-preset-cpu-left-drop04.json); it
+            # learns the training reviews by heart by the fourth epoch either way (training loss ~0.02).
+            embedding_dropout=0.4,
+            classifier_dropout=0.4,
             classifier_hidden_size=0,
             pooling="max_mean",
         ),
@@ -130,6 +132,20 @@ PRESETS = {
 # What each preset measured as shipped, trained on all of IMDB (train/validation carved as usual, the test split
 # read once) by scripts/benchmark_cpu_presets.py; quoted by the model card next to the run's own figures.
 PRESET_REFERENCES = {
+    "cpu": dict(
+        test_accuracy=0.8888,
+        validation_accuracy=0.9129,
+        wall_minutes=9.0,
+        device="a 2-core CPU (bf16 autocast)",
+        result="benchmarks/results/2026-12-03-cpu-preset-cpu-left-drop04.json",
+    ),
+    "base": dict(
+        test_accuracy=0.8865,
+        validation_accuracy=0.9105,
+        wall_minutes=39.7,
+        device="a 2-core CPU shared with other work (bf16 autocast)",
+        result="benchmarks/results/2026-12-03-cpu-preset-base.json",
+    ),
     "tutorial": dict(
         test_accuracy=0.826,
         validation_accuracy=0.854,

@@ -17,7 +17,7 @@ import torch
 from datasets import ClassLabel, Dataset, DatasetDict, load_dataset, load_from_disk
 from datasets.exceptions import DatasetGenerationError, DatasetNotFoundError
 
-from .tokenization_bilstm import cut_text, train_tokenizer
+from .tokenization_bilstm import cut_for_tokenizer, train_tokenizer
 
 LOCAL_IMDB_HINT = "../shared/data/imdb"
 
@@ -359,7 +359,7 @@ def encode(dataset: Dataset, tokenizer, text_column: str, label_column: str | No
 
     def tokenize(batch):
         # Cut before tokenizing: a huge row would otherwise be tokenized whole, only for truncation to drop the rest.
-        texts = [cut_text(text, tokenizer.model_max_length) for text in batch[text_column]]
+        texts = [cut_for_tokenizer(text, tokenizer) for text in batch[text_column]]
         encoded = tokenizer(texts, truncation=True, max_length=tokenizer.model_max_length, return_attention_mask=False)
         out = {"input_ids": encoded["input_ids"], "length": [len(ids) for ids in encoded["input_ids"]]}
         if label_column is not None:

@@ -297,3 +297,20 @@ def test_text_pairs_are_refused_by_a_single_text_model(model_dir):
     loaded, loaded_tokenizer = load_classifier_folder(str(old))
     with pytest.raises(ValueError, match="classifies one text at a time"):
         loaded(**loaded_tokenizer("a great film", "a bad film", return_tensors="pt"))
+
+
+def test_a_tuple_of_texts_to_the_stock_pipeline_is_read_as_a_batch(model_dir):
+    """Not refusable here: the tokenizer reads a tuple as a batch (transformers' contract), the model then gets rows
+    it cannot tell from a batch of single texts, and the stock pipeline answers for its first row. Pinned, so that
+    the docs row changes with transformers."""
+    classifier = pipeline("text-classification", model=str(model_dir))
+    first = classifier("a great film")[0]
+    for same_length in (("a great film", "a bad film"), {"text": ("a great film", "a bad film")}):
+        assert classifier(same_length) == first  # the second text gets no answer
+    for different_lengths in (("a great film", "a bad film with no story"), {"text": ("a great film", "bad")}):
+        with pytest.raises(ValueError, match="Unable to create tensor"):
+            classifier(different_lengths)
+    # A list answers every text; hf_bilstm's own predict takes any sequence of texts and answers each.
+    assert classifier(["a great film", "a bad film"]) == [first, classifier("a bad film")[0]]
+    answers = prediction.predict(classifier, ("a great film", "a bad film"))
+    assert [a["label"] for a in answers] == [first["label"], classifier("a bad film")[0]["label"]]

@@ -25,6 +25,11 @@ LOCAL_IMDB_HINT = "../shared/data/imdb"
 class UsageError(ValueError):
     """A problem with what the user asked for (arguments, dataset, folders); the message says what to do."""
 
+    def __init__(self, message: str = ""):
+        # One line on the terminal: the errors of other libraries that a message quotes (the Hub's, transformers')
+        # carry line breaks of their own.
+        super().__init__(" ".join(part.strip() for part in str(message).split("\n") if part.strip()))
+
 
 def check_tokenizer_fits(tokenizer, config, source: str) -> None:
     """Another tokenizer maps words to other embedding rows (a silent wrong answer, or ids past the end): refuse."""

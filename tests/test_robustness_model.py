@@ -396,4 +396,5 @@ ROBUSTNESS_FILES = (
     "test_silently_wrong.py",
     "test_untrusted.py",
     "test_memory.py",
+    "test_messages.py",
 )

@@ -19,7 +19,7 @@ from transformers import HfArgumentParser, Trainer, TrainingArguments, set_seed
 
 from .configuration_bilstm import BiLSTMConfig
 from .data import PaddingCollator, UsageError, iter_texts, load_raw_dataset
-from .divergence import check_finite_weights
+from .divergence import check_finite_weights, loss_has_diverged
 from .flag_checks import (
     check_architecture,
     check_dataset_flag,
@@ -321,7 +321,7 @@ def _pretrain(args: PretrainingArguments, raw, split_names: list[str], output: O
     phases["lm_evaluation"] = time.perf_counter() - tick
 
     eval_loss = float(metrics["eval_loss"])
-    if not math.isfinite(eval_loss) or not math.isfinite(train_output.training_loss):
+    if loss_has_diverged(eval_loss) or loss_has_diverged(train_output.training_loss):  # NaN, infinite or exploded
         raise UsageError(
             f"pretraining diverged: the held-out loss is {eval_loss} and the training loss "
             f"{train_output.training_loss}. Lower --learning_rate (it was {args.learning_rate:g}) and run again; "

@@ -83,6 +83,24 @@ def test_a_training_that_diverges_stops_and_claims_no_metric(tmp_path, capsys, o
     assert not left & {"README.md", "all_results.json", "test_results.json", "model.safetensors"}
 
 
+@pytest.mark.parametrize(
+    "loss, diverged", [(0.69, False), (25.0, False), (3.46e28, True), (1e5, True), (math.nan, True), (-math.inf, True)]
+)
+def test_a_loss_that_is_not_finite_or_has_exploded_is_divergence(loss, diverged):
+    """Whatever the hardware's rounding makes of --learning_rate 1e30 (NaN, or a finite 1e28), training stops."""
+    from transformers import TrainerControl, TrainerState
+
+    from hf_bilstm.divergence import DivergenceCallback
+
+    for event, logs in (("on_evaluate", {"metrics": {"eval_loss": loss}}), ("on_log", {"logs": {"loss": loss}})):
+        callback, control = DivergenceCallback(1e30), TrainerControl()
+        getattr(callback, event)(None, TrainerState(global_step=3), control, **logs)
+        assert control.should_training_stop is diverged
+        if diverged:
+            with pytest.raises(UsageError, match="training diverged: the (validation|training) loss was .* at step 3"):
+                callback.raise_if_diverged()
+
+
 def test_pretraining_that_diverges_stops_and_claims_no_metric(tmp_path, capsys):
     from test_data_loss import PRETRAIN_TINY
 

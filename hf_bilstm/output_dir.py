@@ -24,6 +24,7 @@ from .data import UsageError
 LOCK_NAME = ".hf_bilstm.lock"
 MARKER_NAME = ".hf_bilstm_output.json"  # which command owns the folder: its unfinished output may be written again
 STAGING_NAME = ".hf_bilstm-staging"
+WRITE_TEST_PREFIX = ".write-test-"  # a file made and removed at once to see that the folder is writable
 OWN_NAMES = (LOCK_NAME, MARKER_NAME, STAGING_NAME)  # bookkeeping, never pushed, never counted as content
 
 # Every file either command puts in a finished folder. A new run into the folder replaces or removes all of them,
@@ -91,7 +92,10 @@ def holds_model(path: str) -> bool:
 
 def contents(path: str) -> list[str]:
     """The entries of `path` that are not this module's own bookkeeping."""
-    return sorted(n for n in os.listdir(path) if n not in OWN_NAMES) if os.path.isdir(path) else []
+    if not os.path.isdir(path):
+        return []
+    # The write test of another process of the same torchrun job (rank 0) may be there for an instant.
+    return sorted(n for n in os.listdir(path) if n not in OWN_NAMES and not n.startswith(WRITE_TEST_PREFIX))
 
 
 def _owner(path: str) -> str | None:
@@ -178,7 +182,7 @@ class OutputDir:
             self._created = not os.path.isdir(self.path)
             self._was_empty = self._created or not os.listdir(self.path)
             os.makedirs(self.path, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=self.path, prefix=".write-test-"):
+            with tempfile.NamedTemporaryFile(dir=self.path, prefix=WRITE_TEST_PREFIX):
                 pass
         except OSError as error:
             raise UsageError(

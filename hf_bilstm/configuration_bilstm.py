@@ -118,6 +118,14 @@ class BiLSTMConfig(PretrainedConfig):
                 f"or fix model_type in its config.json."
             )
         num_labels, id2label = kwargs.get("num_labels"), kwargs.get("id2label")
+        for name in ("id2label", "label2id"):
+            if kwargs.get(name) is not None and not isinstance(kwargs[name], dict):
+                raise ValueError(
+                    f"BiLSTMConfig.{name} must be a mapping such as {{0: 'neg', 1: 'pos'}} (label2id: the reverse), "
+                    f"but it was a {type(kwargs[name]).__name__}: {kwargs[name]!r}."
+                )
+        if isinstance(id2label, dict) and not all(isinstance(label, str) for label in id2label.values()):
+            raise ValueError(f"BiLSTMConfig.id2label must map each id to a label name (a string), not {id2label}.")
         if num_labels is not None and (isinstance(num_labels, bool) or not isinstance(num_labels, int)):
             raise ValueError(f"BiLSTMConfig.num_labels must be a positive integer, but it was {num_labels!r}.")
         if num_labels is not None and num_labels < 1:
@@ -131,18 +139,27 @@ class BiLSTMConfig(PretrainedConfig):
                 f"BiLSTMConfig: num_labels={num_labels} but id2label has {len(id2label)} entries ({id2label}); "
                 "give only id2label (num_labels follows from it) or make them agree."
             )
-        super().__init__(**kwargs)
+        self._validate_sizes()  # before super().__init__, whose validators compare token ids with vocab_size
+        try:
+            super().__init__(**kwargs)
+        except ValueError:
+            raise
+        except Exception as error:  # transformers reads its standard fields with no type checks of its own
+            raise ValueError(_unreadable_field(kwargs, error)) from error
         if self.id2label is not None and not self.label2id:
             # transformers 5 no longer derives it; pipelines and datasets users look labels up by name.
             self.label2id = {label: int(index) for index, label in self.id2label.items()}
         self._validate_bilstm()
 
-    def _validate_bilstm(self):
-        # Runs on construction and therefore on every from_pretrained, so a bad config.json fails loudly.
+    def _validate_sizes(self):
         for name in ("vocab_size", "embedding_dim", "hidden_size", "num_layers"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"BiLSTMConfig.{name} must be a positive integer, but it was {value!r}.")
+
+    def _validate_bilstm(self):
+        # Runs on construction and therefore on every from_pretrained, so a bad config.json fails loudly.
+        self._validate_sizes()
         value = self.classifier_hidden_size
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(
@@ -218,6 +235,22 @@ class BiLSTMConfig(PretrainedConfig):
         """Width of the pooled vector that the classifier reads."""
         width = self.num_directions * self.hidden_size
         return 2 * width if self.pooling == "max_mean" else width
+
+
+def _unreadable_field(kwargs: dict, error: Exception) -> str:
+    """Names the standard field that transformers' PretrainedConfig could not read (tried one field at a time)."""
+    for name, value in kwargs.items():
+        try:
+            PretrainedConfig(**{name: value})
+        except Exception as field_error:
+            return (
+                f"BiLSTMConfig: the field {name}={value!r} cannot be read ({type(field_error).__name__}: "
+                f"{field_error}). Fix or remove it in config.json, or save the model again with save_pretrained."
+            )
+    return (
+        f"BiLSTMConfig: a field of this config cannot be read ({type(error).__name__}: {error}). Fix it in "
+        "config.json, or save the model again with save_pretrained."
+    )
 
 
 BiLSTMConfig.register_for_auto_class()

@@ -17,13 +17,18 @@ import torch
 from datasets import ClassLabel, Dataset, DatasetDict, load_dataset, load_from_disk
 from datasets.exceptions import DatasetGenerationError, DatasetNotFoundError
 
-from .tokenization_bilstm import cut_text, train_tokenizer
+from .tokenization_bilstm import cut_for_tokenizer, train_tokenizer
 
 LOCAL_IMDB_HINT = "../shared/data/imdb"
 
 
 class UsageError(ValueError):
     """A problem with what the user asked for (arguments, dataset, folders); the message says what to do."""
+
+    def __init__(self, message: str = ""):
+        # One line on the terminal: the errors of other libraries that a message quotes (the Hub's, transformers')
+        # carry line breaks of their own.
+        super().__init__(" ".join(part.strip() for part in str(message).split("\n") if part.strip()))
 
 
 def check_tokenizer_fits(tokenizer, config, source: str) -> None:
@@ -367,7 +372,7 @@ def encode(dataset: Dataset, tokenizer, text_column: str, label_column: str | No
 
     def tokenize(batch):
         # Cut before tokenizing: a huge row would otherwise be tokenized whole, only for truncation to drop the rest.
-        texts = [cut_text(text, tokenizer.model_max_length, tokenizer.truncation_side) for text in batch[text_column]]
+        texts = [cut_for_tokenizer(text, tokenizer) for text in batch[text_column]]
         encoded = tokenizer(texts, truncation=True, max_length=tokenizer.model_max_length, return_attention_mask=False)
         out = {"input_ids": encoded["input_ids"], "length": [len(ids) for ids in encoded["input_ids"]]}
         if label_column is not None:

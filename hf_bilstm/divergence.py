@@ -1,5 +1,5 @@
-"""A training that diverges (a loss or a weight that is NaN or infinite) stops with a clear error: its figures are
-not results, and no card may claim them."""
+"""A training that diverges (a loss or a weight that is NaN or infinite, or a loss that has exploded) stops with a
+clear error: its figures are not results, and no card may claim them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,16 @@ import torch
 from transformers import TrainerCallback
 
 from .data import UsageError
+
+# A cross-entropy above this many nats gives the true class a probability below e^-10000: only weights that have
+# exploded do that (a healthy classifier, even a badly overfit one, stays within tens; at initialisation it is about
+# ln(number of classes)). Finite, so checks for NaN or infinity alone miss it; a step at --learning_rate 1e30 gives
+# a validation loss of ~1e28, and the best checkpoint kept would be one trained by no real step.
+EXPLODED_LOSS = 1e4
+
+
+def loss_has_diverged(loss) -> bool:
+    return isinstance(loss, (int, float)) and not (math.isfinite(loss) and abs(loss) < EXPLODED_LOSS)
 
 
 def _fix(learning_rate: float | None) -> str:
@@ -47,13 +57,13 @@ class DivergenceCallback(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         loss = (logs or {}).get("loss")
-        if isinstance(loss, (int, float)) and not math.isfinite(loss):
-            self._stop(control, f"the training loss was {loss} at step {state.global_step}")
+        if loss_has_diverged(loss):
+            self._stop(control, f"the training loss was {loss:g} at step {state.global_step}")
 
     def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
         loss = (metrics or {}).get("eval_loss")
-        if isinstance(loss, (int, float)) and not math.isfinite(loss):
-            self._stop(control, f"the validation loss was {loss} at step {state.global_step}")
+        if loss_has_diverged(loss):
+            self._stop(control, f"the validation loss was {loss:g} at step {state.global_step}")
         elif model is not None and non_finite_parameters(model):
             self._stop(
                 control, f"weights {non_finite_parameters(model)[:5]} were NaN or infinite at step {state.global_step}"

@@ -78,6 +78,16 @@ def check_dataset_flag(name: str) -> None:
             )
 
 
+def check_model_flag(name: str, flag: str = "--model_name_or_path") -> None:
+    """A model folder that does not exist is "no such folder" now, not a Hub error after the data was loaded."""
+    from .model_loading import check_model_source
+
+    try:
+        check_model_source(name)
+    except UsageError as error:
+        raise UsageError(f"{flag} {error}") from error
+
+
 def local_path(name: str | None) -> str | None:
     """`name` when it is an existing local path (an input that an output folder must not overwrite), else None."""
     if name and os.path.exists(os.path.expanduser(name)):

@@ -124,19 +124,27 @@ def check_model_source(source: str) -> None:
 
 def load_classifier_folder(source: str, device: str | None = None):
     """`(model, tokenizer)` of a classifier folder (or Hub id), checked; a UsageError says what is wrong."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
     import hf_bilstm  # noqa: F401  (registers the Auto classes, so no remote code is needed)
 
     check_model_source(source)
     try:
         # trust_remote_code=False: never run (or offer to run) code from the folder; hf_bilstm is imported above.
+        # The config first: BiLSTMConfig names a bad value, where AutoTokenizer would fall back to a plain
+        # PretrainedConfig whose validators fail on it with a TypeError of their own.
+        AutoConfig.from_pretrained(source, trust_remote_code=False)
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
         # ignore_mismatched_sizes: a tensor of the wrong shape is reported by check_weights below, with the others
         model = AutoModelForSequenceClassification.from_pretrained(
             source, trust_remote_code=False, ignore_mismatched_sizes=True
         )
     except (OSError, ValueError, TypeError) as error:  # ValueError/TypeError: a config.json with bad values
+        if not os.path.exists(os.path.expanduser(source)):  # read as a Hub id USER/NAME: it may be a mistyped path
+            raise UsageError(
+                f"{source!r}: no such folder, and no model of that name could be loaded from the Hub ({error}). "
+                "Give the output folder of hf-bilstm train (check the spelling of the path), or a Hub id USER/NAME."
+            ) from error
         raise UsageError(f"{source!r} is not a model folder hf-bilstm can load ({error}).") from error
     check_tokenizer_fits(tokenizer, model.config, source)
     check_weights(model, source)

@@ -24,6 +24,7 @@ from .data import UsageError
 LOCK_NAME = ".hf_bilstm.lock"
 MARKER_NAME = ".hf_bilstm_output.json"  # which command owns the folder: its unfinished output may be written again
 STAGING_NAME = ".hf_bilstm-staging"
+WRITE_TEST_PREFIX = ".write-test-"  # a file made and removed at once to see that the folder is writable
 OWN_NAMES = (LOCK_NAME, MARKER_NAME, STAGING_NAME)  # bookkeeping, never pushed, never counted as content
 
 # Every file either command puts in a finished folder. A new run into the folder replaces or removes all of them,
@@ -91,7 +92,10 @@ def holds_model(path: str) -> bool:
 
 def contents(path: str) -> list[str]:
     """The entries of `path` that are not this module's own bookkeeping."""
-    return sorted(n for n in os.listdir(path) if n not in OWN_NAMES) if os.path.isdir(path) else []
+    if not os.path.isdir(path):
+        return []
+    # The write test of another process of the same torchrun job (rank 0) may be there for an instant.
+    return sorted(n for n in os.listdir(path) if n not in OWN_NAMES and not n.startswith(WRITE_TEST_PREFIX))
 
 
 def _owner(path: str) -> str | None:
@@ -109,7 +113,7 @@ class OutputDir:
     `inputs` maps a flag (`--model_name_or_path`) to the local path it names; the output folder may be none of them.
     On entry the folder is checked, created, locked and marked as `command`'s; `staging` is where the finished model
     is saved, and `commit()` moves it into place. On exit the lock is released, and a folder that this run created
-    and left without any output (a run refused after the checks) is removed again.
+    and left without any output (a run refused after the checks) is removed again (one that was empty is emptied).
     """
 
     def __init__(
@@ -131,6 +135,7 @@ class OutputDir:
         self.staging = os.path.join(path, STAGING_NAME)
         self._lock: FileLock | None = None
         self._created = False
+        self._was_empty = False
 
     # -------------------------------------------------------------------------------------------- checks
     def check(self) -> None:
@@ -175,8 +180,9 @@ class OutputDir:
             return self
         try:
             self._created = not os.path.isdir(self.path)
+            self._was_empty = self._created or not os.listdir(self.path)
             os.makedirs(self.path, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=self.path, prefix=".write-test-"):
+            with tempfile.NamedTemporaryFile(dir=self.path, prefix=WRITE_TEST_PREFIX):
                 pass
         except OSError as error:
             raise UsageError(
@@ -215,9 +221,15 @@ class OutputDir:
         try:
             if exc_type is not None and os.path.isdir(self.staging):
                 shutil.rmtree(self.staging, ignore_errors=True)
-            if exc_type is not None and self._created and not contents(self.path):
-                # Refused after the checks (a bad --dataset, ...): leave no empty folder behind.
-                shutil.rmtree(self.path, ignore_errors=True)
+            if exc_type is not None and not contents(self.path):
+                # Refused after the checks (a bad --dataset, ...): the folder is left as it was found, so no empty
+                # folder is left behind, and an empty folder is left empty.
+                if self._created:
+                    shutil.rmtree(self.path, ignore_errors=True)
+                elif self._was_empty:
+                    for name in (MARKER_NAME, LOCK_NAME):
+                        if os.path.isfile(os.path.join(self.path, name)):
+                            os.remove(os.path.join(self.path, name))
         finally:
             self._lock.release()
             self._lock = None

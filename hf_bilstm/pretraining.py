@@ -19,7 +19,7 @@ from transformers import HfArgumentParser, Trainer, TrainingArguments, set_seed
 
 from .configuration_bilstm import BiLSTMConfig
 from .data import PaddingCollator, UsageError, iter_texts, load_raw_dataset
-from .divergence import check_finite_weights
+from .divergence import check_finite_weights, loss_has_diverged
 from .flag_checks import (
     check_architecture,
     check_dataset_flag,
@@ -107,10 +107,8 @@ def check_arguments(args: PretrainingArguments) -> None:
     check_number("--block_size", args.block_size, integer=True, minimum=2, what="a token and its neighbour")
     check_number("--max_texts", args.max_texts, integer=True, minimum=1)
     check_number("--validation_fraction", args.validation_fraction, above=0, below=1)
-    if args.max_steps is not None and args.max_steps > 0:
-        pass  # max_steps wins over num_train_epochs (documented on --max_steps)
-    else:
-        check_number("--num_train_epochs", args.num_train_epochs, above=0, what="passes over the texts")
+    # Checked even when --max_steps wins over it (documented on --max_steps): a NaN or negative value is a typo.
+    check_number("--num_train_epochs", args.num_train_epochs, above=0, what="passes over the texts")
     check_number("--learning_rate", args.learning_rate, minimum=0)
     check_number("--warmup_ratio", args.warmup_ratio, minimum=0, below=1)
     check_number("--weight_decay", args.weight_decay, minimum=0)
@@ -323,7 +321,7 @@ def _pretrain(args: PretrainingArguments, raw, split_names: list[str], output: O
     phases["lm_evaluation"] = time.perf_counter() - tick
 
     eval_loss = float(metrics["eval_loss"])
-    if not math.isfinite(eval_loss) or not math.isfinite(train_output.training_loss):
+    if loss_has_diverged(eval_loss) or loss_has_diverged(train_output.training_loss):  # NaN, infinite or exploded
         raise UsageError(
             f"pretraining diverged: the held-out loss is {eval_loss} and the training loss "
             f"{train_output.training_loss}. Lower --learning_rate (it was {args.learning_rate:g}) and run again; "

@@ -88,6 +88,10 @@ def train_tokenizer(
 # what the tokenizer is handed, so memory is set by the batch and `model_max_length`, not by the input.
 CHARACTERS_PER_TOKEN = 32
 CHARACTER_MARGIN = 1024
+# A cut can change only the last few words of what it keeps (a word cut in two, a `<br />` cut open, punctuation
+# next to it): a cut text must hold this many words beyond `model_max_length` for its first tokens to be the text's.
+CUT_SAFETY_WORDS = 8
+CUT_GROWTH = 4
 
 
 def character_bound(model_max_length) -> int | None:
@@ -97,12 +101,38 @@ def character_bound(model_max_length) -> int | None:
     return model_max_length * CHARACTERS_PER_TOKEN + CHARACTER_MARGIN
 
 
-def cut_text(text: str, model_max_length, truncation_side: str = "right") -> str:
+def _count_words(backend, text: str) -> int:
+    """Words of `text` as the tokenizer splits them (normalizer, then pre-tokenizer): a WordLevel tokenizer gives one
+    token per word, any other at least one. Reads no truncation setting, so it is safe from any thread."""
+    if backend.normalizer is not None:
+        text = backend.normalizer.normalize_str(text)
+    if backend.pre_tokenizer is None:
+        return len(text.split())
+    return len(backend.pre_tokenizer.pre_tokenize_str(text))
+
+
+def cut_for_tokenizer(text: str, tokenizer) -> str:
     """
-    `text` cut to `character_bound(model_max_length)` characters (unchanged when shorter), from the same end that
-    the tokenizer's truncation cuts: "right" keeps the beginning, "left" keeps the end.
+    The shortest prefix of `text` (suffix, for a tokenizer that truncates on the left) of at least `character_bound`
+    characters that the tokenizer reads as the same kept `model_max_length` tokens as the whole text, so that `tokenizer(cut, truncation=True)` equals
+    `tokenizer(text, truncation=True)` while the tokenizer is handed a bounded string.
+
+    Ordinary text is cut at `character_bound` characters. A text whose start holds few words for its length (long runs
+    of spaces or `<br />` tags, unspaced CJK) is cut later: the cut grows by 4x until it holds `model_max_length` +
+    8 words, so the answer never changes, and memory grows only with how far the first tokens reach.
     """
-    bound = character_bound(model_max_length)
-    if bound is None or len(text) <= bound:
+    limit = getattr(tokenizer, "model_max_length", None)
+    size = character_bound(limit)
+    if size is None or len(text) <= size:
         return text
-    return text[-bound:] if truncation_side == "left" else text[:bound]
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:  # a slow tokenizer: no way to count its words cheaply, so nothing is cut
+        return text
+    keep_end = getattr(tokenizer, "truncation_side", "right") == "left"
+    while size < len(text):
+        # A word split by the cut lies at the dropped end of what truncation keeps, so it changes no kept token.
+        part = text[-size:] if keep_end else text[:size]
+        if _count_words(backend, part) >= limit + CUT_SAFETY_WORDS:
+            return part
+        size *= CUT_GROWTH
+    return text

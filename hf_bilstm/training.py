@@ -34,6 +34,7 @@ from .finetuning import FineTuningArguments
 from .flag_checks import (
     check_architecture,
     check_dataset_flag,
+    check_model_flag,
     check_number,
     check_seed,
     check_tokenizer_flags,
@@ -390,6 +391,9 @@ def check_flags(model_args: ModelArguments, data_args: DataArguments, training_a
             f"the test split {data_args.test_split!r} is also named for training or model selection ({splits}); the "
             "test split must stay unseen until the end. Name distinct splits (or --test_split '' for none)."
         )
+    if model_args.model_name_or_path:
+        check_model_flag(model_args.model_name_or_path)
+        check_fixed_architecture(model_args.model_name_or_path, model_args)
     check_dataset_flag(data_args.dataset)
     if os.path.exists(training_args.output_dir) and not os.path.isdir(training_args.output_dir):
         raise UsageError(f"--output_dir {training_args.output_dir!r} is a file, not a folder; choose another path.")
@@ -533,8 +537,8 @@ def build_model_from_preset(model_settings: dict, tokenizer, label_names: list[s
     return BiLSTMForSequenceClassification(config)
 
 
-def build_model_from_pretrained(path: str, model_args: ModelArguments, label_names: list[str]):
-    """An existing folder's encoder weights (a classifier or a pretrained language model) under a new head."""
+def check_fixed_architecture(path: str, model_args: ModelArguments) -> None:
+    """A model given with --model_name_or_path brings its architecture and vocabulary: flags for them are refused."""
     fixed = [
         name
         for name in ("rnn_type", "embedding_dim", "hidden_size", "num_layers", "vocab_size", "min_frequency")
@@ -545,6 +549,11 @@ def build_model_from_pretrained(path: str, model_args: ModelArguments, label_nam
             f"--model_name_or_path {path!r} fixes the architecture and vocabulary; drop {['--' + n for n in fixed]} "
             "(only head and dropout options, --max_length and --truncation_side can change)."
         )
+
+
+def build_model_from_pretrained(path: str, model_args: ModelArguments, label_names: list[str]):
+    """An existing folder's encoder weights (a classifier or a pretrained language model) under a new head."""
+    check_fixed_architecture(path, model_args)
     try:
         config = AutoConfig.from_pretrained(path, trust_remote_code=False)  # never run, nor offer to run, its code
     except (OSError, ValueError) as error:

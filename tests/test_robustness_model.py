@@ -395,4 +395,6 @@ ROBUSTNESS_FILES = (
     "test_data_loss.py",
     "test_silently_wrong.py",
     "test_untrusted.py",
+    "test_memory.py",
+    "test_messages.py",
 )

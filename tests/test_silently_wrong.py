@@ -83,6 +83,24 @@ def test_a_training_that_diverges_stops_and_claims_no_metric(tmp_path, capsys, o
     assert not left & {"README.md", "all_results.json", "test_results.json", "model.safetensors"}
 
 
+@pytest.mark.parametrize(
+    "loss, diverged", [(0.69, False), (25.0, False), (3.46e28, True), (1e5, True), (math.nan, True), (-math.inf, True)]
+)
+def test_a_loss_that_is_not_finite_or_has_exploded_is_divergence(loss, diverged):
+    """Whatever the hardware's rounding makes of --learning_rate 1e30 (NaN, or a finite 1e28), training stops."""
+    from transformers import TrainerControl, TrainerState
+
+    from hf_bilstm.divergence import DivergenceCallback
+
+    for event, logs in (("on_evaluate", {"metrics": {"eval_loss": loss}}), ("on_log", {"logs": {"loss": loss}})):
+        callback, control = DivergenceCallback(1e30), TrainerControl()
+        getattr(callback, event)(None, TrainerState(global_step=3), control, **logs)
+        assert control.should_training_stop is diverged
+        if diverged:
+            with pytest.raises(UsageError, match="training diverged: the (validation|training) loss was .* at step 3"):
+                callback.raise_if_diverged()
+
+
 def test_pretraining_that_diverges_stops_and_claims_no_metric(tmp_path, capsys):
     from test_data_loss import PRETRAIN_TINY
 
@@ -297,3 +315,20 @@ def test_text_pairs_are_refused_by_a_single_text_model(model_dir):
     loaded, loaded_tokenizer = load_classifier_folder(str(old))
     with pytest.raises(ValueError, match="classifies one text at a time"):
         loaded(**loaded_tokenizer("a great film", "a bad film", return_tensors="pt"))
+
+
+def test_a_tuple_of_texts_to_the_stock_pipeline_is_read_as_a_batch(model_dir):
+    """Not refusable here: the tokenizer reads a tuple as a batch (transformers' contract), the model then gets rows
+    it cannot tell from a batch of single texts, and the stock pipeline answers for its first row. Pinned, so that
+    the docs row changes with transformers."""
+    classifier = pipeline("text-classification", model=str(model_dir))
+    first = classifier("a great film")[0]
+    for same_length in (("a great film", "a bad film"), {"text": ("a great film", "a bad film")}):
+        assert classifier(same_length) == first  # the second text gets no answer
+    for different_lengths in (("a great film", "a bad film with no story"), {"text": ("a great film", "bad")}):
+        with pytest.raises(ValueError, match="Unable to create tensor"):
+            classifier(different_lengths)
+    # A list answers every text; hf_bilstm's own predict takes any sequence of texts and answers each.
+    assert classifier(["a great film", "a bad film"]) == [first, classifier("a bad film")[0]]
+    answers = prediction.predict(classifier, ("a great film", "a bad film"))
+    assert [a["label"] for a in answers] == [first["label"], classifier("a bad film")[0]["label"]]

@@ -95,11 +95,13 @@ def test_left_truncation_keeps_the_end_and_survives_saving(tmp_path):
         train_tokenizer(TEXTS, vocab_size=100, truncation_side="middle")
 
 
-def test_the_character_cut_keeps_the_end_that_truncation_keeps():
-    from hf_bilstm.tokenization_bilstm import character_bound, cut_text
+def test_the_cut_before_tokenizing_keeps_the_tokens_left_truncation_keeps():
+    from hf_bilstm.tokenization_bilstm import character_bound, cut_for_tokenizer
 
-    bound = character_bound(4)
-    text = "head " + "x" * (2 * bound) + " tail"
-    assert cut_text(text, 4).startswith("head ") and len(cut_text(text, 4)) == bound
-    assert cut_text(text, 4, "left").endswith(" tail") and len(cut_text(text, 4, "left")) == bound
-    assert cut_text("short", 4, "left") == "short"
+    tokenizer = train_tokenizer(TEXTS, vocab_size=100, min_frequency=1, model_max_length=4, truncation_side="left")
+    for text in ["great " * 500 + "awful plot", "great" + " " * 5000 + "loved it", "movie " + "<br />" * 900 + "a b"]:
+        cut = cut_for_tokenizer(text, tokenizer)
+        assert tokenizer(cut, truncation=True)["input_ids"] == tokenizer(text, truncation=True)["input_ids"]
+    long_text = "great " * 500 + "awful plot"
+    cut = cut_for_tokenizer(long_text, tokenizer)
+    assert len(cut) == character_bound(4) and cut.endswith("awful plot")

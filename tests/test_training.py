@@ -264,3 +264,12 @@ def test_imdb_model_card_holds_the_real_numbers(imdb_run):
     assert "| lr_scheduler_type | cosine |" in text and "| pooling | max_mean |" in text
     assert "preset `cpu`" in text and "transformers " in text and "Intended use and limits" in text
     assert "| learning_rate | 0.005 |" in text and "{{" not in text
+
+
+def test_cpu_precision_is_fp32_by_default_and_bf16_on_request(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("checks the CPU defaults; this machine has a GPU")
+    _, _, args = parse_args(["--output_dir", str(tmp_path / "a")])
+    assert not args.bf16 and not training.CPU_BF16_DEFAULT  # fp32 won on validation (benchmarks/results)
+    _, _, args = parse_args(["--output_dir", str(tmp_path / "b"), "--bf16", "true"])
+    assert args.bf16 and args.use_cpu

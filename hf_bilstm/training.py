@@ -335,7 +335,8 @@ def parse_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, Training
 def check_resume_flags(model_args: ModelArguments, checkpoint: str) -> None:
     """
     A resumed run continues the checkpoint's own model and tokenizer: a model or tokenizer flag that disagrees with
-    them would be ignored, so it is refused (one that agrees is honoured; --max_length and --truncation_side apply to a resumed run too).
+    them would be ignored, so it is refused (one that agrees is honoured; --max_length and --truncation_side apply to a
+    resumed run too).
     """
     given = model_args.given_flags
     with open(os.path.join(checkpoint, "config.json"), encoding="utf-8") as handle:

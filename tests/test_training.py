@@ -164,7 +164,12 @@ def test_the_card_quotes_what_the_preset_measured_as_shipped(toy):
     assert f"this preset reached {reference['test_accuracy']:.1%} test accuracy on IMDB" in card
     assert reference["result"] in card and os.path.exists(os.path.join(REPO, reference["result"]))
     fine_tuned = str(root / "fine-tuned-card")
-    assert run_train(["--dataset", dataset, "--output_dir", fine_tuned, "--model_name_or_path", out, "--num_train_epochs", "1"]) == 0
+    assert (
+        run_train(
+            ["--dataset", dataset, "--output_dir", fine_tuned, "--model_name_or_path", out, "--num_train_epochs", "1"]
+        )
+        == 0
+    )
     assert "this preset reached" not in open(os.path.join(fine_tuned, "README.md"), encoding="utf-8").read()
 
 

@@ -115,7 +115,8 @@ def cut_for_tokenizer(text: str, tokenizer) -> str:
     """
     The shortest prefix of `text` (suffix, for a tokenizer that truncates on the left) of at least `character_bound`
     characters that the tokenizer reads as the same kept `model_max_length` tokens as the whole text, so that
-    `tokenizer(cut, truncation=True)` equals `tokenizer(text, truncation=True)` while the tokenizer is handed a bounded string.
+    `tokenizer(cut, truncation=True)` equals `tokenizer(text, truncation=True)` while the tokenizer is handed a
+    bounded string.
 
     Ordinary text is cut at `character_bound` characters. A text whose start holds few words for its length (long runs
     of spaces or `<br />` tags, unspaced CJK) is cut later: the cut grows by 4x until it holds `model_max_length` +

@@ -11,7 +11,7 @@ import torch
 
 from .data import PaddingCollator, UsageError, encode, load_raw_dataset, prepare_eval_split
 from .flag_checks import check_dataset_flag, check_number, check_seed
-from .model_loading import load_classifier_folder, resolve_device
+from .model_loading import add_backend_flags, check_backend_flags, load_backend, load_classifier_folder, resolve_device
 from .training import classification_metrics
 
 
@@ -32,6 +32,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch_size", "--batch-size", type=int, default=128)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1… (default: cuda when available)")
     parser.add_argument("--output_file", "--output-file", default=None, help="also write the metrics JSON here")
+    add_backend_flags(parser)
     return parser
 
 
@@ -40,16 +41,36 @@ def load_model(path: str, device: str | None = None):
     return load_classifier_folder(path, resolve_device(device))
 
 
+def _batches(tokenizer, encoded, batch_size: int):
+    """`(rows, batch)` over `encoded`, longest first: similar lengths together waste few steps on padding."""
+    order = np.argsort(-np.asarray(encoded["length"]), kind="stable")
+    collate = PaddingCollator(tokenizer.pad_token_id)
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        selected = encoded[rows.tolist()]
+        features = [{"input_ids": ids} for ids in selected["input_ids"]]
+        if "labels" in selected:
+            features = [dict(feature, labels=y) for feature, y in zip(features, selected["labels"])]
+        yield rows, collate(features)
+
+
+@torch.no_grad()
+def predicted_labels(model, tokenizer, encoded, batch_size: int = 64) -> np.ndarray:
+    """The argmax label of every row of `encoded`, in its order (any model returning `.logits`: torch or ONNX)."""
+    labels = np.zeros(len(encoded), dtype=np.int64)
+    for rows, batch in _batches(tokenizer, encoded, batch_size):
+        inputs = {key: batch[key].to(model.device) for key in ("input_ids", "attention_mask")}
+        labels[rows] = model(**inputs).logits.argmax(-1).cpu().numpy()
+    return labels
+
+
 @torch.no_grad()
 def evaluate_dataset(model, tokenizer, encoded, batch_size: int = 128, prefix: str = "eval") -> dict[str, float]:
     """Accuracy, macro F1 and mean cross-entropy over `encoded` (input_ids, labels, length), longest first."""
-    order = np.argsort(-np.asarray(encoded["length"]), kind="stable")  # similar lengths together: little padding
-    collate = PaddingCollator(tokenizer.pad_token_id)
-    device = next(model.parameters()).device
+    # model.device, not a parameter's: the ONNX Runtime model has no parameters
+    device = model.device
     predictions, labels, losses = [], [], []
-    for start in range(0, len(order), batch_size):
-        rows = encoded[order[start : start + batch_size].tolist()]
-        batch = collate([{"input_ids": ids, "labels": y} for ids, y in zip(rows["input_ids"], rows["labels"])])
+    for _, batch in _batches(tokenizer, encoded, batch_size):
         inputs = {key: batch[key].to(device) for key in ("input_ids", "attention_mask")}
         logits = model(**inputs).logits
         target = batch["labels"].to(device)
@@ -57,8 +78,8 @@ def evaluate_dataset(model, tokenizer, encoded, batch_size: int = 128, prefix: s
         predictions.append(logits.argmax(-1).cpu().numpy())
         labels.append(batch["labels"].numpy())
     metrics = classification_metrics(np.concatenate(predictions), np.concatenate(labels))
-    metrics["loss"] = sum(losses) / len(order)
-    metrics["samples"] = len(order)
+    metrics["loss"] = sum(losses) / len(encoded)
+    metrics["samples"] = len(encoded)
     return {f"{prefix}_{key}": value for key, value in metrics.items()}
 
 
@@ -84,14 +105,14 @@ def check_args(args) -> str:
         if not os.access(folder, os.W_OK):
             raise UsageError(f"--output_file {args.output_file!r}: the folder {folder!r} is not writable.")
     check_dataset_flag(args.dataset)
-    return resolve_device(args.device)
+    return check_backend_flags(args)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         device = check_args(args)
-        model, tokenizer = load_model(args.model, device)
+        model, tokenizer = load_backend(args.model, device, args.backend, args.quantized)
         label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
         raw = load_raw_dataset(args.dataset, args.dataset_config_name)
         split = prepare_eval_split(

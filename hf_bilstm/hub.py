@@ -125,6 +125,7 @@ def collect_files(folder: str | os.PathLike) -> tuple[dict[str, Path], list[str]
         )
     chosen_names = [*weights, "config.json", *CODE_FILES, *TOKENIZER_FILES]
     chosen_names += [n for n in names if n in OPTIONAL_FILES or RESULTS_JSON.match(n) or n == "README.md"]
+    chosen_names += onnx_files(folder)
     check_no_links(folder, chosen_names)
     try:
         config = json.loads((folder / "config.json").read_text())
@@ -148,6 +149,28 @@ def collect_files(folder: str | os.PathLike) -> tuple[dict[str, Path], list[str]
     chosen = chosen_names
     left_out = [n for n in names if n not in chosen]
     return {name: folder / name for name in chosen}, left_out
+
+
+def onnx_files(folder: Path) -> list[str]:
+    """The `onnx/` files of `hf-bilstm export` (Optimum's layout), refused when made from other weights."""
+    from .onnx_runtime import FP32_FILE, INT8_FILE, ONNX_DIR, REPORT_FILE, check_export_is_current
+
+    target = folder / ONNX_DIR
+    if not target.is_dir() or target.is_symlink():
+        return []
+    names = [f"{ONNX_DIR}/{name}" for name in (FP32_FILE, INT8_FILE, REPORT_FILE) if (target / name).exists()]
+    report = target / REPORT_FILE
+    if names and (not report.is_file() or report.is_symlink()):
+        raise PushRefusedError(
+            f"{target} holds {names} but no {REPORT_FILE}, so nothing says they were exported from this model's "
+            f"weights and checked. Export again (hf-bilstm export {folder} --overwrite), or remove {target}."
+        )
+    if names:
+        try:
+            check_export_is_current(str(folder), json.loads(report.read_text()))
+        except ValueError as error:  # UsageError, or a report that is not JSON
+            raise PushRefusedError(str(error)) from error
+    return names
 
 
 def check_no_links(folder: Path, names: list[str]) -> None:

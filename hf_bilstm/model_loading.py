@@ -154,3 +154,38 @@ def load_classifier_folder(source: str, device: str | None = None):
     if device is not None:
         model = model.to(device)
     return model.eval(), tokenizer
+
+
+def add_backend_flags(parser) -> None:
+    """`--backend` and `--quantized`, shared by `predict` and `evaluate`."""
+    parser.add_argument(
+        "--backend",
+        choices=["torch", "onnxruntime"],
+        default="torch",
+        help="torch (the PyTorch model) or onnxruntime (onnx/ written by hf-bilstm export; CPU only)",
+    )
+    parser.add_argument(
+        "--quantized", action="store_true", help="with --backend onnxruntime: the int8 onnx/model_quantized.onnx"
+    )
+
+
+def check_backend_flags(args) -> str:
+    """The device for `args.backend`; ONNX Runtime runs here on the CPU only."""
+    if args.quantized and args.backend != "onnxruntime":
+        raise UsageError("--quantized reads onnx/model_quantized.onnx: give it with --backend onnxruntime.")
+    if args.backend == "onnxruntime":
+        if args.device not in (None, "cpu"):
+            raise UsageError(
+                f"--backend onnxruntime runs on the CPU; drop --device {args.device} or use --backend torch."
+            )
+        return "cpu"
+    return resolve_device(args.device)
+
+
+def load_backend(source: str, device: str, backend: str = "torch", quantized: bool = False):
+    """`(model, tokenizer)` for `backend`: the checked PyTorch model, or its ONNX export under ONNX Runtime."""
+    if backend == "onnxruntime":
+        from .onnx_runtime import load_onnx_classifier_folder
+
+        return load_onnx_classifier_folder(source, quantized)
+    return load_classifier_folder(source, resolve_device(device))

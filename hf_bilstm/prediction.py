@@ -6,7 +6,7 @@ import math
 import sys
 
 from .data import UsageError
-from .model_loading import load_classifier_folder, resolve_device
+from .model_loading import add_backend_flags, check_backend_flags, load_backend
 from .tokenization_bilstm import cut_for_tokenizer
 
 
@@ -25,6 +25,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print one JSON object per text (text, label, score)")
     parser.add_argument("--batch_size", "--batch-size", type=int, default=32)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1… (default: cuda when available)")
+    add_backend_flags(parser)
     return parser
 
 
@@ -125,14 +126,14 @@ def read_texts(args, stdin=None) -> list[str]:
     return texts
 
 
-def load_classifier(model: str, device: str | None = None):
+def load_classifier(model: str, device: str | None = None, backend: str = "torch", quantized: bool = False):
     """A text-classification pipeline on a model folder; texts longer than the model's limit are cut, not refused."""
     from transformers import pipeline
 
     # Loaded and checked here rather than by pipeline(), which buries a loading error in a ValueError full of
     # tracebacks and accepts weights that do not match the model (hf_bilstm.model_loading).
-    loaded, tokenizer = load_classifier_folder(model)
-    return pipeline("text-classification", model=loaded, tokenizer=tokenizer, device=resolve_device(device))
+    loaded, tokenizer = load_backend(model, device, backend, quantized)
+    return pipeline("text-classification", model=loaded, tokenizer=tokenizer, device=loaded.device)
 
 
 def predict(classifier, texts: list[str], batch_size: int = 32) -> list[dict]:
@@ -155,9 +156,9 @@ def main(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
     try:
         if args.batch_size < 1:
             raise UsageError(f"--batch_size must be a positive number of texts, but it was {args.batch_size}.")
-        device = resolve_device(args.device)
+        device = check_backend_flags(args)
         texts = read_texts(args, stdin)
-        classifier = load_classifier(args.model, device)
+        classifier = load_classifier(args.model, device, args.backend, args.quantized)
         lines = []
         for text, result in zip(texts, predict(classifier, texts, args.batch_size)):
             if not math.isfinite(result["score"]):  # refused weights make this unreachable; JSON has no NaN

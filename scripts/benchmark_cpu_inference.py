@@ -1,90 +1,195 @@
-"""CPU serving speed: reviews per second for each preset's architecture, through `pipeline("text-classification")`
-with the texts as given and through `hf-bilstm predict`'s batching (similar lengths together).
+"""CPU serving speed of every preset's architecture with three backends: `torch` (eager PyTorch), `onnxruntime` fp32
+and `onnxruntime` int8 (both written by `hf-bilstm export`).
 
-Speed does not depend on the weights, so the models are untrained; the tokenizer is trained on IMDB's train split
-and the reviews are IMDB test reviews (their texts only; no label is read).
+For each preset and backend, in a fresh process (so that its peak RSS is its own): reviews per second and p50/p99
+latency for single reviews (batch 1) and for batches of 32, on IMDB test reviews cut to 512 tokens, the way
+`hf-bilstm predict` feeds them (longest first, so similar lengths share a batch). Also the model file's size. Speed
+does not depend on the weights, so the models are untrained (int8 rounds them all the same); the tokenizer is trained
+on IMDB's train split and only the test reviews' texts are read (no label).
 
-    python scripts/benchmark_cpu_inference.py [--dataset ../shared/data/imdb] [--texts 512] [--output FILE.json]
+    python scripts/benchmark_cpu_inference.py [--dataset ../shared/data/imdb] [--output benchmarks/results/X.json]
 """
 
 import argparse
 import json
+import math
 import os
 import platform
+import resource
+import statistics
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
-import torch
-from datasets import load_dataset
-from transformers import pipeline
-
-from hf_bilstm import BiLSTMConfig, BiLSTMForSequenceClassification
-from hf_bilstm.data import iter_texts
-from hf_bilstm.prediction import predict
-from hf_bilstm.tokenization_bilstm import train_tokenizer
-from hf_bilstm.training import PRESETS
-
 REPO = Path(__file__).resolve().parent.parent
+BACKENDS = ("torch", "onnxruntime-fp32", "onnxruntime-int8")
+TARGET_SPEEDUP = 2.0  # int8 over torch, reviews/s at batch 32, CPU default preset
+TARGET_P50_MS = 10.0  # single review, int8, CPU default preset
+
+
+def build_folder(preset: str, dataset: str, max_length: int, folder: str) -> None:
+    """An untrained model of `preset`'s architecture with an IMDB tokenizer, saved and exported (fp32 and int8)."""
+    from datasets import load_dataset
+
+    from hf_bilstm import BiLSTMConfig, BiLSTMForSequenceClassification
+    from hf_bilstm.data import iter_texts
+    from hf_bilstm.onnx_export import FP32_FILE, INT8_FILE, export_fp32, quantize_int8
+    from hf_bilstm.tokenization_bilstm import train_tokenizer
+    from hf_bilstm.training import PRESETS
+
+    recipe = PRESETS[preset]
+    imdb = load_dataset(dataset, split="train")
+    tokenizer_settings = dict(recipe["tokenizer"])
+    tokenizer = train_tokenizer(
+        iter_texts(imdb, "text"),
+        vocab_size=tokenizer_settings.pop("vocab_size"),
+        model_max_length=max_length,
+        **{key: value for key, value in tokenizer_settings.items() if key in ("truncation_side", "lowercase")},
+    )
+    config = BiLSTMConfig(vocab_size=len(tokenizer), id2label={0: "neg", 1: "pos"}, **recipe["model"])
+    BiLSTMForSequenceClassification(config).eval().save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    os.makedirs(os.path.join(folder, "onnx"), exist_ok=True)
+    export_fp32(folder, os.path.join(folder, "onnx", FP32_FILE))
+    quantize_int8(os.path.join(folder, "onnx", FP32_FILE), os.path.join(folder, "onnx", INT8_FILE))
+
+
+def measure(folder: str, backend: str, texts: list[str], single: int, batch_size: int) -> dict:
+    """Runs in the child process: latency of single reviews and throughput of batches, then this process's peak RSS."""
+    import torch
+
+    from hf_bilstm.prediction import load_classifier, predict
+
+    kind = "torch" if backend == "torch" else "onnxruntime"
+    classifier = load_classifier(folder, "cpu", kind, quantized=backend.endswith("int8"))
+    predict(classifier, texts[:batch_size], batch_size)  # warm-up
+    latencies = []
+    for text in texts[:single]:
+        start = time.perf_counter()
+        predict(classifier, [text], 1)
+        latencies.append((time.perf_counter() - start) * 1000)
+    batch_latencies = []
+    start_all = time.perf_counter()
+    for start in range(0, len(texts), batch_size):
+        start_batch = time.perf_counter()
+        predict(classifier, texts[start : start + batch_size], batch_size)
+        batch_latencies.append((time.perf_counter() - start_batch) * 1000)
+    seconds = time.perf_counter() - start_all
+
+    def quantiles(values):
+        ordered = sorted(values)
+        nearest_rank = max(math.ceil(0.99 * len(ordered)) - 1, 0)
+        return {"p50_ms": round(statistics.median(ordered), 2), "p99_ms": round(ordered[nearest_rank], 2)}
+
+    onnx = {"torch": None, "onnxruntime-fp32": "model.onnx", "onnxruntime-int8": "model_quantized.onnx"}[backend]
+    weights = os.path.join(folder, "onnx", onnx) if onnx else os.path.join(folder, "model.safetensors")
+    return {
+        "batch_1": {
+            "reviews": single,
+            "reviews_per_second": round(single / (sum(latencies) / 1000), 1),
+            **quantiles(latencies),
+        },
+        f"batch_{batch_size}": {
+            "reviews": len(texts),
+            "reviews_per_second": round(len(texts) / seconds, 1),
+            **quantiles(batch_latencies),
+        },
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "file_mb": round(os.path.getsize(weights) / 1e6, 2),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def child(args) -> None:
+    from datasets import load_dataset
+
+    texts = list(load_dataset(args.dataset, split="test").shuffle(seed=0).select(range(args.texts))["text"])
+    print("RESULT " + json.dumps(measure(args.child_folder, args.child_backend, texts, args.single, args.batch_size)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     default = os.environ.get("HF_BILSTM_IMDB") or str(REPO.parent / "shared" / "data" / "imdb")
     parser.add_argument("--dataset", default=default)
-    parser.add_argument("--texts", type=int, default=512, help="test reviews to classify")
+    parser.add_argument("--texts", type=int, default=512, help="test reviews classified in batches")
+    parser.add_argument("--single", type=int, default=200, help="test reviews classified one at a time")
     parser.add_argument("--max_length", type=int, default=512, help="tokens read per review")
     parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--output", help="also write the results as JSON here")
+    parser.add_argument("--presets", default="cpu,tutorial,base")
+    parser.add_argument("--output", help="write the results as JSON here (rewritten after each preset)")
+    parser.add_argument("--child_folder", help=argparse.SUPPRESS)
+    parser.add_argument("--child_backend", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child_folder:
+        return child(args)
 
-    imdb = load_dataset(args.dataset)
-    texts = list(imdb["test"].shuffle(seed=0).select(range(args.texts))["text"])
-    runs = []
-    for preset, recipe in PRESETS.items():
-        tokenizer = train_tokenizer(
-            iter_texts(imdb["train"], "text"),
-            vocab_size=recipe["tokenizer"]["vocab_size"],
-            model_max_length=args.max_length,
-        )
-        config = BiLSTMConfig(vocab_size=len(tokenizer), id2label={0: "neg", 1: "pos"}, **recipe["model"])
-        model = BiLSTMForSequenceClassification(config).eval()
-        classifier = pipeline(
-            "text-classification",
-            model=model,
-            tokenizer=tokenizer,
-            device="cpu",
-            truncation=True,
-            batch_size=args.batch_size,
-        )
-        classifier(texts[: args.batch_size])  # warm-up
-        start = time.perf_counter()
-        classifier(texts)
-        pipeline_seconds = time.perf_counter() - start
-        start = time.perf_counter()
-        predict(classifier, texts, args.batch_size)
-        predict_seconds = time.perf_counter() - start
-        runs.append(
-            {
-                "preset": preset,
-                "parameters": model.num_parameters(),
-                "pipeline_reviews_per_second": round(len(texts) / pipeline_seconds, 1),
-                "predict_reviews_per_second": round(len(texts) / predict_seconds, 1),
-            }
-        )
-        print(json.dumps(runs[-1]))
+    import torch
+
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     result = {
         "device": f"CPU ({platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()})",
         "date": time.strftime("%Y-%m-%d"),
-        "command": "python scripts/benchmark_cpu_inference.py",
-        "commit": subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True
-        ).stdout.strip(),
-        "texts": len(texts),
+        "command": "python " + " ".join([os.path.relpath(__file__, REPO), *sys.argv[1:]]),
+        "commit": commit,
+        "reviews": args.texts,
+        "single_reviews": args.single,
         "max_length": args.max_length,
         "batch_size": args.batch_size,
-        "runs": runs,
+        "runs": [],
     }
+    for preset in args.presets.split(","):
+        with tempfile.TemporaryDirectory() as folder:
+            build_folder(preset, args.dataset, args.max_length, folder)
+            run = {"preset": preset}
+            for backend in BACKENDS:
+                command = [
+                    sys.executable,
+                    __file__,
+                    "--dataset",
+                    args.dataset,
+                    "--texts",
+                    str(args.texts),
+                    "--single",
+                    str(args.single),
+                    "--batch_size",
+                    str(args.batch_size),
+                    "--child_folder",
+                    folder,
+                    "--child_backend",
+                    backend,
+                ]
+                done = subprocess.run(command, capture_output=True, text=True)
+                lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+                if done.returncode or not lines:
+                    raise SystemExit(f"{preset} {backend} failed:\n{done.stderr[-3000:]}")
+                run[backend] = json.loads(lines[-1][len("RESULT ") :])
+                print(preset, backend, json.dumps(run[backend]), flush=True)
+            batch = f"batch_{args.batch_size}"
+            run["int8_speedup_over_torch"] = round(
+                run["onnxruntime-int8"][batch]["reviews_per_second"] / run["torch"][batch]["reviews_per_second"], 2
+            )
+            run["int8_speedup_over_torch_batch_1"] = round(
+                run["onnxruntime-int8"]["batch_1"]["reviews_per_second"]
+                / run["torch"]["batch_1"]["reviews_per_second"],
+                2,
+            )
+            result["runs"].append(run)
+        if args.output:
+            Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
+    cpu = next(run for run in result["runs"] if run["preset"] == "cpu") if "cpu" in args.presets else None
+    if cpu:
+        p50 = cpu["onnxruntime-int8"]["batch_1"]["p50_ms"]
+        result["targets"] = {
+            "int8_speedup_over_torch": {
+                "target": TARGET_SPEEDUP,
+                "measured": cpu["int8_speedup_over_torch"],
+                "met": cpu["int8_speedup_over_torch"] >= TARGET_SPEEDUP,
+            },
+            "single_review_p50_ms": {"target": TARGET_P50_MS, "measured": p50, "met": p50 <= TARGET_P50_MS},
+        }
+        print(json.dumps(result["targets"]))
     if args.output:
         Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
 

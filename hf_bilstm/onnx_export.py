@@ -1,0 +1,349 @@
+"""`hf-bilstm export FOLDER [--quantize int8]`: a trained classifier folder → `FOLDER/onnx/model.onnx` (and
+`onnx/model_quantized.onnx`), the layout of Optimum-exported Hub repos, each checked before it is written.
+
+Checks, all run before any file lands in `onnx/`:
+- fp32: ONNX Runtime's logits equal PyTorch's to `FP32_TOLERANCE` on texts of many lengths, batched with padding on
+  the right and on the left;
+- int8 (dynamic quantization of the recurrent and linear weights; embeddings stay fp32): the predicted labels agree
+  with fp32 on at least `MIN_INT8_AGREEMENT` of `AGREEMENT_REVIEWS` validation reviews (carved from train as
+  `hf-bilstm train` carves them), and accuracy on the test split is within `MAX_INT8_ACCURACY_DROP` of fp32's.
+
+What was measured goes to `onnx/export_report.json` and to a section of the model card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from .data import UsageError, encode, load_raw_dataset, prepare_eval_split, prepare_splits
+from .flag_checks import check_dataset_flag, check_number, check_seed
+from .model_loading import load_classifier_folder
+from .onnx_graph import EXPORTER_PREFIX
+from .onnx_runtime import (
+    FP32_FILE,
+    INSTALL_HINT,
+    INT8_FILE,
+    ONNX_DIR,
+    REPORT_FILE,
+    ORTModelForSequenceClassification,
+    file_sha256,
+)
+
+FP32_TOLERANCE = 1e-4
+AGREEMENT_REVIEWS = 2000
+MIN_INT8_AGREEMENT = 0.99
+MAX_INT8_ACCURACY_DROP = 0.005
+CARD_SECTION = "## ONNX Runtime"  # the card section this command owns (replaced by the next export)
+CHECK_LENGTHS = (1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 512)
+
+
+def require_export_tools():
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+        import onnxscript  # noqa: F401  (the torch.onnx exporter translates with it)
+    except ImportError as error:
+        raise UsageError(f"exporting needs the optional extra ({error}). Install it: {INSTALL_HINT}.") from None
+
+
+def export_fp32(folder: str, path: str) -> str:
+    """Exports the classifier of `folder` to `path` in a fresh Python process; returns the exporter used."""
+    # A fresh process: torch 2.13's dynamo exporter fixes the sequence length of every export after the first one in a
+    # process (measured), which would make the file refuse other lengths.
+    command = [sys.executable, "-m", "hf_bilstm.onnx_graph", folder, path]
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    lines = [line for line in done.stdout.splitlines() if line.startswith(EXPORTER_PREFIX)]
+    if done.returncode != 0 or not lines:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-6:])
+        raise UsageError(f"the ONNX export of {folder!r} failed: {tail}")
+    return lines[-1][len(EXPORTER_PREFIX) :]
+
+
+def quantize_int8(source: str, target: str) -> None:
+    """Dynamic int8 quantization of the recurrent and linear weights; the embedding (Gather) stays fp32."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # It warns on the root logger that static (calibrated) quantization wants pre-processing; dynamic does not.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        ops = ["LSTM", "GRU", "MatMul", "Gemm"]
+        quantize_dynamic(source, target, weight_type=QuantType.QInt8, op_types_to_quantize=ops)
+    finally:
+        root.setLevel(level)
+
+
+def check_batches(config, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Batches of random token ids of `CHECK_LENGTHS`, padded on the right and on the left, plus an empty row."""
+    generator = torch.Generator().manual_seed(seed)
+    low = min(4, config.vocab_size - 1)  # past the special tokens where the vocabulary allows
+    rows = [torch.randint(low, config.vocab_size, (length,), generator=generator) for length in CHECK_LENGTHS]
+    rows.append(torch.zeros(0, dtype=torch.long))
+    longest = max(len(row) for row in rows)
+    batches = []
+    for side in ("right", "left"):
+        ids = torch.full((len(rows), longest), config.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, row in enumerate(rows):
+            span = slice(0, len(row)) if side == "right" else slice(longest - len(row), longest)
+            ids[i, span], mask[i, span] = row, 1
+        batches.append((ids, mask))
+    batches += [(row.view(1, -1), torch.ones(1, len(row), dtype=torch.long)) for row in rows[:3]]  # batch 1
+    return batches
+
+
+@torch.no_grad()
+def max_logit_difference(model, ort_model) -> float:
+    """The largest difference of logits between PyTorch and ONNX Runtime over `check_batches` (inf if one fails)."""
+    worst = 0.0
+    for ids, mask in check_batches(model.config):
+        expected = model(input_ids=ids, attention_mask=mask).logits.float()
+        try:
+            got = ort_model(input_ids=ids, attention_mask=mask).logits
+        except Exception:  # noqa: BLE001 - onnxruntime's own error types: the graph cannot run this shape
+            return float("inf")
+        worst = max(worst, float((expected - got).abs().max()))
+    return worst
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hf-bilstm export",
+        description=(
+            "Export a trained classifier folder to ONNX (FOLDER/onnx/model.onnx), checked against PyTorch; with "
+            "--quantize int8 also onnx/model_quantized.onnx, checked on validation and test reviews."
+        ),
+        allow_abbrev=False,
+    )
+    parser.add_argument("model", help="model folder written by hf-bilstm train")
+    parser.add_argument("--quantize", choices=["int8"], default=None, help="also write a dynamic int8 model")
+    parser.add_argument("--dataset", default="stanfordnlp/imdb", help="dataset for the int8 checks (Hub id or folder)")
+    parser.add_argument("--dataset_config_name", default=None)
+    parser.add_argument("--text_column", default="text")
+    parser.add_argument("--label_column", default="label")
+    parser.add_argument("--validation_fraction", type=float, default=0.1, help="as given to hf-bilstm train")
+    parser.add_argument("--seed", type=int, default=42, help="as given to hf-bilstm train (carves validation)")
+    parser.add_argument("--max_test_samples", type=int, default=None, help="test reviews for the int8 check (all)")
+    parser.add_argument("--overwrite", action="store_true", help="replace onnx/ files that an export did not write")
+    return parser
+
+
+def check_onnx_folder(folder: str, overwrite: bool) -> None:
+    """`onnx/` may be written when it is absent or empty, holds only a previous export's files, or with --overwrite."""
+    target = os.path.join(folder, ONNX_DIR)
+    if not os.path.isdir(target) or overwrite:
+        if os.path.exists(target) and not os.path.isdir(target):
+            raise UsageError(f"{target!r} is a file; remove it or choose another folder.")
+        return
+    ours = {FP32_FILE, INT8_FILE, REPORT_FILE}
+    strangers = sorted(set(os.listdir(target)) - ours)
+    if strangers or (os.listdir(target) and REPORT_FILE not in os.listdir(target)):
+        shown = ", ".join(strangers or sorted(os.listdir(target)))
+        raise UsageError(
+            f"{target!r} holds files this command did not write ({shown}). Pass --overwrite to replace the export, "
+            "or move them away first."
+        )
+
+
+def write_card_section(folder: str, report: dict) -> None:
+    """Replaces (or appends) the card's ONNX section with what was measured; atomic, the rest of the card untouched."""
+    path = os.path.join(folder, "README.md")
+    if not os.path.isfile(path):
+        return
+    with open(path, encoding="utf-8") as handle:
+        card = handle.read()
+    start = card.find(CARD_SECTION)
+    if start >= 0:
+        end = card.find("\n## ", start + len(CARD_SECTION))
+        card = card[:start].rstrip("\n") + ("\n\n" + card[end + 1 :] if end >= 0 else "\n")
+    lines = [
+        CARD_SECTION,
+        "",
+        f"`onnx/{FP32_FILE}` is this model exported to ONNX (inputs `input_ids`, `attention_mask`; output "
+        f"`logits`); its logits matched PyTorch's to {report['fp32']['max_logit_difference']:.1e} on the export's "
+        "check texts.",
+    ]
+    int8 = report.get("int8")
+    if int8:
+        lines += [
+            "",
+            f"`onnx/{INT8_FILE}` holds the recurrent and linear weights as int8 (dynamic quantization; embeddings in "
+            f"fp32). Measured at export, against the fp32 ONNX model:",
+            "",
+            "| | fp32 | int8 |",
+            "|---|---|---|",
+            f"| test accuracy ({int8['test_samples']:,} reviews) | {int8['fp32_test_accuracy']:.4f} | "
+            f"{int8['test_accuracy']:.4f} |",
+            f"| file size | {report['fp32']['bytes'] / 1e6:.1f} MB | {int8['bytes'] / 1e6:.1f} MB |",
+            "",
+            f"The int8 labels agreed with fp32 on {int8['validation_agreement']:.2%} of "
+            f"{int8['validation_samples']:,} validation reviews.",
+        ]
+    lines += [
+        "",
+        "```python",
+        "from transformers import AutoTokenizer, pipeline",
+        "from hf_bilstm.onnx_runtime import ORTModelForSequenceClassification",
+        "",
+        'source = "this folder, or its Hub id USER/NAME"',
+        f"model = ORTModelForSequenceClassification.from_pretrained(source, quantized={bool(int8)})",
+        'classifier = pipeline("text-classification", model=model, tokenizer=AutoTokenizer.from_pretrained(source))',
+        "```",
+        "",
+    ]
+    card = card.rstrip("\n") + "\n\n" + "\n".join(lines)
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".README.md.")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(card)
+    os.replace(temporary, path)
+
+
+def run_export(args) -> dict:
+    check_number("--validation_fraction", args.validation_fraction, above=0, below=1)
+    check_number("--max_test_samples", args.max_test_samples, integer=True, minimum=1)
+    check_seed(args.seed)
+    require_export_tools()
+    folder = os.path.expanduser(args.model)
+    if not os.path.isdir(folder):
+        raise UsageError(f"{args.model!r}: no such folder. Export works on a local folder written by hf-bilstm train.")
+    check_onnx_folder(folder, args.overwrite)
+    if args.quantize:
+        check_dataset_flag(args.dataset)
+    model, tokenizer = load_classifier_folder(folder, "cpu")
+    weights_sha = file_sha256(os.path.join(folder, "model.safetensors"))
+    report = {
+        "date": datetime.date.today().isoformat(),
+        "torch": torch.__version__,
+        "weights_sha256": weights_sha,
+        "fp32_tolerance": FP32_TOLERANCE,
+    }
+    staging = tempfile.mkdtemp(dir=folder, prefix=".onnx-export-")
+    try:
+        started = time.perf_counter()
+        fp32_path = os.path.join(staging, FP32_FILE)
+        report["exporter"] = export_fp32(folder, fp32_path)
+        fp32 = ORTModelForSequenceClassification(model.config, _session(fp32_path), FP32_FILE)
+        difference = max_logit_difference(model, fp32)
+        if not difference <= FP32_TOLERANCE:
+            raise UsageError(
+                f"the exported ONNX model's logits differ from PyTorch's by {difference:.2e}, more than "
+                f"{FP32_TOLERANCE:.0e}; nothing was written. Please report this with the folder's config.json."
+            )
+        report["fp32"] = {
+            "max_logit_difference": difference,
+            "bytes": os.path.getsize(fp32_path),
+            "export_seconds": round(time.perf_counter() - started, 1),
+        }
+        print(f"hf-bilstm export: fp32 ONNX logits match PyTorch to {difference:.1e} (<= {FP32_TOLERANCE:.0e}).")
+        if args.quantize:
+            int8_path = os.path.join(staging, INT8_FILE)
+            quantize_int8(fp32_path, int8_path)
+            int8 = ORTModelForSequenceClassification(model.config, _session(int8_path), INT8_FILE)
+            report["int8"] = check_int8(args, model, tokenizer, fp32, int8)
+            report["int8"]["bytes"] = os.path.getsize(int8_path)
+        with open(os.path.join(staging, REPORT_FILE), "w", encoding="utf-8") as handle:
+            json.dump(report, handle, indent=2)
+            handle.write("\n")
+        target = os.path.join(folder, ONNX_DIR)
+        os.makedirs(target, exist_ok=True)
+        # The report last: a folder whose report names the weights is one whose files all come from this export.
+        for name in (FP32_FILE, INT8_FILE, REPORT_FILE):
+            if os.path.isfile(os.path.join(staging, name)):
+                os.replace(os.path.join(staging, name), os.path.join(target, name))
+            elif os.path.isfile(os.path.join(target, name)):
+                os.remove(os.path.join(target, name))  # an int8 file of an earlier export of other weights
+        write_card_section(folder, report)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return report
+
+
+def _session(path: str):
+    import onnxruntime
+
+    return onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+
+
+def check_int8(args, model, tokenizer, fp32, int8) -> dict:
+    """Validation agreement and test accuracy of int8 against fp32; a UsageError when either check fails."""
+    from .evaluation import predicted_labels
+
+    label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    raw = load_raw_dataset(args.dataset, args.dataset_config_name)
+    splits = prepare_splits(
+        raw,
+        args.text_column,
+        args.label_column,
+        validation_fraction=args.validation_fraction,
+        max_eval_samples=AGREEMENT_REVIEWS,
+        test_split=None,
+        seed=args.seed,
+    )
+    validation = encode(splits.validation, tokenizer, args.text_column, args.label_column)
+    agreement = float(
+        np.mean(predicted_labels(fp32, tokenizer, validation) == predicted_labels(int8, tokenizer, validation))
+    )
+    print(
+        f"hf-bilstm export: int8 labels agree with fp32 on {agreement:.2%} of {len(validation):,} validation reviews."
+    )
+    if agreement < MIN_INT8_AGREEMENT:
+        raise UsageError(
+            f"the int8 model's labels agree with fp32 on only {agreement:.2%} of {len(validation)} validation reviews "
+            f"(at least {MIN_INT8_AGREEMENT:.0%} needed), so it was not written. Export without --quantize."
+        )
+    test = prepare_eval_split(
+        raw, "test", label_names, args.text_column, args.label_column, args.max_test_samples, args.seed
+    )
+    test = encode(test, tokenizer, args.text_column, args.label_column)
+    truth = np.asarray(test["labels"])
+    fp32_accuracy = float(np.mean(predicted_labels(fp32, tokenizer, test) == truth))
+    int8_accuracy = float(np.mean(predicted_labels(int8, tokenizer, test) == truth))
+    print(
+        f"hf-bilstm export: test accuracy on {len(test):,} reviews: fp32 {fp32_accuracy:.4f}, "
+        f"int8 {int8_accuracy:.4f}."
+    )
+    if fp32_accuracy - int8_accuracy > MAX_INT8_ACCURACY_DROP:
+        raise UsageError(
+            f"int8 test accuracy {int8_accuracy:.4f} is {fp32_accuracy - int8_accuracy:.4f} below fp32's "
+            f"{fp32_accuracy:.4f} (at most {MAX_INT8_ACCURACY_DROP} allowed), so it was not written."
+        )
+    return {
+        "validation_samples": len(validation),
+        "validation_agreement": agreement,
+        "test_samples": len(test),
+        "fp32_test_accuracy": fp32_accuracy,
+        "test_accuracy": int8_accuracy,
+        "dataset": args.dataset,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        report = run_export(args)
+    except UsageError as error:
+        print(f"hf-bilstm export: error: {error}", file=sys.stderr)
+        return 2
+    written = [FP32_FILE] + ([INT8_FILE] if "int8" in report else [])
+    folder = os.path.join(args.model, ONNX_DIR)
+    print(f"hf-bilstm export: wrote {', '.join(os.path.join(folder, name) for name in written)} and {REPORT_FILE}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

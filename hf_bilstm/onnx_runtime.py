@@ -1,0 +1,207 @@
+"""Serving an exported classifier with ONNX Runtime: `ORTModelForSequenceClassification` plugs into
+`pipeline("text-classification")`, `hf-bilstm predict --backend onnxruntime` and `hf-bilstm evaluate --backend
+onnxruntime`.
+
+    from transformers import AutoTokenizer, pipeline
+    from hf_bilstm.onnx_runtime import ORTModelForSequenceClassification
+
+    model = ORTModelForSequenceClassification.from_pretrained("runs/bilstm-imdb", quantized=True)
+    tokenizer = AutoTokenizer.from_pretrained("runs/bilstm-imdb")
+    classifier = pipeline("text-classification", model=model, tokenizer=tokenizer)
+
+Optimum's `ORTModelForSequenceClassification` does not load these folders (it knows no `bilstm` model type), hence
+this small class of our own. It answers like `BiLSTMForSequenceClassification` does: the same refusals of text pairs
+and out-of-vocabulary ids, the same reading of an empty text, logits as a torch tensor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import numpy as np
+import torch
+from transformers import PreTrainedModel
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from .configuration_bilstm import BiLSTMConfig
+from .data import UsageError
+
+ONNX_DIR = "onnx"
+FP32_FILE = "model.onnx"
+INT8_FILE = "model_quantized.onnx"
+REPORT_FILE = "export_report.json"  # what the export measured, and the weights it was made from
+INSTALL_HINT = 'pip install -e ".[onnx]"  (onnx, onnxruntime and onnxscript)'
+
+
+def require_onnxruntime():
+    """`onnxruntime`, or a UsageError that says how to install the optional extra."""
+    try:
+        import onnxruntime
+    except ImportError as error:
+        raise UsageError(
+            f"ONNX Runtime is not installed ({error}). Install the optional extra: {INSTALL_HINT}."
+        ) from None
+    return onnxruntime
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _resolve(source: str, name: str) -> str | None:
+    """Local path of `name` in a folder or Hub repo (downloaded on demand), or None if it has no such file."""
+    local = os.path.join(os.path.expanduser(source), name)
+    if os.path.isdir(os.path.expanduser(source)):
+        return local if os.path.isfile(local) else None
+    from transformers.utils import cached_file
+
+    return cached_file(source, name, _raise_exceptions_for_missing_entries=False)
+
+
+def check_export_is_current(source: str, report: dict) -> None:
+    """Refuses an export made from other weights than the folder's `model.safetensors` (a retrained model)."""
+    folder = os.path.expanduser(source)
+    weights = os.path.join(folder, "model.safetensors")
+    expected = report.get("weights_sha256")
+    if not os.path.isdir(folder) or not os.path.isfile(weights) or not expected:
+        return
+    if file_sha256(weights) != expected:
+        raise UsageError(
+            f"{source!r}: its onnx/ export was made from other weights than its model.safetensors (the model was "
+            f"trained or saved again after the export), so its answers would differ. Export again: "
+            f"hf-bilstm export {source} --overwrite."
+        )
+
+
+class ORTModelForSequenceClassification(PreTrainedModel):
+    """
+    A classifier exported by `hf-bilstm export`, run by ONNX Runtime on the CPU. Loads with `from_pretrained(folder or
+    Hub id, quantized=False)` (`quantized=True` reads `onnx/model_quantized.onnx`) and works as the model of
+    `pipeline("text-classification")`: `forward(input_ids, attention_mask)` returns a `SequenceClassifierOutput`.
+    It has no trainable parameters; it serves, it does not train.
+    """
+
+    config_class = BiLSTMConfig
+    main_input_name = "input_ids"
+
+    def __init__(self, config: BiLSTMConfig, session=None, file_name: str = FP32_FILE):
+        super().__init__(config)
+        self.session = session
+        self.file_name = file_name
+
+    @classmethod
+    def from_pretrained(cls, source, *, quantized: bool = False, file_name: str | None = None, threads=None, **kwargs):
+        ort = require_onnxruntime()
+        from transformers import AutoConfig
+
+        import hf_bilstm  # noqa: F401  (registers BiLSTMConfig with AutoConfig)
+
+        source = str(source)
+        name = file_name or (INT8_FILE if quantized else FP32_FILE)
+        path = _resolve(source, f"{ONNX_DIR}/{name}")
+        if path is None:
+            flag = " --quantize int8" if name == INT8_FILE else ""
+            raise UsageError(
+                f"{source!r} has no {ONNX_DIR}/{name}. Export the model first: hf-bilstm export {source}{flag}."
+            )
+        report_path = _resolve(source, f"{ONNX_DIR}/{REPORT_FILE}")
+        if report_path is not None:
+            with open(report_path, encoding="utf-8") as handle:
+                check_export_is_current(source, json.load(handle))
+        config = AutoConfig.from_pretrained(source, trust_remote_code=False, **kwargs)
+        if getattr(config, "model_type", None) != "bilstm":
+            raise UsageError(f"{source!r} is not an hf_bilstm model folder (model_type {config.model_type!r}).")
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = int(threads)
+        try:
+            session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own exception types for a damaged file
+            raise UsageError(
+                f"{path!r} is not an ONNX model ONNX Runtime can load ({error}). Export again with "
+                f"hf-bilstm export {source} --overwrite."
+            ) from error
+        return cls(config, session=session, file_name=name).eval()
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cpu")
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return torch.float32
+
+    def to(self, *args, **kwargs):
+        device = kwargs.get("device", args[0] if args else None)
+        if device is not None and not isinstance(device, torch.dtype) and torch.device(device).type != "cpu":
+            raise ValueError(
+                f"ORTModelForSequenceClassification runs on the CPU (ONNX Runtime's CPU provider), not on {device}; "
+                "use the PyTorch model (AutoModelForSequenceClassification) on a GPU."
+            )
+        return self
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        return_dict: bool | None = None,
+        **unused,
+    ) -> SequenceClassifierOutput:
+        if input_ids is None:
+            raise ValueError("ORTModelForSequenceClassification needs input_ids (inputs_embeds cannot be exported).")
+        if token_type_ids is not None and bool((token_type_ids != 0).any()):
+            raise ValueError(
+                "This model classifies one text at a time, but it was given a text pair; classify each text on its "
+                "own, or join them into one string yourself if that is what you mean."
+            )
+        ids = np.asarray(input_ids.cpu() if isinstance(input_ids, torch.Tensor) else input_ids, dtype=np.int64)
+        if ids.ndim != 2:
+            raise ValueError(f"input_ids must have shape (batch, sequence_length), got {ids.shape}.")
+        if attention_mask is None:
+            mask = np.ones_like(ids)
+        else:
+            mask = np.asarray(attention_mask.cpu() if isinstance(attention_mask, torch.Tensor) else attention_mask)
+            if mask.shape != ids.shape:
+                raise ValueError(f"attention_mask has shape {mask.shape} but input_ids has {ids.shape}.")
+            mask = (mask != 0).astype(np.int64)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.config.vocab_size):
+            bad = int(ids.min()) if ids.min() < 0 else int(ids.max())
+            raise ValueError(
+                f"input_ids holds token id {bad}, outside this model's vocabulary [0, {self.config.vocab_size}). Use "
+                "the tokenizer saved with the model."
+            )
+        if ids.shape[1] == 0:  # an empty text is read as one padding step, as the PyTorch model does
+            ids = np.full((ids.shape[0], 1), self.config.pad_token_id, dtype=np.int64)
+            mask = np.zeros_like(ids)
+        logits = torch.from_numpy(self.session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0])
+        loss = None
+        if labels is not None:
+            loss = torch.nn.functional.cross_entropy(logits.float(), torch.as_tensor(labels).view(-1))
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+def load_onnx_classifier_folder(source: str, quantized: bool = False):
+    """`(ORT model, tokenizer)` of an exported folder (or Hub id), checked as `load_classifier_folder` checks."""
+    from transformers import AutoTokenizer
+
+    from .data import check_tokenizer_fits
+    from .model_loading import check_model_source
+
+    check_model_source(source)
+    model = ORTModelForSequenceClassification.from_pretrained(source, quantized=quantized)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+    except (OSError, ValueError, TypeError) as error:
+        raise UsageError(f"{source!r}: its tokenizer cannot be loaded ({error}).") from error
+    check_tokenizer_fits(tokenizer, model.config, source)
+    if "token_type_ids" not in tokenizer.model_input_names:  # so that a text pair is refused, as by the torch model
+        tokenizer.model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
+    return model, tokenizer

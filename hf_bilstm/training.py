@@ -225,6 +225,21 @@ class ModelArguments:
             "choices": ["right", "left"],
         },
     )
+    word_vectors_epochs: int | None = field(
+        default=None,
+        metadata={
+            "help": "Start the embedding from skip-gram word2vec vectors trained for this many epochs on the "
+            "training rows plus --word_vectors_splits (needs gensim: pip install -e '.[word2vec]'); 0: a random "
+            "embedding. Default: the preset's (0 unless it says otherwise)."
+        },
+    )
+    word_vectors_splits: str = field(
+        default="unsupervised",
+        metadata={
+            "help": "Comma-separated unlabelled splits whose text also trains the word vectors ('' for none; never "
+            "a test or validation split). A split the dataset lacks is refused."
+        },
+    )
     early_stopping_patience: int | None = field(
         default=None, metadata={"help": "Stop after this many evaluations without a better validation accuracy."}
     )
@@ -361,6 +376,7 @@ def check_flags(model_args: ModelArguments, data_args: DataArguments, training_a
     check_architecture(model_settings)
     check_tokenizer_flags(**tokenizer_settings)
     check_number("--early_stopping_patience", model_args.early_stopping_patience, integer=True, minimum=1)
+    check_word_vector_flags(model_args, data_args)
     if training_args.max_steps is not None and training_args.max_steps > 0:
         if "num_train_epochs" in given:
             raise UsageError(
@@ -400,6 +416,29 @@ def check_flags(model_args: ModelArguments, data_args: DataArguments, training_a
     check_dataset_flag(data_args.dataset)
     if os.path.exists(training_args.output_dir) and not os.path.isdir(training_args.output_dir):
         raise UsageError(f"--output_dir {training_args.output_dir!r} is a file, not a folder; choose another path.")
+
+
+def check_word_vector_flags(model_args: ModelArguments, data_args: DataArguments) -> None:
+    check_number("--word_vectors_epochs", model_args.word_vectors_epochs, integer=True, minimum=0)
+    if not model_args.word_vectors_epochs and model_args.word_vectors_epochs is not None:
+        return
+    if model_args.word_vectors_epochs and model_args.model_name_or_path:
+        raise UsageError(
+            f"--word_vectors_epochs would replace the embedding that --model_name_or_path "
+            f"{model_args.model_name_or_path!r} brings; drop one of them."
+        )
+    if not word_vectors_epochs(model_args):
+        return
+    for name in word_vectors_split_names(model_args):
+        if "test" in name.lower() or name in (data_args.test_split, data_args.validation_split):
+            raise UsageError(
+                f"--word_vectors_splits names {name!r}: word vectors are trained on the training rows and unlabelled "
+                "text only (validation picks the model, the test split is read once at the end). Use e.g. "
+                "--word_vectors_splits unsupervised, or '' for the training rows alone."
+            )
+    from .word_vectors import require_gensim
+
+    require_gensim()  # refused now, not after the tokenizer has been trained
 
 
 def _uses_gpu(argv: list[str]) -> bool:
@@ -445,11 +484,26 @@ def _hardware_defaults(given: set[str]) -> dict:
     return defaults
 
 
+def resolved_preset(model_args: ModelArguments) -> str:
+    return choose_preset(model_args.preset, [])[0] if model_args.preset == AUTO_PRESET else model_args.preset
+
+
+def word_vectors_epochs(model_args: ModelArguments) -> int:
+    """--word_vectors_epochs, else the preset's; 0 for a model that brings its own embedding."""
+    if model_args.word_vectors_epochs is not None:
+        return model_args.word_vectors_epochs
+    if model_args.model_name_or_path:
+        return 0
+    return PRESETS[resolved_preset(model_args)].get("word_vectors_epochs", 0)
+
+
+def word_vectors_split_names(model_args: ModelArguments) -> list[str]:
+    return [name.strip() for name in model_args.word_vectors_splits.split(",") if name.strip()]
+
+
 def resolve(model_args: ModelArguments) -> tuple[dict, dict]:
     """The preset's model and tokenizer settings with the user's overrides on top."""
-    preset = PRESETS[
-        choose_preset(model_args.preset, [])[0] if model_args.preset == AUTO_PRESET else model_args.preset
-    ]
+    preset = PRESETS[resolved_preset(model_args)]
 
     def override(settings: dict) -> dict:
         return {
@@ -714,6 +768,33 @@ def train(
         return _train(model_args, data_args, training_args, command, output, checkpoint, hub_token, command_started)
 
 
+def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_args, seed: int) -> dict:
+    """Word vectors from the training rows (validation and test rows are never read) plus the unlabelled splits."""
+    from .word_vectors import initialise_from_texts
+
+    names = word_vectors_split_names(model_args)
+    missing = [name for name in names if name not in raw]
+    if missing:
+        raise UsageError(
+            f"--word_vectors_splits {missing} not in the dataset, which has {sorted(raw)}; name unlabelled splits it "
+            "has, or give --word_vectors_splits '' to train the vectors on the training rows alone."
+        )
+    epochs = word_vectors_epochs(model_args)
+    print(
+        f"hf-bilstm train: word vectors: {epochs} word2vec epochs over train + {names or 'nothing else'}", flush=True
+    )
+    summary = initialise_from_texts(
+        model, tokenizer, [train_rows, *(raw[name] for name in names)], data_args.text_column, epochs, seed=seed
+    )
+    summary["splits"] = ["train (training rows)", *names]
+    print(
+        f"hf-bilstm train: word vectors for {summary['words_with_vectors']:,} of {summary['vocab_size']:,} words "
+        f"from {summary['tokens']:,} tokens in {summary['seconds']:.0f} s",
+        flush=True,
+    )
+    return summary
+
+
 def _train(model_args, data_args, training_args, command, output, checkpoint, hub_token, command_started) -> dict:
     output_dir = training_args.output_dir
     is_main = training_args.process_index == 0
@@ -772,6 +853,11 @@ def _train(model_args, data_args, training_args, command, output, checkpoint, hu
         model = build_model_from_pretrained(model_args.model_name_or_path, model_args, splits.label_names)
     else:
         model = build_model_from_preset(model_settings, tokenizer, splits.label_names)
+    word_vectors = None
+    if checkpoint is None and word_vectors_epochs(model_args):  # a resumed run brings its trained embedding
+        word_vectors = start_from_word_vectors(
+            model, tokenizer, splits.train, raw, model_args, data_args, training_args.seed
+        )
 
     divergence = DivergenceCallback(training_args.learning_rate)
     callbacks = [divergence]
@@ -859,6 +945,7 @@ def _train(model_args, data_args, training_args, command, output, checkpoint, hu
                 "train_sampling_strategy",
             )
         },
+        "word_vectors": word_vectors,
         "epochs_trained": epochs_done,
         "time_budget": time_budget and time_budget.summary(),
         "best_checkpoint": trainer.state.best_model_checkpoint,

@@ -1,5 +1,5 @@
 """CPU training speed: real tokens per second for each preset, packed vs padded RNN path, fp32 vs bf16 autocast, and
-the Trainer against a bare PyTorch loop doing the same work. About 15 minutes on 2 cores (880 s measured on an AMD EPYC 2-core machine).
+the Trainer against a bare PyTorch loop doing the same work. About 15 minutes on 2 cores (880 s on an AMD EPYC).
 
 For each preset: its tokenizer (trained on the IMDB training split at the preset's vocabulary size) encodes the first
 rows of the training split; batches come from the Trainer's own dataloader (length-grouped, dynamic padding), so

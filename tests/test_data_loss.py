@@ -145,6 +145,7 @@ def test_a_second_run_into_a_folder_in_use_fails_at_once(tmp_path, dataset, caps
 WIDE = ["--embedding_dim", "64", "--hidden_size", "64", "--num_layers", "1", "--vocab_size", "100"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("when", ["final save", "checkpoint"])
 def test_a_save_that_runs_out_of_room_keeps_the_previous_model(tmp_path, capsys, when):
     dataset = write_toy_dataset(tmp_path / "data", n_train=40, n_test=10)

@@ -16,6 +16,9 @@ from test_data import write_toy_dataset
 
 from hf_bilstm import training
 
+# Minutes-scale on 2 cores: `pytest -m "not slow"` leaves it out of the quick loop; CI runs it.
+pytestmark = pytest.mark.slow
+
 # 144 training rows / 16 = 9 steps an epoch, 2 epochs; a checkpoint (and an evaluation) every 3 steps.
 ARGS = [
     "--embedding_dim", "16", "--hidden_size", "8", "--num_layers", "1", "--vocab_size", "100",

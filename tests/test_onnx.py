@@ -17,6 +17,9 @@ from hf_bilstm.data import UsageError
 from hf_bilstm.onnx_graph import ExportableClassifier
 from hf_bilstm.onnx_runtime import ORTModelForSequenceClassification, load_onnx_classifier_folder
 
+# Minutes-scale on 2 cores: `pytest -m "not slow"` leaves it out of the quick loop; CI runs it.
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed (pip install -e '.[onnx]')")
 pytest.importorskip("onnxscript", reason="the onnx extra is not installed (pip install -e '.[onnx]')")
 

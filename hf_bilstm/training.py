@@ -420,8 +420,6 @@ def check_flags(model_args: ModelArguments, data_args: DataArguments, training_a
 
 def check_word_vector_flags(model_args: ModelArguments, data_args: DataArguments) -> None:
     check_number("--word_vectors_epochs", model_args.word_vectors_epochs, integer=True, minimum=0)
-    if not model_args.word_vectors_epochs and model_args.word_vectors_epochs is not None:
-        return
     if model_args.word_vectors_epochs and model_args.model_name_or_path:
         raise UsageError(
             f"--word_vectors_epochs would replace the embedding that --model_name_or_path "

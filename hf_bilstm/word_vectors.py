@@ -6,7 +6,6 @@ meaning learnt from the unlabelled ones. Only the training rows (never validatio
 read. `gensim` is an optional extra: `pip install -e ".[word2vec]"`.
 """
 
-import math
 import os
 import tempfile
 import time
@@ -16,7 +15,7 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from .data import UsageError
+from .data import UsageError, iter_texts
 
 INSTALL_HINT = 'pip install -e ".[word2vec]"  (or: pip install gensim)'
 
@@ -125,6 +124,8 @@ def initialise_embedding(embedding: torch.nn.Embedding, vectors: np.ndarray, fou
         raise ValueError(f"word vectors are {vectors.shape}, the embedding is {tuple(weight.shape)}")
     if not found.any():
         return
+    if not np.isfinite(vectors[found]).all():  # refused before the embedding is touched
+        raise ValueError("word vectors: some vectors are not finite")
     rows = torch.from_numpy(vectors[found])
     with torch.no_grad():
         target = float(weight.std())
@@ -133,13 +134,10 @@ def initialise_embedding(embedding: torch.nn.Embedding, vectors: np.ndarray, fou
         weight[index] = (rows * scale).to(weight.dtype)
         if embedding.padding_idx is not None:
             weight[embedding.padding_idx].zero_()
-    if not math.isfinite(float(weight.detach().sum())):
-        raise ValueError("word vectors: the initialised embedding is not finite")
 
 
 def initialise_from_texts(model, tokenizer, datasets: list, text_column: str, epochs: int, seed: int) -> dict:
     """Trains word vectors on the `text_column` of `datasets` and starts `model`'s input embedding from them."""
-    from .data import iter_texts
 
     def texts():
         for dataset in datasets:

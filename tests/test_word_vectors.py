@@ -83,6 +83,12 @@ def test_embedding_gets_the_found_rows_at_the_random_rows_scale_and_padding_stay
     assert torch.allclose(cos, torch.ones(4), atol=1e-5)
     with pytest.raises(ValueError, match="embedding is"):
         initialise_embedding(embedding, vectors[:, :4], found)
+    broken = vectors.copy()
+    broken[4, 2] = np.nan
+    kept = embedding.weight.detach().clone()
+    with pytest.raises(ValueError, match="not finite"):
+        initialise_embedding(embedding, broken, found)
+    assert torch.equal(embedding.weight.detach(), kept)  # nothing half-written
 
 
 def test_start_from_word_vectors_reads_train_and_unlabelled_never_validation_or_test(tmp_path):

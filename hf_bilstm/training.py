@@ -166,6 +166,9 @@ GPU_PRESET, CPU_PRESET = "base", "cpu"
 # (benchmarks/results/2026-12-03-cpu-bf16-vs-fp32.json).
 CPU_BF16_DEFAULT = False
 
+# Under --max_train_seconds, word vectors stop between epochs once this share of the budget would be spent.
+WORD_VECTORS_BUDGET_SHARE = 0.25
+
 # TrainingArguments defaults for every preset: RNN-friendly, validation-driven.
 COMMON_TRAINING = dict(
     eval_strategy="epoch",
@@ -247,7 +250,8 @@ class ModelArguments:
         default=None,
         metadata={
             "help": "Time budget: training stops early (at an epoch's end when the next would not fit, or once the "
-            "budget is spent), keeping the best checkpoint so far; the results say so. Default: no limit."
+            "budget is spent), keeping the best checkpoint so far; the results say so. Word vectors, when on, "
+            "count against it and stop between their epochs by a quarter of it. Default: no limit."
         },
     )
     overwrite_output_dir: bool = field(
@@ -781,13 +785,22 @@ def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_
     print(
         f"hf-bilstm train: word vectors: {epochs} word2vec epochs over train + {names or 'nothing else'}", flush=True
     )
+    # Under --max_train_seconds the vectors get at most a quarter of the budget, and the Trainer what they leave.
+    budget = model_args.max_train_seconds
     summary = initialise_from_texts(
-        model, tokenizer, [train_rows, *(raw[name] for name in names)], data_args.text_column, epochs, seed=seed
+        model,
+        tokenizer,
+        [train_rows, *(raw[name] for name in names)],
+        data_args.text_column,
+        epochs,
+        seed=seed,
+        max_seconds=None if budget is None else WORD_VECTORS_BUDGET_SHARE * budget,
     )
     summary["splits"] = ["train (training rows)", *names]
+    cut = f" (the time budget stopped it after {summary['epochs']} epochs)" if summary["epochs"] < epochs else ""
     print(
         f"hf-bilstm train: word vectors for {summary['words_with_vectors']:,} of {summary['vocab_size']:,} words "
-        f"from {summary['tokens']:,} tokens in {summary['seconds']:.0f} s",
+        f"from {summary['tokens']:,} tokens in {summary['seconds']:.0f} s{cut}",
         flush=True,
     )
     return summary
@@ -861,7 +874,10 @@ def _train(model_args, data_args, training_args, command, output, checkpoint, hu
     callbacks = [divergence]
     if model_args.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=model_args.early_stopping_patience))
-    time_budget = time_budget_from_flag(model_args.max_train_seconds)
+    budget = model_args.max_train_seconds
+    if budget is not None and word_vectors is not None:  # the word vectors spent part of it
+        budget = max(budget - word_vectors["seconds"], 1.0)
+    time_budget = time_budget_from_flag(budget)
     if time_budget is not None:
         callbacks.append(time_budget)
     preset = None if model_args.model_name_or_path else model_args.preset
@@ -884,6 +900,8 @@ def _train(model_args, data_args, training_args, command, output, checkpoint, hu
     train_tokens = int(np.sum(encoded["train"]["length"])) * epochs_done
     metrics["train_samples"] = len(encoded["train"])
     metrics["train_tokens_per_second"] = round(train_tokens / max(metrics["train_runtime"], 1e-9), 1)
+    if word_vectors is not None:
+        metrics["word_vectors_runtime"] = word_vectors["seconds"]
     trainer.log_metrics("train", metrics)
     results = {"train": dict(metrics)}
 

@@ -61,12 +61,14 @@ def train_word_vectors(
     window: int = 5,
     min_count: int = 2,
     workers: int | None = None,
+    max_seconds: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """
     Skip-gram word2vec over `texts` as `tokenizer` splits them.
 
     Returns (vectors [vocab, dim] float32, found [vocab] bool: rows that got a vector, summary dict). Rows for
-    special tokens and words word2vec never saw `min_count` times are not found.
+    special tokens and words word2vec never saw `min_count` times are not found. With `max_seconds`, training
+    stops after the epoch whose successor would end past it (one epoch at least); the summary says how many ran.
     """
     Word2Vec = require_gensim()
     started = time.time()
@@ -83,16 +85,26 @@ def train_word_vectors(
         if tokens == 0:
             raise UsageError("word vectors: the texts hold no tokens; check --text_column and the splits.")
         model = Word2Vec(
-            corpus_file=corpus,  # the file mode scales with workers; a Python iterator would hold the GIL
-            vector_size=dim,
-            window=window,
-            min_count=min_count,
-            sg=1,
-            negative=5,
-            epochs=epochs,
-            workers=workers,
-            seed=seed,
+            vector_size=dim, window=window, min_count=min_count, sg=1, negative=5, workers=workers, seed=seed
         )
+        model.build_vocab(corpus_file=corpus)  # the file mode scales with workers; an iterator would hold the GIL
+        # One epoch per call, the learning rate decaying linearly over the planned epochs as a single call would
+        # decay it, so that a time budget can end training between epochs.
+        epochs_done, epoch_started = 0, time.time()
+        for epoch in range(epochs):
+            if epoch and max_seconds is not None:
+                last_epoch = time.time() - epoch_started
+                if time.time() - started + last_epoch > max_seconds:
+                    break
+            epoch_started = time.time()
+            model.train(
+                corpus_file=corpus,
+                total_words=model.corpus_total_words,
+                epochs=1,
+                start_alpha=_alpha(model, epoch / epochs),
+                end_alpha=_alpha(model, (epoch + 1) / epochs),
+            )
+            epochs_done += 1
     vocab = len(tokenizer)
     vectors = np.zeros((vocab, dim), dtype=np.float32)
     found = np.zeros(vocab, dtype=bool)
@@ -104,7 +116,8 @@ def train_word_vectors(
             found[token_id] = True
     summary = {
         "tokens": tokens,
-        "epochs": epochs,
+        "epochs": epochs_done,
+        "epochs_planned": epochs,
         "dim": dim,
         "window": window,
         "words_with_vectors": int(found.sum()),
@@ -112,6 +125,10 @@ def train_word_vectors(
         "seconds": round(time.time() - started, 1),
     }
     return vectors, found, summary
+
+
+def _alpha(model, progress: float) -> float:
+    return model.alpha - (model.alpha - model.min_alpha) * progress
 
 
 def initialise_embedding(embedding: torch.nn.Embedding, vectors: np.ndarray, found: np.ndarray) -> None:
@@ -136,7 +153,9 @@ def initialise_embedding(embedding: torch.nn.Embedding, vectors: np.ndarray, fou
             weight[embedding.padding_idx].zero_()
 
 
-def initialise_from_texts(model, tokenizer, datasets: list, text_column: str, epochs: int, seed: int) -> dict:
+def initialise_from_texts(
+    model, tokenizer, datasets: list, text_column: str, epochs: int, seed: int, max_seconds: float | None = None
+) -> dict:
     """Trains word vectors on the `text_column` of `datasets` and starts `model`'s input embedding from them."""
 
     def texts():
@@ -144,7 +163,9 @@ def initialise_from_texts(model, tokenizer, datasets: list, text_column: str, ep
             yield from iter_texts(dataset, text_column)
 
     embedding = model.get_input_embeddings()
-    vectors, found, summary = train_word_vectors(texts(), tokenizer, embedding.embedding_dim, epochs, seed=seed)
+    vectors, found, summary = train_word_vectors(
+        texts(), tokenizer, embedding.embedding_dim, epochs, seed=seed, max_seconds=max_seconds
+    )
     initialise_embedding(embedding, vectors, found)
     summary["texts"] = sum(len(dataset) for dataset in datasets)
     return summary

@@ -46,6 +46,56 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def make_record(name: str, preset: str, argv: list[str], output_dir: str, commit: str, wall: float | None) -> dict:
+    """The result JSON of one finished run, read from its output folder (a run without a test split has no test
+    figures: validation-only ablations)."""
+    with open(os.path.join(output_dir, "all_results.json"), encoding="utf-8") as handle:
+        results = json.load(handle)
+    with open(os.path.join(output_dir, "config.json"), encoding="utf-8") as handle:
+        config = json.load(handle)
+    run_info_path = os.path.join(output_dir, "run_info.json")
+    run_info = {}
+    if os.path.exists(run_info_path):
+        with open(run_info_path, encoding="utf-8") as handle:
+            run_info = json.load(handle)
+    # Validation accuracy after each epoch: shows whether the best epoch was the last and how much epochs differ.
+    with open(os.path.join(output_dir, "trainer_state.json"), encoding="utf-8") as handle:
+        history = json.load(handle).get("log_history", [])
+    # (the evaluation logged after the "train_loss" summary is the final one, of the restored best checkpoint)
+    end = next((i for i, entry in enumerate(history) if "train_loss" in entry), len(history))
+    by_epoch = [
+        {"epoch": entry["epoch"], "eval_accuracy": entry["eval_accuracy"], "eval_loss": entry.get("eval_loss")}
+        for entry in history[:end]
+        if "eval_accuracy" in entry
+    ]
+    record = {
+        "benchmark": "full-size training on a CPU (scripts/benchmark_cpu_presets.py)",
+        "name": name,
+        "preset": preset,
+        "device": f"CPU: {cpu_name()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
+        "date": datetime.date.today().isoformat(),
+        "command": shlex.join(["hf-bilstm", "train", *argv]),
+        "commit": commit,
+        "test_accuracy": results.get("test_accuracy"),
+        "test_f1": results.get("test_f1"),
+        "eval_accuracy": results.get("eval_accuracy"),
+        "wall_seconds": None
+        if wall is None
+        else round(wall, 1),  # the whole command: loading, tokenizer, tokenizing, training, evaluations
+        "train_seconds": results["train_runtime"],  # training incl. the per-epoch validation passes
+        "train_tokens_per_second": results["train_tokens_per_second"],
+        "epochs": results.get("epoch"),
+        "eval_accuracy_by_epoch": by_epoch,
+        "splits": {
+            key[:-8]: results[key] for key in ("train_samples", "eval_samples", "test_samples") if key in results
+        },
+        "word_vectors": run_info.get("word_vectors"),
+        "model": {key: config.get(key) for key in ("embedding_dim", "hidden_size", "num_layers", "vocab_size")},
+        "versions": {"torch": torch.__version__, "python": platform.python_version()},
+    }
+    return record
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="auto", help="what --preset to pass (auto: leave it out, as README does)")
@@ -69,40 +119,7 @@ def main() -> int:
         started = time.time()
         subprocess.run(command, check=True, cwd=REPO, stdin=subprocess.DEVNULL, env=env)
         wall = time.time() - started
-    with open(os.path.join(output_dir, "all_results.json"), encoding="utf-8") as handle:
-        results = json.load(handle)
-    with open(os.path.join(output_dir, "config.json"), encoding="utf-8") as handle:
-        config = json.load(handle)
-    # Validation accuracy after each epoch: shows whether the best epoch was the last and how much epochs differ.
-    with open(os.path.join(output_dir, "trainer_state.json"), encoding="utf-8") as handle:
-        history = json.load(handle).get("log_history", [])
-    # (the evaluation logged after the "train_loss" summary is the final one, of the restored best checkpoint)
-    end = next((i for i, entry in enumerate(history) if "train_loss" in entry), len(history))
-    by_epoch = [
-        {"epoch": entry["epoch"], "eval_accuracy": entry["eval_accuracy"]}
-        for entry in history[:end]
-        if "eval_accuracy" in entry
-    ]
-    record = {
-        "benchmark": "full-size training on a CPU (scripts/benchmark_cpu_presets.py)",
-        "name": name,
-        "preset": args.preset,
-        "device": f"CPU: {cpu_name()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
-        "date": datetime.date.today().isoformat(),
-        "command": shlex.join(["hf-bilstm", "train", *argv]),
-        "commit": commit,
-        "test_accuracy": results.get("test_accuracy"),
-        "test_f1": results.get("test_f1"),
-        "eval_accuracy": results.get("eval_accuracy"),
-        "wall_seconds": round(wall, 1),  # the whole command: loading, tokenizer, tokenizing, training, evaluations
-        "train_seconds": results["train_runtime"],  # training incl. the per-epoch validation passes
-        "train_tokens_per_second": results["train_tokens_per_second"],
-        "epochs": results.get("epoch"),
-        "eval_accuracy_by_epoch": by_epoch,
-        "splits": {key[:-8]: results[key] for key in ("train_samples", "eval_samples", "test_samples")},
-        "model": {key: config.get(key) for key in ("embedding_dim", "hidden_size", "num_layers", "vocab_size")},
-        "versions": {"torch": torch.__version__, "python": platform.python_version()},
-    }
+    record = make_record(name, args.preset, argv, output_dir, commit, wall)
     os.makedirs(args.results_dir, exist_ok=True)
     path = os.path.join(args.results_dir, f"{record['date']}-cpu-preset-{name}.json")
     with tempfile.NamedTemporaryFile("w", dir=args.results_dir, delete=False, suffix=".tmp") as handle:

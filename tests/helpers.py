@@ -2,10 +2,12 @@
 
 import json
 import os
+import random
 import subprocess
 import sys
 
 import torch
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
 from hf_bilstm import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokenizer
 
@@ -64,3 +66,45 @@ def child_result(result: subprocess.CompletedProcess) -> dict:
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     assert result.returncode == 0 and lines, result.stderr[-3000:]
     return json.loads(lines[-1][len("RESULT ") :])
+
+
+# Toy and real datasets
+
+IMDB = os.environ.get("HF_BILSTM_IMDB") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "shared", "data", "imdb"
+)
+
+POSITIVE = ["great", "wonderful", "loved", "excellent", "superb", "moving"]
+NEGATIVE = ["awful", "boring", "terrible", "worst", "dull", "waste"]
+FILLER = [f"word{i}" for i in range(40)] + ["the", "a", "film", "movie", "story", "actors", "and", "was", "it"]
+FEATURES = Features({"text": Value("string"), "label": ClassLabel(names=["neg", "pos"])})
+
+
+def toy_rows(n: int, seed: int) -> dict:
+    """Texts of filler words with a few sentiment words: learnable by a tiny model in a few steps."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for i in range(n):
+        label = i % 2
+        words = rng.choices(FILLER, k=rng.randint(6, 20))
+        for _ in range(rng.randint(1, 3)):
+            words.insert(rng.randrange(len(words) + 1), rng.choice(POSITIVE if label else NEGATIVE))
+        texts.append(" ".join(words))
+        labels.append(label)
+    return {"text": texts, "label": labels}
+
+
+def write_toy_dataset(folder, n_train: int = 200, n_test: int = 60, splits=("train", "test")) -> str:
+    """A local dataset folder in the Hub's parquet layout (ClassLabel kept), like ../shared/data/imdb."""
+    os.makedirs(folder, exist_ok=True)
+    for seed, split in enumerate(splits):
+        rows = toy_rows(n_train if split == "train" else n_test, seed)
+        Dataset.from_dict(rows, features=FEATURES).to_parquet(os.path.join(folder, f"{split}.parquet"))
+    return str(folder)
+
+
+def toy_dict(n_train=200, n_test=40, **extra_splits) -> DatasetDict:
+    splits = {"train": Dataset.from_dict(toy_rows(n_train, 0), features=FEATURES)}
+    splits["test"] = Dataset.from_dict(toy_rows(n_test, 1), features=FEATURES)
+    splits.update(extra_splits)
+    return DatasetDict(splits)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_data import write_toy_dataset
+from helpers import write_toy_dataset
 
 from hf_bilstm import training
 

@@ -9,8 +9,7 @@ import sys
 import time
 
 import pytest
-from helpers import save_tiny_model
-from test_data import write_toy_dataset
+from helpers import save_tiny_model, write_toy_dataset
 from test_robustness_cli import QUIET, TINY
 
 from hf_bilstm import BiLSTMForSequenceClassification, pretraining, training

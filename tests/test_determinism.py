@@ -6,8 +6,8 @@ import os
 
 import pytest
 import torch
+from helpers import write_toy_dataset
 from safetensors.torch import load_file
-from test_data import write_toy_dataset
 
 from hf_bilstm import training
 

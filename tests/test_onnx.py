@@ -9,8 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import TEXTS, save_tiny_model
-from test_data import write_toy_dataset
+from helpers import TEXTS, save_tiny_model, write_toy_dataset
 
 from hf_bilstm import evaluation, onnx_export, prediction
 from hf_bilstm.data import UsageError

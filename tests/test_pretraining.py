@@ -6,9 +6,8 @@ import os
 import pytest
 import torch
 from datasets import Dataset, DatasetDict
-from helpers import TEXTS, child_result, run_child, tiny_config, tiny_tokenizer
+from helpers import TEXTS, child_result, run_child, tiny_config, tiny_tokenizer, write_toy_dataset
 from safetensors import safe_open
-from test_data import write_toy_dataset
 from transformers import AutoModelForPreTraining, AutoModelForSequenceClassification, pipeline
 
 from hf_bilstm import BiLSTMForPreTraining, BiLSTMForSequenceClassification, training

@@ -12,8 +12,7 @@ import huggingface_hub
 import pytest
 import torch
 from datasets import Dataset
-from helpers import TEXTS
-from test_data import toy_rows, write_toy_dataset
+from helpers import TEXTS, toy_rows, write_toy_dataset
 from transformers import pipeline
 
 from hf_bilstm import evaluation, hub, prediction, train_tokenizer, training

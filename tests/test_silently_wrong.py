@@ -10,9 +10,8 @@ import os
 import pytest
 import torch
 from datasets import Dataset
-from helpers import TEXTS, save_tiny_model, tiny_classifier, tiny_tokenizer
+from helpers import TEXTS, save_tiny_model, tiny_classifier, tiny_tokenizer, toy_rows, write_toy_dataset
 from safetensors.torch import load_file, save_file
-from test_data import toy_rows, write_toy_dataset
 from test_robustness_cli import QUIET, TINY, run_predict
 from transformers import pipeline
 

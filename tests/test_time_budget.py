@@ -4,7 +4,7 @@ import json
 import os
 
 import pytest
-from test_data import write_toy_dataset
+from helpers import write_toy_dataset
 from test_pretraining import tiny_args, tiny_imdb
 
 from hf_bilstm import time_budget, training

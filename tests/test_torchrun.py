@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from test_data import write_toy_dataset
+from helpers import write_toy_dataset
 
 # Minutes-scale on 2 cores: `pytest -m "not slow"` leaves it out of the quick loop; CI runs it.
 pytestmark = pytest.mark.slow

@@ -6,8 +6,8 @@ import os
 import numpy as np
 import pytest
 import torch
+from helpers import IMDB, write_toy_dataset
 from safetensors.torch import load_file
-from test_data import IMDB, write_toy_dataset
 
 from hf_bilstm import training
 from hf_bilstm.data import UsageError

@@ -1,12 +1,13 @@
 """Word vectors for the embedding: word2vec on the tokenizer's ids, the embedding started from them, train flags."""
 
+import json
 import os
 
 import numpy as np
 import pytest
 import torch
 from datasets import Dataset, DatasetDict
-from helpers import tiny_classifier
+from helpers import tiny_classifier, write_toy_dataset
 
 from hf_bilstm import train_tokenizer
 from hf_bilstm.data import UsageError
@@ -139,3 +140,24 @@ def test_bad_word_vector_flags_are_refused_before_anything_runs(tmp_path, capsys
     assert train_main([*argv, *extra]) == 2
     assert message in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "out")
+
+
+def test_a_time_budget_stops_word_vectors_between_epochs_after_one_at_least():
+    texts = corpus(100)
+    tokenizer = tokenizer_for(texts)
+    _, found, cut = train_word_vectors(texts, tokenizer, dim=8, epochs=20, seed=0, workers=1, max_seconds=0.0)
+    assert cut["epochs"] == 1 and cut["epochs_planned"] == 20 and found.any()
+    _, _, whole = train_word_vectors(texts, tokenizer, dim=8, epochs=3, seed=0, workers=1, max_seconds=600)
+    assert whole["epochs"] == 3
+
+
+def test_train_with_word_vectors_and_a_budget_reports_their_seconds_and_finishes(tmp_path, capsys):
+    dataset = write_toy_dataset(tmp_path / "toy", n_train=120, n_test=30)
+    out = tmp_path / "out"
+    tiny = ["--embedding_dim", "16", "--hidden_size", "8", "--num_layers", "1", "--vocab_size", "100"]
+    argv = ["--dataset", dataset, "--output_dir", str(out), "--num_train_epochs", "1", *tiny]
+    wv = ["--word_vectors_epochs", "2", "--word_vectors_splits", "", "--max_train_seconds", "600"]
+    assert train_main([*argv, *wv]) == 0
+    results = json.loads((out / "all_results.json").read_text())
+    assert 0 <= results["word_vectors_runtime"] < 600 and "test_accuracy" in results
+    assert "word vectors for" in capsys.readouterr().out

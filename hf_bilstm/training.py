@@ -902,6 +902,7 @@ def _train(model_args, data_args, training_args, command, output, checkpoint, hu
     metrics["train_tokens_per_second"] = round(train_tokens / max(metrics["train_runtime"], 1e-9), 1)
     if word_vectors is not None:
         metrics["word_vectors_runtime"] = word_vectors["seconds"]
+        metrics["word_vectors_epochs"] = word_vectors["epochs"]
     trainer.log_metrics("train", metrics)
     results = {"train": dict(metrics)}
 

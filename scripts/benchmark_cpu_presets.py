@@ -53,11 +53,6 @@ def make_record(name: str, preset: str, argv: list[str], output_dir: str, commit
         results = json.load(handle)
     with open(os.path.join(output_dir, "config.json"), encoding="utf-8") as handle:
         config = json.load(handle)
-    run_info_path = os.path.join(output_dir, "run_info.json")
-    run_info = {}
-    if os.path.exists(run_info_path):
-        with open(run_info_path, encoding="utf-8") as handle:
-            run_info = json.load(handle)
     # Validation accuracy after each epoch: shows whether the best epoch was the last and how much epochs differ.
     with open(os.path.join(output_dir, "trainer_state.json"), encoding="utf-8") as handle:
         history = json.load(handle).get("log_history", [])
@@ -89,7 +84,8 @@ def make_record(name: str, preset: str, argv: list[str], output_dir: str, commit
         "splits": {
             key[:-8]: results[key] for key in ("train_samples", "eval_samples", "test_samples") if key in results
         },
-        "word_vectors": run_info.get("word_vectors"),
+        # seconds and epochs of the word2vec phase (--word_vectors_epochs), absent when it did not run
+        "word_vectors": {key[13:]: value for key, value in results.items() if key.startswith("word_vectors_")} or None,
         "model": {key: config.get(key) for key in ("embedding_dim", "hidden_size", "num_layers", "vocab_size")},
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
     }

@@ -852,6 +852,9 @@ def _train(model_args, data_args, training_args, command, output, checkpoint, hu
             splits, tokenizer, data_args.text_column, data_args.label_column, data_args.preprocessing_num_workers
         )
 
+    # Seconds per phase go to all_results.json: where the time of a run went (loading, tokenizer, tokenizing here).
+    data_runtime = round(time.time() - command_started, 1)
+
     if checkpoint is not None:
         config = BiLSTMConfig.from_pretrained(checkpoint)
         if [config.id2label[i] for i in range(config.num_labels)] != splits.label_names:
@@ -900,6 +903,7 @@ def _train(model_args, data_args, training_args, command, output, checkpoint, hu
     train_tokens = int(np.sum(encoded["train"]["length"])) * epochs_done
     metrics["train_samples"] = len(encoded["train"])
     metrics["train_tokens_per_second"] = round(train_tokens / max(metrics["train_runtime"], 1e-9), 1)
+    metrics["data_runtime"] = data_runtime
     if word_vectors is not None:
         metrics["word_vectors_runtime"] = word_vectors["seconds"]
         metrics["word_vectors_epochs"] = word_vectors["epochs"]

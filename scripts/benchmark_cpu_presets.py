@@ -77,6 +77,13 @@ def make_record(name: str, preset: str, argv: list[str], output_dir: str, commit
         "wall_seconds": None
         if wall is None
         else round(wall, 1),  # the whole command: loading, tokenizer, tokenizing, training, evaluations
+        # seconds per phase: loading + tokenizer + tokenizing, word vectors, training (with the per-epoch validation
+        # passes), the final validation and test passes
+        "phase_seconds": {
+            key[:-8]: results[key]
+            for key in ("data_runtime", "word_vectors_runtime", "train_runtime", "eval_runtime", "test_runtime")
+            if key in results
+        },
         "train_seconds": results["train_runtime"],  # training incl. the per-epoch validation passes
         "train_tokens_per_second": results["train_tokens_per_second"],
         "epochs": results.get("epoch"),

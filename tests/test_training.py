@@ -205,6 +205,8 @@ def test_imdb_run_learns(imdb_run):
     assert results["test_accuracy"] >= 0.65, results
     for key in ("eval_f1", "eval_loss", "test_f1", "test_loss", "train_runtime", "train_tokens_per_second"):
         assert key in results
+    # where the time went: loading, tokenizer training and tokenizing come before the first step
+    assert 0 < results["data_runtime"] < results["train_runtime"] + 600, results
     assert read_json(imdb_run, "test_results.json")["test_accuracy"] == results["test_accuracy"]
     assert read_json(imdb_run, "eval_results.json")["eval_accuracy"] == results["eval_accuracy"]
     assert read_json(imdb_run, "train_results.json")["train_samples"] == 2000

@@ -6,8 +6,7 @@ import socket
 from contextlib import contextmanager
 
 import pytest
-import torch
-from helpers import save_tiny_model
+from helpers import save_tiny_model, single_torch_thread
 from hub_server import HubStandIn
 
 WRITE_TOKEN = "hf_standin_write_alice"
@@ -93,10 +92,8 @@ def unreachable_endpoint():
 @pytest.fixture
 def one_torch_thread():
     """Training tests on 2 shared cores: one torch thread avoids oversubscription (up to 40x slower RNN steps)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with single_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +110,16 @@ def copy(model_dir, tmp_path):
     target = tmp_path / "model"
     shutil.copytree(model_dir, target)
     return target
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    import datasets
+    import huggingface_hub
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+    monkeypatch.setenv("HF_TOKEN", "hf_offline_test_token")
+    assert huggingface_hub.is_offline_mode()

@@ -1,15 +1,19 @@
 """Tiny models and tokenizers shared by the tests (vocab ~100, embedding 16, hidden 8: seconds on a CPU)."""
 
+import io
 import json
 import os
 import random
 import subprocess
 import sys
+from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
-from hf_bilstm import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokenizer
+from hf_bilstm import BiLSTMConfig, BiLSTMForSequenceClassification, prediction, train_tokenizer
+from hf_bilstm.pretraining import PretrainingArguments
 
 TEXTS = [
     "A great movie!<br />I loved the acting and the story.",
@@ -45,6 +49,33 @@ def save_tiny_model(folder, **overrides):
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return model, tokenizer
+
+
+# The first lines of a child script that must not see the installed package: every import of hf_bilstm fails, so
+# the child can load a folder only through the code files saved next to its weights (trust_remote_code).
+BLOCK_HF_BILSTM = """
+import sys
+
+class BlockHfBilstm:
+    def find_spec(self, name, path=None, target=None):
+        if name == "hf_bilstm" or name.startswith("hf_bilstm."):
+            raise ImportError("hf_bilstm is blocked in this process")
+        return None
+
+sys.meta_path.insert(0, BlockHfBilstm())
+"""
+
+
+@contextmanager
+def single_torch_thread():
+    """One torch thread for the block: tiny models on 2 shared cores run faster without thread hand-offs (up to 40x
+    for RNN steps), and the same kernels give the same floating-point sums as a 1-thread child process."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def run_child(code: str, args: list[str], tmp_path) -> subprocess.CompletedProcess:
@@ -108,3 +139,92 @@ def toy_dict(n_train=200, n_test=40, **extra_splits) -> DatasetDict:
     splits["test"] = Dataset.from_dict(toy_rows(n_test, 1), features=FEATURES)
     splits.update(extra_splits)
     return DatasetDict(splits)
+
+
+TINY = ["--embedding_dim", "16", "--hidden_size", "8", "--num_layers", "1", "--vocab_size", "100"]
+
+QUIET = ["--disable_tqdm", "true", "--report_to", "none", "--use_cpu", "true"]
+
+
+def run_predict(argv, stdin=None):
+    out = io.StringIO()
+    code = prediction.main([*argv, "--device", "cpu"], stdin=stdin, stdout=out)
+    return code, out.getvalue().splitlines()
+
+
+PRETRAIN_TINY = ["--vocab_size", "100", "--min_frequency", "1", "--embedding_dim", "16", "--hidden_size", "8"]
+PRETRAIN_TINY += ["--max_steps", "2", "--num_proc", "1", "--dataloader_num_workers", "0", "--splits", "train"]
+PRETRAIN_TINY += ["--validation_fraction", "0.2", "--block_size", "8"]
+
+TEST_RESULTS = {"test_accuracy": 0.8125, "test_f1": 0.8, "test_loss": 0.45}
+
+CARD = """---
+license: apache-2.0
+datasets:
+- stanfordnlp/imdb
+language: en
+tags:
+- sentiment
+---
+
+# tiny-bilstm
+
+A tiny test model.
+"""
+
+
+def make_model_folder(folder: Path, card: str | None = CARD, seed: int = 0) -> torch.nn.Module:
+    """A complete trained-model folder as `hf-bilstm train` leaves it, including files that must NOT be pushed."""
+    model, _ = save_tiny_model(folder, seed=seed)
+    if card is not None:
+        (folder / "README.md").write_text(card)
+    (folder / "test_results.json").write_text(json.dumps(TEST_RESULTS))
+    (folder / "training_args.bin").write_bytes(b"\x80\x04pickle")  # the Trainer's pickle: never uploaded
+    (folder / "checkpoint-10").mkdir()
+    (folder / "checkpoint-10" / "optimizer.pt").write_bytes(b"\x80\x04pickle")
+    return model
+
+
+def tiny_imdb() -> DatasetDict:
+    """train / unsupervised / test splits; the test split alone holds the words 'zyzzyva' and 'quixotry'."""
+    return DatasetDict(
+        train=Dataset.from_dict({"text": TEXTS, "label": [i % 2 for i in range(len(TEXTS))]}),
+        unsupervised=Dataset.from_dict({"text": [t.upper() for t in TEXTS] + [None, "  "], "label": [-1] * 20}),
+        test=Dataset.from_dict({"text": ["zyzzyva quixotry zyzzyva"] * 6, "label": [0, 1] * 3}),
+    )
+
+
+def tiny_args(output_dir, **overrides) -> PretrainingArguments:
+    settings = dict(
+        output_dir=str(output_dir),
+        dataset="tiny",
+        vocab_size=100,
+        min_frequency=1,
+        lm_vocab_size=None,
+        embedding_dim=16,
+        hidden_size=16,
+        block_size=12,
+        validation_fraction=0.2,
+        embedding_dropout=0.0,
+        lm_dropout=0.0,
+        max_steps=30,
+        per_device_train_batch_size=8,
+        learning_rate=2e-2,
+        warmup_ratio=0.0,
+        lr_scheduler_type="constant",
+        logging_steps=1000,
+        num_proc=1,
+        dataloader_num_workers=0,
+    )
+    settings.update(overrides)
+    return PretrainingArguments(**settings)
+
+
+class PicklePayload:
+    """Unpickling this object writes a marker file: stands for a pickle that runs code."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))

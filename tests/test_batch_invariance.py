@@ -26,13 +26,8 @@ ARCHS = [
 _MODELS = {}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Thousands of tiny forwards: thread hand-offs cost more than they save, most of all on a busy 2-core machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Thousands of tiny forwards: thread hand-offs cost more than they save, most of all on a busy 2-core machine.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def model_for(rnn_type, pooling, bidirectional, separate):

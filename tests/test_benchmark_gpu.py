@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
-from helpers import write_toy_dataset
+from helpers import single_torch_thread, write_toy_dataset
 
 from hf_bilstm import training
 
@@ -26,15 +25,11 @@ def load_script():
 
 def test_trainer_and_bare_loop_epochs_are_measured(tmp_path):
     bench = load_script()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with single_torch_thread():
         args = argparse.Namespace(dataset=write_toy_dataset(tmp_path / "data"), work_dir=str(tmp_path), tiny=True)
         # The folder that the full run would leave (tokenizer + config), made in-process to save a process start.
         assert training.main(bench.train_argv(args, "tutorial") + ["--disable_tqdm", "true"]) == 0
         result = bench.overhead(args, "tutorial")
-    finally:
-        torch.set_num_threads(threads)
     assert result["trainer_epoch_seconds"] > 0 and result["bare_epoch_seconds"] > 0
     ratio = result["trainer_epoch_seconds"] / result["bare_epoch_seconds"]
     assert result["trainer_over_bare"] == pytest.approx(ratio, rel=0.05)  # from the unrounded seconds

@@ -9,14 +9,9 @@ import sys
 import time
 
 import pytest
-from helpers import save_tiny_model, write_toy_dataset
-from test_robustness_cli import QUIET, TINY
+from helpers import PRETRAIN_TINY, QUIET, TINY, save_tiny_model, write_toy_dataset
 
 from hf_bilstm import BiLSTMForSequenceClassification, pretraining, training
-
-PRETRAIN_TINY = ["--vocab_size", "100", "--min_frequency", "1", "--embedding_dim", "16", "--hidden_size", "8"]
-PRETRAIN_TINY += ["--max_steps", "2", "--num_proc", "1", "--dataloader_num_workers", "0", "--splits", "train"]
-PRETRAIN_TINY += ["--validation_fraction", "0.2", "--block_size", "8"]
 
 
 def snapshot(folder) -> dict:

@@ -6,7 +6,7 @@ import os
 
 import pytest
 import torch
-from helpers import write_toy_dataset
+from helpers import single_torch_thread, write_toy_dataset
 from safetensors.torch import load_file
 
 from hf_bilstm import training
@@ -25,16 +25,12 @@ METRICS = ("train_loss", "eval_accuracy", "eval_loss", "eval_f1", "test_accuracy
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("determinism")
     dataset = write_toy_dataset(root / "data", n_train=160, n_test=40)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     folders = {}
-    try:
+    with single_torch_thread():
         for name, seed in (("first", 11), ("again", 11), ("other seed", 12)):
             folders[name] = str(root / name.replace(" ", "-"))
             argv = ["--dataset", dataset, "--output_dir", folders[name], "--seed", str(seed), *ARGS]
             assert training.main(argv) == 0
-    finally:
-        torch.set_num_threads(threads)
     return folders
 
 

@@ -10,38 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import HUB_ORGS, HUB_TOKENS, OTHER_TOKEN, READ_TOKEN, WRITE_TOKEN, hub_environment
-from helpers import TEXTS, save_tiny_model
+from helpers import CARD, TEST_RESULTS, TEXTS, make_model_folder
 from hub_server import HubStandIn
 
 from hf_bilstm import hub
 
 REPO = "alice/tiny-bilstm"
-TEST_RESULTS = {"test_accuracy": 0.8125, "test_f1": 0.8, "test_loss": 0.45}
-CARD = """---
-license: apache-2.0
-datasets:
-- stanfordnlp/imdb
-language: en
-tags:
-- sentiment
----
-
-# tiny-bilstm
-
-A tiny test model.
-"""
-
-
-def make_model_folder(folder: Path, card: str | None = CARD, seed: int = 0) -> torch.nn.Module:
-    """A complete trained-model folder as `hf-bilstm train` leaves it, including files that must NOT be pushed."""
-    model, _ = save_tiny_model(folder, seed=seed)
-    if card is not None:
-        (folder / "README.md").write_text(card)
-    (folder / "test_results.json").write_text(json.dumps(TEST_RESULTS))
-    (folder / "training_args.bin").write_bytes(b"\x80\x04pickle")  # the Trainer's pickle: never uploaded
-    (folder / "checkpoint-10").mkdir()
-    (folder / "checkpoint-10" / "optimizer.pt").write_bytes(b"\x80\x04pickle")
-    return model
 
 
 def folder_digest(folder: Path) -> dict[str, str]:

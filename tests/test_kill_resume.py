@@ -16,8 +16,9 @@ from safetensors.torch import load_file
 
 from hf_bilstm import training
 
-# Minutes-scale on 2 cores: `pytest -m "not slow"` leaves it out of the quick loop; CI runs it.
-pytestmark = pytest.mark.slow
+# Minutes-scale on 2 cores: `pytest -m "not slow"` leaves it out of the quick loop; CI runs it. One torch thread, as
+# in the child: the same kernels, so the same floating-point sums.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
 # 144 training rows / 16 = 9 steps an epoch, 2 epochs; a checkpoint (and an evaluation) every 3 steps.
 ARGS = [
@@ -46,14 +47,6 @@ transformers.Trainer.training_step = slow_step
 from hf_bilstm.cli import main
 sys.exit(main(["train", *sys.argv[2:]]))
 """
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as in the child: the same kernels, so the same floating-point sums
-    yield
-    torch.set_num_threads(threads)
 
 
 def final_metrics(folder):

@@ -9,10 +9,9 @@ import sys
 
 import pytest
 from datasets import Dataset
-from helpers import TEXTS, tiny_tokenizer
+from helpers import TEXTS, run_predict, tiny_tokenizer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_robustness_cli import run_predict
 
 from hf_bilstm import train_tokenizer
 from hf_bilstm.data import encode

@@ -11,10 +11,7 @@ import re
 import pytest
 import torch
 from datasets import Dataset
-from helpers import TEXTS, write_toy_dataset
-from test_data_loss import PRETRAIN_TINY
-from test_hub import make_model_folder
-from test_robustness_cli import QUIET, TINY, offline  # noqa: F401  (offline is a fixture)
+from helpers import PRETRAIN_TINY, QUIET, TEXTS, TINY, make_model_folder, write_toy_dataset
 
 from hf_bilstm import BiLSTMConfig, evaluation, hub, prediction, pretraining, training
 

@@ -5,15 +5,23 @@ import os
 
 import pytest
 import torch
-from datasets import Dataset, DatasetDict
-from helpers import TEXTS, child_result, run_child, tiny_config, tiny_tokenizer, write_toy_dataset
+from helpers import (
+    BLOCK_HF_BILSTM,
+    child_result,
+    run_child,
+    tiny_args,
+    tiny_config,
+    tiny_imdb,
+    tiny_tokenizer,
+    write_toy_dataset,
+)
 from safetensors import safe_open
 from transformers import AutoModelForPreTraining, AutoModelForSequenceClassification, pipeline
 
 from hf_bilstm import BiLSTMForPreTraining, BiLSTMForSequenceClassification, training
 from hf_bilstm.data import UsageError
-from hf_bilstm.pretraining import PretrainingArguments, pretrain, pretraining_texts
 from hf_bilstm.pretraining import main as pretrain_main
+from hf_bilstm.pretraining import pretrain, pretraining_texts
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -141,41 +149,6 @@ def test_lm_to_classifier_transfer_is_exact_and_the_head_is_reported_new(tmp_pat
     assert torch.equal(auto.bilstm.embeddings.weight, model.bilstm.embeddings.weight)
 
 
-def tiny_imdb() -> DatasetDict:
-    """train / unsupervised / test splits; the test split alone holds the words 'zyzzyva' and 'quixotry'."""
-    return DatasetDict(
-        train=Dataset.from_dict({"text": TEXTS, "label": [i % 2 for i in range(len(TEXTS))]}),
-        unsupervised=Dataset.from_dict({"text": [t.upper() for t in TEXTS] + [None, "  "], "label": [-1] * 20}),
-        test=Dataset.from_dict({"text": ["zyzzyva quixotry zyzzyva"] * 6, "label": [0, 1] * 3}),
-    )
-
-
-def tiny_args(output_dir, **overrides) -> PretrainingArguments:
-    settings = dict(
-        output_dir=str(output_dir),
-        dataset="tiny",
-        vocab_size=100,
-        min_frequency=1,
-        lm_vocab_size=None,
-        embedding_dim=16,
-        hidden_size=16,
-        block_size=12,
-        validation_fraction=0.2,
-        embedding_dropout=0.0,
-        lm_dropout=0.0,
-        max_steps=30,
-        per_device_train_batch_size=8,
-        learning_rate=2e-2,
-        warmup_ratio=0.0,
-        lr_scheduler_type="constant",
-        logging_steps=1000,
-        num_proc=1,
-        dataloader_num_workers=0,
-    )
-    settings.update(overrides)
-    return PretrainingArguments(**settings)
-
-
 def test_tiny_pretraining_lowers_the_lm_loss_and_writes_a_complete_folder(tmp_path):
     results = pretrain(tiny_args(tmp_path / "lm"), raw=tiny_imdb())
     assert results["lm_eval_loss"] < results["lm_initial_eval_loss"] - 0.5
@@ -248,15 +221,10 @@ def test_pretrain_then_finetune_with_the_train_command(tmp_path):
     assert {p["label"] for p in predictions} <= {"neg", "pos"}
 
 
-REMOTE_CHILD = """
-import json, sys
-
-class BlockHfBilstm:
-    def find_spec(self, name, path=None, target=None):
-        if name == "hf_bilstm" or name.startswith("hf_bilstm."):
-            raise ImportError("hf_bilstm is blocked in this process")
-
-sys.meta_path.insert(0, BlockHfBilstm())
+REMOTE_CHILD = (
+    BLOCK_HF_BILSTM
+    + """
+import json
 import torch
 from transformers import AutoModelForPreTraining
 
@@ -268,6 +236,7 @@ print("RESULT " + json.dumps({
     "loss": model(input_ids=ids, labels=ids).loss.item(),
 }))
 """
+)
 
 
 def test_lm_folder_loads_through_remote_code_without_the_package(tmp_path):

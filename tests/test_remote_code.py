@@ -4,20 +4,13 @@ import json
 import textwrap
 
 import torch
-from helpers import child_result, run_child, save_tiny_model
+from helpers import BLOCK_HF_BILSTM, child_result, run_child, save_tiny_model
 
 # Loaded in the child process: blocks every import of hf_bilstm, then loads only through the folder's code files.
-CHILD = textwrap.dedent(
+CHILD = BLOCK_HF_BILSTM + textwrap.dedent(
     """
     import json, sys
 
-    class BlockHfBilstm:
-        def find_spec(self, name, path=None, target=None):
-            if name == "hf_bilstm" or name.startswith("hf_bilstm."):
-                raise ImportError("hf_bilstm is blocked in this process")
-            return None
-
-    sys.meta_path.insert(0, BlockHfBilstm())
     try:
         import hf_bilstm  # noqa: F401
         raise SystemExit("hf_bilstm should not be importable here")
@@ -84,14 +77,8 @@ def test_trust_remote_code_without_the_package_gives_the_same_logits(tmp_path):
 def test_resaving_a_remote_code_model_keeps_code_and_auto_map(tmp_path):
     folder = tmp_path / "model"
     save_tiny_model(folder)
-    resave = textwrap.dedent(
+    resave = BLOCK_HF_BILSTM + textwrap.dedent(
         """
-        import sys
-        class Block:
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] == "hf_bilstm":
-                    raise ImportError("blocked")
-        sys.meta_path.insert(0, Block())
         from transformers import AutoModelForSequenceClassification
         model = AutoModelForSequenceClassification.from_pretrained(sys.argv[1], trust_remote_code=True)
         model.save_pretrained(sys.argv[2])

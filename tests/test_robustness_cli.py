@@ -8,23 +8,13 @@ import io
 import json
 import shutil
 
-import huggingface_hub
 import pytest
 import torch
 from datasets import Dataset
-from helpers import TEXTS, toy_rows, write_toy_dataset
+from helpers import QUIET, TEXTS, TINY, run_predict, toy_rows, write_toy_dataset
 from transformers import pipeline
 
 from hf_bilstm import evaluation, hub, prediction, train_tokenizer, training
-
-TINY = ["--embedding_dim", "16", "--hidden_size", "8", "--num_layers", "1", "--vocab_size", "100"]
-QUIET = ["--disable_tqdm", "true", "--report_to", "none", "--use_cpu", "true"]
-
-
-def run_predict(argv, stdin=None):
-    out = io.StringIO()
-    code = prediction.main([*argv, "--device", "cpu"], stdin=stdin, stdout=out)
-    return code, out.getvalue().splitlines()
 
 
 def error_of(capsys):
@@ -174,18 +164,6 @@ def test_tokenizer_of_another_vocabulary_size_is_refused(copy, tmp_path, capsys,
 
 
 # --- offline ------------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def offline(monkeypatch, tmp_path):
-    import datasets
-
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
-    monkeypatch.setenv("HF_TOKEN", "hf_offline_test_token")
-    assert huggingface_hub.is_offline_mode()
 
 
 def test_predict_with_a_hub_id_while_offline_is_a_clear_error(offline, capsys):

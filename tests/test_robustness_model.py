@@ -13,7 +13,7 @@ from pathlib import Path
 import huggingface_hub
 import pytest
 import torch
-from helpers import TEXTS, tiny_classifier, tiny_tokenizer
+from helpers import TEXTS, PicklePayload, tiny_classifier, tiny_tokenizer
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
 from hf_bilstm import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokenizer
@@ -308,21 +308,11 @@ def test_truncated_or_corrupted_safetensors_is_a_clear_error(folder, tmp_path, d
         AutoModelForSequenceClassification.from_pretrained(path)
 
 
-class _Payload:
-    """Unpickling this object writes a marker file: stands for a pickle that runs code."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 def test_pickle_only_folder_is_refused_without_unpickling(folder, tmp_path):
     path = copy_folder(folder, tmp_path)
     (path / "model.safetensors").unlink()
     marker = tmp_path / "pickle-ran"
-    (path / "pytorch_model.bin").write_bytes(pickle.dumps({"weights": _Payload(marker)}))
+    (path / "pytorch_model.bin").write_bytes(pickle.dumps({"weights": PicklePayload(marker)}))
     refusal = r"only pickled weights \['pytorch_model.bin'\], which are never loaded"
     with pytest.raises(OSError, match=refusal):
         AutoModelForSequenceClassification.from_pretrained(path)

@@ -10,9 +10,19 @@ import os
 import pytest
 import torch
 from datasets import Dataset
-from helpers import TEXTS, save_tiny_model, tiny_classifier, tiny_tokenizer, toy_rows, write_toy_dataset
+from helpers import (
+    PRETRAIN_TINY,
+    QUIET,
+    TEXTS,
+    TINY,
+    run_predict,
+    save_tiny_model,
+    tiny_classifier,
+    tiny_tokenizer,
+    toy_rows,
+    write_toy_dataset,
+)
 from safetensors.torch import load_file, save_file
-from test_robustness_cli import QUIET, TINY, run_predict
 from transformers import pipeline
 
 from hf_bilstm import BiLSTMConfig, evaluation, prediction, pretraining, training
@@ -101,7 +111,6 @@ def test_a_loss_that_is_not_finite_or_has_exploded_is_divergence(loss, diverged)
 
 
 def test_pretraining_that_diverges_stops_and_claims_no_metric(tmp_path, capsys):
-    from test_data_loss import PRETRAIN_TINY
 
     dataset = write_toy_dataset(tmp_path / "data", n_train=60, n_test=20)
     out = tmp_path / "lm"

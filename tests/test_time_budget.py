@@ -4,15 +4,12 @@ import json
 import os
 
 import pytest
-from helpers import write_toy_dataset
-from test_pretraining import tiny_args, tiny_imdb
+from helpers import TINY, tiny_args, tiny_imdb, write_toy_dataset
 
 from hf_bilstm import time_budget, training
 from hf_bilstm.data import UsageError
 from hf_bilstm.pretraining import pretrain
 from hf_bilstm.time_budget import TimeBudgetCallback
-
-TINY = ["--embedding_dim", "16", "--hidden_size", "8", "--num_layers", "1", "--vocab_size", "100"]
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

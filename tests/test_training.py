@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 import torch
-from helpers import IMDB, write_toy_dataset
+from helpers import IMDB, TINY, write_toy_dataset
 from safetensors.torch import load_file
 
 from hf_bilstm import training
@@ -14,8 +14,6 @@ from hf_bilstm.data import UsageError
 from hf_bilstm.training import classification_metrics, parse_args, resolve
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-TINY = ["--embedding_dim", "16", "--hidden_size", "8", "--num_layers", "1", "--vocab_size", "100"]
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import LABELS, save_tiny_model, tiny_classifier
-from test_robustness_model import _Payload
+from helpers import LABELS, PicklePayload, save_tiny_model, tiny_classifier
 from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
 import hf_bilstm
@@ -76,7 +75,7 @@ def hostile_folder(tmp_path):
     model, _ = save_tiny_model(folder)
     save_tiny_model(folder / "decoy", seed=1)
     marker = tmp_path / "pickle-ran"
-    (folder / "pytorch_model.bin").write_bytes(pickle.dumps(_Payload(marker)))
+    (folder / "pytorch_model.bin").write_bytes(pickle.dumps(PicklePayload(marker)))
     config = json.loads((folder / "config.json").read_text())
     config.update(DECOYS, cache_dir=str(tmp_path / "decoy-cache"))
     (folder / "config.json").write_text(json.dumps(config))

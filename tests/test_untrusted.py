@@ -7,7 +7,7 @@ import os
 
 import pytest
 from conftest import WRITE_TOKEN
-from test_hub import make_model_folder
+from helpers import make_model_folder
 
 from hf_bilstm import BiLSTMForSequenceClassification, hub
 

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 
 from filelock import FileLock, Timeout
@@ -70,6 +71,23 @@ def no_room_reason(error: BaseException) -> str | None:
             return os.strerror(int(match.group(1)))
         error = error.__cause__ or error.__context__
     return None
+
+
+def exit_code_for(prog: str, error: Exception, output_dir: str, rerun: str = "run again") -> int:
+    """What a command's `main` answers for `error`: 2 and one line for a usage error, 1 and what was kept for a write
+    that ran out of room; anything else is a bug and propagates (re-raise it when this raises nothing)."""
+    if isinstance(error, UsageError):
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+    reason = no_room_reason(error)
+    if reason is None:
+        raise error
+    print(
+        f"{prog}: error: a file could not be written in {output_dir!r} ({reason}). The previous contents of the "
+        f"folder were kept; free some space (or raise the file-size limit) and {rerun}.",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _real(path: str) -> str:

@@ -49,8 +49,8 @@ def _decode(data: bytes, kind: str) -> str:
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         raise UsageError(
-            f"{kind}: line {line} is not valid UTF-8 text ({error}). Convert it to UTF-8 first, "
-            "e.g. iconv -f latin1 -t utf-8 FILE > FILE.utf8."
+            f"{kind}: cannot read it as UTF-8 text, line {line} is not valid UTF-8 ({error}). Convert it to UTF-8 "
+            "first, e.g. iconv -f latin1 -t utf-8 FILE > FILE.utf8."
         ) from error
 
 
@@ -76,14 +76,7 @@ def read_file(path: str) -> str:
         raise UsageError(f"--file {path!r} is a folder, not a file of texts (one per line).") from None
     except OSError as error:
         raise UsageError(f"--file {path!r} cannot be read ({error.strerror or error}).") from error
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise UsageError(
-            f"--file {path!r}: cannot read it as UTF-8 text (line {line}: {error}). Convert it to UTF-8 first, "
-            "e.g. iconv -f latin1 -t utf-8 FILE > FILE.utf8."
-        ) from error
+    return _decode(data, f"--file {path!r}")
 
 
 def read_stdin(stdin) -> str:

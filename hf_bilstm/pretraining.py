@@ -29,7 +29,7 @@ from .flag_checks import (
     local_path,
 )
 from .modeling_bilstm import BiLSTMForPreTraining
-from .output_dir import OutputDir, no_room_reason
+from .output_dir import OutputDir, exit_code_for
 from .time_budget import time_budget_from_flag
 from .tokenization_bilstm import train_tokenizer
 
@@ -421,19 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     (args,) = parser.parse_args_into_dataclasses(args=argv)
     try:
         results = pretrain(args)
-    except UsageError as error:
-        print(f"hf-bilstm pretrain: error: {error}", file=sys.stderr)
-        return 2
-    except Exception as error:
-        reason = no_room_reason(error)  # only a write that ran out of room is answered here; the rest propagates
-        if reason is None:
-            raise
-        print(
-            f"hf-bilstm pretrain: error: a file could not be written in {args.output_dir!r} ({reason}). The previous "
-            "contents of the folder were kept; free some space (or raise the file-size limit) and run again.",
-            file=sys.stderr,
-        )
-        return 1
+    except Exception as error:  # only usage errors and writes that ran out of room are answered; the rest propagates
+        return exit_code_for("hf-bilstm pretrain", error, args.output_dir)
     print(json.dumps({k: results[k] for k in ("lm_perplexity", "train_tokens", "steps", "seconds")}, indent=2))
     print(f"Saved the language model to {args.output_dir}")
     return 0

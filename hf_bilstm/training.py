@@ -41,7 +41,7 @@ from .flag_checks import (
     local_path,
 )
 from .modeling_bilstm import BiLSTMForSequenceClassification, BiLSTMModel
-from .output_dir import STAGING_NAME, OutputDir, no_room_reason
+from .output_dir import STAGING_NAME, OutputDir, exit_code_for
 from .run_plan import RunPlanCallback, minutes
 from .time_budget import time_budget_from_flag
 
@@ -999,20 +999,9 @@ def main(argv: list[str] | None = None) -> int:
         model_args, data_args, training_args = parse_args(argv)
         output_dir = training_args.output_dir
         train(model_args, data_args, training_args, command=shlex.join(["hf-bilstm", "train", *argv]))
-    except UsageError as error:
-        print(f"hf-bilstm train: error: {error}", file=sys.stderr)
-        return 2
-    except Exception as error:
-        reason = no_room_reason(error)  # only a write that ran out of room is answered here; the rest propagates
-        if reason is None:
-            raise
-        print(
-            f"hf-bilstm train: error: a file could not be written in {output_dir!r} ({reason}). The "
-            "previous contents of the folder were kept; free some space (or raise the file-size limit) and run "
-            "again (with --resume_from_checkpoint last to continue from the last complete checkpoint).",
-            file=sys.stderr,
-        )
-        return 1
+    except Exception as error:  # only usage errors and writes that ran out of room are answered; the rest propagates
+        rerun = "run again (with --resume_from_checkpoint last to continue from the last complete checkpoint)"
+        return exit_code_for("hf-bilstm train", error, output_dir, rerun)
     return 0
 
 

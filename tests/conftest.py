@@ -6,7 +6,7 @@ import socket
 from contextlib import contextmanager
 
 import pytest
-from helpers import save_tiny_model, single_torch_thread
+from helpers import make_model_folder, save_tiny_model, single_torch_thread
 from hub_server import HubStandIn
 
 WRITE_TOKEN = "hf_standin_write_alice"
@@ -123,3 +123,11 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
     monkeypatch.setenv("HF_TOKEN", "hf_offline_test_token")
     assert huggingface_hub.is_offline_mode()
+
+
+@pytest.fixture
+def pushable_folder(tmp_path):
+    """A complete trained-model folder as `hf-bilstm train` leaves it, with the files that must not be pushed."""
+    folder = tmp_path / "model"
+    make_model_folder(folder)
+    return folder

@@ -175,10 +175,8 @@ def test_printed_snippet_pins_the_commit():
 
 # ------------------------------------------------------------------------------------------------ failures
 @pytest.fixture
-def folder(tmp_path):
-    folder = tmp_path / "model"
-    make_model_folder(folder)
-    return folder
+def folder(pushable_folder):
+    return pushable_folder
 
 
 def run_push(argv, capsys):

@@ -7,7 +7,6 @@ import os
 
 import pytest
 from conftest import WRITE_TOKEN
-from helpers import make_model_folder
 
 from hf_bilstm import BiLSTMForSequenceClassification, hub
 
@@ -15,10 +14,8 @@ REPO = "alice/tiny-bilstm"
 
 
 @pytest.fixture
-def folder(tmp_path):
-    folder = tmp_path / "model"
-    make_model_folder(folder)
-    return folder
+def folder(pushable_folder):
+    return pushable_folder
 
 
 def push(argv, capsys):

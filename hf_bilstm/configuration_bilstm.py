@@ -54,6 +54,13 @@ class BiLSTMConfig(PretrainedConfig):
             cuDNN runs natively. `"auto"` uses `"padded"` on CPUs and `"packed"` on CUDA (no GPU comparison has been
             measured yet). A runtime choice: override it when loading, e.g.
             `from_pretrained(folder, rnn_implementation="padded")`.
+        validate_inputs (`bool`, *optional*):
+            Whether `forward` checks its inputs (token ids inside the vocabulary, labels inside the label ids, no text
+            pairs, the padding side) and answers bad ones with a clear error. Each check reads a value back from
+            the device: free on a CPU, a pipeline stall on a GPU. `None` (the default) checks CPU tensors only; on
+            a GPU, ids are then assumed to come from this model's tokenizer and right padding is not assumed
+            (rows are always re-aligned, which costs no synchronisation). `True` always checks (debugging), `False`
+            never does. A runtime choice, like `rnn_implementation`.
         initializer_range (`float`, *optional*, defaults to 0.1):
             Standard deviation of the normal initialisation of the embeddings; recurrent weights use orthogonal
             (hidden-to-hidden) and Xavier (input-to-hidden) initialisation.
@@ -90,6 +97,7 @@ class BiLSTMConfig(PretrainedConfig):
         pooling: str = "last",
         separate_directions: bool = False,
         rnn_implementation: str = "auto",
+        validate_inputs: bool | None = None,
         initializer_range: float = 0.1,
         pad_token_id: int = 0,
         **kwargs,
@@ -107,6 +115,7 @@ class BiLSTMConfig(PretrainedConfig):
         self.pooling = pooling
         self.separate_directions = separate_directions
         self.rnn_implementation = rnn_implementation
+        self.validate_inputs = validate_inputs
         self.initializer_range = initializer_range
         self.pad_token_id = pad_token_id
         # from_pretrained passes config.json's model_type here; transformers only warns when it is another model's.
@@ -176,6 +185,11 @@ class BiLSTMConfig(PretrainedConfig):
             raise ValueError(
                 f"BiLSTMConfig.rnn_implementation must be one of {list(RNN_IMPLEMENTATIONS)}, "
                 f"but it was {self.rnn_implementation!r}."
+            )
+        if not (self.validate_inputs is None or isinstance(self.validate_inputs, bool)):
+            raise ValueError(
+                f"BiLSTMConfig.validate_inputs must be true, false or null (check CPU tensors only), but it was "
+                f"{self.validate_inputs!r}."
             )
         for name in ("dropout", "embedding_dropout", "classifier_dropout"):
             value = getattr(self, name)

@@ -58,10 +58,18 @@ def _reverse_index(lengths: torch.Tensor, seq_len: int) -> torch.Tensor:
     return torch.where(positions < lengths, lengths - 1 - positions, positions)
 
 
-def _refuse_text_pairs(token_type_ids: torch.Tensor | None) -> None:
+def checks_inputs(config, tensor: torch.Tensor | None) -> bool:
+    """Whether `forward` validates `tensor`: `config.validate_inputs`, or where reading a value back is free (CPU)."""
+    if tensor is None:
+        return False
+    choice = getattr(config, "validate_inputs", None)
+    return tensor.device.type == "cpu" if choice is None else bool(choice)
+
+
+def _refuse_text_pairs(config, token_type_ids: torch.Tensor | None) -> None:
     # The tokenizer marks the second text of a pair with token type 1; this model reads single texts, and would
     # otherwise read the two as one.
-    if token_type_ids is not None and bool((token_type_ids != 0).any()):
+    if checks_inputs(config, token_type_ids) and bool((token_type_ids != 0).any()):
         raise ValueError(
             "This model classifies one text at a time, but it was given a text pair (text_pair=, a "
             '{"text": ..., "text_pair": ...} input, or tokenizer(text, pair)). Classify each text on its own, or join '
@@ -302,7 +310,8 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
             )
         batch, seq_len = reference.shape
         device = reference.device
-        if input_ids is not None and input_ids.numel():
+        check = checks_inputs(self.config, reference)
+        if check and input_ids is not None and input_ids.numel():
             low, high = int(input_ids.min()), int(input_ids.max())
             if low < 0 or high >= self.config.vocab_size:
                 bad = low if low < 0 else high
@@ -328,8 +337,9 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
             else:
                 inputs_embeds = inputs_embeds.new_zeros(batch, 1, inputs_embeds.shape[-1])
         order = None
-        if seq_len > 1 and bool((mask[:, 1:] & ~mask[:, :-1]).any()):
-            # Left padding or holes in the mask: move each row's tokens to the front, keeping their order.
+        # Left padding or holes in the mask: move each row's tokens to the front, keeping their order. Unchecked (on a
+        # GPU by default) every batch is re-aligned: a no-op for right padding, and no read-back to find out.
+        if seq_len > 1 and (not check or bool((mask[:, 1:] & ~mask[:, :-1]).any())):
             order = torch.sort(mask.to(torch.uint8), dim=1, descending=True, stable=True).indices
             mask = mask.gather(1, order)
             if input_ids is not None:
@@ -346,8 +356,12 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
         return_dict: bool | None = None,
         token_type_ids: torch.LongTensor | None = None,
     ) -> BiLSTMModelOutput | tuple:
-        _refuse_text_pairs(token_type_ids)
+        _refuse_text_pairs(self.config, token_type_ids)
         input_ids, mask, inputs_embeds, order = self._prepare(input_ids, attention_mask, inputs_embeds)
+        return self._forward_prepared(input_ids, mask, inputs_embeds, order, return_dict)
+
+    def _forward_prepared(self, input_ids, mask, inputs_embeds, order, return_dict) -> BiLSTMModelOutput | tuple:
+        """`forward` after `_prepare`: the caller that already prepared (the language model) does not do it twice."""
         if inputs_embeds is None:
             inputs_embeds = self.embeddings(input_ids)
         # Zero what is not text, so an empty row reads one all-zero step whatever its ids say.
@@ -433,7 +447,7 @@ class BiLSTMForSequenceClassification(BiLSTMPreTrainedModel):
         return_dict: bool | None = None,
         token_type_ids: torch.LongTensor | None = None,
     ) -> SequenceClassifierOutput | tuple:
-        _refuse_text_pairs(token_type_ids)
+        _refuse_text_pairs(self.config, token_type_ids)
         outputs = self.bilstm(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds)
         logits = self.classifier(outputs.pooler_output)
         loss = self.compute_loss(logits, labels) if labels is not None else None
@@ -459,7 +473,7 @@ class BiLSTMForSequenceClassification(BiLSTMPreTrainedModel):
             labels = labels.view(-1)
             # -100 is the ignore index; anything else outside [0, num_labels) would crash on the GPU or mislead.
             bad = (labels != -100) & ((labels < 0) | (labels >= self.num_labels))
-            if bool(bad.any()):
+            if checks_inputs(self.config, labels) and bool(bad.any()):
                 raise ValueError(
                     f"labels hold {labels[bad][0].item()}, outside [0, {self.num_labels}) for a model with "
                     f"id2label={self.config.id2label}; map the dataset's labels to these ids or build the model "
@@ -613,7 +627,7 @@ class BiLSTMForPreTraining(BiLSTMPreTrainedModel):
         return_logits (`bool`, *optional*):
             Return the per-position logits even when `labels` are given (they are large: batch x length x vocab).
         """
-        _refuse_text_pairs(token_type_ids)
+        _refuse_text_pairs(self.config, token_type_ids)
         # Right-align first so that "next" and "previous" mean the neighbouring text token whatever the padding.
         input_ids, mask, inputs_embeds, order = self.bilstm._prepare(input_ids, attention_mask, inputs_embeds)
         if labels is not None:
@@ -625,14 +639,16 @@ class BiLSTMForPreTraining(BiLSTMPreTrainedModel):
             if order is not None:
                 labels = labels.gather(1, order)
             labels = labels.masked_fill(~mask, -100)
-            high = int(labels.max()) if labels.numel() else -100
-            if high >= self.config.vocab_size or bool(((labels < 0) & (labels != -100)).any()):
+            high = int(labels.max()) if labels.numel() and checks_inputs(self.config, labels) else -100
+            if high >= self.config.vocab_size or (
+                checks_inputs(self.config, labels) and bool(((labels < 0) & (labels != -100)).any())
+            ):
                 raise ValueError(
                     f"labels must be token ids in [0, {self.config.vocab_size}) or -100, but they hold "
                     f"{labels[(labels >= self.config.vocab_size) | ((labels < 0) & (labels != -100))][0].item()}."
                 )
             labels = torch.where(labels >= self.lm_vocab_size, getattr(self.config, "unk_token_id", 1), labels)
-        outputs = self.bilstm(input_ids=input_ids, attention_mask=mask, inputs_embeds=inputs_embeds)
+        outputs = self.bilstm._forward_prepared(input_ids, mask, inputs_embeds, None, return_dict=True)
         hidden = self.config.hidden_size
         forward_states = outputs.last_hidden_state[..., :hidden]  # (batch, seq, hidden)
         backward_states = outputs.last_hidden_state[..., hidden:] if self.config.bidirectional else None

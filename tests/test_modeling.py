@@ -83,13 +83,63 @@ def test_separate_directions_keep_the_stacks_apart():
     assert not torch.allclose(a[0, :-1, 8:], b[0, :-1, 8:])
 
 
-def test_initial_states_are_zero_so_answers_repeat():
-    model = tiny_classifier()
-    input_ids, attention_mask = random_batch()
+@pytest.mark.parametrize("rnn_implementation", ["padded", "packed"])
+def test_initial_states_are_zero(rnn_implementation):
+    # A one-token text's final states are one cell step from the initial state: from zero, they are exactly what an
+    # LSTMCell with the layer's weights gives from zero (the tutorial drew random initial states on every call).
+    model = tiny_classifier(num_layers=1, pooling="last", rnn_implementation=rnn_implementation)
+    rnn = model.bilstm.rnn
+    token = torch.tensor([[5]])
     with torch.no_grad():
-        first = model(input_ids=input_ids, attention_mask=attention_mask).logits
-        second = model(input_ids=input_ids, attention_mask=attention_mask).logits
-    assert torch.equal(first, second)
+        pooled = model.bilstm(input_ids=token).pooler_output[0]
+        x = model.bilstm.embeddings(token)[0]
+        expected = []
+        for suffix in ("", "_reverse"):
+            cell = torch.nn.LSTMCell(rnn.input_size, rnn.hidden_size)
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(cell, name).copy_(getattr(rnn, f"{name}_l0{suffix}"))
+            expected.append(cell(x)[0][0])  # LSTMCell starts from zero states when none are given
+    torch.testing.assert_close(pooled, torch.cat(expected), rtol=1e-5, atol=1e-6)
+
+
+def test_unchecked_forward_never_reads_a_value_back_from_the_device():
+    # Meta tensors have no values: any int()/bool()/.item() in forward (a GPU pipeline stall) raises here. Off the
+    # CPU, validate_inputs=None checks nothing by default, so a classifier's forward and loss must run on them.
+    model = tiny_classifier(num_layers=2, pooling="max_mean").to("meta")
+    input_ids, attention_mask = random_batch()
+    out = model(
+        input_ids=input_ids.to("meta"),
+        attention_mask=attention_mask.to("meta"),
+        token_type_ids=torch.zeros_like(input_ids, device="meta"),
+        labels=torch.tensor([0, 1, 1, 0, 1], device="meta"),
+    )
+    assert out.logits.shape == (BATCH, 2) and out.loss.shape == ()
+
+
+def test_unchecked_inputs_are_still_realigned_so_left_padding_gives_the_same_answers():
+    checked = tiny_classifier(num_layers=2, pooling="max_mean")
+    unchecked = tiny_classifier(num_layers=2, pooling="max_mean", validate_inputs=False)
+    input_ids, attention_mask = random_batch()
+    lengths = attention_mask.sum(1)
+    left_ids = torch.stack([row.roll(int(SEQ - n)) for row, n in zip(input_ids, lengths)])
+    left_mask = torch.stack([row.roll(int(SEQ - n)) for row, n in zip(attention_mask, lengths)])
+    with torch.no_grad():
+        right = checked(input_ids=input_ids, attention_mask=attention_mask).logits
+        left = unchecked(input_ids=left_ids, attention_mask=left_mask).logits
+    torch.testing.assert_close(left, right, rtol=1e-5, atol=1e-6)
+
+
+def test_validate_inputs_chooses_the_checks():
+    input_ids, attention_mask = random_batch()
+    bad = input_ids.clone()
+    bad[0, 0] = 100  # outside the vocabulary of 100
+    for choice in (None, True):  # CPU tensors are checked by default
+        with pytest.raises(ValueError, match="outside this model's vocabulary"):
+            tiny_classifier(validate_inputs=choice)(input_ids=bad, attention_mask=attention_mask)
+    with pytest.raises(IndexError):  # unchecked: the embedding lookup's own error, and no read-back before it
+        tiny_classifier(validate_inputs=False)(input_ids=bad, attention_mask=attention_mask)
+    with pytest.raises(ValueError, match="validate_inputs must be true, false or null"):
+        tiny_config(validate_inputs=1)
 
 
 def test_loss_only_with_labels_and_backward_reaches_every_parameter():

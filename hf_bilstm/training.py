@@ -308,10 +308,6 @@ def _given_flags(argv: list[str]) -> set[str]:
     return given
 
 
-def _as_flag_value(value) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
 def make_parser() -> HfArgumentParser:
     # allow_abbrev=False: an abbreviated flag would escape _given_flags and be overridden by the preset.
     return HfArgumentParser(
@@ -331,12 +327,18 @@ def parse_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, Training
     defaults = dict(COMMON_TRAINING)
     defaults.update(PRESETS[preset]["training"])
     defaults.update(_hardware_defaults(given))
-    prefix = []
-    for key, value in defaults.items():
-        if key not in given:
-            prefix += [f"--{key}", _as_flag_value(value)]
+    # The preset's values are the parser's defaults, so that --help shows what a run will use.
+    parser.set_defaults(**defaults)
+    if given & {"h", "help"}:
+        # Model and tokenizer flags default to None ("the preset's", or the fine-tuned folder's): shown as the
+        # preset's values in the help only, where no run follows.
+        parser.set_defaults(**PRESETS[preset]["model"], **PRESETS[preset]["tokenizer"])
+        parser.description = (
+            f"Train a classifier. The defaults shown are those of preset {preset!r} ({preset_reason}) on this "
+            "machine; any flag given wins over them."
+        )
     try:
-        model_args, data_args, training_args, finetuning_args = parser.parse_args_into_dataclasses(args=prefix + argv)
+        model_args, data_args, training_args, finetuning_args = parser.parse_args_into_dataclasses(args=argv)
     except ValueError as error:  # TrainingArguments' and FineTuningArguments' own consistency checks
         raise UsageError(str(error)) from error
     model_args.finetuning = finetuning_args

@@ -58,6 +58,18 @@ def _reverse_index(lengths: torch.Tensor, seq_len: int) -> torch.Tensor:
     return torch.where(positions < lengths, lengths - 1 - positions, positions)
 
 
+def _dropout_and_mask(embeds: torch.Tensor, mask: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """`nn.Dropout(p)(embeds)` times `mask` (batch, seq) in one multiply: the same in evaluation, and in training
+    the same distribution, drawn from uniform noise, which CPUs sample about 3x faster than nn.Dropout's bernoulli_
+    (a 64x300x300 batch: ~45 ms forward + backward instead of ~85 ms on 2 cores)."""
+    scale = mask.unsqueeze(-1).to(embeds.dtype)
+    if training and p > 0:
+        if p >= 1:
+            return embeds * 0.0
+        scale = (torch.rand_like(embeds) >= p).to(embeds.dtype).mul_(1.0 / (1.0 - p)).mul_(scale)
+    return embeds * scale
+
+
 def checks_inputs(config, tensor: torch.Tensor | None) -> bool:
     """Whether `forward` validates `tensor`: `config.validate_inputs`, or where reading a value back is free (CPU)."""
     if tensor is None:
@@ -237,26 +249,25 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
         """
         Runs the recurrent stack(s) over right-aligned embeddings.
 
-        Returns `(forward_states, backward_states, final_forward, final_backward)`; the backward parts are `None` for a
-        unidirectional model. States are `(batch, seq, hidden)`, zero at padding; finals `(batch, hidden)` from the
-        last layer. The packed and the padded implementation give the same numbers (see `rnn_implementation`).
+        Returns `(states, finals)`: the last layer's states `(batch, seq, directions * hidden)`, forward direction
+        first, zero at padding, and its final states `(batch, directions * hidden)`. The packed and the padded
+        implementation give the same numbers (see `rnn_implementation`).
         """
         if not self.use_packed_sequences(inputs_embeds.device):
             return self._encode_padded(inputs_embeds, lengths)
-        hidden = self.config.hidden_size
         if not self.config.bidirectional:
             output, final = self._run_packed(self.rnn, inputs_embeds, lengths)
-            return output, None, final[-1], None
+            return output, final[-1]
         if not self.config.separate_directions:
             output, final = self._run_packed(self.rnn, inputs_embeds, lengths)
-            return output[..., :hidden], output[..., hidden:], final[-2], final[-1]
+            return output, torch.cat([final[-2], final[-1]], dim=-1)
         # Separate stacks: the backward stack reads each text reversed, so neither direction sees the other.
         reverse = _reverse_index(lengths, inputs_embeds.shape[1]).unsqueeze(-1)  # (batch, seq, 1)
         forward_out, forward_final = self._run_packed(self.forward_rnn, inputs_embeds, lengths)
         reversed_embeds = inputs_embeds.gather(1, reverse.expand_as(inputs_embeds))
         backward_rev, backward_final = self._run_packed(self.backward_rnn, reversed_embeds, lengths)
         backward_out = backward_rev.gather(1, reverse.expand_as(backward_rev))
-        return forward_out, backward_out, forward_final[-1], backward_final[-1]
+        return torch.cat([forward_out, backward_out], dim=-1), torch.cat([forward_final[-1], backward_final[-1]], -1)
 
     def _encode_padded(self, inputs_embeds: torch.Tensor, lengths: torch.Tensor):
         """
@@ -279,24 +290,22 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
 
         if not self.config.bidirectional or self.config.separate_directions:
             # Whole unidirectional stacks: one call each; a stack's layers never see past a row's end either.
-            forward_rnn = self.rnn if not self.config.bidirectional else self.forward_rnn
-            forward_out = forward_rnn(inputs_embeds)[0]
+            forward_out = (self.rnn if not self.config.bidirectional else self.forward_rnn)(inputs_embeds)[0]
             if not self.config.bidirectional:
-                return forward_out * valid, None, final(forward_out), None
+                return forward_out * valid, final(forward_out)
             backward_rev = self.backward_rnn(flip(inputs_embeds))[0]
-            return forward_out * valid, flip(backward_rev) * valid, final(forward_out), final(backward_rev)
-
-        # A standard bidirectional stack feeds both directions to each next layer: run it layer by layer.
-        rnn, layer_input = self.rnn, inputs_embeds
-        for layer in range(rnn.num_layers):
-            if layer > 0:  # nn.LSTM's dropout: on every layer's output but the last
-                layer_input = nn.functional.dropout(layer_input, rnn.dropout, self.training)
-            forward_out = _run_layer(rnn, layer, "", layer_input)
-            backward_rev = _run_layer(rnn, layer, "_reverse", flip(layer_input))
-            layer_input = torch.cat([forward_out, flip(backward_rev)], dim=-1)
-        hidden = self.config.hidden_size
-        states = layer_input * valid
-        return states[..., :hidden], states[..., hidden:], final(forward_out), final(backward_rev)
+        else:
+            # A standard bidirectional stack feeds both directions to each next layer: run it layer by layer.
+            rnn, layer_input = self.rnn, inputs_embeds
+            for layer in range(rnn.num_layers):
+                if layer > 0:  # nn.LSTM's dropout: on every layer's output but the last
+                    layer_input = nn.functional.dropout(layer_input, rnn.dropout, self.training)
+                forward_out = _run_layer(rnn, layer, "", layer_input)
+                backward_rev = _run_layer(rnn, layer, "_reverse", flip(layer_input))
+                if layer < rnn.num_layers - 1:
+                    layer_input = torch.cat([forward_out, flip(backward_rev)], dim=-1)
+        states = torch.cat([forward_out, flip(backward_rev)], dim=-1) * valid
+        return states, torch.cat([final(forward_out), final(backward_rev)], dim=-1)
 
     def _prepare(self, input_ids, attention_mask, inputs_embeds):
         """Checks the inputs and right-aligns every row, so that packing reads exactly the masked-in tokens."""
@@ -364,17 +373,13 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
         """`forward` after `_prepare`: the caller that already prepared (the language model) does not do it twice."""
         if inputs_embeds is None:
             inputs_embeds = self.embeddings(input_ids)
-        # Zero what is not text, so an empty row reads one all-zero step whatever its ids say.
-        inputs_embeds = self.embedding_dropout(inputs_embeds) * mask.unsqueeze(-1).to(inputs_embeds.dtype)
+        # Zero what is not text, so an empty row reads one all-zero step whatever its ids say; embedding dropout
+        # shares that multiply.
+        inputs_embeds = _dropout_and_mask(inputs_embeds, mask, self.embedding_dropout.p, self.training)
         lengths = mask.sum(dim=1).clamp(min=1)
         valid = torch.arange(mask.shape[1], device=mask.device).unsqueeze(0) < lengths.unsqueeze(1)  # (batch, seq)
 
-        forward_out, backward_out, forward_final, backward_final = self.encode(inputs_embeds, lengths)
-        if backward_out is None:
-            states, finals = forward_out, forward_final
-        else:
-            states = torch.cat([forward_out, backward_out], dim=-1)  # (batch, seq, 2*hidden)
-            finals = torch.cat([forward_final, backward_final], dim=-1)  # (batch, 2*hidden)
+        states, finals = self.encode(inputs_embeds, lengths)  # (batch, seq, dirs*hidden), (batch, dirs*hidden)
         pooled = self.pool(states, finals, valid, lengths)
 
         if order is not None:  # put the states back at the positions the caller gave
@@ -391,10 +396,11 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
             return finals
         pieces = []
         if pooling in ("max", "max_mean"):
-            pieces.append(states.masked_fill(~valid.unsqueeze(-1), torch.finfo(states.dtype).min).amax(dim=1))
-        if pooling in ("mean", "max_mean"):
-            summed = (states * valid.unsqueeze(-1).to(states.dtype)).sum(dim=1)
-            pieces.append(summed / lengths.unsqueeze(-1).to(states.dtype))
+            # max(dim).values backpropagates through its indices, about half the cost of amax's tie-sharing rule
+            filled = torch.where(valid.unsqueeze(-1), states, torch.finfo(states.dtype).min)
+            pieces.append(filled.max(dim=1).values)
+        if pooling in ("mean", "max_mean"):  # `states` are zero at padding (`encode`): a plain sum is the text's
+            pieces.append(states.sum(dim=1) / lengths.unsqueeze(-1).to(states.dtype))
         return torch.cat(pieces, dim=-1) if len(pieces) > 1 else pieces[0]
 
 

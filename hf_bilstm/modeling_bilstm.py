@@ -59,14 +59,15 @@ def _reverse_index(lengths: torch.Tensor, seq_len: int) -> torch.Tensor:
 
 
 def _dropout_and_mask(embeds: torch.Tensor, mask: torch.Tensor, p: float, training: bool) -> torch.Tensor:
-    """`nn.Dropout(p)(embeds)` times `mask` (batch, seq) in one multiply: the same in evaluation, and in training
-    the same distribution, drawn from uniform noise, which CPUs sample about 3x faster than nn.Dropout's bernoulli_
-    (a 64x300x300 batch: ~45 ms forward + backward instead of ~85 ms on 2 cores)."""
+    """`nn.Dropout(p)(embeds)` times `mask` (batch, seq) with one multiply of the embeddings instead of two.
+
+    The noise is drawn exactly as nn.Dropout draws it on a CPU (bernoulli_, then divided by 1 - p), so a seeded run
+    trains the same model as before; folding the 0/1 mask into it first changes no value."""
     scale = mask.unsqueeze(-1).to(embeds.dtype)
     if training and p > 0:
         if p >= 1:
             return embeds * 0.0
-        scale = (torch.rand_like(embeds) >= p).to(embeds.dtype).mul_(1.0 / (1.0 - p)).mul_(scale)
+        scale = torch.empty_like(embeds).bernoulli_(1 - p).div_(1 - p).mul_(scale)
     return embeds * scale
 
 

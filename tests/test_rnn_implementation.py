@@ -118,3 +118,25 @@ def test_rnn_implementation_is_a_load_time_choice(tmp_path):
 def test_unknown_rnn_implementation_is_refused():
     with pytest.raises(ValueError, match="rnn_implementation must be one of"):
         BiLSTMConfig(rnn_implementation="fast")
+
+
+@pytest.mark.parametrize("p", [0.0, 0.3, 1.0])
+def test_embedding_dropout_draws_exactly_what_nn_dropout_draws(p):
+    """The one-multiply dropout + padding mask keeps nn.Dropout's random stream and values bit for bit, so a seeded
+    training run gives the same model as the two-multiply form it replaced (outputs and gradients)."""
+    from hf_bilstm.modeling_bilstm import _dropout_and_mask
+
+    embeds = torch.randn(4, 7, 5)
+    mask = torch.tensor([[1] * 7, [1] * 3 + [0] * 4, [0] * 7, [1] * 6 + [0]], dtype=torch.bool)
+    reference_in = embeds.clone().requires_grad_()
+    fused_in = embeds.clone().requires_grad_()
+    torch.manual_seed(1)
+    reference = torch.nn.Dropout(p).train()(reference_in) * mask.unsqueeze(-1).float()
+    torch.manual_seed(1)
+    fused = _dropout_and_mask(fused_in, mask, p, training=True)
+    assert torch.equal(fused, reference)
+    upstream = torch.randn_like(fused)
+    reference.backward(upstream)
+    fused.backward(upstream)
+    assert torch.equal(fused_in.grad, reference_in.grad)
+    assert torch.equal(_dropout_and_mask(embeds, mask, p, training=False), embeds * mask.unsqueeze(-1).float())

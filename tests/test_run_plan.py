@@ -1,0 +1,70 @@
+"""The plan block `hf-bilstm train` prints before its first step, the measured estimate, and the slow-CPU warning."""
+
+import json
+import os
+import re
+
+import pytest
+from helpers import TINY, write_toy_dataset
+from safetensors.torch import load_file
+from transformers import TrainerControl, TrainerState, TrainingArguments
+
+from hf_bilstm import run_plan, training
+from hf_bilstm.run_plan import RunPlanCallback
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_train_prints_the_plan_then_an_estimate_then_where_the_folder_is(tmp_path, capsys):
+    dataset = write_toy_dataset(tmp_path / "data", n_train=160, n_test=40)
+    out = str(tmp_path / "run")
+    argv = ["--dataset", dataset, "--output_dir", out, *TINY, "--per_device_train_batch_size", "16"]
+    assert training.main(argv + ["--num_train_epochs", "2", "--disable_tqdm", "true", "--report_to", "none"]) == 0
+    printed = capsys.readouterr().out
+    with open(os.path.join(out, "all_results.json"), encoding="utf-8") as handle:
+        results = json.load(handle)
+    parameters = sum(tensor.numel() for tensor in load_file(os.path.join(out, "model.safetensors")).values())
+
+    plan = printed[printed.index("hf-bilstm train: plan") :].splitlines()[1:7]
+    assert plan[0].startswith("  preset: cpu  (--preset auto: no GPU")
+    assert plan[1] == "  device: CPU, 1 threads; precision: fp32"
+    assert plan[2] == "  recurrent path: padded, no packing (rnn_implementation='auto')"
+    assert plan[3] == f"  parameters: {parameters:,}"
+    assert plan[4] == (
+        f"  rows: train {results['train_samples']:,}, validation {results['eval_samples']:,}, "
+        f"test {results['test_samples']:,}"
+    )
+    steps = -(-results["train_samples"] // 16) * 2
+    assert re.fullmatch(
+        rf"  training: 2 epochs, {steps} steps \({steps // 2} per epoch\), batch 16, [\d,]+ tokens per epoch", plan[5]
+    )
+    # the estimate comes after the plan and before the end line, which names the folder
+    estimate = printed.index("hf-bilstm train: measured ")
+    assert printed.index("hf-bilstm train: plan") < estimate < printed.index(f"the model is in {out}")
+    assert "warning: this run needs over" not in printed
+
+
+def end_step(callback, args, state, monkeypatch, *, now, global_step, tokens):
+    """The callback's view of a step ending at clock time `now` with `tokens` real tokens seen so far."""
+    monkeypatch.setattr(run_plan.time, "perf_counter", lambda: now)
+    state.global_step, state.num_input_tokens_seen = global_step, tokens
+    callback.on_step_end(args, state, TrainerControl())
+
+
+@pytest.mark.parametrize("tokens_per_second, warned", [(500.0, True), (50_000.0, False)])
+def test_a_cpu_run_expected_to_take_over_an_hour_is_warned_with_the_faster_preset(
+    tmp_path, capsys, monkeypatch, tokens_per_second, warned
+):
+    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, num_train_epochs=4, report_to="none")
+    state = TrainerState(max_steps=1400)
+    callback = RunPlanCallback("base", "by hand", {"train": 22_371}, train_tokens=5_000_000, faster_preset="cpu")
+    end_step(callback, args, state, monkeypatch, now=100.0, global_step=1, tokens=20_000)
+    # 20 s and 20 steps later at tokens_per_second; 4 epochs of 5M tokens to go through
+    seen = 20_000 + int(tokens_per_second * 20)
+    end_step(callback, args, state, monkeypatch, now=120.0, global_step=21, tokens=seen)
+    printed = capsys.readouterr().out
+    remaining = (20_000_000 - seen) / tokens_per_second
+    assert f"measured {tokens_per_second:,.0f} tokens/s over steps 2-21" in printed
+    assert f"about {run_plan.minutes(remaining)} more" in printed
+    warning = "warning: this run needs over 60.0 min on this CPU. `--preset cpu` is sized for a CPU"
+    assert (warning in printed) is warned

@@ -193,8 +193,12 @@ class ExportableClassifier(nn.Module):
         if self.pooling == "last":
             pieces.append(finals[0] if len(finals) == 1 else torch.cat(finals, dim=0))
         if self.pooling in ("max", "max_mean"):
-            valid = (positions < lengths.unsqueeze(1)).t().view(seq_len, 1, batch, 1)
-            pieces.append(states.masked_fill(~valid, torch.finfo(states.dtype).min).amax(dim=0))
+            # Adding the lowest float past each row's end, not masked_fill: ONNX Runtime's broadcasting Where took
+            # 8 ms of a 48 ms batch (32 x 512 tokens, 2 cores); an Add over the same tensor is a fraction of that.
+            # Each row has a text step, and any state plus that lowest float stays below every real state.
+            lowest = torch.finfo(states.dtype).min
+            penalty = torch.where(positions < lengths.unsqueeze(1), 0.0, lowest).t().view(seq_len, 1, batch, 1)
+            pieces.append((states + penalty).amax(dim=0))
         if self.pooling in ("mean", "max_mean"):
             # the recurrent node's states are zero past each row's length
             pieces.append(states.sum(dim=0) / lengths.view(1, batch, 1).to(states.dtype))

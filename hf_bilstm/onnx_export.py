@@ -38,6 +38,7 @@ from .onnx_runtime import (
     REPORT_FILE,
     ORTModelForSequenceClassification,
     file_sha256,
+    session_options,
 )
 
 FP32_TOLERANCE = 1e-4
@@ -276,7 +277,7 @@ def run_export(args) -> dict:
 def _session(path: str):
     import onnxruntime
 
-    return onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(path, session_options(onnxruntime), providers=["CPUExecutionProvider"])
 
 
 def check_int8(args, model, tokenizer, fp32, int8) -> dict:

@@ -79,6 +79,19 @@ def check_export_is_current(source: str, report: dict) -> None:
         )
 
 
+def session_options(ort, threads: int | None = None):
+    """All graph optimizations and sequential execution; `threads` intra-op threads, else ONNX Runtime's default (one
+    per physical core)."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Sequential, not ORT_PARALLEL: one recurrent node per layer leaves nothing to run side by side; the node's own
+    # intra-op threads share out the batch.
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    if threads:
+        options.intra_op_num_threads = int(threads)
+    return options
+
+
 class ORTModelForSequenceClassification(PreTrainedModel):
     """
     A classifier exported by `hf-bilstm export`, run by ONNX Runtime on the CPU. Loads with `from_pretrained(folder or
@@ -117,9 +130,7 @@ class ORTModelForSequenceClassification(PreTrainedModel):
         config = AutoConfig.from_pretrained(source, trust_remote_code=False, **kwargs)
         if getattr(config, "model_type", None) != "bilstm":
             raise UsageError(f"{source!r} is not an hf_bilstm model folder (model_type {config.model_type!r}).")
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = int(threads)
+        options = session_options(ort, threads)
         try:
             session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises its own exception types for a damaged file

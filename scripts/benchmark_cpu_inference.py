@@ -102,6 +102,14 @@ def measure(folder: str, backend: str, texts: list[str], single: int, batch_size
     }
 
 
+def _onnxruntime_version() -> str:
+    try:
+        import onnxruntime
+    except ImportError:
+        return "not installed"
+    return onnxruntime.__version__
+
+
 def child(args) -> None:
     from datasets import load_dataset
 
@@ -129,7 +137,10 @@ def main() -> None:
 
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     result = {
-        "device": f"CPU ({platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()})",
+        "device": (
+            f"CPU ({platform.machine()}, {os.cpu_count()} cores), torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads), onnxruntime {_onnxruntime_version()} (CPU provider)"
+        ),
         "date": time.strftime("%Y-%m-%d"),
         "command": "python " + " ".join([os.path.relpath(__file__, REPO), *sys.argv[1:]]),
         "commit": commit,

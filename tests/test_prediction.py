@@ -109,3 +109,22 @@ def test_evaluate_errors_name_the_fix(model_dir, tmp_path, capsys):
     assert "no 'validation' split" in capsys.readouterr().err
     assert evaluation.main([model_dir, "--dataset", dataset, "--text_column", "review"]) == 2
     assert "its columns are ['text', 'label']" in capsys.readouterr().err
+
+
+def test_predict_answers_as_the_pipeline_does_one_text_at_a_time(model_dir):
+    """`predict` tokenizes each batch in one call (not text by text, as the pipeline does): the same answers, in the
+    order given, for any batch size, with texts of many lengths, an empty one and one past the tokenizer's limit."""
+    texts = [*TEXTS[:5], "", " ".join(TEXTS * 8), "bad", TEXTS[3]]
+    classifier = prediction.load_classifier(model_dir, "cpu")
+    one_by_one = [classifier(text, truncation=True)[0] for text in texts]
+    for batch_size in (1, 3, 32):
+        answers = prediction.predict(classifier, texts, batch_size)
+        assert [a["label"] for a in answers] == [a["label"] for a in one_by_one]
+        assert [a["score"] for a in answers] == pytest.approx([a["score"] for a in one_by_one], abs=1e-5)
+    multi_label = prediction.load_classifier(model_dir, "cpu")
+    multi_label.model.config.problem_type = "multi_label_classification"  # the pipeline's sigmoid, not softmax
+    sigmoid = [multi_label(text, truncation=True)[0] for text in texts[:3]]
+    answers = prediction.predict(multi_label, texts[:3])
+    assert [a["label"] for a in answers] == [a["label"] for a in sigmoid]
+    assert [a["score"] for a in answers] == pytest.approx([a["score"] for a in sigmoid], abs=1e-5)
+    assert sigmoid[0]["score"] != pytest.approx(one_by_one[0]["score"], abs=1e-3)  # the two differ

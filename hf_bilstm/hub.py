@@ -21,6 +21,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .model_card import CardError, complete_card
+
 # Exact names of what a pushed model consists of; any other file in the folder is left out (and listed).
 MODEL_FILES = ("config.json", "model.safetensors")
 CODE_FILES = ("configuration_bilstm.py", "modeling_bilstm.py")
@@ -221,108 +223,6 @@ def check_code_files(folder: Path, allow_custom_code: bool = False) -> None:
         print(f"warning: pushing custom code files {differing} (--allow_custom_code).", file=sys.stderr)
 
 
-def complete_card(
-    text: str | None, repo_id: str, folder: Path, license: str | None = None, dataset: str | None = None
-) -> str:
-    """
-    Returns the model card with the metadata the Hub needs (`library_name`, `pipeline_tag`, `license`, `datasets`,
-    `model-index`), adding only what is missing: what the card already says is kept as written.
-    """
-    from huggingface_hub import EvalResult, ModelCard
-
-    if text is None:
-        text = (
-            f"# {repo_id.split('/')[1]}\n\nA recurrent (BiLSTM/GRU) text classifier built with hf_bilstm, a native "
-            'transformers model: it loads with `pipeline("text-classification", ..., trust_remote_code=True)`.\n'
-        )
-    try:
-        card = ModelCard(text)
-        data = card.data
-    except Exception as error:  # the YAML parser's many error types; the card is the user's text
-        raise PushRefusedError(
-            f"{folder}/README.md has metadata (the block between the first two --- lines) that is not valid YAML "
-            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). Fix it, or delete the "
-            "card to get a generated one."
-        ) from error
-    added = {}
-    for key, value in (("library_name", "transformers"), ("pipeline_tag", "text-classification")):
-        if not getattr(data, key, None):
-            added[key] = value
-    if not data.license:
-        if license is None:
-            raise PushRefusedError(
-                f"{folder}/README.md declares no license. Pass --license (e.g. --license apache-2.0) to state the "
-                "model's license, or add `license:` to the card's metadata."
-            )
-        added["license"] = license
-    if not data.datasets and dataset is None and data.eval_results:
-        # A model trained on a local copy (../data/imdb) has no Hub dataset id; its model-index names the dataset.
-        dataset = data.eval_results[0].dataset_type
-        print(f"The card names no Hub dataset; using {dataset!r} from its model-index (--dataset to choose another).")
-    if not data.datasets:
-        if dataset is None:
-            raise PushRefusedError(
-                f"{folder}/README.md names no training dataset. Pass --dataset (e.g. --dataset stanfordnlp/imdb), "
-                "or add `datasets:` to the card's metadata."
-            )
-        added["datasets"] = [dataset]
-    if not data.eval_results:
-        results = _eval_results_from_json(folder)
-        if results:
-            datasets = added.get("datasets") or data.datasets
-            data.model_name = data.model_name or repo_id.split("/")[1]
-            data.eval_results = [
-                EvalResult(
-                    task_type="text-classification",
-                    task_name="Text Classification",
-                    dataset_type=datasets[0],
-                    dataset_name=datasets[0],
-                    dataset_split=split,
-                    metric_type=metric,
-                    metric_name=metric.replace("_", " ").title(),
-                    metric_value=value,
-                )
-                for split, metric, value in results
-            ]
-            added["model-index"] = True
-        else:
-            print(
-                f"warning: {folder} has no test/eval results JSON, so the card gets no model-index (metrics).",
-                file=sys.stderr,
-            )
-    if not added:
-        return text
-    for key, value in added.items():
-        if key != "model-index":
-            setattr(data, key, value)
-    rendered = ModelCard(f"---\n{data.to_yaml()}\n---\n{card.text}")
-    return str(rendered)
-
-
-def _eval_results_from_json(folder: Path) -> list[tuple[str, str, float]]:
-    """(split, metric, value) from the Trainer's results files, test split first (the number a card should show)."""
-    for filename, split, prefix in (
-        ("test_results.json", "test", "test_"),
-        ("eval_results.json", "validation", "eval_"),
-        ("all_results.json", "test", "test_"),
-        ("all_results.json", "validation", "eval_"),
-    ):
-        path = folder / filename
-        if not path.is_file():
-            continue
-        values = json.loads(path.read_text())
-        found = [
-            (split, key[len(prefix) :], float(value))
-            for key, value in sorted(values.items())
-            if key.startswith(prefix)
-            and key[len(prefix) :] in ("accuracy", "f1", "precision", "recall", "macro_f1", "f1_macro")
-            and isinstance(value, (int, float))
-        ]
-        if found:
-            return found
-    return []
-
-
 # ------------------------------------------------------------------------------------------------ token (network)
 def check_token(repo_id: str, token: str | None = None) -> tuple[str, str]:
     """
@@ -445,7 +345,10 @@ def push_folder(
 
     load_classifier_folder(str(folder))  # weights that match the model, before anything is sent (UsageError)
     readme = files.pop("README.md", None)
-    card = complete_card(readme.read_text() if readme else None, repo_id, folder, license=license, dataset=dataset)
+    try:
+        card = complete_card(readme.read_text() if readme else None, repo_id, folder, license, dataset)
+    except CardError as error:
+        raise PushRefusedError(str(error)) from error
     retry = retry_command(folder, repo_id, private, revision, commit_message, license=license, dataset=dataset)
     try:
         token, _ = check_token(repo_id, token)

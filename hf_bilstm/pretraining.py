@@ -28,6 +28,7 @@ from .flag_checks import (
     check_tokenizer_flags,
     local_path,
 )
+from .model_card import DatasetSource, LanguageModelRun, write_language_model_card
 from .modeling_bilstm import BiLSTMForPreTraining
 from .output_dir import OutputDir, exit_code_for
 from .time_budget import time_budget_from_flag
@@ -42,6 +43,16 @@ class PretrainingArguments:
 
     output_dir: str = field(metadata={"help": "Folder for the pretrained model, its tokenizer and results."})
     dataset: str = field(default="stanfordnlp/imdb", metadata={"help": "Hub dataset id or local folder."})
+    dataset_name: str | None = field(
+        default=None,
+        metadata={"help": "Hub id of the dataset a local --dataset folder copies, for the card's metadata."},
+    )
+    license: str | None = field(
+        default=None, metadata={"help": "License for the card (e.g. apache-2.0); default: the dataset card's or none."}
+    )
+    language: str | None = field(
+        default=None, metadata={"help": "Language code for the card (e.g. en); default: the dataset card's, or none."}
+    )
     splits: str = field(
         default="train,unsupervised",
         metadata={"help": "Comma-separated splits whose text is used (labels are ignored). Never a test split."},
@@ -357,63 +368,11 @@ def _pretrain(args: PretrainingArguments, raw, split_names: list[str], output: O
     trainer.save_model(staging)  # weights, config, code files and the tokenizer
     with open(os.path.join(staging, RESULTS_FILE), "w") as handle:
         json.dump(results, handle, indent=2)
-    write_card(args.output_dir, results, staging)
+    dataset = DatasetSource.resolve(args.dataset, dataset_name=args.dataset_name, license=args.license,
+                                    language=args.language)  # fmt: skip
+    write_language_model_card(args.output_dir, LanguageModelRun(results, dataset), os.path.join(staging, "README.md"))
     output.commit()
     return results
-
-
-def write_card(folder: str, results: dict, into: str | None = None) -> None:
-    """A README.md model card for the LM folder: what it is, the data it read (and did not), its figures."""
-    args = results["arguments"]
-    budget = results.get("time_budget") or {}
-    budget_note = f" (stopped by the {budget['seconds']:.0f} s time budget)" if budget.get("stopped_training") else ""
-    text = f"""---
-library_name: transformers
-tags:
-- hf_bilstm
-- bilstm
-- language-model
-- pretraining
-datasets:
-- {results["dataset"]}
----
-
-# Bidirectional LSTM language model (hf_bilstm)
-
-An ELMo-style bidirectional LSTM language model: the forward direction predicts the next word, the backward
-direction the previous one. It is a starting point for text classifiers, not a classifier itself:
-
-```python
-from hf_bilstm import BiLSTMForSequenceClassification  # or AutoModelForSequenceClassification
-model = BiLSTMForSequenceClassification.from_pretrained("{os.path.basename(os.path.abspath(folder))}",
-                                                        id2label={{0: "neg", 1: "pos"}})
-```
-
-or `hf-bilstm train --model_name_or_path FOLDER ...`. The classification head is new; the embedding and the
-LSTM weights come from here.
-
-## Pretraining data
-
-- Dataset `{results["dataset"]}`, splits {", ".join(results["splits"])} (text only, labels unused; no test text:
-  the tokenizer and the language model never read the test split).
-- {results["texts"]:,} texts ({results["train_tokens"]:,} tokens) for training, {results["heldout_texts"]:,} held out.
-- Word-level tokenizer with {results["vocab_size"]:,} entries trained on the same texts; the LM predicts the
-  {results["lm_vocab_size"]:,} most frequent words (rarer target words count as `[UNK]`).
-
-## Figures
-
-| what | value |
-|---|---|
-| held-out perplexity (geometric mean of both directions, over the LM vocabulary) | {results["lm_perplexity"]:.1f} |
-| final training loss | {results["lm_train_loss"]:.3f} |
-| steps / epochs | {results["steps"]} / {results["epochs_trained"]:.2f} of {args["num_train_epochs"]}{budget_note} |
-| time | {results["seconds"]:.0f} s on {results["device"]} |
-
-Architecture: embedding {args["embedding_dim"]}, {args["num_layers"]} x {args["hidden_size"]} LSTM per direction,
-output embedding tied to the input embedding. Details in `pretraining_results.json`.
-"""
-    with open(os.path.join(into or folder, "README.md"), "w") as handle:
-        handle.write(text)
 
 
 def main(argv: list[str] | None = None) -> int:

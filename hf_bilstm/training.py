@@ -185,6 +185,13 @@ COMMON_TRAINING = dict(
     logging_nan_inf_filter=False,  # the filter reads the loss on the host every step: one more GPU sync per step
 )
 
+# The TrainingArguments a model card lists.
+CARD_TRAINING_ARGS = (
+    "learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay", "optim", "per_device_train_batch_size",
+    "gradient_accumulation_steps", "num_train_epochs", "max_grad_norm", "seed", "bf16", "fp16",
+    "train_sampling_strategy",
+)  # fmt: skip
+
 MODEL_FIELDS = tuple(PRESETS[GPU_PRESET]["model"])
 HEAD_FIELDS = ("dropout", "embedding_dropout", "classifier_dropout", "classifier_hidden_size", "pooling")
 
@@ -274,6 +281,21 @@ class DataArguments:
         metadata={"help": "Hub dataset id or local folder (offline: e.g. ../shared/data/imdb)."},
     )
     dataset_config_name: str | None = field(default=None, metadata={"help": "Dataset configuration name."})
+    dataset_name: str | None = field(
+        default=None,
+        metadata={
+            "help": "Hub id of the dataset that a local --dataset folder copies (e.g. stanfordnlp/imdb), for the "
+            "card's metadata; without it the card names a local copy and declares no Hub dataset."
+        },
+    )
+    license: str | None = field(
+        default=None,
+        metadata={"help": "License of the model for its card (e.g. apache-2.0). Default: the dataset card's or none."},
+    )
+    language: str | None = field(
+        default=None,
+        metadata={"help": "Language code of the texts for the card (e.g. en). Default: the dataset card's, or none."},
+    )
     text_column: str = field(default="text", metadata={"help": "Column holding the texts."})
     label_column: str = field(default="label", metadata={"help": "Column holding the labels."})
     train_split: str = field(default="train", metadata={"help": "Split to train on."})
@@ -720,7 +742,7 @@ def save_results(folder: str, results: dict[str, dict]) -> None:
         json.dump(combined, handle, indent=4, sort_keys=True)
 
 
-def finalize_output_dir(trainer: Trainer, tokenizer, run_info: dict, results: dict, output: OutputDir) -> None:
+def finalize_output_dir(trainer: Trainer, tokenizer, run, results: dict, output: OutputDir) -> None:
     """
     Completes the output folder: weights, config (with auto_map), code files, tokenizer, results, trainer state and
     the model card are saved into a staging folder, then moved into place (`OutputDir.commit`), so that a save that
@@ -734,9 +756,9 @@ def finalize_output_dir(trainer: Trainer, tokenizer, run_info: dict, results: di
     tokenizer.save_pretrained(staging)
     save_results(staging, results)
     trainer.state.save_to_json(os.path.join(staging, "trainer_state.json"))
-    from .model_card import write_model_card
+    from .model_card import write_classifier_card
 
-    write_model_card(trainer.args.output_dir, run_info, path=os.path.join(staging, "README.md"))
+    write_classifier_card(trainer.args.output_dir, run, path=os.path.join(staging, "README.md"))
     output.commit()
 
 
@@ -933,53 +955,43 @@ def _train(model_args, data_args, training_args, command, output, checkpoint, hu
         results["test"] = test_metrics
         metrics.update(test_metrics)
 
-    run_info = {
-        "metrics": metrics,
-        "preset": None if model_args.model_name_or_path else model_args.preset,
-        "preset_reference": None if model_args.model_name_or_path else PRESET_REFERENCES.get(model_args.preset),
-        "base_model": model_args.model_name_or_path,
-        "finetuning": model_args.finetuning.enabled(),
-        "dataset": data_args.dataset,
-        "dataset_config_name": data_args.dataset_config_name,
-        "splits": {name: len(ds) for name, ds in encoded.items()},
-        "validation_carved": splits.validation_carved,
-        "validation_fraction": data_args.validation_fraction,
-        "label_names": splits.label_names,
-        "text_column": data_args.text_column,
-        "config": model.config.to_diff_dict() if hasattr(model.config, "to_diff_dict") else model.config.to_dict(),
-        "max_length": tokenizer.model_max_length,
-        "truncation_side": tokenizer.truncation_side,
-        "vocab_size": len(tokenizer),
-        "training_args": {
-            key: getattr(training_args, key)
-            for key in (
-                "learning_rate",
-                "lr_scheduler_type",
-                "warmup_steps",
-                "weight_decay",
-                "optim",
-                "per_device_train_batch_size",
-                "gradient_accumulation_steps",
-                "num_train_epochs",
-                "max_grad_norm",
-                "seed",
-                "bf16",
-                "fp16",
-                "train_sampling_strategy",
-            )
-        },
-        "word_vectors": word_vectors,
-        "epochs_trained": epochs_done,
-        "time_budget": time_budget and time_budget.summary(),
-        "best_checkpoint": trainer.state.best_model_checkpoint,
-        "device": device_description(training_args),
-        "wall_seconds": time.time() - started,
-        "versions": library_versions(),
-        "command": command,
-    }
-    if training_args.push_to_hub:
-        run_info["hub_model_id"] = training_args.hub_model_id  # the card's usage snippet names the Hub repo
-    finalize_output_dir(trainer, tokenizer, run_info, results, output)
+    from .model_card import ClassifierRun, DatasetSource
+
+    run = ClassifierRun(
+        metrics=metrics,
+        dataset=DatasetSource.resolve(
+            data_args.dataset,
+            data_args.dataset_config_name,
+            dataset_name=data_args.dataset_name,
+            license=data_args.license,
+            language=data_args.language,
+        ),
+        splits={name: len(ds) for name, ds in encoded.items()},
+        label_names=splits.label_names,
+        text_column=data_args.text_column,
+        config=model.config.to_diff_dict() if hasattr(model.config, "to_diff_dict") else model.config.to_dict(),
+        max_length=tokenizer.model_max_length,
+        truncation_side=tokenizer.truncation_side,
+        vocab_size=len(tokenizer),
+        training_args={key: getattr(training_args, key) for key in CARD_TRAINING_ARGS},
+        validation_carved=splits.validation_carved,
+        validation_fraction=data_args.validation_fraction,
+        device=device_description(training_args),
+        versions=library_versions(),
+        preset=None if model_args.model_name_or_path else model_args.preset,
+        preset_reference=None if model_args.model_name_or_path else PRESET_REFERENCES.get(model_args.preset),
+        base_model=model_args.model_name_or_path,
+        finetuning=model_args.finetuning.enabled(),
+        word_vectors=word_vectors,
+        epochs_trained=epochs_done,
+        time_budget=time_budget and time_budget.summary(),
+        best_checkpoint=trainer.state.best_model_checkpoint,
+        wall_seconds=time.time() - started,
+        command=command,
+        # the card's usage snippet names the Hub repo
+        hub_model_id=training_args.hub_model_id if training_args.push_to_hub else None,
+    )
+    finalize_output_dir(trainer, tokenizer, run, results, output)
     if training_args.push_to_hub and is_main:  # the Trainer's own push is off (it would upload a pickle)
         from .hub import HubPushError, push_trained
 

@@ -1,6 +1,5 @@
 """`hf-bilstm evaluate`: a trained model folder on any split of a dataset → accuracy, macro F1 and loss."""
 
-import argparse
 import json
 import math
 import os
@@ -9,14 +8,15 @@ import sys
 import numpy as np
 import torch
 
+from .arguments import CommandParser
 from .data import PaddingCollator, UsageError, encode, load_raw_dataset, prepare_eval_split
 from .flag_checks import check_dataset_flag, check_number, check_seed
 from .model_loading import add_backend_flags, check_backend_flags, load_backend, load_classifier_folder, resolve_device
 from .training import classification_metrics
 
 
-def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def make_parser() -> CommandParser:
+    parser = CommandParser(
         prog="hf-bilstm evaluate",
         description="Evaluate a trained model folder on one split of a dataset; prints the metrics as JSON.",
         allow_abbrev=False,

@@ -10,7 +10,6 @@ after it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -21,6 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .arguments import CommandParser
 from .model_card import CardError, complete_card
 
 # Exact names of what a pushed model consists of; any other file in the folder is left out (and listed).
@@ -568,8 +568,8 @@ def usage_snippet(repo_id: str, commit_sha: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ command line
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> CommandParser:
+    parser = CommandParser(
         prog="hf-bilstm push",
         description="Push a model folder (weights, config, code, tokenizer, card, results) to the Hugging Face Hub "
         "and verify that it loads back without hf_bilstm. The token comes from HF_TOKEN or `hf auth login`.",

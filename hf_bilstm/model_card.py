@@ -30,7 +30,7 @@ _NOT_ARCHITECTURE = (
 # Display names of the metrics a model-index may carry, whichever builder writes it.
 METRIC_NAMES = {"accuracy": "Accuracy", "f1": "Macro F1", "macro_f1": "Macro F1", "f1_macro": "Macro F1"}
 LANGUAGE_MODEL_HYPERPARAMETERS = (
-    "learning_rate", "warmup_ratio", "lr_scheduler_type", "weight_decay", "max_grad_norm",
+    "learning_rate", "warmup_steps", "lr_scheduler_type", "weight_decay", "max_grad_norm",
     "per_device_train_batch_size", "block_size", "seed",
 )  # fmt: skip
 LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian", "nl": "Dutch"}
@@ -377,7 +377,8 @@ def build_language_model_card(output_dir: str, run: LanguageModelRun) -> ModelCa
         "num_layers": args["num_layers"],
         "hidden_size": args["hidden_size"],
         "hyperparameters_table": "\n".join(
-            f"| {k} | {_param(args[k])} |" for k in LANGUAGE_MODEL_HYPERPARAMETERS if k in args
+            f"| {k} | {_param(v)} |"
+            for k, v in hyperparameters({k: args[k] for k in LANGUAGE_MODEL_HYPERPARAMETERS if k in args}).items()
         ),
     }
     card_data = _card_data(run.dataset, tags=["hf_bilstm", "bilstm", "language-model", "pretraining"])

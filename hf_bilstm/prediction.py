@@ -1,17 +1,17 @@
 """`hf-bilstm predict`: label texts with a trained model folder — texts from arguments, a file or stdin."""
 
-import argparse
 import json
 import math
 import sys
 
+from .arguments import CommandParser
 from .data import UsageError
 from .model_loading import add_backend_flags, check_backend_flags, load_backend
 from .tokenization_bilstm import cut_for_tokenizer
 
 
-def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def make_parser() -> CommandParser:
+    parser = CommandParser(
         prog="hf-bilstm predict",
         description=(
             "Label texts with a trained model. Texts come from the arguments, else from --file (one text per line), "

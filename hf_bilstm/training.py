@@ -27,6 +27,7 @@ from transformers import (
     set_seed,
 )
 
+from .arguments import FlagParser, given_flags
 from .configuration_bilstm import BiLSTMConfig
 from .data import PaddingCollator, UsageError, encode_splits, load_raw_dataset, prepare_splits, train_tokenizer_on
 from .divergence import DivergenceCallback, check_finite_weights
@@ -318,25 +319,9 @@ class DataArguments:
 # Arguments
 
 
-def _given_flags(argv: list[str]) -> set[str]:
-    """Names of the options written on the command line (dash or underscore spelling, `--no_x` counts as x)."""
-    given = set()
-    for token in argv:
-        if token.startswith("--"):
-            name = token[2:].split("=", 1)[0].replace("-", "_")
-            given.add(name)
-            if name.startswith("no_"):
-                given.add(name[3:])
-    return given
-
-
-def make_parser() -> HfArgumentParser:
-    # allow_abbrev=False: an abbreviated flag would escape _given_flags and be overridden by the preset.
-    return HfArgumentParser(
-        (ModelArguments, DataArguments, TrainingArguments, FineTuningArguments),
-        prog="hf-bilstm train",
-        allow_abbrev=False,
-    )
+def make_parser() -> FlagParser:
+    # No abbreviations (FlagParser): an abbreviated flag would escape given_flags and be overridden by the preset.
+    return FlagParser((ModelArguments, DataArguments, TrainingArguments, FineTuningArguments), prog="hf-bilstm train")
 
 
 def parse_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, TrainingArguments]:
@@ -344,7 +329,7 @@ def parse_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, Training
     parser = make_parser()
     preset_parser = HfArgumentParser(ModelArguments, add_help=False, allow_abbrev=False)
     model_args, _ = preset_parser.parse_known_args(argv)
-    given = _given_flags(argv)
+    given = given_flags(argv)
     preset, preset_reason = choose_preset(model_args.preset, argv)
     defaults = dict(COMMON_TRAINING)
     defaults.update(PRESETS[preset]["training"])

@@ -81,12 +81,12 @@ def test_a_template_variable_without_a_value_is_refused(tmp_path):
 def test_language_model_card_names_the_local_copy_and_the_exact_folder(toy, tmp_path):
     _, data = toy
     out = tmp_path / "lm"
-    pretrain(tiny_args(out, dataset=data, max_steps=2), raw=tiny_imdb())
+    pretrain(*tiny_args(out, dataset=data, max_steps=2, warmup_steps=0.1), raw=tiny_imdb())
     card = ModelCard.load(out / "README.md")
     assert card.data.license == "cc-by-4.0" and card.data.language == ["en"] and card.data.datasets is None
     assert "language-model" in card.data.tags and card.data.library_name == "transformers"
     assert "a local copy of Toy reviews" in card.text and f'from_pretrained("{out.resolve()}"' in card.text
-    assert "| warmup_ratio | 0 |" in card.text and "{{" not in card.text
+    assert "| warmup_ratio | 0.1 |" in card.text and "{{" not in card.text
 
 
 def test_push_names_the_repository_where_the_card_named_the_folder(tmp_path):

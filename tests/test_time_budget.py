@@ -93,9 +93,9 @@ def test_train_command_stops_early_and_leaves_a_complete_folder(tmp_path, capsys
 
 
 def test_pretrain_stops_within_its_budget_and_says_so(tmp_path):
-    results = pretrain(tiny_args(tmp_path / "lm", max_steps=500, max_train_seconds=0.001), raw=tiny_imdb())
+    results = pretrain(*tiny_args(tmp_path / "lm", max_steps=500, max_train_seconds=0.001), raw=tiny_imdb())
     assert results["steps"] == 1 and results["time_budget"]["stopped_training"]
     assert (tmp_path / "lm" / "model.safetensors").exists()
     assert "stopped by the 0 s time budget" in (tmp_path / "lm" / "README.md").read_text()
     with pytest.raises(UsageError, match="--max_train_seconds"):
-        pretrain(tiny_args(tmp_path / "lm2", max_train_seconds=0), raw=tiny_imdb())
+        pretrain(*tiny_args(tmp_path / "lm2", max_train_seconds=0), raw=tiny_imdb())

@@ -1,4 +1,7 @@
-"""`hf-bilstm evaluate`: a trained model folder on any split of a dataset → accuracy, macro F1 and loss."""
+"""`hf-bilstm evaluate`: a trained model folder on any split of a dataset → accuracy, macro F1 and loss.
+
+The metrics are defined here, once: `hf-bilstm train` reports them through the Trainer with `compute_metrics`.
+"""
 
 import json
 import math
@@ -9,10 +12,10 @@ import numpy as np
 import torch
 
 from .arguments import CommandParser
-from .data import PaddingCollator, UsageError, encode, load_raw_dataset, prepare_eval_split
+from .data import PaddingCollator, encode, load_raw_dataset, prepare_eval_split
+from .errors import UsageError
 from .flag_checks import check_dataset_flag, check_number, check_seed
 from .model_loading import add_backend_flags, check_backend_flags, load_backend, load_classifier_folder, resolve_device
-from .training import classification_metrics
 
 
 def make_parser() -> CommandParser:
@@ -34,6 +37,28 @@ def make_parser() -> CommandParser:
     parser.add_argument("--output_file", "--output-file", default=None, help="also write the metrics JSON here")
     add_backend_flags(parser)
     return parser
+
+
+def classification_metrics(predictions: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Accuracy and macro F1 (over the classes that occur in labels or predictions, like scikit-learn)."""
+    predictions, labels = np.asarray(predictions).reshape(-1), np.asarray(labels).reshape(-1)
+    keep = labels != -100
+    predictions, labels = predictions[keep], labels[keep]
+    f1s = []
+    for c in np.union1d(labels, predictions):
+        tp = np.sum((predictions == c) & (labels == c))
+        fp = np.sum((predictions == c) & (labels != c))
+        fn = np.sum((predictions != c) & (labels == c))
+        f1s.append(2 * tp / (2 * tp + fp + fn))
+    return {
+        "accuracy": float(np.mean(predictions == labels)) if len(labels) else 0.0,
+        "f1": float(np.mean(f1s)) if f1s else 0.0,
+    }
+
+
+def compute_metrics(eval_pred) -> dict[str, float]:
+    logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
+    return classification_metrics(np.argmax(logits, axis=-1), eval_pred.label_ids)
 
 
 def load_model(path: str, device: str | None = None):

@@ -7,7 +7,8 @@ import math
 import os
 
 from .configuration_bilstm import BiLSTMConfig
-from .data import UsageError, check_dataset_name
+from .data import check_dataset_name
+from .errors import UsageError
 
 MIN_VOCAB_SIZE = 3  # [PAD], [UNK] and one word
 

@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from .arguments import CommandParser
-from .data import UsageError, encode, load_raw_dataset, prepare_eval_split, prepare_splits
+from .data import encode, load_raw_dataset, prepare_eval_split, prepare_splits
+from .errors import UsageError
 from .flag_checks import check_dataset_flag, check_number, check_seed
 from .model_loading import load_classifier_folder
 from .onnx_graph import EXPORTER_PREFIX

@@ -5,7 +5,7 @@ import math
 import sys
 
 from .arguments import CommandParser
-from .data import UsageError
+from .errors import UsageError
 from .model_loading import add_backend_flags, check_backend_flags, load_backend
 from .tokenization_bilstm import cut_for_tokenizer
 

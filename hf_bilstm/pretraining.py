@@ -20,8 +20,9 @@ from transformers import Trainer, TrainingArguments, set_seed
 
 from .arguments import FlagParser, given_flags
 from .configuration_bilstm import BiLSTMConfig
-from .data import PaddingCollator, UsageError, iter_texts, load_raw_dataset
+from .data import PaddingCollator, iter_texts, load_raw_dataset
 from .divergence import check_finite_weights, loss_has_diverged
+from .errors import UsageError, exit_code_for
 from .flag_checks import (
     check_architecture,
     check_dataset_flag,
@@ -32,7 +33,7 @@ from .flag_checks import (
 )
 from .model_card import DatasetSource, LanguageModelRun, write_language_model_card
 from .modeling_bilstm import BiLSTMForPreTraining
-from .output_dir import OutputDir, exit_code_for
+from .output_dir import OutputDir
 from .time_budget import time_budget_from_flag
 from .tokenization_bilstm import train_tokenizer
 

@@ -5,7 +5,6 @@ spellings; dash spellings work too). A preset (`tutorial`, `base`) fills in what
 """
 
 import dataclasses
-import glob
 import json
 import os
 import platform
@@ -29,8 +28,10 @@ from transformers import (
 
 from .arguments import FlagParser, given_flags
 from .configuration_bilstm import BiLSTMConfig
-from .data import PaddingCollator, UsageError, encode_splits, load_raw_dataset, prepare_splits, train_tokenizer_on
+from .data import PaddingCollator, encode_splits, load_raw_dataset, prepare_splits, train_tokenizer_on
 from .divergence import DivergenceCallback, check_finite_weights
+from .errors import UsageError, exit_code_for
+from .evaluation import compute_metrics
 from .finetuning import FineTuningArguments
 from .flag_checks import (
     check_architecture,
@@ -42,7 +43,7 @@ from .flag_checks import (
     local_path,
 )
 from .modeling_bilstm import BiLSTMForSequenceClassification, BiLSTMModel
-from .output_dir import STAGING_NAME, OutputDir, exit_code_for
+from .output_dir import STAGING_NAME, OutputDir, find_checkpoint
 from .run_plan import RunPlanCallback, minutes
 from .time_budget import time_budget_from_flag
 
@@ -523,73 +524,6 @@ def resolve(model_args: ModelArguments) -> tuple[dict, dict]:
         }
 
     return override(preset["model"]), override(preset["tokenizer"])
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Output folder
-
-
-def checkpoint_is_complete(checkpoint: str) -> bool:
-    """The Trainer writes trainer_state.json last: a checkpoint without it (or with it cut short) was interrupted."""
-    try:
-        with open(os.path.join(checkpoint, "trainer_state.json"), encoding="utf-8") as handle:
-            json.load(handle)
-    except (OSError, ValueError):
-        return False
-    return os.path.exists(os.path.join(checkpoint, "model.safetensors"))
-
-
-def find_checkpoint(value: str | None, output_dir: str) -> str | None:
-    """`--resume_from_checkpoint PATH`, or `true`/`last` for the newest complete checkpoint in --output_dir."""
-    if not value:
-        return None
-    if value.lower() in ("true", "last", "latest"):
-        found = glob.glob(os.path.join(output_dir, "checkpoint-*")) if os.path.isdir(output_dir) else []
-        steps = {path: path.rsplit("-", 1)[1] for path in found if os.path.isdir(path)}
-        newest_first = sorted((p for p, s in steps.items() if s.isdigit()), key=lambda p: -int(steps[p]))
-        for checkpoint in newest_first:
-            if checkpoint_is_complete(checkpoint):
-                return checkpoint
-            # A run killed while saving leaves a partial folder; loading it would fail or, worse, half-restore.
-            print(f"hf-bilstm train: skipping incomplete checkpoint {checkpoint}", file=sys.stderr)
-        raise UsageError(
-            f"--resume_from_checkpoint {value}: no complete checkpoint-* folder in {output_dir!r} to resume."
-        )
-    if not os.path.isdir(value):
-        raise UsageError(f"--resume_from_checkpoint {value!r}: no such checkpoint folder.")
-    if not checkpoint_is_complete(value):
-        raise UsageError(
-            f"--resume_from_checkpoint {value!r} is incomplete (no readable trainer_state.json or model.safetensors: "
-            "the run was stopped while saving it). Resume from an earlier checkpoint, or with 'last' for the "
-            "newest complete one."
-        )
-    return value
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Metrics
-
-
-def classification_metrics(predictions: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """Accuracy and macro F1 (over the classes that occur in labels or predictions, like scikit-learn)."""
-    predictions, labels = np.asarray(predictions).reshape(-1), np.asarray(labels).reshape(-1)
-    keep = labels != -100
-    predictions, labels = predictions[keep], labels[keep]
-    f1s = []
-    for c in np.union1d(labels, predictions):
-        tp = np.sum((predictions == c) & (labels == c))
-        fp = np.sum((predictions == c) & (labels != c))
-        fn = np.sum((predictions != c) & (labels == c))
-        f1s.append(2 * tp / (2 * tp + fp + fn))
-    return {
-        "accuracy": float(np.mean(predictions == labels)) if len(labels) else 0.0,
-        "f1": float(np.mean(f1s)) if f1s else 0.0,
-    }
-
-
-def compute_metrics(eval_pred) -> dict[str, float]:
-    logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
-    return classification_metrics(np.argmax(logits, axis=-1), eval_pred.label_ids)
 
 
 # ----------------------------------------------------------------------------------------------------------------

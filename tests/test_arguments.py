@@ -1,5 +1,8 @@
 """Parsing shared by every command: a misspelled flag names the closest real one; pretrain's TrainingArguments."""
 
+import subprocess
+import sys
+
 import pytest
 
 from hf_bilstm import cli, pretraining
@@ -65,3 +68,9 @@ def test_pretrain_takes_training_arguments_with_language_model_defaults(tmp_path
 def test_pretrain_refuses_flags_it_would_ignore(argv, message, tmp_path):
     with pytest.raises(UsageError, match=message):
         pretraining.parse_args(argv + (["--output_dir", str(tmp_path)] if message != "give --output_dir" else []))
+
+
+def test_evaluate_does_not_load_the_train_command():
+    code = "import sys, hf_bilstm.evaluation; print(sorted(m for m in sys.modules if m.startswith('hf_bilstm.')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "hf_bilstm.evaluation" in loaded and "hf_bilstm.training" not in loaded, loaded

@@ -11,7 +11,8 @@ from safetensors.torch import load_file
 
 from hf_bilstm import training
 from hf_bilstm.data import UsageError
-from hf_bilstm.training import classification_metrics, parse_args, resolve
+from hf_bilstm.evaluation import classification_metrics
+from hf_bilstm.training import parse_args, resolve
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -15,6 +15,7 @@ from .arguments import CommandParser
 from .data import PaddingCollator, encode, load_raw_dataset, prepare_eval_split
 from .errors import UsageError
 from .flag_checks import check_dataset_flag, check_number, check_seed
+from .logs import quiet_libraries
 from .model_loading import add_backend_flags, check_backend_flags, load_backend, load_classifier_folder, resolve_device
 
 
@@ -35,6 +36,7 @@ def make_parser() -> CommandParser:
     parser.add_argument("--batch_size", "--batch-size", type=int, default=128)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1… (default: cuda when available)")
     parser.add_argument("--output_file", "--output-file", default=None, help="also write the metrics JSON here")
+    parser.add_argument("--verbose", action="store_true", help="show the libraries' loading reports and progress bars")
     add_backend_flags(parser)
     return parser
 
@@ -135,6 +137,11 @@ def check_args(args) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    with quiet_libraries(args.verbose):
+        return _main(args)
+
+
+def _main(args) -> int:
     try:
         device = check_args(args)
         model, tokenizer = load_backend(args.model, device, args.backend, args.quantized)

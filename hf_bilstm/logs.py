@@ -1,11 +1,13 @@
 """The package's loggers: `transformers.utils.logging` loggers under `hf_bilstm`, printed on stderr.
 
-Library code logs; only the commands' `main` functions print. Warnings show by default, information with
-`set_verbosity(logging.INFO)` (what `--verbose` does).
+Library code logs; the commands' `main` functions print their results. Warnings show by default, information once
+a command asks for it (`show_progress`, as `train` does); `quiet_libraries` keeps `predict` and `evaluate` to their
+results unless `--verbose`.
 """
 
 import logging as _logging
 import sys
+from contextlib import contextmanager
 
 from transformers.utils import logging
 
@@ -39,11 +41,44 @@ def get_logger(name: str) -> _logging.Logger:
     return logging.get_logger(name)
 
 
-def set_verbosity(level: int) -> None:
-    """The level of hf_bilstm's messages and of transformers' (its loading reports and progress bars)."""
-    _configure_root().setLevel(level)
-    logging.set_verbosity(level)
-    if level > _logging.INFO:
-        logging.disable_progress_bar()
-    else:
-        logging.enable_progress_bar()
+def show_progress() -> None:
+    """hf_bilstm's information messages on (what a long command like `train` reports as it goes)."""
+    _configure_root().setLevel(_logging.INFO)
+
+
+@contextmanager
+def quiet_libraries(verbose: bool = False):
+    """
+    For commands whose output is their result (`predict`, `evaluate`): transformers' and datasets' progress bars
+    ("Loading weights", "Map") and notices are off for the block unless `verbose`; errors still show, and so do
+    hf_bilstm's own warnings. The previous settings come back afterwards.
+    """
+    import datasets.utils.logging as datasets_logging
+
+    if verbose:
+        previous = _configure_root().level
+        _configure_root().setLevel(_logging.INFO)
+        try:
+            yield
+        finally:
+            _configure_root().setLevel(previous)
+        return
+    saved = (
+        logging.get_verbosity(),
+        logging.is_progress_bar_enabled(),
+        datasets_logging.get_verbosity(),
+        datasets_logging.is_progress_bar_enabled(),
+    )
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    datasets_logging.set_verbosity_error()
+    datasets_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(saved[0])
+        datasets_logging.set_verbosity(saved[2])
+        if saved[1]:
+            logging.enable_progress_bar()
+        if saved[3]:
+            datasets_logging.enable_progress_bar()

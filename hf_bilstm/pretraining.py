@@ -27,8 +27,8 @@ from .flag_checks import (
     check_architecture,
     check_dataset_flag,
     check_number,
-    check_seed,
     check_tokenizer_flags,
+    check_training_numbers,
     local_path,
 )
 from .model_card import DatasetSource, LanguageModelRun, write_language_model_card
@@ -196,14 +196,9 @@ def check_arguments(args: PretrainingArguments, training_args: TrainingArguments
     check_number("--validation_fraction", args.validation_fraction, above=0, below=1)
     # Checked even when --max_steps wins over it (documented on --max_steps): a NaN or negative value is a typo.
     check_number("--num_train_epochs", training_args.num_train_epochs, above=0, what="passes over the texts")
-    check_number("--learning_rate", training_args.learning_rate, minimum=0)
-    check_number("--warmup_steps", training_args.warmup_steps, minimum=0)
-    check_number("--weight_decay", training_args.weight_decay, minimum=0)
-    check_number("--max_grad_norm", training_args.max_grad_norm, minimum=0)
-    check_number("--per_device_train_batch_size", training_args.per_device_train_batch_size, integer=True, minimum=1)
+    check_training_numbers(training_args)
     check_number("--logging_steps", training_args.logging_steps, above=0)
     check_number("--dataloader_num_workers", training_args.dataloader_num_workers, integer=True, minimum=0)
-    check_seed(training_args.seed)
     check_splits([s.strip() for s in args.splits.split(",") if s.strip()])
     check_dataset_flag(args.dataset)
     output_dir = training_args.output_dir

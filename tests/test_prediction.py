@@ -109,3 +109,32 @@ def test_evaluate_errors_name_the_fix(model_dir, tmp_path, capsys):
     assert "no 'validation' split" in capsys.readouterr().err
     assert evaluation.main([model_dir, "--dataset", dataset, "--text_column", "review"]) == 2
     assert "its columns are ['text', 'label']" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_predict_and_evaluate_print_their_results_and_nothing_else(model_dir, tmp_path):
+    """No "Loading weights" or "Map" bars, no library notices on stderr unless --verbose: run as a user runs it."""
+    data = write_toy_dataset(tmp_path / "data", n_train=10, n_test=6)
+    commands = {
+        "predict": [model_dir, "a great film", "--device", "cpu"],
+        "evaluate": [model_dir, "--dataset", data, "--device", "cpu"],
+    }
+    for command, argv in commands.items():
+        run = subprocess.run(
+            [sys.executable, "-m", "hf_bilstm.cli", command, *argv], capture_output=True, text=True, timeout=300
+        )
+        assert run.returncode == 0 and run.stdout.strip(), run.stderr
+        assert run.stderr == "", (command, run.stderr)
+    verbose = subprocess.run(
+        [sys.executable, "-m", "hf_bilstm.cli", "predict", *commands["predict"], "--verbose"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert verbose.returncode == 0 and verbose.stdout.splitlines() == run_predict_lines(model_dir)
+
+
+def run_predict_lines(model_dir):
+    out = io.StringIO()
+    assert prediction.main([model_dir, "a great film", "--device", "cpu"], stdout=out) == 0
+    return out.getvalue().splitlines()

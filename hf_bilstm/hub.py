@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .arguments import CommandParser
+from .logs import get_logger, show_progress
 from .model_card import CardError, complete_card
+
+logger = get_logger(__name__)
 
 # Exact names of what a pushed model consists of; any other file in the folder is left out (and listed).
 MODEL_FILES = ("config.json", "model.safetensors")
@@ -220,7 +223,7 @@ def check_code_files(folder: Path, allow_custom_code: bool = False) -> None:
             "is yours and deliberate."
         )
     if differing:
-        print(f"warning: pushing custom code files {differing} (--allow_custom_code).", file=sys.stderr)
+        logger.warning(f"warning: pushing custom code files {differing} (--allow_custom_code).")
 
 
 # ------------------------------------------------------------------------------------------------ token (network)
@@ -288,7 +291,7 @@ def check_push_to_hub(training_args) -> tuple[str, str]:
 
 def push_trained(output_dir: str, training_args, token: str) -> PushResult:
     """The push at the end of `hf-bilstm train --push_to_hub`, once the output folder is complete; verified."""
-    return push_folder(
+    result = push_folder(
         output_dir,
         training_args.hub_model_id,
         private=bool(training_args.hub_private_repo),
@@ -296,6 +299,8 @@ def push_trained(output_dir: str, training_args, token: str) -> PushResult:
         commit_message=f"hf-bilstm train: {Path(output_dir).name}",
         token=token,
     )
+    logger.info(describe(result))
+    return result
 
 
 # ------------------------------------------------------------------------------------------------ push
@@ -355,7 +360,7 @@ def push_folder(
     except HubUnreachableError as err:
         raise HubPushError(f"{err}\nThe local folder is intact; nothing was sent. Retry with:\n  {retry}") from err
     if left_out:
-        print(f"Not uploaded (not part of a model, or pickles): {', '.join(left_out)}")
+        logger.info(f"Not uploaded (not part of a model, or pickles): {', '.join(left_out)}")
 
     api = HfApi(endpoint=constants.ENDPOINT, token=token)
     operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path)) for name, path in files.items()]
@@ -393,14 +398,26 @@ def push_folder(
         files=sorted([*files, "README.md"]),
         changed=changed,
     )
-    if changed:
-        print(f"Pushed {len(result.files)} files to {repo_id}@{revision}: commit {commit.oid}\n  {commit.commit_url}")
-    else:
-        print(f"Nothing changed since the last push: {repo_id}@{revision} stays at commit {commit.oid}")
     if verify:
         result.verification = verify_push(folder, repo_id, commit.oid, token=token, retry=retry)
-    print(usage_snippet(repo_id, commit.oid))
     return result
+
+
+def describe(result: PushResult) -> str:
+    """What a push did, for its user: the commit, the verification, and how to load exactly that commit."""
+    where = f"{result.repo_id}@{result.revision}"
+    if result.changed:
+        lines = [f"Pushed {len(result.files)} files to {where}: commit {result.commit_sha}\n  {result.commit_url}"]
+    else:
+        lines = [f"Nothing changed since the last push: {where} stays at commit {result.commit_sha}"]
+    if result.verification is not None:
+        lines.append(
+            f"Verified: {result.repo_id}@{result.commit_sha[:12]} loads in a fresh process without hf_bilstm (remote "
+            "code, empty cache); AutoModelForSequenceClassification and pipeline logits match the local model on "
+            f"{len(VERIFY_TEXTS)} texts (max difference {result.verification['max_diff']:.2g})."
+        )
+    lines.append(usage_snippet(result.repo_id, result.commit_sha))
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------------ verify
@@ -523,11 +540,6 @@ def verify_push(
         )
     report = json.loads(lines[-1])
     report["max_diff"] = compare_logits(expected, report, f"{repo_id}@{revision}", again)
-    print(
-        f"Verified: {repo_id}@{revision[:12]} loads in a fresh process without hf_bilstm (remote code, empty cache); "
-        f"AutoModelForSequenceClassification and pipeline logits match the local model on {len(VERIFY_TEXTS)} texts "
-        f"(max difference {report['max_diff']:.2g})."
-    )
     return report
 
 
@@ -592,10 +604,11 @@ def build_parser() -> CommandParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    show_progress()
     try:
         validate_repo_id(args.repo_id)
         validate_branch(args.revision)
-        push_folder(
+        result = push_folder(
             args.folder,
             args.repo_id,
             private=args.private,
@@ -612,6 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     except HubPushError as err:
         print(f"hf-bilstm push: error: {err}", file=sys.stderr)
         return 1
+    print(describe(result))
     return 0
 
 

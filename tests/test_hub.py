@@ -56,8 +56,8 @@ def pushed(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp, hub_environment(mp, server.url, tmp / "hf_home", WRITE_TOKEN):
         verify = hub.verify_push
         mp.setattr(hub, "verify_push", lambda *args, **kwargs: reports.append(verify(*args, **kwargs)) or reports[-1])
-        stdout = io.StringIO()
-        with contextlib.redirect_stdout(stdout):
+        stdout = io.StringIO()  # and stderr, where train reports the push as it goes
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stdout):
             # Private: the verifying process can read it only with the token it was handed.
             argv = train_argv(data, tmp / "out", "--push_to_hub", "--hub_model_id", REPO, "--hub_private_repo", "true")
             argv += ["--license", "mit", "--dataset_name", "alice/imdb-sample"]  # a local copy of a Hub dataset

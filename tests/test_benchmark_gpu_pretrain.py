@@ -35,7 +35,10 @@ def test_whole_pipeline_runs_and_reports_in_the_benchmark_shape(tmp_path):
     assert {"device", "date", "command", "commit"} <= set(report)
     (run,) = report["runs"]
     assert run["recipe"] == "pretrain+finetune"
-    assert run["test_accuracy"] * 120 == pytest.approx(round(run["test_accuracy"] * 120))  # all 120 test rows, once
+    # The report quotes the one test evaluation, of the 100 rows --tiny samples: a share of 100 rows.
+    test = json.loads((work / "test_metrics.json").read_text())
+    assert test["test_samples"] == 100 and run["test_accuracy"] == test["test_accuracy"]
+    assert run["test_accuracy"] * 100 == pytest.approx(round(run["test_accuracy"] * 100))
     (lm_results,) = work.glob("**/pretraining_results.json")
     assert run["lm_perplexity"] == json.loads(lm_results.read_text())["lm_perplexity"]
     assert set(run["candidates_eval_accuracy"]) == {"plain", "tools", "vat"}

@@ -17,18 +17,10 @@ import torch
 from datasets import ClassLabel, Dataset, DatasetDict, load_dataset, load_from_disk
 from datasets.exceptions import DatasetGenerationError, DatasetNotFoundError
 
+from .errors import UsageError  # noqa: F401  (hf_bilstm.data.UsageError: where it was first defined)
 from .tokenization_bilstm import cut_for_tokenizer, train_tokenizer
 
 LOCAL_IMDB_HINT = "../shared/data/imdb"
-
-
-class UsageError(ValueError):
-    """A problem with what the user asked for (arguments, dataset, folders); the message says what to do."""
-
-    def __init__(self, message: str = ""):
-        # One line on the terminal: the errors of other libraries that a message quotes (the Hub's, transformers')
-        # carry line breaks of their own.
-        super().__init__(" ".join(part.strip() for part in str(message).split("\n") if part.strip()))
 
 
 def check_tokenizer_fits(tokenizer, config, source: str) -> None:

@@ -1,6 +1,8 @@
-"""`hf-bilstm evaluate`: a trained model folder on any split of a dataset → accuracy, macro F1 and loss."""
+"""`hf-bilstm evaluate`: a trained model folder on any split of a dataset → accuracy, macro F1 and loss.
 
-import argparse
+The metrics are defined here, once: `hf-bilstm train` reports them through the Trainer with `compute_metrics`.
+"""
+
 import json
 import math
 import os
@@ -9,14 +11,16 @@ import sys
 import numpy as np
 import torch
 
-from .data import PaddingCollator, UsageError, encode, load_raw_dataset, prepare_eval_split
+from .arguments import CommandParser
+from .data import PaddingCollator, encode, load_raw_dataset, prepare_eval_split
+from .errors import UsageError
 from .flag_checks import check_dataset_flag, check_number, check_seed
+from .logs import quiet_libraries
 from .model_loading import add_backend_flags, check_backend_flags, load_backend, load_classifier_folder, resolve_device
-from .training import classification_metrics
 
 
-def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def make_parser() -> CommandParser:
+    parser = CommandParser(
         prog="hf-bilstm evaluate",
         description="Evaluate a trained model folder on one split of a dataset; prints the metrics as JSON.",
         allow_abbrev=False,
@@ -32,8 +36,31 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch_size", "--batch-size", type=int, default=128)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1… (default: cuda when available)")
     parser.add_argument("--output_file", "--output-file", default=None, help="also write the metrics JSON here")
+    parser.add_argument("--verbose", action="store_true", help="show the libraries' loading reports and progress bars")
     add_backend_flags(parser)
     return parser
+
+
+def classification_metrics(predictions: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Accuracy and macro F1 (over the classes that occur in labels or predictions, like scikit-learn)."""
+    predictions, labels = np.asarray(predictions).reshape(-1), np.asarray(labels).reshape(-1)
+    keep = labels != -100
+    predictions, labels = predictions[keep], labels[keep]
+    f1s = []
+    for c in np.union1d(labels, predictions):
+        tp = np.sum((predictions == c) & (labels == c))
+        fp = np.sum((predictions == c) & (labels != c))
+        fn = np.sum((predictions != c) & (labels == c))
+        f1s.append(2 * tp / (2 * tp + fp + fn))
+    return {
+        "accuracy": float(np.mean(predictions == labels)) if len(labels) else 0.0,
+        "f1": float(np.mean(f1s)) if f1s else 0.0,
+    }
+
+
+def compute_metrics(eval_pred) -> dict[str, float]:
+    logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
+    return classification_metrics(np.argmax(logits, axis=-1), eval_pred.label_ids)
 
 
 def load_model(path: str, device: str | None = None):
@@ -110,6 +137,11 @@ def check_args(args) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    with quiet_libraries(args.verbose):
+        return _main(args)
+
+
+def _main(args) -> int:
     try:
         device = check_args(args)
         model, tokenizer = load_backend(args.model, device, args.backend, args.quantized)

@@ -7,7 +7,8 @@ import math
 import os
 
 from .configuration_bilstm import BiLSTMConfig
-from .data import UsageError, check_dataset_name
+from .data import check_dataset_name
+from .errors import UsageError
 
 MIN_VOCAB_SIZE = 3  # [PAD], [UNK] and one word
 
@@ -93,3 +94,14 @@ def local_path(name: str | None) -> str | None:
     if name and os.path.exists(os.path.expanduser(name)):
         return name
     return None
+
+
+def check_training_numbers(training_args) -> None:
+    """The `TrainingArguments` numbers that `train` and `pretrain` both check before any data loads."""
+    check_number("--learning_rate", training_args.learning_rate, minimum=0)
+    check_number("--weight_decay", training_args.weight_decay, minimum=0)
+    check_number("--max_grad_norm", training_args.max_grad_norm, minimum=0)
+    check_number("--warmup_steps", training_args.warmup_steps, minimum=0)
+    check_number("--per_device_train_batch_size", training_args.per_device_train_batch_size, integer=True, minimum=1)
+    check_number("--per_device_eval_batch_size", training_args.per_device_eval_batch_size, integer=True, minimum=1)
+    check_seed(training_args.seed)

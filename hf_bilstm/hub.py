@@ -10,7 +10,6 @@ after it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -20,6 +19,12 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from .arguments import CommandParser
+from .logs import get_logger, show_progress
+from .model_card import CardError, complete_card
+
+logger = get_logger(__name__)
 
 # Exact names of what a pushed model consists of; any other file in the folder is left out (and listed).
 MODEL_FILES = ("config.json", "model.safetensors")
@@ -218,109 +223,7 @@ def check_code_files(folder: Path, allow_custom_code: bool = False) -> None:
             "is yours and deliberate."
         )
     if differing:
-        print(f"warning: pushing custom code files {differing} (--allow_custom_code).", file=sys.stderr)
-
-
-def complete_card(
-    text: str | None, repo_id: str, folder: Path, license: str | None = None, dataset: str | None = None
-) -> str:
-    """
-    Returns the model card with the metadata the Hub needs (`library_name`, `pipeline_tag`, `license`, `datasets`,
-    `model-index`), adding only what is missing: what the card already says is kept as written.
-    """
-    from huggingface_hub import EvalResult, ModelCard
-
-    if text is None:
-        text = (
-            f"# {repo_id.split('/')[1]}\n\nA recurrent (BiLSTM/GRU) text classifier built with hf_bilstm, a native "
-            'transformers model: it loads with `pipeline("text-classification", ..., trust_remote_code=True)`.\n'
-        )
-    try:
-        card = ModelCard(text)
-        data = card.data
-    except Exception as error:  # the YAML parser's many error types; the card is the user's text
-        raise PushRefusedError(
-            f"{folder}/README.md has metadata (the block between the first two --- lines) that is not valid YAML "
-            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). Fix it, or delete the "
-            "card to get a generated one."
-        ) from error
-    added = {}
-    for key, value in (("library_name", "transformers"), ("pipeline_tag", "text-classification")):
-        if not getattr(data, key, None):
-            added[key] = value
-    if not data.license:
-        if license is None:
-            raise PushRefusedError(
-                f"{folder}/README.md declares no license. Pass --license (e.g. --license apache-2.0) to state the "
-                "model's license, or add `license:` to the card's metadata."
-            )
-        added["license"] = license
-    if not data.datasets and dataset is None and data.eval_results:
-        # A model trained on a local copy (../data/imdb) has no Hub dataset id; its model-index names the dataset.
-        dataset = data.eval_results[0].dataset_type
-        print(f"The card names no Hub dataset; using {dataset!r} from its model-index (--dataset to choose another).")
-    if not data.datasets:
-        if dataset is None:
-            raise PushRefusedError(
-                f"{folder}/README.md names no training dataset. Pass --dataset (e.g. --dataset stanfordnlp/imdb), "
-                "or add `datasets:` to the card's metadata."
-            )
-        added["datasets"] = [dataset]
-    if not data.eval_results:
-        results = _eval_results_from_json(folder)
-        if results:
-            datasets = added.get("datasets") or data.datasets
-            data.model_name = data.model_name or repo_id.split("/")[1]
-            data.eval_results = [
-                EvalResult(
-                    task_type="text-classification",
-                    task_name="Text Classification",
-                    dataset_type=datasets[0],
-                    dataset_name=datasets[0],
-                    dataset_split=split,
-                    metric_type=metric,
-                    metric_name=metric.replace("_", " ").title(),
-                    metric_value=value,
-                )
-                for split, metric, value in results
-            ]
-            added["model-index"] = True
-        else:
-            print(
-                f"warning: {folder} has no test/eval results JSON, so the card gets no model-index (metrics).",
-                file=sys.stderr,
-            )
-    if not added:
-        return text
-    for key, value in added.items():
-        if key != "model-index":
-            setattr(data, key, value)
-    rendered = ModelCard(f"---\n{data.to_yaml()}\n---\n{card.text}")
-    return str(rendered)
-
-
-def _eval_results_from_json(folder: Path) -> list[tuple[str, str, float]]:
-    """(split, metric, value) from the Trainer's results files, test split first (the number a card should show)."""
-    for filename, split, prefix in (
-        ("test_results.json", "test", "test_"),
-        ("eval_results.json", "validation", "eval_"),
-        ("all_results.json", "test", "test_"),
-        ("all_results.json", "validation", "eval_"),
-    ):
-        path = folder / filename
-        if not path.is_file():
-            continue
-        values = json.loads(path.read_text())
-        found = [
-            (split, key[len(prefix) :], float(value))
-            for key, value in sorted(values.items())
-            if key.startswith(prefix)
-            and key[len(prefix) :] in ("accuracy", "f1", "precision", "recall", "macro_f1", "f1_macro")
-            and isinstance(value, (int, float))
-        ]
-        if found:
-            return found
-    return []
+        logger.warning(f"warning: pushing custom code files {differing} (--allow_custom_code).")
 
 
 # ------------------------------------------------------------------------------------------------ token (network)
@@ -388,7 +291,7 @@ def check_push_to_hub(training_args) -> tuple[str, str]:
 
 def push_trained(output_dir: str, training_args, token: str) -> PushResult:
     """The push at the end of `hf-bilstm train --push_to_hub`, once the output folder is complete; verified."""
-    return push_folder(
+    result = push_folder(
         output_dir,
         training_args.hub_model_id,
         private=bool(training_args.hub_private_repo),
@@ -396,6 +299,8 @@ def push_trained(output_dir: str, training_args, token: str) -> PushResult:
         commit_message=f"hf-bilstm train: {Path(output_dir).name}",
         token=token,
     )
+    logger.info(describe(result))
+    return result
 
 
 # ------------------------------------------------------------------------------------------------ push
@@ -445,14 +350,17 @@ def push_folder(
 
     load_classifier_folder(str(folder))  # weights that match the model, before anything is sent (UsageError)
     readme = files.pop("README.md", None)
-    card = complete_card(readme.read_text() if readme else None, repo_id, folder, license=license, dataset=dataset)
+    try:
+        card = complete_card(readme.read_text() if readme else None, repo_id, folder, license, dataset)
+    except CardError as error:
+        raise PushRefusedError(str(error)) from error
     retry = retry_command(folder, repo_id, private, revision, commit_message, license=license, dataset=dataset)
     try:
         token, _ = check_token(repo_id, token)
     except HubUnreachableError as err:
         raise HubPushError(f"{err}\nThe local folder is intact; nothing was sent. Retry with:\n  {retry}") from err
     if left_out:
-        print(f"Not uploaded (not part of a model, or pickles): {', '.join(left_out)}")
+        logger.info(f"Not uploaded (not part of a model, or pickles): {', '.join(left_out)}")
 
     api = HfApi(endpoint=constants.ENDPOINT, token=token)
     operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path)) for name, path in files.items()]
@@ -490,14 +398,26 @@ def push_folder(
         files=sorted([*files, "README.md"]),
         changed=changed,
     )
-    if changed:
-        print(f"Pushed {len(result.files)} files to {repo_id}@{revision}: commit {commit.oid}\n  {commit.commit_url}")
-    else:
-        print(f"Nothing changed since the last push: {repo_id}@{revision} stays at commit {commit.oid}")
     if verify:
         result.verification = verify_push(folder, repo_id, commit.oid, token=token, retry=retry)
-    print(usage_snippet(repo_id, commit.oid))
     return result
+
+
+def describe(result: PushResult) -> str:
+    """What a push did, for its user: the commit, the verification, and how to load exactly that commit."""
+    where = f"{result.repo_id}@{result.revision}"
+    if result.changed:
+        lines = [f"Pushed {len(result.files)} files to {where}: commit {result.commit_sha}\n  {result.commit_url}"]
+    else:
+        lines = [f"Nothing changed since the last push: {where} stays at commit {result.commit_sha}"]
+    if result.verification is not None:
+        lines.append(
+            f"Verified: {result.repo_id}@{result.commit_sha[:12]} loads in a fresh process without hf_bilstm (remote "
+            "code, empty cache); AutoModelForSequenceClassification and pipeline logits match the local model on "
+            f"{len(VERIFY_TEXTS)} texts (max difference {result.verification['max_diff']:.2g})."
+        )
+    lines.append(usage_snippet(result.repo_id, result.commit_sha))
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------------ verify
@@ -620,11 +540,6 @@ def verify_push(
         )
     report = json.loads(lines[-1])
     report["max_diff"] = compare_logits(expected, report, f"{repo_id}@{revision}", again)
-    print(
-        f"Verified: {repo_id}@{revision[:12]} loads in a fresh process without hf_bilstm (remote code, empty cache); "
-        f"AutoModelForSequenceClassification and pipeline logits match the local model on {len(VERIFY_TEXTS)} texts "
-        f"(max difference {report['max_diff']:.2g})."
-    )
     return report
 
 
@@ -665,8 +580,8 @@ def usage_snippet(repo_id: str, commit_sha: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ command line
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> CommandParser:
+    parser = CommandParser(
         prog="hf-bilstm push",
         description="Push a model folder (weights, config, code, tokenizer, card, results) to the Hugging Face Hub "
         "and verify that it loads back without hf_bilstm. The token comes from HF_TOKEN or `hf auth login`.",
@@ -689,10 +604,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    show_progress()
     try:
         validate_repo_id(args.repo_id)
         validate_branch(args.revision)
-        push_folder(
+        result = push_folder(
             args.folder,
             args.repo_id,
             private=args.private,
@@ -709,6 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     except HubPushError as err:
         print(f"hf-bilstm push: error: {err}", file=sys.stderr)
         return 1
+    print(describe(result))
     return 0
 
 

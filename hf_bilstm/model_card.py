@@ -1,51 +1,171 @@
-"""The model card (`README.md`) of a trained model folder, rendered offline from the `model_card.md` template.
+"""Model cards (`README.md`) of the folders hf_bilstm writes, and the metadata a push completes.
 
-The template lives at the repository root; `hf_bilstm/model_card.md` is a symbolic link to it, so an installed
-package (which ships `hf_bilstm/*.md` as package data) carries the same text.
+One module for every card: `ModelCard.from_template` (Jinja) renders one template per kind from
+`hf_bilstm/card_templates/` (`classifier.md`, `language_model.md`), with typed run records (`ClassifierRun`,
+`LanguageModelRun`) and the `ModelCardData` built here. License and language come from a flag or the dataset's own
+card, or are left out; a dataset is named in the metadata only by a Hub id (the one it was loaded from, or
+`--dataset_name` for a local copy). `complete_card` fills in what `hf-bilstm push` needs on a card that lacks it.
 """
 
+from __future__ import annotations
+
+import json
 import os
-import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub import DatasetCard, EvalResult, ModelCard, ModelCardData
 
-TEMPLATE_CANDIDATES = (
-    Path(__file__).resolve().parent / "model_card.md",  # package data (a link to the repository's template)
-    Path(__file__).resolve().parent.parent / "model_card.md",  # a source checkout
-)
+from .logs import get_logger
+
+logger = get_logger(__name__)
+
+TEMPLATES = Path(__file__).resolve().parent / "card_templates"
+CLASSIFIER_TEMPLATE = TEMPLATES / "classifier.md"
+LANGUAGE_MODEL_TEMPLATE = TEMPLATES / "language_model.md"
 # config.json keys that are bookkeeping or shown elsewhere in the card, not architecture.
 _NOT_ARCHITECTURE = (
     "id2label", "label2id", "auto_map", "architectures", "transformers_version", "dtype", "use_cache", "pretraining",
 )  # fmt: skip
-PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+# Display names of the metrics a model-index may carry, whichever builder writes it.
+METRIC_NAMES = {"accuracy": "Accuracy", "f1": "Macro F1", "macro_f1": "Macro F1", "f1_macro": "Macro F1"}
+LANGUAGE_MODEL_HYPERPARAMETERS = (
+    "learning_rate", "warmup_steps", "lr_scheduler_type", "weight_decay", "max_grad_norm",
+    "per_device_train_batch_size", "block_size", "seed",
+)  # fmt: skip
+LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian", "nl": "Dutch"}
 
 
-def template_path() -> Path:
-    for path in TEMPLATE_CANDIDATES:
-        if path.is_file():
-            return path
-    raise FileNotFoundError(
-        f"The model card template model_card.md is missing (looked in {[str(p) for p in TEMPLATE_CANDIDATES]}); "
-        "reinstall hf_bilstm."
+class CardError(ValueError):
+    """A card that cannot be completed as it is (its metadata is not YAML); the message says how to fix it."""
+
+
+# ------------------------------------------------------------------------------------------------ the dataset
+@dataclass
+class DatasetSource:
+    """The dataset a model learned from, as its card names it: in the text always, in the metadata by Hub id only."""
+
+    given: str  # --dataset as the user wrote it
+    hub_id: str | None  # a Hub dataset id: the one loaded, or --dataset_name for a local copy; None otherwise
+    title: str  # how the card's text names it
+    config_name: str | None = None
+    license: str | None = None
+    language: list[str] | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return os.path.exists(os.path.expanduser(self.given))
+
+    @property
+    def description(self) -> str:
+        """`stanfordnlp/imdb`, or `a local copy of stanfordnlp/imdb` / `a local copy of IMDB (…)`."""
+        return f"a local copy of {self.title}" if self.is_local else self.title
+
+    @classmethod
+    def resolve(
+        cls,
+        dataset: str,
+        config_name: str | None = None,
+        dataset_name: str | None = None,
+        license: str | None = None,
+        language: str | list[str] | None = None,
+    ) -> DatasetSource:
+        """License and language: the flags, else the dataset card's metadata, else none (never guessed)."""
+        local = os.path.exists(os.path.expanduser(dataset))
+        metadata = _dataset_card_metadata(dataset, local)
+        hub_id = dataset_name or (None if local else dataset)
+        if hub_id:
+            title = f"`{hub_id}`"
+        else:
+            pretty = metadata.get("pretty_name")
+            folder = Path(os.path.expanduser(dataset)).resolve().name
+            title = f"{pretty} (folder `{folder}`)" if pretty else f"`{folder}`"
+        language = language or metadata.get("language")
+        return cls(
+            given=dataset,
+            hub_id=hub_id,
+            title=title,
+            config_name=config_name,
+            license=license or metadata.get("license") or None,
+            language=[language] if isinstance(language, str) else (list(language) if language else None),
+        )
+
+
+def _dataset_card_metadata(dataset: str, local: bool) -> dict:
+    """
+    The YAML of the dataset's own README.md: the local folder's, or the copy `load_dataset` left in the Hub cache
+    (never fetched here: writing a card makes no network call). {} without one.
+    """
+    from huggingface_hub import hf_hub_download
+
+    try:
+        if local:
+            path = Path(os.path.expanduser(dataset)) / "README.md"
+        else:
+            path = Path(hf_hub_download(dataset, "README.md", repo_type="dataset", local_files_only=True))
+        return DatasetCard.load(path).data.to_dict() if path.is_file() else {}
+    except Exception as error:  # offline, no card, a card that is not YAML: the card then declares neither
+        logger.info(f"no metadata from the card of dataset {dataset!r} ({type(error).__name__}); license omitted")
+        return {}
+
+
+def language_name(language: list[str] | None) -> str:
+    if not language:
+        return ""
+    return " and ".join(LANGUAGE_NAMES.get(code, f"`{code}`") for code in language) + " "
+
+
+# ------------------------------------------------------------------------------------------------ metadata
+def eval_results(
+    results: list[tuple[str, str, float]], dataset_id: str, dataset_name: str | None = None, config: str | None = None
+) -> list[EvalResult]:
+    """The model-index of `(split, metric, value)` triples, named the same way by every card and every push."""
+    return [
+        EvalResult(
+            task_type="text-classification",
+            task_name="Text Classification",
+            dataset_type=dataset_id,
+            dataset_name=dataset_name or dataset_id,
+            dataset_config=config,
+            dataset_split=split,
+            metric_type=metric,
+            metric_name=f"{METRIC_NAMES.get(metric, metric.replace('_', ' ').title())} ({split})",
+            metric_value=value,
+            metric_config="macro" if "f1" in metric else None,
+        )
+        for split, metric, value in results
+    ]
+
+
+def _card_data(dataset: DatasetSource, **fields) -> ModelCardData:
+    return ModelCardData(
+        language=dataset.language,
+        license=dataset.license,
+        library_name="transformers",
+        datasets=[dataset.hub_id] if dataset.hub_id else None,
+        **fields,
     )
 
 
-def render(template: str, values: dict[str, str]) -> str:
-    """Fills `{{ name }}` placeholders; an unknown placeholder is an error, never left in a published card."""
-    missing = sorted({name for name in PLACEHOLDER.findall(template) if name not in values})
+def _render(template: Path, card_data: ModelCardData, values: dict) -> ModelCard:
+    """`ModelCard.from_template`, refusing a template variable without a value (Jinja would print it as nothing)."""
+    import jinja2
+    from jinja2 import meta
+
+    text = template.read_text(encoding="utf-8")
+    wanted = meta.find_undeclared_variables(jinja2.Environment().parse(text))
+    missing = sorted(wanted - set(values) - set(card_data.to_dict()) - {"card_data"})
     if missing:
-        raise KeyError(f"model card template placeholders without a value: {missing}")
-    return PLACEHOLDER.sub(lambda match: str(values[match.group(1)]), template)
+        raise KeyError(f"model card template {template.name} variables without a value: {missing}")
+    return ModelCard.from_template(card_data, template_str=text, **values)
 
 
-def _is_local(dataset: str) -> bool:
-    return os.path.exists(os.path.expanduser(dataset))
-
-
-def _dataset_type(dataset: str) -> str:
-    # A local folder's name stands for the dataset (../shared/data/imdb → imdb); a Hub id is kept as it is.
-    return Path(os.path.expanduser(dataset)).resolve().name if _is_local(dataset) else dataset
+def _write(card: ModelCard, path: Path) -> Path:
+    """Temp file + rename: a card is either the old one or the new one, never half written."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(str(card), encoding="utf-8")
+    os.replace(temporary, path)
+    return path
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -68,127 +188,295 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min ({seconds:.0f} s)"
 
 
-def card_data(info: dict, model_name: str) -> ModelCardData:
-    metrics = info["metrics"]
-    dataset, dataset_type = info["dataset"], _dataset_type(info["dataset"])
-    eval_results = []
-    for split, prefix in (("test", "test"), ("validation", "eval")):
-        for metric in ("accuracy", "f1"):
-            value = metrics.get(f"{prefix}_{metric}")
-            if value is None:
-                continue
-            eval_results.append(
-                EvalResult(
-                    task_type="text-classification",
-                    task_name="Text Classification",
-                    dataset_type=dataset_type,
-                    dataset_name=dataset_type,
-                    dataset_config=info.get("dataset_config_name"),
-                    dataset_split=split,
-                    metric_type=metric,
-                    metric_name=f"{'Accuracy' if metric == 'accuracy' else 'Macro F1'} ({split})",
-                    metric_value=value,
-                    metric_config="macro" if metric == "f1" else None,
-                )
-            )
-    return ModelCardData(
-        language="en",
-        license="apache-2.0",
-        library_name="transformers",
+def hyperparameters(training_args: dict) -> dict:
+    """The Trainer's settings as a card shows them: a `warmup_steps` below 1 is a share of the steps, so a ratio."""
+    return {
+        "warmup_ratio" if key == "warmup_steps" and isinstance(value, float) and 0 < value < 1 else key: value
+        for key, value in training_args.items()
+    }
+
+
+# ------------------------------------------------------------------------------------------------ classifier
+@dataclass
+class ClassifierRun:
+    """What `hf-bilstm train` did, as its card and the rest of the report need it (filled by `training.train`)."""
+
+    metrics: dict
+    dataset: DatasetSource
+    splits: dict[str, int]
+    label_names: list[str]
+    text_column: str
+    config: dict
+    max_length: int
+    truncation_side: str
+    vocab_size: int
+    training_args: dict
+    validation_carved: bool
+    validation_fraction: float
+    device: str
+    versions: dict[str, str]
+    preset: str | None = None
+    preset_reference: dict | None = None
+    base_model: str | None = None
+    finetuning: dict = field(default_factory=dict)
+    word_vectors: dict | None = None
+    epochs_trained: float | None = None
+    time_budget: dict | None = None
+    best_checkpoint: str | None = None
+    wall_seconds: float | None = None
+    command: str = ""
+    hub_model_id: str | None = None
+
+
+def _classifier_results(run: ClassifierRun) -> list[tuple[str, str, float]]:
+    return [
+        (split, metric, run.metrics[f"{prefix}_{metric}"])
+        for split, prefix in (("test", "test"), ("validation", "eval"))
+        for metric in ("accuracy", "f1")
+        if run.metrics.get(f"{prefix}_{metric}") is not None
+    ]
+
+
+def classifier_card_data(run: ClassifierRun, model_name: str) -> ModelCardData:
+    dataset = run.dataset
+    results = _classifier_results(run)
+    base_model = run.base_model if run.base_model and not os.path.exists(os.path.expanduser(run.base_model)) else None
+    return _card_data(
+        dataset,
         pipeline_tag="text-classification",
-        tags=["hf_bilstm", "bilstm", info["config"].get("rnn_type", "lstm"), "text-classification"],
-        datasets=None if _is_local(dataset) else [dataset],
+        tags=["hf_bilstm", "bilstm", run.config.get("rnn_type", "lstm"), "text-classification"],
         metrics=["accuracy", "f1"],
-        base_model=info.get("base_model") if info.get("base_model") and not _is_local(info["base_model"]) else None,
+        base_model=base_model,
         model_name=model_name,
-        eval_results=eval_results or None,
+        # A model-index entry must name a Hub dataset: without one the figures are in the card's text only.
+        eval_results=eval_results(results, dataset.hub_id, config=dataset.config_name)
+        if results and dataset.hub_id
+        else None,
     )
 
 
-def build_card(output_dir: str, info: dict) -> ModelCard:
-    """The card for the folder `output_dir` from the run description `info` that `training.train` assembles."""
-    model_name = Path(output_dir).resolve().name
-    metrics, config = info["metrics"], info["config"]
-    rows = []
-    for split, prefix in (("validation", "eval"), ("test", "test")):
-        if f"{prefix}_accuracy" in metrics:
-            rows.append(
-                f"| {split} | {info['splits'].get(split, '–')} | {_fmt(metrics[f'{prefix}_accuracy'])} | "
-                f"{_fmt(metrics.get(f'{prefix}_f1'))} | {_fmt(metrics.get(f'{prefix}_loss'))} |"
-            )
-    directions = "bidirectional" if config.get("bidirectional", True) else "unidirectional"
-    architecture_summary = (
-        f"{config.get('num_layers')}-layer {directions} {config.get('rnn_type', 'lstm').upper()} "
-        f"({config.get('hidden_size')} units per direction, {config.get('pooling')} pooling)"
-    )
-    dataset_config = f" (configuration `{info['dataset_config_name']}`)" if info.get("dataset_config_name") else ""
-    validation_origin = (
-        f"{info['validation_fraction']:.0%} of the training split, held out stratified by label and seeded "
-        f"(seed {info['training_args']['seed']})."
-        if info["validation_carved"]
-        else "the dataset's own validation split."
-    )
-    if info.get("preset"):
-        recipe = f"preset `{info['preset']}` (with the command's flags on top)"
+def _recipe(run: ClassifierRun) -> str:
+    if run.preset:
+        recipe = f"preset `{run.preset}` (with the command's flags on top)"
     else:
-        recipe = f"fine-tuned from `{info.get('base_model')}`"
-    pretraining = config.get("pretraining")  # left in the config by `hf-bilstm pretrain` (hf_bilstm.pretraining)
+        recipe = f"fine-tuned from `{run.base_model}`"
+    pretraining = run.config.get("pretraining")  # left in the config by `hf-bilstm pretrain` (hf_bilstm.pretraining)
     if pretraining:
         recipe += (
             f", an encoder pretrained as a bidirectional language model on the {' + '.join(pretraining['splits'])} "
             f"text of `{pretraining['dataset']}` ({pretraining['train_tokens']:,} tokens, no test text; held-out "
             f"perplexity {pretraining['lm_perplexity']:.1f})"
         )
-    reference = info.get("preset_reference")
+    reference = run.preset_reference
     if reference:
         recipe += (
             f". As shipped, this preset reached {reference['test_accuracy']:.1%} test accuracy on IMDB (validation "
             f"{reference['validation_accuracy']:.1%}) in {reference['wall_minutes']:.0f} minutes on "
             f"{reference['device']} (`{reference['result']}` in the hf_bilstm repository)"
         )
-    if info.get("finetuning"):  # hf_bilstm.finetuning tools that were switched on
-        recipe += "; fine-tuning tools: " + ", ".join(f"`{k}={v}`" for k, v in info["finetuning"].items())
+    if run.finetuning:  # hf_bilstm.finetuning tools that were switched on
+        recipe += "; fine-tuning tools: " + ", ".join(f"`{k}={v}`" for k, v in run.finetuning.items())
+    return recipe
+
+
+def build_classifier_card(output_dir: str, run: ClassifierRun) -> ModelCard:
+    """The card of the classifier folder `output_dir` from its run record."""
+    folder = Path(output_dir).resolve()
+    model_name = folder.name
+    metrics, config, dataset = run.metrics, run.config, run.dataset
+    rows = [
+        f"| {split} | {run.splits.get(split, '–')} | {_fmt(metrics[f'{prefix}_accuracy'])} | "
+        f"{_fmt(metrics.get(f'{prefix}_f1'))} | {_fmt(metrics.get(f'{prefix}_loss'))} |"
+        for split, prefix in (("validation", "eval"), ("test", "test"))
+        if f"{prefix}_accuracy" in metrics
+    ]
+    directions = "bidirectional" if config.get("bidirectional", True) else "unidirectional"
+    budget = run.time_budget or {}
     values = {
-        "card_data": card_data(info, model_name).to_yaml(),
         "model_name": model_name,
-        "architecture_summary": architecture_summary,
-        "start_point": "scratch" if not info.get("base_model") else f"`{info['base_model']}`",
-        "dataset_name": _dataset_type(info["dataset"]),
-        "results_table": "\n".join(rows),
-        "labels": ", ".join(f"{i} = `{name}`" for i, name in enumerate(info["label_names"])),
-        "model_path": info.get("hub_model_id") or model_name,  # a pushed card names its Hub repo
-        "dataset": info["dataset"],
-        "dataset_config": dataset_config,
-        "text_column": info["text_column"],
-        "split_sizes": ", ".join(f"{name} {rows} rows" for name, rows in info["splits"].items()),
-        "validation_origin": validation_origin,
-        "vocab_size": info["vocab_size"],
-        "max_length": info["max_length"],
-        # Older run records lack the side: their tokenizers were all cut on the right.
-        "kept_part": "end" if info.get("truncation_side") == "left" else "beginning",
-        "recipe": recipe,
-        "train_runtime": _duration(metrics.get("train_runtime")),
-        "device": info["device"],
-        "epochs_trained": _fmt(info.get("epochs_trained"), 2),
-        "time_budget_note": (
-            f", stopped early by the {info['time_budget']['seconds']:.0f} s time budget"
-            if (info.get("time_budget") or {}).get("stopped_training")
-            else ""
+        "architecture_summary": (
+            f"{config.get('num_layers')}-layer {directions} {config.get('rnn_type', 'lstm').upper()} "
+            f"({config.get('hidden_size')} units per direction, {config.get('pooling')} pooling)"
         ),
-        "best_checkpoint": info.get("best_checkpoint") and Path(info["best_checkpoint"]).name,
-        "command": info.get("command") or "(called from Python)",
-        "hyperparameters_table": "\n".join(f"| {k} | {_param(v)} |" for k, v in info["training_args"].items()),
+        "start_point": f"`{run.base_model}`" if run.base_model else "scratch",
+        "dataset_description": dataset.description,
+        "dataset_config": f" (configuration `{dataset.config_name}`)" if dataset.config_name else "",
+        "results_table": "\n".join(rows),
+        "labels": ", ".join(f"{i} = `{name}`" for i, name in enumerate(run.label_names)),
+        # The exact folder, or the Hub repo once pushed: a bare folder name would resolve to the Hub elsewhere.
+        "model_path": run.hub_model_id or str(folder),
+        "text_column": run.text_column,
+        "split_sizes": ", ".join(f"{name} {size} rows" for name, size in run.splits.items()),
+        "validation_origin": (
+            f"{run.validation_fraction:.0%} of the training split, held out stratified by label and seeded "
+            f"(seed {run.training_args['seed']})."
+            if run.validation_carved
+            else "the dataset's own validation split."
+        ),
+        "vocab_size": run.vocab_size,
+        "max_length": run.max_length,
+        "kept_part": "end" if run.truncation_side == "left" else "beginning",
+        "recipe": _recipe(run),
+        "train_runtime": _duration(metrics.get("train_runtime")),
+        "device": run.device,
+        "epochs_trained": _fmt(run.epochs_trained, 2),
+        "time_budget_note": (
+            f", stopped early by the {budget['seconds']:.0f} s time budget" if budget.get("stopped_training") else ""
+        ),
+        "best_checkpoint": run.best_checkpoint and Path(run.best_checkpoint).name,
+        "command": run.command or "(called from Python)",
+        "hyperparameters_table": "\n".join(
+            f"| {k} | {_param(v)} |" for k, v in hyperparameters(run.training_args).items()
+        ),
         "architecture_table": "\n".join(
             f"| {k} | {_param(v)} |" for k, v in config.items() if k not in _NOT_ARCHITECTURE
         ),
-        "versions": ", ".join(f"{name} {version}" for name, version in info["versions"].items()),
-        "language_name": "English",
+        "versions": ", ".join(f"{name} {version}" for name, version in run.versions.items()),
+        "language_name": language_name(dataset.language),
     }
-    return ModelCard(render(template_path().read_text(encoding="utf-8"), values))
+    return _render(CLASSIFIER_TEMPLATE, classifier_card_data(run, model_name), values)
 
 
-def write_model_card(output_dir: str, info: dict, path: str | None = None) -> Path:
+def write_classifier_card(output_dir: str, run: ClassifierRun, path: str | None = None) -> Path:
     """Writes the card of the folder `output_dir` to `path` (default: its README.md)."""
-    path = Path(path) if path else Path(output_dir) / "README.md"
-    build_card(output_dir, info).save(path)
-    return path
+    return _write(build_classifier_card(output_dir, run), Path(path) if path else Path(output_dir) / "README.md")
+
+
+# ------------------------------------------------------------------------------------------------ language model
+@dataclass
+class LanguageModelRun:
+    """What `hf-bilstm pretrain` did (`pretraining_results.json`), with the dataset as the card names it."""
+
+    results: dict
+    dataset: DatasetSource
+
+
+def build_language_model_card(output_dir: str, run: LanguageModelRun) -> ModelCard:
+    results, args = run.results, run.results["arguments"]
+    budget = results.get("time_budget") or {}
+    values = {
+        "model_path": str(Path(output_dir).resolve()),
+        "dataset_description": run.dataset.description,
+        "splits": ", ".join(results["splits"]),
+        "texts": f"{results['texts']:,}",
+        "train_tokens": f"{results['train_tokens']:,}",
+        "heldout_texts": f"{results['heldout_texts']:,}",
+        "vocab_size": f"{results['vocab_size']:,}",
+        "lm_vocab_size": f"{results['lm_vocab_size']:,}",
+        "lm_perplexity": f"{results['lm_perplexity']:.1f}",
+        "lm_train_loss": f"{results['lm_train_loss']:.3f}",
+        "steps": results["steps"],
+        "epochs_trained": f"{results['epochs_trained']:.2f}",
+        "num_train_epochs": _param(args["num_train_epochs"]),
+        "budget_note": (
+            f" (stopped by the {budget['seconds']:.0f} s time budget)" if budget.get("stopped_training") else ""
+        ),
+        "seconds": f"{results['seconds']:.0f}",
+        "device": results["device"],
+        "embedding_dim": args["embedding_dim"],
+        "num_layers": args["num_layers"],
+        "hidden_size": args["hidden_size"],
+        "hyperparameters_table": "\n".join(
+            f"| {k} | {_param(v)} |"
+            for k, v in hyperparameters({k: args[k] for k in LANGUAGE_MODEL_HYPERPARAMETERS if k in args}).items()
+        ),
+    }
+    card_data = _card_data(run.dataset, tags=["hf_bilstm", "bilstm", "language-model", "pretraining"])
+    return _render(LANGUAGE_MODEL_TEMPLATE, card_data, values)
+
+
+def write_language_model_card(output_dir: str, run: LanguageModelRun, path: str | None = None) -> Path:
+    return _write(build_language_model_card(output_dir, run), Path(path) if path else Path(output_dir) / "README.md")
+
+
+# ------------------------------------------------------------------------------------------------ push
+def complete_card(
+    text: str | None, repo_id: str, folder: Path, license: str | None = None, dataset: str | None = None
+) -> str:
+    """
+    The card `hf-bilstm push` uploads: `text` (or, for a plain `save_pretrained` folder, a short generated card) with
+    the metadata the Hub reads added where missing (`library_name`, `pipeline_tag`, `license`, `datasets`,
+    `model-index`); what the card already says is kept as written. Usage snippets that load the local folder name
+    the repository instead. A license or dataset nobody stated is left out, with a warning naming the flag.
+    """
+    folder = Path(folder)
+    if text is None:
+        text = (
+            f"# {repo_id.split('/')[1]}\n\nA recurrent (BiLSTM/GRU) text classifier built with hf_bilstm, a native "
+            'transformers model: it loads with `pipeline("text-classification", ..., trust_remote_code=True)`.\n'
+        )
+    try:
+        card = ModelCard(text)
+        data = card.data
+    except Exception as error:  # the YAML parser's many error types; the card is the user's text
+        raise CardError(
+            f"{folder}/README.md has metadata (the block between the first two --- lines) that is not valid YAML "
+            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). Fix it, or delete the "
+            "card to get a generated one."
+        ) from error
+    body = card.text.replace(str(folder.resolve()), repo_id)
+    added = {}
+    for key, value in (("library_name", "transformers"), ("pipeline_tag", "text-classification")):
+        if not getattr(data, key, None):
+            added[key] = value
+    if not data.license:
+        if license:
+            added["license"] = license
+        else:
+            logger.warning(
+                f"{folder}/README.md declares no license, so the pushed card has none; pass --license (e.g. "
+                "--license apache-2.0) to state one."
+            )
+    if not data.datasets and dataset is None and data.eval_results:
+        # An older card of a model trained on a local copy names its dataset in the model-index only.
+        dataset = data.eval_results[0].dataset_type
+        logger.warning(
+            f"The card names no Hub dataset; using {dataset!r} from its model-index (--dataset to choose another)."
+        )
+    if not data.datasets:
+        if dataset:
+            added["datasets"] = [dataset]
+        else:
+            logger.warning(
+                f"{folder}/README.md names no Hub dataset, so the pushed card has no `datasets` nor model-index; "
+                "pass --dataset (e.g. --dataset stanfordnlp/imdb) to name the one it was trained on."
+            )
+    datasets = added.get("datasets") or data.datasets
+    if not data.eval_results and datasets:
+        results = _results_from_json(folder)
+        if results:
+            data.model_name = data.model_name or repo_id.split("/")[1]
+            data.eval_results = eval_results(results, datasets[0])
+            added["model-index"] = True
+        else:
+            logger.warning(f"{folder} has no test/eval results JSON, so the card gets no model-index (metrics).")
+    if not added:
+        return text if body == card.text else f"---\n{data.to_yaml()}\n---\n{body}"
+    for key, value in added.items():
+        if key != "model-index":
+            setattr(data, key, value)
+    return str(ModelCard(f"---\n{data.to_yaml()}\n---\n{body}"))
+
+
+def _results_from_json(folder: Path) -> list[tuple[str, str, float]]:
+    """(split, metric, value) from the Trainer's results files, test split first (the number a card should show)."""
+    for filename, split, prefix in (
+        ("test_results.json", "test", "test_"),
+        ("eval_results.json", "validation", "eval_"),
+        ("all_results.json", "test", "test_"),
+        ("all_results.json", "validation", "eval_"),
+    ):
+        path = folder / filename
+        if not path.is_file():
+            continue
+        values = json.loads(path.read_text())
+        found = [
+            (split, key[len(prefix) :], float(value))
+            for key, value in sorted(values.items())
+            if key.startswith(prefix)
+            and key[len(prefix) :] in ("accuracy", "f1", "precision", "recall", "macro_f1", "f1_macro")
+            and isinstance(value, (int, float))
+        ]
+        if found:
+            return found
+    return []

@@ -12,7 +12,8 @@ import os
 
 import torch
 
-from .data import UsageError, check_tokenizer_fits
+from .data import check_tokenizer_fits
+from .errors import UsageError
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 

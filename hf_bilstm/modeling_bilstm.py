@@ -473,9 +473,7 @@ class BiLSTMForSequenceClassification(BiLSTMPreTrainedModel):
             else:
                 self.config.problem_type = "multi_label_classification"
         if self.config.problem_type == "regression":
-            if self.num_labels == 1:
-                return nn.functional.mse_loss(logits.squeeze(-1), labels.view(-1).to(logits.dtype))
-            return nn.functional.mse_loss(logits, labels.to(logits.dtype))
+            return self.loss_function(labels.to(logits.dtype), logits, self.config)
         if self.config.problem_type == "single_label_classification":
             labels = labels.view(-1)
             # -100 is the ignore index; anything else outside [0, num_labels) would crash on the GPU or mislead.
@@ -486,8 +484,10 @@ class BiLSTMForSequenceClassification(BiLSTMPreTrainedModel):
                     f"id2label={self.config.id2label}; map the dataset's labels to these ids or build the model "
                     "with matching id2label."
                 )
-            return nn.functional.cross_entropy(logits.view(-1, self.num_labels).float(), labels)
-        return nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.to(torch.float32))
+        elif self.config.problem_type == "multi_label_classification":
+            labels = labels.to(torch.float32)
+        # transformers' own sequence-classification loss from here; the logits in fp32 under bf16 autocast.
+        return self.loss_function(labels, logits.float(), self.config)
 
 
 BiLSTMModel.register_for_auto_class("AutoModel")

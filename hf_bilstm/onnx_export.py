@@ -13,7 +13,6 @@ What was measured goes to `onnx/export_report.json` and to a section of the mode
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -26,7 +25,9 @@ import time
 import numpy as np
 import torch
 
-from .data import UsageError, encode, load_raw_dataset, prepare_eval_split, prepare_splits
+from .arguments import CommandParser
+from .data import encode, load_raw_dataset, prepare_eval_split, prepare_splits
+from .errors import UsageError
 from .flag_checks import check_dataset_flag, check_number, check_seed
 from .model_loading import load_classifier_folder
 from .onnx_graph import EXPORTER_PREFIX
@@ -122,8 +123,8 @@ def max_logit_difference(model, ort_model) -> float:
     return worst
 
 
-def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def make_parser() -> CommandParser:
+    parser = CommandParser(
         prog="hf-bilstm export",
         description=(
             "Export a trained classifier folder to ONNX (FOLDER/onnx/model.onnx), checked against PyTorch; with "

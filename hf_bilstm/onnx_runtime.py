@@ -26,7 +26,7 @@ from transformers import PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from .configuration_bilstm import BiLSTMConfig
-from .data import UsageError
+from .errors import UsageError
 
 ONNX_DIR = "onnx"
 FP32_FILE = "model.onnx"

@@ -6,21 +6,25 @@
 - Written through a staging folder inside it: the finished model is saved there, then each file is moved into place
   with `os.replace` (atomic on one file system), and only then are the previous run's leftovers removed. A save that
   fails (a full disk) leaves the previous complete model as it was.
+- Checkpoints: `find_checkpoint` answers `--resume_from_checkpoint` (a path, or `last` for the newest complete
+  `checkpoint-*`), skipping the partial folder a killed run leaves.
 """
 
 from __future__ import annotations
 
-import errno
+import glob
 import json
 import os
 import re
 import shutil
-import sys
 import tempfile
 
 from filelock import FileLock, Timeout
 
-from .data import UsageError
+from .errors import UsageError, exit_code_for, no_room_reason  # noqa: F401  (re-exported)
+from .logs import get_logger
+
+logger = get_logger(__name__)
 
 LOCK_NAME = ".hf_bilstm.lock"
 MARKER_NAME = ".hf_bilstm_output.json"  # which command owns the folder: its unfinished output may be written again
@@ -52,42 +56,6 @@ OUTPUT_FILES = (
 )
 SHARD = re.compile(r"^model-\d{5}-of-\d{5}\.safetensors$")
 MODEL_NAMES = ("config.json", "model.safetensors")
-
-# errno values of a write that ran out of room: a full disk, a file-size limit (`ulimit -f`), a quota.
-_NO_ROOM = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
-_NO_ROOM_TEXT = re.compile(r"os error (" + "|".join(str(code) for code in sorted(_NO_ROOM)) + r")\b")
-
-
-def no_room_reason(error: BaseException) -> str | None:
-    """The OS's words when `error` (or what caused it) is a write that ran out of room; None for anything else."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, OSError) and error.errno in _NO_ROOM:
-            return error.strerror or os.strerror(error.errno)
-        # safetensors and tokenizers write from Rust and raise their own exception types, naming the OS error.
-        match = _NO_ROOM_TEXT.search(str(error))
-        if match:
-            return os.strerror(int(match.group(1)))
-        error = error.__cause__ or error.__context__
-    return None
-
-
-def exit_code_for(prog: str, error: Exception, output_dir: str, rerun: str = "run again") -> int:
-    """What a command's `main` answers for `error`: 2 and one line for a usage error, 1 and what was kept for a write
-    that ran out of room; anything else is a bug and propagates (re-raise it when this raises nothing)."""
-    if isinstance(error, UsageError):
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        return 2
-    reason = no_room_reason(error)
-    if reason is None:
-        raise error
-    print(
-        f"{prog}: error: a file could not be written in {output_dir!r} ({reason}). The previous contents of the "
-        f"folder were kept; free some space (or raise the file-size limit) and {rerun}.",
-        file=sys.stderr,
-    )
-    return 1
 
 
 def _real(path: str) -> str:
@@ -273,3 +241,41 @@ class OutputDir:
             if name not in written and (name in OUTPUT_FILES or SHARD.match(name)):
                 os.remove(os.path.join(self.path, name))
         shutil.rmtree(self.staging)
+
+
+# ------------------------------------------------------------------------------------------------ checkpoints
+def checkpoint_is_complete(checkpoint: str) -> bool:
+    """The Trainer writes trainer_state.json last: a checkpoint without it (or with it cut short) was interrupted."""
+    try:
+        with open(os.path.join(checkpoint, "trainer_state.json"), encoding="utf-8") as handle:
+            json.load(handle)
+    except (OSError, ValueError):
+        return False
+    return os.path.exists(os.path.join(checkpoint, "model.safetensors"))
+
+
+def find_checkpoint(value: str | None, output_dir: str) -> str | None:
+    """`--resume_from_checkpoint PATH`, or `true`/`last` for the newest complete checkpoint in --output_dir."""
+    if not value:
+        return None
+    if value.lower() in ("true", "last", "latest"):
+        found = glob.glob(os.path.join(output_dir, "checkpoint-*")) if os.path.isdir(output_dir) else []
+        steps = {path: path.rsplit("-", 1)[1] for path in found if os.path.isdir(path)}
+        newest_first = sorted((p for p, s in steps.items() if s.isdigit()), key=lambda p: -int(steps[p]))
+        for checkpoint in newest_first:
+            if checkpoint_is_complete(checkpoint):
+                return checkpoint
+            # A run killed while saving leaves a partial folder; loading it would fail or, worse, half-restore.
+            logger.warning(f"hf-bilstm train: skipping incomplete checkpoint {checkpoint}")
+        raise UsageError(
+            f"--resume_from_checkpoint {value}: no complete checkpoint-* folder in {output_dir!r} to resume."
+        )
+    if not os.path.isdir(value):
+        raise UsageError(f"--resume_from_checkpoint {value!r}: no such checkpoint folder.")
+    if not checkpoint_is_complete(value):
+        raise UsageError(
+            f"--resume_from_checkpoint {value!r} is incomplete (no readable trainer_state.json or model.safetensors: "
+            "the run was stopped while saving it). Resume from an earlier checkpoint, or with 'last' for the "
+            "newest complete one."
+        )
+    return value

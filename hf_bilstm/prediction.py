@@ -1,17 +1,18 @@
 """`hf-bilstm predict`: label texts with a trained model folder — texts from arguments, a file or stdin."""
 
-import argparse
 import json
 import math
 import sys
 
-from .data import UsageError
+from .arguments import CommandParser
+from .errors import UsageError
+from .logs import quiet_libraries
 from .model_loading import add_backend_flags, check_backend_flags, load_backend
 from .tokenization_bilstm import cut_for_tokenizer
 
 
-def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def make_parser() -> CommandParser:
+    parser = CommandParser(
         prog="hf-bilstm predict",
         description=(
             "Label texts with a trained model. Texts come from the arguments, else from --file (one text per line), "
@@ -25,6 +26,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print one JSON object per text (text, label, score)")
     parser.add_argument("--batch_size", "--batch-size", type=int, default=32)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1… (default: cuda when available)")
+    parser.add_argument("--verbose", action="store_true", help="show the libraries' loading reports and progress bars")
     add_backend_flags(parser)
     return parser
 
@@ -162,6 +164,11 @@ def classify_batch(classifier, texts: list[str]) -> list[dict]:
 def main(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
     args = make_parser().parse_args(sys.argv[1:] if argv is None else argv)
     stdout = sys.stdout if stdout is None else stdout
+    with quiet_libraries(args.verbose):
+        return _main(args, stdin, stdout)
+
+
+def _main(args, stdin, stdout) -> int:
     try:
         if args.batch_size < 1:
             raise UsageError(f"--batch_size must be a positive number of texts, but it was {args.batch_size}.")

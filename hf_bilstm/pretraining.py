@@ -6,6 +6,7 @@ folder (weights, config, code, tokenizer, `pretraining_results.json`, card). Fin
 `hf-bilstm train --model_name_or_path FOLDER` or `BiLSTMForSequenceClassification.from_pretrained(FOLDER, ...)`.
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -15,33 +16,55 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 from datasets import Dataset, DatasetDict, concatenate_datasets
-from transformers import HfArgumentParser, Trainer, TrainingArguments, set_seed
+from transformers import Trainer, TrainingArguments, set_seed
 
+from .arguments import FlagParser, given_flags
 from .configuration_bilstm import BiLSTMConfig
-from .data import PaddingCollator, UsageError, iter_texts, load_raw_dataset
+from .data import PaddingCollator, iter_texts, load_raw_dataset
 from .divergence import check_finite_weights, loss_has_diverged
+from .errors import UsageError, exit_code_for
 from .flag_checks import (
     check_architecture,
     check_dataset_flag,
     check_number,
-    check_seed,
     check_tokenizer_flags,
+    check_training_numbers,
     local_path,
 )
+from .model_card import DatasetSource, LanguageModelRun, write_language_model_card
 from .modeling_bilstm import BiLSTMForPreTraining
-from .output_dir import OutputDir, exit_code_for
+from .output_dir import OutputDir
 from .time_budget import time_budget_from_flag
 from .tokenization_bilstm import train_tokenizer
 
 RESULTS_FILE = "pretraining_results.json"
+# The TrainingArguments that pretraining_results.json records next to the PretrainingArguments.
+RECORDED_TRAINING_ARGS = (
+    "num_train_epochs", "max_steps", "per_device_train_batch_size", "learning_rate", "warmup_steps",
+    "lr_scheduler_type", "weight_decay", "max_grad_norm", "bf16", "dataloader_num_workers", "logging_steps", "seed",
+    "report_to",
+)  # fmt: skip
 
 
 @dataclass
 class PretrainingArguments:
-    """Arguments of `hf-bilstm pretrain` (every one is a `--flag`; `hf-bilstm pretrain --help` lists them)."""
+    """
+    What `hf-bilstm pretrain` reads and builds. Its flags come with every `TrainingArguments` flag (`--output_dir`,
+    `--learning_rate`, `--warmup_steps`, ...), whose defaults for a language model are `TRAINING_DEFAULTS`;
+    `hf-bilstm pretrain --help` lists them all with the defaults a run uses.
+    """
 
-    output_dir: str = field(metadata={"help": "Folder for the pretrained model, its tokenizer and results."})
     dataset: str = field(default="stanfordnlp/imdb", metadata={"help": "Hub dataset id or local folder."})
+    dataset_name: str | None = field(
+        default=None,
+        metadata={"help": "Hub id of the dataset a local --dataset folder copies, for the card's metadata."},
+    )
+    license: str | None = field(
+        default=None, metadata={"help": "License for the card (e.g. apache-2.0); default: the dataset card's or none."}
+    )
+    language: str | None = field(
+        default=None, metadata={"help": "Language code for the card (e.g. en); default: the dataset card's, or none."}
+    )
     splits: str = field(
         default="train,unsupervised",
         metadata={"help": "Comma-separated splits whose text is used (labels are ignored). Never a test split."},
@@ -67,30 +90,94 @@ class PretrainingArguments:
     dropout: float = field(default=0.1, metadata={"help": "Dropout between LSTM layers."})
     embedding_dropout: float = field(default=0.1, metadata={"help": "Dropout on the input embeddings."})
     lm_dropout: float = field(default=0.1, metadata={"help": "Dropout on the states before the LM projections."})
-    num_train_epochs: float = field(default=3.0, metadata={"help": "LM epochs over the texts."})
-    max_steps: int = field(default=-1, metadata={"help": "Stop after this many steps (overrides epochs when > 0)."})
     max_train_seconds: float | None = field(
         default=None,
         metadata={"help": "Time budget: LM training stops once it is spent; the results say so. Default: none."},
     )
-    per_device_train_batch_size: int = field(default=64, metadata={"help": "LM blocks per batch."})
-    learning_rate: float = field(default=2e-3, metadata={"help": "Peak AdamW learning rate."})
-    warmup_ratio: float = field(default=0.02, metadata={"help": "Linear warm-up share of the steps."})
-    lr_scheduler_type: str = field(default="cosine", metadata={"help": "Trainer schedule after warm-up."})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
-    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping (LSTMs need it)."})
-    bf16: bool | None = field(default=None, metadata={"help": "bf16 autocast; default: on when a GPU supports it."})
     num_proc: int | None = field(default=None, metadata={"help": "Processes for tokenization (default: CPUs, max 8)."})
-    dataloader_num_workers: int = field(default=2, metadata={"help": "DataLoader workers."})
-    logging_steps: int = field(default=50, metadata={"help": "Log the loss every this many steps."})
-    seed: int = field(default=42, metadata={"help": "Seed of sampling, held-out split and initialisation."})
-    report_to: str = field(default="none", metadata={"help": "Trainer loggers (none, tensorboard, wandb, ...)."})
     overwrite_output_dir: bool = field(
         default=False, metadata={"help": "Replace a model already in --output_dir (refused otherwise)."}
     )
 
 
-def check_arguments(args: PretrainingArguments) -> None:
+# TrainingArguments of a language-model run: the parser's defaults (so `--help` shows them); any flag given wins.
+TRAINING_DEFAULTS = dict(
+    num_train_epochs=3.0,
+    per_device_train_batch_size=64,
+    learning_rate=2e-3,
+    warmup_steps=0.02,  # below 1: a share of the steps (transformers 5 has no warmup_ratio)
+    lr_scheduler_type="cosine",
+    weight_decay=0.0,
+    max_grad_norm=1.0,  # LSTMs need clipping
+    dataloader_num_workers=2,
+    logging_steps=50,
+    report_to="none",
+    length_column_name="length",
+    train_sampling_strategy="group_by_length",  # batches of similar lengths waste little on padding
+)
+# Fixed by how pretraining works; a flag for one of them is refused.
+FIXED_TRAINING = dict(
+    eval_strategy="no",  # one held-out evaluation at the end; LM validation curves are not used to pick steps
+    save_strategy="no",  # the final model is saved into output_dir itself
+    remove_unused_columns=False,  # the collator reads `input_ids` and drops `length` itself
+    prediction_loss_only=True,  # per-position logits over the vocabulary would fill memory at evaluation
+)
+
+
+def hardware_defaults(given: set[str]) -> dict:
+    """bf16 on GPUs that support it, pinned memory with CUDA; `--bf16 true` on a CPU gets the CPU's permission."""
+    cuda = torch.cuda.is_available()
+    defaults = {"dataloader_pin_memory": cuda}
+    if cuda and torch.cuda.is_bf16_supported() and not given & {"bf16", "fp16"}:
+        defaults["bf16"] = True
+    if not cuda and "bf16" in given:
+        defaults["use_cpu"] = True  # TrainingArguments refuses bf16 without a GPU unless told to use the CPU
+    return defaults
+
+
+def training_arguments(output_dir: str, **overrides) -> TrainingArguments:
+    """The TrainingArguments a `hf-bilstm pretrain --output_dir OUTPUT_DIR` run uses, with `overrides` on top."""
+    settings = {**TRAINING_DEFAULTS, **hardware_defaults(set(overrides)), **overrides, **FIXED_TRAINING}
+    settings.setdefault("per_device_eval_batch_size", settings["per_device_train_batch_size"])
+    return TrainingArguments(output_dir=output_dir, **settings)
+
+
+def make_parser(given: set[str] = frozenset()) -> FlagParser:
+    parser = FlagParser(
+        (PretrainingArguments, TrainingArguments),
+        prog="hf-bilstm pretrain",
+        description="Pretrain a bidirectional LSTM language model on unlabeled text. The defaults shown are those a "
+        "run uses; any flag given wins over them.",
+    )
+    parser.set_defaults(**TRAINING_DEFAULTS, **FIXED_TRAINING, **hardware_defaults(given))
+    return parser
+
+
+def parse_args(argv: list[str]) -> tuple[PretrainingArguments, TrainingArguments]:
+    given = given_flags(argv)
+    if "warmup_ratio" in given:
+        raise UsageError(
+            "--warmup_ratio is --warmup_steps in transformers 5: a value below 1 is a share of the steps, e.g. "
+            "--warmup_steps 0.02."
+        )
+    fixed = sorted(given & set(FIXED_TRAINING))
+    if fixed:
+        raise UsageError(
+            f"pretrain sets {['--' + name for name in fixed]} itself (one held-out evaluation at the end, the final "
+            "model saved into --output_dir); drop them."
+        )
+    try:
+        args, training_args = make_parser(given).parse_args_into_dataclasses(args=argv)
+    except ValueError as error:  # TrainingArguments' own consistency checks
+        raise UsageError(str(error)) from error
+    if "output_dir" not in given:
+        raise UsageError("give --output_dir FOLDER: where the language model, its tokenizer, results and card go.")
+    if "per_device_eval_batch_size" not in given:
+        training_args.per_device_eval_batch_size = training_args.per_device_train_batch_size
+    return args, training_args
+
+
+def check_arguments(args: PretrainingArguments, training_args: TrainingArguments) -> None:
     """Every value is checked before any data is loaded (UsageError naming the flag)."""
     check_architecture(
         dict(
@@ -108,19 +195,15 @@ def check_arguments(args: PretrainingArguments) -> None:
     check_number("--max_texts", args.max_texts, integer=True, minimum=1)
     check_number("--validation_fraction", args.validation_fraction, above=0, below=1)
     # Checked even when --max_steps wins over it (documented on --max_steps): a NaN or negative value is a typo.
-    check_number("--num_train_epochs", args.num_train_epochs, above=0, what="passes over the texts")
-    check_number("--learning_rate", args.learning_rate, minimum=0)
-    check_number("--warmup_ratio", args.warmup_ratio, minimum=0, below=1)
-    check_number("--weight_decay", args.weight_decay, minimum=0)
-    check_number("--max_grad_norm", args.max_grad_norm, minimum=0)
-    check_number("--per_device_train_batch_size", args.per_device_train_batch_size, integer=True, minimum=1)
-    check_number("--logging_steps", args.logging_steps, integer=True, minimum=1)
-    check_number("--dataloader_num_workers", args.dataloader_num_workers, integer=True, minimum=0)
-    check_seed(args.seed)
+    check_number("--num_train_epochs", training_args.num_train_epochs, above=0, what="passes over the texts")
+    check_training_numbers(training_args)
+    check_number("--logging_steps", training_args.logging_steps, above=0)
+    check_number("--dataloader_num_workers", training_args.dataloader_num_workers, integer=True, minimum=0)
     check_splits([s.strip() for s in args.splits.split(",") if s.strip()])
     check_dataset_flag(args.dataset)
-    if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
-        raise UsageError(f"--output_dir {args.output_dir!r} is a file, not a folder; choose another path.")
+    output_dir = training_args.output_dir
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise UsageError(f"--output_dir {output_dir!r} is a file, not a folder; choose another path.")
 
 
 def check_splits(splits: list[str]) -> None:
@@ -193,37 +276,6 @@ class LanguageModelingCollator(PaddingCollator):
         return batch
 
 
-def _training_arguments(args: PretrainingArguments) -> TrainingArguments:
-    use_bf16 = (
-        args.bf16 if args.bf16 is not None else bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
-    )
-    kwargs = dict(
-        output_dir=args.output_dir,
-        num_train_epochs=args.num_train_epochs,
-        max_steps=args.max_steps,
-        per_device_train_batch_size=args.per_device_train_batch_size,
-        per_device_eval_batch_size=args.per_device_train_batch_size,
-        learning_rate=args.learning_rate,
-        warmup_steps=args.warmup_ratio,  # a float below 1 is a share of the steps (transformers 5)
-        lr_scheduler_type=args.lr_scheduler_type,
-        weight_decay=args.weight_decay,
-        max_grad_norm=args.max_grad_norm,
-        bf16=use_bf16,
-        logging_steps=args.logging_steps,
-        eval_strategy="no",  # one held-out evaluation at the end; LM validation curves are not used to pick steps
-        save_strategy="no",  # the final model is saved into output_dir itself
-        seed=args.seed,
-        report_to=args.report_to,
-        dataloader_num_workers=args.dataloader_num_workers,
-        dataloader_pin_memory=torch.cuda.is_available(),
-        remove_unused_columns=False,  # the collator reads `input_ids` and drops `length` itself
-        prediction_loss_only=True,  # per-position logits over the vocabulary would fill memory at evaluation
-        length_column_name="length",
-        train_sampling_strategy="group_by_length",  # batches of similar lengths waste little on padding
-    )
-    return TrainingArguments(**kwargs)
-
-
 def build_config(args: PretrainingArguments, tokenizer) -> BiLSTMConfig:
     cap = args.lm_vocab_size or None
     return BiLSTMConfig(
@@ -244,42 +296,45 @@ def build_config(args: PretrainingArguments, tokenizer) -> BiLSTMConfig:
     )
 
 
-def pretrain(args: PretrainingArguments, raw: DatasetDict | None = None) -> dict:
+def pretrain(args: PretrainingArguments, training_args: TrainingArguments, raw: DatasetDict | None = None) -> dict:
     """
     Runs the whole pretraining and returns the results written to `output_dir/pretraining_results.json`.
+    `training_args` is best made with `training_arguments(output_dir, ...)`; `FIXED_TRAINING` applies either way.
     `raw` is the dataset already loaded (else `args.dataset` is loaded).
     """
     split_names = [s.strip() for s in args.splits.split(",") if s.strip()]
     check_splits(split_names)  # before any loading: a test split named by mistake fails at once
     if raw is None:
-        check_arguments(args)
+        check_arguments(args, training_args)
+    training_args = dataclasses.replace(training_args, **FIXED_TRAINING)
     output = OutputDir(
-        args.output_dir,
+        training_args.output_dir,
         "pretrain",
         overwrite=args.overwrite_output_dir,
         inputs={"--dataset": local_path(args.dataset) if raw is None else None},
     )
     with output:
-        return _pretrain(args, raw, split_names, output)
+        return _pretrain(args, training_args, raw, split_names, output)
 
 
-def _pretrain(args: PretrainingArguments, raw, split_names: list[str], output: OutputDir) -> dict:
+def _pretrain(args: PretrainingArguments, training_args, raw, split_names: list[str], output: OutputDir) -> dict:
     start = time.perf_counter()
     phases = {}
-    set_seed(args.seed)
+    seed = training_args.seed
+    set_seed(seed)
     if raw is None:
         raw = load_raw_dataset(args.dataset)
     texts = pretraining_texts(raw, split_names, args.text_column)
     if args.max_texts is not None:
         if args.max_texts <= 0:
             raise UsageError(f"--max_texts must be a positive number of texts, but it was {args.max_texts}.")
-        texts = texts.shuffle(seed=args.seed).select(range(min(args.max_texts, len(texts))))
+        texts = texts.shuffle(seed=seed).select(range(min(args.max_texts, len(texts))))
     if not 0 < args.validation_fraction < 1 or round(args.validation_fraction * len(texts)) < 1:
         raise UsageError(
             f"--validation_fraction {args.validation_fraction} of {len(texts)} texts holds out no text; "
             "give a fraction in (0, 1) that leaves at least one held-out text."
         )
-    parts = texts.train_test_split(test_size=args.validation_fraction, seed=args.seed)
+    parts = texts.train_test_split(test_size=args.validation_fraction, seed=seed)
     train_texts, heldout_texts = parts["train"], parts["test"]
 
     tick = time.perf_counter()
@@ -305,7 +360,7 @@ def _pretrain(args: PretrainingArguments, raw, split_names: list[str], output: O
     collator = LanguageModelingCollator(pad_token_id=tokenizer.pad_token_id, pad_to_multiple_of=8)
     trainer = Trainer(
         model=model,
-        args=_training_arguments(args),
+        args=training_args,
         train_dataset=train_blocks,
         eval_dataset=heldout_blocks,
         data_collator=collator,
@@ -324,10 +379,10 @@ def _pretrain(args: PretrainingArguments, raw, split_names: list[str], output: O
     if loss_has_diverged(eval_loss) or loss_has_diverged(train_output.training_loss):  # NaN, infinite or exploded
         raise UsageError(
             f"pretraining diverged: the held-out loss is {eval_loss} and the training loss "
-            f"{train_output.training_loss}. Lower --learning_rate (it was {args.learning_rate:g}) and run again; "
-            "nothing was saved as a finished model."
+            f"{train_output.training_loss}. Lower --learning_rate (it was {training_args.learning_rate:g}) and run "
+            "again; nothing was saved as a finished model."
         )
-    check_finite_weights(model, args.learning_rate)
+    check_finite_weights(model, training_args.learning_rate)
     results = {
         "dataset": args.dataset,
         "splits": split_names,
@@ -347,7 +402,7 @@ def _pretrain(args: PretrainingArguments, raw, split_names: list[str], output: O
         "seconds": time.perf_counter() - start,
         "seconds_per_phase": phases,
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
-        "arguments": asdict(args),
+        "arguments": {**asdict(args), **{k: training_args.to_dict()[k] for k in RECORDED_TRAINING_ARGS}},
     }
     # Kept in the config so that a classifier fine-tuned from this folder carries where its encoder came from.
     model.config.pretraining = {k: results[k] for k in ("dataset", "splits", "train_tokens", "lm_perplexity")}
@@ -357,74 +412,25 @@ def _pretrain(args: PretrainingArguments, raw, split_names: list[str], output: O
     trainer.save_model(staging)  # weights, config, code files and the tokenizer
     with open(os.path.join(staging, RESULTS_FILE), "w") as handle:
         json.dump(results, handle, indent=2)
-    write_card(args.output_dir, results, staging)
+    dataset = DatasetSource.resolve(args.dataset, dataset_name=args.dataset_name, license=args.license,
+                                    language=args.language)  # fmt: skip
+    card_path = os.path.join(staging, "README.md")
+    write_language_model_card(training_args.output_dir, LanguageModelRun(results, dataset), card_path)
     output.commit()
     return results
 
 
-def write_card(folder: str, results: dict, into: str | None = None) -> None:
-    """A README.md model card for the LM folder: what it is, the data it read (and did not), its figures."""
-    args = results["arguments"]
-    budget = results.get("time_budget") or {}
-    budget_note = f" (stopped by the {budget['seconds']:.0f} s time budget)" if budget.get("stopped_training") else ""
-    text = f"""---
-library_name: transformers
-tags:
-- hf_bilstm
-- bilstm
-- language-model
-- pretraining
-datasets:
-- {results["dataset"]}
----
-
-# Bidirectional LSTM language model (hf_bilstm)
-
-An ELMo-style bidirectional LSTM language model: the forward direction predicts the next word, the backward
-direction the previous one. It is a starting point for text classifiers, not a classifier itself:
-
-```python
-from hf_bilstm import BiLSTMForSequenceClassification  # or AutoModelForSequenceClassification
-model = BiLSTMForSequenceClassification.from_pretrained("{os.path.basename(os.path.abspath(folder))}",
-                                                        id2label={{0: "neg", 1: "pos"}})
-```
-
-or `hf-bilstm train --model_name_or_path FOLDER ...`. The classification head is new; the embedding and the
-LSTM weights come from here.
-
-## Pretraining data
-
-- Dataset `{results["dataset"]}`, splits {", ".join(results["splits"])} (text only, labels unused; no test text:
-  the tokenizer and the language model never read the test split).
-- {results["texts"]:,} texts ({results["train_tokens"]:,} tokens) for training, {results["heldout_texts"]:,} held out.
-- Word-level tokenizer with {results["vocab_size"]:,} entries trained on the same texts; the LM predicts the
-  {results["lm_vocab_size"]:,} most frequent words (rarer target words count as `[UNK]`).
-
-## Figures
-
-| what | value |
-|---|---|
-| held-out perplexity (geometric mean of both directions, over the LM vocabulary) | {results["lm_perplexity"]:.1f} |
-| final training loss | {results["lm_train_loss"]:.3f} |
-| steps / epochs | {results["steps"]} / {results["epochs_trained"]:.2f} of {args["num_train_epochs"]}{budget_note} |
-| time | {results["seconds"]:.0f} s on {results["device"]} |
-
-Architecture: embedding {args["embedding_dim"]}, {args["num_layers"]} x {args["hidden_size"]} LSTM per direction,
-output embedding tied to the input embedding. Details in `pretraining_results.json`.
-"""
-    with open(os.path.join(into or folder, "README.md"), "w") as handle:
-        handle.write(text)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = HfArgumentParser(PretrainingArguments, prog="hf-bilstm pretrain", allow_abbrev=False)
-    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    output_dir = "--output_dir"
     try:
-        results = pretrain(args)
+        args, training_args = parse_args(argv)
+        output_dir = training_args.output_dir
+        results = pretrain(args, training_args)
     except Exception as error:  # only usage errors and writes that ran out of room are answered; the rest propagates
-        return exit_code_for("hf-bilstm pretrain", error, args.output_dir)
+        return exit_code_for("hf-bilstm pretrain", error, output_dir)
     print(json.dumps({k: results[k] for k in ("lm_perplexity", "train_tokens", "steps", "seconds")}, indent=2))
-    print(f"Saved the language model to {args.output_dir}")
+    print(f"Saved the language model to {output_dir}")
     return 0
 
 

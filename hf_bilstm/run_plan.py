@@ -5,6 +5,10 @@ import time
 import torch
 from transformers import TrainerCallback
 
+from .logs import get_logger
+
+logger = get_logger(__name__)
+
 # A CPU run expected to take longer than this gets a warning naming a faster preset.
 SLOW_RUN_SECONDS = 3600.0
 # Throughput is measured after the first step (which pays one-time costs) over at least this long or this many steps.
@@ -63,7 +67,7 @@ class RunPlanCallback(TrainerCallback):
             f"training: {epochs}, {state.max_steps:,} steps{per_epoch}, batch {args.train_batch_size}, "
             f"{self.train_tokens:,} tokens per epoch"
         )
-        print("\n".join(["hf-bilstm train: plan", *("  " + line for line in lines)]), flush=True)
+        logger.info("\n".join(["hf-bilstm train: plan", *("  " + line for line in lines)]))
 
     def on_step_end(self, args, state, control, **kwargs):
         if not state.is_world_process_zero or self._estimated:
@@ -86,15 +90,13 @@ class RunPlanCallback(TrainerCallback):
         else:
             remaining = (state.max_steps - state.global_step) * elapsed / steps
         finish = time.strftime("%H:%M", time.localtime(time.time() + remaining))
-        print(
+        logger.info(
             f"hf-bilstm train: measured {rate} over steps {first_step + 1}-{state.global_step}: training needs "
-            f"about {minutes(remaining)} more (until about {finish}), plus the evaluations",
-            flush=True,
+            f"about {minutes(remaining)} more (until about {finish}), plus the evaluations"
         )
         if args.device.type == "cpu" and remaining > SLOW_RUN_SECONDS:
             faster = f" `--preset {self.faster_preset}` is sized for a CPU;" if self.faster_preset else ""
-            print(
+            logger.warning(
                 f"hf-bilstm train: warning: this run needs over {minutes(SLOW_RUN_SECONDS)} on this CPU.{faster} "
-                "shorter texts (--max_length), fewer epochs or a GPU are faster.",
-                flush=True,
+                "shorter texts (--max_length), fewer epochs or a GPU are faster."
             )

@@ -5,7 +5,6 @@ spellings; dash spellings work too). A preset (`tutorial`, `base`) fills in what
 """
 
 import dataclasses
-import glob
 import json
 import os
 import platform
@@ -17,33 +16,41 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from accelerate.utils import extract_model_from_parallel
+from datasets import DatasetDict
 from transformers import (
     AutoConfig,
     AutoTokenizer,
     EarlyStoppingCallback,
     HfArgumentParser,
+    PreTrainedTokenizerBase,
     Trainer,
     TrainingArguments,
     set_seed,
 )
 
+from .arguments import FlagParser, given_flags
 from .configuration_bilstm import BiLSTMConfig
-from .data import PaddingCollator, UsageError, encode_splits, load_raw_dataset, prepare_splits, train_tokenizer_on
+from .data import PaddingCollator, Splits, encode_splits, load_raw_dataset, prepare_splits, train_tokenizer_on
 from .divergence import DivergenceCallback, check_finite_weights
+from .errors import UsageError, exit_code_for
+from .evaluation import compute_metrics
 from .finetuning import FineTuningArguments
 from .flag_checks import (
     check_architecture,
     check_dataset_flag,
     check_model_flag,
     check_number,
-    check_seed,
     check_tokenizer_flags,
+    check_training_numbers,
     local_path,
 )
+from .logs import get_logger, show_progress
 from .modeling_bilstm import BiLSTMForSequenceClassification, BiLSTMModel
-from .output_dir import STAGING_NAME, OutputDir, exit_code_for
+from .output_dir import STAGING_NAME, OutputDir, find_checkpoint
 from .run_plan import RunPlanCallback, minutes
 from .time_budget import time_budget_from_flag
+
+logger = get_logger(__name__)
 
 # Presets are plain data. "model" → BiLSTMConfig, "tokenizer" → the tokenizer trained on the train split,
 # "training" → TrainingArguments defaults (any flag on the command line wins over them).
@@ -185,6 +192,13 @@ COMMON_TRAINING = dict(
     logging_nan_inf_filter=False,  # the filter reads the loss on the host every step: one more GPU sync per step
 )
 
+# The TrainingArguments a model card lists.
+CARD_TRAINING_ARGS = (
+    "learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay", "optim", "per_device_train_batch_size",
+    "gradient_accumulation_steps", "num_train_epochs", "max_grad_norm", "seed", "bf16", "fp16",
+    "train_sampling_strategy",
+)  # fmt: skip
+
 MODEL_FIELDS = tuple(PRESETS[GPU_PRESET]["model"])
 HEAD_FIELDS = ("dropout", "embedding_dropout", "classifier_dropout", "classifier_hidden_size", "pooling")
 
@@ -274,6 +288,21 @@ class DataArguments:
         metadata={"help": "Hub dataset id or local folder (offline: e.g. ../shared/data/imdb)."},
     )
     dataset_config_name: str | None = field(default=None, metadata={"help": "Dataset configuration name."})
+    dataset_name: str | None = field(
+        default=None,
+        metadata={
+            "help": "Hub id of the dataset that a local --dataset folder copies (e.g. stanfordnlp/imdb), for the "
+            "card's metadata; without it the card names a local copy and declares no Hub dataset."
+        },
+    )
+    license: str | None = field(
+        default=None,
+        metadata={"help": "License of the model for its card (e.g. apache-2.0). Default: the dataset card's or none."},
+    )
+    language: str | None = field(
+        default=None,
+        metadata={"help": "Language code of the texts for the card (e.g. en). Default: the dataset card's, or none."},
+    )
     text_column: str = field(default="text", metadata={"help": "Column holding the texts."})
     label_column: str = field(default="label", metadata={"help": "Column holding the labels."})
     train_split: str = field(default="train", metadata={"help": "Split to train on."})
@@ -296,25 +325,9 @@ class DataArguments:
 # Arguments
 
 
-def _given_flags(argv: list[str]) -> set[str]:
-    """Names of the options written on the command line (dash or underscore spelling, `--no_x` counts as x)."""
-    given = set()
-    for token in argv:
-        if token.startswith("--"):
-            name = token[2:].split("=", 1)[0].replace("-", "_")
-            given.add(name)
-            if name.startswith("no_"):
-                given.add(name[3:])
-    return given
-
-
-def make_parser() -> HfArgumentParser:
-    # allow_abbrev=False: an abbreviated flag would escape _given_flags and be overridden by the preset.
-    return HfArgumentParser(
-        (ModelArguments, DataArguments, TrainingArguments, FineTuningArguments),
-        prog="hf-bilstm train",
-        allow_abbrev=False,
-    )
+def make_parser() -> FlagParser:
+    # No abbreviations (FlagParser): an abbreviated flag would escape given_flags and be overridden by the preset.
+    return FlagParser((ModelArguments, DataArguments, TrainingArguments, FineTuningArguments), prog="hf-bilstm train")
 
 
 def parse_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, TrainingArguments]:
@@ -322,7 +335,7 @@ def parse_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, Training
     parser = make_parser()
     preset_parser = HfArgumentParser(ModelArguments, add_help=False, allow_abbrev=False)
     model_args, _ = preset_parser.parse_known_args(argv)
-    given = _given_flags(argv)
+    given = given_flags(argv)
     preset, preset_reason = choose_preset(model_args.preset, argv)
     defaults = dict(COMMON_TRAINING)
     defaults.update(PRESETS[preset]["training"])
@@ -391,13 +404,7 @@ def check_flags(model_args: ModelArguments, data_args: DataArguments, training_a
             )
     else:
         check_number("--num_train_epochs", training_args.num_train_epochs, above=0, what="passes over the data")
-    check_number("--learning_rate", training_args.learning_rate, minimum=0)
-    check_number("--weight_decay", training_args.weight_decay, minimum=0)
-    check_number("--max_grad_norm", training_args.max_grad_norm, minimum=0)
-    check_number("--warmup_steps", training_args.warmup_steps, minimum=0)
-    check_number("--per_device_train_batch_size", training_args.per_device_train_batch_size, integer=True, minimum=1)
-    check_number("--per_device_eval_batch_size", training_args.per_device_eval_batch_size, integer=True, minimum=1)
-    check_seed(training_args.seed)
+    check_training_numbers(training_args)
     check_number(
         "--validation_fraction", data_args.validation_fraction, above=0, below=1, what="share of train held out"
     )
@@ -516,73 +523,6 @@ def resolve(model_args: ModelArguments) -> tuple[dict, dict]:
         }
 
     return override(preset["model"]), override(preset["tokenizer"])
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Output folder
-
-
-def checkpoint_is_complete(checkpoint: str) -> bool:
-    """The Trainer writes trainer_state.json last: a checkpoint without it (or with it cut short) was interrupted."""
-    try:
-        with open(os.path.join(checkpoint, "trainer_state.json"), encoding="utf-8") as handle:
-            json.load(handle)
-    except (OSError, ValueError):
-        return False
-    return os.path.exists(os.path.join(checkpoint, "model.safetensors"))
-
-
-def find_checkpoint(value: str | None, output_dir: str) -> str | None:
-    """`--resume_from_checkpoint PATH`, or `true`/`last` for the newest complete checkpoint in --output_dir."""
-    if not value:
-        return None
-    if value.lower() in ("true", "last", "latest"):
-        found = glob.glob(os.path.join(output_dir, "checkpoint-*")) if os.path.isdir(output_dir) else []
-        steps = {path: path.rsplit("-", 1)[1] for path in found if os.path.isdir(path)}
-        newest_first = sorted((p for p, s in steps.items() if s.isdigit()), key=lambda p: -int(steps[p]))
-        for checkpoint in newest_first:
-            if checkpoint_is_complete(checkpoint):
-                return checkpoint
-            # A run killed while saving leaves a partial folder; loading it would fail or, worse, half-restore.
-            print(f"hf-bilstm train: skipping incomplete checkpoint {checkpoint}", file=sys.stderr)
-        raise UsageError(
-            f"--resume_from_checkpoint {value}: no complete checkpoint-* folder in {output_dir!r} to resume."
-        )
-    if not os.path.isdir(value):
-        raise UsageError(f"--resume_from_checkpoint {value!r}: no such checkpoint folder.")
-    if not checkpoint_is_complete(value):
-        raise UsageError(
-            f"--resume_from_checkpoint {value!r} is incomplete (no readable trainer_state.json or model.safetensors: "
-            "the run was stopped while saving it). Resume from an earlier checkpoint, or with 'last' for the "
-            "newest complete one."
-        )
-    return value
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Metrics
-
-
-def classification_metrics(predictions: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """Accuracy and macro F1 (over the classes that occur in labels or predictions, like scikit-learn)."""
-    predictions, labels = np.asarray(predictions).reshape(-1), np.asarray(labels).reshape(-1)
-    keep = labels != -100
-    predictions, labels = predictions[keep], labels[keep]
-    f1s = []
-    for c in np.union1d(labels, predictions):
-        tp = np.sum((predictions == c) & (labels == c))
-        fp = np.sum((predictions == c) & (labels != c))
-        fn = np.sum((predictions != c) & (labels == c))
-        f1s.append(2 * tp / (2 * tp + fp + fn))
-    return {
-        "accuracy": float(np.mean(predictions == labels)) if len(labels) else 0.0,
-        "f1": float(np.mean(f1s)) if f1s else 0.0,
-    }
-
-
-def compute_metrics(eval_pred) -> dict[str, float]:
-    logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
-    return classification_metrics(np.argmax(logits, axis=-1), eval_pred.label_ids)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -720,7 +660,7 @@ def save_results(folder: str, results: dict[str, dict]) -> None:
         json.dump(combined, handle, indent=4, sort_keys=True)
 
 
-def finalize_output_dir(trainer: Trainer, tokenizer, run_info: dict, results: dict, output: OutputDir) -> None:
+def finalize_output_dir(trainer: Trainer, tokenizer, run, results: dict, output: OutputDir) -> None:
     """
     Completes the output folder: weights, config (with auto_map), code files, tokenizer, results, trainer state and
     the model card are saved into a staging folder, then moved into place (`OutputDir.commit`), so that a save that
@@ -734,9 +674,9 @@ def finalize_output_dir(trainer: Trainer, tokenizer, run_info: dict, results: di
     tokenizer.save_pretrained(staging)
     save_results(staging, results)
     trainer.state.save_to_json(os.path.join(staging, "trainer_state.json"))
-    from .model_card import write_model_card
+    from .model_card import write_classifier_card
 
-    write_model_card(trainer.args.output_dir, run_info, path=os.path.join(staging, "README.md"))
+    write_classifier_card(trainer.args.output_dir, run, path=os.path.join(staging, "README.md"))
     output.commit()
 
 
@@ -784,9 +724,7 @@ def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_
             "has, or give --word_vectors_splits '' to train the vectors on the training rows alone."
         )
     epochs = word_vectors_epochs(model_args)
-    print(
-        f"hf-bilstm train: word vectors: {epochs} word2vec epochs over train + {names or 'nothing else'}", flush=True
-    )
+    logger.info(f"hf-bilstm train: word vectors: {epochs} word2vec epochs over train + {names or 'nothing else'}")
     # Under --max_train_seconds the vectors get at most a quarter of the budget, and the Trainer what they leave.
     budget = model_args.max_train_seconds
     summary = initialise_from_texts(
@@ -800,20 +738,47 @@ def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_
     )
     summary["splits"] = ["train (training rows)", *names]
     cut = f" (the time budget stopped it after {summary['epochs']} epochs)" if summary["epochs"] < epochs else ""
-    print(
+    logger.info(
         f"hf-bilstm train: word vectors for {summary['words_with_vectors']:,} of {summary['vocab_size']:,} words "
-        f"from {summary['tokens']:,} tokens in {summary['seconds']:.0f} s{cut}",
-        flush=True,
+        f"from {summary['tokens']:,} tokens in {summary['seconds']:.0f} s{cut}"
     )
     return summary
 
 
-def _train(model_args, data_args, training_args, command, output, checkpoint, hub_token, command_started) -> dict:
-    output_dir = training_args.output_dir
-    is_main = training_args.process_index == 0
-    model_settings, tokenizer_settings = resolve(model_args)
-    set_seed(training_args.seed)
+@dataclass
+class LoadedData:
+    """What `load_data` gives the later stages: the dataset, its checked splits, the tokenizer and the encodings."""
 
+    raw: DatasetDict
+    splits: Splits
+    tokenizer: PreTrainedTokenizerBase
+    encoded: dict
+    data_runtime: float  # seconds from the command's start: loading, tokenizer training, tokenizing
+
+
+@dataclass
+class FitResult:
+    """What `fit` leaves for the report: the trainer (best model restored) and every figure, split by split."""
+
+    trainer: Trainer
+    metrics: dict  # all of them, as all_results.json
+    results: dict[str, dict]  # {"train": ..., "eval": ..., "test": ...}
+    word_vectors: dict | None
+    time_budget: object | None
+    started: float
+
+
+def _train(model_args, data_args, training_args, command, output, checkpoint, hub_token, command_started) -> dict:
+    set_seed(training_args.seed)
+    data = load_data(model_args, data_args, training_args, checkpoint, output, command_started)
+    model, word_vectors = build_model(model_args, data_args, training_args, data, checkpoint)
+    fitted = fit(model, model_args, training_args, data, word_vectors, checkpoint)
+    return report(fitted, model_args, data_args, training_args, data, command, output, hub_token)
+
+
+def load_data(model_args, data_args, training_args, checkpoint, output, command_started) -> LoadedData:
+    """Loads and checks the dataset, trains (or loads) the tokenizer and encodes every split; rank 0 first."""
+    _, tokenizer_settings = resolve(model_args)
     with training_args.main_process_first(local=False, desc="dataset loading and tokenizing"):
         raw = load_raw_dataset(data_args.dataset, data_args.dataset_config_name, data_args.cache_dir)
         splits = prepare_splits(
@@ -830,9 +795,9 @@ def _train(model_args, data_args, training_args, command, output, checkpoint, hu
             seed=training_args.seed,
         )
         tokenizer_source = checkpoint or model_args.model_name_or_path
-        if tokenizer_source is None and not is_main:
+        if tokenizer_source is None and training_args.process_index != 0:
             # the main process trained it and saved it in the staging folder: every rank uses the same one
-            tokenizer_source = os.path.join(output_dir, STAGING_NAME)
+            tokenizer_source = os.path.join(training_args.output_dir, STAGING_NAME)
         if tokenizer_source is not None:
             tokenizer = AutoTokenizer.from_pretrained(tokenizer_source, trust_remote_code=False)
             if model_args.max_length is not None:
@@ -840,41 +805,42 @@ def _train(model_args, data_args, training_args, command, output, checkpoint, hu
             if model_args.truncation_side is not None:
                 tokenizer.truncation_side = model_args.truncation_side
         else:
-            tokenizer = train_tokenizer_on(
-                splits.train,
-                data_args.text_column,
-                vocab_size=tokenizer_settings["vocab_size"],
-                max_length=tokenizer_settings["max_length"],
-                min_frequency=tokenizer_settings["min_frequency"],
-                truncation_side=tokenizer_settings["truncation_side"],
-            )
+            tokenizer = train_tokenizer_on(splits.train, data_args.text_column, **tokenizer_settings)
             # Not into the folder itself: it may still hold the previous complete model, which stays until the end.
             tokenizer.save_pretrained(output.new_staging())
         encoded = encode_splits(
             splits, tokenizer, data_args.text_column, data_args.label_column, data_args.preprocessing_num_workers
         )
-
     # Seconds per phase go to all_results.json: where the time of a run went (loading, tokenizer, tokenizing here).
-    data_runtime = round(time.time() - command_started, 1)
+    return LoadedData(raw, splits, tokenizer, encoded, round(time.time() - command_started, 1))
 
+
+def build_model(model_args, data_args, training_args, data: LoadedData, checkpoint):
+    """The model to train (a checkpoint's, a folder's encoder under a new head, or the preset's), its word vectors."""
+    label_names = data.splits.label_names
     if checkpoint is not None:
         config = BiLSTMConfig.from_pretrained(checkpoint)
-        if [config.id2label[i] for i in range(config.num_labels)] != splits.label_names:
+        if [config.id2label[i] for i in range(config.num_labels)] != label_names:
             raise UsageError(
                 f"Checkpoint {checkpoint!r} was trained for labels {config.id2label}, but the dataset's labels are "
-                f"{splits.label_names}; resume with the same dataset."
+                f"{label_names}; resume with the same dataset."
             )
         model = BiLSTMForSequenceClassification(config)
     elif model_args.model_name_or_path:
-        model = build_model_from_pretrained(model_args.model_name_or_path, model_args, splits.label_names)
+        model = build_model_from_pretrained(model_args.model_name_or_path, model_args, label_names)
     else:
-        model = build_model_from_preset(model_settings, tokenizer, splits.label_names)
+        model = build_model_from_preset(resolve(model_args)[0], data.tokenizer, label_names)
     word_vectors = None
     if checkpoint is None and word_vectors_epochs(model_args):  # a resumed run brings its trained embedding
         word_vectors = start_from_word_vectors(
-            model, tokenizer, splits.train, raw, model_args, data_args, training_args.seed
+            model, data.tokenizer, data.splits.train, data.raw, model_args, data_args, training_args.seed
         )
+    return model, word_vectors
 
+
+def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkpoint) -> FitResult:
+    """Trains with the Trainer and its callbacks, then measures the restored best model on validation and test."""
+    encoded = data.encoded
     divergence = DivergenceCallback(training_args.learning_rate)
     callbacks = [divergence]
     if model_args.early_stopping_patience is not None:
@@ -886,26 +852,26 @@ def _train(model_args, data_args, training_args, command, output, checkpoint, hu
     if time_budget is not None:
         callbacks.append(time_budget)
     preset = None if model_args.model_name_or_path else model_args.preset
+    train_tokens = int(np.sum(encoded["train"]["length"]))
     callbacks.append(
         RunPlanCallback(
             preset,
             model_args.preset_reason if preset else "",
             {name: len(ds) for name, ds in encoded.items()},
-            int(np.sum(encoded["train"]["length"])),
+            train_tokens,
             faster_preset=CPU_PRESET if preset != CPU_PRESET else None,
         )
     )
-    trainer = build_trainer(model, training_args, encoded, tokenizer, callbacks, model_args.finetuning)
+    trainer = build_trainer(model, training_args, encoded, data.tokenizer, callbacks, model_args.finetuning)
 
     started = time.time()
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
     divergence.raise_if_diverged()
     metrics = dict(train_result.metrics)
-    epochs_done = trainer.state.epoch or 0.0
-    train_tokens = int(np.sum(encoded["train"]["length"])) * epochs_done
     metrics["train_samples"] = len(encoded["train"])
-    metrics["train_tokens_per_second"] = round(train_tokens / max(metrics["train_runtime"], 1e-9), 1)
-    metrics["data_runtime"] = data_runtime
+    seen = train_tokens * (trainer.state.epoch or 0.0)
+    metrics["train_tokens_per_second"] = round(seen / max(metrics["train_runtime"], 1e-9), 1)
+    metrics["data_runtime"] = data.data_runtime
     if word_vectors is not None:
         metrics["word_vectors_runtime"] = word_vectors["seconds"]
         metrics["word_vectors_epochs"] = word_vectors["epochs"]
@@ -918,68 +884,60 @@ def _train(model_args, data_args, training_args, command, output, checkpoint, hu
     # The model that will be saved (the best checkpoint, restored by load_best_model_at_end) must be a number
     # everywhere before any figure of it is reported.
     check_finite_weights(trainer.model, training_args.learning_rate)
-    eval_metrics = trainer.evaluate()
-    eval_metrics["eval_samples"] = len(encoded["validation"])
-    divergence.check_metrics(eval_metrics, "the final validation")
-    trainer.log_metrics("eval", eval_metrics)
-    results["eval"] = eval_metrics
-    metrics.update(eval_metrics)
+    # The test split is touched once, after model selection is over.
+    for key, split, what in (("eval", "validation", "the final validation"), ("test", "test", "the test")):
+        if split not in encoded:
+            continue
+        figures = trainer.evaluate(eval_dataset=encoded[split], metric_key_prefix=key)
+        figures[f"{key}_samples"] = len(encoded[split])
+        divergence.check_metrics(figures, what)
+        trainer.log_metrics(key, figures)
+        results[key] = figures
+        metrics.update(figures)
+    return FitResult(trainer, metrics, results, word_vectors, time_budget, started)
 
-    if "test" in encoded:  # touched once, after model selection is over
-        test_metrics = trainer.evaluate(eval_dataset=encoded["test"], metric_key_prefix="test")
-        test_metrics["test_samples"] = len(encoded["test"])
-        divergence.check_metrics(test_metrics, "the test")
-        trainer.log_metrics("test", test_metrics)
-        results["test"] = test_metrics
-        metrics.update(test_metrics)
 
-    run_info = {
-        "metrics": metrics,
-        "preset": None if model_args.model_name_or_path else model_args.preset,
-        "preset_reference": None if model_args.model_name_or_path else PRESET_REFERENCES.get(model_args.preset),
-        "base_model": model_args.model_name_or_path,
-        "finetuning": model_args.finetuning.enabled(),
-        "dataset": data_args.dataset,
-        "dataset_config_name": data_args.dataset_config_name,
-        "splits": {name: len(ds) for name, ds in encoded.items()},
-        "validation_carved": splits.validation_carved,
-        "validation_fraction": data_args.validation_fraction,
-        "label_names": splits.label_names,
-        "text_column": data_args.text_column,
-        "config": model.config.to_diff_dict() if hasattr(model.config, "to_diff_dict") else model.config.to_dict(),
-        "max_length": tokenizer.model_max_length,
-        "truncation_side": tokenizer.truncation_side,
-        "vocab_size": len(tokenizer),
-        "training_args": {
-            key: getattr(training_args, key)
-            for key in (
-                "learning_rate",
-                "lr_scheduler_type",
-                "warmup_steps",
-                "weight_decay",
-                "optim",
-                "per_device_train_batch_size",
-                "gradient_accumulation_steps",
-                "num_train_epochs",
-                "max_grad_norm",
-                "seed",
-                "bf16",
-                "fp16",
-                "train_sampling_strategy",
-            )
-        },
-        "word_vectors": word_vectors,
-        "epochs_trained": epochs_done,
-        "time_budget": time_budget and time_budget.summary(),
-        "best_checkpoint": trainer.state.best_model_checkpoint,
-        "device": device_description(training_args),
-        "wall_seconds": time.time() - started,
-        "versions": library_versions(),
-        "command": command,
-    }
-    if training_args.push_to_hub:
-        run_info["hub_model_id"] = training_args.hub_model_id  # the card's usage snippet names the Hub repo
-    finalize_output_dir(trainer, tokenizer, run_info, results, output)
+def report(fitted: FitResult, model_args, data_args, training_args, data, command, output, hub_token) -> dict:
+    """The run record, the completed output folder (weights, results, card), the push, and one line for the user."""
+    from .model_card import ClassifierRun, DatasetSource
+
+    trainer, metrics, model, tokenizer = fitted.trainer, fitted.metrics, fitted.trainer.model, data.tokenizer
+    output_dir, is_main = training_args.output_dir, training_args.process_index == 0
+    run = ClassifierRun(
+        metrics=metrics,
+        dataset=DatasetSource.resolve(
+            data_args.dataset,
+            data_args.dataset_config_name,
+            dataset_name=data_args.dataset_name,
+            license=data_args.license,
+            language=data_args.language,
+        ),
+        splits={name: len(ds) for name, ds in data.encoded.items()},
+        label_names=data.splits.label_names,
+        text_column=data_args.text_column,
+        config=model.config.to_diff_dict() if hasattr(model.config, "to_diff_dict") else model.config.to_dict(),
+        max_length=tokenizer.model_max_length,
+        truncation_side=tokenizer.truncation_side,
+        vocab_size=len(tokenizer),
+        training_args={key: getattr(training_args, key) for key in CARD_TRAINING_ARGS},
+        validation_carved=data.splits.validation_carved,
+        validation_fraction=data_args.validation_fraction,
+        device=device_description(training_args),
+        versions=library_versions(),
+        preset=None if model_args.model_name_or_path else model_args.preset,
+        preset_reference=None if model_args.model_name_or_path else PRESET_REFERENCES.get(model_args.preset),
+        base_model=model_args.model_name_or_path,
+        finetuning=model_args.finetuning.enabled(),
+        word_vectors=fitted.word_vectors,
+        epochs_trained=trainer.state.epoch or 0.0,
+        time_budget=fitted.time_budget and fitted.time_budget.summary(),
+        best_checkpoint=trainer.state.best_model_checkpoint,
+        wall_seconds=time.time() - fitted.started,
+        command=command,
+        # the card's usage snippet names the Hub repo
+        hub_model_id=training_args.hub_model_id if training_args.push_to_hub else None,
+    )
+    finalize_output_dir(trainer, tokenizer, run, fitted.results, output)
     if training_args.push_to_hub and is_main:  # the Trainer's own push is off (it would upload a pickle)
         from .hub import HubPushError, push_trained
 
@@ -987,23 +945,24 @@ def _train(model_args, data_args, training_args, command, output, checkpoint, hu
             push_trained(output_dir, training_args, hub_token)
         except HubPushError as error:
             raise UsageError(f"training finished and {output_dir} is complete, but: {error}") from error
-    if is_main:
-        scores = ", ".join(f"{key} {metrics[key]:.4f}" for key in ("eval_accuracy", "test_accuracy") if key in metrics)
-        took = minutes(time.time() - command_started)
-        print(f"hf-bilstm train: done in {took} ({scores}); the model is in {output_dir}", flush=True)
     return metrics
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    output_dir = "--output_dir"
+    show_progress()  # the plan, the time estimate, the word vectors: a long command says what it is doing
+    started, output_dir = time.time(), "--output_dir"
     try:
         model_args, data_args, training_args = parse_args(argv)
         output_dir = training_args.output_dir
-        train(model_args, data_args, training_args, command=shlex.join(["hf-bilstm", "train", *argv]))
+        metrics = train(model_args, data_args, training_args, command=shlex.join(["hf-bilstm", "train", *argv]))
     except Exception as error:  # only usage errors and writes that ran out of room are answered; the rest propagates
         rerun = "run again (with --resume_from_checkpoint last to continue from the last complete checkpoint)"
         return exit_code_for("hf-bilstm train", error, output_dir, rerun)
+    if training_args.process_index == 0:
+        scores = ", ".join(f"{key} {metrics[key]:.4f}" for key in ("eval_accuracy", "test_accuracy") if key in metrics)
+        took = minutes(time.time() - started)
+        print(f"hf-bilstm train: done in {took} ({scores}); the model is in {output_dir}", flush=True)
     return 0
 
 

@@ -1,5 +1,6 @@
 """Tiny models and tokenizers shared by the tests (vocab ~100, embedding 16, hidden 8: seconds on a CPU)."""
 
+import dataclasses
 import io
 import json
 import os
@@ -11,9 +12,10 @@ from pathlib import Path
 
 import torch
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+from transformers import TrainingArguments
 
 from hf_bilstm import BiLSTMConfig, BiLSTMForSequenceClassification, prediction, train_tokenizer
-from hf_bilstm.pretraining import PretrainingArguments
+from hf_bilstm.pretraining import PretrainingArguments, training_arguments
 
 TEXTS = [
     "A great movie!<br />I loved the acting and the story.",
@@ -194,9 +196,9 @@ def tiny_imdb() -> DatasetDict:
     )
 
 
-def tiny_args(output_dir, **overrides) -> PretrainingArguments:
+def tiny_args(output_dir, **overrides) -> tuple[PretrainingArguments, TrainingArguments]:
+    """`pretrain`'s two argument objects for a seconds-long run; `overrides` go to whichever has the field."""
     settings = dict(
-        output_dir=str(output_dir),
         dataset="tiny",
         vocab_size=100,
         min_frequency=1,
@@ -207,17 +209,22 @@ def tiny_args(output_dir, **overrides) -> PretrainingArguments:
         validation_fraction=0.2,
         embedding_dropout=0.0,
         lm_dropout=0.0,
+        num_proc=1,
+    )
+    training = dict(
         max_steps=30,
         per_device_train_batch_size=8,
         learning_rate=2e-2,
-        warmup_ratio=0.0,
+        warmup_steps=0,
         lr_scheduler_type="constant",
         logging_steps=1000,
-        num_proc=1,
         dataloader_num_workers=0,
+        disable_tqdm=True,
     )
-    settings.update(overrides)
-    return PretrainingArguments(**settings)
+    own = {field.name for field in dataclasses.fields(PretrainingArguments)}
+    for key, value in overrides.items():
+        (settings if key in own else training)[key] = value
+    return PretrainingArguments(**settings), training_arguments(str(output_dir), **training)
 
 
 class PicklePayload:

@@ -35,7 +35,12 @@ def test_whole_pipeline_runs_and_reports_in_the_benchmark_shape(tmp_path):
     assert {"device", "date", "command", "commit"} <= set(report)
     (run,) = report["runs"]
     assert run["recipe"] == "pretrain+finetune"
-    assert 0 <= run["test_accuracy"] <= 1 and 0 <= run["eval_accuracy"] <= 1 and run["lm_perplexity"] > 1
+    # The report quotes the one test evaluation, of the 100 rows --tiny samples: a share of 100 rows.
+    test = json.loads((work / "test_metrics.json").read_text())
+    assert test["test_samples"] == 100 and run["test_accuracy"] == test["test_accuracy"]
+    assert run["test_accuracy"] * 100 == pytest.approx(round(run["test_accuracy"] * 100))
+    (lm_results,) = work.glob("**/pretraining_results.json")
+    assert run["lm_perplexity"] == json.loads(lm_results.read_text())["lm_perplexity"]
     assert set(run["candidates_eval_accuracy"]) == {"plain", "tools", "vat"}
     assert run["eval_accuracy"] == max(run["candidates_eval_accuracy"].values())  # chosen on validation
     assert run["total_seconds"] > 0 and run["seconds_per_phase"]["test_evaluation"] > 0

@@ -56,10 +56,11 @@ def pushed(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp, hub_environment(mp, server.url, tmp / "hf_home", WRITE_TOKEN):
         verify = hub.verify_push
         mp.setattr(hub, "verify_push", lambda *args, **kwargs: reports.append(verify(*args, **kwargs)) or reports[-1])
-        stdout = io.StringIO()
-        with contextlib.redirect_stdout(stdout):
+        stdout = io.StringIO()  # and stderr, where train reports the push as it goes
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stdout):
             # Private: the verifying process can read it only with the token it was handed.
             argv = train_argv(data, tmp / "out", "--push_to_hub", "--hub_model_id", REPO, "--hub_private_repo", "true")
+            argv += ["--license", "mit", "--dataset_name", "alice/imdb-sample"]  # a local copy of a Hub dataset
             code = training.main(argv)
         assert code == 0, stdout.getvalue()[-3000:]
         yield dict(server=server, folder=tmp / "out", report=reports[0], stdout=stdout.getvalue(), tmp=tmp)
@@ -127,11 +128,12 @@ def test_card_metadata_and_model_index_parse_back(pushed):
         card = ModelCard.load(REPO)
     data = card.data
     assert data.library_name == "transformers" and data.pipeline_tag == "text-classification"
-    assert data.license and data.datasets == ["imdb_sample"]
+    assert data.license == "mit" and data.datasets == ["alice/imdb-sample"]  # the flags; the folder name is not an id
     test_results = json.loads((pushed["folder"] / "test_results.json").read_text())
     results = {(r.dataset_split, r.metric_type): r.metric_value for r in data.eval_results}
     assert results[("test", "accuracy")] == test_results["test_accuracy"]
     assert all(r.task_type == "text-classification" for r in data.eval_results)
+    assert {r.dataset_type for r in data.eval_results} == {"alice/imdb-sample"}
     assert f'model="{REPO}"' in card.text  # the card's usage snippet names the Hub repo
 
 
@@ -283,23 +285,32 @@ def test_folder_with_only_a_pickle_is_refused(hub_env, tmp_path, capsys):
     assert hub_env.repos == {}
 
 
-def test_folder_without_tokenizer_or_card_license_is_refused(hub_env, folder, capsys):
+def test_folder_without_tokenizer_is_refused(hub_env, folder, capsys):
     (folder / "tokenizer.json").unlink()
     code, _, err = run_push([folder, REPO, "--no_verify"], capsys)
     assert code == 2 and "tokenizer.json" in err and "tokenizer.save_pretrained" in err
-    bare = folder.parent / "bare"
-    make_model_folder(bare, card=None)
-    code, _, err = run_push([bare, REPO, "--no_verify"], capsys)
-    assert code == 2 and "--license" in err
-    code, _, err = run_push([bare, REPO, "--no_verify", "--license", "mit"], capsys)
-    assert code == 2 and "--dataset" in err
     assert hub_env.repos == {}
-    code, _, err = run_push([bare, REPO, "--no_verify", "--license", "mit", "--dataset", "stanfordnlp/imdb"], capsys)
-    assert code == 0, err
+
+
+def test_plain_save_pretrained_folder_goes_up_with_warnings_naming_the_flags(hub_env, tmp_path, capsys):
+    """No card at all (what save_pretrained leaves): pushed, warning that --license and --dataset would say more."""
     from huggingface_hub import ModelCard
 
+    bare = tmp_path / "bare"
+    make_model_folder(bare, card=None)
+    code, _, err = run_push([bare, REPO, "--no_verify"], capsys)
+    assert code == 0, err
+    assert "declares no license" in err and "--license" in err and "--dataset" in err
     data = ModelCard(hub_env.file_bytes(REPO, "README.md").decode()).data
-    assert data.license == "mit" and data.datasets == ["stanfordnlp/imdb"] and data.eval_results
+    assert data.license is None and data.datasets is None and data.eval_results is None  # nothing made up
+    assert data.library_name == "transformers" and data.pipeline_tag == "text-classification"
+    code, _, err = run_push([bare, REPO, "--no_verify", "--license", "mit", "--dataset", "stanfordnlp/imdb"], capsys)
+    assert code == 0, err
+    assert "--license" not in err
+    data = ModelCard(hub_env.file_bytes(REPO, "README.md").decode()).data
+    assert data.license == "mit" and data.datasets == ["stanfordnlp/imdb"]
+    accuracy = [r for r in data.eval_results if r.metric_type == "accuracy"]
+    assert accuracy[0].metric_value == TEST_RESULTS["test_accuracy"] and accuracy[0].metric_name == "Accuracy (test)"
 
 
 def test_compare_logits_rejects_mismatch_and_local_code():
@@ -336,7 +347,7 @@ model-index:
     (folder / "README.md").write_text(card)
     code, out, err = run_push([folder, REPO, "--no_verify"], capsys)
     assert code == 0, err
-    assert "using 'imdb' from its model-index" in out
+    assert "using 'imdb' from its model-index" in err
     from huggingface_hub import ModelCard
 
     data = ModelCard(hub_env.file_bytes(REPO, "README.md").decode()).data

@@ -173,6 +173,10 @@ def test_problem_types_like_every_hf_head():
     out = single(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
     assert single.config.problem_type == "single_label_classification"
     torch.testing.assert_close(out.loss, torch.nn.functional.cross_entropy(out.logits, labels))
+    labels = torch.tensor([0, -100, 1, -100, 1])  # -100 rows (padding, masked) count for nothing
+    out = single(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
+    kept = labels != -100
+    torch.testing.assert_close(out.loss, torch.nn.functional.cross_entropy(out.logits[kept], labels[kept]))
 
 
 def test_return_dict_false_gives_tuples():

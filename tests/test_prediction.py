@@ -128,3 +128,32 @@ def test_predict_answers_as_the_pipeline_does_one_text_at_a_time(model_dir):
     assert [a["label"] for a in answers] == [a["label"] for a in sigmoid]
     assert [a["score"] for a in answers] == pytest.approx([a["score"] for a in sigmoid], abs=1e-5)
     assert sigmoid[0]["score"] != pytest.approx(one_by_one[0]["score"], abs=1e-3)  # the two differ
+
+
+@pytest.mark.slow
+def test_predict_and_evaluate_print_their_results_and_nothing_else(model_dir, tmp_path):
+    """No "Loading weights" or "Map" bars, no library notices on stderr unless --verbose: run as a user runs it."""
+    data = write_toy_dataset(tmp_path / "data", n_train=10, n_test=6)
+    commands = {
+        "predict": [model_dir, "a great film", "--device", "cpu"],
+        "evaluate": [model_dir, "--dataset", data, "--device", "cpu"],
+    }
+    for command, argv in commands.items():
+        run = subprocess.run(
+            [sys.executable, "-m", "hf_bilstm.cli", command, *argv], capture_output=True, text=True, timeout=300
+        )
+        assert run.returncode == 0 and run.stdout.strip(), run.stderr
+        assert run.stderr == "", (command, run.stderr)
+    verbose = subprocess.run(
+        [sys.executable, "-m", "hf_bilstm.cli", "predict", *commands["predict"], "--verbose"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert verbose.returncode == 0 and verbose.stdout.splitlines() == run_predict_lines(model_dir)
+
+
+def run_predict_lines(model_dir):
+    out = io.StringIO()
+    assert prediction.main([model_dir, "a great film", "--device", "cpu"], stdout=out) == 0
+    return out.getvalue().splitlines()

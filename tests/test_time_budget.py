@@ -6,7 +6,7 @@ import os
 import pytest
 from helpers import TINY, tiny_args, tiny_imdb, write_toy_dataset
 
-from hf_bilstm import time_budget, training
+from hf_bilstm import evaluation, time_budget, training
 from hf_bilstm.data import UsageError
 from hf_bilstm.pretraining import pretrain
 from hf_bilstm.time_budget import TimeBudgetCallback
@@ -86,16 +86,20 @@ def test_train_command_stops_early_and_leaves_a_complete_folder(tmp_path, capsys
     state = json.loads((out / "trainer_state.json").read_text())
     assert state["global_step"] == 1  # 50 epochs were asked for
     results = json.loads((out / "all_results.json").read_text())
-    assert 0 <= results["eval_accuracy"] <= 1 and 0 <= results["test_accuracy"] <= 1
+    # The figures describe the model that was kept: evaluating the saved folder gives them again.
+    capsys.readouterr()
+    assert evaluation.main([str(out), "--dataset", dataset, "--split", "test", "--device", "cpu"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["test_accuracy"] == results["test_accuracy"] and again["test_samples"] == results["test_samples"]
     for name in ("model.safetensors", "config.json", "tokenizer.json", "README.md"):
         assert os.path.exists(out / name), name
     assert "stopped early by the 0 s time budget" in (out / "README.md").read_text()
 
 
 def test_pretrain_stops_within_its_budget_and_says_so(tmp_path):
-    results = pretrain(tiny_args(tmp_path / "lm", max_steps=500, max_train_seconds=0.001), raw=tiny_imdb())
+    results = pretrain(*tiny_args(tmp_path / "lm", max_steps=500, max_train_seconds=0.001), raw=tiny_imdb())
     assert results["steps"] == 1 and results["time_budget"]["stopped_training"]
     assert (tmp_path / "lm" / "model.safetensors").exists()
     assert "stopped by the 0 s time budget" in (tmp_path / "lm" / "README.md").read_text()
     with pytest.raises(UsageError, match="--max_train_seconds"):
-        pretrain(tiny_args(tmp_path / "lm2", max_train_seconds=0), raw=tiny_imdb())
+        pretrain(*tiny_args(tmp_path / "lm2", max_train_seconds=0), raw=tiny_imdb())

@@ -11,7 +11,8 @@ from safetensors.torch import load_file
 
 from hf_bilstm import training
 from hf_bilstm.data import UsageError
-from hf_bilstm.training import classification_metrics, parse_args, resolve
+from hf_bilstm.evaluation import classification_metrics
+from hf_bilstm.training import parse_args, resolve
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -244,31 +245,6 @@ def test_imdb_evaluate_command_reproduces_the_test_metrics(imdb_run, capsys):
     results = read_json(imdb_run, "all_results.json")
     assert metrics["test_accuracy"] == results["test_accuracy"]
     assert metrics["test_loss"] == pytest.approx(results["test_loss"], rel=1e-4)
-
-
-def test_imdb_model_card_holds_the_real_numbers(imdb_run):
-    from huggingface_hub import ModelCard
-
-    results = read_json(imdb_run, "all_results.json")
-    card = ModelCard.load(os.path.join(imdb_run, "README.md"))
-    parsed = {(r.dataset_split, r.metric_type): r for r in card.data.eval_results}
-    test_accuracy = parsed[("test", "accuracy")]
-    assert test_accuracy.task_type == "text-classification" and test_accuracy.dataset_type == "imdb"
-    assert test_accuracy.metric_value == results["test_accuracy"]
-    assert parsed[("validation", "accuracy")].metric_value == results["eval_accuracy"]
-    assert parsed[("test", "f1")].metric_value == results["test_f1"]
-    text = card.text
-    assert (
-        f"| test | 400 | {results['test_accuracy']:.4f} | {results['test_f1']:.4f} | {results['test_loss']:.4f} |"
-        in text
-    )
-    assert f"| validation | 400 | {results['eval_accuracy']:.4f} |" in text
-    # long runs are written in minutes as well as seconds
-    runtime = results["train_runtime"]
-    assert (f"{runtime:.1f} s" if runtime < 120 else f"({runtime:.0f} s)") in text
-    assert "| lr_scheduler_type | cosine |" in text and "| pooling | max_mean |" in text
-    assert "preset `cpu`" in text and "transformers " in text and "Intended use and limits" in text
-    assert "| learning_rate | 0.005 |" in text and "{{" not in text
 
 
 def test_cpu_precision_is_fp32_by_default_and_bf16_on_request(tmp_path):

@@ -160,4 +160,4 @@ def test_train_with_word_vectors_and_a_budget_reports_their_seconds_and_finishes
     assert train_main([*argv, *wv]) == 0
     results = json.loads((out / "all_results.json").read_text())
     assert 0 <= results["word_vectors_runtime"] < 600 and "test_accuracy" in results
-    assert "word vectors for" in capsys.readouterr().out
+    assert "word vectors for" in capsys.readouterr().err

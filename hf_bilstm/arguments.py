@@ -1,0 +1,71 @@
+"""Command-line parsing shared by every `hf-bilstm` command: a misspelled flag is answered with the closest real one.
+
+`FlagParser` is `HfArgumentParser` (dataclasses → flags, both `--snake_case` and `--dash-case` spellings) and
+`CommandParser` plain `argparse`; both refuse an unknown flag with exit 2 and one line such as
+`unrecognized argument --hiden_size (did you mean --hidden_size?)`, and neither accepts abbreviations.
+"""
+
+import argparse
+import difflib
+
+from transformers import HfArgumentParser
+
+
+def closest_flag(given: str, known: list[str]) -> str | None:
+    """The real flag nearest to a misspelled `given` (`--hiden_size` → `--hidden_size`), or None if none is near."""
+    name = given.split("=", 1)[0]
+    # Compared in one spelling, answered in the user's: --hiden-size gets --hidden-size.
+    dashed = "-" in name[2:] and "_" not in name
+    candidates = {flag.replace("-", "_")[2:]: flag for flag in known if flag.startswith("--")}
+    match = difflib.get_close_matches(name.replace("-", "_")[2:], list(candidates), n=1, cutoff=0.6)
+    if not match:
+        return None
+    return "--" + (match[0].replace("_", "-") if dashed else match[0])
+
+
+class SuggestingParser:
+    """For `argparse.ArgumentParser` subclasses: an unknown flag is refused with a suggestion, errors in one line."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        unknown = [token for token in extras if token.startswith("-") and token not in ("-", "--")]
+        if unknown:
+            described = []
+            for token in unknown:
+                guess = closest_flag(token, list(self._option_string_actions))
+                described.append(f"{token} (did you mean {guess}?)" if guess else token)
+            word = "argument" if len(unknown) == 1 else "arguments"
+            self.error(f"unrecognized {word} {', '.join(described)}")
+        return namespace, extras
+
+    def error(self, message: str):
+        # argparse prints the whole usage first; for `train` that is every TrainingArguments flag, pages of it.
+        self.exit(2, f"{self.prog}: error: {message}\nRun `{self.prog} --help` to see the flags.\n")
+
+
+class FlagParser(SuggestingParser, HfArgumentParser):
+    """`HfArgumentParser` over dataclasses, without abbreviations, answering a misspelled flag with the closest."""
+
+    def __init__(self, dataclass_types, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(dataclass_types, **kwargs)
+
+
+class CommandParser(SuggestingParser, argparse.ArgumentParser):
+    """`argparse.ArgumentParser` without abbreviations, answering a misspelled flag with the closest."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(**kwargs)
+
+
+def given_flags(argv: list[str]) -> set[str]:
+    """Names of the options written on the command line (dash or underscore spelling, `--no_x` counts as x)."""
+    given = set()
+    for token in argv:
+        if token.startswith("--"):
+            name = token[2:].split("=", 1)[0].replace("-", "_")
+            given.add(name)
+            if name.startswith("no_"):
+                given.add(name[3:])
+    return given

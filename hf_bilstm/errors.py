@@ -1,0 +1,58 @@
+"""The errors a user can fix, and what a command answers for them.
+
+`UsageError` is a problem with what the user asked for (arguments, dataset, folders): one line naming the problem and
+the fix, exit 2, no traceback. `exit_code_for` is how `train` and `pretrain` answer it, or a write that ran out of
+room (exit 1, saying what was kept); anything else is a bug and propagates. Other modules' user-facing errors
+(`hub.HubPushError`, `model_card.CardError`) follow the same rule.
+"""
+
+import errno
+import os
+import re
+import sys
+
+
+class UsageError(ValueError):
+    """A problem with what the user asked for (arguments, dataset, folders); the message says what to do."""
+
+    def __init__(self, message: str = ""):
+        # One line on the terminal: the errors of other libraries that a message quotes (the Hub's, transformers')
+        # carry line breaks of their own.
+        super().__init__(" ".join(part.strip() for part in str(message).split("\n") if part.strip()))
+
+
+# errno values of a write that ran out of room: a full disk, a file-size limit (`ulimit -f`), a quota.
+_NO_ROOM = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_NO_ROOM_TEXT = re.compile(r"os error (" + "|".join(str(code) for code in sorted(_NO_ROOM)) + r")\b")
+
+
+def no_room_reason(error: BaseException) -> str | None:
+    """The OS's words when `error` (or what caused it) is a write that ran out of room; None for anything else."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _NO_ROOM:
+            return error.strerror or os.strerror(error.errno)
+        # safetensors and tokenizers write from Rust and raise their own exception types, naming the OS error.
+        match = _NO_ROOM_TEXT.search(str(error))
+        if match:
+            return os.strerror(int(match.group(1)))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def exit_code_for(prog: str, error: Exception, output_dir: str, rerun: str = "run again") -> int:
+    """What a command's `main` answers for `error`: 2 and one line for a usage error, 1 and what was kept for a write
+    that ran out of room; anything else is a bug and propagates (re-raise it when this raises nothing)."""
+    if isinstance(error, UsageError):
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+    reason = no_room_reason(error)
+    if reason is None:
+        raise error
+    print(
+        f"{prog}: error: a file could not be written in {output_dir!r} ({reason}). The previous contents of the "
+        f"folder were kept; free some space (or raise the file-size limit) and {rerun}.",
+        file=sys.stderr,
+    )
+    return 1

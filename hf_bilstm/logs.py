@@ -1,0 +1,84 @@
+"""The package's loggers: `transformers.utils.logging` loggers under `hf_bilstm`, printed on stderr.
+
+Library code logs; the commands' `main` functions print their results. Warnings show by default, information once
+a command asks for it (`show_progress`, as `train` does); `quiet_libraries` keeps `predict` and `evaluate` to their
+results unless `--verbose`.
+"""
+
+import logging as _logging
+import sys
+from contextlib import contextmanager
+
+from transformers.utils import logging
+
+_ROOT = "hf_bilstm"
+
+
+class _StderrHandler(_logging.Handler):
+    """Writes to the `sys.stderr` of the moment, so that a redirected or captured stderr gets the messages too."""
+
+    def emit(self, record: _logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:  # the logging module's own rule: a message that cannot be written never breaks the caller
+            self.handleError(record)
+
+
+def _configure_root() -> _logging.Logger:
+    root = _logging.getLogger(_ROOT)
+    if not any(isinstance(handler, _StderrHandler) for handler in root.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(_logging.Formatter("%(message)s"))
+        root.addHandler(handler)
+        root.setLevel(_logging.WARNING)
+        root.propagate = False  # an application's root handlers would print each message twice
+    return root
+
+
+def get_logger(name: str) -> _logging.Logger:
+    """The logger of an `hf_bilstm` module (`get_logger(__name__)`)."""
+    _configure_root()
+    return logging.get_logger(name)
+
+
+def show_progress() -> None:
+    """hf_bilstm's information messages on (what a long command like `train` reports as it goes)."""
+    _configure_root().setLevel(_logging.INFO)
+
+
+@contextmanager
+def quiet_libraries(verbose: bool = False):
+    """
+    For commands whose output is their result (`predict`, `evaluate`): transformers' and datasets' progress bars
+    ("Loading weights", "Map") and notices are off for the block unless `verbose`; errors still show, and so do
+    hf_bilstm's own warnings. The previous settings come back afterwards.
+    """
+    import datasets.utils.logging as datasets_logging
+
+    if verbose:
+        previous = _configure_root().level
+        _configure_root().setLevel(_logging.INFO)
+        try:
+            yield
+        finally:
+            _configure_root().setLevel(previous)
+        return
+    saved = (
+        logging.get_verbosity(),
+        logging.is_progress_bar_enabled(),
+        datasets_logging.get_verbosity(),
+        datasets_logging.is_progress_bar_enabled(),
+    )
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    datasets_logging.set_verbosity_error()
+    datasets_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(saved[0])
+        datasets_logging.set_verbosity(saved[2])
+        if saved[1]:
+            logging.enable_progress_bar()
+        if saved[3]:
+            datasets_logging.enable_progress_bar()

@@ -1,0 +1,76 @@
+"""Parsing shared by every command: a misspelled flag names the closest real one; pretrain's TrainingArguments."""
+
+import subprocess
+import sys
+
+import pytest
+
+from hf_bilstm import cli, pretraining
+from hf_bilstm.arguments import closest_flag
+from hf_bilstm.data import UsageError
+
+KNOWN = {"--output_dir"}
+# One misspelling per command, and the flag it must point to.
+MISSPELLED = [
+    ("train", ["--output_dir", "out", "--hiden_size", "8"], "--hidden_size"),
+    ("train", ["--output_dir", "out", "--learning-rat", "0.1"], "--learning-rate"),
+    ("pretrain", ["--output_dir", "out", "--embeding_dim", "8"], "--embedding_dim"),
+    ("evaluate", ["model", "--max_sample", "3"], "--max_samples"),
+    ("predict", ["model", "a text", "--batchsize", "2"], "--batch_size"),
+    ("push", ["folder", "alice/name", "--licence", "mit"], "--license"),
+    ("export", ["folder", "--quantise"], "--quantize"),
+]
+
+
+@pytest.mark.parametrize("command, argv, suggestion", MISSPELLED, ids=[f"{c} {s}" for c, _, s in MISSPELLED])
+def test_a_misspelled_flag_names_the_closest_real_one(command, argv, suggestion, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # nothing may be written, and nothing is: parsing fails first
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([command, *argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2
+    wrong = next(token for token in argv if token.startswith("--") and token.split("=")[0] not in KNOWN)
+    assert err[0] == f"hf-bilstm {command}: error: unrecognized argument {wrong} (did you mean {suggestion}?)"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_closest_flag_answers_in_the_users_spelling_and_only_when_close():
+    known = ["--hidden_size", "--hidden-size", "--help", "-h"]
+    assert closest_flag("--hiden_size=8", known) == "--hidden_size"
+    assert closest_flag("--hiden-size", known) == "--hidden-size"
+    assert closest_flag("--completely_unrelated", known) is None
+
+
+def test_pretrain_takes_training_arguments_with_language_model_defaults(tmp_path):
+    args, training_args = pretraining.parse_args(["--output_dir", str(tmp_path), "--hidden_size", "32"])
+    assert args.hidden_size == 32 and training_args.output_dir == str(tmp_path)
+    # The defaults a run uses, which --help shows: an LM's, not the Trainer's stock ones.
+    assert training_args.learning_rate == 2e-3 and training_args.warmup_steps == 0.02
+    assert training_args.lr_scheduler_type.value == "cosine" and training_args.per_device_train_batch_size == 64
+    assert training_args.max_grad_norm == 1.0 and training_args.save_strategy.value == "no"
+    assert training_args.per_device_eval_batch_size == 64
+    _, training_args = pretraining.parse_args(
+        ["--output_dir", str(tmp_path), "--warmup-steps", "0.1", "--per_device_train_batch_size", "8"]
+    )
+    assert training_args.warmup_steps == 0.1 and training_args.per_device_eval_batch_size == 8  # flags win
+    help_text = " ".join(pretraining.make_parser().format_help().split())
+    assert "(default: 0.002)" in help_text and "(default: cosine)" in help_text
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--warmup_ratio", "0.1"], "--warmup_steps 0.02"),
+        (["--save_strategy", "steps"], "--save_strategy"),
+        ([], "give --output_dir"),
+    ],
+)
+def test_pretrain_refuses_flags_it_would_ignore(argv, message, tmp_path):
+    with pytest.raises(UsageError, match=message):
+        pretraining.parse_args(argv + (["--output_dir", str(tmp_path)] if message != "give --output_dir" else []))
+
+
+def test_evaluate_does_not_load_the_train_command():
+    code = "import sys, hf_bilstm.evaluation; print(sorted(m for m in sys.modules if m.startswith('hf_bilstm.')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "hf_bilstm.evaluation" in loaded and "hf_bilstm.training" not in loaded, loaded

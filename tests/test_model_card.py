@@ -1,0 +1,99 @@
+"""Model cards on toy data (no ../shared needed): what a classifier's and a language model's card say, and declare."""
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import QUIET, TINY, tiny_args, tiny_imdb, write_toy_dataset
+from huggingface_hub import ModelCard
+
+from hf_bilstm import model_card, training
+from hf_bilstm.pretraining import pretrain
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+TOY_CARD = "---\nlicense: cc-by-4.0\nlanguage:\n- en\npretty_name: Toy reviews\n---\n\n# Toy reviews\n"
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """A local dataset folder whose own card declares a license, a language and a pretty name."""
+    root = tmp_path_factory.mktemp("cards")
+    data = Path(write_toy_dataset(root / "reviews", n_train=120, n_test=40))
+    (data / "README.md").write_text(TOY_CARD)
+    return root, str(data)
+
+
+def train_card(root: Path, data: str, name: str, *extra: str):
+    out = root / name
+    argv = ["--dataset", data, "--output_dir", str(out), "--preset", "base", *TINY, "--num_train_epochs", "1"]
+    assert training.main([*argv, "--per_device_train_batch_size", "16", *QUIET, *extra]) == 0
+    results = json.loads((out / "all_results.json").read_text())
+    return out, ModelCard.load(out / "README.md"), results
+
+
+def test_card_of_a_local_copy_holds_the_run_and_no_made_up_hub_metadata(toy):
+    out, card, results = train_card(*toy, "local")
+    data, text = card.data, card.text
+    assert data.license == "cc-by-4.0" and data.language == ["en"]  # from the dataset's own card, not hard-coded
+    assert data.datasets is None and data.eval_results is None  # a folder name is not a Hub id
+    assert "trained from scratch on a local copy of Toy reviews (folder `reviews`)" in text
+    row = f"| test | 40 | {results['test_accuracy']:.4f} | {results['test_f1']:.4f} | {results['test_loss']:.4f} |"
+    assert row in text and f"| validation | 12 | {results['eval_accuracy']:.4f} |" in text
+    assert f'model="{out.resolve()}"' in text and f"hf-bilstm predict {out.resolve()} " in text  # the exact folder
+    assert "| warmup_ratio | 0.05 |" in text and "warmup_steps" not in text  # the base preset's share of the steps
+    assert "classifying English texts" in text and "pip install -e ." in text and "pip install hf-bilstm" not in text
+    assert "219 reviews per second" in text and "hundreds" not in text  # the README's measured serving speeds
+    assert "{{" not in text and "{%" not in text
+
+
+def test_flags_name_the_hub_dataset_license_and_language(toy):
+    args = ["--dataset_name", "alice/toy-reviews", "--license", "mit", "--language", "de"]
+    _, card, results = train_card(*toy, "named", *args)
+    data = card.data
+    assert data.license == "mit" and data.language == ["de"] and data.datasets == ["alice/toy-reviews"]
+    parsed = {(r.dataset_split, r.metric_type): r for r in data.eval_results}
+    assert parsed[("test", "accuracy")].metric_value == results["test_accuracy"]
+    assert parsed[("validation", "accuracy")].metric_value == results["eval_accuracy"]
+    assert parsed[("test", "f1")].metric_value == results["test_f1"]
+    assert parsed[("test", "f1")].metric_name == "Macro F1 (test)"
+    assert {r.dataset_type for r in data.eval_results} == {"alice/toy-reviews"}
+    assert "a local copy of `alice/toy-reviews`" in card.text and "classifying German texts" in card.text
+
+
+def test_a_dataset_without_a_card_declares_neither_license_nor_language(tmp_path):
+    data = write_toy_dataset(tmp_path / "plain", n_train=10, n_test=4)
+    source = model_card.DatasetSource.resolve(data)
+    assert source.license is None and source.language is None and source.hub_id is None
+    assert source.description == "a local copy of `plain`"
+    hub = model_card.DatasetSource.resolve("someone/never-downloaded")  # not in the cache: no network call, no guess
+    assert hub.hub_id == "someone/never-downloaded" and hub.license is None
+    assert hub.description == "`someone/never-downloaded`"
+
+
+def test_a_template_variable_without_a_value_is_refused(tmp_path):
+    template = tmp_path / "card.md"
+    template.write_text("---\n{{ card_data }}\n---\n# {{ model_name }} on {{ dataset_descripton }}\n")
+    with pytest.raises(KeyError, match="dataset_descripton"):
+        model_card._render(template, model_card.ModelCardData(), {"model_name": "m"})
+
+
+def test_language_model_card_names_the_local_copy_and_the_exact_folder(toy, tmp_path):
+    _, data = toy
+    out = tmp_path / "lm"
+    pretrain(*tiny_args(out, dataset=data, max_steps=2, warmup_steps=0.1), raw=tiny_imdb())
+    card = ModelCard.load(out / "README.md")
+    assert card.data.license == "cc-by-4.0" and card.data.language == ["en"] and card.data.datasets is None
+    assert "language-model" in card.data.tags and card.data.library_name == "transformers"
+    assert "a local copy of Toy reviews" in card.text and f'from_pretrained("{out.resolve()}"' in card.text
+    assert "| warmup_ratio | 0.1 |" in card.text and "{{" not in card.text
+
+
+def test_push_names_the_repository_where_the_card_named_the_folder(tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    usage = f'pipeline("text-classification", model="{folder.resolve()}")'
+    text = f"---\nlicense: mit\ndatasets:\n- alice/toy\n---\n\n{usage}\n"
+    completed = model_card.complete_card(text, "alice/tiny", folder)
+    assert 'model="alice/tiny"' in completed and str(folder.resolve()) not in completed
+    assert ModelCard(completed).data.license == "mit"

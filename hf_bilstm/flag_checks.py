@@ -93,3 +93,32 @@ def local_path(name: str | None) -> str | None:
     if name and os.path.exists(os.path.expanduser(name)):
         return name
     return None
+
+
+# The Trainer's own numeric flags that it accepts out of range and then ignores, misreads or divides by: each is
+# checked here, so that it is honoured or refused (`None` is the Trainer's "not set").
+TRAINER_NUMBERS = {
+    "gradient_accumulation_steps": dict(integer=True, minimum=1),
+    "eval_accumulation_steps": dict(integer=True, minimum=1),
+    "logging_steps": dict(above=0, what="steps, or a share of them below 1"),
+    "eval_steps": dict(above=0, what="steps, or a share of them below 1"),
+    "save_steps": dict(above=0, what="steps, or a share of them below 1"),
+    "save_total_limit": dict(integer=True, minimum=1, what="checkpoints kept; leave it out to keep all"),
+    "label_smoothing_factor": dict(minimum=0, below=1),
+    "adam_beta1": dict(minimum=0, below=1),
+    "adam_beta2": dict(minimum=0, below=1),
+    "adam_epsilon": dict(above=0),
+    "dataloader_num_workers": dict(integer=True, minimum=0),
+    "dataloader_prefetch_factor": dict(integer=True, minimum=1),
+    "eval_delay": dict(minimum=0),
+    "torch_empty_cache_steps": dict(integer=True, minimum=1),
+}
+
+
+def check_trainer_numbers(training_args) -> None:
+    """The Trainer's numeric flags (`TRAINER_NUMBERS`), and `--max_steps`: -1 (not set) or a positive number."""
+    for name, rule in TRAINER_NUMBERS.items():
+        check_number(f"--{name}", getattr(training_args, name, None), **rule)
+    max_steps = getattr(training_args, "max_steps", -1)
+    if max_steps != -1:
+        check_number("--max_steps", max_steps, integer=True, minimum=1, what="or leave it out to train by epochs")

@@ -18,7 +18,7 @@ from datasets import Dataset, DatasetDict, concatenate_datasets
 from transformers import HfArgumentParser, Trainer, TrainingArguments, set_seed
 
 from .configuration_bilstm import BiLSTMConfig
-from .data import PaddingCollator, UsageError, iter_texts, load_raw_dataset
+from .data import PaddingCollator, UsageError, load_raw_dataset, train_tokenizer_on
 from .divergence import check_finite_weights, loss_has_diverged
 from .flag_checks import (
     check_architecture,
@@ -31,7 +31,6 @@ from .flag_checks import (
 from .modeling_bilstm import BiLSTMForPreTraining
 from .output_dir import OutputDir, exit_code_for
 from .time_budget import time_budget_from_flag
-from .tokenization_bilstm import train_tokenizer
 
 RESULTS_FILE = "pretraining_results.json"
 
@@ -283,12 +282,13 @@ def _pretrain(args: PretrainingArguments, raw, split_names: list[str], output: O
     train_texts, heldout_texts = parts["train"], parts["test"]
 
     tick = time.perf_counter()
-    tokenizer = train_tokenizer(
-        iter_texts(train_texts, "text"),
+    tokenizer = train_tokenizer_on(
+        train_texts,
+        "text",
         vocab_size=args.vocab_size,
+        max_length=args.max_length,
         min_frequency=args.min_frequency,
-        model_max_length=args.max_length,
-        length=len(train_texts),
+        rows_flag="--max_texts",
     )
     phases["tokenizer"] = time.perf_counter() - tick
 

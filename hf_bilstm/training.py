@@ -28,7 +28,16 @@ from transformers import (
 )
 
 from .configuration_bilstm import BiLSTMConfig
-from .data import PaddingCollator, UsageError, encode_splits, load_raw_dataset, prepare_splits, train_tokenizer_on
+from .data import (
+    PaddingCollator,
+    UsageError,
+    check_tokenizer_length,
+    check_validation_split_name,
+    encode_splits,
+    load_raw_dataset,
+    prepare_splits,
+    train_tokenizer_on,
+)
 from .divergence import DivergenceCallback, check_finite_weights
 from .finetuning import FineTuningArguments
 from .flag_checks import (
@@ -38,6 +47,7 @@ from .flag_checks import (
     check_number,
     check_seed,
     check_tokenizer_flags,
+    check_trainer_numbers,
     local_path,
 )
 from .modeling_bilstm import BiLSTMForSequenceClassification, BiLSTMModel
@@ -397,6 +407,8 @@ def check_flags(model_args: ModelArguments, data_args: DataArguments, training_a
     check_number("--warmup_steps", training_args.warmup_steps, minimum=0)
     check_number("--per_device_train_batch_size", training_args.per_device_train_batch_size, integer=True, minimum=1)
     check_number("--per_device_eval_batch_size", training_args.per_device_eval_batch_size, integer=True, minimum=1)
+    check_trainer_numbers(training_args)
+    check_number("--preprocessing_num_workers", data_args.preprocessing_num_workers, integer=True, minimum=1)
     check_seed(training_args.seed)
     check_number(
         "--validation_fraction", data_args.validation_fraction, above=0, below=1, what="share of train held out"
@@ -408,6 +420,8 @@ def check_flags(model_args: ModelArguments, data_args: DataArguments, training_a
             f"--text_column and --label_column are both {data_args.text_column!r}; name the column of the texts "
             "and the column of the labels."
         )
+    if "validation_split" in given:
+        check_validation_split_name(data_args.validation_split, data_args.train_split)
     splits = {"--train_split": data_args.train_split, "--validation_split": data_args.validation_split}
     if data_args.test_split:
         splits["--test_split"] = data_args.test_split
@@ -761,7 +775,7 @@ def train(
         training_args.output_dir,
         "train",
         overwrite=model_args.overwrite_output_dir,
-        resuming=checkpoint is not None,
+        resuming=checkpoint or False,  # a checkpoint outside --output_dir is one more input
         inputs={
             "--model_name_or_path": local_path(model_args.model_name_or_path),
             "--dataset": local_path(data_args.dataset),
@@ -828,6 +842,7 @@ def _train(model_args, data_args, training_args, command, output, checkpoint, hu
             max_eval_samples=data_args.max_eval_samples,
             max_test_samples=data_args.max_test_samples,
             seed=training_args.seed,
+            validation_given="validation_split" in model_args.given_flags,
         )
         tokenizer_source = checkpoint or model_args.model_name_or_path
         if tokenizer_source is None and not is_main:
@@ -839,6 +854,7 @@ def _train(model_args, data_args, training_args, command, output, checkpoint, hu
                 tokenizer.model_max_length = model_args.max_length
             if model_args.truncation_side is not None:
                 tokenizer.truncation_side = model_args.truncation_side
+            check_tokenizer_length(tokenizer, f"{tokenizer_source} (or pass --max_length)")
         else:
             tokenizer = train_tokenizer_on(
                 splits.train,

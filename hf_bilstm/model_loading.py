@@ -83,7 +83,8 @@ def check_weight_header(config, source: str) -> None:
             for key in handle.keys():
                 part = handle.get_slice(key)
                 shapes[key] = tuple(part.get_shape())
-                dtypes[key] = getattr(torch, _SAFETENSORS_DTYPES.get(part.get_dtype(), "uint8"))
+                name = part.get_dtype()
+                dtypes[key] = getattr(torch, _SAFETENSORS_DTYPES.get(name, ""), name)  # unknown: its own name
     if not shapes:
         raise UsageError(
             f"{source!r}: its weights file holds no tensors at all; the model would answer from random weights. {_FIX}"
@@ -92,7 +93,18 @@ def check_weight_header(config, source: str) -> None:
 
 
 # safetensors' dtype names → torch's (only whether a dtype is a float matters here)
-_SAFETENSORS_DTYPES = {"F16": "float16", "BF16": "bfloat16", "F32": "float32", "F64": "float64"}
+_SAFETENSORS_DTYPES = {
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "F32": "float32",
+    "F64": "float64",
+    "I8": "int8",
+    "I16": "int16",
+    "I32": "int32",
+    "I64": "int64",
+    "U8": "uint8",
+    "BOOL": "bool",
+}
 
 
 def check_weights(model: torch.nn.Module, source: str) -> None:

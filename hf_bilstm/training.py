@@ -45,6 +45,7 @@ from .flag_checks import (
     check_dataset_flag,
     check_model_flag,
     check_number,
+    check_resume_optimizer,
     check_seed,
     check_tokenizer_flags,
     check_trainer_numbers,
@@ -771,6 +772,7 @@ def train(
     checkpoint = find_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
     if checkpoint is not None:
         check_resume_flags(model_args, checkpoint)
+        check_resume_optimizer(training_args, model_args.given_flags, checkpoint)
     output = OutputDir(
         training_args.output_dir,
         "train",

@@ -34,7 +34,7 @@ class UsageError(ValueError):
 MAX_MODEL_MAX_LENGTH = 10**7  # tokens; a folder without the setting gets transformers' 1e30, meaning "no limit"
 
 
-def check_tokenizer_length(tokenizer, source: str) -> None:
+def check_tokenizer_length(tokenizer, source: str, or_flag: str = "") -> None:
     """
     Texts are cut to the tokenizer's `model_max_length` (before tokenizing, at a character bound derived from it),
     which is what bounds memory for any input: a tokenizer without a limit (transformers fills in 1e30 when
@@ -43,10 +43,11 @@ def check_tokenizer_length(tokenizer, source: str) -> None:
     limit = getattr(tokenizer, "model_max_length", None)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_MODEL_MAX_LENGTH:
         shown = "absent (no limit)" if isinstance(limit, int) and limit > MAX_MODEL_MAX_LENGTH else repr(limit)
+        fix = 'set "model_max_length" in its tokenizer_config.json (hf-bilstm train writes --max_length there).'
         raise UsageError(
             f"{source!r}: its tokenizer's model_max_length is {shown}, but texts are cut to it (which bounds memory "
-            f"for any input), so it must be a whole number of tokens from 1 to {MAX_MODEL_MAX_LENGTH:,}. Set "
-            '"model_max_length" in its tokenizer_config.json (hf-bilstm train writes --max_length there, e.g. 400).'
+            f"for any input), so it must be a whole number of tokens from 1 to {MAX_MODEL_MAX_LENGTH:,}. "
+            + (f"{or_flag}{fix}" if or_flag else fix[0].upper() + fix[1:])
         )
 
 

@@ -67,7 +67,7 @@ def check_weight_header(config, source: str) -> None:
     safetensors headers and a model built on the meta device: nothing is allocated, so a config.json whose sizes are
     huge (vocab_size 1e12) is refused before `from_pretrained` would allocate them.
     """
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
     from transformers import AutoModelForSequenceClassification
 
     with torch.device("meta"):
@@ -78,13 +78,16 @@ def check_weight_header(config, source: str) -> None:
     except OSError:
         return  # no weights file: from_pretrained names what is missing (a pickle, nothing at all)
     shapes, dtypes = {}, {}
-    for path in paths:
-        with safe_open(path, framework="pt") as handle:
-            for key in handle.keys():
-                part = handle.get_slice(key)
-                shapes[key] = tuple(part.get_shape())
-                name = part.get_dtype()
-                dtypes[key] = getattr(torch, _SAFETENSORS_DTYPES.get(name, ""), name)  # unknown: its own name
+    try:
+        for path in paths:
+            with safe_open(path, framework="pt") as handle:
+                for key in handle.keys():
+                    part = handle.get_slice(key)
+                    shapes[key] = tuple(part.get_shape())
+                    name = part.get_dtype()
+                    dtypes[key] = getattr(torch, _SAFETENSORS_DTYPES.get(name, ""), name)  # unknown: its own name
+    except (SafetensorError, OSError):
+        return  # a truncated or damaged file: BiLSTMPreTrainedModel.from_pretrained names it (and the fix)
     if not shapes:
         raise UsageError(
             f"{source!r}: its weights file holds no tensors at all; the model would answer from random weights. {_FIX}"

@@ -856,7 +856,7 @@ def _train(model_args, data_args, training_args, command, output, checkpoint, hu
                 tokenizer.model_max_length = model_args.max_length
             if model_args.truncation_side is not None:
                 tokenizer.truncation_side = model_args.truncation_side
-            check_tokenizer_length(tokenizer, f"{tokenizer_source} (or pass --max_length)")
+            check_tokenizer_length(tokenizer, tokenizer_source, or_flag="Pass --max_length, or ")
         else:
             tokenizer = train_tokenizer_on(
                 splits.train,

@@ -11,6 +11,9 @@ RNN_IMPLEMENTATIONS = ("auto", "padded", "packed")
 PROBLEM_TYPES = ("single_label_classification", "multi_label_classification", "regression")
 
 
+MAX_NUM_LABELS = 100_000
+
+
 class BiLSTMConfig(PretrainedConfig):
     r"""
     Configuration of a [`BiLSTMModel`] and its heads. The defaults reproduce the architecture of the classic
@@ -141,6 +144,12 @@ class BiLSTMConfig(PretrainedConfig):
             # transformers turns it into an empty id2label: a model with no outputs.
             raise ValueError(
                 f"BiLSTMConfig.num_labels must be at least 1 (1 = regression, 2+ = classes), but it was {num_labels}."
+            )
+        if num_labels is not None and num_labels > MAX_NUM_LABELS:
+            # transformers builds an id2label entry per label before anything else: 1e9 would take all memory.
+            raise ValueError(
+                f"BiLSTMConfig.num_labels must be at most {MAX_NUM_LABELS:,} (one output per class), but it was "
+                f"{num_labels:,}."
             )
         if num_labels is not None and id2label is not None and len(id2label) != num_labels:
             # transformers only logs a warning here; a head of the wrong width is a silent wrong answer.

@@ -23,8 +23,30 @@ from .tokenization_bilstm import cut_for_tokenizer, train_tokenizer
 LOCAL_IMDB_HINT = "../shared/data/imdb"
 
 
+MAX_MODEL_MAX_LENGTH = 10**7  # tokens; a folder without the setting gets transformers' 1e30, meaning "no limit"
+
+
+def check_tokenizer_length(tokenizer, source: str, or_flag: str = "") -> None:
+    """
+    Texts are cut to the tokenizer's `model_max_length` (before tokenizing, at a character bound derived from it),
+    which is what bounds memory for any input: a tokenizer without a limit (transformers fills in 1e30 when
+    tokenizer_config.json has none), or with a value that is not a positive whole number, is refused.
+    """
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_MODEL_MAX_LENGTH:
+        shown = "absent (no limit)" if isinstance(limit, int) and limit > MAX_MODEL_MAX_LENGTH else repr(limit)
+        fix = 'set "model_max_length" in its tokenizer_config.json (hf-bilstm train writes --max_length there).'
+        raise UsageError(
+            f"{source!r}: its tokenizer's model_max_length is {shown}, but texts are cut to it (which bounds memory "
+            f"for any input), so it must be a whole number of tokens from 1 to {MAX_MODEL_MAX_LENGTH:,}. "
+            + (f"{or_flag}{fix}" if or_flag else fix[0].upper() + fix[1:])
+        )
+
+
 def check_tokenizer_fits(tokenizer, config, source: str) -> None:
-    """Another tokenizer maps words to other embedding rows (a silent wrong answer, or ids past the end): refuse."""
+    """Another tokenizer maps words to other embedding rows (a silent wrong answer, or ids past the end): refuse.
+    Its `model_max_length` must bound the texts (`check_tokenizer_length`)."""
+    check_tokenizer_length(tokenizer, source)
     if len(tokenizer) != config.vocab_size:
         raise UsageError(
             f"{source!r}: the tokenizer has {len(tokenizer)} tokens but the model's vocabulary has "
@@ -59,7 +81,21 @@ def check_dataset_name(name: str) -> str:
             f"--dataset {name!r}: no such folder. Give an existing folder (for example {LOCAL_IMDB_HINT}) "
             "or a Hub dataset id such as stanfordnlp/imdb."
         )
+    if os.path.isfile(expanded):
+        raise UsageError(
+            f"--dataset {name!r} is a file, not a dataset folder; give the folder that holds the data files (named "
+            f"by split: train.parquet, test.csv, ...), e.g. {os.path.dirname(name) or '.'!r}, or a Hub dataset id."
+        )
+    if name.count("/") > 1 and not os.path.exists(expanded):  # neither a Hub id (USER/NAME) nor a folder
+        raise UsageError(
+            f"--dataset {name!r}: no such folder (nor a Hub id of the form USER/NAME). Check the spelling of the path."
+        )
     return expanded
+
+
+def _not_local(name: str) -> str:
+    """What a dataset error says first when `name` is not a local path: it may be a mistyped folder."""
+    return "" if os.path.exists(os.path.expanduser(name)) else "no such folder here, and "
 
 
 def load_raw_dataset(name: str, config_name: str | None = None, cache_dir: str | None = None) -> DatasetDict:
@@ -75,14 +111,15 @@ def load_raw_dataset(name: str, config_name: str | None = None, cache_dir: str |
             loaded = load_dataset(expanded if os.path.exists(expanded) else name, config_name, cache_dir=cache_dir)
     except ConnectionError as error:
         raise UsageError(
-            f"--dataset {name!r}: could not reach the Hugging Face Hub ({error}). When offline, point --dataset at "
+            f"--dataset {name!r}: {_not_local(name)}could not reach the Hugging Face Hub ({error}). Check the "
+            "spelling of a folder name. When offline, point --dataset at "
             f"a local copy instead, e.g. --dataset {LOCAL_IMDB_HINT} (a folder in the Hub's layout, or one saved "
             "with DatasetDict.save_to_disk)."
         ) from error
     except (DatasetNotFoundError, FileNotFoundError) as error:
         raise UsageError(
-            f"--dataset {name!r}: not found ({error}). Check the Hub id (e.g. stanfordnlp/imdb) or give a local "
-            f"folder such as {LOCAL_IMDB_HINT}."
+            f"--dataset {name!r}: {_not_local(name)}not found ({error}). Check the Hub id (e.g. stanfordnlp/imdb) "
+            f"or the spelling of the folder, or give a local folder such as {LOCAL_IMDB_HINT}."
         ) from error
     except ValueError as error:  # e.g. a config name that does not exist
         raise UsageError(f"--dataset {name!r}: {error}") from error
@@ -131,6 +168,20 @@ def _check_rows(dataset: Dataset, split: str, text_column: str, label_column: st
                 )
 
 
+# A label column with more distinct values than this, and more than half as many as rows, holds ids, scores or texts:
+# nearly every row would be a class of its own (a classifier with one example per class learns nothing).
+MAX_LABELS_PER_ROW_CHECK = 50
+
+
+def check_label_count(names: list[str], rows: int, label_column: str) -> None:
+    if len(names) > MAX_LABELS_PER_ROW_CHECK and 2 * len(names) > rows:
+        raise UsageError(
+            f"Column {label_column!r} holds {len(names):,} distinct labels in {rows:,} rows (e.g. {names[:3]}), so "
+            "nearly every row would be a class of its own: it looks like ids, scores or texts, not labels. Name the "
+            "label column with --label_column, or map its values to classes first."
+        )
+
+
 def _to_class_label(dataset: Dataset, label_column: str, names: list[str] | None) -> tuple[Dataset, list[str]]:
     """Returns the dataset with `label_column` as a ClassLabel, using `names` when given (to agree across splits)."""
     feature = dataset.features[label_column]
@@ -154,10 +205,19 @@ def _to_class_label(dataset: Dataset, label_column: str, names: list[str] | None
                     f"strings (column {label_column!r}). Convert the column (e.g. dataset.cast_column) or name the "
                     "right one with --label_column."
                 )
+            if isinstance(value, str) and not value.strip():  # an empty cell of a JSON or text column
+                values[row] = None
+            elif isinstance(value, str) and value != value.strip():
+                # 'pos ' next to 'pos' would be a class of its own (and an unknown label at evaluation)
+                raise UsageError(
+                    f"Row {row}: label {value!r} has spaces around it, so it would be a class apart from "
+                    f"{value.strip()!r}. Strip the labels of column {label_column!r} first (e.g. dataset.map)."
+                )
         values = [None if isinstance(v, int) and v < 0 else v for v in values]
     if names is None:
         present = {v for v in values if v is not None}
         names = [str(v) for v in sorted(present, key=lambda v: (isinstance(v, str), v))]
+        check_label_count(names, len(values), label_column)
     index = {name: i for i, name in enumerate(names)}
     ids = [index.get(str(v), -1) if v is not None else None for v in values]
     unknown = [(row, v) for row, (v, i) in enumerate(zip(values, ids)) if i == -1]
@@ -226,6 +286,16 @@ def _cap(dataset: Dataset, max_samples: int | None, seed: int, shuffle: bool) ->
     return (dataset.shuffle(seed=seed) if shuffle else dataset).select(range(max_samples))
 
 
+def check_validation_split_name(validation_split: str, train_split: str) -> None:
+    """A --validation_split given as the training split would select the model on its own training texts."""
+    if validation_split == train_split:
+        raise UsageError(
+            f"--validation_split names the training split {train_split!r}: the model would be selected on the texts "
+            "it was trained on. Name another split, or leave --validation_split out to hold out "
+            "--validation_fraction of the training split."
+        )
+
+
 def prepare_splits(
     raw: DatasetDict,
     text_column: str = "text",
@@ -238,6 +308,7 @@ def prepare_splits(
     max_eval_samples: int | None = None,
     max_test_samples: int | None = None,
     seed: int = 42,
+    validation_given: bool = False,
 ) -> Splits:
     """
     Checks columns and rows, turns labels into ids of the training split's `ClassLabel` names, and carves a
@@ -245,8 +316,13 @@ def prepare_splits(
 
     Caps (`max_*_samples`) take seeded random rows. The validation split is carved from the whole training split
     before train is capped, so the same seed always holds out the same reviews. `test_split=None` means no test
-    split (then no test metrics are reported).
+    split (then no test metrics are reported). `validation_given`: --validation_split was given, so it must name a
+    split of the dataset other than train (a typo is refused, not replaced by a carved split).
     """
+    if validation_given:
+        check_validation_split_name(validation_split, train_split)
+    if validation_given and validation_split not in raw:
+        _check_split(raw, validation_split, "model selection", "--validation_split (or leave it out to carve one)")
     train = _check_split(raw, train_split, "training", "--train_split")
     _check_columns(train, train_split, text_column, label_column)
     if len(train) == 0:
@@ -343,15 +419,30 @@ def train_tokenizer_on(
     max_length: int,
     min_frequency: int = 2,
     truncation_side: str = "right",
+    rows_flag: str = "--max_train_samples",
 ):
     """Trains the word-level tokenizer on the training split only: validation and test text must stay unseen."""
-    return train_tokenizer(
-        iter_texts(train, text_column),
-        vocab_size=vocab_size,
-        min_frequency=min_frequency,
-        model_max_length=max_length,
-        length=len(train),
-        truncation_side=truncation_side,
+    try:
+        return train_tokenizer(
+            iter_texts(train, text_column),
+            vocab_size=vocab_size,
+            min_frequency=min_frequency,
+            model_max_length=max_length,
+            length=len(train),
+            truncation_side=truncation_side,
+        )
+    except ValueError as error:
+        if "no words were found" not in str(error):
+            raise
+        raise UsageError(no_words_message(len(train), min_frequency, rows_flag)) from error
+
+
+def no_words_message(rows: int, min_frequency: int, rows_flag: str) -> str:
+    """Why a tokenizer could not be trained on the texts a run kept, and which flags fix it."""
+    return (
+        f"the tokenizer found no word in the {rows:,} training text(s) that occurs at least --min_frequency "
+        f"{min_frequency} time(s), so the model would have no vocabulary. Train on more texts ({rows_flag}) or "
+        "lower --min_frequency."
     )
 
 

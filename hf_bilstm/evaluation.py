@@ -7,6 +7,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ from .errors import UsageError
 from .flag_checks import check_dataset_flag, check_number, check_seed
 from .logs import quiet_libraries
 from .model_loading import add_backend_flags, check_backend_flags, load_backend, load_classifier_folder, resolve_device
+from .output_dir import OUTPUT_FILES, SHARD, STAGING_NAME
 
 
 def make_parser() -> CommandParser:
@@ -110,6 +112,62 @@ def evaluate_dataset(model, tokenizer, encoded, batch_size: int = 128, prefix: s
     return {f"{prefix}_{key}": value for key, value in metrics.items()}
 
 
+def _inside(folder: str, path: str) -> bool:
+    folder, path = os.path.realpath(os.path.expanduser(folder)), os.path.realpath(os.path.expanduser(path))
+    return path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def check_output_file(path: str, model: str, dataset: str) -> None:
+    """`--output_file` must be writable, and no file that this run reads: it is written after the model and the data
+    were read, so naming one of them (the model's weights, a data file) would destroy it."""
+    if not path:
+        raise UsageError("--output_file is empty; give a file name for the metrics JSON, or leave the flag out.")
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"--output_file {path!r} is a folder; give a file name for the metrics JSON.")
+    if not os.path.isdir(folder):
+        raise UsageError(
+            f"--output_file {path!r}: the folder {folder!r} does not exist; create it first (mkdir -p) or choose "
+            "another path."
+        )
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"--output_file {path!r}: the folder {folder!r} is not writable.")
+    if os.path.isdir(os.path.expanduser(dataset)) and _inside(dataset, path):
+        # Any file there is a data file, or would be read as one by the next run on that folder.
+        raise UsageError(
+            f"--output_file {path!r} lies inside --dataset {dataset!r}, which this run reads; write the metrics "
+            "outside the dataset folder."
+        )
+    if os.path.isdir(os.path.expanduser(model)) and _inside(model, path):
+        relative = os.path.relpath(os.path.realpath(path), os.path.realpath(os.path.expanduser(model)))
+        top = relative.split(os.sep)[0]
+        if (
+            relative in OUTPUT_FILES
+            or SHARD.match(relative)
+            or top in ("onnx", STAGING_NAME)
+            or top.startswith("checkpoint-")
+        ):
+            raise UsageError(
+                f"--output_file {path!r} is {relative}, a file of the model folder {model!r} (its weights, config, "
+                "tokenizer, card or results); writing the metrics there would replace it. Choose another name, "
+                "e.g. eval_metrics.json."
+            )
+
+
+def write_atomically(path: str, text: str) -> None:
+    """`text` into `path` through a temporary file in the same folder: a failed write leaves any old file whole."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".metrics-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
 def check_args(args) -> str:
     """Every flag, before the model or the data is loaded; returns the device."""
     check_number("--batch_size", args.batch_size, integer=True, minimum=1)
@@ -120,17 +178,8 @@ def check_args(args) -> str:
             f"--text_column and --label_column are both {args.text_column!r}; name the column of the texts and the "
             "column of the labels."
         )
-    if args.output_file:
-        folder = os.path.dirname(os.path.abspath(args.output_file))
-        if os.path.isdir(args.output_file):
-            raise UsageError(f"--output_file {args.output_file!r} is a folder; give a file name for the metrics JSON.")
-        if not os.path.isdir(folder):
-            raise UsageError(
-                f"--output_file {args.output_file!r}: the folder {folder!r} does not exist; create it first "
-                "(mkdir -p) or choose another path."
-            )
-        if not os.access(folder, os.W_OK):
-            raise UsageError(f"--output_file {args.output_file!r}: the folder {folder!r} is not writable.")
+    if args.output_file is not None:
+        check_output_file(args.output_file, args.model, args.dataset)
     check_dataset_flag(args.dataset)
     return check_backend_flags(args)
 
@@ -158,8 +207,7 @@ def _main(args) -> int:
         text = json.dumps(metrics, indent=2, allow_nan=False)
         if args.output_file:  # written before printing: a failure here loses no work, the check above makes it rare
             try:
-                with open(args.output_file, "w", encoding="utf-8") as handle:
-                    handle.write(text + "\n")
+                write_atomically(args.output_file, text + "\n")
             except OSError as error:
                 raise UsageError(f"--output_file {args.output_file!r} cannot be written ({error}).") from error
     except UsageError as error:

@@ -105,3 +105,88 @@ def check_training_numbers(training_args) -> None:
     check_number("--per_device_train_batch_size", training_args.per_device_train_batch_size, integer=True, minimum=1)
     check_number("--per_device_eval_batch_size", training_args.per_device_eval_batch_size, integer=True, minimum=1)
     check_seed(training_args.seed)
+    check_trainer_numbers(training_args)
+
+
+# The Trainer's own numeric flags that it accepts out of range and then ignores, misreads or divides by: each is
+# checked here, so that it is honoured or refused (`None` is the Trainer's "not set").
+TRAINER_NUMBERS = {
+    "gradient_accumulation_steps": dict(integer=True, minimum=1),
+    "eval_accumulation_steps": dict(integer=True, minimum=1),
+    "logging_steps": dict(above=0, what="steps, or a share of them below 1"),
+    "eval_steps": dict(above=0, what="steps, or a share of them below 1"),
+    "save_steps": dict(above=0, what="steps, or a share of them below 1"),
+    "save_total_limit": dict(integer=True, minimum=1, what="checkpoints kept; leave it out to keep all"),
+    "label_smoothing_factor": dict(minimum=0, below=1),
+    "adam_beta1": dict(minimum=0, below=1),
+    "adam_beta2": dict(minimum=0, below=1),
+    "adam_epsilon": dict(above=0),
+    "dataloader_num_workers": dict(integer=True, minimum=0),
+    "dataloader_prefetch_factor": dict(integer=True, minimum=1),
+    "eval_delay": dict(minimum=0),
+    "torch_empty_cache_steps": dict(integer=True, minimum=1),
+}
+
+
+def check_trainer_numbers(training_args) -> None:
+    """The Trainer's numeric flags (`TRAINER_NUMBERS`), and `--max_steps`: -1 (not set) or a positive number."""
+    for name, rule in TRAINER_NUMBERS.items():
+        check_number(f"--{name}", getattr(training_args, name, None), **rule)
+    max_steps = getattr(training_args, "max_steps", -1)
+    if max_steps != -1:
+        check_number("--max_steps", max_steps, integer=True, minimum=1, what="or leave it out to train by epochs")
+
+
+# Settings that a resumed run takes from the checkpoint's optimizer state (the Trainer loads its param_groups over the
+# new optimizer's): flag → (param_groups key, how to read the value there).
+RESUMED_OPTIMIZER_SETTINGS = {
+    "learning_rate": lambda group: group.get("initial_lr", group.get("lr")),
+    "weight_decay": lambda group: group.get("weight_decay"),
+    "adam_beta1": lambda group: (group.get("betas") or (None, None))[0],
+    "adam_beta2": lambda group: (group.get("betas") or (None, None))[1],
+    "adam_epsilon": lambda group: group.get("eps"),
+}
+
+
+def checkpoint_optimizer_settings(checkpoint: str) -> dict:
+    """The optimizer settings a checkpoint was trained with, read from its optimizer.pt with torch's weights-only
+    loader (no code can run); {} when there is none or it cannot be read that way."""
+    import torch
+
+    path = os.path.join(checkpoint, "optimizer.pt")
+    if not os.path.isfile(path):
+        return {}
+    try:
+        groups = torch.load(path, map_location="cpu", weights_only=True)["param_groups"]
+    except Exception:  # noqa: BLE001 - an optimizer state this check cannot read: the Trainer reports it on resume
+        return {}
+    settings = {}
+    for flag, read in RESUMED_OPTIMIZER_SETTINGS.items():
+        values = [read(group) for group in groups if read(group) is not None]
+        if values:
+            # weight decay: the decayed group's (biases and norms get 0)
+            settings[flag] = max(values) if flag == "weight_decay" else values[0]
+    return settings
+
+
+def check_resume_optimizer(training_args, given: frozenset, checkpoint: str) -> None:
+    """
+    A resumed run continues with the checkpoint's learning rate, weight decay and Adam settings (the Trainer restores
+    them from optimizer.pt, whatever the flags say): a flag that differs would be ignored, so it is refused; one not
+    given takes the checkpoint's value, so that the card and results state what was used.
+    """
+    saved = checkpoint_optimizer_settings(checkpoint)
+    ignored = []
+    for flag, value in saved.items():
+        current = getattr(training_args, flag, None)
+        if current is None or math.isclose(float(current), float(value), rel_tol=1e-6, abs_tol=1e-12):
+            continue
+        if flag in given:
+            ignored.append(f"--{flag} {current} (the checkpoint has {value})")
+        else:
+            setattr(training_args, flag, value)
+    if ignored:
+        raise UsageError(
+            f"--resume_from_checkpoint continues {checkpoint!r} with its own optimizer state, so {ignored} would be "
+            "ignored; drop them, or start a new run in another --output_dir to change them."
+        )

@@ -144,6 +144,7 @@ def collect_files(folder: str | os.PathLike) -> tuple[dict[str, Path], list[str]
             "hf_bilstm model folder."
         )
     check_auto_map(folder, config.get("auto_map") or {})
+    check_tokenizer_auto_map(folder)
     absent = [name for name in AUTO_CLASSES if name not in (config.get("auto_map") or {})]
     if absent:
         raise PushRefusedError(
@@ -192,9 +193,29 @@ def check_no_links(folder: Path, names: list[str]) -> None:
             )
 
 
+def check_tokenizer_auto_map(folder: Path) -> None:
+    """tokenizer_config.json may carry an auto_map too (AutoTokenizer runs its class under trust_remote_code): the
+    folder's code has no tokenizer class, so any entry there is code from elsewhere and is refused."""
+    try:
+        settings = json.loads((folder / "tokenizer_config.json").read_text())
+    except ValueError as error:
+        raise PushRefusedError(
+            f"{folder}/tokenizer_config.json is not valid JSON ({error}); save the tokenizer again."
+        ) from error
+    auto_map = settings.get("auto_map") if isinstance(settings, dict) else None
+    if auto_map:
+        raise PushRefusedError(
+            f"{folder}/tokenizer_config.json has auto_map {auto_map!r}: users loading the model with "
+            "trust_remote_code would run that tokenizer code, which is not part of hf_bilstm. Remove the auto_map "
+            "entry, or save the tokenizer again with hf_bilstm (tokenizer.save_pretrained(folder))."
+        )
+
+
 def check_auto_map(folder: Path, auto_map: dict) -> None:
     """Every auto_map entry must name a class of the folder's own code files, never another repository's code."""
     modules = {name[: -len(".py")] for name in CODE_FILES}
+    if not isinstance(auto_map, dict):
+        raise PushRefusedError(f"{folder}/config.json: auto_map is a {type(auto_map).__name__}, not a mapping.")
     for key, value in auto_map.items():
         for reference in value if isinstance(value, (list, tuple)) else [value]:
             if reference is None:

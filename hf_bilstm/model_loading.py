@@ -35,38 +35,109 @@ def _shown(names) -> str:
     return str(names[:6])[:-1] + (f", ... ({len(names)} in all)]" if len(names) > 6 else "]")
 
 
+def _problems(expected: dict, shapes: dict, dtypes: dict) -> list[str]:
+    """What differs between the model's tensors (`expected`: name → shape) and a weights file's (shapes, dtypes)."""
+    problems = []
+    missing, unexpected = set(expected) - set(shapes), set(shapes) - set(expected)
+    if missing:
+        problems.append(f"lacks {_shown(missing)}")
+    if unexpected:
+        problems.append(f"holds tensors this model does not have {_shown(unexpected)}")
+    for key in sorted(set(expected) & set(shapes)):
+        if tuple(shapes[key]) != tuple(expected[key]):
+            problems.append(f"has {key} of shape {tuple(shapes[key])}, not {tuple(expected[key])}")
+        elif dtypes[key] not in FLOAT_DTYPES:
+            problems.append(f"has {key} as {str(dtypes[key]).replace('torch.', '')}, not a floating-point type")
+    return problems
+
+
+_FIX = "Save the model again with model.save_pretrained(folder) (or download it again with force_download=True)."
+
+
+def _refuse(source: str, problems: list[str]) -> None:
+    if problems:
+        raise UsageError(
+            f"{source!r}: its weights file {'; '.join(problems[:4])}. It does not match its config.json, so the "
+            f"model's answers would be wrong. {_FIX}"
+        )
+
+
+def check_weight_header(config, source: str) -> None:
+    """
+    The names, shapes and dtypes in the weights file(s) against the model that `config` describes, read from the
+    safetensors headers and a model built on the meta device: nothing is allocated, so a config.json whose sizes are
+    huge (vocab_size 1e12) is refused before `from_pretrained` would allocate them.
+    """
+    from safetensors import SafetensorError, safe_open
+    from transformers import AutoModelForSequenceClassification
+
+    with torch.device("meta"):
+        skeleton = AutoModelForSequenceClassification.from_config(config)
+    expected = {key: tuple(value.shape) for key, value in skeleton.state_dict().items()}
+    try:
+        paths = weight_files(source)
+    except OSError:
+        return  # no weights file: from_pretrained names what is missing (a pickle, nothing at all)
+    shapes, dtypes = {}, {}
+    try:
+        for path in paths:
+            with safe_open(path, framework="pt") as handle:
+                for key in handle.keys():
+                    part = handle.get_slice(key)
+                    shapes[key] = tuple(part.get_shape())
+                    name = part.get_dtype()
+                    dtypes[key] = getattr(torch, _SAFETENSORS_DTYPES.get(name, ""), name)  # unknown: its own name
+    except (SafetensorError, OSError):
+        return  # a truncated or damaged file: BiLSTMPreTrainedModel.from_pretrained names it (and the fix)
+    if not shapes:
+        raise UsageError(
+            f"{source!r}: its weights file holds no tensors at all; the model would answer from random weights. {_FIX}"
+        )
+    _refuse(source, _problems(expected, shapes, dtypes))
+
+
+# safetensors' dtype names → torch's (only whether a dtype is a float matters here)
+_SAFETENSORS_DTYPES = {
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "F32": "float32",
+    "F64": "float64",
+    "I8": "int8",
+    "I16": "int16",
+    "I32": "int32",
+    "I64": "int64",
+    "U8": "uint8",
+    "BOOL": "bool",
+}
+
+
 def check_weights(model: torch.nn.Module, source: str) -> None:
     """Compares the weights file(s) of `source` with `model`'s tensors: names, shapes, dtypes and finiteness."""
     from safetensors import safe_open
 
     expected = model.state_dict()
-    found, problems = {}, []
+    found = {}
     for path in weight_files(source):
         with safe_open(path, framework="pt") as handle:
             for key in handle.keys():
                 found[key] = handle.get_tensor(key)
-    fix = "Save the model again with model.save_pretrained(folder) (or download it again with force_download=True)."
-    where = f"{source!r}: its weights file"
     if not found:
-        raise UsageError(f"{where} holds no tensors at all; the model would answer from random weights. {fix}")
-    missing, unexpected = set(expected) - set(found), set(found) - set(expected)
-    if missing:
-        problems.append(f"lacks {_shown(missing)}")
-    if unexpected:
-        problems.append(f"holds tensors this model does not have {_shown(unexpected)}")
-    for key in sorted(set(expected) & set(found)):
-        tensor = found[key]
-        if tuple(tensor.shape) != tuple(expected[key].shape):
-            problems.append(f"has {key} of shape {tuple(tensor.shape)}, not {tuple(expected[key].shape)}")
-        elif tensor.dtype not in FLOAT_DTYPES:
-            problems.append(f"has {key} as {str(tensor.dtype).replace('torch.', '')}, not a floating-point type")
-        elif not bool(torch.isfinite(tensor).all()):
-            problems.append(f"has NaN or infinite values in {key}")
-    if problems:
         raise UsageError(
-            f"{where} {'; '.join(problems[:4])}. It does not match its config.json, so the model's answers would be "
-            f"wrong. {fix}"
+            f"{source!r}: its weights file holds no tensors at all; the model would answer from random weights. {_FIX}"
         )
+    problems = _problems(
+        {key: tuple(value.shape) for key, value in expected.items()},
+        {key: tuple(value.shape) for key, value in found.items()},
+        {key: value.dtype for key, value in found.items()},
+    )
+    problems += [
+        f"has NaN or infinite values in {key}"
+        for key in sorted(set(expected) & set(found))
+        if found[key].dtype in FLOAT_DTYPES
+        and tuple(found[key].shape) == tuple(expected[key].shape)
+        and not bool(torch.isfinite(found[key]).all())
+    ]
+    _refuse(source, problems)
 
 
 def resolve_device(device: str | None) -> str:
@@ -134,12 +205,15 @@ def load_classifier_folder(source: str, device: str | None = None):
         # trust_remote_code=False: never run (or offer to run) code from the folder; hf_bilstm is imported above.
         # The config first: BiLSTMConfig names a bad value, where AutoTokenizer would fall back to a plain
         # PretrainedConfig whose validators fail on it with a TypeError of their own.
-        AutoConfig.from_pretrained(source, trust_remote_code=False)
+        config = AutoConfig.from_pretrained(source, trust_remote_code=False)
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+        check_weight_header(config, source)  # before from_pretrained allocates what config.json asks for
         # ignore_mismatched_sizes: a tensor of the wrong shape is reported by check_weights below, with the others
         model = AutoModelForSequenceClassification.from_pretrained(
             source, trust_remote_code=False, ignore_mismatched_sizes=True
         )
+    except UsageError:
+        raise  # check_weight_header's own message
     except (OSError, ValueError, TypeError) as error:  # ValueError/TypeError: a config.json with bad values
         if not os.path.exists(os.path.expanduser(source)):  # read as a Hub id USER/NAME: it may be a mistyped path
             raise UsageError(

@@ -96,7 +96,9 @@ class OutputDir:
     """
     The output folder of one run of `command` (`train` or `pretrain`), used as a context manager around the run.
 
-    `inputs` maps a flag (`--model_name_or_path`) to the local path it names; the output folder may be none of them.
+    `inputs` maps a flag (`--model_name_or_path`) to the local path it names; the output folder may be none of them,
+    nor lie inside one. `resuming` is the checkpoint a run continues (or True): one inside the folder lets the folder
+    be written as it is; one elsewhere is an input, and the folder is checked as for a new run.
     On entry the folder is checked, created, locked and marked as `command`'s; `staging` is where the finished model
     is saved, and `commit()` moves it into place. On exit the lock is released, and a folder that this run created
     and left without any output (a run refused after the checks) is removed again (one that was empty is emptied).
@@ -108,15 +110,20 @@ class OutputDir:
         command: str,
         *,
         overwrite: bool = False,
-        resuming: bool = False,
+        resuming: bool | str = False,
         inputs: dict[str, str | None] | None = None,
         is_main: bool = True,
     ):
         self.path = path
         self.command = command
         self.overwrite = overwrite
-        self.resuming = resuming
         self.inputs = {flag: value for flag, value in (inputs or {}).items() if value}
+        if isinstance(resuming, str) and (not _holds(path, resuming) or _real(path) == _real(resuming)):
+            # A checkpoint of another folder (or the folder itself named as the checkpoint) is an input like any
+            # other: this folder is checked as for a new run, and may not be, hold or lie inside the checkpoint.
+            self.inputs["--resume_from_checkpoint"] = resuming
+            resuming = False
+        self.resuming = bool(resuming)
         self.is_main = is_main
         self.staging = os.path.join(path, STAGING_NAME)
         self._lock: FileLock | None = None
@@ -132,10 +139,17 @@ class OutputDir:
         if os.path.exists(path) and not os.path.isdir(path):
             raise UsageError(f"--output_dir {path!r} is a file, not a folder; choose another path.")
         for flag, value in self.inputs.items():
-            if os.path.exists(os.path.expanduser(value)) and _holds(path, value):
+            if not os.path.exists(os.path.expanduser(value)):
+                continue
+            if _holds(path, value):
                 raise UsageError(
                     f"--output_dir {path!r} is (or holds) {flag} {value!r}, an input of this run; "
                     "writing there would destroy what is being read. Choose a new --output_dir."
+                )
+            if _holds(value, path):  # a model (or dataset files) written into an input changes that input
+                raise UsageError(
+                    f"--output_dir {path!r} lies inside {flag} {value!r}, an input of this run; writing there would "
+                    "change what is being read. Choose an --output_dir outside it."
                 )
         if self.resuming or not os.path.isdir(path):
             return

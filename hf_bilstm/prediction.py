@@ -37,12 +37,29 @@ BOM = "\ufeff"
 def split_lines(text: str) -> list[str]:
     """One line per `\\n` (a `\\r\\n` ending counts as one): never at form feeds, `\\x1c`, `\\x85` or `\\u2028`,
     which `str.splitlines` also breaks at, so that every input line gets exactly one answer."""
-    if text.startswith(BOM):  # a UTF-8 byte order mark is not part of the first text
-        text = text[1:]
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the newline that ends the last line
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
+    # A UTF-8 byte order mark is not part of a text: at the start of the input, or of any line (files joined with
+    # cat keep each file's mark), where the tokenizer would read it as a word.
+    return [_without_bom(line[:-1] if line.endswith("\r") else line) for line in lines]
+
+
+def _without_bom(text: str) -> str:
+    return text[1:] if text.startswith(BOM) else text
+
+
+# Line breaks that json.dumps leaves unescaped (it escapes only those below U+0020): a reader splitting the output with
+# str.splitlines would see two answers in one line.
+JSON_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def json_line(record: dict) -> str:
+    """One JSON object on exactly one line, whatever line separators its text holds."""
+    line = json.dumps(record, ensure_ascii=False, allow_nan=False)
+    for raw, escaped in JSON_LINE_BREAKS.items():
+        line = line.replace(raw, escaped)
+    return line
 
 
 def _decode(data: bytes, kind: str) -> str:
@@ -104,7 +121,7 @@ def read_texts(args, stdin=None) -> list[str]:
     if args.texts:
         if args.file:
             raise UsageError("give texts as arguments or with --file, not both.")
-        return _checked_utf8([text[1:] if text.startswith(BOM) else text for text in args.texts], "argument")
+        return _checked_utf8([_without_bom(text) for text in args.texts], "argument")
     if args.file and args.file != "-":
         source, lines = f"--file {args.file!r}", split_lines(read_file(args.file))
     else:
@@ -184,7 +201,7 @@ def _main(args, stdin, stdout) -> int:
                 )
             if args.json:
                 record = {"text": text, "label": result["label"], "score": result["score"]}
-                lines.append(json.dumps(record, ensure_ascii=False, allow_nan=False))
+                lines.append(json_line(record))
             else:
                 lines.append(f"{result['label']}\t{result['score']:.4f}")
     except UsageError as error:

@@ -20,7 +20,7 @@ from transformers import Trainer, TrainingArguments, set_seed
 
 from .arguments import FlagParser, given_flags
 from .configuration_bilstm import BiLSTMConfig
-from .data import PaddingCollator, iter_texts, load_raw_dataset
+from .data import PaddingCollator, load_raw_dataset, train_tokenizer_on
 from .divergence import check_finite_weights, loss_has_diverged
 from .errors import UsageError, exit_code_for
 from .flag_checks import (
@@ -35,7 +35,6 @@ from .model_card import DatasetSource, LanguageModelRun, write_language_model_ca
 from .modeling_bilstm import BiLSTMForPreTraining
 from .output_dir import OutputDir
 from .time_budget import time_budget_from_flag
-from .tokenization_bilstm import train_tokenizer
 
 RESULTS_FILE = "pretraining_results.json"
 # The TrainingArguments that pretraining_results.json records next to the PretrainingArguments.
@@ -338,12 +337,13 @@ def _pretrain(args: PretrainingArguments, training_args, raw, split_names: list[
     train_texts, heldout_texts = parts["train"], parts["test"]
 
     tick = time.perf_counter()
-    tokenizer = train_tokenizer(
-        iter_texts(train_texts, "text"),
+    tokenizer = train_tokenizer_on(
+        train_texts,
+        "text",
         vocab_size=args.vocab_size,
+        max_length=args.max_length,
         min_frequency=args.min_frequency,
-        model_max_length=args.max_length,
-        length=len(train_texts),
+        rows_flag="--max_texts",
     )
     phases["tokenizer"] = time.perf_counter() - tick
 

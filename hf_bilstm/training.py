@@ -30,7 +30,16 @@ from transformers import (
 
 from .arguments import FlagParser, given_flags
 from .configuration_bilstm import BiLSTMConfig
-from .data import PaddingCollator, Splits, encode_splits, load_raw_dataset, prepare_splits, train_tokenizer_on
+from .data import (
+    PaddingCollator,
+    Splits,
+    check_tokenizer_length,
+    check_validation_split_name,
+    encode_splits,
+    load_raw_dataset,
+    prepare_splits,
+    train_tokenizer_on,
+)
 from .divergence import DivergenceCallback, check_finite_weights
 from .errors import UsageError, exit_code_for
 from .evaluation import compute_metrics
@@ -40,6 +49,7 @@ from .flag_checks import (
     check_dataset_flag,
     check_model_flag,
     check_number,
+    check_resume_optimizer,
     check_tokenizer_flags,
     check_training_numbers,
     local_path,
@@ -404,7 +414,8 @@ def check_flags(model_args: ModelArguments, data_args: DataArguments, training_a
             )
     else:
         check_number("--num_train_epochs", training_args.num_train_epochs, above=0, what="passes over the data")
-    check_training_numbers(training_args)
+    check_training_numbers(training_args)  # the Trainer's own numbers and the seed too
+    check_number("--preprocessing_num_workers", data_args.preprocessing_num_workers, integer=True, minimum=1)
     check_number(
         "--validation_fraction", data_args.validation_fraction, above=0, below=1, what="share of train held out"
     )
@@ -415,6 +426,8 @@ def check_flags(model_args: ModelArguments, data_args: DataArguments, training_a
             f"--text_column and --label_column are both {data_args.text_column!r}; name the column of the texts "
             "and the column of the labels."
         )
+    if "validation_split" in given:
+        check_validation_split_name(data_args.validation_split, data_args.train_split)
     splits = {"--train_split": data_args.train_split, "--validation_split": data_args.validation_split}
     if data_args.test_split:
         splits["--test_split"] = data_args.test_split
@@ -697,11 +710,12 @@ def train(
     checkpoint = find_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
     if checkpoint is not None:
         check_resume_flags(model_args, checkpoint)
+        check_resume_optimizer(training_args, model_args.given_flags, checkpoint)
     output = OutputDir(
         training_args.output_dir,
         "train",
         overwrite=model_args.overwrite_output_dir,
-        resuming=checkpoint is not None,
+        resuming=checkpoint or False,  # a checkpoint outside --output_dir is one more input
         inputs={
             "--model_name_or_path": local_path(model_args.model_name_or_path),
             "--dataset": local_path(data_args.dataset),
@@ -793,6 +807,7 @@ def load_data(model_args, data_args, training_args, checkpoint, output, command_
             max_eval_samples=data_args.max_eval_samples,
             max_test_samples=data_args.max_test_samples,
             seed=training_args.seed,
+            validation_given="validation_split" in model_args.given_flags,
         )
         tokenizer_source = checkpoint or model_args.model_name_or_path
         if tokenizer_source is None and training_args.process_index != 0:
@@ -804,6 +819,7 @@ def load_data(model_args, data_args, training_args, checkpoint, output, command_
                 tokenizer.model_max_length = model_args.max_length
             if model_args.truncation_side is not None:
                 tokenizer.truncation_side = model_args.truncation_side
+            check_tokenizer_length(tokenizer, tokenizer_source, or_flag="Pass --max_length, or ")
         else:
             tokenizer = train_tokenizer_on(splits.train, data_args.text_column, **tokenizer_settings)
             # Not into the folder itself: it may still hold the previous complete model, which stays until the end.

@@ -11,7 +11,7 @@ import time
 import pytest
 from helpers import PRETRAIN_TINY, QUIET, TINY, save_tiny_model, write_toy_dataset
 
-from hf_bilstm import BiLSTMForSequenceClassification, pretraining, training
+from hf_bilstm import BiLSTMForSequenceClassification, evaluation, pretraining, training
 
 
 def snapshot(folder) -> dict:
@@ -167,3 +167,87 @@ def test_a_save_that_runs_out_of_room_keeps_the_previous_model(tmp_path, capsys,
     assert not any(name.startswith(".hf_bilstm-staging") for name in after)
     reloaded = BiLSTMForSequenceClassification.from_pretrained(out)
     assert all((a == b).all() for a, b in zip(previous.state_dict().values(), reloaded.state_dict().values()))
+
+
+def fake_checkpoint(folder) -> None:
+    """A complete-looking Trainer checkpoint (weights, config, trainer_state.json), enough to be resumed from."""
+    save_tiny_model(folder)
+    (folder / "trainer_state.json").write_text("{}")
+
+
+@pytest.mark.parametrize(
+    "command, flag, where",
+    [
+        ("train", "--model_name_or_path", "model/finetuned"),
+        ("train", "--dataset", "data/out"),
+        ("pretrain", "--dataset", "data/out"),
+        ("train", "--resume_from_checkpoint", "run/checkpoint-3/out"),
+        ("train", "--resume_from_checkpoint", "run/checkpoint-3"),
+    ],
+)
+def test_an_output_folder_inside_an_input_is_refused(tmp_path, dataset, capsys, command, flag, where):
+    """Writing a model into a folder that the run reads changes that input (a dataset folder would load the run's JSON
+    files as data next time); a checkpoint named as the output folder would be overwritten while resumed."""
+    trained_folder(tmp_path / "model")
+    fake_checkpoint(tmp_path / "run" / "checkpoint-3")
+    before = snapshot(tmp_path)
+    inputs = {"--model_name_or_path": str(tmp_path / "model"), "--dataset": dataset}
+    inputs["--resume_from_checkpoint"] = str(tmp_path / "run" / "checkpoint-3")
+    out = ["--output_dir", str(tmp_path / where), "--overwrite_output_dir", "true"]
+    if command == "train":
+        argv = ["--dataset", dataset, *out, *QUIET]
+        if flag != "--dataset":
+            argv += [flag, inputs[flag]]
+        code = training.main(argv)
+    else:
+        code = pretraining.main(["--dataset", dataset, *out, *PRETRAIN_TINY])
+    assert code == 2
+    line = error_line(capsys)
+    assert "an input of this run" in line and flag in line
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("holds", ["someone's files", "another model"])
+def test_resuming_another_folders_checkpoint_checks_the_output_folder(tmp_path, dataset, capsys, holds):
+    """--resume_from_checkpoint lets a run continue in the folder that holds the checkpoint; a checkpoint of another
+    folder gives no right to write into a folder of someone's files or over another model."""
+    fake_checkpoint(tmp_path / "run" / "checkpoint-3")
+    out = tmp_path / "out"
+    if holds == "another model":
+        trained_folder(out)
+    else:
+        out.mkdir()
+        (out / "README.md").write_text("my notes\n")
+        (out / "all_results.json").write_text('{"mine": 1}')
+    before = snapshot(out)
+    argv = ["--dataset", dataset, "--output_dir", str(out), *QUIET]
+    assert training.main([*argv, "--resume_from_checkpoint", str(tmp_path / "run" / "checkpoint-3")]) == 2
+    line = error_line(capsys)
+    assert ("is not empty" if holds == "someone's files" else "already holds a model") in line
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("model/model.safetensors", "is model.safetensors, a file of the model folder"),
+        ("model/../model/config.json", "is config.json, a file of the model folder"),
+        ("model/tokenizer.json", "is tokenizer.json, a file of the model folder"),
+        ("model/test_results.json", "is test_results.json, a file of the model folder"),
+        ("data/test.parquet", "lies inside --dataset"),
+        ("data/metrics.json", "lies inside --dataset"),
+    ],
+)
+def test_evaluate_output_file_never_replaces_what_it_reads(tmp_path, dataset, capsys, target, message):
+    """The metrics file is written after the model and the data were read: naming one of them would destroy it."""
+    trained_folder(tmp_path / "model")
+    before = snapshot(tmp_path)
+    argv = [str(tmp_path / "model"), "--dataset", dataset, "--device", "cpu", "--output_file", str(tmp_path / target)]
+    assert evaluation.main(argv) == 2
+    assert message in error_line(capsys)
+    assert snapshot(tmp_path) == before
+    # A new file next to the model is fine, and is written whole (through a temporary file, then renamed).
+    argv[-1] = str(tmp_path / "model" / "imdb_metrics.json")
+    assert evaluation.main(argv) == 0
+    assert json.loads((tmp_path / "model" / "imdb_metrics.json").read_text())["test_samples"] == 10
+    assert not [name for name in os.listdir(tmp_path / "model") if name.endswith(".tmp")]

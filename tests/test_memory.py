@@ -3,17 +3,18 @@ bound derived from `model_max_length`, and the cut never changes the tokens that
 (docs/robustness.md, "Text").
 """
 
+import json
 import os
 import subprocess
 import sys
 
 import pytest
 from datasets import Dataset
-from helpers import TEXTS, run_predict, tiny_tokenizer
+from helpers import TEXTS, run_predict, tiny_tokenizer, write_toy_dataset
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hf_bilstm import train_tokenizer
+from hf_bilstm import evaluation, train_tokenizer
 from hf_bilstm.data import encode
 from hf_bilstm.tokenization_bilstm import character_bound, cut_for_tokenizer
 
@@ -118,3 +119,57 @@ def test_a_huge_line_is_answered_within_bounded_memory(model_dir, tmp_path):
     # ~140 bytes per byte (6.9 GB for 50 MB before the cut).
     extra = peak - small_peak
     assert extra < 6 * HUGE_MB + 100, f"peak RSS {peak:.0f} MB: {extra:.0f} MB above the cut text's {small_peak:.0f}"
+
+
+# --- limits that would not bound memory ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value, shown",
+    [("absent", "absent (no limit)"), (10**30, "absent (no limit)"), (-5, "-5"), (0, "0"), ("64", "'64'")],
+)
+def test_a_tokenizer_without_a_length_limit_is_refused(copy, tmp_path, capsys, value, shown):
+    """The cut is derived from model_max_length: without one (transformers then reads 1e30), nothing bounds the
+    tokens of a huge line, so predict and evaluate refuse the folder; a negative or text value is a one-line error
+    too, not a Rust OverflowError or a TypeError."""
+    path = copy / "tokenizer_config.json"
+    settings = json.loads(path.read_text())
+    settings.pop("model_max_length")
+    if value != "absent":
+        settings["model_max_length"] = value
+    path.write_text(json.dumps(settings))
+    assert run_predict([str(copy), "a great film"]) == (2, [])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"its tokenizer's model_max_length is {shown}" in err
+    assert '"model_max_length" in its tokenizer_config.json' in err
+    dataset = write_toy_dataset(tmp_path / "data", n_train=10, n_test=10)
+    assert evaluation.main([str(copy), "--dataset", dataset, "--device", "cpu"]) == 2
+    assert f"model_max_length is {shown}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("vocab_size", 10**12, "has bilstm.embeddings.weight of shape (42, 16), not (1000000000000, 16)"),
+        ("hidden_size", 10**6, "not (4000000,)"),
+        ("embedding_dim", 10**9, "not (42, 1000000000)"),
+        ("num_labels", 10**9, "num_labels must be at most 100,000"),
+    ],
+)
+def test_config_sizes_are_checked_before_anything_is_allocated(copy, capsys, field, value, message):
+    """A config.json asking for terabytes is refused against the weights' headers (a model built on the meta device)
+    before from_pretrained would allocate it; the test runs under an address-space limit far below those sizes."""
+    config = json.loads((copy / "config.json").read_text())
+    config[field] = value
+    if field == "num_labels":
+        config.pop("id2label"), config.pop("label2id")
+    (copy / "config.json").write_text(json.dumps(config))
+    code = (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (6 * 2**30, resource.RLIM_INFINITY));"
+        "from hf_bilstm import prediction; sys.exit(prediction.main([sys.argv[1], 'a film', '--device', 'cpu']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(copy)], capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and message in result.stderr

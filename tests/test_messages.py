@@ -182,6 +182,18 @@ TRAIN_ONLY = [
     (["--validation_fraction", "1.5"], "--validation_fraction must be a number > 0 and < 1"),
     (["--pooling", "avg"], "--pooling must be one of"),
     (["--max_train_samples", "0"], "--max_train_samples must be an integer >= 1"),
+    # the Trainer's own numbers, which it would divide by (0), ignore (-1) or misread (2): checked here
+    (["--gradient_accumulation_steps", "0"], "--gradient_accumulation_steps must be an integer >= 1"),
+    (["--logging_steps", "-1"], "--logging_steps must be a number > 0"),
+    (["--eval_steps", "0"], "--eval_steps must be a number > 0"),
+    (["--save_total_limit", "0"], "--save_total_limit must be an integer >= 1"),
+    (["--label_smoothing_factor", "2"], "--label_smoothing_factor must be a number >= 0 and < 1"),
+    (["--adam_beta2", "1"], "--adam_beta2 must be a number >= 0 and < 1"),
+    (["--adam_epsilon", "0"], "--adam_epsilon must be a number > 0"),
+    (["--max_steps", "0"], "--max_steps must be an integer >= 1"),
+    (["--preprocessing_num_workers", "-1"], "--preprocessing_num_workers must be an integer >= 1"),
+    (["--validation_split", "train"], "--validation_split names the training split 'train'"),
+    (["--dataset", "no/such/folder"], "--dataset 'no/such/folder': no such folder"),
 ]
 PRETRAIN_ONLY = [
     (["--block_size", "1"], "--block_size must be an integer >= 2"),
@@ -330,3 +342,57 @@ def test_a_run_refused_for_its_dataset_leaves_the_output_folder_as_it_was(tmp_pa
         assert main(["--dataset", "nobody/no-such-dataset", "--output_dir", str(out), *tiny]) == 2
         assert "could not reach the Hugging Face Hub" in the_error(capsys, command)
         assert (sorted(os.listdir(out)) == []) if existing else not out.exists()
+
+
+@pytest.mark.parametrize("command", ["train", "pretrain", "evaluate"])
+def test_a_dataset_that_is_a_file_or_a_mistyped_folder_is_named(
+    tmp_path,
+    model_dir,
+    capsys,
+    monkeypatch,
+    offline,  # noqa: F811
+    command,
+):
+    """A data file given as --dataset, or a folder name with a typo, is named as such (not "could not reach Hub")."""
+    monkeypatch_dir = tmp_path / "work"
+    write_toy_dataset(monkeypatch_dir / "data", n_train=10, n_test=10)
+    out = str(tmp_path / "out")
+    run = {
+        "train": lambda name: training.main(["--dataset", name, "--output_dir", out, *TINY, *QUIET]),
+        "pretrain": lambda name: pretraining.main(["--dataset", name, "--output_dir", out, *PRETRAIN_TINY]),
+        "evaluate": lambda name: evaluation.main([str(model_dir), "--dataset", name, "--device", "cpu"]),
+    }[command]
+    for name, message in (
+        (str(monkeypatch_dir / "data" / "train.parquet"), "is a file, not a dataset folder; give the folder"),
+        (str(monkeypatch_dir / "dta"), "no such folder"),
+        ("dta/train/x", "no such folder (nor a Hub id of the form USER/NAME)"),
+    ):
+        assert run(name) == 2
+        assert message in the_error(capsys, command)
+    # A bare name may be a Hub id: offline, the message says both that no such folder is here and what to do.
+    monkeypatch.chdir(monkeypatch_dir)
+    assert run("dta") == 2
+    line = the_error(capsys, command)
+    assert "no such folder here, and could not reach the Hugging Face Hub" in line and "spelling" in line
+    assert not os.path.exists(out)
+
+
+@pytest.mark.parametrize(
+    "command, flags, message",
+    [
+        ("train", ["--max_train_samples", "1"], "Train on more texts (--max_train_samples) or lower --min_frequency"),
+        ("train", ["--min_frequency", "1000"], "occurs at least --min_frequency 1000 time(s)"),
+        ("pretrain", ["--max_texts", "5", "--min_frequency", "50"], "Train on more texts (--max_texts)"),
+    ],
+)
+def test_too_few_texts_for_a_vocabulary_is_a_one_line_error(tmp_path, capsys, command, flags, message):
+    dataset = write_toy_dataset(tmp_path / "data", n_train=20, n_test=10)
+    out = tmp_path / "out"
+    if command == "train":
+        code = training.main(["--dataset", dataset, "--output_dir", str(out), *TINY, *QUIET, *flags])
+    else:
+        code = pretraining.main(["--dataset", dataset, "--output_dir", str(out), *PRETRAIN_TINY, *flags])
+    assert code == 2
+    line = the_error(capsys, command)
+    assert "the tokenizer found no word" in line and message in line
+    assert not out.exists()

@@ -6,6 +6,7 @@ import io
 import json
 import math
 import os
+import re
 
 import pytest
 import torch
@@ -138,6 +139,8 @@ def test_predict_json_never_prints_nan(model_dir, monkeypatch, capsys):
         (["--validation_split", "test"], "the test split 'test' is also named"),
         (["--train_split", "test"], "the test split 'test' is also named"),
         (["--train_split", "final", "--test_split", "final"], "the test split 'final' is also named"),
+        (["--validation_split", "train"], "--validation_split names the training split 'train'"),
+        (["--train_split", "test", "--validation_split", "test", "--test_split", ""], "names the training split"),
     ],
 )
 def test_splits_named_twice_are_refused(tmp_path, capsys, flags, message):
@@ -145,6 +148,17 @@ def test_splits_named_twice_are_refused(tmp_path, capsys, flags, message):
     assert training.main(["--dataset", dataset, "--output_dir", str(tmp_path / "out"), *flags, *TINY, *QUIET]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize("name", ["valid", "Validation", "dev"])
+def test_a_validation_split_the_dataset_lacks_is_refused_not_carved(tmp_path, capsys, name):
+    """A mistyped --validation_split is refused; only leaving the flag out carves validation from train."""
+    dataset = write_toy_dataset(tmp_path / "data", n_train=20, n_test=10, splits=("train", "validation", "test"))
+    argv = ["--dataset", dataset, "--output_dir", str(tmp_path / "out"), *TINY, *QUIET]
+    assert training.main([*argv, "--validation_split", name]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"no {name!r} split (for model selection)" in err and "'validation'" in err
+    assert not (tmp_path / "out").exists()
 
 
 def _dict(**splits):
@@ -193,6 +207,25 @@ def test_labels_that_are_not_integers_bools_or_strings_are_refused(tmp_path, cap
     assert "Traceback" not in err and message in err
 
 
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (["pos", "neg", "", "pos"], "Row 2: the label is missing"),
+        (["pos", "neg", "  ", "pos"], "Row 2: the label is missing"),
+        (["pos", "neg", "pos ", "neg"], "Row 2: label 'pos ' has spaces around it"),
+        (["pos", "neg", "neg", "\tpos"], "Row 3: label '\\tpos' has spaces around it"),
+        (list(range(60)), "holds 60 distinct labels in 60 rows"),
+        ([f"review-{i}" for i in range(60)], "holds 60 distinct labels in 60 rows"),
+    ],
+)
+def test_blank_padded_or_one_per_row_labels_are_refused(labels, message):
+    """An empty label is a missing one, 'pos ' is not a class apart from 'pos', and a column with about one value per
+    row (ids, scores, texts) is not a label column: each would silently become classes."""
+    rows = {"text": [f"text {i} {TEXTS[i % len(TEXTS)]}" for i in range(len(labels))], "label": labels}
+    with pytest.raises(UsageError, match=re.escape(message)):
+        prepare_splits(_dict(train=rows), test_split=None)
+
+
 def test_whole_float_and_bool_labels_are_classes():
     floats = prepare_splits(
         _dict(train={"text": [f"t{i}" for i in range(8)], "label": [0.0, 1.0] * 4}), test_split=None
@@ -223,11 +256,11 @@ def test_epochs_that_train_nothing_are_refused(tmp_path, capsys, flags, message)
     assert not (tmp_path / "out").exists()
 
 
-def test_architecture_flags_on_resume_are_honoured_or_refused(tmp_path, capsys):
+def test_model_and_optimizer_flags_on_resume_are_honoured_or_refused(tmp_path, capsys):
     dataset = write_toy_dataset(tmp_path / "data", n_train=40, n_test=10)
     out = str(tmp_path / "out")
     argv = ["--dataset", dataset, "--output_dir", out, *TINY, *QUIET]
-    assert training.main([*argv, "--num_train_epochs", "1"]) == 0
+    assert training.main([*argv, "--num_train_epochs", "1", "--learning_rate", "0.01"]) == 0
     capsys.readouterr()
     before = open(os.path.join(out, "model.safetensors"), "rb").read()
     resume = [*argv, "--num_train_epochs", "2", "--resume_from_checkpoint", "last"]
@@ -236,12 +269,18 @@ def test_architecture_flags_on_resume_are_honoured_or_refused(tmp_path, capsys):
         (["--pooling", "max"], ["--pooling max"]),
         (["--min_frequency", "3"], ["--min_frequency"]),
         (["--preset", "base"], ["--preset"]),
+        # the Trainer restores these from the checkpoint's optimizer.pt, whatever the flags say
+        (["--learning_rate", "0.5"], ["--learning_rate 0.5 (the checkpoint has 0.01)"]),
+        (["--weight_decay", "0.3", "--adam_beta2", "0.9"], ["--weight_decay 0.3", "--adam_beta2 0.9"]),
     ):
         assert training.main([*resume, *flags]) == 2
         err = capsys.readouterr().err
         assert "would be ignored" in err and all(name in err for name in named), err
     assert open(os.path.join(out, "model.safetensors"), "rb").read() == before
-    assert training.main(resume) == 0  # the same architecture flags as the checkpoint's: honoured
+    # The same architecture flags as the checkpoint's: honoured. No --learning_rate: the checkpoint's, which the card
+    # states (not the preset's default that was never used).
+    assert training.main(resume) == 0
+    assert "| learning_rate | 0.01 |" in open(os.path.join(out, "README.md")).read()
 
 
 # --- config values without meaning ---------------------------------------------------------------------------------
@@ -282,7 +321,9 @@ def test_predict_gives_one_answer_per_input_line(model_dir, tmp_path):
         stream = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8") if stdin is not None else None
         printed = io.StringIO()
         assert prediction.main([*argv, "--json", "--device", "cpu"], stdin=stream, stdout=printed) == 0
-        out = printed.getvalue().split("\n")[:-1]  # our own output is split on \n only, too
+        # One JSON object per line even for a reader that splits as str.splitlines does (\x85, \u2028 escaped).
+        assert printed.getvalue().splitlines() == printed.getvalue().split("\n")[:-1]
+        out = printed.getvalue().split("\n")[:-1]
         assert len(out) == len(lines)
         assert [json.loads(line)["text"] for line in out] == [*lines[:4], "a great film", "bo\rring"]
 
@@ -298,6 +339,10 @@ def test_a_leading_byte_order_mark_is_stripped(model_dir, tmp_path):
         ([str(model_dir), "\ufeffgreat movie"], None),
     ):
         assert run_predict([*argv, "--json"], stdin=stream)[1] == plain
+    # Files joined with cat keep each one's mark at the start of a line: stripped there too, with or without \r\n.
+    joined = tmp_path / "joined.txt"
+    joined.write_bytes(b"\xef\xbb\xbfgreat movie\n\xef\xbb\xbfgreat movie\r\n\xef\xbb\xbfgreat movie\n")
+    assert run_predict([str(model_dir), "--file", str(joined), "--json"])[1] == plain * 3
 
 
 def test_text_pairs_are_refused_by_a_single_text_model(model_dir):

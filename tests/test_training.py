@@ -81,7 +81,8 @@ def test_metrics_are_accuracy_and_macro_f1():
 def test_unwritable_output_dir_is_a_clear_error(tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
-    code = run_train(["--dataset", str(tmp_path), "--output_dir", str(blocker / "model")])
+    (tmp_path / "data").mkdir()  # not tmp_path itself: an output folder inside the dataset is refused for that
+    code = run_train(["--dataset", str(tmp_path / "data"), "--output_dir", str(blocker / "model")])
     assert code == 2
     assert "is not writable" in capsys.readouterr().err
 

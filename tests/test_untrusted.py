@@ -101,3 +101,22 @@ def test_auto_map_pointing_at_other_code_is_refused_and_dropped_on_save(hub_env,
         model.save_pretrained(folder)
         saved = json.loads((folder / "config.json").read_text())["auto_map"]
         assert "--" not in json.dumps(saved) and saved["AutoModel"] == "modeling_bilstm.BiLSTMModel"
+
+
+@pytest.mark.parametrize(
+    "auto_map",
+    [
+        {"AutoTokenizer": ["other/repo--tokenization_evil.EvilTokenizer", None]},
+        {"AutoTokenizer": [None, "tokenization_bilstm.BiLSTMTokenizerFast"]},
+        {"AutoTokenizer": "evil/repo--tok.Tok"},
+    ],
+)
+def test_a_tokenizer_config_auto_map_is_refused(hub_env, folder, capsys, auto_map):
+    """AutoTokenizer reads an auto_map in tokenizer_config.json too, and would run that class under trust_remote_code:
+    the folder's code has no tokenizer, so any entry there is someone else's code, refused before anything is sent."""
+    settings = json.loads((folder / "tokenizer_config.json").read_text())
+    settings["auto_map"] = auto_map
+    (folder / "tokenizer_config.json").write_text(json.dumps(settings))
+    code, err = push([folder, REPO, "--license", "mit"], capsys)
+    assert code == 2 and "tokenizer_config.json has auto_map" in err and "trust_remote_code" in err
+    assert REPO not in hub_env.repos

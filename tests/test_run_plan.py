@@ -1,6 +1,7 @@
 """The plan block `hf-bilstm train` prints before its first step, the measured estimate, and the slow-CPU warning."""
 
 import json
+import logging
 import os
 import re
 
@@ -9,7 +10,7 @@ from helpers import TINY, write_toy_dataset
 from safetensors.torch import load_file
 from transformers import TrainerControl, TrainerState, TrainingArguments
 
-from hf_bilstm import run_plan, training
+from hf_bilstm import logs, run_plan, training
 from hf_bilstm.run_plan import RunPlanCallback
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -20,7 +21,8 @@ def test_train_prints_the_plan_then_an_estimate_then_where_the_folder_is(tmp_pat
     out = str(tmp_path / "run")
     argv = ["--dataset", dataset, "--output_dir", out, *TINY, "--per_device_train_batch_size", "16"]
     assert training.main(argv + ["--num_train_epochs", "2", "--disable_tqdm", "true", "--report_to", "none"]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.err + captured.out  # the plan and estimate are logged (stderr); the last line is printed
     with open(os.path.join(out, "all_results.json"), encoding="utf-8") as handle:
         results = json.load(handle)
     parameters = sum(tensor.numel() for tensor in load_file(os.path.join(out, "model.safetensors")).values())
@@ -53,8 +55,11 @@ def end_step(callback, args, state, monkeypatch, *, now, global_step, tokens):
 
 @pytest.mark.parametrize("tokens_per_second, warned", [(500.0, True), (50_000.0, False)])
 def test_a_cpu_run_expected_to_take_over_an_hour_is_warned_with_the_faster_preset(
-    tmp_path, capsys, monkeypatch, tokens_per_second, warned
+    tmp_path, capsys, monkeypatch, request, tokens_per_second, warned
 ):
+    root, level = logging.getLogger("hf_bilstm"), logging.getLogger("hf_bilstm").level
+    request.addfinalizer(lambda: root.setLevel(level))  # the INFO level below is for this test only
+    logs.show_progress()  # as `hf-bilstm train` does: the estimate is an information message
     args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, num_train_epochs=4, report_to="none")
     state = TrainerState(max_steps=1400)
     callback = RunPlanCallback("base", "by hand", {"train": 22_371}, train_tokens=5_000_000, faster_preset="cpu")
@@ -62,7 +67,7 @@ def test_a_cpu_run_expected_to_take_over_an_hour_is_warned_with_the_faster_prese
     # 20 s and 20 steps later at tokens_per_second; 4 epochs of 5M tokens to go through
     seen = 20_000 + int(tokens_per_second * 20)
     end_step(callback, args, state, monkeypatch, now=120.0, global_step=21, tokens=seen)
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err
     remaining = (20_000_000 - seen) / tokens_per_second
     assert f"measured {tokens_per_second:,.0f} tokens/s over steps 2-21" in printed
     assert f"about {run_plan.minutes(remaining)} more" in printed

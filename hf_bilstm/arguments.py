@@ -1,12 +1,11 @@
 """Command-line parsing shared by every `hf-bilstm` command: a misspelled flag is answered with the closest real one.
 
 `FlagParser` is `HfArgumentParser` (dataclasses → flags, both `--snake_case` and `--dash-case` spellings), extended
-with `positional()` and `switch()` fields, and `CommandParser` plain `argparse`; both refuse an unknown flag with
-exit 2 and one line such as
-`unrecognized argument --hiden_size (did you mean --hidden_size?)`, and neither accepts abbreviations.
+with `positional()` and `switch()` fields, since HfArgumentParser makes every field a `--flag` taking a value. It
+refuses an unknown flag with exit 2 and one line such as
+`unrecognized argument --hiden_size (did you mean --hidden_size?)`, and accepts no abbreviations.
 """
 
-import argparse
 import dataclasses
 import difflib
 
@@ -97,14 +96,6 @@ class FlagParser(SuggestingParser, HfArgumentParser):
         """The one dataclass of a command's arguments (`hf-bilstm predict`, `evaluate`, `push`, `export`)."""
         (parsed,) = self.parse_args_into_dataclasses(args=args)
         return parsed
-
-
-class CommandParser(SuggestingParser, argparse.ArgumentParser):
-    """`argparse.ArgumentParser` without abbreviations, answering a misspelled flag with the closest."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(**kwargs)
 
 
 def given_flags(argv: list[str]) -> set[str]:

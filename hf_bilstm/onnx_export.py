@@ -13,6 +13,8 @@ What was measured goes to `onnx/export_report.json` and to a section of the mode
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -21,11 +23,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Literal
 
 import numpy as np
 import torch
 
-from .arguments import CommandParser
+from .arguments import FlagParser, option, positional, switch
 from .data import encode, load_raw_dataset, prepare_eval_split, prepare_splits
 from .errors import UsageError
 from .flag_checks import check_dataset_flag, check_number, check_seed
@@ -123,26 +126,32 @@ def max_logit_difference(model, ort_model) -> float:
     return worst
 
 
-def make_parser() -> CommandParser:
-    parser = CommandParser(
+@dataclasses.dataclass
+class ExportArguments:
+    """The arguments of `hf-bilstm export`."""
+
+    model: str = positional("model folder written by hf-bilstm train")
+    quantize: Literal["int8"] | None = option(None, "also write a dynamic int8 model")
+    dataset: str = option("stanfordnlp/imdb", "dataset for the int8 checks (Hub id or folder)")
+    dataset_config_name: str | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    validation_fraction: float = option(0.1, "as given to hf-bilstm train")
+    seed: int = option(42, "as given to hf-bilstm train (carves validation)")
+    max_test_samples: int | None = option(None, "test reviews for the int8 check (all)")
+    overwrite: bool = switch("replace onnx/ files that an export did not write")
+
+
+def make_parser() -> FlagParser:
+    return FlagParser(
+        ExportArguments,
         prog="hf-bilstm export",
         description=(
             "Export a trained classifier folder to ONNX (FOLDER/onnx/model.onnx), checked against PyTorch; with "
             "--quantize int8 also onnx/model_quantized.onnx, checked on validation and test reviews."
         ),
-        allow_abbrev=False,
+        formatter_class=argparse.HelpFormatter,  # the help texts state their defaults where it matters
     )
-    parser.add_argument("model", help="model folder written by hf-bilstm train")
-    parser.add_argument("--quantize", choices=["int8"], default=None, help="also write a dynamic int8 model")
-    parser.add_argument("--dataset", default="stanfordnlp/imdb", help="dataset for the int8 checks (Hub id or folder)")
-    parser.add_argument("--dataset_config_name", default=None)
-    parser.add_argument("--text_column", default="text")
-    parser.add_argument("--label_column", default="label")
-    parser.add_argument("--validation_fraction", type=float, default=0.1, help="as given to hf-bilstm train")
-    parser.add_argument("--seed", type=int, default=42, help="as given to hf-bilstm train (carves validation)")
-    parser.add_argument("--max_test_samples", type=int, default=None, help="test reviews for the int8 check (all)")
-    parser.add_argument("--overwrite", action="store_true", help="replace onnx/ files that an export did not write")
-    return parser
 
 
 def check_onnx_folder(folder: str, overwrite: bool) -> None:
@@ -335,7 +344,7 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    args = make_parser().parse_command(sys.argv[1:] if argv is None else argv)
     try:
         report = run_export(args)
     except UsageError as error:

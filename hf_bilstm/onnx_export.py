@@ -32,6 +32,7 @@ from .arguments import FlagParser, option, positional, switch
 from .data import encode, load_raw_dataset, prepare_eval_split, prepare_splits
 from .errors import UsageError
 from .flag_checks import check_dataset_flag, check_number, check_seed
+from .logs import get_logger, show_progress
 from .model_loading import load_classifier_folder
 from .onnx_graph import EXPORTER_PREFIX
 from .onnx_runtime import (
@@ -44,6 +45,8 @@ from .onnx_runtime import (
     file_sha256,
     session_options,
 )
+
+logger = get_logger(__name__)
 
 FP32_TOLERANCE = 1e-4
 AGREEMENT_REVIEWS = 2000
@@ -260,7 +263,7 @@ def run_export(args) -> dict:
             "bytes": os.path.getsize(fp32_path),
             "export_seconds": round(time.perf_counter() - started, 1),
         }
-        print(f"hf-bilstm export: fp32 ONNX logits match PyTorch to {difference:.1e} (<= {FP32_TOLERANCE:.0e}).")
+        logger.info(f"hf-bilstm export: fp32 ONNX logits match PyTorch to {difference:.1e} (<= {FP32_TOLERANCE:.0e}).")
         if args.quantize:
             int8_path = os.path.join(staging, INT8_FILE)
             quantize_int8(fp32_path, int8_path)
@@ -309,7 +312,7 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
     agreement = float(
         np.mean(predicted_labels(fp32, tokenizer, validation) == predicted_labels(int8, tokenizer, validation))
     )
-    print(
+    logger.info(
         f"hf-bilstm export: int8 labels agree with fp32 on {agreement:.2%} of {len(validation):,} validation reviews."
     )
     if agreement < MIN_INT8_AGREEMENT:
@@ -324,7 +327,7 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
     truth = np.asarray(test["labels"])
     fp32_accuracy = float(np.mean(predicted_labels(fp32, tokenizer, test) == truth))
     int8_accuracy = float(np.mean(predicted_labels(int8, tokenizer, test) == truth))
-    print(
+    logger.info(
         f"hf-bilstm export: test accuracy on {len(test):,} reviews: fp32 {fp32_accuracy:.4f}, "
         f"int8 {int8_accuracy:.4f}."
     )
@@ -345,6 +348,7 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_command(sys.argv[1:] if argv is None else argv)
+    show_progress()  # the checks' results, on stderr as they are measured
     try:
         report = run_export(args)
     except UsageError as error:

@@ -8,9 +8,11 @@ import sys
 
 from .arguments import FlagParser, option, positional, switch
 from .errors import UsageError
-from .logs import quiet_libraries
+from .logs import get_logger, quiet_libraries
 from .model_loading import BACKEND_HELP, QUANTIZED_HELP, Backend, check_backend_flags, load_backend
 from .tokenization_bilstm import cut_for_tokenizer
+
+logger = get_logger(__name__)
 
 
 @dataclasses.dataclass
@@ -141,7 +143,7 @@ def read_texts(args, stdin=None) -> list[str]:
         raise UsageError(f"no texts to label: {source} is empty. Give one text per line.")
     texts = [line for line in _checked_utf8(lines, "line") if line.strip()]
     if len(texts) < len(lines):
-        print(f"hf-bilstm predict: skipped {len(lines) - len(texts)} blank line(s).", file=sys.stderr)
+        logger.warning(f"hf-bilstm predict: skipped {len(lines) - len(texts)} blank line(s).")
     if not texts:
         raise UsageError(f"no texts to label: {source} holds only blank lines.")
     return texts

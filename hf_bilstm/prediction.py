@@ -160,7 +160,13 @@ def load_classifier(model: str, device: str | None = None, backend: str = "torch
 
 
 def predict(classifier, texts: list[str], batch_size: int = 32) -> list[dict]:
-    """One `{"label", "score"}` per text, in the order given."""
+    """One `{"label", "score"}` per text, in the order given; a text that is not a `str` is refused, naming it."""
+    for number, text in enumerate(texts, 1):
+        if not isinstance(text, str):
+            raise TypeError(
+                f"text #{number} is {type(text).__name__}, not str; decode bytes first (data.decode('utf-8')) and "
+                "drop or fill missing texts."
+            )
     # Cut before tokenizing (same tokens as truncating the whole text): memory is set by the batch, not the input.
     texts = [cut_for_tokenizer(text, classifier.tokenizer) for text in texts]
     # Batches of similar lengths waste no recurrent steps on padding (up to 1.4x faster on IMDB on a CPU, see

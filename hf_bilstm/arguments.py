@@ -1,11 +1,12 @@
 """Command-line parsing shared by every `hf-bilstm` command: a misspelled flag is answered with the closest real one.
 
-`FlagParser` is `HfArgumentParser` (dataclasses → flags, both `--snake_case` and `--dash-case` spellings) and
-`CommandParser` plain `argparse`; both refuse an unknown flag with exit 2 and one line such as
-`unrecognized argument --hiden_size (did you mean --hidden_size?)`, and neither accepts abbreviations.
+`FlagParser` is `HfArgumentParser` (dataclasses → flags, both `--snake_case` and `--dash-case` spellings), extended
+with `positional()` and `switch()` fields, since HfArgumentParser makes every field a `--flag` taking a value. It
+refuses an unknown flag with exit 2 and one line such as
+`unrecognized argument --hiden_size (did you mean --hidden_size?)`, and accepts no abbreviations.
 """
 
-import argparse
+import dataclasses
 import difflib
 
 from transformers import HfArgumentParser
@@ -43,6 +44,26 @@ class SuggestingParser:
         self.exit(2, f"{self.prog}: error: {message}\nRun `{self.prog} --help` to see the flags.\n")
 
 
+def option(default, help: str) -> dataclasses.Field:
+    """A dataclass field for a `--flag` with its help text."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+def positional(help: str, **kwargs) -> dataclasses.Field:
+    """A dataclass field parsed as a positional argument (`predict FOLDER TEXT...`), which HfArgumentParser lacks."""
+    default = {"default_factory": list} if kwargs.get("nargs") in ("*", "+") else {}
+    return dataclasses.field(**default, metadata={"positional": True, "help": help, **kwargs})
+
+
+def switch(help: str) -> dataclasses.Field:
+    """A `bool` field given as a bare flag (`--json`), False unless written.
+
+    HfArgumentParser's bool flags take an optional value (`--json true`), so `predict FOLDER --json "great film"`
+    would read the text as that value and fail; a switch never takes the next word.
+    """
+    return dataclasses.field(default=False, metadata={"switch": True, "help": help})
+
+
 class FlagParser(SuggestingParser, HfArgumentParser):
     """`HfArgumentParser` over dataclasses, without abbreviations, answering a misspelled flag with the closest."""
 
@@ -50,13 +71,31 @@ class FlagParser(SuggestingParser, HfArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(dataclass_types, **kwargs)
 
+    @staticmethod
+    def _parse_dataclass_field(parser, field: dataclasses.Field):
+        metadata = dict(field.metadata)
+        if metadata.pop("positional", False):
+            parser.add_argument(field.name, **metadata)
+        elif metadata.pop("switch", False):
+            spellings = dict.fromkeys([f"--{field.name}", f"--{field.name.replace('_', '-')}"])
+            parser.add_argument(*spellings, action="store_true", **metadata)
+        else:
+            HfArgumentParser._parse_dataclass_field(parser, field)
 
-class CommandParser(SuggestingParser, argparse.ArgumentParser):
-    """`argparse.ArgumentParser` without abbreviations, answering a misspelled flag with the closest."""
+    def parse_args_into_dataclasses(self, args=None, return_remaining_strings=False, **kwargs):
+        parsed = super().parse_args_into_dataclasses(args=args, return_remaining_strings=True, **kwargs)
+        if return_remaining_strings:
+            return parsed
+        # HfArgumentParser raises ValueError (a traceback) for a stray word; argparse's exit 2 and one line instead.
+        *outputs, remaining = parsed
+        if remaining:
+            self.error(f"unrecognized arguments: {' '.join(remaining)}")
+        return tuple(outputs)
 
-    def __init__(self, **kwargs):
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(**kwargs)
+    def parse_command(self, args: list[str]):
+        """The one dataclass of a command's arguments (`hf-bilstm predict`, `evaluate`, `push`, `export`)."""
+        (parsed,) = self.parse_args_into_dataclasses(args=args)
+        return parsed
 
 
 def given_flags(argv: list[str]) -> set[str]:

@@ -8,7 +8,6 @@ train, sample caps) → `train_tokenizer_on` (train split only) → `encode_spli
 import hashlib
 import math
 import os
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -18,7 +17,10 @@ from datasets import ClassLabel, Dataset, DatasetDict, load_dataset, load_from_d
 from datasets.exceptions import DatasetGenerationError, DatasetNotFoundError
 
 from .errors import UsageError  # noqa: F401  (hf_bilstm.data.UsageError: where it was first defined)
+from .logs import get_logger
 from .tokenization_bilstm import cut_for_tokenizer, train_tokenizer
+
+logger = get_logger(__name__)
 
 LOCAL_IMDB_HINT = "../shared/data/imdb"
 
@@ -269,10 +271,9 @@ def _without_overlap(train, validation, test, text_column: str):
             keep = [i for i in range(len(hashes[earlier])) if i not in drop]
             kept[earlier] = kept[earlier].select(keep)
             hashes[earlier] = [hashes[earlier][i] for i in keep]
-            print(
+            logger.warning(
                 f"hf-bilstm: dropped {len(drop)} {earlier} row(s) whose text is also in the {later} split "
-                "(the dataset holds them twice).",
-                file=sys.stderr,
+                "(the dataset holds them twice)."
             )
     return kept["train"], kept["validation"], kept.get("test")
 

@@ -3,6 +3,8 @@
 The metrics are defined here, once: `hf-bilstm train` reports them through the Trainer with `compute_metrics`.
 """
 
+import argparse
+import dataclasses
 import json
 import math
 import os
@@ -12,35 +14,50 @@ import tempfile
 import numpy as np
 import torch
 
-from .arguments import CommandParser
+from .arguments import FlagParser, option, positional, switch
 from .data import PaddingCollator, encode, load_raw_dataset, prepare_eval_split
 from .errors import UsageError
 from .flag_checks import check_dataset_flag, check_number, check_seed
 from .logs import quiet_libraries
-from .model_loading import add_backend_flags, check_backend_flags, load_backend, load_classifier_folder, resolve_device
+from .model_loading import (
+    BACKEND_HELP,
+    QUANTIZED_HELP,
+    Backend,
+    check_backend_flags,
+    load_backend,
+    load_classifier_folder,
+    resolve_device,
+)
 from .output_dir import OUTPUT_FILES, SHARD, STAGING_NAME
 
 
-def make_parser() -> CommandParser:
-    parser = CommandParser(
+@dataclasses.dataclass
+class EvaluateArguments:
+    """The arguments of `hf-bilstm evaluate`."""
+
+    model: str = positional("model folder (or Hub id) written by hf-bilstm train")
+    dataset: str = option("stanfordnlp/imdb", "Hub dataset id or local folder")
+    dataset_config_name: str | None = None
+    split: str = option("test", "split to evaluate (default: test)")
+    text_column: str = "text"
+    label_column: str = "label"
+    max_samples: int | None = option(None, "seeded random subset")
+    seed: int = 42
+    batch_size: int = 128
+    device: str | None = option(None, "cpu, cuda, cuda:1… (default: cuda when available)")
+    output_file: str | None = option(None, "also write the metrics JSON here")
+    verbose: bool = switch("show the libraries' loading reports and progress bars")
+    backend: Backend = option("torch", BACKEND_HELP)
+    quantized: bool = switch(QUANTIZED_HELP)
+
+
+def make_parser() -> FlagParser:
+    return FlagParser(
+        EvaluateArguments,
         prog="hf-bilstm evaluate",
         description="Evaluate a trained model folder on one split of a dataset; prints the metrics as JSON.",
-        allow_abbrev=False,
+        formatter_class=argparse.HelpFormatter,  # the help texts state their defaults where it matters
     )
-    parser.add_argument("model", help="model folder (or Hub id) written by hf-bilstm train")
-    parser.add_argument("--dataset", default="stanfordnlp/imdb", help="Hub dataset id or local folder")
-    parser.add_argument("--dataset_config_name", "--dataset-config-name", default=None)
-    parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
-    parser.add_argument("--text_column", "--text-column", default="text")
-    parser.add_argument("--label_column", "--label-column", default="label")
-    parser.add_argument("--max_samples", "--max-samples", type=int, default=None, help="seeded random subset")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--batch_size", "--batch-size", type=int, default=128)
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1… (default: cuda when available)")
-    parser.add_argument("--output_file", "--output-file", default=None, help="also write the metrics JSON here")
-    parser.add_argument("--verbose", action="store_true", help="show the libraries' loading reports and progress bars")
-    add_backend_flags(parser)
-    return parser
 
 
 def classification_metrics(predictions: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -185,7 +202,7 @@ def check_args(args) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    args = make_parser().parse_command(sys.argv[1:] if argv is None else argv)
     with quiet_libraries(args.verbose):
         return _main(args)
 

@@ -10,6 +10,7 @@ after it.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -20,7 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .arguments import CommandParser
+from .arguments import FlagParser, option, positional, switch
 from .logs import get_logger, show_progress
 from .model_card import CardError, complete_card
 
@@ -601,30 +602,35 @@ def usage_snippet(repo_id: str, commit_sha: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ command line
-def build_parser() -> CommandParser:
-    parser = CommandParser(
+@dataclass
+class PushArguments:
+    """The arguments of `hf-bilstm push`."""
+
+    folder: str = positional("the model folder (output of `hf-bilstm train` or save_pretrained)")
+    repo_id: str = positional("USER/NAME (or ORG/NAME) of the model repository; created if absent")
+    private: bool = switch("create the repository as private")
+    revision: str = option("main", "branch to push to (created if absent; default main)")
+    commit_message: str | None = option(None, "message of the commit")
+    no_verify: bool = switch("skip loading the pushed model back")
+    license: str | None = option(None, "license for a card that declares none, e.g. apache-2.0")
+    dataset: str | None = option(None, "dataset id for a card that names none, e.g. stanfordnlp/imdb")
+    allow_custom_code: bool = switch(
+        "push code files that differ from the installed hf_bilstm's (a deliberate custom model)"
+    )
+
+
+def build_parser() -> FlagParser:
+    return FlagParser(
+        PushArguments,
         prog="hf-bilstm push",
         description="Push a model folder (weights, config, code, tokenizer, card, results) to the Hugging Face Hub "
         "and verify that it loads back without hf_bilstm. The token comes from HF_TOKEN or `hf auth login`.",
+        formatter_class=argparse.HelpFormatter,  # the help texts state their defaults where it matters
     )
-    parser.add_argument("folder", help="the model folder (output of `hf-bilstm train` or save_pretrained)")
-    parser.add_argument("repo_id", help="USER/NAME (or ORG/NAME) of the model repository; created if absent")
-    parser.add_argument("--private", action="store_true", help="create the repository as private")
-    parser.add_argument("--revision", default="main", help="branch to push to (created if absent; default main)")
-    parser.add_argument("--commit_message", default=None, help="message of the commit")
-    parser.add_argument("--no_verify", action="store_true", help="skip loading the pushed model back")
-    parser.add_argument("--license", default=None, help="license for a card that declares none, e.g. apache-2.0")
-    parser.add_argument("--dataset", default=None, help="dataset id for a card that names none, e.g. stanfordnlp/imdb")
-    parser.add_argument(
-        "--allow_custom_code",
-        action="store_true",
-        help="push code files that differ from the installed hf_bilstm's (a deliberate custom model)",
-    )
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_command(sys.argv[1:] if argv is None else argv)
     show_progress()
     try:
         validate_repo_id(args.repo_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Literal
 
 import torch
 
@@ -231,17 +232,12 @@ def load_classifier_folder(source: str, device: str | None = None):
     return model.eval(), tokenizer
 
 
-def add_backend_flags(parser) -> None:
-    """`--backend` and `--quantized`, shared by `predict` and `evaluate`."""
-    parser.add_argument(
-        "--backend",
-        choices=["torch", "onnxruntime"],
-        default="torch",
-        help="torch (the PyTorch model) or onnxruntime (onnx/ written by hf-bilstm export; CPU only)",
-    )
-    parser.add_argument(
-        "--quantized", action="store_true", help="with --backend onnxruntime: the int8 onnx/model_quantized.onnx"
-    )
+BACKEND_HELP = "torch (the PyTorch model) or onnxruntime (onnx/ written by hf-bilstm export; CPU only)"
+QUANTIZED_HELP = "with --backend onnxruntime: the int8 onnx/model_quantized.onnx"
+
+
+# `--backend` and `--quantized`, fields of the `predict` and `evaluate` argument dataclasses.
+Backend = Literal["torch", "onnxruntime"]
 
 
 def check_backend_flags(args) -> str:

@@ -13,6 +13,8 @@ What was measured goes to `onnx/export_report.json` and to a section of the mode
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -21,14 +23,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Literal
 
 import numpy as np
 import torch
 
-from .arguments import CommandParser
+from .arguments import FlagParser, option, positional, switch
 from .data import encode, load_raw_dataset, prepare_eval_split, prepare_splits
 from .errors import UsageError
 from .flag_checks import check_dataset_flag, check_number, check_seed
+from .logs import get_logger, show_progress
 from .model_loading import load_classifier_folder
 from .onnx_graph import EXPORTER_PREFIX
 from .onnx_runtime import (
@@ -41,6 +45,8 @@ from .onnx_runtime import (
     file_sha256,
     session_options,
 )
+
+logger = get_logger(__name__)
 
 FP32_TOLERANCE = 1e-4
 AGREEMENT_REVIEWS = 2000
@@ -123,26 +129,32 @@ def max_logit_difference(model, ort_model) -> float:
     return worst
 
 
-def make_parser() -> CommandParser:
-    parser = CommandParser(
+@dataclasses.dataclass
+class ExportArguments:
+    """The arguments of `hf-bilstm export`."""
+
+    model: str = positional("model folder written by hf-bilstm train")
+    quantize: Literal["int8"] | None = option(None, "also write a dynamic int8 model")
+    dataset: str = option("stanfordnlp/imdb", "dataset for the int8 checks (Hub id or folder)")
+    dataset_config_name: str | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    validation_fraction: float = option(0.1, "as given to hf-bilstm train")
+    seed: int = option(42, "as given to hf-bilstm train (carves validation)")
+    max_test_samples: int | None = option(None, "test reviews for the int8 check (all)")
+    overwrite: bool = switch("replace onnx/ files that an export did not write")
+
+
+def make_parser() -> FlagParser:
+    return FlagParser(
+        ExportArguments,
         prog="hf-bilstm export",
         description=(
             "Export a trained classifier folder to ONNX (FOLDER/onnx/model.onnx), checked against PyTorch; with "
             "--quantize int8 also onnx/model_quantized.onnx, checked on validation and test reviews."
         ),
-        allow_abbrev=False,
+        formatter_class=argparse.HelpFormatter,  # the help texts state their defaults where it matters
     )
-    parser.add_argument("model", help="model folder written by hf-bilstm train")
-    parser.add_argument("--quantize", choices=["int8"], default=None, help="also write a dynamic int8 model")
-    parser.add_argument("--dataset", default="stanfordnlp/imdb", help="dataset for the int8 checks (Hub id or folder)")
-    parser.add_argument("--dataset_config_name", default=None)
-    parser.add_argument("--text_column", default="text")
-    parser.add_argument("--label_column", default="label")
-    parser.add_argument("--validation_fraction", type=float, default=0.1, help="as given to hf-bilstm train")
-    parser.add_argument("--seed", type=int, default=42, help="as given to hf-bilstm train (carves validation)")
-    parser.add_argument("--max_test_samples", type=int, default=None, help="test reviews for the int8 check (all)")
-    parser.add_argument("--overwrite", action="store_true", help="replace onnx/ files that an export did not write")
-    return parser
 
 
 def check_onnx_folder(folder: str, overwrite: bool) -> None:
@@ -251,7 +263,7 @@ def run_export(args) -> dict:
             "bytes": os.path.getsize(fp32_path),
             "export_seconds": round(time.perf_counter() - started, 1),
         }
-        print(f"hf-bilstm export: fp32 ONNX logits match PyTorch to {difference:.1e} (<= {FP32_TOLERANCE:.0e}).")
+        logger.info(f"hf-bilstm export: fp32 ONNX logits match PyTorch to {difference:.1e} (<= {FP32_TOLERANCE:.0e}).")
         if args.quantize:
             int8_path = os.path.join(staging, INT8_FILE)
             quantize_int8(fp32_path, int8_path)
@@ -300,7 +312,7 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
     agreement = float(
         np.mean(predicted_labels(fp32, tokenizer, validation) == predicted_labels(int8, tokenizer, validation))
     )
-    print(
+    logger.info(
         f"hf-bilstm export: int8 labels agree with fp32 on {agreement:.2%} of {len(validation):,} validation reviews."
     )
     if agreement < MIN_INT8_AGREEMENT:
@@ -315,7 +327,7 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
     truth = np.asarray(test["labels"])
     fp32_accuracy = float(np.mean(predicted_labels(fp32, tokenizer, test) == truth))
     int8_accuracy = float(np.mean(predicted_labels(int8, tokenizer, test) == truth))
-    print(
+    logger.info(
         f"hf-bilstm export: test accuracy on {len(test):,} reviews: fp32 {fp32_accuracy:.4f}, "
         f"int8 {int8_accuracy:.4f}."
     )
@@ -335,7 +347,8 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    args = make_parser().parse_command(sys.argv[1:] if argv is None else argv)
+    show_progress()  # the checks' results, on stderr as they are measured
     try:
         report = run_export(args)
     except UsageError as error:

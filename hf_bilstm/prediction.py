@@ -1,34 +1,45 @@
 """`hf-bilstm predict`: label texts with a trained model folder — texts from arguments, a file or stdin."""
 
+import argparse
+import dataclasses
 import json
 import math
 import sys
 
-from .arguments import CommandParser
+from .arguments import FlagParser, option, positional, switch
 from .errors import UsageError
-from .logs import quiet_libraries
-from .model_loading import add_backend_flags, check_backend_flags, load_backend
+from .logs import get_logger, quiet_libraries
+from .model_loading import BACKEND_HELP, QUANTIZED_HELP, Backend, check_backend_flags, load_backend
 from .tokenization_bilstm import cut_for_tokenizer
 
+logger = get_logger(__name__)
 
-def make_parser() -> CommandParser:
-    parser = CommandParser(
+
+@dataclasses.dataclass
+class PredictArguments:
+    """The arguments of `hf-bilstm predict`."""
+
+    model: str = positional("model folder (or Hub id) written by hf-bilstm train")
+    texts: list[str] = positional("texts to label", nargs="*")
+    file: str | None = option(None, "read texts from this file, one per line ('-' for stdin)")
+    json: bool = switch("print one JSON object per text (text, label, score)")
+    batch_size: int = 32
+    device: str | None = option(None, "cpu, cuda, cuda:1… (default: cuda when available)")
+    verbose: bool = switch("show the libraries' loading reports and progress bars")
+    backend: Backend = option("torch", BACKEND_HELP)
+    quantized: bool = switch(QUANTIZED_HELP)
+
+
+def make_parser() -> FlagParser:
+    return FlagParser(
+        PredictArguments,
         prog="hf-bilstm predict",
         description=(
             "Label texts with a trained model. Texts come from the arguments, else from --file (one text per line), "
             "else from stdin (one per line). Prints one line per text: label<TAB>score, or a JSON object with --json."
         ),
-        allow_abbrev=False,
+        formatter_class=argparse.HelpFormatter,  # the help texts state their defaults where it matters
     )
-    parser.add_argument("model", help="model folder (or Hub id) written by hf-bilstm train")
-    parser.add_argument("texts", nargs="*", help="texts to label")
-    parser.add_argument("--file", default=None, help="read texts from this file, one per line ('-' for stdin)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object per text (text, label, score)")
-    parser.add_argument("--batch_size", "--batch-size", type=int, default=32)
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1… (default: cuda when available)")
-    parser.add_argument("--verbose", action="store_true", help="show the libraries' loading reports and progress bars")
-    add_backend_flags(parser)
-    return parser
 
 
 BOM = "\ufeff"
@@ -132,7 +143,7 @@ def read_texts(args, stdin=None) -> list[str]:
         raise UsageError(f"no texts to label: {source} is empty. Give one text per line.")
     texts = [line for line in _checked_utf8(lines, "line") if line.strip()]
     if len(texts) < len(lines):
-        print(f"hf-bilstm predict: skipped {len(lines) - len(texts)} blank line(s).", file=sys.stderr)
+        logger.warning(f"hf-bilstm predict: skipped {len(lines) - len(texts)} blank line(s).")
     if not texts:
         raise UsageError(f"no texts to label: {source} holds only blank lines.")
     return texts
@@ -149,7 +160,13 @@ def load_classifier(model: str, device: str | None = None, backend: str = "torch
 
 
 def predict(classifier, texts: list[str], batch_size: int = 32) -> list[dict]:
-    """One `{"label", "score"}` per text, in the order given."""
+    """One `{"label", "score"}` per text, in the order given; a text that is not a `str` is refused, naming it."""
+    for number, text in enumerate(texts, 1):
+        if not isinstance(text, str):
+            raise TypeError(
+                f"text #{number} is {type(text).__name__}, not str; decode bytes first (data.decode('utf-8')) and "
+                "drop or fill missing texts."
+            )
     # Cut before tokenizing (same tokens as truncating the whole text): memory is set by the batch, not the input.
     texts = [cut_for_tokenizer(text, classifier.tokenizer) for text in texts]
     # Batches of similar lengths waste no recurrent steps on padding (up to 1.4x faster on IMDB on a CPU, see
@@ -179,7 +196,7 @@ def classify_batch(classifier, texts: list[str]) -> list[dict]:
 
 
 def main(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
-    args = make_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    args = make_parser().parse_command(sys.argv[1:] if argv is None else argv)
     stdout = sys.stdout if stdout is None else stdout
     with quiet_libraries(args.verbose):
         return _main(args, stdin, stdout)

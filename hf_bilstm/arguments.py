@@ -28,7 +28,16 @@ class SuggestingParser:
     """For `argparse.ArgumentParser` subclasses: an unknown flag is refused with a suggestion, errors in one line."""
 
     def parse_known_args(self, args=None, namespace=None):
-        namespace, extras = super().parse_known_args(args, namespace)
+        if getattr(self, "_intermixing", False) or not self._get_positional_actions():
+            namespace, extras = super().parse_known_args(args, namespace)
+        else:
+            # Texts may follow flags (`predict FOLDER --json "great film"`): plain argparse gives a `*` positional
+            # its (empty) share right after FOLDER and then refuses the text; intermixed parsing collects it.
+            self._intermixing = True
+            try:
+                namespace, extras = super().parse_known_intermixed_args(args, namespace)
+            finally:
+                self._intermixing = False
         unknown = [token for token in extras if token.startswith("-") and token not in ("-", "--")]
         if unknown:
             described = []

@@ -46,6 +46,10 @@ def show_progress() -> None:
     _configure_root().setLevel(_logging.INFO)
 
 
+def _not_our_onnx_model_notice(record: _logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("The model 'ORTModelForSequenceClassification' is not supported")
+
+
 @contextmanager
 def quiet_libraries(verbose: bool = False):
     """
@@ -73,9 +77,14 @@ def quiet_libraries(verbose: bool = False):
     logging.disable_progress_bar()
     datasets_logging.set_verbosity_error()
     datasets_logging.disable_progress_bar()
+    # transformers' pipeline logs an *error* for any model class outside its mapping, our ONNX Runtime one included,
+    # although it works: not a result, so it goes too (and shows with --verbose).
+    pipeline_logger = _logging.getLogger("transformers.pipelines.base")
+    pipeline_logger.addFilter(_not_our_onnx_model_notice)
     try:
         yield
     finally:
+        pipeline_logger.removeFilter(_not_our_onnx_model_notice)
         logging.set_verbosity(saved[0])
         datasets_logging.set_verbosity(saved[2])
         if saved[1]:

@@ -157,3 +157,46 @@ def run_predict_lines(model_dir):
     out = io.StringIO()
     assert prediction.main([model_dir, "a great film", "--device", "cpu"], stdout=out) == 0
     return out.getvalue().splitlines()
+
+
+def test_texts_may_follow_flags_and_flags_may_follow_texts(model_dir):
+    """`predict FOLDER --json "text"` (as the README writes it) reads the text, wherever the flags stand."""
+
+    def answers(argv):
+        out = io.StringIO()
+        assert prediction.main(argv, stdout=out) == 0
+        return [json.loads(line)["text"] for line in out.getvalue().splitlines()]
+
+    texts = ["a great film", "dull"]
+    assert answers([model_dir, "--json", *texts]) == texts
+    assert answers([model_dir, texts[0], "--json", "--batch_size", "1", texts[1]]) == texts
+    assert answers([model_dir, *texts, "--json"]) == texts
+
+
+def test_quiet_predict_drops_the_pipelines_notice_about_our_onnx_class_only():
+    """transformers logs an error for any model class outside its mapping; for our ONNX class that is noise in a
+    quiet `predict`; other errors, and the notice outside the quiet block or with --verbose, still show."""
+    import logging
+
+    from transformers.utils import logging as hf_logging
+
+    from hf_bilstm.logs import quiet_libraries
+
+    logger = hf_logging.get_logger("transformers.pipelines.base")
+    seen = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    logger.addHandler(handler)
+    notice = "The model 'ORTModelForSequenceClassification' is not supported for text-classification."
+    other = "The model 'SomethingElse' is not supported for text-classification."
+    try:
+        with quiet_libraries():
+            logger.error(notice)
+            logger.error(other)
+        assert seen == [other]
+        with quiet_libraries(verbose=True):
+            logger.error(notice)
+        logger.error(notice)
+        assert seen == [other, notice, notice]
+    finally:
+        logger.removeHandler(handler)

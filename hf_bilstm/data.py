@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from datasets import ClassLabel, Dataset, DatasetDict, load_dataset, load_from_disk
+from datasets import ClassLabel, Dataset, DatasetDict, concatenate_datasets, load_dataset, load_from_disk
 from datasets.exceptions import DatasetGenerationError, DatasetNotFoundError
 
 from .errors import UsageError  # noqa: F401  (hf_bilstm.data.UsageError: where it was first defined)
@@ -26,6 +26,10 @@ LOCAL_IMDB_HINT = "../shared/data/imdb"
 
 
 MAX_MODEL_MAX_LENGTH = 10**7  # tokens; a folder without the setting gets transformers' 1e30, meaning "no limit"
+
+
+# Column of per-class target probabilities (a teacher's) that a training split may carry next to its labels.
+SOFT_LABELS = "soft_labels"
 
 
 def check_tokenizer_length(tokenizer, source: str, or_flag: str = "") -> None:
@@ -461,6 +465,8 @@ def encode(dataset: Dataset, tokenizer, text_column: str, label_column: str | No
         out = {"input_ids": encoded["input_ids"], "length": [len(ids) for ids in encoded["input_ids"]]}
         if label_column is not None:
             out["labels"] = batch[label_column]
+        if SOFT_LABELS in batch:  # a teacher's probabilities (hf_bilstm.distillation) travel with their rows
+            out[SOFT_LABELS] = batch[SOFT_LABELS]
         return out
 
     return dataset.map(
@@ -501,4 +507,51 @@ class PaddingCollator:
         batch = {"input_ids": input_ids, "attention_mask": attention_mask}
         if "labels" in features[0]:
             batch["labels"] = torch.as_tensor([feature["labels"] for feature in features])
+        if SOFT_LABELS in features[0]:
+            batch[SOFT_LABELS] = torch.as_tensor([feature[SOFT_LABELS] for feature in features], dtype=torch.float32)
         return batch
+
+
+def with_soft_labelled_rows(splits: Splits, extra: Dataset, text_column: str, label_column: str) -> Dataset:
+    """
+    The training split plus `extra` rows that carry a teacher's `soft_labels` (one probability per label).
+
+    The training rows get their own labels as one-hot `soft_labels`. Extra rows whose text is also a validation or
+    test text are dropped (counted in a warning): training on them, even with a teacher's labels, would leak the
+    texts a model is selected and tested on.
+    """
+    num_labels = len(splits.label_names)
+    missing = [c for c in (text_column, SOFT_LABELS) if c not in extra.column_names]
+    if missing:
+        raise UsageError(f"the extra training rows lack the column(s) {missing}; they need text and soft labels.")
+    held_out = set(_text_hashes(splits.validation, text_column))
+    if splits.test is not None:
+        held_out |= set(_text_hashes(splits.test, text_column))
+    keep = [i for i, h in enumerate(_text_hashes(extra, text_column)) if h not in held_out]
+    if len(keep) < len(extra):
+        logger.warning(
+            f"hf-bilstm: dropped {len(extra) - len(keep)} unlabelled row(s) whose text is also in the validation or "
+            "test split."
+        )
+        extra = extra.select(keep)
+    soft = np.asarray(extra[SOFT_LABELS], dtype=np.float32)
+    if soft.ndim != 2 or soft.shape[1] != num_labels or not np.all(np.isfinite(soft)) or (soft < 0).any():
+        raise UsageError(
+            f"soft labels must be {num_labels} non-negative probabilities per row (one per label "
+            f"{splits.label_names}), but they have shape {soft.shape}."
+        )
+    soft = soft / np.maximum(soft.sum(axis=1, keepdims=True), 1e-12)
+    extra = Dataset.from_dict(
+        {
+            text_column: extra[text_column],
+            label_column: soft.argmax(axis=1).tolist(),
+            SOFT_LABELS: soft.tolist(),
+        },
+        features=None,
+    )
+    train = splits.train
+    one_hot = np.eye(num_labels, dtype=np.float32)[np.asarray(train[label_column])]
+    train = Dataset.from_dict(
+        {text_column: train[text_column], label_column: train[label_column], SOFT_LABELS: one_hot.tolist()}
+    )
+    return concatenate_datasets([train, extra])

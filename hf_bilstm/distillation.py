@@ -1,0 +1,269 @@
+"""`hf-bilstm train --preset cpu-best`: two teachers label the unlabelled reviews, one BiLSTM learns from them.
+
+Phases, each under the run's time budget, with the results rewritten after each one (`recipe_results.json` in
+`<output_dir>-recipe/`):
+
+1. **BiLSTM teacher**: the `cpu` preset trained on the training rows (selected on validation; the test split is not
+   read), saved as a complete model folder in `<output_dir>-recipe/teacher`.
+2. **Linear teacher**: an NB-weighted uni+bigram logistic regression on the same rows (hf_bilstm.linear_teacher).
+3. **Soft labels**: both teachers' class probabilities on the unlabelled split(s), averaged. The average's
+   validation accuracy is recorded next to each teacher's.
+4. **Student**: the `cpu-best` architecture (the `cpu` one) trained on the training rows (their own labels) plus the
+   unlabelled rows (the teachers' probabilities), selected on validation; then the test split is read once.
+
+Why: a BiLSTM trained on 22k reviews learns the training movies by heart (validation, which shares movies with
+train, reads 2-3 points above test). The unlabelled reviews are other movies; labelled by two teachers whose errors
+differ, they give the student more and more varied examples than the labelled split alone. Only the `train` and
+unlabelled text is read for training; validation and test texts found among the unlabelled rows are dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+
+import numpy as np
+import torch
+from datasets import Dataset
+from transformers import Trainer
+
+from .data import SOFT_LABELS, encode, load_raw_dataset, prepare_splits
+from .errors import UsageError
+from .evaluation import _batches
+from .logs import get_logger
+from .output_dir import holds_model
+
+logger = get_logger(__name__)
+
+RESULTS_NAME = "recipe_results.json"
+
+
+class SoftLabelTrainer(Trainer):
+    """
+    The stock `Trainer`, whose training loss is the cross-entropy against each row's `soft_labels` (a teacher's
+    probabilities, or a one-hot label) instead of the hard label. Evaluation batches carry no soft labels and are
+    scored as usual.
+    """
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        soft = inputs.pop(SOFT_LABELS, None)
+        if soft is None:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        outputs = model(**{key: value for key, value in inputs.items() if key != "labels"})
+        log_probs = torch.log_softmax(outputs.logits.float(), dim=-1)
+        loss = -(soft.to(log_probs.dtype) * log_probs).sum(-1).mean()
+        return (loss, outputs) if return_outputs else loss
+
+
+@torch.no_grad()
+def bilstm_probabilities(folder: str, texts: list[str], batch_size: int = 256) -> tuple[np.ndarray, float]:
+    """Class probabilities of the classifier in `folder` for `texts` (in order), and the seconds it took."""
+    from .evaluation import load_model
+
+    started = time.time()
+    model, tokenizer = load_model(folder, "cpu")
+    model.eval()
+    encoded = encode(Dataset.from_dict({"text": texts}), tokenizer, "text", None)
+    out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
+    for rows, batch in _batches(tokenizer, encoded, batch_size):
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        out[rows] = torch.softmax(logits.float(), dim=-1).numpy()
+    return out, time.time() - started
+
+
+def _accuracy(probabilities: np.ndarray, labels) -> float:
+    return float((probabilities.argmax(axis=1) == np.asarray(labels)).mean())
+
+
+class RecipeResults:
+    """`recipe_results.json`: the run's record, rewritten atomically after every phase."""
+
+    def __init__(self, path: str, command: str, started: float, budget: float):
+        self.path, self.started = path, started
+        self.record = {
+            "command": command,
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
+            "time_budget_seconds": budget,
+            "phases": {},
+        }
+
+    def phase(self, name: str, seconds: float, **figures) -> None:
+        self.record["phases"][name] = {"seconds": round(seconds, 1), **figures}
+        self.record["wall_seconds"] = round(time.time() - self.started, 1)
+        self.save()
+
+    def save(self, path: str | None = None) -> None:
+        path = path or self.path
+        temporary = f"{path}.tmp-{os.getpid()}"
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(self.record, handle, indent=2, sort_keys=False)
+        os.replace(temporary, path)
+
+
+def recipe_folder(output_dir: str) -> str:
+    """Where the teachers and the phase-by-phase record go: next to the output folder, never inside it."""
+    return os.path.normpath(output_dir) + "-recipe"
+
+
+def _check_folders(output_dir: str, work: str, overwrite: bool) -> None:
+    for folder, what in ((output_dir, "the output folder"), (work, "the recipe's folder (teacher, record)")):
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise UsageError(f"{what} {folder!r} is a file; give another --output_dir.")
+        if holds_model(folder) and not overwrite:
+            raise UsageError(
+                f"{what} {folder!r} already holds a model; pass --overwrite_output_dir to replace it, or give "
+                "another --output_dir."
+            )
+    if os.path.isdir(work) and os.listdir(work) and not overwrite:
+        raise UsageError(
+            f"the recipe's folder {work!r} is not empty; pass --overwrite_output_dir to replace it, or give another "
+            "--output_dir."
+        )
+
+
+def train_distilled(model_args, data_args, training_args, command: str, settings: dict) -> dict:
+    """Runs the four phases; returns the student's metrics (as `train()` does)."""
+    from .training import PRESETS, train
+
+    started = time.time()
+    output_dir = training_args.output_dir
+    work = recipe_folder(output_dir)
+    _check_folders(output_dir, work, model_args.overwrite_output_dir)
+    if training_args.resume_from_checkpoint:
+        raise UsageError("--preset cpu-best runs several phases and cannot resume; run it again from the start.")
+    if model_args.model_name_or_path:
+        raise UsageError("--preset cpu-best trains its student from scratch; drop --model_name_or_path.")
+    if not data_args.test_split:
+        logger.warning("hf-bilstm: no test split: the recipe ends with validation figures only.")
+    budget = model_args.max_train_seconds or settings["max_seconds"]
+    if os.path.isdir(work) and model_args.overwrite_output_dir:
+        shutil.rmtree(work)
+    os.makedirs(work, exist_ok=True)
+    results = RecipeResults(os.path.join(work, RESULTS_NAME), command, started, budget)
+
+    def left() -> float:
+        return budget - (time.time() - started)
+
+    # 1. The BiLSTM teacher: the teacher preset, validation only (the test split stays unread until the end).
+    phase_started = time.time()
+    teacher_dir = os.path.join(work, "teacher")
+    teacher_model_args = dataclasses.replace(
+        model_args, preset=settings["teacher_preset"], max_train_seconds=0.3 * budget, overwrite_output_dir=False
+    )
+    teacher_model_args.given_flags, teacher_model_args.finetuning = model_args.given_flags, model_args.finetuning
+    teacher_model_args.preset_reason = "the BiLSTM teacher of --preset cpu-best"
+    teacher_training = dataclasses.replace(training_args, output_dir=teacher_dir, push_to_hub=False)
+    if "num_train_epochs" not in model_args.given_flags:
+        teacher_training.num_train_epochs = PRESETS[settings["teacher_preset"]]["training"]["num_train_epochs"]
+    teacher_data = dataclasses.replace(data_args, test_split="")
+    teacher_metrics = train(teacher_model_args, teacher_data, teacher_training, command=f"{command}  # teacher")
+    results.phase(
+        "bilstm_teacher",
+        time.time() - phase_started,
+        folder=teacher_dir,
+        eval_accuracy=teacher_metrics.get("eval_accuracy"),
+        epochs=teacher_metrics.get("epoch"),
+        stopped_by_time_budget=teacher_metrics.get("epoch", 0) < teacher_training.num_train_epochs - 1e-6,
+    )
+
+    # 2. The linear teacher, on the same training rows and validation split as the BiLSTM teacher.
+    from .linear_teacher import LinearTeacher
+
+    phase_started = time.time()
+    raw = load_raw_dataset(data_args.dataset, data_args.dataset_config_name, data_args.cache_dir)
+    splits = prepare_splits(
+        raw,
+        text_column=data_args.text_column,
+        label_column=data_args.label_column,
+        train_split=data_args.train_split,
+        validation_split=data_args.validation_split,
+        test_split=data_args.test_split or None,
+        validation_fraction=data_args.validation_fraction,
+        max_train_samples=data_args.max_train_samples,
+        max_eval_samples=data_args.max_eval_samples,
+        max_test_samples=data_args.max_test_samples,
+        seed=training_args.seed,
+        validation_given="validation_split" in model_args.given_flags,
+    )
+    text, label = data_args.text_column, data_args.label_column
+    linear = LinearTeacher(num_labels=len(splits.label_names), seed=training_args.seed).fit(
+        list(splits.train[text]),
+        list(splits.train[label]),
+        list(splits.validation[text]),
+        list(splits.validation[label]),
+    )
+    results.phase(
+        "linear_teacher",
+        time.time() - phase_started,
+        eval_accuracy=linear.eval_accuracy,
+        by_epoch=linear.history,
+        features=len(linear.vocabulary),
+    )
+
+    # 3. Soft labels for the unlabelled rows: the average of the two teachers' probabilities.
+    phase_started = time.time()
+    unlabelled = _unlabelled_texts(raw, settings["unlabelled_splits"], text, data_args)
+    val_texts = list(splits.validation[text])
+    bilstm_probs, seconds = bilstm_probabilities(teacher_dir, val_texts + unlabelled)
+    linear_probs = linear.predict_proba(val_texts + unlabelled)
+    average = (bilstm_probs + linear_probs) / 2
+    n_val, val_labels = len(val_texts), list(splits.validation[label])
+    # The student has the teacher's architecture: its final reading of validation and test costs about as much.
+    characters_per_second = sum(len(t) for t in val_texts + unlabelled) / max(seconds, 1e-6)
+    final_characters = sum(len(t) for t in val_texts) + (sum(len(t) for t in splits.test[text]) if splits.test else 0)
+    results.phase(
+        "soft_labels",
+        time.time() - phase_started,
+        unlabelled_rows=len(unlabelled),
+        eval_accuracy_bilstm_teacher=_accuracy(bilstm_probs[:n_val], val_labels),
+        eval_accuracy_linear_teacher=_accuracy(linear_probs[:n_val], val_labels),
+        eval_accuracy_average=_accuracy(average[:n_val], val_labels),
+        unlabelled_positive_share=float(average[n_val:].argmax(axis=1).mean()),
+    )
+    extra = Dataset.from_dict({text: unlabelled, SOFT_LABELS: average[n_val:].tolist()})
+    del raw, splits, bilstm_probs, linear_probs, linear
+
+    # 4. The student, within what is left of the budget (minus the final validation and test reading).
+    phase_started = time.time()
+    # Counted 1.5x (and the tokenizing with it) so that the budget holds on a busy machine.
+    reserve = 1.5 * final_characters / characters_per_second
+    student_args = dataclasses.replace(model_args, max_train_seconds=max(left() - reserve, 60.0))
+    student_args.given_flags, student_args.finetuning = model_args.given_flags, model_args.finetuning
+    student_args.preset_reason = model_args.preset_reason
+    metrics = train(student_args, data_args, training_args, command=command, extra_train=extra)
+    results.phase(
+        "student",
+        time.time() - phase_started,
+        eval_accuracy=metrics.get("eval_accuracy"),
+        test_accuracy=metrics.get("test_accuracy"),
+        epochs=metrics.get("epoch"),
+        train_rows=metrics.get("train_samples"),
+        stopped_by_time_budget=metrics.get("epoch", 0) < training_args.num_train_epochs - 1e-6,
+    )
+    results.record.update(
+        eval_accuracy=metrics.get("eval_accuracy"),
+        test_accuracy=metrics.get("test_accuracy"),
+        within_budget=time.time() - started <= budget,
+    )
+    results.save()
+    results.save(os.path.join(output_dir, RESULTS_NAME))
+    return metrics
+
+
+def _unlabelled_texts(raw, split_names, text_column: str, data_args) -> list[str]:
+    texts = []
+    for name in split_names:
+        if name not in raw:
+            raise UsageError(
+                f"--preset cpu-best labels the {name!r} split's texts, but the dataset has no such split (it has "
+                f"{sorted(raw)}); give a dataset with an unlabelled split."
+            )
+        if name in (data_args.validation_split, data_args.test_split):
+            raise UsageError(f"the unlabelled split {name!r} is also the validation or test split.")
+        texts.extend(t for t in raw[name][text_column] if isinstance(t, str) and t.strip())
+    if not texts:
+        raise UsageError(f"the unlabelled split(s) {list(split_names)} hold no text.")
+    return texts

@@ -158,8 +158,9 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
     teacher_training = dataclasses.replace(training_args, output_dir=teacher_dir, push_to_hub=False)
     if "num_train_epochs" not in model_args.given_flags:
         teacher_training.num_train_epochs = PRESETS[settings["teacher_preset"]]["training"]["num_train_epochs"]
-    teacher_data = dataclasses.replace(data_args, test_split="")
-    teacher_metrics = train(teacher_model_args, teacher_data, teacher_training, command=f"{command}  # teacher")
+    teacher_metrics = train(
+        teacher_model_args, data_args, teacher_training, command=f"{command}  # teacher", read_test=False
+    )
     results.phase(
         "bilstm_teacher",
         time.time() - phase_started,

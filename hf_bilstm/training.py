@@ -735,13 +735,15 @@ def train(
     training_args: TrainingArguments,
     command: str = "",
     extra_train=None,
+    read_test: bool = True,
 ) -> dict:
     """
     Runs the whole job and returns all metrics (also written to all_results.json).
 
     `extra_train`: more training rows (text, label and `soft_labels` columns: a teacher's probabilities) appended
     to the training split after validation is carved; the training rows then get their labels as one-hot
-    `soft_labels` and the model learns both (hf_bilstm.distillation).
+    `soft_labels` and the model learns both (hf_bilstm.distillation). `read_test=False`: the test split only
+    takes its texts out of train and validation (as always) and is neither encoded nor evaluated: a teacher's run.
     """
     if model_args.preset == DISTILLED_PRESET and extra_train is None:  # several phases, each a train() of its own
         from .distillation import train_distilled
@@ -776,7 +778,16 @@ def train(
     )
     with output:
         return _train(
-            model_args, data_args, training_args, command, output, checkpoint, hub_token, command_started, extra_train
+            model_args,
+            data_args,
+            training_args,
+            command,
+            output,
+            checkpoint,
+            hub_token,
+            command_started,
+            extra_train,
+            read_test,
         )
 
 
@@ -837,17 +848,26 @@ class FitResult:
 
 
 def _train(
-    model_args, data_args, training_args, command, output, checkpoint, hub_token, command_started, extra_train=None
+    model_args,
+    data_args,
+    training_args,
+    command,
+    output,
+    checkpoint,
+    hub_token,
+    command_started,
+    extra_train=None,
+    read_test=True,
 ) -> dict:
     set_seed(training_args.seed)
-    data = load_data(model_args, data_args, training_args, checkpoint, output, command_started, extra_train)
+    data = load_data(model_args, data_args, training_args, checkpoint, output, command_started, extra_train, read_test)
     model, word_vectors = build_model(model_args, data_args, training_args, data, checkpoint)
     fitted = fit(model, model_args, training_args, data, word_vectors, checkpoint)
     return report(fitted, model_args, data_args, training_args, data, command, output, hub_token)
 
 
 def load_data(
-    model_args, data_args, training_args, checkpoint, output, command_started, extra_train=None
+    model_args, data_args, training_args, checkpoint, output, command_started, extra_train=None, read_test=True
 ) -> LoadedData:
     """Loads and checks the dataset, trains (or loads) the tokenizer and encodes every split; rank 0 first."""
     _, tokenizer_settings = resolve(model_args)
@@ -869,6 +889,8 @@ def load_data(
         )
         if extra_train is not None:
             splits.train = with_soft_labelled_rows(splits, extra_train, data_args.text_column, data_args.label_column)
+        if not read_test:  # its texts are out of train and validation already; nothing more is read of it
+            splits.test = None
         tokenizer_source = checkpoint or model_args.model_name_or_path
         if tokenizer_source is None and training_args.process_index != 0:
             # the main process trained it and saved it in the staging folder: every rank uses the same one

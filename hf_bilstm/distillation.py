@@ -126,7 +126,7 @@ def _check_folders(output_dir: str, work: str, overwrite: bool) -> None:
 
 def train_distilled(model_args, data_args, training_args, command: str, settings: dict) -> dict:
     """Runs the four phases; returns the student's metrics (as `train()` does)."""
-    from .training import PRESETS, train
+    from .training import train
 
     started = time.time()
     output_dir = training_args.output_dir
@@ -139,6 +139,9 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
     if not data_args.test_split:
         logger.warning("hf-bilstm: no test split: the recipe ends with validation figures only.")
     budget = model_args.max_train_seconds or settings["max_seconds"]
+    # Read before anything is trained: a dataset without the unlabelled split is refused now, not after the teacher.
+    raw = load_raw_dataset(data_args.dataset, data_args.dataset_config_name, data_args.cache_dir)
+    unlabelled = _unlabelled_texts(raw, settings["unlabelled_splits"], data_args.text_column, data_args)
     if os.path.isdir(work) and model_args.overwrite_output_dir:
         shutil.rmtree(work)
     os.makedirs(work, exist_ok=True)
@@ -148,33 +151,20 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
         return budget - (time.time() - started)
 
     # 1. The BiLSTM teacher: the teacher preset, validation only (the test split stays unread until the end).
-    phase_started = time.time()
-    teacher_dir = os.path.join(work, "teacher")
-    teacher_model_args = dataclasses.replace(
-        model_args, preset=settings["teacher_preset"], max_train_seconds=0.3 * budget, overwrite_output_dir=False
-    )
-    teacher_model_args.given_flags, teacher_model_args.finetuning = model_args.given_flags, model_args.finetuning
-    teacher_model_args.preset_reason = "the BiLSTM teacher of --preset cpu-best"
-    teacher_training = dataclasses.replace(training_args, output_dir=teacher_dir, push_to_hub=False)
-    if "num_train_epochs" not in model_args.given_flags:
-        teacher_training.num_train_epochs = PRESETS[settings["teacher_preset"]]["training"]["num_train_epochs"]
-    teacher_metrics = train(
-        teacher_model_args, data_args, teacher_training, command=f"{command}  # teacher", read_test=False
-    )
-    results.phase(
-        "bilstm_teacher",
-        time.time() - phase_started,
-        folder=teacher_dir,
-        eval_accuracy=teacher_metrics.get("eval_accuracy"),
-        epochs=teacher_metrics.get("epoch"),
-        stopped_by_time_budget=teacher_metrics.get("epoch", 0) < teacher_training.num_train_epochs - 1e-6,
-    )
+    teacher_dir = settings.get("bilstm_teacher") or os.path.join(work, "teacher")
+    if settings.get("bilstm_teacher"):  # an ablation reusing a finished recipe's teacher (scripts/ablate_cpu_best.py)
+        with open(os.path.join(teacher_dir, "all_results.json"), encoding="utf-8") as handle:
+            teacher_metrics = json.load(handle)
+        results.phase(
+            "bilstm_teacher", 0.0, folder=teacher_dir, reused=True, eval_accuracy=teacher_metrics["eval_accuracy"]
+        )
+    else:
+        _train_bilstm_teacher(model_args, data_args, training_args, command, settings, teacher_dir, budget, results)
 
     # 2. The linear teacher, on the same training rows and validation split as the BiLSTM teacher.
     from .linear_teacher import LinearTeacher
 
     phase_started = time.time()
-    raw = load_raw_dataset(data_args.dataset, data_args.dataset_config_name, data_args.cache_dir)
     splits = prepare_splits(
         raw,
         text_column=data_args.text_column,
@@ -206,11 +196,11 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
 
     # 3. Soft labels for the unlabelled rows: the average of the two teachers' probabilities.
     phase_started = time.time()
-    unlabelled = _unlabelled_texts(raw, settings["unlabelled_splits"], text, data_args)
     val_texts = list(splits.validation[text])
     bilstm_probs, seconds = bilstm_probabilities(teacher_dir, val_texts + unlabelled)
     linear_probs = linear.predict_proba(val_texts + unlabelled)
-    average = (bilstm_probs + linear_probs) / 2
+    bilstm_weight, linear_weight = settings.get("teacher_weights", (0.5, 0.5))
+    average = bilstm_weight * bilstm_probs + linear_weight * linear_probs
     n_val, val_labels = len(val_texts), list(splits.validation[label])
     # The student has the teacher's architecture: its final reading of validation and test costs about as much.
     characters_per_second = sum(len(t) for t in val_texts + unlabelled) / max(seconds, 1e-6)
@@ -222,6 +212,7 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
         eval_accuracy_bilstm_teacher=_accuracy(bilstm_probs[:n_val], val_labels),
         eval_accuracy_linear_teacher=_accuracy(linear_probs[:n_val], val_labels),
         eval_accuracy_average=_accuracy(average[:n_val], val_labels),
+        teacher_weights={"bilstm": bilstm_weight, "linear": linear_weight},
         unlabelled_positive_share=float(average[n_val:].argmax(axis=1).mean()),
     )
     extra = Dataset.from_dict({text: unlabelled, SOFT_LABELS: average[n_val:].tolist()})
@@ -231,7 +222,7 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
     phase_started = time.time()
     # Counted 1.5x (and the tokenizing with it) so that the budget holds on a busy machine.
     reserve = 1.5 * final_characters / characters_per_second
-    student_args = dataclasses.replace(model_args, max_train_seconds=max(left() - reserve, 60.0))
+    student_args = dataclasses.replace(model_args, max_train_seconds=max(left() - reserve, 1.0))
     student_args.given_flags, student_args.finetuning = model_args.given_flags, model_args.finetuning
     student_args.preset_reason = model_args.preset_reason
     metrics = train(student_args, data_args, training_args, command=command, extra_train=extra)
@@ -252,6 +243,31 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
     results.save()
     results.save(os.path.join(output_dir, RESULTS_NAME))
     return metrics
+
+
+def _train_bilstm_teacher(model_args, data_args, training_args, command, settings, teacher_dir, budget, results):
+    from .training import PRESETS, train
+
+    phase_started = time.time()
+    teacher_model_args = dataclasses.replace(
+        model_args, preset=settings["teacher_preset"], max_train_seconds=0.3 * budget, overwrite_output_dir=False
+    )
+    teacher_model_args.given_flags, teacher_model_args.finetuning = model_args.given_flags, model_args.finetuning
+    teacher_model_args.preset_reason = "the BiLSTM teacher of --preset cpu-best"
+    teacher_training = dataclasses.replace(training_args, output_dir=teacher_dir, push_to_hub=False)
+    if "num_train_epochs" not in model_args.given_flags:
+        teacher_training.num_train_epochs = PRESETS[settings["teacher_preset"]]["training"]["num_train_epochs"]
+    teacher_metrics = train(
+        teacher_model_args, data_args, teacher_training, command=f"{command}  # teacher", read_test=False
+    )
+    results.phase(
+        "bilstm_teacher",
+        time.time() - phase_started,
+        folder=teacher_dir,
+        eval_accuracy=teacher_metrics.get("eval_accuracy"),
+        epochs=teacher_metrics.get("epoch"),
+        stopped_by_time_budget=teacher_metrics.get("epoch", 0) < teacher_training.num_train_epochs - 1e-6,
+    )
 
 
 def _unlabelled_texts(raw, split_names, text_column: str, data_args) -> list[str]:

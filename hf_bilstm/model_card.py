@@ -220,6 +220,7 @@ class ClassifierRun:
     base_model: str | None = None
     finetuning: dict = field(default_factory=dict)
     word_vectors: dict | None = None
+    soft_labelled_rows: int = 0  # unlabelled rows labelled by teachers (hf_bilstm.distillation)
     epochs_trained: float | None = None
     time_budget: dict | None = None
     best_checkpoint: str | None = None
@@ -274,6 +275,12 @@ def _recipe(run: ClassifierRun) -> str:
             f"{reference['validation_accuracy']:.1%}) in {reference['wall_minutes']:.0f} minutes on "
             f"{reference['device']} (`{reference['result']}` in the hf_bilstm repository)"
         )
+    if run.soft_labelled_rows:
+        recipe += (
+            f"; trained on the labelled training rows plus {run.soft_labelled_rows:,} unlabelled rows carrying their "
+            "teachers' averaged probabilities (a BiLSTM and an NB-weighted uni+bigram logistic regression, both "
+            "trained on the labelled training rows only; phases and figures in `recipe_results.json`)"
+        )
     if run.finetuning:  # hf_bilstm.finetuning tools that were switched on
         recipe += "; fine-tuning tools: " + ", ".join(f"`{k}={v}`" for k, v in run.finetuning.items())
     return recipe
@@ -313,6 +320,9 @@ def build_classifier_card(output_dir: str, run: ClassifierRun) -> ModelCard:
             if run.validation_carved
             else "the dataset's own validation split."
         ),
+        "tokenizer_texts": "training split and its unlabelled rows"
+        if run.soft_labelled_rows
+        else "training split only",
         "vocab_size": run.vocab_size,
         "max_length": run.max_length,
         "kept_part": "end" if run.truncation_side == "left" else "beginning",

@@ -251,7 +251,8 @@ class ModelArguments:
         default=DEFAULT_PRESET,
         metadata={
             "help": "Recipe to start from: 'auto' (default: 'base' on a GPU, 'cpu' otherwise), 'base' (best from "
-            "scratch, sized for a GPU), 'cpu' (sized for a laptop CPU) or 'tutorial'.",
+            "scratch, sized for a GPU), 'cpu' (sized for a laptop CPU), 'cpu-best' (the 'cpu' model taught by two "
+            "teachers on the unlabelled split: several phases, up to an hour on 2 cores) or 'tutorial'.",
             "choices": [AUTO_PRESET, *PRESETS],
         },
     )
@@ -833,6 +834,7 @@ class LoadedData:
     tokenizer: PreTrainedTokenizerBase
     encoded: dict
     data_runtime: float  # seconds from the command's start: loading, tokenizer training, tokenizing
+    soft_labelled_rows: int = 0  # unlabelled training rows that carry a teacher's labels (hf_bilstm.distillation)
 
 
 @dataclass
@@ -887,8 +889,11 @@ def load_data(
             seed=training_args.seed,
             validation_given="validation_split" in model_args.given_flags,
         )
+        soft_labelled_rows = 0
         if extra_train is not None:
+            labelled_rows = len(splits.train)
             splits.train = with_soft_labelled_rows(splits, extra_train, data_args.text_column, data_args.label_column)
+            soft_labelled_rows = len(splits.train) - labelled_rows
         if not read_test:  # its texts are out of train and validation already; nothing more is read of it
             splits.test = None
         tokenizer_source = checkpoint or model_args.model_name_or_path
@@ -910,7 +915,7 @@ def load_data(
             splits, tokenizer, data_args.text_column, data_args.label_column, data_args.preprocessing_num_workers
         )
     # Seconds per phase go to all_results.json: where the time of a run went (loading, tokenizer, tokenizing here).
-    return LoadedData(raw, splits, tokenizer, encoded, round(time.time() - command_started, 1))
+    return LoadedData(raw, splits, tokenizer, encoded, round(time.time() - command_started, 1), soft_labelled_rows)
 
 
 def build_model(model_args, data_args, training_args, data: LoadedData, checkpoint):
@@ -1027,6 +1032,7 @@ def report(fitted: FitResult, model_args, data_args, training_args, data, comman
         base_model=model_args.model_name_or_path,
         finetuning=model_args.finetuning.enabled(),
         word_vectors=fitted.word_vectors,
+        soft_labelled_rows=data.soft_labelled_rows,
         epochs_trained=trainer.state.epoch or 0.0,
         time_budget=fitted.time_budget and fitted.time_budget.summary(),
         best_checkpoint=trainer.state.best_model_checkpoint,

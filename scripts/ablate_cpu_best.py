@@ -1,0 +1,68 @@
+"""Validation-only ablations of `--preset cpu-best`: the student taught by one teacher, or by a weighted mix.
+
+Reuses a finished recipe's BiLSTM teacher (its `<output_dir>-recipe/teacher` folder), refits the linear teacher (half
+a minute), labels the unlabelled split with the chosen teacher weights and trains the student with no test split
+(`--test_split ''`: ablations are read on validation only). One JSON per run goes to --results_dir.
+
+    python scripts/ablate_cpu_best.py --teacher_folder runs/cpu-best-recipe/teacher --weights 1,0 --name bilstm-only
+    python scripts/ablate_cpu_best.py --teacher_folder runs/cpu-best-recipe/teacher --weights 0,1 --name linear-only
+"""
+
+import argparse
+import datetime
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "scripts"))
+
+from benchmark_cpu_presets import git_commit, make_record  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--teacher_folder", required=True, help="a finished cpu-best recipe's teacher folder")
+    parser.add_argument("--weights", required=True, help="BiLSTM,linear teacher weights, e.g. 1,0 or 0,1")
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--dataset", default=str(REPO.parent / "shared" / "data" / "imdb"))
+    parser.add_argument("--work_dir", default="/tmp/hf_bilstm_cpu_best_ablations")
+    parser.add_argument("--results_dir", default=str(REPO / "benchmarks" / "results"))
+    parser.add_argument("extra", nargs="*", help="flags for hf-bilstm train, after --")
+    args = parser.parse_args()
+    weights = tuple(float(w) for w in args.weights.split(","))
+    if len(weights) != 2 or min(weights) < 0 or sum(weights) <= 0:
+        parser.error("--weights takes two non-negative numbers, not both 0: BiLSTM,linear")
+    weights = tuple(w / sum(weights) for w in weights)
+
+    from hf_bilstm.distillation import train_distilled
+    from hf_bilstm.training import DISTILLED_PRESET, PRESETS, parse_args
+
+    output_dir = os.path.join(args.work_dir, args.name)
+    argv = ["--preset", DISTILLED_PRESET, "--dataset", args.dataset, "--output_dir", output_dir]
+    argv += ["--overwrite_output_dir", "true", "--test_split", "", *args.extra]
+    command = shlex.join(["python", "scripts/ablate_cpu_best.py", *sys.argv[1:]])
+    commit = git_commit()
+    model_args, data_args, training_args = parse_args(argv)
+    settings = dict(PRESETS[DISTILLED_PRESET]["distillation"], teacher_weights=weights)
+    settings["bilstm_teacher"] = os.path.abspath(args.teacher_folder)
+    started = time.time()
+    train_distilled(model_args, data_args, training_args, command, settings)
+    record = make_record(args.name, DISTILLED_PRESET, argv, output_dir, commit, time.time() - started)
+    record["benchmark"] = "cpu-best ablation on validation (scripts/ablate_cpu_best.py)"
+    record["command"] = command
+    record["teacher_weights"] = {"bilstm": weights[0], "linear": weights[1]}
+    os.makedirs(args.results_dir, exist_ok=True)
+    path = os.path.join(args.results_dir, f"{datetime.date.today().isoformat()}-cpu-best-ablation-{args.name}.json")
+    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+        json.dump(record, handle, indent=2)
+    os.replace(path + ".tmp", path)
+    print(f"=== {args.name}: validation {record['eval_accuracy']:.4f}; {path}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

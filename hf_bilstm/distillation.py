@@ -136,8 +136,8 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
         raise UsageError("--preset cpu-best runs several phases and cannot resume; run it again from the start.")
     if model_args.model_name_or_path:
         raise UsageError("--preset cpu-best trains its student from scratch; drop --model_name_or_path.")
-    if not data_args.test_split:
-        logger.warning("hf-bilstm: no test split: the recipe ends with validation figures only.")
+    if not data_args.test_split or not settings.get("read_test", True):
+        logger.warning("hf-bilstm: the test split is not read: the recipe ends with validation figures only.")
     budget = model_args.max_train_seconds or settings["max_seconds"]
     # Read before anything is trained: a dataset without the unlabelled split is refused now, not after the teacher.
     raw = load_raw_dataset(data_args.dataset, data_args.dataset_config_name, data_args.cache_dir)
@@ -225,7 +225,9 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
     student_args = dataclasses.replace(model_args, max_train_seconds=max(left() - reserve, 1.0))
     student_args.given_flags, student_args.finetuning = model_args.given_flags, model_args.finetuning
     student_args.preset_reason = model_args.preset_reason
-    metrics = train(student_args, data_args, training_args, command=command, extra_train=extra)
+    # An ablation (scripts/ablate_cpu_best.py) reads validation only: the test split just takes its texts out.
+    read_test = settings.get("read_test", True)
+    metrics = train(student_args, data_args, training_args, command=command, extra_train=extra, read_test=read_test)
     results.phase(
         "student",
         time.time() - phase_started,

@@ -156,7 +156,7 @@ PRESETS = {
         "model": dict(
             rnn_type="lstm",
             embedding_dim=128,
-            hidden_size=128,
+            hidden_size=192,
             num_layers=1,
             dropout=0.0,
             embedding_dropout=0.4,
@@ -173,7 +173,9 @@ PRESETS = {
             per_device_train_batch_size=64,
             num_train_epochs=3,
         ),
-        "distillation": dict(teacher_preset="cpu", unlabelled_splits=("unsupervised",), max_seconds=3300.0),
+        "distillation": dict(
+            teacher_preset="cpu", teacher_weights=(0.0, 1.0), unlabelled_splits=("unsupervised",), max_seconds=3300.0
+        ),
     },
 }
 # What each preset measured as shipped, trained on all of IMDB (train/validation carved as usual, the test split

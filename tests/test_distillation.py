@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 import torch
-from datasets import Dataset
+from datasets import Dataset, DatasetDict, load_from_disk
 from helpers import FEATURES, QUIET, TINY, toy_rows, write_toy_dataset
 
 from hf_bilstm import training
@@ -20,20 +20,19 @@ RECIPE_TINY = [*TINY, "--min_frequency", "1", "--num_train_epochs", "1", "--per_
 
 
 def _toy_with_unlabelled(folder, n_unlabelled=120, test_copies=()):
-    """Toy train/test splits plus an `unsupervised` split (labels -1, as IMDB's) holding `test_copies` test texts."""
-    write_toy_dataset(folder, n_train=160, n_test=40)
-    rows = toy_rows(n_unlabelled, seed=7)
-    texts = rows["text"][: n_unlabelled - len(test_copies)] + list(test_copies)
-    from datasets import ClassLabel, Features, Value
-
-    features = Features({"text": Value("string"), "label": ClassLabel(names=["neg", "pos"])})
-    unlabelled = Dataset.from_dict({"text": texts, "label": [0] * len(texts)}, features=features)
-    unlabelled.to_parquet(os.path.join(folder, "unsupervised.parquet"))
+    """Toy train/test splits plus an `unsupervised` split (as IMDB's) holding `test_copies` test texts, saved with
+    `save_to_disk` (a folder of loose parquet files names no split but train, test and validation)."""
+    splits = {split: Dataset.from_dict(toy_rows(n, seed), features=FEATURES) for seed, (split, n) in enumerate(
+        (("train", 160), ("test", 40))
+    )}  # fmt: skip
+    texts = toy_rows(n_unlabelled, seed=7)["text"][: n_unlabelled - len(test_copies)] + list(test_copies)
+    splits["unsupervised"] = Dataset.from_dict({"text": texts, "label": [0] * len(texts)}, features=FEATURES)
+    DatasetDict(splits).save_to_disk(str(folder))
     return str(folder)
 
 
 def _test_texts(folder):
-    return list(Dataset.from_parquet(os.path.join(folder, "test.parquet"))["text"])
+    return list(load_from_disk(str(folder))["test"]["text"])
 
 
 # ------------------------------------------------------------------------------------------------ the linear teacher
@@ -136,8 +135,7 @@ def test_soft_label_loss_is_cross_entropy_against_the_probabilities():
 
 def test_cpu_best_runs_every_phase_and_records_each(tmp_path):
     data = tmp_path / "data"
-    dataset = _toy_with_unlabelled(data, test_copies=[])
-    test_copy = _test_texts(dataset)[0]
+    test_copy = _test_texts(_toy_with_unlabelled(tmp_path / "first"))[0]
     dataset = _toy_with_unlabelled(data, test_copies=[test_copy])
     out = tmp_path / "best"
     argv = ["--preset", "cpu-best", "--dataset", dataset, "--output_dir", str(out), *RECIPE_TINY, *QUIET]

@@ -277,9 +277,9 @@ def _recipe(run: ClassifierRun) -> str:
         )
     if run.soft_labelled_rows:
         recipe += (
-            f"; trained on the labelled training rows plus {run.soft_labelled_rows:,} unlabelled rows carrying their "
-            "teachers' averaged probabilities (a BiLSTM and an NB-weighted uni+bigram logistic regression, both "
-            "trained on the labelled training rows only; phases and figures in `recipe_results.json`)"
+            f"; trained on the labelled training rows plus {run.soft_labelled_rows:,} unlabelled rows labelled with "
+            "the probabilities of teachers trained on the labelled training rows only (which teachers, their weights and "
+            "the figures of every phase are in `recipe_results.json`)"
         )
     if run.finetuning:  # hf_bilstm.finetuning tools that were switched on
         recipe += "; fine-tuning tools: " + ", ".join(f"`{k}={v}`" for k, v in run.finetuning.items())

@@ -133,7 +133,9 @@ def test_soft_label_loss_is_cross_entropy_against_the_probabilities():
 # ------------------------------------------------------------------------------------------------ the whole recipe
 
 
-def test_cpu_best_runs_every_phase_and_records_each(tmp_path):
+@pytest.mark.parametrize("weights", [(0.5, 0.5), (0.0, 1.0)], ids=["two-teachers", "linear-teacher-only"])
+def test_cpu_best_runs_every_phase_and_records_each(tmp_path, monkeypatch, weights):
+    monkeypatch.setitem(training.PRESETS[training.DISTILLED_PRESET]["distillation"], "teacher_weights", weights)
     data = tmp_path / "data"
     test_copy = _test_texts(_toy_with_unlabelled(tmp_path / "first"))[0]
     dataset = _toy_with_unlabelled(data, test_copies=[test_copy])
@@ -143,21 +145,29 @@ def test_cpu_best_runs_every_phase_and_records_each(tmp_path):
 
     record = json.loads((out / RESULTS_NAME).read_text())
     assert record == json.loads((tmp_path / "best-recipe" / RESULTS_NAME).read_text())
-    assert list(record["phases"]) == ["bilstm_teacher", "linear_teacher", "soft_labels", "student"]
-    assert record["phases"]["soft_labels"]["unlabelled_rows"] == 120
+    with_bilstm = weights[0] > 0
+    assert list(record["phases"]) == ["bilstm_teacher"] * with_bilstm + ["linear_teacher", "soft_labels", "student"]
+    soft = record["phases"]["soft_labels"]
+    assert soft["unlabelled_rows"] == 120
+    assert soft["teacher_weights"] == {"bilstm": weights[0], "linear": weights[1]}
     assert record["test_accuracy"] == json.loads((out / "all_results.json").read_text())["test_accuracy"]
     assert record["within_budget"] is True and record["time_budget_seconds"] == 3300.0
-    for name in ("eval_accuracy_bilstm_teacher", "eval_accuracy_linear_teacher", "eval_accuracy_average"):
-        assert 0.0 <= record["phases"]["soft_labels"][name] <= 1.0
+    teachers = ["bilstm_teacher", "linear_teacher"] if with_bilstm else ["linear_teacher"]
+    for name in [f"eval_accuracy_{teacher}" for teacher in teachers] + ["eval_accuracy_average"]:
+        assert 0.0 <= soft[name] <= 1.0
+    if not with_bilstm:
+        assert soft["eval_accuracy_average"] == soft["eval_accuracy_linear_teacher"]
 
     # The student trained on the labelled rows (144 after the carve) plus the unlabelled ones, less the test copy.
     train_rows = json.loads((out / "all_results.json").read_text())["train_samples"]
     assert train_rows == 144 + 119 == record["phases"]["student"]["train_rows"]
-    # The teacher is a complete model folder that never read the test split.
     teacher = tmp_path / "best-recipe" / "teacher"
-    assert (teacher / "model.safetensors").is_file()
-    assert not (teacher / "test_results.json").exists()
-    assert not any(k.startswith("test_") for k in json.loads((teacher / "all_results.json").read_text()))
+    if with_bilstm:  # a complete model folder that never read the test split
+        assert (teacher / "model.safetensors").is_file()
+        assert not (teacher / "test_results.json").exists()
+        assert not any(k.startswith("test_") for k in json.loads((teacher / "all_results.json").read_text()))
+    else:
+        assert not teacher.exists()
     card = (out / "README.md").read_text()
     assert "119 unlabelled rows" in card and "training split and its unlabelled rows" in card
 
@@ -168,7 +178,9 @@ def test_cpu_best_runs_every_phase_and_records_each(tmp_path):
     assert pipeline("text-classification", model=str(out))("great wonderful film")[0]["label"] in ("neg", "pos")
 
 
-def test_cpu_best_phases_stay_within_a_tiny_time_budget(tmp_path):
+@pytest.mark.parametrize("weights", [(0.5, 0.5), (0.0, 1.0)], ids=["two-teachers", "linear-teacher-only"])
+def test_cpu_best_phases_stay_within_a_tiny_time_budget(tmp_path, monkeypatch, weights):
+    monkeypatch.setitem(training.PRESETS[training.DISTILLED_PRESET]["distillation"], "teacher_weights", weights)
     dataset = _toy_with_unlabelled(tmp_path / "data")
     out = tmp_path / "best"
     argv = ["--preset", "cpu-best", "--dataset", dataset, "--output_dir", str(out), *TINY, "--min_frequency", "1"]
@@ -176,7 +188,8 @@ def test_cpu_best_phases_stay_within_a_tiny_time_budget(tmp_path):
     assert training.main(argv) == 0
     record = json.loads((out / RESULTS_NAME).read_text())
     assert record["time_budget_seconds"] == 0.5
-    assert record["phases"]["bilstm_teacher"]["stopped_by_time_budget"] is True
+    if weights[0]:
+        assert record["phases"]["bilstm_teacher"]["stopped_by_time_budget"] is True
     assert record["phases"]["student"]["stopped_by_time_budget"] is True
     assert (out / "model.safetensors").is_file()  # stopped early, still a complete folder
 

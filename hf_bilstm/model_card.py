@@ -278,8 +278,8 @@ def _recipe(run: ClassifierRun) -> str:
     if run.soft_labelled_rows:
         recipe += (
             f"; trained on the labelled training rows plus {run.soft_labelled_rows:,} unlabelled rows labelled with "
-            "the probabilities of teachers trained on the labelled training rows only (which teachers, their weights and "
-            "the figures of every phase are in `recipe_results.json`)"
+            "the probabilities of teachers trained on the labelled training rows only (which teachers, their weights "
+            "and the figures of every phase are in `recipe_results.json`)"
         )
     if run.finetuning:  # hf_bilstm.finetuning tools that were switched on
         recipe += "; fine-tuning tools: " + ", ".join(f"`{k}={v}`" for k, v in run.finetuning.items())

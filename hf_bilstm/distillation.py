@@ -1,20 +1,22 @@
-"""`hf-bilstm train --preset cpu-best`: two teachers label the unlabelled reviews, one BiLSTM learns from them.
+"""`hf-bilstm train --preset cpu-best`: teachers label the unlabelled reviews, one BiLSTM learns from them.
 
 Phases, each under the run's time budget, with the results rewritten after each one (`recipe_results.json` in
-`<output_dir>-recipe/`):
+`<output_dir>-recipe/`, copied into the model folder at the end):
 
-1. **BiLSTM teacher**: the `cpu` preset trained on the training rows (selected on validation; the test split is not
-   read), saved as a complete model folder in `<output_dir>-recipe/teacher`.
+1. **BiLSTM teacher** (only when the preset gives it a weight; the shipped `cpu-best` does not): the `cpu` preset
+   on the training rows, selected on validation without reading the test split, a complete model folder in
+   `<output_dir>-recipe/teacher`.
 2. **Linear teacher**: an NB-weighted uni+bigram logistic regression on the same rows (hf_bilstm.linear_teacher).
-3. **Soft labels**: both teachers' class probabilities on the unlabelled split(s), averaged. The average's
-   validation accuracy is recorded next to each teacher's.
-4. **Student**: the `cpu-best` architecture (the `cpu` one) trained on the training rows (their own labels) plus the
-   unlabelled rows (the teachers' probabilities), selected on validation; then the test split is read once.
+3. **Soft labels**: the teachers' class probabilities on the unlabelled split(s), weighted (`teacher_weights`). Each
+   teacher's validation accuracy and the mix's are recorded.
+4. **Student**: the preset's architecture trained on the training rows (their own labels) plus the unlabelled rows
+   (the teachers' probabilities), selected on validation; then the test split is read once.
 
 Why: a BiLSTM trained on 22k reviews learns the training movies by heart (validation, which shares movies with
-train, reads 2-3 points above test). The unlabelled reviews are other movies; labelled by two teachers whose errors
-differ, they give the student more and more varied examples than the labelled split alone. Only the `train` and
-unlabelled text is read for training; validation and test texts found among the unlabelled rows are dropped.
+train, reads 1-2.4 points above test). The unlabelled reviews are other movies; labelled by a teacher that does not
+memorise movies (a bag of n-grams: 91.4 % validation, 91.2 % test) they give the student more, and more varied,
+examples than the labelled split alone. Only the `train` and unlabelled text is read for training; validation and
+test texts found among the unlabelled rows are dropped.
 """
 
 from __future__ import annotations

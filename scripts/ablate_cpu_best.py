@@ -6,6 +6,9 @@ split (ablations are read on validation only). One JSON per run goes to --result
 
     python scripts/ablate_cpu_best.py --teacher_folder runs/cpu-best-recipe/teacher --weights 1,0 --name bilstm-only
     python scripts/ablate_cpu_best.py --teacher_folder runs/cpu-best-recipe/teacher --weights 0,1 --name linear-only
+
+The student is the preset's (1x192 since b09876a); the recorded linear-only ablation had the 1x128 one: add
+`-- --hidden_size 128` to rerun it as it was.
 """
 
 import argparse

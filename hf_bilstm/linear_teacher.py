@@ -41,9 +41,10 @@ class LinearTeacher:
     seen in training are ignored).
     """
 
-    # Chosen on IMDB validation (the recipe's 2,481 rows), best epoch of 4: lr 0.01 / L2 1e-6 91.37 %, 0.005 / 1e-6
-    # 91.82 %, 0.0025 / 1e-6 91.74 %, 0.005 / 4e-6 91.94 %.
-    def __init__(self, num_labels: int = 2, l2: float = 4e-6, learning_rate: float = 0.005, epochs: int = 4,
+    # The settings of the measured recipe (validation 91.37 %, test 91.19 %). On the recipe's 2,481 validation rows,
+    # best epoch of 4, lr 0.005 / L2 1e-6 reads 91.82 %, 0.0025 / 1e-6 91.74 %, 0.005 / 4e-6 91.94 %: a recipe with
+    # the last was still running at the end of the session that found it, so it is not the default yet.
+    def __init__(self, num_labels: int = 2, l2: float = 1e-6, learning_rate: float = 0.01, epochs: int = 4,
                  batch_size: int = 256, seed: int = 42):  # fmt: skip
         self.num_labels, self.l2, self.learning_rate = num_labels, l2, learning_rate
         self.epochs, self.batch_size, self.seed = epochs, batch_size, seed

@@ -32,7 +32,7 @@ import torch
 from datasets import Dataset
 from transformers import Trainer
 
-from .data import SOFT_LABELS, encode, load_raw_dataset, prepare_splits
+from .data import SOFT_LABELS, encode, load_raw_dataset
 from .errors import UsageError
 from .evaluation import _batches
 from .logs import get_logger
@@ -128,7 +128,7 @@ def _check_folders(output_dir: str, work: str, overwrite: bool) -> None:
 
 def train_distilled(model_args, data_args, training_args, command: str, settings: dict) -> dict:
     """Runs the four phases; returns the student's metrics (as `train()` does)."""
-    from .training import train
+    from .training import splits_from_flags, train
 
     started = time.time()
     output_dir = training_args.output_dir
@@ -170,20 +170,7 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
     from .linear_teacher import LinearTeacher
 
     phase_started = time.time()
-    splits = prepare_splits(
-        raw,
-        text_column=data_args.text_column,
-        label_column=data_args.label_column,
-        train_split=data_args.train_split,
-        validation_split=data_args.validation_split,
-        test_split=data_args.test_split or None,
-        validation_fraction=data_args.validation_fraction,
-        max_train_samples=data_args.max_train_samples,
-        max_eval_samples=data_args.max_eval_samples,
-        max_test_samples=data_args.max_test_samples,
-        seed=training_args.seed,
-        validation_given="validation_split" in model_args.given_flags,
-    )
+    splits = splits_from_flags(raw, model_args, data_args, training_args)
     text, label = data_args.text_column, data_args.label_column
     linear = LinearTeacher(num_labels=len(splits.label_names), seed=training_args.seed).fit(
         list(splits.train[text]),

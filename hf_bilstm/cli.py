@@ -9,6 +9,7 @@ COMMANDS = {
     "evaluate": ("hf_bilstm.evaluation", "evaluate a model folder on a split of a dataset"),
     "predict": ("hf_bilstm.prediction", "label texts from arguments, a file or stdin"),
     "export": ("hf_bilstm.onnx_export", "export a model folder to ONNX (and int8), checked against PyTorch"),
+    "upgrade": ("hf_bilstm.upgrade", "rewrite an older model folder for transformers 4.x and transformers.js"),
     "push": ("hf_bilstm.hub", "push a model folder to the Hub and verify that it loads back"),
     "pretrain": ("hf_bilstm.pretraining", "pretrain a bidirectional LSTM language model on unlabeled text"),
 }

@@ -35,6 +35,7 @@ from .flag_checks import check_dataset_flag, check_number, check_seed
 from .logs import get_logger, show_progress
 from .model_loading import load_classifier_folder
 from .onnx_graph import EXPORTER_PREFIX
+from .onnx_js import JS_MODULE, vendor_sources, write_demo, write_js_module
 from .onnx_runtime import (
     FP32_FILE,
     INSTALL_HINT,
@@ -143,6 +144,10 @@ class ExportArguments:
     seed: int = option(42, "as given to hf-bilstm train (carves validation)")
     max_test_samples: int | None = option(None, "test reviews for the int8 check (all)")
     overwrite: bool = switch("replace onnx/ files that an export did not write")
+    demo: bool = switch("also write demo/, a static page running the int8 model in a browser")
+    demo_vendor: str | None = option(
+        None, "node_modules holding @huggingface/transformers and onnxruntime-web, copied into demo/vendor/ (offline)"
+    )
 
 
 def make_parser() -> FlagParser:
@@ -238,6 +243,11 @@ def run_export(args) -> dict:
     check_onnx_folder(folder, args.overwrite)
     if args.quantize:
         check_dataset_flag(args.dataset)
+    if (args.demo or args.demo_vendor) and not args.quantize:
+        raise UsageError("the demo page runs the int8 model: pass --quantize int8 with --demo.")
+    if args.demo_vendor:
+        args.demo = True
+        vendor_sources(args.demo_vendor)  # before the long checks
     model, tokenizer = load_classifier_folder(folder, "cpu")
     weights_sha = file_sha256(os.path.join(folder, "model.safetensors"))
     report = {
@@ -284,7 +294,12 @@ def run_export(args) -> dict:
         write_card_section(folder, report)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return report
+    # Not in the report file: the JavaScript files follow the package, not the weights.
+    write_js_module(folder)
+    written = [JS_MODULE]
+    if args.demo:
+        written += write_demo(folder, args.demo_vendor)
+    return dict(report, js_files=sorted(set(written)))
 
 
 def _session(path: str):
@@ -357,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     written = [FP32_FILE] + ([INT8_FILE] if "int8" in report else [])
     folder = os.path.join(args.model, ONNX_DIR)
     print(f"hf-bilstm export: wrote {', '.join(os.path.join(folder, name) for name in written)} and {REPORT_FILE}.")
+    print(f"hf-bilstm export: wrote {', '.join(os.path.join(args.model, name) for name in report['js_files'])}.")
+    if args.demo:
+        print(f"hf-bilstm export: the demo: cd {args.model} && python -m http.server, then open localhost:8000/demo/")
     return 0
 
 

@@ -61,6 +61,7 @@ from .modeling_bilstm import BiLSTMForSequenceClassification, BiLSTMModel
 from .output_dir import STAGING_NAME, OutputDir, find_checkpoint
 from .run_plan import RunPlanCallback, minutes
 from .time_budget import time_budget_from_flag
+from .tokenization_bilstm import save_tokenizer
 
 logger = get_logger(__name__)
 
@@ -718,7 +719,7 @@ def finalize_output_dir(trainer: Trainer, tokenizer, run, results: dict, output:
     trainer.save_model(staging)  # model.safetensors + config.json + the two code files (+ tokenizer)
     if not is_main:
         return
-    tokenizer.save_pretrained(staging)
+    save_tokenizer(tokenizer, staging)
     save_results(staging, results)
     trainer.state.save_to_json(os.path.join(staging, "trainer_state.json"))
     from .model_card import write_classifier_card
@@ -912,7 +913,7 @@ def load_data(
         else:
             tokenizer = train_tokenizer_on(splits.train, data_args.text_column, **tokenizer_settings)
             # Not into the folder itself: it may still hold the previous complete model, which stays until the end.
-            tokenizer.save_pretrained(output.new_staging())
+            save_tokenizer(tokenizer, output.new_staging())
         encoded = encode_splits(
             splits, tokenizer, data_args.text_column, data_args.label_column, data_args.preprocessing_num_workers
         )

@@ -22,11 +22,12 @@ DEMO_DIR = "demo"
 DEMO_FILES = ("index.html", "app.js")
 # The transformers.js release the page loads from a CDN when demo/vendor/ is absent (the one it was tested with).
 TRANSFORMERS_JS_VERSION = "4.3.2"
-# What the page loads from vendor/: transformers.js's browser bundle and the ONNX Runtime Web build it asks for.
+# What the page loads from vendor/: transformers.js's browser bundle and ONNX Runtime Web's plain CPU build (14 MB of
+# WebAssembly; the WebGPU build it would pick is 27 MB, and compiling it is most of a first visit's wait).
 VENDOR_FILES = {
     "transformers.min.js": "@huggingface/transformers/dist/transformers.min.js",
-    "ort-wasm-simd-threaded.jsep.mjs": "@huggingface/transformers/dist/ort-wasm-simd-threaded.jsep.mjs",
-    "ort-wasm-simd-threaded.jsep.wasm": "onnxruntime-web/dist/ort-wasm-simd-threaded.jsep.wasm",
+    "ort-wasm-simd-threaded.mjs": "onnxruntime-web/dist/ort-wasm-simd-threaded.mjs",
+    "ort-wasm-simd-threaded.wasm": "onnxruntime-web/dist/ort-wasm-simd-threaded.wasm",
 }
 
 

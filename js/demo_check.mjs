@@ -36,7 +36,7 @@ try {
     answers.push(await page.evaluate(() => ({
       label: document.getElementById('label').textContent,
       scores: Object.fromEntries([...document.querySelectorAll('#scores .row')].map(
-        (row) => [row.dataset.label, Number(row.querySelector('.value').textContent)])),
+        (row) => [row.dataset.label, Number(row.dataset.score)])),
     })));
   }
   await writeFile(outFile, JSON.stringify({ first_answer_ms: firstAnswerMs, answers, console: messages }));

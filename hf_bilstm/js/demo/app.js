@@ -35,6 +35,7 @@ function show(text, ranked) {
     const row = document.createElement('div');
     row.className = 'row';
     row.dataset.label = label;
+    row.dataset.score = String(score);
     row.innerHTML = '<span class="name"></span><span class="bar"><span class="fill"></span></span><span class="value"></span>';
     row.querySelector('.name').textContent = label;
     row.querySelector('.fill').style.width = `${(100 * score).toFixed(1)}%`;

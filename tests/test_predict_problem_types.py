@@ -119,7 +119,8 @@ def test_a_table_keeps_its_ids_and_the_results_file_is_written_once(multi_label_
     assert [row["id"] for row in rows] == ["q-007", "q-008"] and rows[1]["body"] == ""
     assert sorted(rows[0]["predicted_labels"].split(",")) == sorted(EMOTIONS.values())
     expected = 1 / (1 + np.exp(-logits_of(multi_label_dir, ["Great news all fine"])[0]))
-    assert sorted(float(s) for s in rows[0]["predicted_scores"].split(",")) == pytest.approx(sorted(expected), abs=1e-4)
+    scores = sorted(float(s) for s in rows[0]["predicted_scores"].split(","))
+    assert scores == pytest.approx(sorted(expected), abs=1e-4)
     before = results.read_bytes()
     assert run(argv)[0] == 2  # the user's file (here, the last results) is not replaced without being asked
     assert "already exists" in capsys.readouterr().err and results.read_bytes() == before

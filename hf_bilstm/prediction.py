@@ -10,9 +10,11 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import sys
 
 from .arguments import FlagParser, option, positional, switch
+from .data_schema import DataSchema, load_schema
 from .errors import UsageError
 from .logs import get_logger, quiet_libraries
 from .model_loading import BACKEND_HELP, QUANTIZED_HELP, Backend, check_backend_flags, load_backend
@@ -197,20 +199,21 @@ def _names(flag: str, value: str | None) -> list[str] | None:
     return names
 
 
-def read_inputs(args, stdin=None, training_text_columns: list[str] | None = None) -> tuple[list[str], dict]:
+def read_inputs(args, stdin=None, schema: DataSchema | None = None) -> tuple[list[str], dict]:
     """The texts, and the columns that the results file keeps for each: a table's own columns (ids included), or the
-    line number and text of each line."""
+    line number and text of each line. `schema` (the model folder's `data_schema.json`) gives the training's text
+    columns, their separator and a headerless file's column names where the flags do not."""
+    schema = schema or DataSchema()
     if args.file and args.file != "-" and is_table(args.file):
         if args.texts:
             raise UsageError("give texts as arguments or with --file, not both.")
-        table = read_table(args.file, _names("--column_names", args.column_names))
-        if not table or not len(next(iter(table.values()))):
-            raise UsageError(f"no texts to label: --file {args.file!r} has no rows.")
-        wanted = _names("--text_column", args.text_column) or training_text_columns
-        if args.text_column is None and training_text_columns and not set(training_text_columns) <= set(table):
-            wanted = None  # the training's names are a default only: a file with other columns falls back
+        table = read_predict_table(args, schema)
+        wanted = _names("--text_column", args.text_column)
+        if wanted is None and set(schema.text_columns) <= set(table):
+            wanted = schema.text_columns  # the training's columns; a file with other columns falls back
         columns = choose_text_columns(list(table), wanted, args.file)
-        texts = _checked_utf8(texts_of(table, columns), "row")
+        joiner = dataclasses.replace(schema, text_columns=columns)
+        texts = _checked_utf8(texts_of(table, joiner), "row")
         empty = sum(not text.strip() for text in texts)
         if empty:  # kept, not skipped: the results file has one row per input row
             logger.warning(f"hf-bilstm predict: {empty} row(s) have no text; they get the model's answer to ''.")
@@ -223,6 +226,26 @@ def read_inputs(args, stdin=None, training_text_columns: list[str] | None = None
         )
     numbered = read_lines(args, stdin)
     return [text for _, text in numbered], {"line": [n for n, _ in numbered], "text": [t for _, t in numbered]}
+
+
+def read_predict_table(args, schema: DataSchema) -> dict[str, list]:
+    """The table of `--file`; a headerless file like the training's (whose first row, read as a header, lacks the
+    training's text columns) gets the training's `--column_names`."""
+    given = _names("--column_names", args.column_names)
+    table = read_table(args.file, given)
+    trained_names = schema.column_names
+    if (
+        given is None
+        and trained_names
+        and not set(schema.text_columns) <= set(table)
+        and len(table) == len(trained_names)
+        and os.path.splitext(args.file)[1].lower() in (".csv", ".tsv")
+    ):
+        logger.info(f"hf-bilstm predict: {args.file} has no header; reading it with the training's column names.")
+        table = read_table(args.file, trained_names)
+    if not table or not len(next(iter(table.values()))):
+        raise UsageError(f"no texts to label: --file {args.file!r} has no rows.")
+    return table
 
 
 def load_classifier(model: str, device: str | None = None, backend: str = "torch", quantized: bool = False):
@@ -313,9 +336,9 @@ def check_threshold(args, config) -> None:
         raise UsageError(f"--threshold must be a probability between 0 and 1, but it was {args.threshold}.")
 
 
-def _finite(answer: dict) -> bool:
-    scores = answer.get("scores", [answer.get("score", 0.0)])
-    return all(math.isfinite(score) for score in scores)
+def _not_finite(answer: dict) -> float | None:
+    """The first score of `answer` that is NaN or infinite, else None."""
+    return next((score for score in answer.get("scores", [answer.get("score")]) if not math.isfinite(score)), None)
 
 
 def main(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
@@ -332,15 +355,18 @@ def _main(args, stdin, stdout) -> int:
         device = check_backend_flags(args)
         if args.output_file is not None:
             extension = check_results_file(args.output_file, args.overwrite, [args.file])
-        texts, inputs = read_inputs(args, stdin)
         classifier = load_classifier(args.model, device, args.backend, args.quantized)
+        schema = load_schema(args.model, classifier.model.config)
         check_threshold(args, classifier.model.config)
-        results = predict(classifier, texts, args.batch_size, args.threshold)
+        texts, inputs = read_inputs(args, stdin, schema)
+        threshold = schema.threshold if args.threshold is None else args.threshold
+        results = predict(classifier, texts, args.batch_size, threshold)
         for number, result in enumerate(results, 1):
-            if not _finite(result):  # refused weights make this unreachable; JSON has no NaN
+            bad = _not_finite(result)
+            if bad is not None:  # refused weights make this unreachable; JSON has no NaN
                 raise UsageError(
-                    f"the model gave the score {result} for text {number}; its weights are broken. Train or save "
-                    "the model again."
+                    f"the model gave the score {bad} for text {number}; its weights are broken. Train or save the "
+                    "model again."
                 )
         if args.output_file is not None:
             try:

@@ -24,7 +24,6 @@ TABLE_FORMATS = {
     ".parquet": ("parquet", {}),
 }
 RESULT_FORMATS = (".csv", ".tsv", ".txt", ".json", ".jsonl")
-TEXT_COLUMN_DELIMITER = " "  # several text columns are joined with it, as transformers' run_classification.py does
 
 
 def is_table(path: str) -> bool:
@@ -76,14 +75,9 @@ def choose_text_columns(columns: list[str], wanted: list[str] | None, path: str)
     )
 
 
-def texts_of(table: dict[str, list], text_columns: list[str]) -> list[str]:
-    """One text per row: the text columns joined with a space (a missing value counts as empty)."""
-    rows = len(next(iter(table.values()))) if table else 0
-    texts = []
-    for row in range(rows):
-        parts = [table[name][row] for name in text_columns]
-        texts.append(TEXT_COLUMN_DELIMITER.join("" if part is None else str(part) for part in parts))
-    return texts
+def texts_of(table: dict[str, list], schema) -> list[str]:
+    """One text per row: the schema's text columns joined as training joined them (a missing value is empty)."""
+    return ["" if text is None else str(text) for text in schema.join_texts(table)]
 
 
 def check_results_file(path: str, overwrite: bool, inputs: list[str]) -> str:

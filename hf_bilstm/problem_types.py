@@ -2,7 +2,7 @@
 
 - `single_label_classification`: one label per text, the argmax; its score is the softmax probability.
 - `multi_label_classification`: every label whose sigmoid probability is at least the threshold (0.5 unless the
-  model folder or the caller says otherwise), possibly none; each with its probability.
+  model folder's `data_schema.json` or the caller says otherwise), possibly none; each with its probability.
 - `regression`: the score itself (the raw output, no sigmoid), one number per text.
 
 These are the readings of transformers' `pipeline("text-classification")` (softmax / sigmoid / none, chosen from
@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-SINGLE_LABEL = "single_label_classification"
-MULTI_LABEL = "multi_label_classification"
-REGRESSION = "regression"
-MULTI_LABEL_THRESHOLD = 0.5  # a label is predicted when its sigmoid probability is at least this
+from .data_schema import MULTI_LABEL, MULTI_LABEL_THRESHOLD, REGRESSION, SINGLE_LABEL
+
+__all__ = ["MULTI_LABEL", "MULTI_LABEL_THRESHOLD", "REGRESSION", "SINGLE_LABEL", "answers", "decisions"]
 
 
 def problem_type_of(config) -> str:
@@ -50,7 +49,8 @@ def answers(config, logits, threshold: float | None = None) -> list[dict]:
     """One answer per row of `logits`: `{"label", "score"}` (single-label), `{"labels", "scores"}` (multi-label: the
     labels at or above the threshold, most probable first, with their probabilities) or `{"score"}` (regression)."""
     problem_type = problem_type_of(config)
-    logits = np.asarray(logits, dtype=np.float64)
+    # float32 as the pipeline's postprocess computes: the same scores to the last digit
+    logits = np.asarray(logits, dtype=np.float32)
     names = [config.id2label[i] for i in range(logits.shape[-1])]
     if problem_type == REGRESSION:
         return [{"score": float(row[0])} for row in logits]

@@ -235,3 +235,33 @@ def test_int8_answers_do_not_depend_on_the_batch(exported):
                             assert torch.equal(logits[row], alone[index]), (texts[index], size, side)
                         else:
                             assert torch.allclose(logits[row], alone[index], atol=1e-5)
+
+
+def test_the_readme_onnxruntime_example_runs_without_torch(exported, tmp_path):
+    """README "ONNX Runtime without torch", as a user copies it (torch and hf_bilstm blocked), gives predict's answers,
+    long texts cut on the saved side."""
+    import re
+    import subprocess
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)```", readme.split("### ONNX Runtime without torch", 1)[1], re.S).group(1)
+    folder = tmp_path / "model"
+    shutil.copytree(exported, folder)
+    settings = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps(dict(settings, truncation_side="left")))
+    texts = VARIED + ["great " * 80 + "awful " * 30]
+    block = (
+        "import sys\nclass Block:\n    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('torch', 'hf_bilstm'):\n            raise ImportError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+    )
+    script = block + code.replace('"runs/bilstm-imdb"', repr(str(folder))) + "\nimport json\n"
+    script += f"print(json.dumps(classify({texts!r})))\n"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout)
+    classifier = prediction.load_classifier(str(folder), "cpu", "onnxruntime", False)
+    expected = prediction.predict(classifier, texts)
+    assert [label for label, _ in got] == [answer["label"] for answer in expected]
+    assert max(abs(score - answer["score"]) for (_, score), answer in zip(got, expected)) < 1e-5

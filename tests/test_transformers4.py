@@ -69,8 +69,11 @@ def test_transformers_4_and_optimum_read_the_folder_as_transformers_5(exported, 
 
     from hf_bilstm.onnx_runtime import ORTModelForSequenceClassification
 
+    from hf_bilstm import upgrade
+
     folder = tmp_path / "model"
     shutil.copytree(exported, folder)
+    assert upgrade.main([str(folder)]) == 0  # a folder saved the old way (tokenizer class TokenizersBackend)
     path = folder / "tokenizer_config.json"
     path.write_text(json.dumps(dict(json.loads(path.read_text()), truncation_side=side)))
     (tmp_path / "child.py").write_text(CHILD)

@@ -6,7 +6,6 @@ train, sample caps) → `train_tokenizer_on` (train split only) → `encode_spli
 """
 
 import hashlib
-import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -186,33 +185,6 @@ def _check_split(raw: DatasetDict, split: str, role: str, flag: str) -> Dataset:
     return raw[split]
 
 
-def _check_columns(dataset: Dataset, split: str, text_column: str, label_column: str | None) -> None:
-    for column, flag in ((text_column, "--text_column"), (label_column, "--label_column")):
-        if column is not None and column not in dataset.column_names:
-            raise UsageError(
-                f"Split {split!r} has no column {column!r}; its columns are {dataset.column_names}. "
-                f"Name the right one with {flag}."
-            )
-
-
-def _check_rows(dataset: Dataset, split: str, text_column: str, label_column: str, num_labels: int) -> None:
-    """Missing texts or labels are refused by row number: a silently dropped or mislabelled row skews metrics."""
-    for start in range(0, len(dataset), 10_000):
-        batch = dataset[start : start + 10_000]
-        for offset, (text, label) in enumerate(zip(batch[text_column], batch[label_column])):
-            row = start + offset
-            if not isinstance(text, str):
-                raise UsageError(
-                    f"Split {split!r}, row {row}: column {text_column!r} is {text!r}, not a text. "
-                    "Remove or fill rows with missing text before training (e.g. dataset.filter(...))."
-                )
-            if label is None or not 0 <= label < num_labels:
-                raise UsageError(
-                    f"Split {split!r}, row {row}: label {label!r} is not one of the {num_labels} classes "
-                    f"(ids 0..{num_labels - 1}); unlabelled rows (-1 or None) must be removed from a labelled split."
-                )
-
-
 # A label column with more distinct values than this, and more than half as many as rows, holds ids, scores or texts:
 # nearly every row would be a class of its own (a classifier with one example per class learns nothing).
 MAX_LABELS_PER_ROW_CHECK = 50
@@ -225,61 +197,6 @@ def check_label_count(names: list[str], rows: int, label_column: str) -> None:
             "nearly every row would be a class of its own: it looks like ids, scores or texts, not labels. Name the "
             "label column with --label_column, or map its values to classes first."
         )
-
-
-def _to_class_label(dataset: Dataset, label_column: str, names: list[str] | None) -> tuple[Dataset, list[str]]:
-    """Returns the dataset with `label_column` as a ClassLabel, using `names` when given (to agree across splits)."""
-    feature = dataset.features[label_column]
-    if isinstance(feature, ClassLabel) and (names is None or list(feature.names) == names):
-        return dataset, list(feature.names)
-    if isinstance(feature, ClassLabel):  # ClassLabel with other names: map by name
-        values = [feature.names[i] if i is not None and i >= 0 else None for i in dataset[label_column]]
-    else:  # negative ints are the usual "unlabelled" marker (IMDB's unsupervised split uses -1)
-        values = list(dataset[label_column])
-        for row, value in enumerate(values):
-            if isinstance(value, float):
-                # A column of integers with a gap reads as floats (CSV: 1.0, NaN): NaN is a missing label, a whole
-                # number is that integer; any other float (0.5) would become a class of its own.
-                if math.isnan(value):
-                    values[row] = value = None
-                elif value.is_integer():
-                    values[row] = value = int(value)
-            if value is not None and not isinstance(value, (int, str)):  # bool is an int
-                raise UsageError(
-                    f"Row {row}: label {value!r} is a {type(value).__name__}; labels must be integers, booleans or "
-                    f"strings (column {label_column!r}). Convert the column (e.g. dataset.cast_column) or name the "
-                    "right one with --label_column."
-                )
-            if isinstance(value, str) and not value.strip():  # an empty cell of a JSON or text column
-                values[row] = None
-            elif isinstance(value, str) and value != value.strip():
-                # 'pos ' next to 'pos' would be a class of its own (and an unknown label at evaluation)
-                raise UsageError(
-                    f"Row {row}: label {value!r} has spaces around it, so it would be a class apart from "
-                    f"{value.strip()!r}. Strip the labels of column {label_column!r} first (e.g. dataset.map)."
-                )
-        values = [None if isinstance(v, int) and v < 0 else v for v in values]
-    if names is None:
-        present = {v for v in values if v is not None}
-        names = [str(v) for v in sorted(present, key=lambda v: (isinstance(v, str), v))]
-        check_label_count(names, len(values), label_column)
-    index = {name: i for i, name in enumerate(names)}
-    ids = [index.get(str(v), -1) if v is not None else None for v in values]
-    unknown = [(row, v) for row, (v, i) in enumerate(zip(values, ids)) if i == -1]
-    if unknown:
-        row, value = unknown[0]
-        raise UsageError(
-            f"Row {row}: label {value!r} is not one of the known labels {names} (those of the training split, "
-            "or of the model being evaluated); every split must use the same labels."
-        )
-    missing = [row for row, i in enumerate(ids) if i is None]
-    if missing:  # a ClassLabel column cannot hold them: refuse here, by row, rather than fail in the cast below
-        raise UsageError(
-            f"Row {missing[0]}: the label is missing ({len(missing)} row(s) without one); unlabelled rows "
-            "(-1 or None) must be removed from a labelled split (e.g. dataset.filter(...))."
-        )
-    dataset = dataset.remove_columns(label_column).add_column(label_column, ids)
-    return dataset.cast_column(label_column, ClassLabel(names=names)), names
 
 
 def _text_hashes(dataset: Dataset, text_column: str) -> list[bytes]:

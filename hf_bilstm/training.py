@@ -214,6 +214,9 @@ CPU_BF16_DEFAULT = False
 # Under --max_train_seconds, word vectors stop between epochs once this share of the budget would be spent.
 WORD_VECTORS_BUDGET_SHARE = 0.25
 
+# The flags that name data files (inputs an output folder must not overwrite).
+DATA_FILE_FLAGS = ("train_file", "validation_file", "test_file")
+
 # TrainingArguments defaults for every preset: RNN-friendly, validation-driven.
 COMMON_TRAINING = dict(
     eval_strategy="epoch",
@@ -862,6 +865,7 @@ def train(
         inputs={
             "--model_name_or_path": local_path(model_args.model_name_or_path),
             "--dataset": local_path(data_args.dataset),
+            **{f"--{name}": local_path(getattr(data_args, name)) for name in DATA_FILE_FLAGS},
         },
         is_main=is_main,
     )
@@ -1109,7 +1113,7 @@ def report(fitted: FitResult, model_args, data_args, training_args, data, comman
     run = ClassifierRun(
         metrics=metrics,
         dataset=DatasetSource.resolve(
-            data_args.dataset,
+            data_args.dataset or data_args.train_file,
             data_args.dataset_config_name,
             dataset_name=data_args.dataset_name,
             license=data_args.license,

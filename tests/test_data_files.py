@@ -135,13 +135,14 @@ def test_files_with_a_labelless_test_file_train_and_write_predictions(tmp_path):
     write_csv(data / "dev.tsv", ["sentence", "label"], [(b, t % 2) for _, b, t in rows(30, 1)], "\t")
     unlabelled = [(i + 100, b) for i, (_, b, _) in enumerate(rows(12, 2))]
     write_csv(data / "test.tsv", ["index", "sentence"], unlabelled, "\t")
-    code, out = train(tmp_path, "--dataset", str(data), "--label_names", "neg,pos")
+    code, out = train(tmp_path, "--dataset", str(data), "--label_names", "neg,pos", "--validation_split", "dev")
     assert code == 0
     lines = (out / "predict_results.tsv").read_text().splitlines()
     assert lines[0] == "index\tprediction" and len(lines) == 13 and lines[1].split("\t")[0] == "100"
     assert {line.split("\t")[1] for line in lines[1:]} <= {"neg", "pos"}
     assert "test_accuracy" not in read(out, "all_results.json") and "eval_accuracy" in read(out, "all_results.json")
     assert read(out, SCHEMA_FILE)["id_column"] == "index" and read(out, "config.json")["id2label"]["1"] == "pos"
+    assert read(out, "all_results.json")["eval_samples"] == 30  # dev.tsv, named as the user knows it
 
 
 def test_headerless_two_text_columns_with_classes_txt_train_and_evaluate(tmp_path, capsys):

@@ -132,6 +132,8 @@ def load_raw_dataset(
                     "data once."
                 )
             loaded = load_files({"train": [expanded]}, column_names, cache_dir)
+        elif _saved_to_disk(expanded):
+            loaded = _load_dataset(name, expanded, config_name, cache_dir)
         elif os.path.isdir(expanded) and (found := class_folders(expanded)) is not None:
             loaded = found
         elif os.path.isdir(expanded) and (found := data_files_of_folder(expanded)) is not None:
@@ -143,11 +145,16 @@ def load_raw_dataset(
     return loaded
 
 
-def _load_dataset(name: str, expanded: str, config_name: str | None, cache_dir: str | None) -> DatasetDict:
-    """`datasets.load_dataset` on a Hub id or a local folder in the Hub's layout, with errors that say what to do."""
-    saved = os.path.isdir(expanded) and any(
+def _saved_to_disk(expanded: str) -> bool:
+    """A folder written by `save_to_disk` (which `load_dataset` refuses to read)."""
+    return os.path.isdir(expanded) and any(
         os.path.exists(os.path.join(expanded, marker)) for marker in ("dataset_dict.json", "state.json")
     )
+
+
+def _load_dataset(name: str, expanded: str, config_name: str | None, cache_dir: str | None) -> DatasetDict:
+    """`datasets.load_dataset` on a Hub id or a local folder in the Hub's layout, with errors that say what to do."""
+    saved = _saved_to_disk(expanded)
     try:
         if saved:  # written by save_to_disk, which load_dataset refuses to read
             loaded = load_from_disk(expanded)

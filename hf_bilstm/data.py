@@ -184,6 +184,17 @@ def _load_dataset(name: str, expanded: str, config_name: str | None, cache_dir: 
     return loaded
 
 
+def _split_of_file_name(raw: DatasetDict, name: str) -> str:
+    """The split that `datasets` named after a file called `name` (dev.tsv is read as `validation`), else `name`."""
+    from .data_files import SPLIT_ALIASES
+
+    alias = SPLIT_ALIASES.get(name)
+    files = getattr(raw, "split_files", {}).get(alias, [])
+    if name not in raw and any(os.path.basename(path).lower().startswith(name) for path in files):
+        return alias
+    return name
+
+
 def _check_split(raw: DatasetDict, split: str, role: str, flag: str) -> Dataset:
     if split not in raw:
         raise UsageError(
@@ -396,13 +407,11 @@ def prepare_splits(
     split (then no test metrics are reported). `validation_given`: --validation_split was given, so it must name a
     split of the dataset other than train (a typo is refused, not replaced by a carved split).
     """
-    from .data_files import SPLIT_ALIASES
     from .labels import collect_keys, infer_problem_type, values_and_names
 
     if validation_given:
         check_validation_split_name(validation_split, train_split)
-    if validation_split not in raw and SPLIT_ALIASES.get(validation_split) in raw:  # dev.tsv is read as validation
-        validation_split = SPLIT_ALIASES[validation_split]
+    validation_split = _split_of_file_name(raw, validation_split)
     if validation_given and validation_split not in raw:
         _check_split(raw, validation_split, "model selection", "--validation_split (or leave it out to carve one)")
     train = _check_split(raw, train_split, "training", "--train_split")

@@ -218,7 +218,9 @@ def load_files(files: dict[str, list[str]], column_names: list[str] | None, cach
                     f"{parts[0].column_names}; give files with the same columns."
                 )
         result[split] = parts[0] if len(parts) == 1 else concatenate_datasets(parts)
-    return DatasetDict(result)
+    loaded = DatasetDict(result)
+    loaded.split_files = dict(files)  # which files a split came from: `--validation_split dev` names dev.tsv
+    return loaded
 
 
 def names_file_beside(paths: list[str]) -> str | None:

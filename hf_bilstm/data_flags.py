@@ -44,8 +44,8 @@ def check_data_flags(data_args, given) -> None:
     shared = sorted(set(texts) & set(labels))
     if shared:
         raise UsageError(
-            f"--text_column and --label_column both name {shared}; name the column of the texts and the column of "
-            "the labels."
+            f"--text_column and --label_column are both {shared[0]!r}; name the column of the texts and the column "
+            "of the labels."
         )
     comma_list(data_args.column_names, "--column_names")
     comma_list(getattr(data_args, "label_names", None), "--label_names")

@@ -193,13 +193,8 @@ def check_args(args) -> str:
     check_number("--batch_size", args.batch_size, integer=True, minimum=1)
     check_number("--max_samples", args.max_samples, integer=True, minimum=1)
     check_seed(args.seed)
-    texts = comma_list(args.text_column, "--text_column") or []
-    shared = set(texts) & set(comma_list(args.label_column, "--label_column") or [])
-    if shared:
-        raise UsageError(
-            f"--text_column and --label_column both name {sorted(shared)}; name the column of the texts and the "
-            "column of the labels."
-        )
+    comma_list(args.text_column, "--text_column")
+    comma_list(args.label_column, "--label_column")
     comma_list(args.column_names, "--column_names")
     if args.test_file is not None and not os.path.isfile(os.path.expanduser(args.test_file)):
         raise UsageError(f"--test_file {args.test_file!r} does not exist; give the data file to evaluate on.")
@@ -220,6 +215,12 @@ def schema_for(args, config):
         schema.label_columns = comma_list(args.label_column, "--label_column")
     if args.column_names:
         schema.column_names = comma_list(args.column_names, "--column_names")
+    shared = sorted(set(schema.text_columns) & set(schema.label_columns))
+    if shared:  # checked before any data is read
+        raise UsageError(
+            f"--text_column and --label_column are both {shared[0]!r}; name the column of the texts and the column "
+            "of the labels."
+        )
     return schema
 
 
@@ -234,8 +235,9 @@ def _main(args) -> int:
         device = check_args(args)
         model, tokenizer = load_backend(args.model, device, args.backend, args.quantized)
         schema = schema_for(args, model.config)
-        if args.test_file is not None:
-            raw = load_raw_dataset(None, files={args.split: args.test_file}, column_names=schema.column_names)
+        data_file = args.test_file or (args.dataset if os.path.isfile(os.path.expanduser(args.dataset)) else None)
+        if data_file is not None:  # one file: the split to evaluate
+            raw = load_raw_dataset(None, files={args.split: data_file}, column_names=schema.column_names)
         else:
             raw = load_raw_dataset(args.dataset, args.dataset_config_name, column_names=schema.column_names)
         split = prepare_eval_split(raw, args.split, schema, max_samples=args.max_samples, seed=args.seed)

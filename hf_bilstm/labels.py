@@ -30,12 +30,12 @@ def cell_key(value, column: str, row: int):
     if value is None:
         return MISSING
     if isinstance(value, bool):
-        return str(int(value))
+        return str(value)
     if isinstance(value, float):
         if math.isnan(value):
             return MISSING
-        if value.is_integer():
-            return str(int(value))
+        if value.is_integer():  # a column of integers with a gap reads as floats (CSV: 1.0, NaN)
+            return str(int(value)) if value >= 0 else MISSING
         raise UsageError(
             f"Row {row}: label {value!r} of column {column!r} is a fraction, which is no class: for scores, train a "
             "regression with --problem_type regression."
@@ -52,9 +52,9 @@ def cell_key(value, column: str, row: int):
             )
         return value
     raise UsageError(
-        f"Row {row}: label {value!r} of column {column!r} is a {type(value).__name__}; labels are integers, strings, "
-        "lists of them (multi-label, or cells like '0,3' with --label_separator) or float scores "
-        "(--problem_type regression)."
+        f"Row {row}: label {value!r} is a {type(value).__name__}; labels must be integers, booleans or strings "
+        f"(column {column!r}), lists of them (multi-label) or float scores (regression). Convert the column, or name "
+        "the right one with --label_column."
     )
 
 
@@ -216,12 +216,12 @@ def encode_labels(
             key = cell_key(value, column, row)
             if key is MISSING:
                 raise UsageError(
-                    f"Split {split!r}, row {row}: the label is missing; unlabelled rows (-1 or empty) must be removed "
-                    "from a labelled split (e.g. dataset.filter(...))."
+                    f"Row {row}: the label is missing (split {split!r}); unlabelled rows (-1 or empty) must be "
+                    "removed from a labelled split (e.g. dataset.filter(...))."
                 )
             if key not in index:
                 raise UsageError(
-                    f"Split {split!r}, row {row}: label {key!r} is not one of the known labels {label_values} (those "
+                    f"Row {row}: label {key!r} is not one of the known labels {label_values} (split {split!r}; those "
                     "of the training split, or of the model being evaluated); every split must use the same labels."
                 )
             out.append(index[key])

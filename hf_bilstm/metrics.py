@@ -122,3 +122,22 @@ def predictions_from_logits(logits, problem_type: str, label_names: list[str], t
         on = sigmoid(logits) >= threshold
         return [[label_names[i] for i in np.flatnonzero(row)] for row in on]
     return [label_names[i] for i in np.argmax(logits, axis=-1)]
+
+
+def per_class_table(metrics: dict, prefix: str, label_names: list[str], labels=None) -> dict[str, dict[str, float]]:
+    """`{name: {"precision", "recall", "f1", "support"}}` from a split's flat metrics (`{prefix}_precision_<name>`,
+    ...) and its labels (ids, or 0/1 rows for multi-label) for the rows of each class; {} when there are none."""
+    support = None
+    if labels is not None and len(labels):
+        labels = np.asarray(labels)
+        width = len(label_names)
+        support = labels.sum(axis=0) if labels.ndim == 2 else np.bincount(labels.astype(int), minlength=width)
+    table = {}
+    for i, name in enumerate(label_names):
+        values = {key: metrics.get(f"{prefix}_{key}_{name}") for key in ("precision", "recall", "f1")}
+        if all(value is None for value in values.values()):
+            continue
+        if support is not None and i < len(support):
+            values["support"] = int(support[i])
+        table[name] = values
+    return table

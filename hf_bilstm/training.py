@@ -57,7 +57,7 @@ from .flag_checks import (
     local_path,
 )
 from .logs import get_logger, show_progress
-from .metrics import BEST_METRIC, ComputeMetrics
+from .metrics import BEST_METRIC, ComputeMetrics, per_class_table
 from .modeling_bilstm import BiLSTMForSequenceClassification, BiLSTMModel
 from .output_dir import STAGING_NAME, OutputDir, find_checkpoint
 from .run_plan import RunPlanCallback, minutes
@@ -1144,6 +1144,13 @@ def report(fitted: FitResult, model_args, data_args, training_args, data, comman
         command=command,
         # the card's usage snippet names the Hub repo
         hub_model_id=training_args.hub_model_id if training_args.push_to_hub else None,
+        problem_type=data.splits.schema.problem_type,
+        threshold=data.splits.schema.threshold,
+        per_class={
+            split: per_class_table(metrics, prefix, data.splits.label_names, data.encoded[split]["labels"])
+            for split, prefix in (("validation", "eval"), ("test", "test"))
+            if split in data.encoded
+        },
     )
     predict = None
     if fitted.predict_logits is not None:

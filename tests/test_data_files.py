@@ -160,6 +160,8 @@ def test_headerless_two_text_columns_with_classes_txt_train_and_evaluate(tmp_pat
     assert schema["label_names"] == ["Sports", "Business", "Science"] and schema["label_values"] == ["1", "2", "3"]
     results = read(out, "eval_results.json")
     assert {"eval_f1", "eval_precision_Sports", "eval_recall_Science", "eval_f1_Business"} <= set(results)
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "| `Science` |" in card and "imdb" not in card.lower() and "review" not in card.lower()
     capsys.readouterr()
     # evaluate reads the training's columns and label values from the folder: only the file is given
     assert evaluation.main([str(out), "--test_file", str(data / "test.csv"), "--device", "cpu"]) == 0

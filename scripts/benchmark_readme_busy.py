@@ -1,6 +1,6 @@
 """README command 1 (`hf-bilstm train --dataset ../shared/data/imdb --output_dir runs/bilstm-imdb`) on a fresh clone,
 as a new user's shell runs it (no OMP_* / GOMP_* variables, an empty Hugging Face cache), once on an idle machine and
-once with N other CPU-bound processes running (scripts/busy_processes.py): wall times side by side (target: busy at
+once with N other CPU-bound processes running (scripts/busy_benchmark.py): wall times side by side (target: busy at
 most 2x idle), with what the command printed (plan, estimate, result).
 
     git clone /work/main /work/tmp-clone && python scripts/benchmark_readme_busy.py --clone /work/tmp-clone --busy 1
@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
 
 from benchmark_cpu_presets import cpu_name  # noqa: E402
-from busy_processes import busy_processes  # noqa: E402
+from busy_benchmark import busy_processes  # noqa: E402
 
 COMMAND = ["hf-bilstm", "train", "--dataset", "../shared/data/imdb", "--output_dir"]
 TARGET_RATIO = 2.0

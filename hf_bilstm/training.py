@@ -60,7 +60,7 @@ from .logs import get_logger, show_progress
 from .metrics import BEST_METRIC, ComputeMetrics, per_class_table
 from .modeling_bilstm import BiLSTMForSequenceClassification, BiLSTMModel
 from .output_dir import STAGING_NAME, OutputDir, find_checkpoint
-from .run_plan import RunPlanCallback, minutes
+from .run_plan import REFERENCE_TOKENS_PER_SECOND, RunPlanCallback, minutes
 from .time_budget import time_budget_from_flag
 
 logger = get_logger(__name__)
@@ -1034,6 +1034,16 @@ def build_model(model_args, data_args, training_args, data: LoadedData, checkpoi
     return model, word_vectors
 
 
+def reference_speed(preset: str | None, given: frozenset) -> float | None:
+    """The preset's measured tokens/s (run_plan.REFERENCE_TOKENS_PER_SECOND) when this run trains it as it is: no
+    flag that changes the work per token (model, tokenizer, batch, precision); None otherwise."""
+    if preset is None:
+        return None
+    changed = set(PRESETS[preset]["model"]) | set(PRESETS[preset]["tokenizer"])
+    changed |= {"per_device_train_batch_size", "rnn_implementation", "bf16", "fp16", "model_name_or_path"}
+    return None if given & changed else REFERENCE_TOKENS_PER_SECOND.get(preset)
+
+
 def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkpoint) -> FitResult:
     """Trains with the Trainer and its callbacks, then measures the restored best model on validation and test."""
     encoded = data.encoded
@@ -1056,6 +1066,7 @@ def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkp
             {name: len(ds) for name, ds in encoded.items()},
             train_tokens,
             faster_preset=CPU_PRESET if preset != CPU_PRESET else None,
+            reference=reference_speed(preset, model_args.given_flags),
         )
     )
     training_args = selection_args(training_args, data.splits.schema.problem_type, model_args.given_flags)

@@ -9,8 +9,9 @@ onnxruntime`.
     tokenizer = AutoTokenizer.from_pretrained("runs/bilstm-imdb")
     classifier = pipeline("text-classification", model=model, tokenizer=tokenizer)
 
-Optimum's `ORTModelForSequenceClassification` does not load these folders (it knows no `bilstm` model type), hence
-this small class of our own. It answers like `BiLSTMForSequenceClassification` does: the same refusals of text pairs
+Optimum's `ORTModelForSequenceClassification` loads these folders too (`trust_remote_code=True`), but Optimum pins
+transformers 4.x, so it needs an environment of its own (README "Serve it anywhere"); hence this small class of ours
+for transformers 5. It answers like `BiLSTMForSequenceClassification` does: the same refusals of text pairs
 and out-of-vocabulary ids, the same reading of an empty text, logits as a torch tensor.
 """
 

@@ -426,9 +426,24 @@ class DataArguments:
 # Arguments
 
 
+# What two stock TrainingArguments flags mean here (their own help speaks of other models' inputs).
+HELP_OVERRIDES = {
+    "metric_for_best_model": "Validation metric that picks the best epoch: accuracy (default for classes), f1 (macro "
+    "F1, better for imbalanced classes), f1_micro (default for multi-label), mse (default for regression; lower is "
+    "better), pearson, loss.",
+    "label_names": "Names of integer labels 0..n-1 (or 1..n), comma-separated: --label_names neg,pos. Default: a "
+    "classes.txt or labels.txt beside the data (one name a line), else the label values themselves.",
+}
+
+
 def make_parser() -> FlagParser:
     # No abbreviations (FlagParser): an abbreviated flag would escape given_flags and be overridden by the preset.
-    return FlagParser((ModelArguments, DataArguments, TrainingArguments, FineTuningArguments), prog="hf-bilstm train")
+    arguments = (ModelArguments, DataArguments, TrainingArguments, FineTuningArguments)
+    parser = FlagParser(arguments, prog="hf-bilstm train")
+    for action in parser._actions:
+        if action.dest in HELP_OVERRIDES:
+            action.help = HELP_OVERRIDES[action.dest]
+    return parser
 
 
 def parse_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, TrainingArguments]:
@@ -704,7 +719,12 @@ def data_args_class_weights(model_args) -> bool:
 def selection_args(training_args: TrainingArguments, problem_type: str, given) -> TrainingArguments:
     """Model selection on the problem type's own metric (hf_bilstm.metrics.BEST_METRIC) unless the flags chose one:
     accuracy for classes, micro F1 for multi-label, MSE (lower is better) for regression."""
-    if "metric_for_best_model" in given or problem_type == SINGLE_LABEL:
+    if "metric_for_best_model" in given:  # a loss or an error is better lower, unless --greater_is_better says
+        metric = training_args.metric_for_best_model.removeprefix("eval_")
+        if "greater_is_better" in given:
+            return training_args
+        return dataclasses.replace(training_args, greater_is_better=metric not in ("loss", "mse"))
+    if problem_type == SINGLE_LABEL:
         return training_args
     metric, greater = BEST_METRIC[problem_type]
     return dataclasses.replace(training_args, metric_for_best_model=metric, greater_is_better=greater)

@@ -255,3 +255,16 @@ def test_unsupported_shapes_get_one_line_and_no_output_folder(tmp_path, capsys):
     answer = [line for line in err.splitlines() if "error" in line]
     assert code == 2 and len(answer) == 1 and "no header" in answer[0] and "--column_names" in answer[0]
     assert "h.csv" in answer[0] and "Traceback" not in err
+
+
+def test_model_selection_follows_the_problem_type_and_a_given_metric(tmp_path):
+    argv = ["--output_dir", str(tmp_path / "o")]
+    model_args, _, args = training.parse_args(argv)
+    assert training.selection_args(args, SINGLE_LABEL, model_args.given_flags).metric_for_best_model == "accuracy"
+    chosen = training.selection_args(args, REGRESSION, model_args.given_flags)
+    assert chosen.metric_for_best_model == "mse" and chosen.greater_is_better is False
+    model_args, _, args = training.parse_args(argv + ["--metric_for_best_model", "f1"])
+    chosen = training.selection_args(args, MULTI_LABEL, model_args.given_flags)
+    assert chosen.metric_for_best_model == "f1" and chosen.greater_is_better is True
+    model_args, _, args = training.parse_args(argv + ["--metric_for_best_model", "mse"])
+    assert training.selection_args(args, REGRESSION, model_args.given_flags).greater_is_better is False

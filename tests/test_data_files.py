@@ -268,3 +268,14 @@ def test_model_selection_follows_the_problem_type_and_a_given_metric(tmp_path):
     assert chosen.metric_for_best_model == "f1" and chosen.greater_is_better is True
     model_args, _, args = training.parse_args(argv + ["--metric_for_best_model", "mse"])
     assert training.selection_args(args, REGRESSION, model_args.given_flags).greater_is_better is False
+
+
+def test_a_file_that_is_not_utf8_or_only_texts_is_named_with_the_fix(tmp_path):
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("text,label\ncaf\xe9 cr\xe8me,a\nna\xefve,b\n".encode("latin-1"))
+    with pytest.raises(UsageError, match=r"latin.csv.*iconv"):
+        load_raw_dataset(str(latin))
+    texts = tmp_path / "texts.txt"
+    texts.write_text("one text\nanother text\n")
+    with pytest.raises(UsageError, match="holds texts only.*folder per class"):
+        prepare_splits(load_raw_dataset(str(texts)), test_split=None)

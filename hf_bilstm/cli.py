@@ -5,12 +5,12 @@ import sys
 
 # subcommand -> (module, one-line help). Each module has `main(argv: list[str]) -> int`.
 COMMANDS = {
-    "train": ("hf_bilstm.training", "train a classifier on a dataset with the Trainer"),
-    "evaluate": ("hf_bilstm.evaluation", "evaluate a model folder on a split of a dataset"),
-    "predict": ("hf_bilstm.prediction", "label texts from arguments, a file or stdin"),
-    "export": ("hf_bilstm.onnx_export", "export a model folder to ONNX (and int8), checked against PyTorch"),
+    "train": ("hf_bilstm.training.trainer", "train a classifier on a dataset with the Trainer"),
+    "evaluate": ("hf_bilstm.inference", "evaluate a model folder on a split of a dataset"),
+    "predict": ("hf_bilstm.commands.predict", "label texts from arguments, a file or stdin"),
+    "export": ("hf_bilstm.onnx.export", "export a model folder to ONNX (and int8), checked against PyTorch"),
     "push": ("hf_bilstm.hub", "push a model folder to the Hub and verify that it loads back"),
-    "pretrain": ("hf_bilstm.pretraining", "pretrain a bidirectional LSTM language model on unlabeled text"),
+    "pretrain": ("hf_bilstm.training.pretraining", "pretrain a bidirectional LSTM language model on unlabeled text"),
 }
 
 

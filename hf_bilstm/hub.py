@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .arguments import FlagParser, option, positional, switch
+from .cards import CardError, complete_card
 from .logs import get_logger, show_progress
-from .model_card import CardError, complete_card
 
 logger = get_logger(__name__)
 
@@ -109,7 +109,7 @@ def collect_files(folder: str | os.PathLike) -> tuple[dict[str, Path], list[str]
     if not folder.is_dir():
         what = "does not exist" if not folder.exists() else "is not a folder"
         raise PushRefusedError(f"{folder} {what}; give the output folder of `hf-bilstm train` (or save_pretrained).")
-    from .output_dir import OWN_NAMES
+    from .folder import OWN_NAMES
 
     names = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in OWN_NAMES)
     shards = [n for n in names if SHARDED_WEIGHTS.match(n)]
@@ -160,7 +160,7 @@ def collect_files(folder: str | os.PathLike) -> tuple[dict[str, Path], list[str]
 
 def onnx_files(folder: Path) -> list[str]:
     """The `onnx/` files of `hf-bilstm export` (Optimum's layout), refused when made from other weights."""
-    from .onnx_runtime import FP32_FILE, INT8_FILE, ONNX_DIR, REPORT_FILE, check_export_is_current
+    from .onnx.runtime import FP32_FILE, INT8_FILE, ONNX_DIR, REPORT_FILE, check_export_is_current
 
     target = folder / ONNX_DIR
     if not target.is_dir() or target.is_symlink():

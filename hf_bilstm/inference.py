@@ -18,6 +18,7 @@ from .arguments import FlagParser, option, positional, switch
 from .data import PaddingCollator, encode, load_raw_dataset, prepare_eval_split
 from .errors import UsageError
 from .flag_checks import check_dataset_flag, check_number, check_seed
+from .folder import OUTPUT_FILES, SHARD, STAGING_NAME
 from .logs import quiet_libraries
 from .model_loading import (
     BACKEND_HELP,
@@ -28,7 +29,6 @@ from .model_loading import (
     load_classifier_folder,
     resolve_device,
 )
-from .output_dir import OUTPUT_FILES, SHARD, STAGING_NAME
 
 
 @dataclasses.dataclass

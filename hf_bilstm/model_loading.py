@@ -256,7 +256,7 @@ def check_backend_flags(args) -> str:
 def load_backend(source: str, device: str, backend: str = "torch", quantized: bool = False):
     """`(model, tokenizer)` for `backend`: the checked PyTorch model, or its ONNX export under ONNX Runtime."""
     if backend == "onnxruntime":
-        from .onnx_runtime import load_onnx_classifier_folder
+        from .onnx.runtime import load_onnx_classifier_folder
 
         return load_onnx_classifier_folder(source, quantized)
     return load_classifier_folder(source, resolve_device(device))

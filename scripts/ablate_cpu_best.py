@@ -41,8 +41,8 @@ def main() -> int:
         parser.error("--weights takes two non-negative numbers, not both 0: BiLSTM,linear")
     weights = tuple(w / sum(weights) for w in weights)
 
-    from hf_bilstm.distillation import train_distilled
-    from hf_bilstm.training import DISTILLED_PRESET, PRESETS, parse_args
+    from hf_bilstm.training.distillation import train_distilled
+    from hf_bilstm.training.trainer import DISTILLED_PRESET, PRESETS, parse_args
 
     output_dir = os.path.join(args.work_dir, args.name)
     argv = ["--preset", DISTILLED_PRESET, "--dataset", args.dataset, "--output_dir", output_dir]

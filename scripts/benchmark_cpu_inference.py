@@ -35,9 +35,9 @@ def build_folder(preset: str, dataset: str, max_length: int, folder: str) -> Non
 
     from hf_bilstm import BiLSTMConfig, BiLSTMForSequenceClassification
     from hf_bilstm.data import iter_texts
-    from hf_bilstm.onnx_export import FP32_FILE, INT8_FILE, export_fp32, quantize_int8
+    from hf_bilstm.onnx.export import FP32_FILE, INT8_FILE, export_fp32, quantize_int8
     from hf_bilstm.tokenization_bilstm import train_tokenizer
-    from hf_bilstm.training import PRESETS
+    from hf_bilstm.training.trainer import PRESETS
 
     recipe = PRESETS[preset]
     imdb = load_dataset(dataset, split="train")
@@ -60,7 +60,7 @@ def measure(folder: str, backend: str, texts: list[str], single: int, batch_size
     """Runs in the child process: latency of single reviews and throughput of batches, then this process's peak RSS."""
     import torch
 
-    from hf_bilstm.prediction import load_classifier, predict
+    from hf_bilstm.commands.predict import load_classifier, predict
 
     kind = "torch" if backend == "torch" else "onnxruntime"
     classifier = load_classifier(folder, "cpu", kind, quantized=backend.endswith("int8"))

@@ -14,8 +14,9 @@ import torch
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 from transformers import TrainingArguments
 
-from hf_bilstm import BiLSTMConfig, BiLSTMForSequenceClassification, prediction, train_tokenizer
-from hf_bilstm.pretraining import PretrainingArguments, training_arguments
+from hf_bilstm import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokenizer
+from hf_bilstm.commands import predict as prediction
+from hf_bilstm.training.pretraining import PretrainingArguments, training_arguments
 
 TEXTS = [
     "A great movie!<br />I loved the acting and the story.",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import single_torch_thread, write_toy_dataset
 
-from hf_bilstm import training
+from hf_bilstm.training import trainer as training
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "benchmark_gpu.py"
 

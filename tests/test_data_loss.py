@@ -11,7 +11,10 @@ import time
 import pytest
 from helpers import PRETRAIN_TINY, QUIET, TINY, save_tiny_model, write_toy_dataset
 
-from hf_bilstm import BiLSTMForSequenceClassification, evaluation, pretraining, training
+from hf_bilstm import BiLSTMForSequenceClassification
+from hf_bilstm import inference as evaluation
+from hf_bilstm.training import pretraining
+from hf_bilstm.training import trainer as training
 
 
 def snapshot(folder) -> dict:

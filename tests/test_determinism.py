@@ -9,7 +9,7 @@ import torch
 from helpers import single_torch_thread, write_toy_dataset
 from safetensors.torch import load_file
 
-from hf_bilstm import training
+from hf_bilstm.training import trainer as training
 
 # Dropout and length-grouped shuffling on, so that every random source of a run is exercised.
 ARGS = [

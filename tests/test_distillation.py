@@ -1,4 +1,4 @@
-"""`--preset cpu-best` (hf_bilstm.distillation): the teachers, the soft labels, the student and the phase record."""
+"""`--preset cpu-best` (hf_bilstm.training.distillation): teachers, soft labels, the student and the phase record."""
 
 import json
 import os
@@ -9,11 +9,11 @@ import torch
 from datasets import Dataset, DatasetDict, load_from_disk
 from helpers import FEATURES, QUIET, TINY, toy_rows, write_toy_dataset
 
-from hf_bilstm import training
 from hf_bilstm.data import SOFT_LABELS, PaddingCollator, Splits, with_soft_labelled_rows
-from hf_bilstm.distillation import RESULTS_NAME, SoftLabelTrainer, recipe_folder
 from hf_bilstm.errors import UsageError
-from hf_bilstm.linear_teacher import LinearTeacher, ngrams
+from hf_bilstm.training import trainer as training
+from hf_bilstm.training.distillation import RESULTS_NAME, SoftLabelTrainer, recipe_folder
+from hf_bilstm.training.linear_teacher import LinearTeacher, ngrams
 
 # Small and quick: a 1-epoch teacher, a 1-epoch student.
 RECIPE_TINY = [*TINY, "--min_frequency", "1", "--num_train_epochs", "1", "--per_device_train_batch_size", "16"]

@@ -14,7 +14,7 @@ import torch
 from helpers import write_toy_dataset
 from safetensors.torch import load_file
 
-from hf_bilstm import training
+from hf_bilstm.training import trainer as training
 
 # Minutes-scale on 2 cores: `pytest -m "not slow"` leaves it out of the quick loop; CI runs it. One torch thread, as
 # in the child: the same kernels, so the same floating-point sums.

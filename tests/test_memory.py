@@ -14,7 +14,8 @@ from helpers import TEXTS, run_predict, tiny_tokenizer, write_toy_dataset
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hf_bilstm import evaluation, train_tokenizer
+from hf_bilstm import inference as evaluation
+from hf_bilstm import train_tokenizer
 from hf_bilstm.data import encode
 from hf_bilstm.tokenization_bilstm import character_bound, cut_for_tokenizer
 

@@ -13,7 +13,11 @@ import torch
 from datasets import Dataset
 from helpers import PRETRAIN_TINY, QUIET, TEXTS, TINY, make_model_folder, write_toy_dataset
 
-from hf_bilstm import BiLSTMConfig, evaluation, hub, prediction, pretraining, training
+from hf_bilstm import BiLSTMConfig, hub
+from hf_bilstm import inference as evaluation
+from hf_bilstm.commands import predict as prediction
+from hf_bilstm.training import pretraining
+from hf_bilstm.training import trainer as training
 
 
 def the_error(capsys, command: str) -> str:

@@ -7,8 +7,9 @@ import pytest
 from helpers import QUIET, TINY, tiny_args, tiny_imdb, write_toy_dataset
 from huggingface_hub import ModelCard
 
-from hf_bilstm import model_card, training
-from hf_bilstm.pretraining import pretrain
+from hf_bilstm import cards as model_card
+from hf_bilstm.training import trainer as training
+from hf_bilstm.training.pretraining import pretrain
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

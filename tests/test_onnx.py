@@ -11,10 +11,12 @@ import pytest
 import torch
 from helpers import TEXTS, save_tiny_model, write_toy_dataset
 
-from hf_bilstm import evaluation, onnx_export, prediction
+from hf_bilstm import inference as evaluation
+from hf_bilstm.commands import predict as prediction
 from hf_bilstm.data import UsageError
-from hf_bilstm.onnx_graph import ExportableClassifier
-from hf_bilstm.onnx_runtime import ORTModelForSequenceClassification, load_onnx_classifier_folder
+from hf_bilstm.onnx import export as onnx_export
+from hf_bilstm.onnx.graph import ExportableClassifier
+from hf_bilstm.onnx.runtime import ORTModelForSequenceClassification, load_onnx_classifier_folder
 
 # Minutes-scale on 2 cores: `pytest -m "not slow"` leaves it out of the quick loop; CI runs it.
 pytestmark = pytest.mark.slow

@@ -9,7 +9,8 @@ import pytest
 import torch
 from helpers import TEXTS, save_tiny_model, write_toy_dataset
 
-from hf_bilstm import evaluation, prediction
+from hf_bilstm import inference as evaluation
+from hf_bilstm.commands import predict as prediction
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,11 @@ from helpers import (
 from safetensors import safe_open
 from transformers import AutoModelForPreTraining, AutoModelForSequenceClassification, pipeline
 
-from hf_bilstm import BiLSTMForPreTraining, BiLSTMForSequenceClassification, training
+from hf_bilstm import BiLSTMForPreTraining, BiLSTMForSequenceClassification
 from hf_bilstm.data import UsageError
-from hf_bilstm.pretraining import main as pretrain_main
-from hf_bilstm.pretraining import pretrain, pretraining_texts
+from hf_bilstm.training import trainer as training
+from hf_bilstm.training.pretraining import main as pretrain_main
+from hf_bilstm.training.pretraining import pretrain, pretraining_texts
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -14,7 +14,10 @@ from datasets import Dataset
 from helpers import QUIET, TEXTS, TINY, run_predict, toy_rows, write_toy_dataset
 from transformers import pipeline
 
-from hf_bilstm import evaluation, hub, prediction, train_tokenizer, training
+from hf_bilstm import hub, train_tokenizer
+from hf_bilstm import inference as evaluation
+from hf_bilstm.commands import predict as prediction
+from hf_bilstm.training import trainer as training
 
 
 def error_of(capsys):

@@ -10,8 +10,10 @@ from helpers import TINY, write_toy_dataset
 from safetensors.torch import load_file
 from transformers import TrainerControl, TrainerState, TrainingArguments
 
-from hf_bilstm import logs, run_plan, training
-from hf_bilstm.run_plan import RunPlanCallback
+from hf_bilstm import logs
+from hf_bilstm.training import run_plan
+from hf_bilstm.training import trainer as training
+from hf_bilstm.training.run_plan import RunPlanCallback
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -26,8 +26,12 @@ from helpers import (
 from safetensors.torch import load_file, save_file
 from transformers import pipeline
 
-from hf_bilstm import BiLSTMConfig, evaluation, prediction, pretraining, training
+from hf_bilstm import BiLSTMConfig
+from hf_bilstm import inference as evaluation
+from hf_bilstm.commands import predict as prediction
 from hf_bilstm.data import UsageError, prepare_splits
+from hf_bilstm.training import pretraining
+from hf_bilstm.training import trainer as training
 
 # --- weights that were never loaded ------------------------------------------------------------------------------
 
@@ -100,7 +104,7 @@ def test_a_loss_that_is_not_finite_or_has_exploded_is_divergence(loss, diverged)
     """Whatever the hardware's rounding makes of --learning_rate 1e30 (NaN, or a finite 1e28), training stops."""
     from transformers import TrainerControl, TrainerState
 
-    from hf_bilstm.divergence import DivergenceCallback
+    from hf_bilstm.training.divergence import DivergenceCallback
 
     for event, logs in (("on_evaluate", {"metrics": {"eval_loss": loss}}), ("on_log", {"logs": {"loss": loss}})):
         callback, control = DivergenceCallback(1e30), TrainerControl()

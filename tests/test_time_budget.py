@@ -6,10 +6,12 @@ import os
 import pytest
 from helpers import TINY, tiny_args, tiny_imdb, write_toy_dataset
 
-from hf_bilstm import evaluation, time_budget, training
+from hf_bilstm import inference as evaluation
 from hf_bilstm.data import UsageError
-from hf_bilstm.pretraining import pretrain
-from hf_bilstm.time_budget import TimeBudgetCallback
+from hf_bilstm.training import time_budget
+from hf_bilstm.training import trainer as training
+from hf_bilstm.training.pretraining import pretrain
+from hf_bilstm.training.time_budget import TimeBudgetCallback
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -9,10 +9,10 @@ import torch
 from helpers import IMDB, TINY, write_toy_dataset
 from safetensors.torch import load_file
 
-from hf_bilstm import training
 from hf_bilstm.data import UsageError
-from hf_bilstm.evaluation import classification_metrics
-from hf_bilstm.training import parse_args, resolve
+from hf_bilstm.inference import classification_metrics
+from hf_bilstm.training import trainer as training
+from hf_bilstm.training.trainer import parse_args, resolve
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -153,7 +153,7 @@ def test_truncation_side_reaches_the_saved_tokenizer_and_can_change_when_fine_tu
 
 
 def test_the_card_quotes_what_the_preset_measured_as_shipped(toy):
-    from hf_bilstm.training import PRESET_REFERENCES
+    from hf_bilstm.training.trainer import PRESET_REFERENCES
 
     root, dataset = toy
     out = str(root / "tutorial-card")

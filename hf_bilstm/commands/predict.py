@@ -6,11 +6,11 @@ import json
 import math
 import sys
 
-from .arguments import FlagParser, option, positional, switch
-from .errors import UsageError
-from .logs import get_logger, quiet_libraries
-from .model_loading import BACKEND_HELP, QUANTIZED_HELP, Backend, check_backend_flags, load_backend
-from .tokenization_bilstm import cut_for_tokenizer
+from ..arguments import FlagParser, option, positional, switch
+from ..errors import UsageError
+from ..logs import get_logger, quiet_libraries
+from ..model_loading import BACKEND_HELP, QUANTIZED_HELP, Backend, check_backend_flags, load_backend
+from ..tokenization_bilstm import cut_for_tokenizer
 
 logger = get_logger(__name__)
 

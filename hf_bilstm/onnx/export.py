@@ -28,14 +28,14 @@ from typing import Literal
 import numpy as np
 import torch
 
-from .arguments import FlagParser, option, positional, switch
-from .data import encode, load_raw_dataset, prepare_eval_split, prepare_splits
-from .errors import UsageError
-from .flag_checks import check_dataset_flag, check_number, check_seed
-from .logs import get_logger, show_progress
-from .model_loading import load_classifier_folder
-from .onnx_graph import EXPORTER_PREFIX
-from .onnx_runtime import (
+from ..arguments import FlagParser, option, positional, switch
+from ..data import encode, load_raw_dataset, prepare_eval_split, prepare_splits
+from ..errors import UsageError
+from ..flag_checks import check_dataset_flag, check_number, check_seed
+from ..logs import get_logger, show_progress
+from ..model_loading import load_classifier_folder
+from .graph import EXPORTER_PREFIX
+from .runtime import (
     FP32_FILE,
     INSTALL_HINT,
     INT8_FILE,
@@ -69,7 +69,7 @@ def export_fp32(folder: str, path: str) -> str:
     """Exports the classifier of `folder` to `path` in a fresh Python process; returns the exporter used."""
     # A fresh process: torch 2.13's dynamo exporter fixes the sequence length of every export after the first one in a
     # process (measured), which would make the file refuse other lengths.
-    command = [sys.executable, "-m", "hf_bilstm.onnx_graph", folder, path]
+    command = [sys.executable, "-m", "hf_bilstm.onnx.graph", folder, path]
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     lines = [line for line in done.stdout.splitlines() if line.startswith(EXPORTER_PREFIX)]
@@ -295,7 +295,7 @@ def _session(path: str):
 
 def check_int8(args, model, tokenizer, fp32, int8) -> dict:
     """Validation agreement and test accuracy of int8 against fp32; a UsageError when either check fails."""
-    from .evaluation import predicted_labels
+    from ..inference import predicted_labels
 
     label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     raw = load_raw_dataset(args.dataset, args.dataset_config_name)

@@ -20,7 +20,7 @@ import sys
 import torch
 from torch import nn
 
-from .modeling_bilstm import BiLSTMForSequenceClassification
+from ..modeling_bilstm import BiLSTMForSequenceClassification
 
 EXPORTER_PREFIX = "exported with: "
 OPSET = 18
@@ -275,7 +275,7 @@ def export(model: BiLSTMForSequenceClassification, path: str) -> str:
 
 
 if __name__ == "__main__":  # python -m hf_bilstm.onnx_graph FOLDER OUT.onnx (run by hf-bilstm export)
-    from .model_loading import load_classifier_folder
+    from ..model_loading import load_classifier_folder
 
     loaded, _ = load_classifier_folder(sys.argv[1], "cpu")
     print(EXPORTER_PREFIX + export(loaded, sys.argv[2]))

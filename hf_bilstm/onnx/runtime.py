@@ -25,8 +25,8 @@ import torch
 from transformers import PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from .configuration_bilstm import BiLSTMConfig
-from .errors import UsageError
+from ..configuration_bilstm import BiLSTMConfig
+from ..errors import UsageError
 
 ONNX_DIR = "onnx"
 FP32_FILE = "model.onnx"
@@ -203,8 +203,8 @@ def load_onnx_classifier_folder(source: str, quantized: bool = False):
     """`(ORT model, tokenizer)` of an exported folder (or Hub id), checked as `load_classifier_folder` checks."""
     from transformers import AutoTokenizer
 
-    from .data import check_tokenizer_fits
-    from .model_loading import check_model_source
+    from ..data import check_tokenizer_fits
+    from ..model_loading import check_model_source
 
     check_model_source(source)
     model = ORTModelForSequenceClassification.from_pretrained(source, quantized=quantized)

@@ -32,11 +32,11 @@ import torch
 from datasets import Dataset
 from transformers import Trainer
 
-from .data import SOFT_LABELS, encode, load_raw_dataset
-from .errors import UsageError
-from .evaluation import _batches
-from .logs import get_logger
-from .output_dir import holds_model
+from ..data import SOFT_LABELS, encode, load_raw_dataset
+from ..errors import UsageError
+from ..folder import holds_model
+from ..inference import _batches
+from ..logs import get_logger
 
 logger = get_logger(__name__)
 
@@ -63,7 +63,7 @@ class SoftLabelTrainer(Trainer):
 @torch.no_grad()
 def bilstm_probabilities(folder: str, texts: list[str], batch_size: int = 256) -> tuple[np.ndarray, float]:
     """Class probabilities of the classifier in `folder` for `texts` (in order), and the seconds it took."""
-    from .evaluation import load_model
+    from ..inference import load_model
 
     started = time.time()
     model, tokenizer = load_model(folder, "cpu")
@@ -128,7 +128,7 @@ def _check_folders(output_dir: str, work: str, overwrite: bool) -> None:
 
 def train_distilled(model_args, data_args, training_args, command: str, settings: dict) -> dict:
     """Runs the four phases; returns the student's metrics (as `train()` does)."""
-    from .training import splits_from_flags, train
+    from .trainer import splits_from_flags, train
 
     started = time.time()
     output_dir = training_args.output_dir
@@ -245,7 +245,7 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
 
 
 def _train_bilstm_teacher(model_args, data_args, training_args, command, settings, teacher_dir, budget, results):
-    from .training import PRESETS, train
+    from .trainer import PRESETS, train
 
     phase_started = time.time()
     teacher_model_args = dataclasses.replace(

@@ -18,12 +18,12 @@ import torch
 from datasets import Dataset, DatasetDict, concatenate_datasets
 from transformers import Trainer, TrainingArguments, set_seed
 
-from .arguments import FlagParser, given_flags
-from .configuration_bilstm import BiLSTMConfig
-from .data import PaddingCollator, load_raw_dataset, train_tokenizer_on
-from .divergence import check_finite_weights, loss_has_diverged
-from .errors import UsageError, exit_code_for
-from .flag_checks import (
+from ..arguments import FlagParser, given_flags
+from ..cards import DatasetSource, LanguageModelRun, write_language_model_card
+from ..configuration_bilstm import BiLSTMConfig
+from ..data import PaddingCollator, load_raw_dataset, train_tokenizer_on
+from ..errors import UsageError, exit_code_for
+from ..flag_checks import (
     check_architecture,
     check_dataset_flag,
     check_number,
@@ -31,9 +31,9 @@ from .flag_checks import (
     check_training_numbers,
     local_path,
 )
-from .model_card import DatasetSource, LanguageModelRun, write_language_model_card
-from .modeling_bilstm import BiLSTMForPreTraining
-from .output_dir import OutputDir
+from ..folder import OutputDir
+from ..modeling_bilstm import BiLSTMForPreTraining
+from .divergence import check_finite_weights, loss_has_diverged
 from .time_budget import time_budget_from_flag
 
 RESULTS_FILE = "pretraining_results.json"

@@ -5,7 +5,7 @@ import time
 import torch
 from transformers import TrainerCallback
 
-from .logs import get_logger
+from ..logs import get_logger
 
 logger = get_logger(__name__)
 

@@ -28,9 +28,9 @@ from transformers import (
     set_seed,
 )
 
-from .arguments import FlagParser, given_flags
-from .configuration_bilstm import BiLSTMConfig
-from .data import (
+from ..arguments import FlagParser, given_flags
+from ..configuration_bilstm import BiLSTMConfig
+from ..data import (
     SOFT_LABELS,
     PaddingCollator,
     Splits,
@@ -42,11 +42,8 @@ from .data import (
     train_tokenizer_on,
     with_soft_labelled_rows,
 )
-from .divergence import DivergenceCallback, check_finite_weights
-from .errors import UsageError, exit_code_for
-from .evaluation import compute_metrics
-from .finetuning import FineTuningArguments
-from .flag_checks import (
+from ..errors import UsageError, exit_code_for
+from ..flag_checks import (
     check_architecture,
     check_dataset_flag,
     check_model_flag,
@@ -56,9 +53,12 @@ from .flag_checks import (
     check_training_numbers,
     local_path,
 )
-from .logs import get_logger, show_progress
-from .modeling_bilstm import BiLSTMForSequenceClassification, BiLSTMModel
-from .output_dir import STAGING_NAME, OutputDir, find_checkpoint
+from ..folder import STAGING_NAME, OutputDir, find_checkpoint
+from ..inference import compute_metrics
+from ..logs import get_logger, show_progress
+from ..modeling_bilstm import BiLSTMForSequenceClassification, BiLSTMModel
+from .divergence import DivergenceCallback, check_finite_weights
+from .finetuning import FineTuningArguments
 from .run_plan import RunPlanCallback, minutes
 from .time_budget import time_budget_from_flag
 
@@ -684,7 +684,7 @@ def library_versions() -> dict[str, str]:
     import tokenizers
     import transformers
 
-    from . import __version__
+    from .. import __version__
 
     return {
         "hf_bilstm": __version__,
@@ -721,7 +721,7 @@ def finalize_output_dir(trainer: Trainer, tokenizer, run, results: dict, output:
     tokenizer.save_pretrained(staging)
     save_results(staging, results)
     trainer.state.save_to_json(os.path.join(staging, "trainer_state.json"))
-    from .model_card import write_classifier_card
+    from ..cards import write_classifier_card
 
     write_classifier_card(trainer.args.output_dir, run, path=os.path.join(staging, "README.md"))
     output.commit()
@@ -753,7 +753,7 @@ def train(
     is_main = training_args.process_index == 0
     hub_token = None
     if training_args.push_to_hub:  # repo id and token checked before anything is trained (hf_bilstm.hub)
-        from .hub import HubPushError, check_push_to_hub
+        from ..hub import HubPushError, check_push_to_hub
 
         try:
             _, hub_token = check_push_to_hub(training_args)
@@ -1004,7 +1004,7 @@ def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkp
 
 def report(fitted: FitResult, model_args, data_args, training_args, data, command, output, hub_token) -> dict:
     """The run record, the completed output folder (weights, results, card), the push, and one line for the user."""
-    from .model_card import ClassifierRun, DatasetSource
+    from ..cards import ClassifierRun, DatasetSource
 
     trainer, metrics, model, tokenizer = fitted.trainer, fitted.metrics, fitted.trainer.model, data.tokenizer
     output_dir, is_main = training_args.output_dir, training_args.process_index == 0
@@ -1045,7 +1045,7 @@ def report(fitted: FitResult, model_args, data_args, training_args, data, comman
     )
     finalize_output_dir(trainer, tokenizer, run, fitted.results, output)
     if training_args.push_to_hub and is_main:  # the Trainer's own push is off (it would upload a pickle)
-        from .hub import HubPushError, push_trained
+        from ..hub import HubPushError, push_trained
 
         try:
             push_trained(output_dir, training_args, hub_token)

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from .data import iter_texts
-from .errors import UsageError
+from ..data import iter_texts
+from ..errors import UsageError
 
 INSTALL_HINT = 'pip install -e ".[word2vec]"  (or: pip install gensim)'
 

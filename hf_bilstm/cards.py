@@ -39,6 +39,8 @@ LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanis
 class CardError(ValueError):
     """A card that cannot be completed as it is (its metadata is not YAML); the message says how to fix it."""
 
+    exit_code = 2  # answered like a usage error (hf_bilstm.errors.exit_code_for)
+
 
 # ------------------------------------------------------------------------------------------------ the dataset
 @dataclass

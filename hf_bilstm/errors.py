@@ -1,9 +1,9 @@
 """The errors a user can fix, and what a command answers for them.
 
 `UsageError` is a problem with what the user asked for (arguments, dataset, folders): one line naming the problem and
-the fix, exit 2, no traceback. `exit_code_for` is how `train` and `pretrain` answer it, or a write that ran out of
-room (exit 1, saying what was kept); anything else is a bug and propagates. Other modules' user-facing errors
-(`hub.HubPushError`, `model_card.CardError`) follow the same rule.
+the fix, exit 2, no traceback. `exit_code_for` is how every command answers it (called by `hf_bilstm.cli`), or a write
+that ran out of room (exit 1, saying what was kept); anything else is a bug and propagates. Other modules'
+user-facing errors (`hub.HubPushError`, `cards.CardError`) declare their `exit_code` and are answered the same way.
 """
 
 import errno
@@ -47,6 +47,10 @@ def exit_code_for(prog: str, error: Exception, output_dir: str, rerun: str = "ru
     if isinstance(error, UsageError):
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
+    code = getattr(type(error), "exit_code", None)  # other modules' user-facing errors (hub.HubPushError: 1)
+    if code is not None:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return code
     reason = no_room_reason(error)
     if reason is None:
         raise error

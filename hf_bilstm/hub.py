@@ -10,7 +10,6 @@ after it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -21,9 +20,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .arguments import FlagParser, option, positional, switch
 from .cards import CardError, complete_card
-from .logs import get_logger, show_progress
+from .errors import UsageError
+from .logs import get_logger
 
 logger = get_logger(__name__)
 
@@ -53,9 +52,13 @@ TOKEN_FIX = (
 class HubPushError(RuntimeError):
     """A push or its verification failed; the message says what happened and how to fix or retry it."""
 
+    exit_code = 1  # what `hf-bilstm push` answers (hf_bilstm.errors.exit_code_for)
+
 
 class PushRefusedError(HubPushError, ValueError):
     """The folder cannot be pushed as it is (checked before anything runs or is sent): exit 2, like a usage error."""
+
+    exit_code = 2
 
 
 class HubUnreachableError(HubPushError):
@@ -77,15 +80,15 @@ class PushResult:
 
 # ------------------------------------------------------------------------------------------------ checks (local)
 def validate_repo_id(repo_id: str) -> str:
-    """`USER/NAME` with the Hub's name rules, or a ValueError saying what is wrong."""
+    """`USER/NAME` with the Hub's name rules, or a UsageError saying what is wrong."""
     if not isinstance(repo_id, str) or repo_id.count("/") != 1:
-        raise ValueError(
+        raise UsageError(
             f"Invalid repo id {repo_id!r}: it must be USER/NAME (or ORG/NAME), e.g. alice/bilstm-imdb; "
             "the namespace is your Hub user name or an organisation you can write to."
         )
     for part in repo_id.split("/"):
         if not REPO_ID.match(part) or "--" in part or ".." in part or part.endswith(".git"):
-            raise ValueError(
+            raise UsageError(
                 f"Invalid repo id {repo_id!r}: {part!r} must be 1-96 characters of letters, digits, '-', '_' or "
                 "'.', not start or end with '-' or '.', and contain neither '--' nor '..' nor end in '.git'."
             )
@@ -94,7 +97,7 @@ def validate_repo_id(repo_id: str) -> str:
 
 def validate_branch(revision: str) -> str:
     if not revision or re.fullmatch(r"[0-9a-f]{40}", revision) or revision.startswith("/") or ".." in revision:
-        raise ValueError(
+        raise UsageError(
             f"--revision {revision!r} must be a branch name (e.g. main or v2); a commit sha cannot be pushed to."
         )
     return revision
@@ -599,62 +602,3 @@ def usage_snippet(repo_id: str, commit_sha: str) -> str:
         '    classifier("A wonderful film!")\n\n'
         "With hf_bilstm installed, `import hf_bilstm` first and trust_remote_code is not needed.\n"
     )
-
-
-# ------------------------------------------------------------------------------------------------ command line
-@dataclass
-class PushArguments:
-    """The arguments of `hf-bilstm push`."""
-
-    folder: str = positional("the model folder (output of `hf-bilstm train` or save_pretrained)")
-    repo_id: str = positional("USER/NAME (or ORG/NAME) of the model repository; created if absent")
-    private: bool = switch("create the repository as private")
-    revision: str = option("main", "branch to push to (created if absent; default main)")
-    commit_message: str | None = option(None, "message of the commit")
-    no_verify: bool = switch("skip loading the pushed model back")
-    license: str | None = option(None, "license for a card that declares none, e.g. apache-2.0")
-    dataset: str | None = option(None, "dataset id for a card that names none, e.g. stanfordnlp/imdb")
-    allow_custom_code: bool = switch(
-        "push code files that differ from the installed hf_bilstm's (a deliberate custom model)"
-    )
-
-
-def build_parser() -> FlagParser:
-    return FlagParser(
-        PushArguments,
-        prog="hf-bilstm push",
-        description="Push a model folder (weights, config, code, tokenizer, card, results) to the Hugging Face Hub "
-        "and verify that it loads back without hf_bilstm. The token comes from HF_TOKEN or `hf auth login`.",
-        formatter_class=argparse.HelpFormatter,  # the help texts state their defaults where it matters
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_command(sys.argv[1:] if argv is None else argv)
-    show_progress()
-    try:
-        validate_repo_id(args.repo_id)
-        validate_branch(args.revision)
-        result = push_folder(
-            args.folder,
-            args.repo_id,
-            private=args.private,
-            revision=args.revision,
-            commit_message=args.commit_message,
-            verify=not args.no_verify,
-            license=args.license,
-            dataset=args.dataset,
-            allow_custom_code=args.allow_custom_code,
-        )
-    except ValueError as err:  # bad arguments or a folder that cannot be pushed as it is: nothing was sent
-        print(f"hf-bilstm push: error: {err}", file=sys.stderr)
-        return 2
-    except HubPushError as err:
-        print(f"hf-bilstm push: error: {err}", file=sys.stderr)
-        return 1
-    print(describe(result))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

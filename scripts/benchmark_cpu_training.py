@@ -50,8 +50,9 @@ def parse() -> argparse.Namespace:
 
 def build(args, preset: str, work_dir: str):
     """The preset's tokenizer, encoded training rows and TrainingArguments, as `hf-bilstm train` would make them."""
+    from hf_bilstm.arguments import parse_args
     from hf_bilstm.data import encode, load_raw_dataset, prepare_splits, train_tokenizer_on
-    from hf_bilstm.training.trainer import parse_args, resolve
+    from hf_bilstm.presets import resolve
 
     argv = ["--preset", preset, "--output_dir", os.path.join(work_dir, preset), "--dataset", args.dataset]
     argv += ["--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false"]

@@ -146,8 +146,9 @@ def overhead(args, preset: str) -> dict:
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
     from hf_bilstm import BiLSTMConfig, BiLSTMForSequenceClassification
+    from hf_bilstm.arguments import parse_args
     from hf_bilstm.data import PaddingCollator, encode, load_raw_dataset, prepare_splits
-    from hf_bilstm.training.trainer import build_trainer, parse_args
+    from hf_bilstm.training.trainer import build_trainer
 
     folder = os.path.join(args.work_dir, preset)
     argv = train_argv(args, preset)

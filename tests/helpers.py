@@ -15,7 +15,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 from transformers import TrainingArguments
 
 from hf_bilstm import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokenizer
-from hf_bilstm.commands import predict as prediction
+from hf_bilstm.commands import predict as predict_cmd
 from hf_bilstm.training.pretraining import PretrainingArguments, training_arguments
 
 TEXTS = [
@@ -151,7 +151,7 @@ QUIET = ["--disable_tqdm", "true", "--report_to", "none", "--use_cpu", "true"]
 
 def run_predict(argv, stdin=None):
     out = io.StringIO()
-    code = prediction.main([*argv, "--device", "cpu"], stdin=stdin, stdout=out)
+    code = predict_cmd.main([*argv, "--device", "cpu"], stdin=stdin, stdout=out)
     return code, out.getvalue().splitlines()
 
 

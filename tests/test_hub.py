@@ -14,6 +14,8 @@ from helpers import CARD, TEST_RESULTS, TEXTS, make_model_folder
 from hub_server import HubStandIn
 
 from hf_bilstm import hub
+from hf_bilstm.commands import push as push_cmd
+from hf_bilstm.commands import train as train_cmd
 
 REPO = "alice/tiny-bilstm"
 
@@ -47,7 +49,6 @@ def train_argv(data: Path, output_dir: Path, *extra: str) -> list[str]:
 @pytest.fixture(scope="module")
 def pushed(tmp_path_factory):
     """`hf-bilstm train --push_to_hub` on a tiny dataset: train, push, verify. The expensive step, done once."""
-    from hf_bilstm import training
 
     tmp = tmp_path_factory.mktemp("pushed")
     data = write_tiny_dataset(tmp / "imdb_sample")
@@ -61,7 +62,7 @@ def pushed(tmp_path_factory):
             # Private: the verifying process can read it only with the token it was handed.
             argv = train_argv(data, tmp / "out", "--push_to_hub", "--hub_model_id", REPO, "--hub_private_repo", "true")
             argv += ["--license", "mit", "--dataset_name", "alice/imdb-sample"]  # a local copy of a Hub dataset
-            code = training.main(argv)
+            code = train_cmd.main(argv)
         assert code == 0, stdout.getvalue()[-3000:]
         yield dict(server=server, folder=tmp / "out", report=reports[0], stdout=stdout.getvalue(), tmp=tmp)
     server.stop()
@@ -113,7 +114,7 @@ def test_repush_of_unchanged_folder_creates_nothing(pushed, capsys):
     sha = server.head(REPO).sha
     with pytest.MonkeyPatch.context() as mp, hub_environment(mp, server.url, pushed["tmp"] / "again", WRITE_TOKEN):
         commits, lfs_objects = server.commit_count(REPO), len(server.lfs_store)
-        assert hub.main([str(pushed["folder"]), REPO, "--no_verify"]) == 0
+        assert push_cmd.main([str(pushed["folder"]), REPO, "--no_verify"]) == 0
     out = capsys.readouterr().out
     assert "Nothing changed" in out and sha in out
     assert server.commit_count(REPO) == commits and len(server.lfs_store) == lfs_objects
@@ -138,15 +139,14 @@ def test_card_metadata_and_model_index_parse_back(pushed):
 
 
 def test_train_push_to_hub_without_token_fails_before_training(hub_env, tmp_path, monkeypatch, capsys):
-    from hf_bilstm import training
 
     monkeypatch.delenv("HF_TOKEN")
     data = write_tiny_dataset(tmp_path / "data")
-    code = training.main(train_argv(data, tmp_path / "out", "--push_to_hub", "--hub_model_id", REPO))
+    code = train_cmd.main(train_argv(data, tmp_path / "out", "--push_to_hub", "--hub_model_id", REPO))
     err = capsys.readouterr().err
     assert code == 2 and "No Hugging Face token" in err and "hf auth login" in err and "Nothing was trained" in err
     assert not (tmp_path / "out").exists()
-    code = training.main(train_argv(data, tmp_path / "out", "--push_to_hub"))
+    code = train_cmd.main(train_argv(data, tmp_path / "out", "--push_to_hub"))
     assert code == 2 and "--hub_model_id USER/NAME" in capsys.readouterr().err
     assert not (tmp_path / "out").exists() and hub_env.repos == {}
 
@@ -182,7 +182,7 @@ def folder(pushable_folder):
 
 
 def run_push(argv, capsys):
-    code = hub.main([str(a) for a in argv])
+    code = push_cmd.main([str(a) for a in argv])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

@@ -10,6 +10,8 @@ import torch
 from helpers import TEXTS, save_tiny_model, write_toy_dataset
 
 from hf_bilstm import inference as evaluation
+from hf_bilstm.commands import evaluate as evaluate_cmd
+from hf_bilstm.commands import predict as predict_cmd
 from hf_bilstm.commands import predict as prediction
 
 
@@ -32,7 +34,7 @@ def expected(model_dir, texts):
 def run_predict(argv, stdin_text=None):
     stdin = io.StringIO(stdin_text) if stdin_text is not None else None
     out = io.StringIO()
-    code = prediction.main(argv + ["--device", "cpu"], stdin=stdin, stdout=out)
+    code = predict_cmd.main(argv + ["--device", "cpu"], stdin=stdin, stdout=out)
     return code, out.getvalue().splitlines()
 
 
@@ -91,7 +93,7 @@ def test_evaluate_on_a_local_dataset(model_dir, tmp_path, capsys):
     dataset = write_toy_dataset(tmp_path / "toy", n_train=20, n_test=30)
     out_file = tmp_path / "metrics.json"
     argv = [model_dir, "--dataset", dataset, "--split", "test", "--device", "cpu", "--output_file", str(out_file)]
-    assert evaluation.main(argv) == 0
+    assert evaluate_cmd.main(argv) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics == json.loads(out_file.read_text())
     assert metrics["test_samples"] == 30 and 0 <= metrics["test_accuracy"] <= 1 and metrics["test_loss"] > 0
@@ -106,9 +108,9 @@ def test_evaluate_on_a_local_dataset(model_dir, tmp_path, capsys):
 
 def test_evaluate_errors_name_the_fix(model_dir, tmp_path, capsys):
     dataset = write_toy_dataset(tmp_path / "toy", n_train=20, n_test=10)
-    assert evaluation.main([model_dir, "--dataset", dataset, "--split", "validation"]) == 2
+    assert evaluate_cmd.main([model_dir, "--dataset", dataset, "--split", "validation"]) == 2
     assert "no 'validation' split" in capsys.readouterr().err
-    assert evaluation.main([model_dir, "--dataset", dataset, "--text_column", "review"]) == 2
+    assert evaluate_cmd.main([model_dir, "--dataset", dataset, "--text_column", "review"]) == 2
     assert "its columns are ['text', 'label']" in capsys.readouterr().err
 
 
@@ -156,7 +158,7 @@ def test_predict_and_evaluate_print_their_results_and_nothing_else(model_dir, tm
 
 def run_predict_lines(model_dir):
     out = io.StringIO()
-    assert prediction.main([model_dir, "a great film", "--device", "cpu"], stdout=out) == 0
+    assert predict_cmd.main([model_dir, "a great film", "--device", "cpu"], stdout=out) == 0
     return out.getvalue().splitlines()
 
 
@@ -165,7 +167,7 @@ def test_texts_may_follow_flags_and_flags_may_follow_texts(model_dir):
 
     def answers(argv):
         out = io.StringIO()
-        assert prediction.main(argv, stdout=out) == 0
+        assert predict_cmd.main(argv, stdout=out) == 0
         return [json.loads(line)["text"] for line in out.getvalue().splitlines()]
 
     texts = ["a great film", "dull"]

@@ -9,10 +9,13 @@ import torch
 from helpers import IMDB, TINY, write_toy_dataset
 from safetensors.torch import load_file
 
+from hf_bilstm import presets
+from hf_bilstm.arguments import parse_args
+from hf_bilstm.commands import evaluate as evaluate_cmd
+from hf_bilstm.commands import train as train_cmd
 from hf_bilstm.data import UsageError
 from hf_bilstm.inference import classification_metrics
-from hf_bilstm.training import trainer as training
-from hf_bilstm.training.trainer import parse_args, resolve
+from hf_bilstm.presets import resolve
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -21,7 +24,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def run_train(argv: list[str]) -> int:
-    return training.main(argv + ["--disable_tqdm", "true", "--report_to", "none"])
+    return train_cmd.main(argv + ["--disable_tqdm", "true", "--report_to", "none"])
 
 
 def read_json(folder, name):
@@ -153,7 +156,7 @@ def test_truncation_side_reaches_the_saved_tokenizer_and_can_change_when_fine_tu
 
 
 def test_the_card_quotes_what_the_preset_measured_as_shipped(toy):
-    from hf_bilstm.training.trainer import PRESET_REFERENCES
+    from hf_bilstm.presets import PRESET_REFERENCES
 
     root, dataset = toy
     out = str(root / "tutorial-card")
@@ -238,10 +241,9 @@ def test_imdb_output_folder_works_with_pipeline(imdb_run):
 
 
 def test_imdb_evaluate_command_reproduces_the_test_metrics(imdb_run, capsys):
-    from hf_bilstm import evaluation
 
     argv = [imdb_run, "--dataset", IMDB, "--split", "test", "--max_samples", "400", "--seed", "42", "--device", "cpu"]
-    assert evaluation.main(argv) == 0
+    assert evaluate_cmd.main(argv) == 0
     metrics = json.loads(capsys.readouterr().out)
     results = read_json(imdb_run, "all_results.json")
     assert metrics["test_accuracy"] == results["test_accuracy"]
@@ -252,6 +254,6 @@ def test_cpu_precision_is_fp32_by_default_and_bf16_on_request(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("checks the CPU defaults; this machine has a GPU")
     _, _, args = parse_args(["--output_dir", str(tmp_path / "a")])
-    assert not args.bf16 and not training.CPU_BF16_DEFAULT  # fp32 won on validation (benchmarks/results)
+    assert not args.bf16 and not presets.CPU_BF16_DEFAULT  # fp32 won on validation (benchmarks/results)
     _, _, args = parse_args(["--output_dir", str(tmp_path / "b"), "--bf16", "true"])
     assert args.bf16 and args.use_cpu

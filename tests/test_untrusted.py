@@ -9,6 +9,7 @@ import pytest
 from conftest import WRITE_TOKEN
 
 from hf_bilstm import BiLSTMForSequenceClassification, hub
+from hf_bilstm.commands import push as push_cmd
 
 REPO = "alice/tiny-bilstm"
 
@@ -19,7 +20,7 @@ def folder(pushable_folder):
 
 
 def push(argv, capsys):
-    code = hub.main([str(a) for a in argv])
+    code = push_cmd.main([str(a) for a in argv])
     err = capsys.readouterr().err
     assert "Traceback" not in err
     return code, err

@@ -195,38 +195,41 @@ def classify_batch(classifier, texts: list[str]) -> list[dict]:
     return [classifier.postprocess({"logits": logits[row : row + 1]}) for row in range(len(texts))]
 
 
-def main(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
-    args = make_parser().parse_command(sys.argv[1:] if argv is None else argv)
+def run(argv: list[str], stdin=None, stdout=None) -> int:
+    args = make_parser().parse_command(argv)
     stdout = sys.stdout if stdout is None else stdout
     with quiet_libraries(args.verbose):
         return _main(args, stdin, stdout)
 
 
 def _main(args, stdin, stdout) -> int:
-    try:
-        if args.batch_size < 1:
-            raise UsageError(f"--batch_size must be a positive number of texts, but it was {args.batch_size}.")
-        device = check_backend_flags(args)
-        texts = read_texts(args, stdin)
-        classifier = load_classifier(args.model, device, args.backend, args.quantized)
-        lines = []
-        for text, result in zip(texts, predict(classifier, texts, args.batch_size)):
-            if not math.isfinite(result["score"]):  # refused weights make this unreachable; JSON has no NaN
-                raise UsageError(
-                    f"the model gave the score {result['score']} for line {len(lines) + 1}; its weights "
-                    "are broken. Train or save the model again."
-                )
-            if args.json:
-                record = {"text": text, "label": result["label"], "score": result["score"]}
-                lines.append(json_line(record))
-            else:
-                lines.append(f"{result['label']}\t{result['score']:.4f}")
-    except UsageError as error:
-        print(f"hf-bilstm predict: error: {error}", file=sys.stderr)
-        return 2
+    if args.batch_size < 1:
+        raise UsageError(f"--batch_size must be a positive number of texts, but it was {args.batch_size}.")
+    device = check_backend_flags(args)
+    texts = read_texts(args, stdin)
+    classifier = load_classifier(args.model, device, args.backend, args.quantized)
+    lines = []
+    for text, result in zip(texts, predict(classifier, texts, args.batch_size)):
+        if not math.isfinite(result["score"]):  # refused weights make this unreachable; JSON has no NaN
+            raise UsageError(
+                f"the model gave the score {result['score']} for line {len(lines) + 1}; its weights "
+                "are broken. Train or save the model again."
+            )
+        if args.json:
+            record = {"text": text, "label": result["label"], "score": result["score"]}
+            lines.append(json_line(record))
+        else:
+            lines.append(f"{result['label']}\t{result['score']:.4f}")
     for line in lines:
         print(line, file=stdout)
     return 0
+
+
+def main(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
+    """`hf-bilstm predict`; hf_bilstm.cli turns what goes wrong into one line and an exit code."""
+    from ..cli import run_command
+
+    return run_command("predict", sys.argv[1:] if argv is None else argv, stdin=stdin, stdout=stdout)
 
 
 if __name__ == "__main__":

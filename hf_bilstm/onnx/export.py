@@ -13,8 +13,6 @@ What was measured goes to `onnx/export_report.json` and to a section of the mode
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import datetime
 import json
 import os
@@ -23,16 +21,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Literal
 
 import numpy as np
 import torch
 
-from ..arguments import FlagParser, option, positional, switch
 from ..data import encode, load_raw_dataset, prepare_eval_split, prepare_splits
 from ..errors import UsageError
 from ..flag_checks import check_dataset_flag, check_number, check_seed
-from ..logs import get_logger, show_progress
+from ..logs import get_logger
 from ..model_loading import load_classifier_folder
 from .graph import EXPORTER_PREFIX
 from .runtime import (
@@ -127,34 +123,6 @@ def max_logit_difference(model, ort_model) -> float:
             return float("inf")
         worst = max(worst, float((expected - got).abs().max()))
     return worst
-
-
-@dataclasses.dataclass
-class ExportArguments:
-    """The arguments of `hf-bilstm export`."""
-
-    model: str = positional("model folder written by hf-bilstm train")
-    quantize: Literal["int8"] | None = option(None, "also write a dynamic int8 model")
-    dataset: str = option("stanfordnlp/imdb", "dataset for the int8 checks (Hub id or folder)")
-    dataset_config_name: str | None = None
-    text_column: str = "text"
-    label_column: str = "label"
-    validation_fraction: float = option(0.1, "as given to hf-bilstm train")
-    seed: int = option(42, "as given to hf-bilstm train (carves validation)")
-    max_test_samples: int | None = option(None, "test reviews for the int8 check (all)")
-    overwrite: bool = switch("replace onnx/ files that an export did not write")
-
-
-def make_parser() -> FlagParser:
-    return FlagParser(
-        ExportArguments,
-        prog="hf-bilstm export",
-        description=(
-            "Export a trained classifier folder to ONNX (FOLDER/onnx/model.onnx), checked against PyTorch; with "
-            "--quantize int8 also onnx/model_quantized.onnx, checked on validation and test reviews."
-        ),
-        formatter_class=argparse.HelpFormatter,  # the help texts state their defaults where it matters
-    )
 
 
 def check_onnx_folder(folder: str, overwrite: bool) -> None:
@@ -344,21 +312,3 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
         "test_accuracy": int8_accuracy,
         "dataset": args.dataset,
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_command(sys.argv[1:] if argv is None else argv)
-    show_progress()  # the checks' results, on stderr as they are measured
-    try:
-        report = run_export(args)
-    except UsageError as error:
-        print(f"hf-bilstm export: error: {error}", file=sys.stderr)
-        return 2
-    written = [FP32_FILE] + ([INT8_FILE] if "int8" in report else [])
-    folder = os.path.join(args.model, ONNX_DIR)
-    print(f"hf-bilstm export: wrote {', '.join(os.path.join(folder, name) for name in written)} and {REPORT_FILE}.")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -197,22 +197,3 @@ class ORTModelForSequenceClassification(PreTrainedModel):
         if labels is not None:
             loss = torch.nn.functional.cross_entropy(logits.float(), torch.as_tensor(labels).view(-1))
         return SequenceClassifierOutput(loss=loss, logits=logits)
-
-
-def load_onnx_classifier_folder(source: str, quantized: bool = False):
-    """`(ORT model, tokenizer)` of an exported folder (or Hub id), checked as `load_classifier_folder` checks."""
-    from transformers import AutoTokenizer
-
-    from ..data import check_tokenizer_fits
-    from ..model_loading import check_model_source
-
-    check_model_source(source)
-    model = ORTModelForSequenceClassification.from_pretrained(source, quantized=quantized)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
-    except (OSError, ValueError, TypeError) as error:
-        raise UsageError(f"{source!r}: its tokenizer cannot be loaded ({error}).") from error
-    check_tokenizer_fits(tokenizer, model.config, source)
-    if "token_type_ids" not in tokenizer.model_input_names:  # so that a text pair is refused, as by the torch model
-        tokenizer.model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
-    return model, tokenizer

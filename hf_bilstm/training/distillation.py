@@ -30,7 +30,6 @@ import time
 import numpy as np
 import torch
 from datasets import Dataset
-from transformers import Trainer
 
 from ..data import SOFT_LABELS, encode, load_raw_dataset
 from ..errors import UsageError
@@ -41,23 +40,6 @@ from ..logs import get_logger
 logger = get_logger(__name__)
 
 RESULTS_NAME = "recipe_results.json"
-
-
-class SoftLabelTrainer(Trainer):
-    """
-    The stock `Trainer`, whose training loss is the cross-entropy against each row's `soft_labels` (a teacher's
-    probabilities, or a one-hot label) instead of the hard label. Evaluation batches carry no soft labels and are
-    scored as usual.
-    """
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        soft = inputs.pop(SOFT_LABELS, None)
-        if soft is None:
-            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        outputs = model(**{key: value for key, value in inputs.items() if key != "labels"})
-        log_probs = torch.log_softmax(outputs.logits.float(), dim=-1)
-        loss = -(soft.to(log_probs.dtype) * log_probs).sum(-1).mean()
-        return (loss, outputs) if return_outputs else loss
 
 
 @torch.no_grad()
@@ -245,7 +227,8 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
 
 
 def _train_bilstm_teacher(model_args, data_args, training_args, command, settings, teacher_dir, budget, results):
-    from .trainer import PRESETS, train
+    from ..presets import PRESETS
+    from .trainer import train
 
     phase_started = time.time()
     teacher_model_args = dataclasses.replace(
@@ -255,7 +238,7 @@ def _train_bilstm_teacher(model_args, data_args, training_args, command, setting
     teacher_model_args.preset_reason = "the BiLSTM teacher of --preset cpu-best"
     teacher_training = dataclasses.replace(training_args, output_dir=teacher_dir, push_to_hub=False)
     if "num_train_epochs" not in model_args.given_flags:
-        teacher_training.num_train_epochs = PRESETS[settings["teacher_preset"]]["training"]["num_train_epochs"]
+        teacher_training.num_train_epochs = PRESETS[settings["teacher_preset"]].training["num_train_epochs"]
     teacher_metrics = train(
         teacher_model_args, data_args, teacher_training, command=f"{command}  # teacher", read_test=False
     )

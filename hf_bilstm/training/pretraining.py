@@ -10,7 +10,6 @@ import dataclasses
 import json
 import math
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -22,7 +21,7 @@ from ..arguments import FlagParser, given_flags
 from ..cards import DatasetSource, LanguageModelRun, write_language_model_card
 from ..configuration_bilstm import BiLSTMConfig
 from ..data import PaddingCollator, load_raw_dataset, train_tokenizer_on
-from ..errors import UsageError, exit_code_for
+from ..errors import UsageError
 from ..flag_checks import (
     check_architecture,
     check_dataset_flag,
@@ -33,6 +32,7 @@ from ..flag_checks import (
 )
 from ..folder import OutputDir
 from ..modeling_bilstm import BiLSTMForPreTraining
+from ..presets import pretraining_hardware_defaults
 from .divergence import check_finite_weights, loss_has_diverged
 from .time_budget import time_budget_from_flag
 
@@ -123,20 +123,9 @@ FIXED_TRAINING = dict(
 )
 
 
-def hardware_defaults(given: set[str]) -> dict:
-    """bf16 on GPUs that support it, pinned memory with CUDA; `--bf16 true` on a CPU gets the CPU's permission."""
-    cuda = torch.cuda.is_available()
-    defaults = {"dataloader_pin_memory": cuda}
-    if cuda and torch.cuda.is_bf16_supported() and not given & {"bf16", "fp16"}:
-        defaults["bf16"] = True
-    if not cuda and "bf16" in given:
-        defaults["use_cpu"] = True  # TrainingArguments refuses bf16 without a GPU unless told to use the CPU
-    return defaults
-
-
 def training_arguments(output_dir: str, **overrides) -> TrainingArguments:
     """The TrainingArguments a `hf-bilstm pretrain --output_dir OUTPUT_DIR` run uses, with `overrides` on top."""
-    settings = {**TRAINING_DEFAULTS, **hardware_defaults(set(overrides)), **overrides, **FIXED_TRAINING}
+    settings = {**TRAINING_DEFAULTS, **pretraining_hardware_defaults(set(overrides)), **overrides, **FIXED_TRAINING}
     settings.setdefault("per_device_eval_batch_size", settings["per_device_train_batch_size"])
     return TrainingArguments(output_dir=output_dir, **settings)
 
@@ -148,7 +137,7 @@ def make_parser(given: set[str] = frozenset()) -> FlagParser:
         description="Pretrain a bidirectional LSTM language model on unlabeled text. The defaults shown are those a "
         "run uses; any flag given wins over them.",
     )
-    parser.set_defaults(**TRAINING_DEFAULTS, **FIXED_TRAINING, **hardware_defaults(given))
+    parser.set_defaults(**TRAINING_DEFAULTS, **FIXED_TRAINING, **pretraining_hardware_defaults(given))
     return parser
 
 
@@ -418,21 +407,3 @@ def _pretrain(args: PretrainingArguments, training_args, raw, split_names: list[
     write_language_model_card(training_args.output_dir, LanguageModelRun(results, dataset), card_path)
     output.commit()
     return results
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    output_dir = "--output_dir"
-    try:
-        args, training_args = parse_args(argv)
-        output_dir = training_args.output_dir
-        results = pretrain(args, training_args)
-    except Exception as error:  # only usage errors and writes that ran out of room are answered; the rest propagates
-        return exit_code_for("hf-bilstm pretrain", error, output_dir)
-    print(json.dumps({k: results[k] for k in ("lm_perplexity", "train_tokens", "steps", "seconds")}, indent=2))
-    print(f"Saved the language model to {output_dir}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

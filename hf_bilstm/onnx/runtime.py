@@ -26,6 +26,7 @@ from transformers import PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from ..configuration_bilstm import BiLSTMConfig
+from ..cpu_threads import ORT_NO_SPINNING
 from ..errors import UsageError
 
 ONNX_DIR = "onnx"
@@ -89,6 +90,9 @@ def session_options(ort, threads: int | None = None):
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     if threads:
         options.intra_op_num_threads = int(threads)
+    # Waiting threads sleep instead of spinning: a spinning pool collapses when another process holds a core.
+    for key, value in ORT_NO_SPINNING.items():
+        options.add_session_config_entry(key, value)
     return options
 
 

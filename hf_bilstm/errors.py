@@ -21,6 +21,23 @@ class UsageError(ValueError):
         super().__init__(" ".join(part.strip() for part in str(message).split("\n") if part.strip()))
 
 
+# The Hub's: `hf-bilstm push` and `train --push_to_hub` (hf_bilstm.hub).
+class HubPushError(RuntimeError):
+    """A push or its verification failed; the message says what happened and how to fix or retry it."""
+
+    exit_code = 1  # what `hf-bilstm push` answers (hf_bilstm.errors.exit_code_for)
+
+
+class PushRefusedError(HubPushError, ValueError):
+    """The folder cannot be pushed as it is (checked before anything runs or is sent): exit 2, like a usage error."""
+
+    exit_code = 2
+
+
+class HubUnreachableError(HubPushError):
+    """The Hub did not answer (network, DNS, timeout)."""
+
+
 # errno values of a write that ran out of room: a full disk, a file-size limit (`ulimit -f`), a quota.
 _NO_ROOM = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _NO_ROOM_TEXT = re.compile(r"os error (" + "|".join(str(code) for code in sorted(_NO_ROOM)) + r")\b")

@@ -13,7 +13,7 @@ from conftest import HUB_ORGS, HUB_TOKENS, OTHER_TOKEN, READ_TOKEN, WRITE_TOKEN,
 from helpers import CARD, TEST_RESULTS, TEXTS, make_model_folder
 from hub_server import HubStandIn
 
-from hf_bilstm import hub
+from hf_bilstm import hub, hub_verification
 from hf_bilstm.commands import push as push_cmd
 from hf_bilstm.commands import train as train_cmd
 
@@ -96,7 +96,7 @@ def test_fresh_process_without_hf_bilstm_gets_identical_logits(pushed):
     # Downloads in that process were pinned to the new commit (the stand-in logs every request).
     resolved = [path for method, path in pushed["server"].requests if "/resolve/" in path]
     assert resolved and all(f"/resolve/{sha}/" in path for path in resolved)
-    # Checked here independently of hub.compare_logits: the local model, on the texts the verification used.
+    # Checked here independently of compare_logits: the local model, on the texts the verification used.
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(pushed["folder"])
@@ -318,17 +318,17 @@ def test_compare_logits_rejects_mismatch_and_local_code():
     expected = [{"neg": 0.1, "pos": -0.2}, {"neg": 0.3, "pos": 0.4}]
     module = "transformers_modules.alice.m.abc.modeling_bilstm"
     good = {"module": module, "pipeline_module": module, "hf_bilstm_loaded": False, "auto": expected}
-    assert hub.compare_logits(expected, {**good, "pipeline": expected}, "r") == 0.0
+    assert hub_verification.compare_logits(expected, {**good, "pipeline": expected}, "r") == 0.0
     shifted = [{"neg": 0.1, "pos": -0.2}, {"neg": 0.3, "pos": 0.4 + 2e-5}]
     with pytest.raises(hub.HubPushError, match="different logits .*pipeline"):
-        hub.compare_logits(expected, {**good, "pipeline": shifted}, "r")
+        hub_verification.compare_logits(expected, {**good, "pipeline": shifted}, "r")
     with pytest.raises(hub.HubPushError, match="rows"):
-        hub.compare_logits(expected, {**good, "pipeline": expected[:1]}, "r")
+        hub_verification.compare_logits(expected, {**good, "pipeline": expected[:1]}, "r")
     with pytest.raises(hub.HubPushError, match="labels"):
-        hub.compare_logits(expected, {**good, "pipeline": [{"LABEL_0": 0.1, "LABEL_1": -0.2}] * 2}, "r")
+        hub_verification.compare_logits(expected, {**good, "pipeline": [{"LABEL_0": 0.1, "LABEL_1": -0.2}] * 2}, "r")
     local = {**good, "pipeline": expected, "pipeline_module": "hf_bilstm.modeling_bilstm"}
     with pytest.raises(hub.HubPushError, match="did not run the pushed code"):
-        hub.compare_logits(expected, local, "r")
+        hub_verification.compare_logits(expected, local, "r")
 
 
 def test_card_without_hub_dataset_takes_it_from_its_model_index(hub_env, folder, capsys):

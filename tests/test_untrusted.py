@@ -8,7 +8,7 @@ import os
 import pytest
 from conftest import WRITE_TOKEN
 
-from hf_bilstm import BiLSTMForSequenceClassification, hub
+from hf_bilstm import BiLSTMForSequenceClassification, hub_verification
 from hf_bilstm.commands import push as push_cmd
 
 REPO = "alice/tiny-bilstm"
@@ -64,7 +64,7 @@ def test_verification_environment_holds_no_credentials(monkeypatch, tmp_path):
     monkeypatch.setenv("HUGGING_FACE_HUB_TOKEN", "hf_secret2")
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws_secret")
-    env = hub.fresh_process_env(str(tmp_path))
+    env = hub_verification.fresh_process_env(str(tmp_path))
     assert not any("secret" in value for value in env.values())
     assert env["HF_HUB_OFFLINE"] == "1" and env["HF_HOME"] == str(tmp_path)
 

@@ -110,8 +110,6 @@ def _check_folders(output_dir: str, work: str, overwrite: bool) -> None:
 
 def train_distilled(model_args, data_args, training_args, command: str, settings: dict) -> dict:
     """Runs the four phases; returns the student's metrics (as `train()` does)."""
-    from .trainer import splits_from_flags, train
-
     started = time.time()
     output_dir = training_args.output_dir
     work = recipe_folder(output_dir)
@@ -130,16 +128,33 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
         shutil.rmtree(work)
     os.makedirs(work, exist_ok=True)
     results = RecipeResults(os.path.join(work, RESULTS_NAME), command, started, budget)
-
-    def left() -> float:
-        return budget - (time.time() - started)
-
     # 1. The BiLSTM teacher: the teacher preset, validation only (the test split stays unread until the end).
-    bilstm_weight, linear_weight = settings.get("teacher_weights", (0.5, 0.5))
+    teacher_dir = _bilstm_teacher_phase(model_args, data_args, training_args, command, settings, work, budget, results)
+    # 2. and 3. The linear teacher, then soft labels for the unlabelled rows.
+    extra, reserve = _soft_labels_phases(
+        raw, unlabelled, model_args, data_args, training_args, settings, teacher_dir, budget, results
+    )
+    del raw
+    # 4. The student, within what is left of the budget (minus the final validation and test reading).
+    left = budget - (time.time() - started)
+    metrics = _student_phase(model_args, data_args, training_args, command, settings, extra, left - reserve, results)
+    results.record.update(
+        eval_accuracy=metrics.get("eval_accuracy"),
+        test_accuracy=metrics.get("test_accuracy"),
+        within_budget=time.time() - started <= budget,
+    )
+    results.save()
+    results.save(os.path.join(output_dir, RESULTS_NAME))
+    return metrics
+
+
+def _bilstm_teacher_phase(model_args, data_args, training_args, command, settings, work, budget, results):
+    """The BiLSTM teacher's folder (trained now, or a finished recipe's reused), or None without one."""
+    bilstm_weight = settings.get("teacher_weights", (0.5, 0.5))[0]
     teacher_dir = settings.get("bilstm_teacher") or os.path.join(work, "teacher")
     if not bilstm_weight:  # a recipe taught by the linear teacher alone trains no BiLSTM teacher
-        teacher_dir = None
-    elif settings.get("bilstm_teacher"):  # an ablation reusing a finished recipe's teacher (ablate_cpu_best.py)
+        return None
+    if settings.get("bilstm_teacher"):  # an ablation reusing a finished recipe's teacher (ablate_cpu_best.py)
         with open(os.path.join(teacher_dir, "all_results.json"), encoding="utf-8") as handle:
             teacher_metrics = json.load(handle)
         results.phase(
@@ -147,10 +162,19 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
         )
     else:
         _train_bilstm_teacher(model_args, data_args, training_args, command, settings, teacher_dir, budget, results)
+    return teacher_dir
 
-    # 2. The linear teacher, on the same training rows and validation split as the BiLSTM teacher.
+
+def _soft_labels_phases(raw, unlabelled, model_args, data_args, training_args, settings, teacher_dir, budget, results):
+    """
+    The linear teacher on the same training rows and validation split as the BiLSTM teacher, then the teachers'
+    weighted probabilities for the unlabelled rows. Returns those rows (text, soft labels) and the seconds to keep for
+    the student's final reading of validation and test.
+    """
     from .linear_teacher import LinearTeacher
+    from .trainer import splits_from_flags
 
+    bilstm_weight, linear_weight = settings.get("teacher_weights", (0.5, 0.5))
     phase_started = time.time()
     splits = splits_from_flags(raw, model_args, data_args, training_args)
     text, label = data_args.text_column, data_args.label_column
@@ -167,8 +191,6 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
         by_epoch=linear.history,
         features=len(linear.vocabulary),
     )
-
-    # 3. Soft labels for the unlabelled rows: the average of the two teachers' probabilities.
     phase_started = time.time()
     val_texts = list(splits.validation[text])
     n_val, val_labels = len(val_texts), list(splits.validation[label])
@@ -196,12 +218,15 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
         teacher_weights={"bilstm": bilstm_weight, "linear": linear_weight},
         unlabelled_positive_share=float(average[n_val:].argmax(axis=1).mean()),
     )
-    extra = Dataset.from_dict({text: unlabelled, SOFT_LABELS: average[n_val:].tolist()})
-    del raw, splits, linear_probs, linear
+    return Dataset.from_dict({text: unlabelled, SOFT_LABELS: average[n_val:].tolist()}), reserve
 
-    # 4. The student, within what is left of the budget (minus the final validation and test reading).
+
+def _student_phase(model_args, data_args, training_args, command, settings, extra, seconds, results) -> dict:
+    """The student: the recipe's model trained on the training rows and the soft-labelled ones within `seconds`."""
+    from .trainer import train
+
     phase_started = time.time()
-    student_args = dataclasses.replace(model_args, max_train_seconds=max(left() - reserve, 1e-3))
+    student_args = dataclasses.replace(model_args, max_train_seconds=max(seconds, 1e-3))
     student_args.given_flags, student_args.finetuning = model_args.given_flags, model_args.finetuning
     student_args.preset_reason = model_args.preset_reason
     # An ablation (scripts/ablate_cpu_best.py) reads validation only: the test split just takes its texts out.
@@ -216,13 +241,6 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
         train_rows=metrics.get("train_samples"),
         stopped_by_time_budget=metrics.get("epoch", 0) < training_args.num_train_epochs - 1e-6,
     )
-    results.record.update(
-        eval_accuracy=metrics.get("eval_accuracy"),
-        test_accuracy=metrics.get("test_accuracy"),
-        within_budget=time.time() - started <= budget,
-    )
-    results.save()
-    results.save(os.path.join(output_dir, RESULTS_NAME))
     return metrics
 
 

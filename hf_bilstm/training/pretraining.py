@@ -305,13 +305,8 @@ def pretrain(args: PretrainingArguments, training_args: TrainingArguments, raw: 
         return _pretrain(args, training_args, raw, split_names, output)
 
 
-def _pretrain(args: PretrainingArguments, training_args, raw, split_names: list[str], output: OutputDir) -> dict:
-    start = time.perf_counter()
-    phases = {}
-    seed = training_args.seed
-    set_seed(seed)
-    if raw is None:
-        raw = load_raw_dataset(args.dataset)
+def heldout_split(raw, split_names: list[str], args: PretrainingArguments, seed: int):
+    """The texts of the pretraining splits (capped by --max_texts), split into training and held-out texts."""
     texts = pretraining_texts(raw, split_names, args.text_column)
     if args.max_texts is not None:
         if args.max_texts <= 0:
@@ -323,7 +318,17 @@ def _pretrain(args: PretrainingArguments, training_args, raw, split_names: list[
             "give a fraction in (0, 1) that leaves at least one held-out text."
         )
     parts = texts.train_test_split(test_size=args.validation_fraction, seed=seed)
-    train_texts, heldout_texts = parts["train"], parts["test"]
+    return parts["train"], parts["test"]
+
+
+def _pretrain(args: PretrainingArguments, training_args, raw, split_names: list[str], output: OutputDir) -> dict:
+    start = time.perf_counter()
+    phases = {}
+    seed = training_args.seed
+    set_seed(seed)
+    if raw is None:
+        raw = load_raw_dataset(args.dataset)
+    train_texts, heldout_texts = heldout_split(raw, split_names, args, seed)
 
     tick = time.perf_counter()
     tokenizer = train_tokenizer_on(
@@ -372,7 +377,16 @@ def _pretrain(args: PretrainingArguments, training_args, raw, split_names: list[
             "again; nothing was saved as a finished model."
         )
     check_finite_weights(model, training_args.learning_rate)
-    results = {
+    results = _results(args, training_args, split_names, train_texts, heldout_texts, num_tokens, tokenizer, model,
+                       eval_loss, train_output, initial, trainer, time_budget, start, phases)  # fmt: skip
+    _save(args, training_args, model, trainer, results, output)
+    return results
+
+
+def _results(args, training_args, split_names, train_texts, heldout_texts, num_tokens, tokenizer, model, eval_loss,
+             train_output, initial, trainer, time_budget, start, phases) -> dict:  # fmt: skip
+    """What a pretraining run records in pretraining_results.json and its card."""
+    return {
         "dataset": args.dataset,
         "splits": split_names,
         "texts": len(train_texts),
@@ -393,6 +407,10 @@ def _pretrain(args: PretrainingArguments, training_args, raw, split_names: list[
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "arguments": {**asdict(args), **{k: training_args.to_dict()[k] for k in RECORDED_TRAINING_ARGS}},
     }
+
+
+def _save(args, training_args, model, trainer, results: dict, output: OutputDir) -> None:
+    """The language model, its tokenizer, results and card into the output folder, all at once."""
     # Kept in the config so that a classifier fine-tuned from this folder carries where its encoder came from.
     model.config.pretraining = {k: results[k] for k in ("dataset", "splits", "train_tokens", "lm_perplexity")}
     # Saved into a staging folder, then moved into place: a save that fails leaves the previous folder as it was.
@@ -406,4 +424,3 @@ def _pretrain(args: PretrainingArguments, training_args, raw, split_names: list[
     card_path = os.path.join(staging, "README.md")
     write_language_model_card(training_args.output_dir, LanguageModelRun(results, dataset), card_path)
     output.commit()
-    return results

@@ -20,8 +20,8 @@ from transformers import AutoModelForPreTraining, AutoModelForSequenceClassifica
 
 from hf_bilstm import BiLSTMForPreTraining, BiLSTMForSequenceClassification
 from hf_bilstm.commands import train as train_cmd
+from hf_bilstm.commands.pretrain import main as pretrain_main
 from hf_bilstm.data import UsageError
-from hf_bilstm.training.pretraining import main as pretrain_main
 from hf_bilstm.training.pretraining import pretrain, pretraining_texts
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

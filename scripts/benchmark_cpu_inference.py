@@ -62,7 +62,7 @@ def measure(folder: str, backend: str, texts: list[str], single: int, batch_size
     """Runs in the child process: latency of single reviews and throughput of batches, then this process's peak RSS."""
     import torch
 
-    from hf_bilstm.commands.predict import load_classifier, predict
+    from hf_bilstm.inference import load_classifier, predict
 
     kind = "torch" if backend == "torch" else "onnxruntime"
     classifier = load_classifier(folder, "cpu", kind, quantized=backend.endswith("int8"))

@@ -9,10 +9,9 @@ import pytest
 import torch
 from helpers import TEXTS, save_tiny_model, write_toy_dataset
 
-from hf_bilstm import inference as evaluation
+from hf_bilstm import inference
 from hf_bilstm.commands import evaluate as evaluate_cmd
 from hf_bilstm.commands import predict as predict_cmd
-from hf_bilstm.commands import predict as prediction
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +23,7 @@ def model_dir(tmp_path_factory):
 
 def expected(model_dir, texts):
     """What the model itself says: label name and softmax score of the top class."""
-    model, tokenizer = evaluation.load_model(model_dir, "cpu")
+    model, tokenizer = inference.load_model(model_dir, "cpu")
     with torch.no_grad():
         logits = model(**tokenizer(texts, return_tensors="pt", padding=True, truncation=True)).logits
     probabilities = logits.softmax(-1)
@@ -118,16 +117,16 @@ def test_predict_answers_as_the_pipeline_does_one_text_at_a_time(model_dir):
     """`predict` tokenizes each batch in one call (not text by text, as the pipeline does): the same answers, in the
     order given, for any batch size, with texts of many lengths, an empty one and one past the tokenizer's limit."""
     texts = [*TEXTS[:5], "", " ".join(TEXTS * 8), "bad", TEXTS[3]]
-    classifier = prediction.load_classifier(model_dir, "cpu")
+    classifier = inference.load_classifier(model_dir, "cpu")
     one_by_one = [classifier(text, truncation=True)[0] for text in texts]
     for batch_size in (1, 3, 32):
-        answers = prediction.predict(classifier, texts, batch_size)
+        answers = inference.predict(classifier, texts, batch_size)
         assert [a["label"] for a in answers] == [a["label"] for a in one_by_one]
         assert [a["score"] for a in answers] == pytest.approx([a["score"] for a in one_by_one], abs=1e-5)
-    multi_label = prediction.load_classifier(model_dir, "cpu")
+    multi_label = inference.load_classifier(model_dir, "cpu")
     multi_label.model.config.problem_type = "multi_label_classification"  # the pipeline's sigmoid, not softmax
     sigmoid = [multi_label(text, truncation=True)[0] for text in texts[:3]]
-    answers = prediction.predict(multi_label, texts[:3])
+    answers = inference.predict(multi_label, texts[:3])
     assert [a["label"] for a in answers] == [a["label"] for a in sigmoid]
     assert [a["score"] for a in answers] == pytest.approx([a["score"] for a in sigmoid], abs=1e-5)
     assert sigmoid[0]["score"] != pytest.approx(one_by_one[0]["score"], abs=1e-3)  # the two differ

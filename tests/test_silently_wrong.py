@@ -26,7 +26,7 @@ from helpers import (
 from safetensors.torch import load_file, save_file
 from transformers import pipeline
 
-from hf_bilstm import BiLSTMConfig
+from hf_bilstm import BiLSTMConfig, inference
 from hf_bilstm.commands import evaluate as evaluate_cmd
 from hf_bilstm.commands import predict as predict_cmd
 from hf_bilstm.commands import predict as prediction
@@ -388,5 +388,5 @@ def test_a_tuple_of_texts_to_the_stock_pipeline_is_read_as_a_batch(model_dir):
             classifier(different_lengths)
     # A list answers every text; hf_bilstm's own predict takes any sequence of texts and answers each.
     assert classifier(["a great film", "a bad film"]) == [first, classifier("a bad film")[0]]
-    answers = prediction.predict(classifier, ("a great film", "a bad film"))
+    answers = inference.predict(classifier, ("a great film", "a bad film"))
     assert [a["label"] for a in answers] == [first["label"], classifier("a bad film")[0]["label"]]

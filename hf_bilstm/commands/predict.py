@@ -8,9 +8,9 @@ import sys
 
 from ..arguments import FlagParser, option, positional, switch
 from ..errors import UsageError
+from ..inference import load_classifier, predict
 from ..logs import get_logger, quiet_libraries
-from ..model_loading import BACKEND_HELP, QUANTIZED_HELP, Backend, check_backend_flags, load_backend
-from ..tokenization_bilstm import cut_for_tokenizer
+from ..model_loading import BACKEND_HELP, QUANTIZED_HELP, Backend, check_backend_flags
 
 logger = get_logger(__name__)
 
@@ -147,52 +147,6 @@ def read_texts(args, stdin=None) -> list[str]:
     if not texts:
         raise UsageError(f"no texts to label: {source} holds only blank lines.")
     return texts
-
-
-def load_classifier(model: str, device: str | None = None, backend: str = "torch", quantized: bool = False):
-    """A text-classification pipeline on a model folder; texts longer than the model's limit are cut, not refused."""
-    from transformers import pipeline
-
-    # Loaded and checked here rather than by pipeline(), which buries a loading error in a ValueError full of
-    # tracebacks and accepts weights that do not match the model (hf_bilstm.model_loading).
-    loaded, tokenizer = load_backend(model, device, backend, quantized)
-    return pipeline("text-classification", model=loaded, tokenizer=tokenizer, device=loaded.device)
-
-
-def predict(classifier, texts: list[str], batch_size: int = 32) -> list[dict]:
-    """One `{"label", "score"}` per text, in the order given; a text that is not a `str` is refused, naming it."""
-    for number, text in enumerate(texts, 1):
-        if not isinstance(text, str):
-            raise TypeError(
-                f"text #{number} is {type(text).__name__}, not str; decode bytes first (data.decode('utf-8')) and "
-                "drop or fill missing texts."
-            )
-    # Cut before tokenizing (same tokens as truncating the whole text): memory is set by the batch, not the input.
-    texts = [cut_for_tokenizer(text, classifier.tokenizer) for text in texts]
-    # Batches of similar lengths waste no recurrent steps on padding (up to 1.4x faster on IMDB on a CPU, see
-    # scripts/benchmark_cpu_inference.py); the model's answers do not depend on the batch, so only speed changes.
-    order = sorted(range(len(texts)), key=lambda index: len(texts[index]), reverse=True)
-    in_order = [None] * len(texts)
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        for index, result in zip(rows, classify_batch(classifier, [texts[index] for index in rows])):
-            in_order[index] = result
-    return in_order
-
-
-def classify_batch(classifier, texts: list[str]) -> list[dict]:
-    """The pipeline's answers for `texts` as one batch, whatever the model (PyTorch or ONNX Runtime).
-
-    `classifier(texts, batch_size=...)` calls the tokenizer once per text, then pads and unbatches in Python; one call
-    of the fast tokenizer on the whole batch gives the same ids with less Python per text (the same for every backend,
-    so backends compare like with like). The pipeline's own `forward` (device, inference mode) and `postprocess`
-    (softmax or sigmoid, label) stay.
-    """
-    tokenizer = classifier.tokenizer
-    inputs = tokenizer(texts, truncation=True, padding=True, return_tensors="pt")
-    model_inputs = {name: inputs[name] for name in tokenizer.model_input_names if name in inputs}
-    logits = classifier.forward(model_inputs)["logits"]
-    return [classifier.postprocess({"logits": logits[row : row + 1]}) for row in range(len(texts))]
 
 
 def run(argv: list[str], stdin=None, stdout=None) -> int:

@@ -34,7 +34,7 @@ from datasets import Dataset
 from ..data import SOFT_LABELS, encode, load_raw_dataset
 from ..errors import UsageError
 from ..folder import holds_model
-from ..inference import _batches
+from ..inference import batches
 from ..logs import get_logger
 
 logger = get_logger(__name__)
@@ -52,7 +52,7 @@ def bilstm_probabilities(folder: str, texts: list[str], batch_size: int = 256) -
     model.eval()
     encoded = encode(Dataset.from_dict({"text": texts}), tokenizer, "text", None)
     out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
-    for rows, batch in _batches(tokenizer, encoded, batch_size):
+    for rows, batch in batches(tokenizer, encoded, batch_size):
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         out[rows] = torch.softmax(logits.float(), dim=-1).numpy()
     return out, time.time() - started

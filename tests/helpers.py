@@ -10,6 +10,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import torch
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 from transformers import TrainingArguments
@@ -107,6 +108,18 @@ def child_result(result: subprocess.CompletedProcess) -> dict:
 IMDB = os.environ.get("HF_BILSTM_IMDB") or os.path.join(
     os.path.dirname(__file__), "..", "..", "shared", "data", "imdb"
 )
+
+
+def require_imdb(what: str) -> str:
+    """The real IMDB copy for a test: skipped (saying why) where it is absent, but a failure under CI=true, where a
+    missing copy would otherwise pass silently."""
+    if not os.path.isdir(IMDB):
+        message = f"../shared/data/imdb (the real IMDB copy) is absent; {what} needs it (or HF_BILSTM_IMDB=FOLDER)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + ". CI=true: provide the data.", pytrace=False)
+        pytest.skip(message)
+    return IMDB
+
 
 POSITIVE = ["great", "wonderful", "loved", "excellent", "superb", "moving"]
 NEGATIVE = ["awful", "boring", "terrible", "worst", "dull", "waste"]

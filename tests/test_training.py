@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 import torch
-from helpers import IMDB, TINY, write_toy_dataset
+from helpers import IMDB, TINY, require_imdb, write_toy_dataset
 from safetensors.torch import load_file
 
 from hf_bilstm import presets
@@ -191,10 +191,9 @@ def test_early_stopping_stops_when_validation_stops_improving(toy):
 
 @pytest.fixture(scope="module")
 def imdb_run(tmp_path_factory):
-    if not os.path.isdir(IMDB):
-        pytest.skip("../shared/data/imdb is absent (the real IMDB copy); the end-to-end IMDB test needs it")
+    imdb = require_imdb("the end-to-end IMDB run")
     out = str(tmp_path_factory.mktemp("imdb") / "bilstm-imdb-small")
-    argv = ["--dataset", IMDB, "--output_dir", out, "--max_train_samples", "2000", "--max_eval_samples", "400"]
+    argv = ["--dataset", imdb, "--output_dir", out, "--max_train_samples", "2000", "--max_eval_samples", "400"]
     argv += ["--max_test_samples", "400", "--max_length", "128", "--vocab_size", "5000", "--embedding_dim", "32"]
     argv += ["--hidden_size", "16", "--learning_rate", "5e-3", "--num_train_epochs", "3", "--seed", "42"]
     argv += ["--per_device_train_batch_size", "32", "--embedding_dropout", "0.1", "--classifier_dropout", "0.1"]
@@ -202,6 +201,7 @@ def imdb_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # a real IMDB training run (~90 s on 2 cores)
 def test_imdb_run_learns(imdb_run):
     results = read_json(imdb_run, "all_results.json")
     assert results["eval_accuracy"] >= 0.65, results  # chance is 0.5; 400 rows: 0.65 is 6 standard errors above
@@ -215,6 +215,7 @@ def test_imdb_run_learns(imdb_run):
     assert read_json(imdb_run, "train_results.json")["train_samples"] == 2000
 
 
+@pytest.mark.slow  # a real IMDB training run (~90 s on 2 cores)
 def test_imdb_output_folder_is_complete(imdb_run):
     files = set(os.listdir(imdb_run))
     needed = {"model.safetensors", "config.json", "configuration_bilstm.py", "modeling_bilstm.py", "tokenizer.json"}
@@ -228,6 +229,7 @@ def test_imdb_output_folder_is_complete(imdb_run):
     assert config["architectures"] == ["BiLSTMForSequenceClassification"]
 
 
+@pytest.mark.slow  # a real IMDB training run (~90 s on 2 cores)
 def test_imdb_output_folder_works_with_pipeline(imdb_run):
     from datasets import load_dataset
     from transformers import pipeline
@@ -240,6 +242,7 @@ def test_imdb_output_folder_works_with_pipeline(imdb_run):
     assert accuracy >= 0.6  # the labels come out right (not flipped, not LABEL_0)
 
 
+@pytest.mark.slow  # a real IMDB training run (~90 s on 2 cores)
 def test_imdb_evaluate_command_reproduces_the_test_metrics(imdb_run, capsys):
 
     argv = [imdb_run, "--dataset", IMDB, "--split", "test", "--max_samples", "400", "--seed", "42", "--device", "cpu"]

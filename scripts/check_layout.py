@@ -41,12 +41,24 @@ def imported_modules(tree: ast.Module, name: str, is_package: bool, known: set[s
             targets = [prefix] + [f"{prefix}.{alias.name}" for alias in node.names]
         else:
             continue
-        for target in targets:
+        for i, target in enumerate(targets):
+            full = target
             while target and target not in known:
                 target = target.rpartition(".")[0]
+            if i == 0 and full != target and target in known and is_package_name(target, known):
+                # `from .package.missing import x`, or `from .missing import x` in the package: a module that is not
+                # there (an import left behind by a move)
+                MISSING.append(f"{name} imports {full}, which does not exist")
             if target and target != name:
                 found.add(target)
     return found
+
+
+MISSING: list[str] = []
+
+
+def is_package_name(name: str, known: set[str]) -> bool:
+    return any(other.startswith(name + ".") for other in known)
 
 
 def read_package(root: Path) -> tuple[dict[str, set[str]], dict[str, int], list[tuple[str, int, str, int]]]:
@@ -142,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = Path(args.package).resolve()
     imports, lines, long_functions = read_package(root)
-    problems = [f"import cycle: {' <-> '.join(component)}" for component in cycles(imports)]
+    problems = [f"import cycle: {' <-> '.join(component)}" for component in cycles(imports)] + MISSING
     problems += [
         f"{name}: {count} lines (over {MAX_MODULE_LINES})"
         for name, count in sorted(lines.items())

@@ -147,7 +147,7 @@ def test_misspelled_torch_threads_is_suggested(capsys):
 
 def test_onnxruntime_sessions_do_not_spin():
     ort = pytest.importorskip("onnxruntime")
-    from hf_bilstm.onnx_runtime import session_options
+    from hf_bilstm.onnx.runtime import session_options
 
     options = session_options(ort)
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"

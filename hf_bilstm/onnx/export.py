@@ -180,7 +180,7 @@ def write_card_section(folder: str, report: dict) -> None:
         "",
         "```python",
         "from transformers import AutoTokenizer, pipeline",
-        "from hf_bilstm.onnx_runtime import ORTModelForSequenceClassification",
+        "from hf_bilstm.onnx.runtime import ORTModelForSequenceClassification",
         "",
         'source = "this folder, or its Hub id USER/NAME"',
         f"model = ORTModelForSequenceClassification.from_pretrained(source, quantized={bool(int8)})",

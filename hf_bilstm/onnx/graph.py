@@ -232,7 +232,7 @@ def _runs_at_other_shapes(model: BiLSTMForSequenceClassification, path: str) -> 
     """Whether the file at `path` gives `model`'s logits at batch sizes and lengths other than the export example's."""
     import onnxruntime
 
-    from .onnx_runtime import session_options
+    from .runtime import session_options
 
     try:
         session = onnxruntime.InferenceSession(path, session_options(onnxruntime), providers=["CPUExecutionProvider"])
@@ -276,7 +276,7 @@ def export(model: BiLSTMForSequenceClassification, path: str) -> str:
     return EXPORTER
 
 
-if __name__ == "__main__":  # python -m hf_bilstm.onnx_graph FOLDER OUT.onnx (run by hf-bilstm export)
+if __name__ == "__main__":  # python -m hf_bilstm.onnx.graph FOLDER OUT.onnx (run by hf-bilstm export)
     from ..model_loading import load_classifier_folder
 
     loaded, _ = load_classifier_folder(sys.argv[1], "cpu")

@@ -3,7 +3,7 @@
 onnxruntime`.
 
     from transformers import AutoTokenizer, pipeline
-    from hf_bilstm.onnx_runtime import ORTModelForSequenceClassification
+    from hf_bilstm.onnx.runtime import ORTModelForSequenceClassification
 
     model = ORTModelForSequenceClassification.from_pretrained("runs/bilstm-imdb", quantized=True)
     tokenizer = AutoTokenizer.from_pretrained("runs/bilstm-imdb")

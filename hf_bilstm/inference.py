@@ -9,6 +9,7 @@ import torch
 
 from .data import PaddingCollator
 from .model_loading import load_backend, load_classifier_folder, resolve_device
+from .problem_types import answers
 from .tokenization_bilstm import cut_for_tokenizer
 
 
@@ -95,8 +96,9 @@ def load_classifier(model: str, device: str | None = None, backend: str = "torch
     return pipeline("text-classification", model=loaded, tokenizer=tokenizer, device=loaded.device)
 
 
-def predict(classifier, texts: list[str], batch_size: int = 32) -> list[dict]:
-    """One `{"label", "score"}` per text, in the order given; a text that is not a `str` is refused, naming it."""
+def predict(classifier, texts: list[str], batch_size: int = 32, threshold: float | None = None) -> list[dict]:
+    """One answer per text, in the order given (`hf_bilstm.problem_types.answers`: `{"label", "score"}`,
+    `{"labels", "scores"}` or `{"score"}`); a text that is not a `str` is refused, naming it."""
     for number, text in enumerate(texts, 1):
         if not isinstance(text, str):
             raise TypeError(
@@ -111,21 +113,21 @@ def predict(classifier, texts: list[str], batch_size: int = 32) -> list[dict]:
     in_order = [None] * len(texts)
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
-        for index, result in zip(rows, classify_batch(classifier, [texts[index] for index in rows])):
+        for index, result in zip(rows, classify_batch(classifier, [texts[index] for index in rows], threshold)):
             in_order[index] = result
     return in_order
 
 
-def classify_batch(classifier, texts: list[str]) -> list[dict]:
-    """The pipeline's answers for `texts` as one batch, whatever the model (PyTorch or ONNX Runtime).
+def classify_batch(classifier, texts: list[str], threshold: float | None = None) -> list[dict]:
+    """The answers for `texts` as one batch, whatever the model (PyTorch or ONNX Runtime).
 
     `classifier(texts, batch_size=...)` calls the tokenizer once per text, then pads and unbatches in Python; one call
     of the fast tokenizer on the whole batch gives the same ids with less Python per text (the same for every backend,
-    so backends compare like with like). The pipeline's own `forward` (device, inference mode) and `postprocess`
-    (softmax or sigmoid, label) stay.
+    so backends compare like with like). The pipeline's own `forward` (device, inference mode) stays; the logits are
+    read as the pipeline reads them for the model's problem type (softmax, sigmoid with a threshold, or none).
     """
     tokenizer = classifier.tokenizer
     inputs = tokenizer(texts, truncation=True, padding=True, return_tensors="pt")
     model_inputs = {name: inputs[name] for name in tokenizer.model_input_names if name in inputs}
     logits = classifier.forward(model_inputs)["logits"]
-    return [classifier.postprocess({"logits": logits[row : row + 1]}) for row in range(len(texts))]
+    return answers(classifier.model.config, logits.float().cpu().numpy(), threshold)

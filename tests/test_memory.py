@@ -167,7 +167,7 @@ def test_config_sizes_are_checked_before_anything_is_allocated(copy, capsys, fie
     (copy / "config.json").write_text(json.dumps(config))
     code = (
         "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (6 * 2**30, resource.RLIM_INFINITY));"
-        "from hf_bilstm import prediction; sys.exit(predict_cmd.main([sys.argv[1], 'a film', '--device', 'cpu']))"
+        "from hf_bilstm.commands import predict; sys.exit(predict.main([sys.argv[1], 'a film', '--device', 'cpu']))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code, str(copy)], capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL

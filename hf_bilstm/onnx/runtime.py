@@ -28,6 +28,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from ..configuration_bilstm import BiLSTMConfig
 from ..cpu_threads import ORT_NO_SPINNING
 from ..errors import UsageError
+from ..problem_types import MULTI_LABEL, REGRESSION, problem_type_of
 
 ONNX_DIR = "onnx"
 FP32_FILE = "model.onnx"
@@ -198,6 +199,13 @@ class ORTModelForSequenceClassification(PreTrainedModel):
             mask = np.zeros_like(ids)
         logits = torch.from_numpy(self.session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0])
         loss = None
-        if labels is not None:
-            loss = torch.nn.functional.cross_entropy(logits.float(), torch.as_tensor(labels).view(-1))
+        if labels is not None:  # the loss of the PyTorch model for the same problem type
+            labels = torch.as_tensor(labels)
+            problem_type = problem_type_of(self.config)
+            if problem_type == REGRESSION:
+                loss = torch.nn.functional.mse_loss(logits.float().view(-1), labels.float().view(-1))
+            elif problem_type == MULTI_LABEL:
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float())
+            else:
+                loss = torch.nn.functional.cross_entropy(logits.float(), labels.view(-1))
         return SequenceClassifierOutput(loss=loss, logits=logits)

@@ -19,6 +19,7 @@ from transformers import HfArgumentParser, TrainingArguments
 
 from .cpu_threads import TORCH_THREADS_FLAG, apply_torch_threads, parse_torch_threads, take_torch_threads
 from .data import check_validation_split_name
+from .data_flags import check_data_flags
 from .errors import UsageError
 from .flag_checks import (
     check_architecture,
@@ -174,6 +175,8 @@ def given_flags(argv: list[str]) -> set[str]:
 # ----------------------------------------------------------------------------------------------------------------
 # `hf-bilstm train`
 
+# The flags that name data files (inputs an output folder must not overwrite).
+DATA_FILE_FLAGS = ("train_file", "validation_file", "test_file")
 MODEL_FIELDS = tuple(PRESETS[GPU_PRESET].model)
 HEAD_FIELDS = ("dropout", "embedding_dropout", "classifier_dropout", "classifier_hidden_size", "pooling")
 
@@ -233,6 +236,14 @@ class ModelArguments:
             "a test or validation split). A split the dataset lacks is refused."
         },
     )
+    class_weights: str | None = field(
+        default=None,
+        metadata={
+            "help": "'balanced': weigh the loss of each class by n_rows / (n_classes * its rows) (multi-label: "
+            "each label's positives by its negatives / positives), for imbalanced classes. Default: none.",
+            "choices": ["balanced"],
+        },
+    )
     early_stopping_patience: int | None = field(
         default=None, metadata={"help": "Stop after this many evaluations without a better validation accuracy."}
     )
@@ -261,7 +272,22 @@ class DataArguments:
 
     dataset: str = field(
         default="stanfordnlp/imdb",
-        metadata={"help": "Hub dataset id or local folder (offline: e.g. ../shared/data/imdb)."},
+        metadata={
+            "help": "Hub dataset id, local folder (data files named by split: train.csv, dev.tsv, test.jsonl, ...; "
+            "or one folder per class: train/pos/*.txt) or one data file to carve validation and test from. "
+            "Default: stanfordnlp/imdb unless --train_file is given."
+        },
+    )
+    train_file: str | None = field(
+        default=None, metadata={"help": "Training data file: csv, tsv, json, jsonl, parquet or txt."}
+    )
+    validation_file: str | None = field(default=None, metadata={"help": "Validation data file (same formats)."})
+    test_file: str | None = field(
+        default=None, metadata={"help": "Test data file; without the label column(s): predictions only."}
+    )
+    column_names: str | None = field(
+        default=None,
+        metadata={"help": "Comma-separated column names of csv/tsv files without a header row (label,title,text)."},
     )
     dataset_config_name: str | None = field(default=None, metadata={"help": "Dataset configuration name."})
     dataset_name: str | None = field(
@@ -279,16 +305,52 @@ class DataArguments:
         default=None,
         metadata={"help": "Language code of the texts for the card (e.g. en). Default: the dataset card's, or none."},
     )
-    text_column: str = field(default="text", metadata={"help": "Column holding the texts."})
-    label_column: str = field(default="label", metadata={"help": "Column holding the labels."})
+    text_column: str = field(
+        default="text",
+        metadata={
+            "help": "Column holding the texts; several comma-separated are joined with a space (title,description). "
+            "Default: text, else a column named sentence, review, message, question, ..."
+        },
+    )
+    label_column: str = field(
+        default="label",
+        metadata={
+            "help": "Column holding the labels: classes, a list of labels or cells like '0,3' (multi-label), or "
+            "scores (regression); several comma-separated 0/1 columns are a multi-label problem. Default: label, "
+            "else a column named labels, class, category, score, ..."
+        },
+    )
+    label_separator: str | None = field(
+        default=None, metadata={"help": "Multi-label cells such as '0,3' are split on this (',' is inferred)."}
+    )
+    problem_type: str | None = field(
+        default=None,
+        metadata={
+            "help": "Default: inferred from the labels (lists or '0,3' cells: multi-label; fractions: regression).",
+            "choices": ["single_label_classification", "multi_label_classification", "regression"],
+        },
+    )
     train_split: str = field(default="train", metadata={"help": "Split to train on."})
     validation_split: str = field(
         default="validation",
         metadata={"help": "Split for model selection; when the dataset lacks it, it is carved from train."},
     )
-    test_split: str = field(default="test", metadata={"help": "Split evaluated once at the end ('' for none)."})
+    test_split: str = field(
+        default="test",
+        metadata={
+            "help": "Split evaluated once at the end ('' for none); without labels it gets predictions only "
+            "(predict_results.tsv). When the data has no test split, --test_fraction of train is held out."
+        },
+    )
     validation_fraction: float = field(
         default=0.1, metadata={"help": "Share of train held out (stratified, seeded) when there is no validation."}
+    )
+    test_fraction: float = field(
+        default=0.1,
+        metadata={
+            "help": "Share of train held out as the test split (stratified, seeded) when the data has none and "
+            "--test_split is not given."
+        },
     )
     max_train_samples: int | None = field(default=None, metadata={"help": "Train on at most this many rows."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Validate on at most this many rows."})
@@ -327,6 +389,10 @@ def parse_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, Training
     except ValueError as error:  # TrainingArguments' and FineTuningArguments' own consistency checks
         raise UsageError(str(error)) from error
     model_args.finetuning = finetuning_args
+    # --label_names is TrainingArguments' flag (the keys of the label inputs, which are always `labels` here); it
+    # names the classes instead: `--label_names neg,pos` or `--label_names neg pos` (hf_bilstm.data_flags).
+    data_args.label_names = ",".join(training_args.label_names) if training_args.label_names else None
+    training_args.label_names = None
     model_args.preset, model_args.preset_reason = preset, preset_reason
     if training_args.device.type == "cpu" and "include_num_input_tokens_seen" not in given:
         # The run plan's time estimate reads the real tokens seen; counting them costs a device sync, nothing on CPU.
@@ -381,13 +447,10 @@ def check_flags(model_args: ModelArguments, data_args: DataArguments, training_a
     check_number(
         "--validation_fraction", data_args.validation_fraction, above=0, below=1, what="share of train held out"
     )
+    check_number("--test_fraction", data_args.test_fraction, above=0, below=1, what="share of train held out")
+    check_data_flags(data_args, given)
     for name in ("max_train_samples", "max_eval_samples", "max_test_samples"):
         check_number(f"--{name}", getattr(data_args, name), integer=True, minimum=1)
-    if data_args.text_column == data_args.label_column:
-        raise UsageError(
-            f"--text_column and --label_column are both {data_args.text_column!r}; name the column of the texts "
-            "and the column of the labels."
-        )
     if "validation_split" in given:
         check_validation_split_name(data_args.validation_split, data_args.train_split)
     splits = {"--train_split": data_args.train_split, "--validation_split": data_args.validation_split}
@@ -401,7 +464,8 @@ def check_flags(model_args: ModelArguments, data_args: DataArguments, training_a
     if model_args.model_name_or_path:
         check_model_flag(model_args.model_name_or_path)
         check_fixed_architecture(model_args.model_name_or_path, model_args)
-    check_dataset_flag(data_args.dataset)
+    if data_args.dataset:
+        check_dataset_flag(data_args.dataset)
     if os.path.exists(training_args.output_dir) and not os.path.isdir(training_args.output_dir):
         raise UsageError(f"--output_dir {training_args.output_dir!r} is a file, not a folder; choose another path.")
 

@@ -1,5 +1,5 @@
-"""Inference: the metrics (defined here once: `hf-bilstm train` reports them through the Trainer with
-`compute_metrics`, `hf-bilstm evaluate` with `evaluate_dataset`), the one batched loop over encoded rows (`batches`:
+"""Inference: a model folder's metrics and loss over encoded rows (`evaluate_dataset`, with hf_bilstm.metrics as
+`hf-bilstm train` reports them), the one batched loop over encoded rows (`batches`:
 evaluation, the teachers' probabilities of `--preset cpu-best`, the ONNX int8 checks), and labelling texts with a
 pipeline (`load_classifier` + `predict`: `hf-bilstm predict` and Python users).
 """
@@ -8,6 +8,8 @@ import numpy as np
 import torch
 
 from .data import PaddingCollator
+from .data_schema import MULTI_LABEL, REGRESSION, SINGLE_LABEL
+from .metrics import metrics_for, single_label_metrics
 from .model_loading import load_backend, load_classifier_folder, resolve_device
 from .problem_types import answers
 from .tokenization_bilstm import cut_for_tokenizer
@@ -15,24 +17,7 @@ from .tokenization_bilstm import cut_for_tokenizer
 
 def classification_metrics(predictions: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Accuracy and macro F1 (over the classes that occur in labels or predictions, like scikit-learn)."""
-    predictions, labels = np.asarray(predictions).reshape(-1), np.asarray(labels).reshape(-1)
-    keep = labels != -100
-    predictions, labels = predictions[keep], labels[keep]
-    f1s = []
-    for c in np.union1d(labels, predictions):
-        tp = np.sum((predictions == c) & (labels == c))
-        fp = np.sum((predictions == c) & (labels != c))
-        fn = np.sum((predictions != c) & (labels == c))
-        f1s.append(2 * tp / (2 * tp + fp + fn))
-    return {
-        "accuracy": float(np.mean(predictions == labels)) if len(labels) else 0.0,
-        "f1": float(np.mean(f1s)) if f1s else 0.0,
-    }
-
-
-def compute_metrics(eval_pred) -> dict[str, float]:
-    logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
-    return classification_metrics(np.argmax(logits, axis=-1), eval_pred.label_ids)
+    return single_label_metrics(predictions, labels)
 
 
 def load_model(path: str, device: str | None = None):
@@ -63,20 +48,33 @@ def predicted_labels(model, tokenizer, encoded, batch_size: int = 64) -> np.ndar
     return labels
 
 
+def _loss_sum(logits, target, problem_type: str) -> float:
+    """The summed loss of a batch under the model's problem type (as the model's own forward computes it)."""
+    functional = torch.nn.functional
+    if problem_type == REGRESSION:
+        return functional.mse_loss(logits.float().reshape(-1), target.float(), reduction="sum").item()
+    if problem_type == MULTI_LABEL:  # mean over labels per row, summed over rows
+        per_row = functional.binary_cross_entropy_with_logits(logits.float(), target.float(), reduction="none")
+        return per_row.mean(dim=-1).sum().item()
+    return functional.cross_entropy(logits.float(), target, reduction="sum").item()
+
+
 @torch.no_grad()
-def evaluate_dataset(model, tokenizer, encoded, batch_size: int = 128, prefix: str = "eval") -> dict[str, float]:
-    """Accuracy, macro F1 and mean cross-entropy over `encoded` (input_ids, labels, length), longest first."""
+def evaluate_dataset(
+    model, tokenizer, encoded, batch_size: int = 128, prefix: str = "eval", label_names=None
+) -> dict[str, float]:
+    """The problem type's metrics (hf_bilstm.metrics) and mean loss over `encoded` (input_ids, labels, length)."""
     # model.device, not a parameter's: the ONNX Runtime model has no parameters
     device = model.device
-    predictions, labels, losses = [], [], []
+    problem_type = getattr(model.config, "problem_type", None) or SINGLE_LABEL
+    all_logits, labels, losses = [], [], []
     for _, batch in batches(tokenizer, encoded, batch_size):
         inputs = {key: batch[key].to(device) for key in ("input_ids", "attention_mask")}
         logits = model(**inputs).logits
-        target = batch["labels"].to(device)
-        losses.append(torch.nn.functional.cross_entropy(logits.float(), target, reduction="sum").item())
-        predictions.append(logits.argmax(-1).cpu().numpy())
+        losses.append(_loss_sum(logits, batch["labels"].to(device), problem_type))
+        all_logits.append(logits.float().cpu().numpy())
         labels.append(batch["labels"].numpy())
-    metrics = classification_metrics(np.concatenate(predictions), np.concatenate(labels))
+    metrics = metrics_for(problem_type, np.concatenate(all_logits), np.concatenate(labels), label_names)
     metrics["loss"] = sum(losses) / len(encoded)
     metrics["samples"] = len(encoded)
     return {f"{prefix}_{key}": value for key, value in metrics.items()}

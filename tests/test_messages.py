@@ -13,7 +13,7 @@ import torch
 from datasets import Dataset
 from helpers import PRETRAIN_TINY, QUIET, TEXTS, TINY, make_model_folder, write_toy_dataset
 
-from hf_bilstm import BiLSTMConfig
+from hf_bilstm import BiLSTMConfig, data_flags, inference
 from hf_bilstm.commands import evaluate as evaluate_cmd
 from hf_bilstm.commands import predict as predict_cmd
 from hf_bilstm.commands import predict as prediction
@@ -21,7 +21,6 @@ from hf_bilstm.commands import pretrain as pretrain_cmd
 from hf_bilstm.commands import push as push_cmd
 from hf_bilstm.commands import train as train_cmd
 from hf_bilstm.training import pretraining
-from hf_bilstm.training import trainer as training
 
 
 def the_error(capsys, command: str) -> str:
@@ -48,8 +47,8 @@ def nothing_loads(monkeypatch):
 
     monkeypatch.setattr(prediction, "load_classifier", refuse)
     monkeypatch.setattr(prediction, "read_texts", refuse)
-    monkeypatch.setattr(evaluate_cmd, "load_backend", refuse)
-    for module in (evaluate_cmd, training, pretraining):
+    monkeypatch.setattr(inference, "load_model", refuse)
+    for module in (evaluate_cmd, data_flags, pretraining):  # train loads through hf_bilstm.data_flags
         monkeypatch.setattr(module, "load_raw_dataset", refuse)
 
 
@@ -258,10 +257,9 @@ def test_a_dataset_with_a_loading_script_is_refused_without_running_it(tmp_path,
     assert not mark.exists() and not os.path.exists(out)
 
 
-@pytest.mark.parametrize(
-    "labels", [[[0], [1]], [[0, 1], [1, 0]], [{"a": 0}, {"a": 1}]], ids=["lists", "pairs", "dicts"]
-)
-def test_a_label_column_of_lists_or_dicts_is_refused_naming_the_row(tmp_path, capsys, labels):
+# (lists of labels are multi-label: tests/test_data_files.py)
+@pytest.mark.parametrize("labels", [[{"a": 0}, {"a": 1}]], ids=["dicts"])
+def test_a_label_column_of_dicts_is_refused_naming_the_row(tmp_path, capsys, labels):
     folder = tmp_path / "data"
     folder.mkdir()
     rows = [{"text": f"{text} {i}", "label": labels[i % 2]} for i, text in enumerate(TEXTS)]
@@ -372,14 +370,15 @@ def test_a_dataset_that_is_a_file_or_a_mistyped_folder_is_named(
     """A data file given as --dataset, or a folder name with a typo, is named as such (not "could not reach Hub")."""
     monkeypatch_dir = tmp_path / "work"
     write_toy_dataset(monkeypatch_dir / "data", n_train=10, n_test=10)
+    (monkeypatch_dir / "data" / "train.md").write_text("# not data\n")
     out = str(tmp_path / "out")
     run = {
         "train": lambda name: train_cmd.main(["--dataset", name, "--output_dir", out, *TINY, *QUIET]),
         "pretrain": lambda name: pretrain_cmd.main(["--dataset", name, "--output_dir", out, *PRETRAIN_TINY]),
         "evaluate": lambda name: evaluate_cmd.main([str(model_dir), "--dataset", name, "--device", "cpu"]),
     }[command]
-    for name, message in (
-        (str(monkeypatch_dir / "data" / "train.parquet"), "is a file, not a dataset folder; give the folder"),
+    for name, message in (  # (a data file is data: the train split, or the split evaluated; test_data_files.py)
+        (str(monkeypatch_dir / "data" / "train.md"), "cannot read '.md' files; give csv, tsv, json"),
         (str(monkeypatch_dir / "dta"), "no such folder"),
         ("dta/train/x", "no such folder (nor a Hub id of the form USER/NAME)"),
     ):

@@ -1,5 +1,9 @@
-"""`hf-bilstm evaluate`: a trained model folder on any split of a dataset → accuracy, macro F1 and loss (the
-metrics and the batched loop are hf_bilstm.inference's)."""
+"""`hf-bilstm evaluate`: a trained model folder on any split of a dataset or a data file → its metrics and loss.
+
+The columns, label form and problem type are the training's (the folder's data_schema.json); the metrics are those
+of hf_bilstm.metrics, as `hf-bilstm train` reports them: accuracy, macro F1 and per-class P/R/F1 for classes, micro
+and macro F1 at threshold 0.5 for multi-label, MSE and Pearson for regression (hf_bilstm.inference runs the loop).
+"""
 
 import argparse
 import dataclasses
@@ -11,6 +15,8 @@ import tempfile
 
 from ..arguments import FlagParser, option, positional, switch
 from ..data import encode, load_raw_dataset, prepare_eval_split
+from ..data_flags import comma_list
+from ..data_schema import load_schema
 from ..errors import UsageError
 from ..flag_checks import check_dataset_flag, check_number, check_seed
 from ..folder import OUTPUT_FILES, SHARD, STAGING_NAME
@@ -24,11 +30,13 @@ class EvaluateArguments:
     """The arguments of `hf-bilstm evaluate`."""
 
     model: str = positional("model folder (or Hub id) written by hf-bilstm train")
-    dataset: str = option("stanfordnlp/imdb", "Hub dataset id or local folder")
+    dataset: str = option("stanfordnlp/imdb", "Hub dataset id, local folder or data file")
     dataset_config_name: str | None = None
     split: str = option("test", "split to evaluate (default: test)")
-    text_column: str = "text"
-    label_column: str = "label"
+    test_file: str | None = option(None, "evaluate this data file (csv, tsv, json, jsonl, parquet), not --dataset")
+    text_column: str | None = option(None, "text column(s), comma-separated (default: the training's)")
+    label_column: str | None = option(None, "label column(s) (default: the training's)")
+    column_names: str | None = option(None, "column names of a headerless csv/tsv file (default: the training's)")
     max_samples: int | None = option(None, "seeded random subset")
     seed: int = 42
     batch_size: int = 128
@@ -109,15 +117,35 @@ def check_args(args) -> str:
     check_number("--batch_size", args.batch_size, integer=True, minimum=1)
     check_number("--max_samples", args.max_samples, integer=True, minimum=1)
     check_seed(args.seed)
-    if args.text_column == args.label_column:
-        raise UsageError(
-            f"--text_column and --label_column are both {args.text_column!r}; name the column of the texts and the "
-            "column of the labels."
-        )
+    comma_list(args.text_column, "--text_column")
+    comma_list(args.label_column, "--label_column")
+    comma_list(args.column_names, "--column_names")
+    if args.test_file is not None and not os.path.isfile(os.path.expanduser(args.test_file)):
+        raise UsageError(f"--test_file {args.test_file!r} does not exist; give the data file to evaluate on.")
     if args.output_file is not None:
-        check_output_file(args.output_file, args.model, args.dataset)
-    check_dataset_flag(args.dataset)
+        check_output_file(args.output_file, args.model, args.test_file or args.dataset)
+    if args.test_file is None:
+        check_dataset_flag(args.dataset)
     return check_backend_flags(args)
+
+
+def schema_for(args, config):
+    """The model folder's data schema (hf_bilstm.data_schema), with the column flags given here on top."""
+    schema = load_schema(args.model, config)
+    schema.label_names = [config.id2label[i] for i in range(config.num_labels)]
+    if args.text_column:
+        schema.text_columns = comma_list(args.text_column, "--text_column")
+    if args.label_column:
+        schema.label_columns = comma_list(args.label_column, "--label_column")
+    if args.column_names:
+        schema.column_names = comma_list(args.column_names, "--column_names")
+    shared = sorted(set(schema.text_columns) & set(schema.label_columns))
+    if shared:  # checked before any data is read
+        raise UsageError(
+            f"--text_column and --label_column are both {shared[0]!r}; name the column of the texts and the column "
+            "of the labels."
+        )
+    return schema
 
 
 def run(argv: list[str]) -> int:
@@ -129,13 +157,15 @@ def run(argv: list[str]) -> int:
 def _main(args) -> int:
     device = check_args(args)
     model, tokenizer = load_backend(args.model, device, args.backend, args.quantized)
-    label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    raw = load_raw_dataset(args.dataset, args.dataset_config_name)
-    split = prepare_eval_split(
-        raw, args.split, label_names, args.text_column, args.label_column, args.max_samples, args.seed
-    )
-    encoded = encode(split, tokenizer, args.text_column, args.label_column)
-    metrics = evaluate_dataset(model, tokenizer, encoded, args.batch_size, prefix=args.split)
+    schema = schema_for(args, model.config)
+    data_file = args.test_file or (args.dataset if os.path.isfile(os.path.expanduser(args.dataset)) else None)
+    if data_file is not None:  # one file: the split to evaluate
+        raw = load_raw_dataset(None, files={args.split: data_file}, column_names=schema.column_names)
+    else:
+        raw = load_raw_dataset(args.dataset, args.dataset_config_name, column_names=schema.column_names)
+    split = prepare_eval_split(raw, args.split, schema, max_samples=args.max_samples, seed=args.seed)
+    encoded = encode(split, tokenizer, schema.text_column, schema.label_column)
+    metrics = evaluate_dataset(model, tokenizer, encoded, args.batch_size, args.split, schema.label_names)
     bad = {key: value for key, value in metrics.items() if isinstance(value, float) and not math.isfinite(value)}
     if bad:  # refused weights make this unreachable; JSON has no NaN
         raise UsageError(f"the model gave {bad}; its weights are broken. Train or save the model again.")

@@ -32,7 +32,8 @@ def run(argv: list[str]) -> int:
     output_dir = training_args.output_dir
     metrics = run_training(model_args, data_args, training_args, shlex.join(["hf-bilstm", "train", *argv]))
     if training_args.process_index == 0:
-        scores = ", ".join(f"{key} {metrics[key]:.4f}" for key in ("eval_accuracy", "test_accuracy") if key in metrics)
+        shown = [f"{split}_{name}" for split in ("eval", "test") for name in ("accuracy", "f1_micro", "f1", "pearson")]
+        scores = ", ".join(f"{key} {metrics[key]:.4f}" for key in shown if key in metrics)
         took = minutes(time.time() - started)
         print(f"hf-bilstm train: done in {took} ({scores}); the model is in {output_dir}", flush=True)
     return 0

@@ -15,6 +15,7 @@ from transformers import (
 from ..data_schema import save_schema
 from ..errors import UsageError
 from ..folder import OutputDir
+from ..metrics import per_class_table
 from ..presets import PRESET_REFERENCES
 
 # The TrainingArguments a model card lists.
@@ -62,7 +63,9 @@ def save_results(folder: str, results: dict[str, dict]) -> None:
         json.dump(combined, handle, indent=4, sort_keys=True)
 
 
-def finalize_output_dir(trainer: Trainer, tokenizer, run, results: dict, output: OutputDir, schema=None) -> None:
+def finalize_output_dir(
+    trainer: Trainer, tokenizer, run, results: dict, output: OutputDir, schema=None, predict=None
+) -> None:
     """
     Completes the output folder: weights, config (with auto_map), code files, tokenizer, results, trainer state and
     the model card are saved into a staging folder, then moved into place (`OutputDir.commit`), so that a save that
@@ -76,6 +79,11 @@ def finalize_output_dir(trainer: Trainer, tokenizer, run, results: dict, output:
     tokenizer.save_pretrained(staging)
     if schema is not None:  # the data's columns and label form, for evaluate/predict/export (hf_bilstm.data_schema)
         save_schema(staging, schema)
+    if predict is not None:  # a test split without labels: its predictions, by row id
+        from ..predict_results import write_predict_results
+
+        logits, ids = predict
+        write_predict_results(staging, logits, ids, schema)
     save_results(staging, results)
     trainer.state.save_to_json(os.path.join(staging, "trainer_state.json"))
     from ..cards import write_classifier_card
@@ -93,7 +101,7 @@ def report(fitted, model_args, data_args, training_args, data, command, output, 
     run = ClassifierRun(
         metrics=metrics,
         dataset=DatasetSource.resolve(
-            data_args.dataset,
+            data_args.dataset or data_args.train_file,
             data_args.dataset_config_name,
             dataset_name=data_args.dataset_name,
             license=data_args.license,
@@ -124,8 +132,20 @@ def report(fitted, model_args, data_args, training_args, data, command, output, 
         command=command,
         # the card's usage snippet names the Hub repo
         hub_model_id=training_args.hub_model_id if training_args.push_to_hub else None,
+        problem_type=data.splits.schema.problem_type,
+        threshold=data.splits.schema.threshold,
+        per_class={
+            split: per_class_table(metrics, prefix, data.splits.label_names, data.encoded[split]["labels"])
+            for split, prefix in (("validation", "eval"), ("test", "test"))
+            if split in data.encoded
+        },
     )
-    finalize_output_dir(trainer, tokenizer, run, fitted.results, output, data.splits.schema)
+    predict = None
+    if fitted.predict_logits is not None:
+        schema, rows = data.splits.schema, data.splits.predict
+        ids = rows[schema.id_column] if schema.id_column else list(range(len(rows)))
+        predict = (fitted.predict_logits, ids)
+    finalize_output_dir(trainer, tokenizer, run, fitted.results, output, data.splits.schema, predict)
     if training_args.push_to_hub and is_main:  # the Trainer's own push is off (it would upload a pickle)
         from ..hub import HubPushError, push_trained
 

@@ -23,6 +23,7 @@ from transformers import (
 )
 
 from ..arguments import (
+    DATA_FILE_FLAGS,
     HEAD_FIELDS,
     DataArguments,
     ModelArguments,
@@ -35,23 +36,25 @@ from ..data import (
     PaddingCollator,
     Splits,
     check_tokenizer_length,
+    encode,
     encode_splits,
-    load_raw_dataset,
-    prepare_splits,
     train_tokenizer_on,
     with_soft_labelled_rows,
 )
+from ..data_flags import load_from_flags, prepare_from_flags
+from ..data_schema import SINGLE_LABEL
 from ..errors import UsageError
 from ..flag_checks import (
     check_resume_optimizer,
     local_path,
 )
 from ..folder import STAGING_NAME, OutputDir, find_checkpoint
-from ..inference import compute_metrics
 from ..logs import get_logger
+from ..metrics import BEST_METRIC, ComputeMetrics
 from ..modeling_bilstm import BiLSTMForSequenceClassification, BiLSTMModel
 from ..presets import (
     CPU_PRESET,
+    PRESETS,
     WORD_VECTORS_BUDGET_SHARE,
     resolve,
     word_vectors_epochs,
@@ -59,7 +62,7 @@ from ..presets import (
 )
 from .divergence import DivergenceCallback, check_finite_weights
 from .results import report
-from .run_plan import RunPlanCallback
+from .run_plan import REFERENCE_TOKENS_PER_SECOND, RunPlanCallback
 from .time_budget import time_budget_from_flag
 
 logger = get_logger(__name__)
@@ -134,8 +137,21 @@ class SoftLabelTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
+def data_args_class_weights(model_args) -> bool:
+    return getattr(model_args, "class_weights", None) == "balanced"
+
+
+def selection_args(training_args: TrainingArguments, problem_type: str, given) -> TrainingArguments:
+    """Model selection on the problem type's own metric (hf_bilstm.metrics.BEST_METRIC) unless the flags chose one:
+    accuracy for classes, micro F1 for multi-label, MSE (lower is better) for regression."""
+    if "metric_for_best_model" in given or problem_type == SINGLE_LABEL:
+        return training_args
+    metric, greater = BEST_METRIC[problem_type]
+    return dataclasses.replace(training_args, metric_for_best_model=metric, greater_is_better=greater)
+
+
 def build_trainer(
-    model, training_args: TrainingArguments, datasets: dict, tokenizer, callbacks=(), finetuning=None
+    model, training_args: TrainingArguments, datasets: dict, tokenizer, callbacks=(), finetuning=None, loss=None
 ) -> Trainer:
     """
     The one place the `Trainer` is built; swap in a subclass, callbacks or an optimizer here.
@@ -145,6 +161,10 @@ def build_trainer(
     """
     trainer_args = dataclasses.replace(training_args, push_to_hub=False, remove_unused_columns=False)
     trainer_class, extra = Trainer, {}
+    if loss is not None:  # --class_weights (hf_bilstm.class_weights)
+        if SOFT_LABELS in datasets["train"].column_names or (finetuning is not None and finetuning.enabled()):
+            raise UsageError("--class_weights does not combine with soft labels or the fine-tuning tools; drop one.")
+        extra = {"compute_loss_func": loss}
     if SOFT_LABELS in datasets["train"].column_names:
         if finetuning is not None and finetuning.enabled():
             raise UsageError("the fine-tuning tools do not combine with training on a teacher's soft labels.")
@@ -161,7 +181,10 @@ def build_trainer(
         eval_dataset=datasets["validation"],
         processing_class=tokenizer,
         data_collator=PaddingCollator(tokenizer.pad_token_id),
-        compute_metrics=compute_metrics,
+        compute_metrics=ComputeMetrics(
+            model.config.problem_type or SINGLE_LABEL,
+            [model.config.id2label[i] for i in range(model.config.num_labels)],
+        ),
         callbacks=list(callbacks),
     )
 
@@ -209,6 +232,7 @@ def train(
         inputs={
             "--model_name_or_path": local_path(model_args.model_name_or_path),
             "--dataset": local_path(data_args.dataset),
+            **{f"--{name}": local_path(getattr(data_args, name)) for name in DATA_FILE_FLAGS},
         },
         is_main=is_main,
     )
@@ -270,6 +294,7 @@ class LoadedData:
     encoded: dict
     data_runtime: float  # seconds from the command's start: loading, tokenizer training, tokenizing
     soft_labelled_rows: int = 0  # unlabelled training rows that carry a teacher's labels (hf_bilstm.distillation)
+    predict: object = None  # a test split without labels, encoded: predictions only (predict_results.tsv)
 
 
 @dataclass
@@ -282,6 +307,7 @@ class FitResult:
     word_vectors: dict | None
     time_budget: object | None
     started: float
+    predict_logits: object = None  # logits of the unlabelled test rows (predict_results.tsv)
 
 
 def _train(
@@ -305,20 +331,7 @@ def _train(
 
 def splits_from_flags(raw, model_args, data_args, training_args) -> Splits:
     """The run's checked splits as the flags ask: the same carve (and dropped duplicates) for every caller."""
-    return prepare_splits(
-        raw,
-        text_column=data_args.text_column,
-        label_column=data_args.label_column,
-        train_split=data_args.train_split,
-        validation_split=data_args.validation_split,
-        test_split=data_args.test_split or None,
-        validation_fraction=data_args.validation_fraction,
-        max_train_samples=data_args.max_train_samples,
-        max_eval_samples=data_args.max_eval_samples,
-        max_test_samples=data_args.max_test_samples,
-        seed=training_args.seed,
-        validation_given="validation_split" in model_args.given_flags,
-    )
+    return prepare_from_flags(raw, data_args, model_args.given_flags, training_args.seed)
 
 
 def load_data(
@@ -327,12 +340,13 @@ def load_data(
     """Loads and checks the dataset, trains (or loads) the tokenizer and encodes every split; rank 0 first."""
     _, tokenizer_settings = resolve(model_args)
     with training_args.main_process_first(local=False, desc="dataset loading and tokenizing"):
-        raw = load_raw_dataset(data_args.dataset, data_args.dataset_config_name, data_args.cache_dir)
+        raw = load_from_flags(data_args)
         splits = splits_from_flags(raw, model_args, data_args, training_args)
         soft_labelled_rows = 0
         if extra_train is not None:
             labelled_rows = len(splits.train)
-            splits.train = with_soft_labelled_rows(splits, extra_train, data_args.text_column, data_args.label_column)
+            text, label = splits.schema.text_column, splits.schema.label_column
+            splits.train = with_soft_labelled_rows(splits, extra_train, text, label)
             soft_labelled_rows = len(splits.train) - labelled_rows
         if not read_test:  # its texts are out of train and validation already; nothing more is read of it
             splits.test = None
@@ -348,14 +362,18 @@ def load_data(
                 tokenizer.truncation_side = model_args.truncation_side
             check_tokenizer_length(tokenizer, tokenizer_source, or_flag="Pass --max_length, or ")
         else:
-            tokenizer = train_tokenizer_on(splits.train, data_args.text_column, **tokenizer_settings)
+            tokenizer = train_tokenizer_on(splits.train, splits.schema.text_column, **tokenizer_settings)
             # Not into the folder itself: it may still hold the previous complete model, which stays until the end.
             tokenizer.save_pretrained(output.new_staging())
-        encoded = encode_splits(
-            splits, tokenizer, data_args.text_column, data_args.label_column, data_args.preprocessing_num_workers
-        )
+        columns = splits.schema.text_column, splits.schema.label_column
+        encoded = encode_splits(splits, tokenizer, *columns, data_args.preprocessing_num_workers)
+        predict = None
+        if splits.predict is not None and read_test:
+            predict = encode(splits.predict, tokenizer, columns[0], None, data_args.preprocessing_num_workers)
     # Seconds per phase go to all_results.json: where the time of a run went (loading, tokenizer, tokenizing here).
-    return LoadedData(raw, splits, tokenizer, encoded, round(time.time() - command_started, 1), soft_labelled_rows)
+    return LoadedData(
+        raw, splits, tokenizer, encoded, round(time.time() - command_started, 1), soft_labelled_rows, predict
+    )
 
 
 def build_model(model_args, data_args, training_args, data: LoadedData, checkpoint):
@@ -373,12 +391,24 @@ def build_model(model_args, data_args, training_args, data: LoadedData, checkpoi
         model = build_model_from_pretrained(model_args.model_name_or_path, model_args, label_names)
     else:
         model = build_model_from_preset(resolve(model_args)[0], data.tokenizer, label_names)
+    # the loss follows the labels: cross-entropy, BCE over sigmoids (multi-label) or MSE (regression)
+    model.config.problem_type = data.splits.schema.problem_type
     word_vectors = None
     if checkpoint is None and word_vectors_epochs(model_args):  # a resumed run brings its trained embedding
         word_vectors = start_from_word_vectors(
             model, data.tokenizer, data.splits.train, data.raw, model_args, data_args, training_args.seed
         )
     return model, word_vectors
+
+
+def reference_speed(preset: str | None, given: frozenset) -> float | None:
+    """The preset's measured tokens/s (run_plan.REFERENCE_TOKENS_PER_SECOND) when this run trains it as it is: no
+    flag that changes the work per token (model, tokenizer, batch, precision); None otherwise."""
+    if preset is None:
+        return None
+    changed = set(PRESETS[preset].model) | set(PRESETS[preset].tokenizer)
+    changed |= {"per_device_train_batch_size", "rnn_implementation", "bf16", "fp16", "model_name_or_path"}
+    return None if given & changed else REFERENCE_TOKENS_PER_SECOND.get(preset)
 
 
 def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkpoint) -> FitResult:
@@ -403,9 +433,18 @@ def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkp
             {name: len(ds) for name, ds in encoded.items()},
             train_tokens,
             faster_preset=CPU_PRESET if preset != CPU_PRESET else None,
+            reference=reference_speed(preset, model_args.given_flags),
         )
     )
-    trainer = build_trainer(model, training_args, encoded, data.tokenizer, callbacks, model_args.finetuning)
+    training_args = selection_args(training_args, data.splits.schema.problem_type, model_args.given_flags)
+    loss = None
+    if data_args_class_weights(model_args):
+        from ..class_weights import WeightedLoss, balanced_weights
+
+        problem = data.splits.schema.problem_type
+        weights = balanced_weights(encoded["train"]["labels"], problem, len(data.splits.label_names))
+        loss = WeightedLoss(problem, weights)
+    trainer = build_trainer(model, training_args, encoded, data.tokenizer, callbacks, model_args.finetuning, loss)
 
     started = time.time()
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
@@ -437,4 +476,7 @@ def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkp
         trainer.log_metrics(key, figures)
         results[key] = figures
         metrics.update(figures)
-    return FitResult(trainer, metrics, results, word_vectors, time_budget, started)
+    predict_logits = None
+    if data.predict is not None:  # a test split without labels: predictions only, as run_classification's do_predict
+        predict_logits = trainer.predict(data.predict, metric_key_prefix="predict").predictions
+    return FitResult(trainer, metrics, results, word_vectors, time_budget, started, predict_logits)

@@ -13,8 +13,6 @@ What was measured goes to `onnx/export_report.json` and to a section of the mode
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import datetime
 import json
 import os
@@ -23,19 +21,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Literal
 
 import numpy as np
 import torch
 
-from .arguments import FlagParser, option, positional, switch
-from .data import encode, load_raw_dataset, prepare_splits
-from .errors import UsageError
-from .flag_checks import check_dataset_flag, check_number, check_seed
-from .logs import get_logger, show_progress
-from .model_loading import load_classifier_folder
-from .onnx_graph import EXPORTER_PREFIX
-from .onnx_runtime import (
+from ..data import encode, load_raw_dataset, prepare_splits
+from ..errors import UsageError
+from ..flag_checks import check_dataset_flag, check_number, check_seed
+from ..logs import get_logger
+from ..model_loading import load_classifier_folder
+from .graph import EXPORTER_PREFIX
+from .runtime import (
     FP32_FILE,
     INSTALL_HINT,
     INT8_FILE,
@@ -69,7 +65,7 @@ def export_fp32(folder: str, path: str) -> str:
     """Exports the classifier of `folder` to `path` in a fresh Python process; returns the exporter used."""
     # A fresh process: torch 2.13's dynamo exporter fixes the sequence length of every export after the first one in a
     # process (measured), which would make the file refuse other lengths.
-    command = [sys.executable, "-m", "hf_bilstm.onnx_graph", folder, path]
+    command = [sys.executable, "-m", "hf_bilstm.onnx.graph", folder, path]
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     lines = [line for line in done.stdout.splitlines() if line.startswith(EXPORTER_PREFIX)]
@@ -129,37 +125,6 @@ def max_logit_difference(model, ort_model) -> float:
     return worst
 
 
-@dataclasses.dataclass
-class ExportArguments:
-    """The arguments of `hf-bilstm export`."""
-
-    model: str = positional("model folder written by hf-bilstm train")
-    quantize: Literal["int8"] | None = option(None, "also write a dynamic int8 model")
-    dataset: str = option("stanfordnlp/imdb", "dataset for the int8 checks (Hub id, folder or data file)")
-    dataset_config_name: str | None = None
-    train_file: str | None = option(None, "training data file for the int8 checks (validation is carved from it)")
-    test_file: str | None = option(None, "test data file for the int8 checks")
-    text_column: str | None = option(None, "text column(s), comma-separated (default: the training's)")
-    label_column: str | None = option(None, "label column(s) (default: the training's)")
-    validation_fraction: float = option(0.1, "as given to hf-bilstm train")
-    test_fraction: float = option(0.1, "as given to hf-bilstm train (carves test from a dataset without one)")
-    seed: int = option(42, "as given to hf-bilstm train (carves validation)")
-    max_test_samples: int | None = option(None, "test reviews for the int8 check (all)")
-    overwrite: bool = switch("replace onnx/ files that an export did not write")
-
-
-def make_parser() -> FlagParser:
-    return FlagParser(
-        ExportArguments,
-        prog="hf-bilstm export",
-        description=(
-            "Export a trained classifier folder to ONNX (FOLDER/onnx/model.onnx), checked against PyTorch; with "
-            "--quantize int8 also onnx/model_quantized.onnx, checked on validation and test reviews."
-        ),
-        formatter_class=argparse.HelpFormatter,  # the help texts state their defaults where it matters
-    )
-
-
 def check_onnx_folder(folder: str, overwrite: bool) -> None:
     """`onnx/` may be written when it is absent or empty, holds only a previous export's files, or with --overwrite."""
     target = os.path.join(folder, ONNX_DIR)
@@ -215,7 +180,7 @@ def write_card_section(folder: str, report: dict) -> None:
         "",
         "```python",
         "from transformers import AutoTokenizer, pipeline",
-        "from hf_bilstm.onnx_runtime import ORTModelForSequenceClassification",
+        "from hf_bilstm.onnx.runtime import ORTModelForSequenceClassification",
         "",
         'source = "this folder, or its Hub id USER/NAME"',
         f"model = ORTModelForSequenceClassification.from_pretrained(source, quantized={bool(int8)})",
@@ -298,8 +263,8 @@ def _session(path: str):
 
 def check_int8(args, model, tokenizer, fp32, int8) -> dict:
     """Validation agreement and test accuracy of int8 against fp32; a UsageError when either check fails."""
-    from .data_schema import load_schema
-    from .evaluation import predicted_labels
+    from ..data_schema import load_schema
+    from ..inference import predicted_labels
 
     # the training's columns, label form and names (data_schema.json), unless the flags name other columns
     schema = load_schema(args.model, model.config)
@@ -362,21 +327,3 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
         "test_accuracy": int8_accuracy,
         "dataset": args.dataset,
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_command(sys.argv[1:] if argv is None else argv)
-    show_progress()  # the checks' results, on stderr as they are measured
-    try:
-        report = run_export(args)
-    except UsageError as error:
-        print(f"hf-bilstm export: error: {error}", file=sys.stderr)
-        return 2
-    written = [FP32_FILE] + ([INT8_FILE] if "int8" in report else [])
-    folder = os.path.join(args.model, ONNX_DIR)
-    print(f"hf-bilstm export: wrote {', '.join(os.path.join(folder, name) for name in written)} and {REPORT_FILE}.")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -91,7 +91,7 @@ def compare(answers: list[dict], reference: list[dict]) -> dict:
 
 
 def run_python_predict(folder: str, texts: list[str], backend: str, quantized: bool) -> dict:
-    from hf_bilstm.prediction import load_classifier, predict
+    from hf_bilstm.inference import load_classifier, predict
 
     classifier = load_classifier(folder, "cpu", backend, quantized)
     predict(classifier, texts[:32])  # warm-up

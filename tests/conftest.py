@@ -144,7 +144,7 @@ def exported(tmp_path_factory, toy):
     """A trained tiny 2-layer BiLSTM folder, exported with --quantize int8 (the checks ran on the toy dataset)."""
     from datasets import load_dataset
 
-    from hf_bilstm import onnx_export
+    from hf_bilstm.commands import export as export_cmd
 
     folder = tmp_path_factory.mktemp("exported")
     # hidden 64: recurrent weights past the exporter's constant-folding limit, as in a real model (so that they must be
@@ -153,6 +153,6 @@ def exported(tmp_path_factory, toy):
     train = load_dataset(toy, split="train")
     train_briefly(model, tokenizer, list(train["text"]), list(train["label"])).save_pretrained(folder)
     (folder / "README.md").write_text("---\nlicense: apache-2.0\n---\n\n# tiny\n\n## Results\n\nsome.\n")
-    code = onnx_export.main([str(folder), "--quantize", "int8", "--dataset", toy])
+    code = export_cmd.main([str(folder), "--quantize", "int8", "--dataset", toy])
     assert code == 0
     return folder

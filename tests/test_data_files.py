@@ -9,10 +9,13 @@ import random
 import pytest
 from helpers import QUIET, TINY
 
-from hf_bilstm import evaluation, training
+from hf_bilstm.arguments import parse_args
+from hf_bilstm.commands import evaluate as evaluate_cmd
+from hf_bilstm.commands import train as train_cmd
 from hf_bilstm.data import load_raw_dataset, prepare_splits
 from hf_bilstm.data_schema import MULTI_LABEL, REGRESSION, SCHEMA_FILE, SINGLE_LABEL
 from hf_bilstm.errors import UsageError
+from hf_bilstm.training.trainer import selection_args
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -49,7 +52,7 @@ def write_csv(path, header, data, delimiter=","):
 
 def train(tmp_path, *argv, name="model"):
     out = tmp_path / name
-    code = training.main([*argv, "--output_dir", str(out), *TINY, *QUIET, "--num_train_epochs", "1",
+    code = train_cmd.main([*argv, "--output_dir", str(out), *TINY, *QUIET, "--num_train_epochs", "1",
                           "--min_frequency", "1", "--per_device_train_batch_size", "16"])  # fmt: skip
     return code, out
 
@@ -164,7 +167,7 @@ def test_headerless_two_text_columns_with_classes_txt_train_and_evaluate(tmp_pat
     assert "| `Science` |" in card and "imdb" not in card.lower() and "review" not in card.lower()
     capsys.readouterr()
     # evaluate reads the training's columns and label values from the folder: only the file is given
-    assert evaluation.main([str(out), "--test_file", str(data / "test.csv"), "--device", "cpu"]) == 0
+    assert evaluate_cmd.main([str(out), "--test_file", str(data / "test.csv"), "--device", "cpu"]) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["test_samples"] == 30 and 0 <= metrics["test_accuracy"] <= 1 and "test_f1_Science" in metrics
 
@@ -186,7 +189,7 @@ def test_multi_label_cells_train_and_evaluate(tmp_path, capsys):
     assert {"test_f1_micro", "test_f1_macro", "eval_f1_joy"} <= set(results)
     assert read(out, "trainer_state.json")["best_metric"] == results["eval_f1_micro"]  # selected on micro F1
     capsys.readouterr()
-    assert evaluation.main([str(out), "--dataset", str(data), "--split", "test", "--device", "cpu"]) == 0
+    assert evaluate_cmd.main([str(out), "--dataset", str(data), "--split", "test", "--device", "cpu"]) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["test_f1_micro"] == pytest.approx(results["test_f1_micro"], abs=1e-6)
 
@@ -204,7 +207,7 @@ def test_scores_train_a_regression_and_evaluate(tmp_path, capsys):
     assert {"test_mse", "test_pearson", "eval_mse"} <= set(results)
     assert read(out, "trainer_state.json")["best_metric"] == results["eval_mse"]  # selected on MSE
     capsys.readouterr()
-    assert evaluation.main([str(out), "--dataset", str(data), "--device", "cpu"]) == 0
+    assert evaluate_cmd.main([str(out), "--dataset", str(data), "--device", "cpu"]) == 0
     assert json.loads(capsys.readouterr().out)["test_mse"] == pytest.approx(results["test_mse"], rel=1e-4)
 
 
@@ -255,3 +258,49 @@ def test_unsupported_shapes_get_one_line_and_no_output_folder(tmp_path, capsys):
     answer = [line for line in err.splitlines() if "error" in line]
     assert code == 2 and len(answer) == 1 and "no header" in answer[0] and "--column_names" in answer[0]
     assert "h.csv" in answer[0] and "Traceback" not in err
+
+
+def test_model_selection_follows_the_problem_type_and_a_given_metric(tmp_path):
+    argv = ["--output_dir", str(tmp_path / "o")]
+    model_args, _, args = parse_args(argv)
+    assert selection_args(args, SINGLE_LABEL, model_args.given_flags).metric_for_best_model == "accuracy"
+    chosen = selection_args(args, REGRESSION, model_args.given_flags)
+    assert chosen.metric_for_best_model == "mse" and chosen.greater_is_better is False
+    model_args, _, args = parse_args(argv + ["--metric_for_best_model", "f1"])
+    chosen = selection_args(args, MULTI_LABEL, model_args.given_flags)
+    assert chosen.metric_for_best_model == "f1" and chosen.greater_is_better is True
+    model_args, _, args = parse_args(argv + ["--metric_for_best_model", "mse"])
+    assert selection_args(args, REGRESSION, model_args.given_flags).greater_is_better is False
+
+
+def test_a_file_that_is_not_utf8_or_only_texts_is_named_with_the_fix(tmp_path):
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("text,label\ncaf\xe9 cr\xe8me,a\nna\xefve,b\n".encode("latin-1"))
+    with pytest.raises(UsageError, match=r"latin.csv.*iconv"):
+        load_raw_dataset(str(latin))
+    texts = tmp_path / "texts.txt"
+    texts.write_text("one text\nanother text\n")
+    with pytest.raises(UsageError, match="holds texts only.*folder per class"):
+        prepare_splits(load_raw_dataset(str(texts)), test_split=None)
+
+
+def test_fasttext_tab_separated_txt_semicolons_and_a_byte_order_mark_are_read(tmp_path):
+    fasttext = tmp_path / "train.txt"
+    fasttext.write_text("__label__pos great film\n__label__neg bad film\n__label__pos __label__funny a fine one\n")
+    rows_ = load_raw_dataset(str(fasttext))["train"]
+    assert rows_["text"] == ["great film", "bad film", "a fine one"] and rows_["label"][2] == ["pos", "funny"]
+    single = tmp_path / "single.txt"
+    single.write_text("__label__pos great film\n__label__neg bad film\n")
+    assert load_raw_dataset(str(single))["train"]["label"] == ["pos", "neg"]
+    tabs = tmp_path / "germeval.txt"  # GermEval's shape: a headerless TSV named .txt, with a repeated value
+    tabs.write_text("Ein Tweet hier\tOTHER\tOTHER\nNoch einer\tOFFENSE\tINSULT\n")
+    with pytest.raises(UsageError, match="no header.*'OTHER' is there twice"):
+        load_raw_dataset(str(tabs))
+    raw = load_raw_dataset(str(tabs), column_names=["text", "coarse", "fine"])
+    assert raw["train"]["coarse"] == ["OTHER", "OFFENSE"]
+    semicolons = tmp_path / "semi.csv"
+    semicolons.write_text("text;label\nhallo welt;a\ntschuess;b\n")
+    assert load_raw_dataset(str(semicolons))["train"].column_names == ["text", "label"]
+    bom = tmp_path / "bom.csv"
+    bom.write_text("text,label\nhello,a\nbye,b\n", encoding="utf-8-sig")
+    assert load_raw_dataset(str(bom))["train"].column_names == ["text", "label"]

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from helpers import TEXTS
 
-from hf_bilstm import onnx_export
-from hf_bilstm.prediction import load_classifier, predict
+from hf_bilstm.commands import export as export_cmd
+from hf_bilstm.inference import load_classifier, predict
 
 ROOT = Path(__file__).resolve().parent.parent
 JS = ROOT / "js"
@@ -100,7 +100,7 @@ def test_the_demo_page_answers_as_python_in_headless_chromium(exported, toy, tmp
     folder = tmp_path / "model"
     shutil.copytree(exported, folder)
     args = [str(folder), "--quantize", "int8", "--dataset", toy, "--overwrite", "--demo_vendor", str(NODE_MODULES)]
-    assert onnx_export.main(args) == 0
+    assert export_cmd.main(args) == 0
     assert {"index.html", "app.js", "model_info.json"} <= set(os.listdir(folder / "demo"))
     texts = ["A great movie!", "Terrible, boring film.", "Clichés, but a wonderful café scene.", "awful " * 70]
     port = free_port()

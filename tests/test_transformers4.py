@@ -67,8 +67,8 @@ json.dump({
 def test_transformers_4_and_optimum_read_the_folder_as_transformers_5(exported, tmp_path, side):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from hf_bilstm import upgrade
-    from hf_bilstm.onnx_runtime import ORTModelForSequenceClassification
+    from hf_bilstm.commands import upgrade
+    from hf_bilstm.onnx.runtime import ORTModelForSequenceClassification
 
     folder = tmp_path / "model"
     shutil.copytree(exported, folder)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizers import pre_tokenizers
 
-from hf_bilstm import upgrade
+from hf_bilstm.commands import upgrade
 from hf_bilstm.tokenization_bilstm import TOKENIZER_CLASS, build_pre_tokenizer, save_tokenizer
 
 WHITESPACE = pre_tokenizers.Whitespace()

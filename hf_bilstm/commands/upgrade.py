@@ -19,9 +19,9 @@ import tempfile
 
 from tokenizers import Tokenizer
 
-from .arguments import FlagParser, option, positional
-from .errors import UsageError
-from .tokenization_bilstm import (
+from ..arguments import FlagParser, option, positional
+from ..errors import UsageError
+from ..tokenization_bilstm import (
     PRE_TOKENIZER_PATTERN,
     TOKENIZER_CLASS,
     build_pre_tokenizer,
@@ -141,7 +141,7 @@ def copy_atomically(source: str, target: str) -> None:
 
 def run_upgrade(folder: str, texts_file: str | None = None) -> list[str]:
     """Upgrades `folder` in place; returns what changed (empty when it was already current)."""
-    from . import configuration_bilstm
+    from .. import configuration_bilstm
 
     if not os.path.isdir(folder) or not os.path.isfile(os.path.join(folder, "config.json")):
         raise UsageError(f"{folder!r} is not a model folder (no config.json); give one written by hf-bilstm train.")
@@ -168,25 +168,28 @@ def run_upgrade(folder: str, texts_file: str | None = None) -> list[str]:
             copy_atomically(os.path.join(package, name), target)
             changes.append(f"{name}: this hf_bilstm's code (trust_remote_code on transformers 4.x keeps pad_token_id)")
     if os.path.isfile(os.path.join(folder, "onnx", "model.onnx")):
-        from .onnx_js import write_js_module
+        from ..onnx.javascript import write_js_module
 
         if write_js_module(folder):
             changes.append("hf_bilstm.js: the transformers.js module for onnx/")
     return changes
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_command(sys.argv[1:] if argv is None else argv)
-    try:
-        changes = run_upgrade(os.path.expanduser(args.model), args.texts_file)
-    except UsageError as error:
-        print(f"hf-bilstm upgrade: error: {error}", file=sys.stderr)
-        return 2
+def run(argv: list[str]) -> int:
+    args = make_parser().parse_command(argv)
+    changes = run_upgrade(os.path.expanduser(args.model), args.texts_file)
     if not changes:
         print(f"hf-bilstm upgrade: {args.model} is already current; nothing changed.")
     for change in changes:
         print(f"hf-bilstm upgrade: {args.model}/{change}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`hf-bilstm upgrade`; hf_bilstm.cli turns what goes wrong into one line and an exit code."""
+    from ..cli import run_command
+
+    return run_command("upgrade", sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,9 @@ import json
 import os
 import tempfile
 
-from .errors import UsageError
+from ..errors import UsageError
 
-HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "js")
+HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "js")
 JS_MODULE = "hf_bilstm.js"
 DEMO_DIR = "demo"
 DEMO_FILES = ("index.html", "app.js")

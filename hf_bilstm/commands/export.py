@@ -19,11 +19,14 @@ class ExportArguments:
 
     model: str = positional("model folder written by hf-bilstm train")
     quantize: Literal["int8"] | None = option(None, "also write a dynamic int8 model")
-    dataset: str = option("stanfordnlp/imdb", "dataset for the int8 checks (Hub id or folder)")
+    dataset: str = option("stanfordnlp/imdb", "dataset for the int8 checks (Hub id, folder or data file)")
     dataset_config_name: str | None = None
-    text_column: str = "text"
-    label_column: str = "label"
+    train_file: str | None = option(None, "training data file for the int8 checks (validation is carved from it)")
+    test_file: str | None = option(None, "test data file for the int8 checks")
+    text_column: str | None = option(None, "text column(s), comma-separated (default: the training's)")
+    label_column: str | None = option(None, "label column(s) (default: the training's)")
     validation_fraction: float = option(0.1, "as given to hf-bilstm train")
+    test_fraction: float = option(0.1, "as given to hf-bilstm train (carves test from a dataset without one)")
     seed: int = option(42, "as given to hf-bilstm train (carves validation)")
     max_test_samples: int | None = option(None, "test reviews for the int8 check (all)")
     overwrite: bool = switch("replace onnx/ files that an export did not write")

@@ -25,7 +25,7 @@ import time
 import numpy as np
 import torch
 
-from ..data import encode, load_raw_dataset, prepare_eval_split, prepare_splits
+from ..data import encode, load_raw_dataset, prepare_splits
 from ..errors import UsageError
 from ..flag_checks import check_dataset_flag, check_number, check_seed
 from ..logs import get_logger
@@ -204,7 +204,7 @@ def run_export(args) -> dict:
     if not os.path.isdir(folder):
         raise UsageError(f"{args.model!r}: no such folder. Export works on a local folder written by hf-bilstm train.")
     check_onnx_folder(folder, args.overwrite)
-    if args.quantize:
+    if args.quantize and not args.train_file:
         check_dataset_flag(args.dataset)
     model, tokenizer = load_classifier_folder(folder, "cpu")
     weights_sha = file_sha256(os.path.join(folder, "model.safetensors"))
@@ -263,20 +263,33 @@ def _session(path: str):
 
 def check_int8(args, model, tokenizer, fp32, int8) -> dict:
     """Validation agreement and test accuracy of int8 against fp32; a UsageError when either check fails."""
+    from ..data_schema import load_schema
     from ..inference import predicted_labels
 
-    label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    raw = load_raw_dataset(args.dataset, args.dataset_config_name)
+    # the training's columns, label form and names (data_schema.json), unless the flags name other columns
+    schema = load_schema(args.model, model.config)
+    schema.label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    if args.text_column:
+        schema.text_columns = [c.strip() for c in args.text_column.split(",")]
+    if args.label_column:
+        schema.label_columns = [c.strip() for c in args.label_column.split(",")]
+    files = {name: path for name, path in (("train", args.train_file), ("test", args.test_file)) if path}
+    dataset = None if args.train_file else args.dataset
+    raw = load_raw_dataset(dataset, args.dataset_config_name, files=files, column_names=schema.column_names)
     splits = prepare_splits(
         raw,
-        args.text_column,
-        args.label_column,
+        ",".join(schema.text_columns),
+        ",".join(schema.label_columns),
         validation_fraction=args.validation_fraction,
         max_eval_samples=AGREEMENT_REVIEWS,
-        test_split=None,
+        max_test_samples=args.max_test_samples,
+        test_fraction=args.test_fraction,  # the data has no test split: carved as hf-bilstm train carved it
         seed=args.seed,
+        problem_type=schema.problem_type,
+        label_separator=schema.label_separator,
+        label_names=None if schema.label_values is None else schema.label_names,
     )
-    validation = encode(splits.validation, tokenizer, args.text_column, args.label_column)
+    validation = encode(splits.validation, tokenizer, schema.text_column, schema.label_column)
     agreement = float(
         np.mean(predicted_labels(fp32, tokenizer, validation) == predicted_labels(int8, tokenizer, validation))
     )
@@ -288,10 +301,12 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
             f"the int8 model's labels agree with fp32 on only {agreement:.2%} of {len(validation)} validation reviews "
             f"(at least {MIN_INT8_AGREEMENT:.0%} needed), so it was not written. Export without --quantize."
         )
-    test = prepare_eval_split(
-        raw, "test", label_names, args.text_column, args.label_column, args.max_test_samples, args.seed
-    )
-    test = encode(test, tokenizer, args.text_column, args.label_column)
+    if splits.test is None:
+        raise UsageError(
+            "the int8 check needs a labelled test split, and the data has none with labels; give --test_file (or "
+            "export without --quantize)."
+        )
+    test = encode(splits.test, tokenizer, schema.text_column, schema.label_column)
     truth = np.asarray(test["labels"])
     fp32_accuracy = float(np.mean(predicted_labels(fp32, tokenizer, test) == truth))
     int8_accuracy = float(np.mean(predicted_labels(int8, tokenizer, test) == truth))

@@ -261,10 +261,9 @@ def _session(path: str):
     return onnxruntime.InferenceSession(path, session_options(onnxruntime), providers=["CPUExecutionProvider"])
 
 
-def check_int8(args, model, tokenizer, fp32, int8) -> dict:
-    """Validation agreement and test accuracy of int8 against fp32; a UsageError when either check fails."""
+def _int8_check_splits(args, model):
+    """The training's data schema and the validation and test rows the int8 checks read, carved as train did."""
     from ..data_schema import load_schema
-    from ..inference import predicted_labels
 
     # the training's columns, label form and names (data_schema.json), unless the flags name other columns
     schema = load_schema(args.model, model.config)
@@ -289,6 +288,14 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
         label_separator=schema.label_separator,
         label_names=None if schema.label_values is None else schema.label_names,
     )
+    return schema, splits
+
+
+def check_int8(args, model, tokenizer, fp32, int8) -> dict:
+    """Validation agreement and test accuracy of int8 against fp32; a UsageError when either check fails."""
+    from ..inference import predicted_labels
+
+    schema, splits = _int8_check_splits(args, model)
     validation = encode(splits.validation, tokenizer, schema.text_column, schema.label_column)
     agreement = float(
         np.mean(predicted_labels(fp32, tokenizer, validation) == predicted_labels(int8, tokenizer, validation))

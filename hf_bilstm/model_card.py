@@ -73,7 +73,10 @@ class DatasetSource:
 
     @property
     def description(self) -> str:
-        """`stanfordnlp/imdb`, or `a local copy of stanfordnlp/imdb` / `a local copy of IMDB (…)`."""
+        """`stanfordnlp/imdb`, or `a local copy of stanfordnlp/imdb` / `a local copy of IMDB (…)`, or `the file
+        `train.csv`` for data given as files (--train_file, --dataset FILE)."""
+        if os.path.isfile(os.path.expanduser(self.given)) and not self.hub_id:
+            return f"the file {self.title}"
         return f"a local copy of {self.title}" if self.is_local else self.title
 
     @classmethod

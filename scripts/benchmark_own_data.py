@@ -160,7 +160,9 @@ def baseline(splits) -> dict:
             return model.predict(matrix)
         if problem_type == "multi_label_classification":
             return model.decision_function(matrix)  # logits: sigmoid >= 0.5 where the logit >= 0
-        return model.predict_log_proba(matrix)  # argmax = the predicted class
+        scores = np.full((matrix.shape[0], len(splits.label_names)), -np.inf)
+        scores[:, model.classes_] = model.predict_log_proba(matrix)  # argmax = the predicted class id
+        return scores
 
     headline = FIGURES[problem_type][0]
     best = None

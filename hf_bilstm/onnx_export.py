@@ -5,7 +5,7 @@ Checks, all run before any file lands in `onnx/`:
 - fp32: ONNX Runtime's logits equal PyTorch's to `FP32_TOLERANCE` on texts of many lengths, batched with padding on
   the right and on the left;
 - int8 (dynamic quantization of the recurrent and linear weights; embeddings stay fp32): the predicted labels agree
-  with fp32 on at least `MIN_INT8_AGREEMENT` of `AGREEMENT_REVIEWS` validation reviews (carved from train as
+  with fp32 on at least `MIN_INT8_AGREEMENT` of `AGREEMENT_TEXTS` validation texts (carved from train as
   `hf-bilstm train` carves them), and accuracy on the test split is within `MAX_INT8_ACCURACY_DROP` of fp32's.
 
 What was measured goes to `onnx/export_report.json` and to a section of the model card.
@@ -49,7 +49,7 @@ from .onnx_runtime import (
 logger = get_logger(__name__)
 
 FP32_TOLERANCE = 1e-4
-AGREEMENT_REVIEWS = 2000
+AGREEMENT_TEXTS = 2000
 MIN_INT8_AGREEMENT = 0.99
 MAX_INT8_ACCURACY_DROP = 0.005
 CARD_SECTION = "## ONNX Runtime"  # the card section this command owns (replaced by the next export)
@@ -141,7 +141,7 @@ class ExportArguments:
     label_column: str = "label"
     validation_fraction: float = option(0.1, "as given to hf-bilstm train")
     seed: int = option(42, "as given to hf-bilstm train (carves validation)")
-    max_test_samples: int | None = option(None, "test reviews for the int8 check (all)")
+    max_test_samples: int | None = option(None, "test texts for the int8 check (all)")
     overwrite: bool = switch("replace onnx/ files that an export did not write")
 
 
@@ -151,7 +151,7 @@ def make_parser() -> FlagParser:
         prog="hf-bilstm export",
         description=(
             "Export a trained classifier folder to ONNX (FOLDER/onnx/model.onnx), checked against PyTorch; with "
-            "--quantize int8 also onnx/model_quantized.onnx, checked on validation and test reviews."
+            "--quantize int8 also onnx/model_quantized.onnx, checked on validation and test texts."
         ),
         formatter_class=argparse.HelpFormatter,  # the help texts state their defaults where it matters
     )
@@ -201,12 +201,12 @@ def write_card_section(folder: str, report: dict) -> None:
             "",
             "| | fp32 | int8 |",
             "|---|---|---|",
-            f"| test accuracy ({int8['test_samples']:,} reviews) | {int8['fp32_test_accuracy']:.4f} | "
+            f"| test accuracy ({int8['test_samples']:,} texts) | {int8['fp32_test_accuracy']:.4f} | "
             f"{int8['test_accuracy']:.4f} |",
             f"| file size | {report['fp32']['bytes'] / 1e6:.1f} MB | {int8['bytes'] / 1e6:.1f} MB |",
             "",
             f"The int8 labels agreed with fp32 on {int8['validation_agreement']:.2%} of "
-            f"{int8['validation_samples']:,} validation reviews.",
+            f"{int8['validation_samples']:,} validation texts.",
         ]
     lines += [
         "",
@@ -304,7 +304,7 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
         args.text_column,
         args.label_column,
         validation_fraction=args.validation_fraction,
-        max_eval_samples=AGREEMENT_REVIEWS,
+        max_eval_samples=AGREEMENT_TEXTS,
         test_split=None,
         seed=args.seed,
     )
@@ -313,11 +313,11 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
         np.mean(predicted_labels(fp32, tokenizer, validation) == predicted_labels(int8, tokenizer, validation))
     )
     logger.info(
-        f"hf-bilstm export: int8 labels agree with fp32 on {agreement:.2%} of {len(validation):,} validation reviews."
+        f"hf-bilstm export: int8 labels agree with fp32 on {agreement:.2%} of {len(validation):,} validation texts."
     )
     if agreement < MIN_INT8_AGREEMENT:
         raise UsageError(
-            f"the int8 model's labels agree with fp32 on only {agreement:.2%} of {len(validation)} validation reviews "
+            f"the int8 model's labels agree with fp32 on only {agreement:.2%} of {len(validation)} validation texts "
             f"(at least {MIN_INT8_AGREEMENT:.0%} needed), so it was not written. Export without --quantize."
         )
     test = prepare_eval_split(
@@ -328,7 +328,7 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
     fp32_accuracy = float(np.mean(predicted_labels(fp32, tokenizer, test) == truth))
     int8_accuracy = float(np.mean(predicted_labels(int8, tokenizer, test) == truth))
     logger.info(
-        f"hf-bilstm export: test accuracy on {len(test):,} reviews: fp32 {fp32_accuracy:.4f}, "
+        f"hf-bilstm export: test accuracy on {len(test):,} texts: fp32 {fp32_accuracy:.4f}, "
         f"int8 {int8_accuracy:.4f}."
     )
     if fp32_accuracy - int8_accuracy > MAX_INT8_ACCURACY_DROP:

@@ -32,7 +32,8 @@ import torch
 from datasets import Dataset
 from transformers import Trainer
 
-from .data import SOFT_LABELS, encode, load_raw_dataset
+from .data import SOFT_LABELS, encode
+from .data_flags import load_from_flags
 from .errors import UsageError
 from .evaluation import _batches
 from .logs import get_logger
@@ -142,7 +143,7 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
         logger.warning("hf-bilstm: the test split is not read: the recipe ends with validation figures only.")
     budget = model_args.max_train_seconds or settings["max_seconds"]
     # Read before anything is trained: a dataset without the unlabelled split is refused now, not after the teacher.
-    raw = load_raw_dataset(data_args.dataset, data_args.dataset_config_name, data_args.cache_dir)
+    raw = load_from_flags(data_args)  # the same files and columns as the phases that train
     unlabelled = _unlabelled_texts(raw, settings["unlabelled_splits"], data_args.text_column, data_args)
     if os.path.isdir(work) and model_args.overwrite_output_dir:
         shutil.rmtree(work)
@@ -171,7 +172,7 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
 
     phase_started = time.time()
     splits = splits_from_flags(raw, model_args, data_args, training_args)
-    text, label = data_args.text_column, data_args.label_column
+    text, label = splits.schema.text_column, splits.schema.label_column
     linear = LinearTeacher(num_labels=len(splits.label_names), seed=training_args.seed).fit(
         list(splits.train[text]),
         list(splits.train[label]),

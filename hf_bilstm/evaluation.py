@@ -1,6 +1,8 @@
-"""`hf-bilstm evaluate`: a trained model folder on any split of a dataset → accuracy, macro F1 and loss.
+"""`hf-bilstm evaluate`: a trained model folder on any split of a dataset or a data file → its metrics and loss.
 
-The metrics are defined here, once: `hf-bilstm train` reports them through the Trainer with `compute_metrics`.
+The columns, label form and problem type are the training's (the folder's data_schema.json); the metrics are those
+of hf_bilstm.metrics, as `hf-bilstm train` reports them: accuracy, macro F1 and per-class P/R/F1 for classes, micro
+and macro F1 at threshold 0.5 for multi-label, MSE and Pearson for regression.
 """
 
 import argparse
@@ -16,9 +18,12 @@ import torch
 
 from .arguments import FlagParser, option, positional, switch
 from .data import PaddingCollator, encode, load_raw_dataset, prepare_eval_split
+from .data_flags import comma_list
+from .data_schema import MULTI_LABEL, REGRESSION, SINGLE_LABEL, load_schema
 from .errors import UsageError
 from .flag_checks import check_dataset_flag, check_number, check_seed
 from .logs import quiet_libraries
+from .metrics import metrics_for, single_label_metrics
 from .model_loading import (
     BACKEND_HELP,
     QUANTIZED_HELP,
@@ -36,11 +41,13 @@ class EvaluateArguments:
     """The arguments of `hf-bilstm evaluate`."""
 
     model: str = positional("model folder (or Hub id) written by hf-bilstm train")
-    dataset: str = option("stanfordnlp/imdb", "Hub dataset id or local folder")
+    dataset: str = option("stanfordnlp/imdb", "Hub dataset id, local folder or data file")
     dataset_config_name: str | None = None
     split: str = option("test", "split to evaluate (default: test)")
-    text_column: str = "text"
-    label_column: str = "label"
+    test_file: str | None = option(None, "evaluate this data file (csv, tsv, json, jsonl, parquet), not --dataset")
+    text_column: str | None = option(None, "text column(s), comma-separated (default: the training's)")
+    label_column: str | None = option(None, "label column(s) (default: the training's)")
+    column_names: str | None = option(None, "column names of a headerless csv/tsv file (default: the training's)")
     max_samples: int | None = option(None, "seeded random subset")
     seed: int = 42
     batch_size: int = 128
@@ -62,24 +69,7 @@ def make_parser() -> FlagParser:
 
 def classification_metrics(predictions: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Accuracy and macro F1 (over the classes that occur in labels or predictions, like scikit-learn)."""
-    predictions, labels = np.asarray(predictions).reshape(-1), np.asarray(labels).reshape(-1)
-    keep = labels != -100
-    predictions, labels = predictions[keep], labels[keep]
-    f1s = []
-    for c in np.union1d(labels, predictions):
-        tp = np.sum((predictions == c) & (labels == c))
-        fp = np.sum((predictions == c) & (labels != c))
-        fn = np.sum((predictions != c) & (labels == c))
-        f1s.append(2 * tp / (2 * tp + fp + fn))
-    return {
-        "accuracy": float(np.mean(predictions == labels)) if len(labels) else 0.0,
-        "f1": float(np.mean(f1s)) if f1s else 0.0,
-    }
-
-
-def compute_metrics(eval_pred) -> dict[str, float]:
-    logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
-    return classification_metrics(np.argmax(logits, axis=-1), eval_pred.label_ids)
+    return single_label_metrics(predictions, labels)
 
 
 def load_model(path: str, device: str | None = None):
@@ -110,20 +100,33 @@ def predicted_labels(model, tokenizer, encoded, batch_size: int = 64) -> np.ndar
     return labels
 
 
+def _loss_sum(logits, target, problem_type: str) -> float:
+    """The summed loss of a batch under the model's problem type (as the model's own forward computes it)."""
+    functional = torch.nn.functional
+    if problem_type == REGRESSION:
+        return functional.mse_loss(logits.float().reshape(-1), target.float(), reduction="sum").item()
+    if problem_type == MULTI_LABEL:  # mean over labels per row, summed over rows
+        per_row = functional.binary_cross_entropy_with_logits(logits.float(), target.float(), reduction="none")
+        return per_row.mean(dim=-1).sum().item()
+    return functional.cross_entropy(logits.float(), target, reduction="sum").item()
+
+
 @torch.no_grad()
-def evaluate_dataset(model, tokenizer, encoded, batch_size: int = 128, prefix: str = "eval") -> dict[str, float]:
-    """Accuracy, macro F1 and mean cross-entropy over `encoded` (input_ids, labels, length), longest first."""
+def evaluate_dataset(
+    model, tokenizer, encoded, batch_size: int = 128, prefix: str = "eval", label_names=None
+) -> dict[str, float]:
+    """The problem type's metrics (hf_bilstm.metrics) and mean loss over `encoded` (input_ids, labels, length)."""
     # model.device, not a parameter's: the ONNX Runtime model has no parameters
     device = model.device
-    predictions, labels, losses = [], [], []
+    problem_type = getattr(model.config, "problem_type", None) or SINGLE_LABEL
+    all_logits, labels, losses = [], [], []
     for _, batch in _batches(tokenizer, encoded, batch_size):
         inputs = {key: batch[key].to(device) for key in ("input_ids", "attention_mask")}
         logits = model(**inputs).logits
-        target = batch["labels"].to(device)
-        losses.append(torch.nn.functional.cross_entropy(logits.float(), target, reduction="sum").item())
-        predictions.append(logits.argmax(-1).cpu().numpy())
+        losses.append(_loss_sum(logits, batch["labels"].to(device), problem_type))
+        all_logits.append(logits.float().cpu().numpy())
         labels.append(batch["labels"].numpy())
-    metrics = classification_metrics(np.concatenate(predictions), np.concatenate(labels))
+    metrics = metrics_for(problem_type, np.concatenate(all_logits), np.concatenate(labels), label_names)
     metrics["loss"] = sum(losses) / len(encoded)
     metrics["samples"] = len(encoded)
     return {f"{prefix}_{key}": value for key, value in metrics.items()}
@@ -190,15 +193,35 @@ def check_args(args) -> str:
     check_number("--batch_size", args.batch_size, integer=True, minimum=1)
     check_number("--max_samples", args.max_samples, integer=True, minimum=1)
     check_seed(args.seed)
-    if args.text_column == args.label_column:
-        raise UsageError(
-            f"--text_column and --label_column are both {args.text_column!r}; name the column of the texts and the "
-            "column of the labels."
-        )
+    comma_list(args.text_column, "--text_column")
+    comma_list(args.label_column, "--label_column")
+    comma_list(args.column_names, "--column_names")
+    if args.test_file is not None and not os.path.isfile(os.path.expanduser(args.test_file)):
+        raise UsageError(f"--test_file {args.test_file!r} does not exist; give the data file to evaluate on.")
     if args.output_file is not None:
-        check_output_file(args.output_file, args.model, args.dataset)
-    check_dataset_flag(args.dataset)
+        check_output_file(args.output_file, args.model, args.test_file or args.dataset)
+    if args.test_file is None:
+        check_dataset_flag(args.dataset)
     return check_backend_flags(args)
+
+
+def schema_for(args, config):
+    """The model folder's data schema (hf_bilstm.data_schema), with the column flags given here on top."""
+    schema = load_schema(args.model, config)
+    schema.label_names = [config.id2label[i] for i in range(config.num_labels)]
+    if args.text_column:
+        schema.text_columns = comma_list(args.text_column, "--text_column")
+    if args.label_column:
+        schema.label_columns = comma_list(args.label_column, "--label_column")
+    if args.column_names:
+        schema.column_names = comma_list(args.column_names, "--column_names")
+    shared = sorted(set(schema.text_columns) & set(schema.label_columns))
+    if shared:  # checked before any data is read
+        raise UsageError(
+            f"--text_column and --label_column are both {shared[0]!r}; name the column of the texts and the column "
+            "of the labels."
+        )
+    return schema
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,13 +234,15 @@ def _main(args) -> int:
     try:
         device = check_args(args)
         model, tokenizer = load_backend(args.model, device, args.backend, args.quantized)
-        label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-        raw = load_raw_dataset(args.dataset, args.dataset_config_name)
-        split = prepare_eval_split(
-            raw, args.split, label_names, args.text_column, args.label_column, args.max_samples, args.seed
-        )
-        encoded = encode(split, tokenizer, args.text_column, args.label_column)
-        metrics = evaluate_dataset(model, tokenizer, encoded, args.batch_size, prefix=args.split)
+        schema = schema_for(args, model.config)
+        data_file = args.test_file or (args.dataset if os.path.isfile(os.path.expanduser(args.dataset)) else None)
+        if data_file is not None:  # one file: the split to evaluate
+            raw = load_raw_dataset(None, files={args.split: data_file}, column_names=schema.column_names)
+        else:
+            raw = load_raw_dataset(args.dataset, args.dataset_config_name, column_names=schema.column_names)
+        split = prepare_eval_split(raw, args.split, schema, max_samples=args.max_samples, seed=args.seed)
+        encoded = encode(split, tokenizer, schema.text_column, schema.label_column)
+        metrics = evaluate_dataset(model, tokenizer, encoded, args.batch_size, args.split, schema.label_names)
         bad = {key: value for key, value in metrics.items() if isinstance(value, float) and not math.isfinite(value)}
         if bad:  # refused weights make this unreachable; JSON has no NaN
             raise UsageError(f"the model gave {bad}; its weights are broken. Train or save the model again.")

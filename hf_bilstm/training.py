@@ -36,16 +36,15 @@ from .data import (
     Splits,
     check_tokenizer_length,
     check_validation_split_name,
+    encode,
     encode_splits,
-    load_raw_dataset,
-    prepare_splits,
     train_tokenizer_on,
     with_soft_labelled_rows,
 )
-from .data_schema import save_schema
+from .data_flags import check_data_flags, load_from_flags, prepare_from_flags
+from .data_schema import SINGLE_LABEL, save_schema
 from .divergence import DivergenceCallback, check_finite_weights
 from .errors import UsageError, exit_code_for
-from .evaluation import compute_metrics
 from .finetuning import FineTuningArguments
 from .flag_checks import (
     check_architecture,
@@ -58,9 +57,10 @@ from .flag_checks import (
     local_path,
 )
 from .logs import get_logger, show_progress
+from .metrics import BEST_METRIC, ComputeMetrics, per_class_table
 from .modeling_bilstm import BiLSTMForSequenceClassification, BiLSTMModel
 from .output_dir import STAGING_NAME, OutputDir, find_checkpoint
-from .run_plan import RunPlanCallback, minutes
+from .run_plan import REFERENCE_TOKENS_PER_SECOND, RunPlanCallback, minutes
 from .time_budget import time_budget_from_flag
 
 logger = get_logger(__name__)
@@ -214,6 +214,9 @@ CPU_BF16_DEFAULT = False
 # Under --max_train_seconds, word vectors stop between epochs once this share of the budget would be spent.
 WORD_VECTORS_BUDGET_SHARE = 0.25
 
+# The flags that name data files (inputs an output folder must not overwrite).
+DATA_FILE_FLAGS = ("train_file", "validation_file", "test_file")
+
 # TrainingArguments defaults for every preset: RNN-friendly, validation-driven.
 COMMON_TRAINING = dict(
     eval_strategy="epoch",
@@ -296,6 +299,14 @@ class ModelArguments:
             "a test or validation split). A split the dataset lacks is refused."
         },
     )
+    class_weights: str | None = field(
+        default=None,
+        metadata={
+            "help": "'balanced': weigh the loss of each class by n_rows / (n_classes * its rows) (multi-label: "
+            "each label's positives by its negatives / positives), for imbalanced classes. Default: none.",
+            "choices": ["balanced"],
+        },
+    )
     early_stopping_patience: int | None = field(
         default=None, metadata={"help": "Stop after this many evaluations without a better validation accuracy."}
     )
@@ -324,7 +335,22 @@ class DataArguments:
 
     dataset: str = field(
         default="stanfordnlp/imdb",
-        metadata={"help": "Hub dataset id or local folder (offline: e.g. ../shared/data/imdb)."},
+        metadata={
+            "help": "Hub dataset id, local folder (data files named by split: train.csv, dev.tsv, test.jsonl, ...; "
+            "or one folder per class: train/pos/*.txt) or one data file to carve validation and test from. "
+            "Default: stanfordnlp/imdb unless --train_file is given."
+        },
+    )
+    train_file: str | None = field(
+        default=None, metadata={"help": "Training data file: csv, tsv, json, jsonl, parquet or txt."}
+    )
+    validation_file: str | None = field(default=None, metadata={"help": "Validation data file (same formats)."})
+    test_file: str | None = field(
+        default=None, metadata={"help": "Test data file; without the label column(s): predictions only."}
+    )
+    column_names: str | None = field(
+        default=None,
+        metadata={"help": "Comma-separated column names of csv/tsv files without a header row (label,title,text)."},
     )
     dataset_config_name: str | None = field(default=None, metadata={"help": "Dataset configuration name."})
     dataset_name: str | None = field(
@@ -342,16 +368,52 @@ class DataArguments:
         default=None,
         metadata={"help": "Language code of the texts for the card (e.g. en). Default: the dataset card's, or none."},
     )
-    text_column: str = field(default="text", metadata={"help": "Column holding the texts."})
-    label_column: str = field(default="label", metadata={"help": "Column holding the labels."})
+    text_column: str = field(
+        default="text",
+        metadata={
+            "help": "Column holding the texts; several comma-separated are joined with a space (title,description). "
+            "Default: text, else a column named sentence, review, message, question, ..."
+        },
+    )
+    label_column: str = field(
+        default="label",
+        metadata={
+            "help": "Column holding the labels: classes, a list of labels or cells like '0,3' (multi-label), or "
+            "scores (regression); several comma-separated 0/1 columns are a multi-label problem. Default: label, "
+            "else a column named labels, class, category, score, ..."
+        },
+    )
+    label_separator: str | None = field(
+        default=None, metadata={"help": "Multi-label cells such as '0,3' are split on this (',' is inferred)."}
+    )
+    problem_type: str | None = field(
+        default=None,
+        metadata={
+            "help": "Default: inferred from the labels (lists or '0,3' cells: multi-label; fractions: regression).",
+            "choices": ["single_label_classification", "multi_label_classification", "regression"],
+        },
+    )
     train_split: str = field(default="train", metadata={"help": "Split to train on."})
     validation_split: str = field(
         default="validation",
         metadata={"help": "Split for model selection; when the dataset lacks it, it is carved from train."},
     )
-    test_split: str = field(default="test", metadata={"help": "Split evaluated once at the end ('' for none)."})
+    test_split: str = field(
+        default="test",
+        metadata={
+            "help": "Split evaluated once at the end ('' for none); without labels it gets predictions only "
+            "(predict_results.tsv). When the data has no test split, --test_fraction of train is held out."
+        },
+    )
     validation_fraction: float = field(
         default=0.1, metadata={"help": "Share of train held out (stratified, seeded) when there is no validation."}
+    )
+    test_fraction: float = field(
+        default=0.1,
+        metadata={
+            "help": "Share of train held out as the test split (stratified, seeded) when the data has none and "
+            "--test_split is not given."
+        },
     )
     max_train_samples: int | None = field(default=None, metadata={"help": "Train on at most this many rows."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Validate on at most this many rows."})
@@ -394,6 +456,10 @@ def parse_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, Training
     except ValueError as error:  # TrainingArguments' and FineTuningArguments' own consistency checks
         raise UsageError(str(error)) from error
     model_args.finetuning = finetuning_args
+    # --label_names is TrainingArguments' flag (the keys of the label inputs, which are always `labels` here); it
+    # names the classes instead: `--label_names neg,pos` or `--label_names neg pos` (hf_bilstm.data_flags).
+    data_args.label_names = ",".join(training_args.label_names) if training_args.label_names else None
+    training_args.label_names = None
     model_args.preset, model_args.preset_reason = preset, preset_reason
     if training_args.device.type == "cpu" and "include_num_input_tokens_seen" not in given:
         # The run plan's time estimate reads the real tokens seen; counting them costs a device sync, nothing on CPU.
@@ -448,13 +514,10 @@ def check_flags(model_args: ModelArguments, data_args: DataArguments, training_a
     check_number(
         "--validation_fraction", data_args.validation_fraction, above=0, below=1, what="share of train held out"
     )
+    check_number("--test_fraction", data_args.test_fraction, above=0, below=1, what="share of train held out")
+    check_data_flags(data_args, given)
     for name in ("max_train_samples", "max_eval_samples", "max_test_samples"):
         check_number(f"--{name}", getattr(data_args, name), integer=True, minimum=1)
-    if data_args.text_column == data_args.label_column:
-        raise UsageError(
-            f"--text_column and --label_column are both {data_args.text_column!r}; name the column of the texts "
-            "and the column of the labels."
-        )
     if "validation_split" in given:
         check_validation_split_name(data_args.validation_split, data_args.train_split)
     splits = {"--train_split": data_args.train_split, "--validation_split": data_args.validation_split}
@@ -468,7 +531,8 @@ def check_flags(model_args: ModelArguments, data_args: DataArguments, training_a
     if model_args.model_name_or_path:
         check_model_flag(model_args.model_name_or_path)
         check_fixed_architecture(model_args.model_name_or_path, model_args)
-    check_dataset_flag(data_args.dataset)
+    if data_args.dataset:
+        check_dataset_flag(data_args.dataset)
     if os.path.exists(training_args.output_dir) and not os.path.isdir(training_args.output_dir):
         raise UsageError(f"--output_dir {training_args.output_dir!r} is a file, not a folder; choose another path.")
 
@@ -633,8 +697,21 @@ def build_model_from_pretrained(path: str, model_args: ModelArguments, label_nam
     return model
 
 
+def data_args_class_weights(model_args) -> bool:
+    return getattr(model_args, "class_weights", None) == "balanced"
+
+
+def selection_args(training_args: TrainingArguments, problem_type: str, given) -> TrainingArguments:
+    """Model selection on the problem type's own metric (hf_bilstm.metrics.BEST_METRIC) unless the flags chose one:
+    accuracy for classes, micro F1 for multi-label, MSE (lower is better) for regression."""
+    if "metric_for_best_model" in given or problem_type == SINGLE_LABEL:
+        return training_args
+    metric, greater = BEST_METRIC[problem_type]
+    return dataclasses.replace(training_args, metric_for_best_model=metric, greater_is_better=greater)
+
+
 def build_trainer(
-    model, training_args: TrainingArguments, datasets: dict, tokenizer, callbacks=(), finetuning=None
+    model, training_args: TrainingArguments, datasets: dict, tokenizer, callbacks=(), finetuning=None, loss=None
 ) -> Trainer:
     """
     The one place the `Trainer` is built; swap in a subclass, callbacks or an optimizer here.
@@ -644,6 +721,10 @@ def build_trainer(
     """
     trainer_args = dataclasses.replace(training_args, push_to_hub=False, remove_unused_columns=False)
     trainer_class, extra = Trainer, {}
+    if loss is not None:  # --class_weights (hf_bilstm.class_weights)
+        if SOFT_LABELS in datasets["train"].column_names or (finetuning is not None and finetuning.enabled()):
+            raise UsageError("--class_weights does not combine with soft labels or the fine-tuning tools; drop one.")
+        extra = {"compute_loss_func": loss}
     if SOFT_LABELS in datasets["train"].column_names:
         from .distillation import SoftLabelTrainer
 
@@ -662,7 +743,10 @@ def build_trainer(
         eval_dataset=datasets["validation"],
         processing_class=tokenizer,
         data_collator=PaddingCollator(tokenizer.pad_token_id),
-        compute_metrics=compute_metrics,
+        compute_metrics=ComputeMetrics(
+            model.config.problem_type or SINGLE_LABEL,
+            [model.config.id2label[i] for i in range(model.config.num_labels)],
+        ),
         callbacks=list(callbacks),
     )
 
@@ -708,7 +792,9 @@ def save_results(folder: str, results: dict[str, dict]) -> None:
         json.dump(combined, handle, indent=4, sort_keys=True)
 
 
-def finalize_output_dir(trainer: Trainer, tokenizer, run, results: dict, output: OutputDir, schema=None) -> None:
+def finalize_output_dir(
+    trainer: Trainer, tokenizer, run, results: dict, output: OutputDir, schema=None, predict=None
+) -> None:
     """
     Completes the output folder: weights, config (with auto_map), code files, tokenizer, results, trainer state and
     the model card are saved into a staging folder, then moved into place (`OutputDir.commit`), so that a save that
@@ -722,6 +808,11 @@ def finalize_output_dir(trainer: Trainer, tokenizer, run, results: dict, output:
     tokenizer.save_pretrained(staging)
     if schema is not None:  # the data's columns and label form, for evaluate/predict/export (hf_bilstm.data_schema)
         save_schema(staging, schema)
+    if predict is not None:  # a test split without labels: its predictions, by row id
+        from .predict_results import write_predict_results
+
+        logits, ids = predict
+        write_predict_results(staging, logits, ids, schema)
     save_results(staging, results)
     trainer.state.save_to_json(os.path.join(staging, "trainer_state.json"))
     from .model_card import write_classifier_card
@@ -774,6 +865,7 @@ def train(
         inputs={
             "--model_name_or_path": local_path(model_args.model_name_or_path),
             "--dataset": local_path(data_args.dataset),
+            **{f"--{name}": local_path(getattr(data_args, name)) for name in DATA_FILE_FLAGS},
         },
         is_main=is_main,
     )
@@ -835,6 +927,7 @@ class LoadedData:
     encoded: dict
     data_runtime: float  # seconds from the command's start: loading, tokenizer training, tokenizing
     soft_labelled_rows: int = 0  # unlabelled training rows that carry a teacher's labels (hf_bilstm.distillation)
+    predict: object = None  # a test split without labels, encoded: predictions only (predict_results.tsv)
 
 
 @dataclass
@@ -847,6 +940,7 @@ class FitResult:
     word_vectors: dict | None
     time_budget: object | None
     started: float
+    predict_logits: object = None  # logits of the unlabelled test rows (predict_results.tsv)
 
 
 def _train(
@@ -870,20 +964,7 @@ def _train(
 
 def splits_from_flags(raw, model_args, data_args, training_args) -> Splits:
     """The run's checked splits as the flags ask: the same carve (and dropped duplicates) for every caller."""
-    return prepare_splits(
-        raw,
-        text_column=data_args.text_column,
-        label_column=data_args.label_column,
-        train_split=data_args.train_split,
-        validation_split=data_args.validation_split,
-        test_split=data_args.test_split or None,
-        validation_fraction=data_args.validation_fraction,
-        max_train_samples=data_args.max_train_samples,
-        max_eval_samples=data_args.max_eval_samples,
-        max_test_samples=data_args.max_test_samples,
-        seed=training_args.seed,
-        validation_given="validation_split" in model_args.given_flags,
-    )
+    return prepare_from_flags(raw, data_args, model_args.given_flags, training_args.seed)
 
 
 def load_data(
@@ -892,12 +973,13 @@ def load_data(
     """Loads and checks the dataset, trains (or loads) the tokenizer and encodes every split; rank 0 first."""
     _, tokenizer_settings = resolve(model_args)
     with training_args.main_process_first(local=False, desc="dataset loading and tokenizing"):
-        raw = load_raw_dataset(data_args.dataset, data_args.dataset_config_name, data_args.cache_dir)
+        raw = load_from_flags(data_args)
         splits = splits_from_flags(raw, model_args, data_args, training_args)
         soft_labelled_rows = 0
         if extra_train is not None:
             labelled_rows = len(splits.train)
-            splits.train = with_soft_labelled_rows(splits, extra_train, data_args.text_column, data_args.label_column)
+            text, label = splits.schema.text_column, splits.schema.label_column
+            splits.train = with_soft_labelled_rows(splits, extra_train, text, label)
             soft_labelled_rows = len(splits.train) - labelled_rows
         if not read_test:  # its texts are out of train and validation already; nothing more is read of it
             splits.test = None
@@ -913,14 +995,18 @@ def load_data(
                 tokenizer.truncation_side = model_args.truncation_side
             check_tokenizer_length(tokenizer, tokenizer_source, or_flag="Pass --max_length, or ")
         else:
-            tokenizer = train_tokenizer_on(splits.train, data_args.text_column, **tokenizer_settings)
+            tokenizer = train_tokenizer_on(splits.train, splits.schema.text_column, **tokenizer_settings)
             # Not into the folder itself: it may still hold the previous complete model, which stays until the end.
             tokenizer.save_pretrained(output.new_staging())
-        encoded = encode_splits(
-            splits, tokenizer, data_args.text_column, data_args.label_column, data_args.preprocessing_num_workers
-        )
+        columns = splits.schema.text_column, splits.schema.label_column
+        encoded = encode_splits(splits, tokenizer, *columns, data_args.preprocessing_num_workers)
+        predict = None
+        if splits.predict is not None and read_test:
+            predict = encode(splits.predict, tokenizer, columns[0], None, data_args.preprocessing_num_workers)
     # Seconds per phase go to all_results.json: where the time of a run went (loading, tokenizer, tokenizing here).
-    return LoadedData(raw, splits, tokenizer, encoded, round(time.time() - command_started, 1), soft_labelled_rows)
+    return LoadedData(
+        raw, splits, tokenizer, encoded, round(time.time() - command_started, 1), soft_labelled_rows, predict
+    )
 
 
 def build_model(model_args, data_args, training_args, data: LoadedData, checkpoint):
@@ -938,12 +1024,24 @@ def build_model(model_args, data_args, training_args, data: LoadedData, checkpoi
         model = build_model_from_pretrained(model_args.model_name_or_path, model_args, label_names)
     else:
         model = build_model_from_preset(resolve(model_args)[0], data.tokenizer, label_names)
+    # the loss follows the labels: cross-entropy, BCE over sigmoids (multi-label) or MSE (regression)
+    model.config.problem_type = data.splits.schema.problem_type
     word_vectors = None
     if checkpoint is None and word_vectors_epochs(model_args):  # a resumed run brings its trained embedding
         word_vectors = start_from_word_vectors(
             model, data.tokenizer, data.splits.train, data.raw, model_args, data_args, training_args.seed
         )
     return model, word_vectors
+
+
+def reference_speed(preset: str | None, given: frozenset) -> float | None:
+    """The preset's measured tokens/s (run_plan.REFERENCE_TOKENS_PER_SECOND) when this run trains it as it is: no
+    flag that changes the work per token (model, tokenizer, batch, precision); None otherwise."""
+    if preset is None:
+        return None
+    changed = set(PRESETS[preset]["model"]) | set(PRESETS[preset]["tokenizer"])
+    changed |= {"per_device_train_batch_size", "rnn_implementation", "bf16", "fp16", "model_name_or_path"}
+    return None if given & changed else REFERENCE_TOKENS_PER_SECOND.get(preset)
 
 
 def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkpoint) -> FitResult:
@@ -968,9 +1066,18 @@ def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkp
             {name: len(ds) for name, ds in encoded.items()},
             train_tokens,
             faster_preset=CPU_PRESET if preset != CPU_PRESET else None,
+            reference=reference_speed(preset, model_args.given_flags),
         )
     )
-    trainer = build_trainer(model, training_args, encoded, data.tokenizer, callbacks, model_args.finetuning)
+    training_args = selection_args(training_args, data.splits.schema.problem_type, model_args.given_flags)
+    loss = None
+    if data_args_class_weights(model_args):
+        from .class_weights import WeightedLoss, balanced_weights
+
+        problem = data.splits.schema.problem_type
+        weights = balanced_weights(encoded["train"]["labels"], problem, len(data.splits.label_names))
+        loss = WeightedLoss(problem, weights)
+    trainer = build_trainer(model, training_args, encoded, data.tokenizer, callbacks, model_args.finetuning, loss)
 
     started = time.time()
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
@@ -1002,7 +1109,10 @@ def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkp
         trainer.log_metrics(key, figures)
         results[key] = figures
         metrics.update(figures)
-    return FitResult(trainer, metrics, results, word_vectors, time_budget, started)
+    predict_logits = None
+    if data.predict is not None:  # a test split without labels: predictions only, as run_classification's do_predict
+        predict_logits = trainer.predict(data.predict, metric_key_prefix="predict").predictions
+    return FitResult(trainer, metrics, results, word_vectors, time_budget, started, predict_logits)
 
 
 def report(fitted: FitResult, model_args, data_args, training_args, data, command, output, hub_token) -> dict:
@@ -1014,7 +1124,7 @@ def report(fitted: FitResult, model_args, data_args, training_args, data, comman
     run = ClassifierRun(
         metrics=metrics,
         dataset=DatasetSource.resolve(
-            data_args.dataset,
+            data_args.dataset or data_args.train_file,
             data_args.dataset_config_name,
             dataset_name=data_args.dataset_name,
             license=data_args.license,
@@ -1045,8 +1155,20 @@ def report(fitted: FitResult, model_args, data_args, training_args, data, comman
         command=command,
         # the card's usage snippet names the Hub repo
         hub_model_id=training_args.hub_model_id if training_args.push_to_hub else None,
+        problem_type=data.splits.schema.problem_type,
+        threshold=data.splits.schema.threshold,
+        per_class={
+            split: per_class_table(metrics, prefix, data.splits.label_names, data.encoded[split]["labels"])
+            for split, prefix in (("validation", "eval"), ("test", "test"))
+            if split in data.encoded
+        },
     )
-    finalize_output_dir(trainer, tokenizer, run, fitted.results, output, data.splits.schema)
+    predict = None
+    if fitted.predict_logits is not None:
+        schema, rows = data.splits.schema, data.splits.predict
+        ids = rows[schema.id_column] if schema.id_column else list(range(len(rows)))
+        predict = (fitted.predict_logits, ids)
+    finalize_output_dir(trainer, tokenizer, run, fitted.results, output, data.splits.schema, predict)
     if training_args.push_to_hub and is_main:  # the Trainer's own push is off (it would upload a pickle)
         from .hub import HubPushError, push_trained
 
@@ -1069,7 +1191,8 @@ def main(argv: list[str] | None = None) -> int:
         rerun = "run again (with --resume_from_checkpoint last to continue from the last complete checkpoint)"
         return exit_code_for("hf-bilstm train", error, output_dir, rerun)
     if training_args.process_index == 0:
-        scores = ", ".join(f"{key} {metrics[key]:.4f}" for key in ("eval_accuracy", "test_accuracy") if key in metrics)
+        shown = [f"{split}_{name}" for split in ("eval", "test") for name in ("accuracy", "f1_micro", "f1", "pearson")]
+        scores = ", ".join(f"{key} {metrics[key]:.4f}" for key in shown if key in metrics)
         took = minutes(time.time() - started)
         print(f"hf-bilstm train: done in {took} ({scores}); the model is in {output_dir}", flush=True)
     return 0

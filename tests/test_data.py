@@ -131,7 +131,7 @@ def test_missing_text_or_label_names_the_row():
         prepare_splits(toy_dict(test=Dataset.from_dict(rows, features=FEATURES)))
     rows = toy_rows(20, 0)
     rows["label"][5] = -1  # the "unlabelled" marker of IMDB's unsupervised split
-    with pytest.raises(UsageError, match="row 5: label -1 is not one of the 2 classes"):
+    with pytest.raises(UsageError, match="Row 5: the label is missing \\(split 'test'\\)"):
         prepare_splits(toy_dict(test=Dataset.from_dict(rows, features=FEATURES)))
 
 

@@ -13,7 +13,7 @@ import torch
 from datasets import Dataset
 from helpers import PRETRAIN_TINY, QUIET, TEXTS, TINY, make_model_folder, write_toy_dataset
 
-from hf_bilstm import BiLSTMConfig, evaluation, hub, prediction, pretraining, training
+from hf_bilstm import BiLSTMConfig, data_flags, evaluation, hub, prediction, pretraining, training
 
 
 def the_error(capsys, command: str) -> str:
@@ -41,7 +41,7 @@ def nothing_loads(monkeypatch):
     monkeypatch.setattr(prediction, "load_classifier", refuse)
     monkeypatch.setattr(prediction, "read_texts", refuse)
     monkeypatch.setattr(evaluation, "load_model", refuse)
-    for module in (evaluation, training, pretraining):
+    for module in (evaluation, data_flags, pretraining):  # train loads through hf_bilstm.data_flags
         monkeypatch.setattr(module, "load_raw_dataset", refuse)
 
 
@@ -250,10 +250,9 @@ def test_a_dataset_with_a_loading_script_is_refused_without_running_it(tmp_path,
     assert not mark.exists() and not os.path.exists(out)
 
 
-@pytest.mark.parametrize(
-    "labels", [[[0], [1]], [[0, 1], [1, 0]], [{"a": 0}, {"a": 1}]], ids=["lists", "pairs", "dicts"]
-)
-def test_a_label_column_of_lists_or_dicts_is_refused_naming_the_row(tmp_path, capsys, labels):
+# (lists of labels are multi-label: tests/test_data_files.py)
+@pytest.mark.parametrize("labels", [[{"a": 0}, {"a": 1}]], ids=["dicts"])
+def test_a_label_column_of_dicts_is_refused_naming_the_row(tmp_path, capsys, labels):
     folder = tmp_path / "data"
     folder.mkdir()
     rows = [{"text": f"{text} {i}", "label": labels[i % 2]} for i, text in enumerate(TEXTS)]
@@ -356,14 +355,15 @@ def test_a_dataset_that_is_a_file_or_a_mistyped_folder_is_named(
     """A data file given as --dataset, or a folder name with a typo, is named as such (not "could not reach Hub")."""
     monkeypatch_dir = tmp_path / "work"
     write_toy_dataset(monkeypatch_dir / "data", n_train=10, n_test=10)
+    (monkeypatch_dir / "data" / "train.md").write_text("# not data\n")
     out = str(tmp_path / "out")
     run = {
         "train": lambda name: training.main(["--dataset", name, "--output_dir", out, *TINY, *QUIET]),
         "pretrain": lambda name: pretraining.main(["--dataset", name, "--output_dir", out, *PRETRAIN_TINY]),
         "evaluate": lambda name: evaluation.main([str(model_dir), "--dataset", name, "--device", "cpu"]),
     }[command]
-    for name, message in (
-        (str(monkeypatch_dir / "data" / "train.parquet"), "is a file, not a dataset folder; give the folder"),
+    for name, message in (  # (a data file is data: the train split, or the split evaluated; test_data_files.py)
+        (str(monkeypatch_dir / "data" / "train.md"), "cannot read '.md' files; give csv, tsv, json"),
         (str(monkeypatch_dir / "dta"), "no such folder"),
         ("dta/train/x", "no such folder (nor a Hub id of the form USER/NAME)"),
     ):

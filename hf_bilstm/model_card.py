@@ -247,6 +247,9 @@ class ClassifierRun:
     hub_model_id: str | None = None
     problem_type: str | None = None  # None: the config's (hf_bilstm.data_schema's names)
     threshold: float = MULTI_LABEL_THRESHOLD  # multi-label: a label is predicted at or above this probability
+    # split -> label -> {"precision", "recall", "f1", "support"} (hf_bilstm.metrics.per_class_table); without it the
+    # card reads the metrics' per-class keys
+    per_class: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     def __post_init__(self):
         self.problem_type = self.problem_type or self.config.get("problem_type") or SINGLE_LABEL
@@ -288,23 +291,24 @@ def _labels_line(run: ClassifierRun) -> str:
 
 
 def _per_class_section(run: ClassifierRun) -> str:
-    """Precision, recall and F1 of each class on the test split (else validation), from the metrics'
-    `*_precision_<name>` keys (hf_bilstm.metrics): what an average hides when classes are imbalanced."""
+    """Precision, recall and F1 of each class (and its rows) on the test split, else validation: what an average
+    hides when classes are imbalanced. From `run.per_class`, else the metrics' `*_precision_<name>` keys."""
+    if run.problem_type == REGRESSION:
+        return ""
     for split, prefix in (("test", "test"), ("validation", "eval")):
-        names = [name for name in run.label_names if f"{prefix}_f1_{name}" in run.metrics]
-        if names and run.problem_type != REGRESSION:
+        table = run.per_class.get(split) or {
+            name: {key: run.metrics.get(f"{prefix}_{key}_{name}") for key in ("precision", "recall", "f1")}
+            for name in run.label_names
+            if f"{prefix}_f1_{name}" in run.metrics
+        }
+        if table:
             rows = [
-                f"| `{name}` | {_fmt(run.metrics.get(f'{prefix}_precision_{name}'))} | "
-                f"{_fmt(run.metrics.get(f'{prefix}_recall_{name}'))} | {_fmt(run.metrics[f'{prefix}_f1_{name}'])} |"
-                for name in names
+                f"| `{name}` | {_fmt(values.get('precision'))} | {_fmt(values.get('recall'))} | "
+                f"{_fmt(values.get('f1'))} | {_fmt(values.get('support'))} |"
+                for name, values in table.items()
             ]
-            header = [
-                "",
-                f"Per class ({split} split):",
-                "",
-                "| label | precision | recall | F1 |",
-                "|---|---|---|---|",
-            ]
+            header = ["", f"Per class ({split} split):", "", "| label | precision | recall | F1 | rows |"]
+            header.append("|---|---|---|---|---|")
             return "\n".join([*header, *rows, ""])
     return ""
 

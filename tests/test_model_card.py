@@ -174,7 +174,10 @@ def test_multi_label_and_regression_cards_show_their_own_metrics_and_model_index
     assert index[("test", "f1")].metric_config == "macro" and ("test", "accuracy") not in index
     assert "| split | rows | micro F1 | macro F1 | exact match | loss |" in card.text
     assert "| test | 20 | 0.6100 | 0.5200 | 0.4000 | 0.3000 |" in card.text
-    assert "| `joy` | 0.7000 | 0.6000 | 0.6460 |" in card.text and "`anger` |" not in card.text
+    assert "| `joy` | 0.7000 | 0.6000 | 0.6460 | – |" in card.text and "`anger` |" not in card.text
+    multi.per_class = {"test": {"fear": {"precision": 0.5, "recall": 0.25, "f1": 0.3333, "support": 8}}}
+    card = model_card.build_classifier_card(str(tmp_path / "m"), multi)  # train's table, with each class's rows
+    assert "| `fear` | 0.5000 | 0.2500 | 0.3333 | 8 |" in card.text and "`joy` |" not in card.text
     assert "top_k=None" in card.text and 'if s["score"] >= 0.5' in card.text
     assert "As shipped" not in card.text  # the preset's IMDB figures are quoted only for a model of IMDB
     regression = run_record("regression", ["score"], {"test_mse": 0.04, "test_pearson": 0.71, "test_loss": 0.04})

@@ -45,13 +45,14 @@ from .onnx_runtime import (
     file_sha256,
     session_options,
 )
+from .problem_types import MULTI_LABEL, REGRESSION, SINGLE_LABEL, decisions, problem_type_of
 
 logger = get_logger(__name__)
 
 FP32_TOLERANCE = 1e-4
 AGREEMENT_TEXTS = 2000
 MIN_INT8_AGREEMENT = 0.99
-MAX_INT8_ACCURACY_DROP = 0.005
+MAX_INT8_ACCURACY_DROP = 0.005  # of the test figure: accuracy, micro F1 (multi-label) or Pearson (regression)
 CARD_SECTION = "## ONNX Runtime"  # the card section this command owns (replaced by the next export)
 CHECK_LENGTHS = (1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 512)
 
@@ -135,10 +136,13 @@ class ExportArguments:
 
     model: str = positional("model folder written by hf-bilstm train")
     quantize: Literal["int8"] | None = option(None, "also write a dynamic int8 model")
-    dataset: str = option("stanfordnlp/imdb", "dataset for the int8 checks (Hub id or folder)")
+    dataset: str = option("stanfordnlp/imdb", "dataset for the int8 checks (Hub id, folder or data file)")
     dataset_config_name: str | None = None
-    text_column: str = "text"
-    label_column: str = "label"
+    validation_file: str | None = option(None, "data file for the int8 agreement check (default: --dataset's)")
+    test_file: str | None = option(None, "labelled data file for the int8 test check (default: --dataset's test)")
+    text_column: str | None = option(None, "text column(s), comma-separated (default: the training's)")
+    label_column: str | None = option(None, "label column(s) (default: the training's)")
+    column_names: str | None = option(None, "column names of a headerless csv/tsv file (default: the training's)")
     validation_fraction: float = option(0.1, "as given to hf-bilstm train")
     seed: int = option(42, "as given to hf-bilstm train (carves validation)")
     max_test_samples: int | None = option(None, "test texts for the int8 check (all)")
@@ -201,11 +205,11 @@ def write_card_section(folder: str, report: dict) -> None:
             "",
             "| | fp32 | int8 |",
             "|---|---|---|",
-            f"| test accuracy ({int8['test_samples']:,} texts) | {int8['fp32_test_accuracy']:.4f} | "
-            f"{int8['test_accuracy']:.4f} |",
+            f"| test {METRIC_TITLES[int8['metric']]} ({int8['test_samples']:,} texts) | "
+            f"{int8['fp32_test_' + int8['metric']]:.4f} | {int8['test_' + int8['metric']]:.4f} |",
             f"| file size | {report['fp32']['bytes'] / 1e6:.1f} MB | {int8['bytes'] / 1e6:.1f} MB |",
             "",
-            f"The int8 labels agreed with fp32 on {int8['validation_agreement']:.2%} of "
+            f"The int8 answers agreed with fp32 on {int8['validation_agreement']:.2%} of "
             f"{int8['validation_samples']:,} validation texts.",
         ]
     lines += [
@@ -236,7 +240,11 @@ def run_export(args) -> dict:
     if not os.path.isdir(folder):
         raise UsageError(f"{args.model!r}: no such folder. Export works on a local folder written by hf-bilstm train.")
     check_onnx_folder(folder, args.overwrite)
-    if args.quantize:
+    for flag in ("validation_file", "test_file"):
+        path = getattr(args, flag)
+        if path is not None and not os.path.isfile(os.path.expanduser(path)):
+            raise UsageError(f"--{flag} {path!r} does not exist; give a data file with the training's columns.")
+    if args.quantize and not args.test_file:
         check_dataset_flag(args.dataset)
     model, tokenizer = load_classifier_folder(folder, "cpu")
     weights_sha = file_sha256(os.path.join(folder, "model.safetensors"))
@@ -293,56 +301,111 @@ def _session(path: str):
     return onnxruntime.InferenceSession(path, session_options(onnxruntime), providers=["CPUExecutionProvider"])
 
 
-def check_int8(args, model, tokenizer, fp32, int8) -> dict:
-    """Validation agreement and test accuracy of int8 against fp32; a UsageError when either check fails."""
-    from .evaluation import predicted_labels
+METRIC_TITLES = {"accuracy": "accuracy", "f1_micro": "micro F1", "pearson": "Pearson"}
+# The test figure int8 must keep (within MAX_INT8_METRIC_DROP of fp32's), for each problem type.
+INT8_TEST_METRIC = {SINGLE_LABEL: "accuracy", MULTI_LABEL: "f1_micro", REGRESSION: "pearson"}
+# Regression: int8 and fp32 agree on a text when their scores differ by at most this share of the fp32 scores' spread.
+REGRESSION_AGREEMENT = 0.1
 
-    label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    raw = load_raw_dataset(args.dataset, args.dataset_config_name)
-    splits = prepare_splits(
-        raw,
-        args.text_column,
-        args.label_column,
-        validation_fraction=args.validation_fraction,
-        max_eval_samples=AGREEMENT_TEXTS,
-        test_split=None,
-        seed=args.seed,
-    )
-    validation = encode(splits.validation, tokenizer, args.text_column, args.label_column)
-    agreement = float(
-        np.mean(predicted_labels(fp32, tokenizer, validation) == predicted_labels(int8, tokenizer, validation))
-    )
-    logger.info(
-        f"hf-bilstm export: int8 labels agree with fp32 on {agreement:.2%} of {len(validation):,} validation texts."
-    )
-    if agreement < MIN_INT8_AGREEMENT:
+
+@torch.no_grad()
+def logits_of(model, tokenizer, encoded, batch_size: int = 64) -> np.ndarray:
+    """The logits (rows, num_labels) of every row of `encoded`, in its order (a torch or an ONNX Runtime model)."""
+    from .evaluation import _batches
+
+    logits = np.zeros((len(encoded), model.config.num_labels), dtype=np.float32)
+    for rows, batch in _batches(tokenizer, encoded, batch_size):
+        inputs = {key: batch[key].to(model.device) for key in ("input_ids", "attention_mask")}
+        logits[rows] = model(**inputs).logits.float().cpu().numpy()
+    return logits
+
+
+def agreement(problem_type: str, fp32_logits: np.ndarray, int8_logits: np.ndarray) -> float:
+    """The share of texts on which int8 answers as fp32 does: the same label, the same set of labels (multi-label),
+    or a score within `REGRESSION_AGREEMENT` of the fp32 scores' standard deviation."""
+    fp32, int8 = decisions(problem_type, fp32_logits), decisions(problem_type, int8_logits)
+    if problem_type == REGRESSION:
+        same = np.abs(fp32 - int8) <= REGRESSION_AGREEMENT * max(float(fp32.std()), 1e-6)
+    elif problem_type == MULTI_LABEL:
+        same = np.all(fp32 == int8, axis=1)
+    else:
+        same = fp32 == int8
+    return float(np.mean(same)) if len(same) else 1.0
+
+
+def int8_check_data(args, schema):
+    """`(agreement rows, test rows)` for the int8 checks, read as `evaluate` reads data: the data files given, else
+    --dataset; the agreement rows are its validation split, else carved from train as `train` carves them."""
+    files = {split: path for split, path in (("validation", args.validation_file), ("test", args.test_file)) if path}
+    if files:
+        raw = load_raw_dataset(None, files=files, column_names=schema.column_names)
+    else:
+        raw = load_raw_dataset(args.dataset, args.dataset_config_name, column_names=schema.column_names)
+    if "test" not in raw:
         raise UsageError(
-            f"the int8 model's labels agree with fp32 on only {agreement:.2%} of {len(validation)} validation texts "
+            f"the int8 checks need labelled test data, and {args.test_file or args.dataset!r} has no test split; "
+            "give --test_file (and --validation_file) with the training's columns, or export without --quantize."
+        )
+    test = prepare_eval_split(raw, "test", schema, max_samples=args.max_test_samples, seed=args.seed)
+    if "validation" in raw:
+        validation = prepare_eval_split(raw, "validation", schema, max_samples=AGREEMENT_TEXTS, seed=args.seed)
+    elif "train" in raw:
+        validation = prepare_splits(
+            raw,
+            ",".join(schema.text_columns),
+            ",".join(schema.label_columns),
+            validation_fraction=args.validation_fraction,
+            max_eval_samples=AGREEMENT_TEXTS,
+            test_split=None,
+            seed=args.seed,
+            problem_type=schema.problem_type,
+            label_separator=schema.label_separator,
+        ).validation
+    else:
+        validation = test  # only a test file: agreement needs no labels, so its texts serve for both checks
+    return validation, test
+
+
+def check_int8(args, model, tokenizer, fp32, int8) -> dict:
+    """Agreement with fp32 on validation texts and the test figure (accuracy, micro F1 or Pearson) of int8 against
+    fp32's; a UsageError when either check fails."""
+    from .evaluation import schema_for
+    from .metrics import metrics_for
+
+    schema = schema_for(args, model.config)
+    problem_type = problem_type_of(model.config)
+    validation, test = int8_check_data(args, schema)
+    validation = encode(validation, tokenizer, schema.text_column, None)  # agreement needs no labels
+    share = agreement(problem_type, logits_of(fp32, tokenizer, validation), logits_of(int8, tokenizer, validation))
+    logger.info(
+        f"hf-bilstm export: int8 answers agree with fp32 on {share:.2%} of {len(validation):,} validation texts."
+    )
+    if share < MIN_INT8_AGREEMENT:
+        raise UsageError(
+            f"the int8 model's answers agree with fp32 on only {share:.2%} of {len(validation)} validation texts "
             f"(at least {MIN_INT8_AGREEMENT:.0%} needed), so it was not written. Export without --quantize."
         )
-    test = prepare_eval_split(
-        raw, "test", label_names, args.text_column, args.label_column, args.max_test_samples, args.seed
-    )
-    test = encode(test, tokenizer, args.text_column, args.label_column)
+    test = encode(test, tokenizer, schema.text_column, schema.label_column)
     truth = np.asarray(test["labels"])
-    fp32_accuracy = float(np.mean(predicted_labels(fp32, tokenizer, test) == truth))
-    int8_accuracy = float(np.mean(predicted_labels(int8, tokenizer, test) == truth))
+    metric = INT8_TEST_METRIC[problem_type]
+    fp32_figure = metrics_for(problem_type, logits_of(fp32, tokenizer, test), truth)[metric]
+    int8_figure = metrics_for(problem_type, logits_of(int8, tokenizer, test), truth)[metric]
     logger.info(
-        f"hf-bilstm export: test accuracy on {len(test):,} texts: fp32 {fp32_accuracy:.4f}, "
-        f"int8 {int8_accuracy:.4f}."
+        f"hf-bilstm export: test {metric} on {len(test):,} texts: fp32 {fp32_figure:.4f}, int8 {int8_figure:.4f}."
     )
-    if fp32_accuracy - int8_accuracy > MAX_INT8_ACCURACY_DROP:
+    if fp32_figure - int8_figure > MAX_INT8_ACCURACY_DROP:
         raise UsageError(
-            f"int8 test accuracy {int8_accuracy:.4f} is {fp32_accuracy - int8_accuracy:.4f} below fp32's "
-            f"{fp32_accuracy:.4f} (at most {MAX_INT8_ACCURACY_DROP} allowed), so it was not written."
+            f"int8 test {metric} {int8_figure:.4f} is {fp32_figure - int8_figure:.4f} below fp32's {fp32_figure:.4f} "
+            f"(at most {MAX_INT8_ACCURACY_DROP} allowed), so it was not written."
         )
     return {
         "validation_samples": len(validation),
-        "validation_agreement": agreement,
+        "validation_agreement": share,
         "test_samples": len(test),
-        "fp32_test_accuracy": fp32_accuracy,
-        "test_accuracy": int8_accuracy,
-        "dataset": args.dataset,
+        "metric": metric,
+        f"fp32_test_{metric}": fp32_figure,
+        f"test_{metric}": int8_figure,
+        "dataset": args.test_file or args.dataset,
     }
 
 

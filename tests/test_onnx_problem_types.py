@@ -23,12 +23,27 @@ KINDS = {
 }
 
 
+def train_briefly(model, tokenizer, scores, steps=80):
+    """A few Adam steps of regression on TEXTS, so that the model's scores spread out."""
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    batch = tokenizer(TEXTS, padding=True, truncation=True, return_tensors="pt")
+    target = torch.tensor(scores, dtype=torch.float32)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=target).loss.backward()
+        optimizer.step()
+    model.eval()
+
+
 @pytest.fixture(scope="module", params=list(KINDS))
 def exported(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(request.param)
-    model, _ = save_tiny_model(folder, seed=3, **KINDS[request.param])
+    model, tokenizer = save_tiny_model(folder, seed=3, **KINDS[request.param])
     with torch.no_grad():  # outputs away from 0, so that the threshold is not a coin toss between backends
-        model.classifier.out_proj.bias.copy_(torch.linspace(-1.0, 1.0, model.config.num_labels))
+        model.classifier.out_proj.bias.copy_(torch.tensor([-1.5, 1.5, 2.0][: model.config.num_labels]))
+    if request.param == "regression":  # scores that differ from text to text by more than int8's rounding
+        train_briefly(model, tokenizer, [(i % 5) / 4 for i in range(len(TEXTS))])
     model.save_pretrained(folder)
     assert onnx_export.main([str(folder)]) == 0
     return folder
@@ -74,3 +89,35 @@ def test_pipeline_over_onnx_reads_the_problem_type(exported):
     else:  # a sigmoid per label, not a softmax over them
         assert sorted(scores.values()) == pytest.approx(sorted(1 / (1 + np.exp(-logits))), abs=1e-5)
         assert sum(scores.values()) != pytest.approx(1.0, abs=1e-3)
+
+
+def test_int8_checks_read_a_data_file_with_the_problem_types_figure(exported, tmp_path):
+    """`export --quantize int8 --test_file FILE`: the training's columns (data_schema.json), agreement on the file's
+    texts (no validation data given), and the problem type's test figure (micro F1, or Pearson) in report and card."""
+    import csv
+    import shutil
+
+    from hf_bilstm.data_schema import DataSchema, save_schema
+
+    folder = tmp_path / "model"
+    shutil.copytree(exported, folder)
+    (folder / "README.md").write_text("---\nlicense: mit\n---\n\n# model\n", encoding="utf-8")
+    problem_type = json.loads((folder / "config.json").read_text())["problem_type"]
+    rows = [(text, "joy,fear" if i % 2 else "anger") for i, text in enumerate(TEXTS)]
+    if problem_type == "regression":
+        save_schema(str(folder), DataSchema(problem_type=problem_type, label_columns=["score"], label_names=["score"]))
+        header, rows = ["text", "score"], [(text, (i % 5) / 4) for i, text in enumerate(TEXTS)]
+    else:
+        names = ["joy", "anger", "fear"]
+        save_schema(str(folder), DataSchema(problem_type=problem_type, label_separator=",", label_names=names))
+        header = ["text", "label"]
+    with open(tmp_path / "test.csv", "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([header, *rows])
+    argv = [str(folder), "--quantize", "int8", "--test_file", str(tmp_path / "test.csv"), "--overwrite"]
+    assert onnx_export.main(argv) == 0
+    int8 = json.loads((folder / "onnx" / "export_report.json").read_text())["int8"]
+    metric = "pearson" if problem_type == "regression" else "f1_micro"
+    assert int8["metric"] == metric and int8["test_samples"] == len(TEXTS) == int8["validation_samples"]
+    assert int8["validation_agreement"] >= 0.99 and f"fp32_test_{metric}" in int8
+    card = (folder / "README.md").read_text()
+    assert ("| test Pearson" if metric == "pearson" else "| test micro F1") in card

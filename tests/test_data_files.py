@@ -9,7 +9,8 @@ import random
 import pytest
 from helpers import QUIET, TINY
 
-from hf_bilstm import evaluation, training
+from hf_bilstm.commands import evaluate as evaluate_cmd
+from hf_bilstm.commands import train as train_cmd
 from hf_bilstm.data import load_raw_dataset, prepare_splits
 from hf_bilstm.data_schema import MULTI_LABEL, REGRESSION, SCHEMA_FILE, SINGLE_LABEL
 from hf_bilstm.errors import UsageError
@@ -49,7 +50,7 @@ def write_csv(path, header, data, delimiter=","):
 
 def train(tmp_path, *argv, name="model"):
     out = tmp_path / name
-    code = training.main([*argv, "--output_dir", str(out), *TINY, *QUIET, "--num_train_epochs", "1",
+    code = train_cmd.main([*argv, "--output_dir", str(out), *TINY, *QUIET, "--num_train_epochs", "1",
                           "--min_frequency", "1", "--per_device_train_batch_size", "16"])  # fmt: skip
     return code, out
 
@@ -164,7 +165,7 @@ def test_headerless_two_text_columns_with_classes_txt_train_and_evaluate(tmp_pat
     assert "| `Science` |" in card and "imdb" not in card.lower() and "review" not in card.lower()
     capsys.readouterr()
     # evaluate reads the training's columns and label values from the folder: only the file is given
-    assert evaluation.main([str(out), "--test_file", str(data / "test.csv"), "--device", "cpu"]) == 0
+    assert evaluate_cmd.main([str(out), "--test_file", str(data / "test.csv"), "--device", "cpu"]) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["test_samples"] == 30 and 0 <= metrics["test_accuracy"] <= 1 and "test_f1_Science" in metrics
 
@@ -186,7 +187,7 @@ def test_multi_label_cells_train_and_evaluate(tmp_path, capsys):
     assert {"test_f1_micro", "test_f1_macro", "eval_f1_joy"} <= set(results)
     assert read(out, "trainer_state.json")["best_metric"] == results["eval_f1_micro"]  # selected on micro F1
     capsys.readouterr()
-    assert evaluation.main([str(out), "--dataset", str(data), "--split", "test", "--device", "cpu"]) == 0
+    assert evaluate_cmd.main([str(out), "--dataset", str(data), "--split", "test", "--device", "cpu"]) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["test_f1_micro"] == pytest.approx(results["test_f1_micro"], abs=1e-6)
 
@@ -204,7 +205,7 @@ def test_scores_train_a_regression_and_evaluate(tmp_path, capsys):
     assert {"test_mse", "test_pearson", "eval_mse"} <= set(results)
     assert read(out, "trainer_state.json")["best_metric"] == results["eval_mse"]  # selected on MSE
     capsys.readouterr()
-    assert evaluation.main([str(out), "--dataset", str(data), "--device", "cpu"]) == 0
+    assert evaluate_cmd.main([str(out), "--dataset", str(data), "--device", "cpu"]) == 0
     assert json.loads(capsys.readouterr().out)["test_mse"] == pytest.approx(results["test_mse"], rel=1e-4)
 
 

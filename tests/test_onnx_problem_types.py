@@ -9,8 +9,9 @@ import pytest
 import torch
 from helpers import TEXTS, save_tiny_model
 
-from hf_bilstm import onnx_export, prediction
-from hf_bilstm.onnx_runtime import ORTModelForSequenceClassification
+from hf_bilstm.commands import export as export_cmd
+from hf_bilstm.commands import predict as predict_cmd
+from hf_bilstm.onnx.runtime import ORTModelForSequenceClassification
 
 pytestmark = pytest.mark.slow  # one export each: a fresh exporter process, tens of seconds on 2 cores
 
@@ -45,7 +46,7 @@ def exported(request, tmp_path_factory):
     if request.param == "regression":  # scores that differ from text to text by more than int8's rounding
         train_briefly(model, tokenizer, [(i % 5) / 4 for i in range(len(TEXTS))])
     model.save_pretrained(folder)
-    assert onnx_export.main([str(folder)]) == 0
+    assert export_cmd.main([str(folder)]) == 0
     return folder
 
 
@@ -54,7 +55,7 @@ def predicted(folder, *extra):
     argv = [str(folder), *TEXTS[:4], "", "--json", "--threshold", "0.5", *extra]
     if "regression" in str(folder):
         argv.remove("--threshold"), argv.remove("0.5")
-    assert prediction.main(argv, stdout=out) == 0
+    assert predict_cmd.main(argv, stdout=out) == 0
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
@@ -114,7 +115,7 @@ def test_int8_checks_read_a_data_file_with_the_problem_types_figure(exported, tm
     with open(tmp_path / "test.csv", "w", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerows([header, *rows])
     argv = [str(folder), "--quantize", "int8", "--test_file", str(tmp_path / "test.csv"), "--overwrite"]
-    assert onnx_export.main(argv) == 0
+    assert export_cmd.main(argv) == 0
     int8 = json.loads((folder / "onnx" / "export_report.json").read_text())["int8"]
     metric = "pearson" if problem_type == "regression" else "f1_micro"
     assert int8["metric"] == metric and int8["test_samples"] == len(TEXTS) == int8["validation_samples"]

@@ -5,10 +5,11 @@ import re
 
 import pytest
 
-from hf_bilstm import evaluation, onnx_export, prediction, training
+from hf_bilstm import arguments
+from hf_bilstm.commands import evaluate, export, predict
 
 
-@pytest.mark.parametrize("module", [training, evaluation, prediction, onnx_export])
+@pytest.mark.parametrize("module", [arguments, evaluate, predict, export])  # arguments: train's flags
 def test_help_has_no_imdb_words(module):
     text = module.make_parser().format_help().lower()
     found = re.findall(r"\b(movies?|films?|reviews|two teachers)\b", text)

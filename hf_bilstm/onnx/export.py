@@ -13,8 +13,6 @@ What was measured goes to `onnx/export_report.json` and to a section of the mode
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import datetime
 import json
 import os
@@ -23,19 +21,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Literal
 
 import numpy as np
 import torch
 
-from .arguments import FlagParser, option, positional, switch
-from .data import encode, load_raw_dataset, prepare_eval_split, prepare_splits
-from .errors import UsageError
-from .flag_checks import check_dataset_flag, check_number, check_seed
-from .logs import get_logger, show_progress
-from .model_loading import load_classifier_folder
-from .onnx_graph import EXPORTER_PREFIX
-from .onnx_runtime import (
+from ..data import encode, load_raw_dataset, prepare_eval_split, prepare_splits
+from ..errors import UsageError
+from ..flag_checks import check_dataset_flag, check_number, check_seed
+from ..logs import get_logger
+from ..model_loading import load_classifier_folder
+from ..problem_types import MULTI_LABEL, REGRESSION, SINGLE_LABEL, decisions, problem_type_of
+from .graph import EXPORTER_PREFIX
+from .runtime import (
     FP32_FILE,
     INSTALL_HINT,
     INT8_FILE,
@@ -45,7 +42,6 @@ from .onnx_runtime import (
     file_sha256,
     session_options,
 )
-from .problem_types import MULTI_LABEL, REGRESSION, SINGLE_LABEL, decisions, problem_type_of
 
 logger = get_logger(__name__)
 
@@ -70,7 +66,7 @@ def export_fp32(folder: str, path: str) -> str:
     """Exports the classifier of `folder` to `path` in a fresh Python process; returns the exporter used."""
     # A fresh process: torch 2.13's dynamo exporter fixes the sequence length of every export after the first one in a
     # process (measured), which would make the file refuse other lengths.
-    command = [sys.executable, "-m", "hf_bilstm.onnx_graph", folder, path]
+    command = [sys.executable, "-m", "hf_bilstm.onnx.graph", folder, path]
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     lines = [line for line in done.stdout.splitlines() if line.startswith(EXPORTER_PREFIX)]
@@ -130,37 +126,6 @@ def max_logit_difference(model, ort_model) -> float:
     return worst
 
 
-@dataclasses.dataclass
-class ExportArguments:
-    """The arguments of `hf-bilstm export`."""
-
-    model: str = positional("model folder written by hf-bilstm train")
-    quantize: Literal["int8"] | None = option(None, "also write a dynamic int8 model")
-    dataset: str = option("stanfordnlp/imdb", "dataset for the int8 checks (Hub id, folder or data file)")
-    dataset_config_name: str | None = None
-    validation_file: str | None = option(None, "data file for the int8 agreement check (default: --dataset's)")
-    test_file: str | None = option(None, "labelled data file for the int8 test check (default: --dataset's test)")
-    text_column: str | None = option(None, "text column(s), comma-separated (default: the training's)")
-    label_column: str | None = option(None, "label column(s) (default: the training's)")
-    column_names: str | None = option(None, "column names of a headerless csv/tsv file (default: the training's)")
-    validation_fraction: float = option(0.1, "as given to hf-bilstm train")
-    seed: int = option(42, "as given to hf-bilstm train (carves validation)")
-    max_test_samples: int | None = option(None, "test texts for the int8 check (all)")
-    overwrite: bool = switch("replace onnx/ files that an export did not write")
-
-
-def make_parser() -> FlagParser:
-    return FlagParser(
-        ExportArguments,
-        prog="hf-bilstm export",
-        description=(
-            "Export a trained classifier folder to ONNX (FOLDER/onnx/model.onnx), checked against PyTorch; with "
-            "--quantize int8 also onnx/model_quantized.onnx, checked on validation and test texts."
-        ),
-        formatter_class=argparse.HelpFormatter,  # the help texts state their defaults where it matters
-    )
-
-
 def check_onnx_folder(folder: str, overwrite: bool) -> None:
     """`onnx/` may be written when it is absent or empty, holds only a previous export's files, or with --overwrite."""
     target = os.path.join(folder, ONNX_DIR)
@@ -216,7 +181,7 @@ def write_card_section(folder: str, report: dict) -> None:
         "",
         "```python",
         "from transformers import AutoTokenizer, pipeline",
-        "from hf_bilstm.onnx_runtime import ORTModelForSequenceClassification",
+        "from hf_bilstm.onnx.runtime import ORTModelForSequenceClassification",
         "",
         'source = "this folder, or its Hub id USER/NAME"',
         f"model = ORTModelForSequenceClassification.from_pretrained(source, quantized={bool(int8)})",
@@ -311,10 +276,10 @@ REGRESSION_AGREEMENT = 0.1
 @torch.no_grad()
 def logits_of(model, tokenizer, encoded, batch_size: int = 64) -> np.ndarray:
     """The logits (rows, num_labels) of every row of `encoded`, in its order (a torch or an ONNX Runtime model)."""
-    from .evaluation import _batches
+    from ..inference import batches
 
     logits = np.zeros((len(encoded), model.config.num_labels), dtype=np.float32)
-    for rows, batch in _batches(tokenizer, encoded, batch_size):
+    for rows, batch in batches(tokenizer, encoded, batch_size):
         inputs = {key: batch[key].to(model.device) for key in ("input_ids", "attention_mask")}
         logits[rows] = model(**inputs).logits.float().cpu().numpy()
     return logits
@@ -369,8 +334,8 @@ def int8_check_data(args, schema):
 def check_int8(args, model, tokenizer, fp32, int8) -> dict:
     """Agreement with fp32 on validation texts and the test figure (accuracy, micro F1 or Pearson) of int8 against
     fp32's; a UsageError when either check fails."""
-    from .evaluation import schema_for
-    from .metrics import metrics_for
+    from ..commands.evaluate import schema_for  # the model folder's schema with the column flags on top
+    from ..metrics import metrics_for
 
     schema = schema_for(args, model.config)
     problem_type = problem_type_of(model.config)
@@ -407,21 +372,3 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
         f"test_{metric}": int8_figure,
         "dataset": args.test_file or args.dataset,
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_command(sys.argv[1:] if argv is None else argv)
-    show_progress()  # the checks' results, on stderr as they are measured
-    try:
-        report = run_export(args)
-    except UsageError as error:
-        print(f"hf-bilstm export: error: {error}", file=sys.stderr)
-        return 2
-    written = [FP32_FILE] + ([INT8_FILE] if "int8" in report else [])
-    folder = os.path.join(args.model, ONNX_DIR)
-    print(f"hf-bilstm export: wrote {', '.join(os.path.join(folder, name) for name in written)} and {REPORT_FILE}.")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,7 +2,7 @@
 
 The columns, label form and problem type are the training's (the folder's data_schema.json); the metrics are those
 of hf_bilstm.metrics, as `hf-bilstm train` reports them: accuracy, macro F1 and per-class P/R/F1 for classes, micro
-and macro F1 at threshold 0.5 for multi-label, MSE and Pearson for regression.
+and macro F1 at threshold 0.5 for multi-label, MSE and Pearson for regression (hf_bilstm.inference runs the loop).
 """
 
 import argparse
@@ -13,27 +13,16 @@ import os
 import sys
 import tempfile
 
-import numpy as np
-import torch
-
-from .arguments import FlagParser, option, positional, switch
-from .data import PaddingCollator, encode, load_raw_dataset, prepare_eval_split
-from .data_flags import comma_list
-from .data_schema import MULTI_LABEL, REGRESSION, SINGLE_LABEL, load_schema
-from .errors import UsageError
-from .flag_checks import check_dataset_flag, check_number, check_seed
-from .logs import quiet_libraries
-from .metrics import metrics_for, single_label_metrics
-from .model_loading import (
-    BACKEND_HELP,
-    QUANTIZED_HELP,
-    Backend,
-    check_backend_flags,
-    load_backend,
-    load_classifier_folder,
-    resolve_device,
-)
-from .output_dir import OUTPUT_FILES, SHARD, STAGING_NAME
+from ..arguments import FlagParser, option, positional, switch
+from ..data import encode, load_raw_dataset, prepare_eval_split
+from ..data_flags import comma_list
+from ..data_schema import load_schema
+from ..errors import UsageError
+from ..flag_checks import check_dataset_flag, check_number, check_seed
+from ..folder import OUTPUT_FILES, SHARD, STAGING_NAME
+from ..inference import evaluate_dataset
+from ..logs import quiet_libraries
+from ..model_loading import BACKEND_HELP, QUANTIZED_HELP, Backend, check_backend_flags, load_backend
 
 
 @dataclasses.dataclass
@@ -65,71 +54,6 @@ def make_parser() -> FlagParser:
         description="Evaluate a trained model folder on one split of a dataset; prints the metrics as JSON.",
         formatter_class=argparse.HelpFormatter,  # the help texts state their defaults where it matters
     )
-
-
-def classification_metrics(predictions: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """Accuracy and macro F1 (over the classes that occur in labels or predictions, like scikit-learn)."""
-    return single_label_metrics(predictions, labels)
-
-
-def load_model(path: str, device: str | None = None):
-    """The model and tokenizer of a folder, with a clear error when it is not a trained classifier folder."""
-    return load_classifier_folder(path, resolve_device(device))
-
-
-def _batches(tokenizer, encoded, batch_size: int):
-    """`(rows, batch)` over `encoded`, longest first: similar lengths together waste few steps on padding."""
-    order = np.argsort(-np.asarray(encoded["length"]), kind="stable")
-    collate = PaddingCollator(tokenizer.pad_token_id)
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        selected = encoded[rows.tolist()]
-        features = [{"input_ids": ids} for ids in selected["input_ids"]]
-        if "labels" in selected:
-            features = [dict(feature, labels=y) for feature, y in zip(features, selected["labels"])]
-        yield rows, collate(features)
-
-
-@torch.no_grad()
-def predicted_labels(model, tokenizer, encoded, batch_size: int = 64) -> np.ndarray:
-    """The argmax label of every row of `encoded`, in its order (any model returning `.logits`: torch or ONNX)."""
-    labels = np.zeros(len(encoded), dtype=np.int64)
-    for rows, batch in _batches(tokenizer, encoded, batch_size):
-        inputs = {key: batch[key].to(model.device) for key in ("input_ids", "attention_mask")}
-        labels[rows] = model(**inputs).logits.argmax(-1).cpu().numpy()
-    return labels
-
-
-def _loss_sum(logits, target, problem_type: str) -> float:
-    """The summed loss of a batch under the model's problem type (as the model's own forward computes it)."""
-    functional = torch.nn.functional
-    if problem_type == REGRESSION:
-        return functional.mse_loss(logits.float().reshape(-1), target.float(), reduction="sum").item()
-    if problem_type == MULTI_LABEL:  # mean over labels per row, summed over rows
-        per_row = functional.binary_cross_entropy_with_logits(logits.float(), target.float(), reduction="none")
-        return per_row.mean(dim=-1).sum().item()
-    return functional.cross_entropy(logits.float(), target, reduction="sum").item()
-
-
-@torch.no_grad()
-def evaluate_dataset(
-    model, tokenizer, encoded, batch_size: int = 128, prefix: str = "eval", label_names=None
-) -> dict[str, float]:
-    """The problem type's metrics (hf_bilstm.metrics) and mean loss over `encoded` (input_ids, labels, length)."""
-    # model.device, not a parameter's: the ONNX Runtime model has no parameters
-    device = model.device
-    problem_type = getattr(model.config, "problem_type", None) or SINGLE_LABEL
-    all_logits, labels, losses = [], [], []
-    for _, batch in _batches(tokenizer, encoded, batch_size):
-        inputs = {key: batch[key].to(device) for key in ("input_ids", "attention_mask")}
-        logits = model(**inputs).logits
-        losses.append(_loss_sum(logits, batch["labels"].to(device), problem_type))
-        all_logits.append(logits.float().cpu().numpy())
-        labels.append(batch["labels"].numpy())
-    metrics = metrics_for(problem_type, np.concatenate(all_logits), np.concatenate(labels), label_names)
-    metrics["loss"] = sum(losses) / len(encoded)
-    metrics["samples"] = len(encoded)
-    return {f"{prefix}_{key}": value for key, value in metrics.items()}
 
 
 def _inside(folder: str, path: str) -> bool:
@@ -224,39 +148,42 @@ def schema_for(args, config):
     return schema
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_command(sys.argv[1:] if argv is None else argv)
+def run(argv: list[str]) -> int:
+    args = make_parser().parse_command(argv)
     with quiet_libraries(args.verbose):
         return _main(args)
 
 
 def _main(args) -> int:
-    try:
-        device = check_args(args)
-        model, tokenizer = load_backend(args.model, device, args.backend, args.quantized)
-        schema = schema_for(args, model.config)
-        data_file = args.test_file or (args.dataset if os.path.isfile(os.path.expanduser(args.dataset)) else None)
-        if data_file is not None:  # one file: the split to evaluate
-            raw = load_raw_dataset(None, files={args.split: data_file}, column_names=schema.column_names)
-        else:
-            raw = load_raw_dataset(args.dataset, args.dataset_config_name, column_names=schema.column_names)
-        split = prepare_eval_split(raw, args.split, schema, max_samples=args.max_samples, seed=args.seed)
-        encoded = encode(split, tokenizer, schema.text_column, schema.label_column)
-        metrics = evaluate_dataset(model, tokenizer, encoded, args.batch_size, args.split, schema.label_names)
-        bad = {key: value for key, value in metrics.items() if isinstance(value, float) and not math.isfinite(value)}
-        if bad:  # refused weights make this unreachable; JSON has no NaN
-            raise UsageError(f"the model gave {bad}; its weights are broken. Train or save the model again.")
-        text = json.dumps(metrics, indent=2, allow_nan=False)
-        if args.output_file:  # written before printing: a failure here loses no work, the check above makes it rare
-            try:
-                write_atomically(args.output_file, text + "\n")
-            except OSError as error:
-                raise UsageError(f"--output_file {args.output_file!r} cannot be written ({error}).") from error
-    except UsageError as error:
-        print(f"hf-bilstm evaluate: error: {error}", file=sys.stderr)
-        return 2
+    device = check_args(args)
+    model, tokenizer = load_backend(args.model, device, args.backend, args.quantized)
+    schema = schema_for(args, model.config)
+    data_file = args.test_file or (args.dataset if os.path.isfile(os.path.expanduser(args.dataset)) else None)
+    if data_file is not None:  # one file: the split to evaluate
+        raw = load_raw_dataset(None, files={args.split: data_file}, column_names=schema.column_names)
+    else:
+        raw = load_raw_dataset(args.dataset, args.dataset_config_name, column_names=schema.column_names)
+    split = prepare_eval_split(raw, args.split, schema, max_samples=args.max_samples, seed=args.seed)
+    encoded = encode(split, tokenizer, schema.text_column, schema.label_column)
+    metrics = evaluate_dataset(model, tokenizer, encoded, args.batch_size, args.split, schema.label_names)
+    bad = {key: value for key, value in metrics.items() if isinstance(value, float) and not math.isfinite(value)}
+    if bad:  # refused weights make this unreachable; JSON has no NaN
+        raise UsageError(f"the model gave {bad}; its weights are broken. Train or save the model again.")
+    text = json.dumps(metrics, indent=2, allow_nan=False)
+    if args.output_file:  # written before printing: a failure here loses no work, the check above makes it rare
+        try:
+            write_atomically(args.output_file, text + "\n")
+        except OSError as error:
+            raise UsageError(f"--output_file {args.output_file!r} cannot be written ({error}).") from error
     print(text)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`hf-bilstm evaluate`; hf_bilstm.cli turns what goes wrong into one line and an exit code."""
+    from ..cli import run_command
+
+    return run_command("evaluate", sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -127,10 +127,11 @@ def splits_of(argv: list[str]):
 
 def baseline(splits) -> dict:
     """TF-IDF uni+bigrams and a linear model fitted on train, C/alpha chosen on validation, scored on test."""
-    from hf_bilstm.metrics import metrics_for
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.multiclass import OneVsRestClassifier
+
+    from hf_bilstm.metrics import metrics_for
 
     schema = splits.schema
     problem_type = schema.problem_type

@@ -360,9 +360,24 @@ class DataArguments:
     cache_dir: str | None = field(default=None, metadata={"help": "Where datasets caches downloads."})
 
 
+# What two stock TrainingArguments flags mean here (their own help speaks of other models' inputs).
+HELP_OVERRIDES = {
+    "metric_for_best_model": "Validation metric that picks the best epoch: accuracy (default for classes), f1 (macro "
+    "F1, better for imbalanced classes), f1_micro (default for multi-label), mse (default for regression; lower is "
+    "better), pearson, loss.",
+    "label_names": "Names of integer labels 0..n-1 (or 1..n), comma-separated: --label_names neg,pos. Default: a "
+    "classes.txt or labels.txt beside the data (one name a line), else the label values themselves.",
+}
+
+
 def make_parser() -> FlagParser:
     # No abbreviations (FlagParser): an abbreviated flag would escape given_flags and be overridden by the preset.
-    return FlagParser((ModelArguments, DataArguments, TrainingArguments, FineTuningArguments), prog="hf-bilstm train")
+    arguments = (ModelArguments, DataArguments, TrainingArguments, FineTuningArguments)
+    parser = FlagParser(arguments, prog="hf-bilstm train")
+    for action in parser._actions:
+        if action.dest in HELP_OVERRIDES:
+            action.help = HELP_OVERRIDES[action.dest]
+    return parser
 
 
 def parse_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, TrainingArguments]:

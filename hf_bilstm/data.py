@@ -300,6 +300,12 @@ def choose_columns(
         labels = found[:1] or labels
     if guess and (texts != [text_column] or labels != [label_column]):
         logger.warning(f"hf-bilstm: texts from column(s) {texts}, labels from {labels} (--text_column/--label_column)")
+    if columns == ["text"] and labels and labels[0] not in columns:  # a .txt file: one text a line, no labels
+        raise UsageError(
+            f"Split {split!r} holds texts only (one a line, as a .txt file is read), no labels. Train on a csv/tsv/"
+            "jsonl file with a label column, or on a folder per class (train/pos/*.txt, train/neg/*.txt); a file "
+            "of texts alone can be a test file (predictions only)."
+        )
     for names, flag in ((texts, "--text_column"), (labels, "--label_column")):
         missing = [c for c in names if c not in columns]
         if missing or not names:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .data_schema import MULTI_LABEL, MULTI_LABEL_THRESHOLD, REGRESSION, SINGLE_LABEL
+from .problem_types import decisions
 
 # problem type → (metric, greater is better): the model selection's default
 BEST_METRIC = {SINGLE_LABEL: ("accuracy", True), MULTI_LABEL: ("f1_micro", True), REGRESSION: ("mse", False)}
@@ -49,13 +50,9 @@ def single_label_metrics(predictions, labels, label_names: list[str] | None = No
     return metrics
 
 
-def sigmoid(logits) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
-
-
 def multi_label_metrics(logits, labels, label_names: list[str] | None = None, threshold=MULTI_LABEL_THRESHOLD):
     """Micro and macro F1 of the labels whose probability reaches `threshold`, subset accuracy, per label P/R/F1."""
-    predicted = sigmoid(logits) >= threshold
+    predicted = decisions(MULTI_LABEL, logits, threshold).astype(bool)
     truth = np.asarray(labels) >= 0.5
     tp = (predicted & truth).sum(axis=0)
     fp = (predicted & ~truth).sum(axis=0)
@@ -111,17 +108,6 @@ class ComputeMetrics:
     def __call__(self, eval_pred) -> dict[str, float]:
         logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
         return metrics_for(self.problem_type, logits, eval_pred.label_ids, self.label_names)
-
-
-def predictions_from_logits(logits, problem_type: str, label_names: list[str], threshold=MULTI_LABEL_THRESHOLD):
-    """What a model predicts for each row: a label name, the names above `threshold` (multi-label), or a score."""
-    logits = np.asarray(logits)
-    if problem_type == REGRESSION:
-        return [float(v) for v in logits.reshape(-1)]
-    if problem_type == MULTI_LABEL:
-        on = sigmoid(logits) >= threshold
-        return [[label_names[i] for i in np.flatnonzero(row)] for row in on]
-    return [label_names[i] for i in np.argmax(logits, axis=-1)]
 
 
 def per_class_table(metrics: dict, prefix: str, label_names: list[str], labels=None) -> dict[str, dict[str, float]]:

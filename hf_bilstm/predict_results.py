@@ -6,10 +6,22 @@ from __future__ import annotations
 
 import os
 
-from .data_schema import MULTI_LABEL, REGRESSION, DataSchema
-from .metrics import predictions_from_logits
+import numpy as np
+
+from .data_schema import MULTI_LABEL, MULTI_LABEL_THRESHOLD, REGRESSION, DataSchema
+from .problem_types import decisions
 
 PREDICT_RESULTS = "predict_results.tsv"
+
+
+def predictions_from_logits(logits, problem_type: str, label_names: list[str], threshold=MULTI_LABEL_THRESHOLD):
+    """Each row's prediction: a label name, the names at or above `threshold` (multi-label), or a score."""
+    decided = decisions(problem_type, logits, threshold)
+    if problem_type == REGRESSION:
+        return [float(value) for value in decided]
+    if problem_type == MULTI_LABEL:
+        return [[label_names[i] for i in np.flatnonzero(row)] for row in decided]
+    return [label_names[int(i)] for i in decided]
 
 
 def write_predict_results(folder: str, logits, ids: list, schema: DataSchema) -> str:

@@ -9,11 +9,13 @@ import random
 import pytest
 from helpers import QUIET, TINY
 
+from hf_bilstm.arguments import parse_args
 from hf_bilstm.commands import evaluate as evaluate_cmd
 from hf_bilstm.commands import train as train_cmd
 from hf_bilstm.data import load_raw_dataset, prepare_splits
 from hf_bilstm.data_schema import MULTI_LABEL, REGRESSION, SCHEMA_FILE, SINGLE_LABEL
 from hf_bilstm.errors import UsageError
+from hf_bilstm.training.trainer import selection_args
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -256,3 +258,27 @@ def test_unsupported_shapes_get_one_line_and_no_output_folder(tmp_path, capsys):
     answer = [line for line in err.splitlines() if "error" in line]
     assert code == 2 and len(answer) == 1 and "no header" in answer[0] and "--column_names" in answer[0]
     assert "h.csv" in answer[0] and "Traceback" not in err
+
+
+def test_model_selection_follows_the_problem_type_and_a_given_metric(tmp_path):
+    argv = ["--output_dir", str(tmp_path / "o")]
+    model_args, _, args = parse_args(argv)
+    assert selection_args(args, SINGLE_LABEL, model_args.given_flags).metric_for_best_model == "accuracy"
+    chosen = selection_args(args, REGRESSION, model_args.given_flags)
+    assert chosen.metric_for_best_model == "mse" and chosen.greater_is_better is False
+    model_args, _, args = parse_args(argv + ["--metric_for_best_model", "f1"])
+    chosen = selection_args(args, MULTI_LABEL, model_args.given_flags)
+    assert chosen.metric_for_best_model == "f1" and chosen.greater_is_better is True
+    model_args, _, args = parse_args(argv + ["--metric_for_best_model", "mse"])
+    assert selection_args(args, REGRESSION, model_args.given_flags).greater_is_better is False
+
+
+def test_a_file_that_is_not_utf8_or_only_texts_is_named_with_the_fix(tmp_path):
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("text,label\ncaf\xe9 cr\xe8me,a\nna\xefve,b\n".encode("latin-1"))
+    with pytest.raises(UsageError, match=r"latin.csv.*iconv"):
+        load_raw_dataset(str(latin))
+    texts = tmp_path / "texts.txt"
+    texts.write_text("one text\nanother text\n")
+    with pytest.raises(UsageError, match="holds texts only.*folder per class"):
+        prepare_splits(load_raw_dataset(str(texts)), test_split=None)

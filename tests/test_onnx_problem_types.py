@@ -93,8 +93,9 @@ def test_pipeline_over_onnx_reads_the_problem_type(exported):
 
 
 def test_int8_checks_read_a_data_file_with_the_problem_types_figure(exported, tmp_path):
-    """`export --quantize int8 --test_file FILE`: the training's columns (data_schema.json), agreement on the file's
-    texts (no validation data given), and the problem type's test figure (micro F1, or Pearson) in report and card."""
+    """`export --quantize int8 --train_file A --test_file B`: the training's columns (data_schema.json), agreement on
+    validation carved from A as train carves it, and the problem type's test figure (micro F1, or Pearson) on B, in
+    the report and the card."""
     import csv
     import shutil
 
@@ -104,21 +105,26 @@ def test_int8_checks_read_a_data_file_with_the_problem_types_figure(exported, tm
     shutil.copytree(exported, folder)
     (folder / "README.md").write_text("---\nlicense: mit\n---\n\n# model\n", encoding="utf-8")
     problem_type = json.loads((folder / "config.json").read_text())["problem_type"]
-    rows = [(text, "joy,fear" if i % 2 else "anger") for i, text in enumerate(TEXTS)]
+    train_texts = [f"{text} row {i}" for i, text in enumerate(TEXTS * 3)]  # other texts than the test file's
+    files = {"train.csv": train_texts, "test.csv": TEXTS}
+    for name, texts in files.items():
+        if problem_type == "regression":
+            header, rows = ["text", "score"], [(text, (i % 5) / 4) for i, text in enumerate(texts)]
+        else:
+            header, rows = ["text", "label"], [(t, "joy,fear" if i % 2 else "anger") for i, t in enumerate(texts)]
+        with open(tmp_path / name, "w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows([header, *rows])
     if problem_type == "regression":
         save_schema(str(folder), DataSchema(problem_type=problem_type, label_columns=["score"], label_names=["score"]))
-        header, rows = ["text", "score"], [(text, (i % 5) / 4) for i, text in enumerate(TEXTS)]
     else:
         names = ["joy", "anger", "fear"]
         save_schema(str(folder), DataSchema(problem_type=problem_type, label_separator=",", label_names=names))
-        header = ["text", "label"]
-    with open(tmp_path / "test.csv", "w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows([header, *rows])
-    argv = [str(folder), "--quantize", "int8", "--test_file", str(tmp_path / "test.csv"), "--overwrite"]
+    argv = [str(folder), "--quantize", "int8", "--overwrite"]
+    argv += ["--train_file", str(tmp_path / "train.csv"), "--test_file", str(tmp_path / "test.csv")]
     assert export_cmd.main(argv) == 0
     int8 = json.loads((folder / "onnx" / "export_report.json").read_text())["int8"]
     metric = "pearson" if problem_type == "regression" else "f1_micro"
-    assert int8["metric"] == metric and int8["test_samples"] == len(TEXTS) == int8["validation_samples"]
+    assert int8["metric"] == metric and int8["test_samples"] == len(TEXTS) and int8["validation_samples"] > 0
     assert int8["validation_agreement"] >= 0.99 and f"fp32_test_{metric}" in int8
     card = (folder / "README.md").read_text()
     assert ("| test Pearson" if metric == "pearson" else "| test micro F1") in card

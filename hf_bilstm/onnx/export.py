@@ -25,7 +25,7 @@ import time
 import numpy as np
 import torch
 
-from ..data import encode, load_raw_dataset, prepare_eval_split, prepare_splits
+from ..data import encode, load_raw_dataset, prepare_splits
 from ..errors import UsageError
 from ..flag_checks import check_dataset_flag, check_number, check_seed
 from ..logs import get_logger
@@ -205,11 +205,7 @@ def run_export(args) -> dict:
     if not os.path.isdir(folder):
         raise UsageError(f"{args.model!r}: no such folder. Export works on a local folder written by hf-bilstm train.")
     check_onnx_folder(folder, args.overwrite)
-    for flag in ("validation_file", "test_file"):
-        path = getattr(args, flag)
-        if path is not None and not os.path.isfile(os.path.expanduser(path)):
-            raise UsageError(f"--{flag} {path!r} does not exist; give a data file with the training's columns.")
-    if args.quantize and not args.test_file:
+    if args.quantize and not args.train_file:
         check_dataset_flag(args.dataset)
     model, tokenizer = load_classifier_folder(folder, "cpu")
     weights_sha = file_sha256(os.path.join(folder, "model.safetensors"))
@@ -267,7 +263,7 @@ def _session(path: str):
 
 
 METRIC_TITLES = {"accuracy": "accuracy", "f1_micro": "micro F1", "pearson": "Pearson"}
-# The test figure int8 must keep (within MAX_INT8_METRIC_DROP of fp32's), for each problem type.
+# The test figure int8 must keep (within MAX_INT8_ACCURACY_DROP of fp32's), for each problem type.
 INT8_TEST_METRIC = {SINGLE_LABEL: "accuracy", MULTI_LABEL: "f1_micro", REGRESSION: "pearson"}
 # Regression: int8 and fp32 agree on a text when their scores differ by at most this share of the fp32 scores' spread.
 REGRESSION_AGREEMENT = 0.1
@@ -298,66 +294,57 @@ def agreement(problem_type: str, fp32_logits: np.ndarray, int8_logits: np.ndarra
     return float(np.mean(same)) if len(same) else 1.0
 
 
-def int8_check_data(args, schema):
-    """`(agreement rows, test rows)` for the int8 checks, read as `evaluate` reads data: the data files given, else
-    --dataset; the agreement rows are its validation split, else carved from train as `train` carves them."""
-    files = {split: path for split, path in (("validation", args.validation_file), ("test", args.test_file)) if path}
-    if files:
-        raw = load_raw_dataset(None, files=files, column_names=schema.column_names)
-    else:
-        raw = load_raw_dataset(args.dataset, args.dataset_config_name, column_names=schema.column_names)
-    if "test" not in raw:
-        raise UsageError(
-            f"the int8 checks need labelled test data, and {args.test_file or args.dataset!r} has no test split; "
-            "give --test_file (and --validation_file) with the training's columns, or export without --quantize."
-        )
-    test = prepare_eval_split(raw, "test", schema, max_samples=args.max_test_samples, seed=args.seed)
-    if "validation" in raw:
-        validation = prepare_eval_split(raw, "validation", schema, max_samples=AGREEMENT_TEXTS, seed=args.seed)
-    elif "train" in raw:
-        validation = prepare_splits(
-            raw,
-            ",".join(schema.text_columns),
-            ",".join(schema.label_columns),
-            validation_fraction=args.validation_fraction,
-            max_eval_samples=AGREEMENT_TEXTS,
-            test_split=None,
-            seed=args.seed,
-            problem_type=schema.problem_type,
-            label_separator=schema.label_separator,
-        ).validation
-    else:
-        validation = test  # only a test file: agreement needs no labels, so its texts serve for both checks
-    return validation, test
-
-
 def check_int8(args, model, tokenizer, fp32, int8) -> dict:
-    """Agreement with fp32 on validation texts and the test figure (accuracy, micro F1 or Pearson) of int8 against
+    """Agreement with fp32 on validation texts, and the test figure of int8 (accuracy, micro F1 or Pearson) against
     fp32's; a UsageError when either check fails."""
-    from ..commands.evaluate import schema_for  # the model folder's schema with the column flags on top
+    from ..data_schema import load_schema
     from ..metrics import metrics_for
 
-    schema = schema_for(args, model.config)
-    problem_type = problem_type_of(model.config)
-    validation, test = int8_check_data(args, schema)
-    validation = encode(validation, tokenizer, schema.text_column, None)  # agreement needs no labels
-    share = agreement(problem_type, logits_of(fp32, tokenizer, validation), logits_of(int8, tokenizer, validation))
-    logger.info(
-        f"hf-bilstm export: int8 answers agree with fp32 on {share:.2%} of {len(validation):,} validation texts."
+    # the training's columns, label form and names (data_schema.json), unless the flags name other columns
+    schema = load_schema(args.model, model.config)
+    schema.label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    if args.text_column:
+        schema.text_columns = [c.strip() for c in args.text_column.split(",")]
+    if args.label_column:
+        schema.label_columns = [c.strip() for c in args.label_column.split(",")]
+    files = {name: path for name, path in (("train", args.train_file), ("test", args.test_file)) if path}
+    dataset = None if args.train_file else args.dataset
+    raw = load_raw_dataset(dataset, args.dataset_config_name, files=files, column_names=schema.column_names)
+    splits = prepare_splits(
+        raw,
+        ",".join(schema.text_columns),
+        ",".join(schema.label_columns),
+        validation_fraction=args.validation_fraction,
+        max_eval_samples=AGREEMENT_TEXTS,
+        max_test_samples=args.max_test_samples,
+        test_fraction=args.test_fraction,  # the data has no test split: carved as hf-bilstm train carved it
+        seed=args.seed,
+        problem_type=schema.problem_type,
+        label_separator=schema.label_separator,
+        label_names=None if schema.label_values is None else schema.label_names,
     )
+    validation = encode(splits.validation, tokenizer, schema.text_column, None)  # agreement needs no labels
+    problem_type = problem_type_of(model.config)
+    share = agreement(problem_type, logits_of(fp32, tokenizer, validation), logits_of(int8, tokenizer, validation))
+    shown = f"{share:.2%} of {len(validation):,} validation texts"
+    logger.info(f"hf-bilstm export: int8 answers agree with fp32 on {shown}.")
     if share < MIN_INT8_AGREEMENT:
         raise UsageError(
-            f"the int8 model's answers agree with fp32 on only {share:.2%} of {len(validation)} validation texts "
-            f"(at least {MIN_INT8_AGREEMENT:.0%} needed), so it was not written. Export without --quantize."
+            f"the int8 model's answers agree with fp32 on only {shown} (at least {MIN_INT8_AGREEMENT:.0%} needed), "
+            "so it was not written. Export without --quantize."
         )
-    test = encode(test, tokenizer, schema.text_column, schema.label_column)
+    if splits.test is None:
+        raise UsageError(
+            "the int8 check needs a labelled test split, and the data has none with labels; give --test_file (or "
+            "export without --quantize)."
+        )
+    test = encode(splits.test, tokenizer, schema.text_column, schema.label_column)
     truth = np.asarray(test["labels"])
     metric = INT8_TEST_METRIC[problem_type]
     fp32_figure = metrics_for(problem_type, logits_of(fp32, tokenizer, test), truth)[metric]
     int8_figure = metrics_for(problem_type, logits_of(int8, tokenizer, test), truth)[metric]
-    logger.info(
-        f"hf-bilstm export: test {metric} on {len(test):,} texts: fp32 {fp32_figure:.4f}, int8 {int8_figure:.4f}."
-    )
+    figures = f"fp32 {fp32_figure:.4f}, int8 {int8_figure:.4f}"
+    logger.info(f"hf-bilstm export: test {metric} on {len(test):,} texts: {figures}.")
     if fp32_figure - int8_figure > MAX_INT8_ACCURACY_DROP:
         raise UsageError(
             f"int8 test {metric} {int8_figure:.4f} is {fp32_figure - int8_figure:.4f} below fp32's {fp32_figure:.4f} "
@@ -370,5 +357,5 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
         "metric": metric,
         f"fp32_test_{metric}": fp32_figure,
         f"test_{metric}": int8_figure,
-        "dataset": args.test_file or args.dataset,
+        "dataset": args.test_file or args.train_file or args.dataset,
     }

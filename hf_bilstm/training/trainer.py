@@ -144,7 +144,12 @@ def data_args_class_weights(model_args) -> bool:
 def selection_args(training_args: TrainingArguments, problem_type: str, given) -> TrainingArguments:
     """Model selection on the problem type's own metric (hf_bilstm.metrics.BEST_METRIC) unless the flags chose one:
     accuracy for classes, micro F1 for multi-label, MSE (lower is better) for regression."""
-    if "metric_for_best_model" in given or problem_type == SINGLE_LABEL:
+    if "metric_for_best_model" in given:  # a loss or an error is better lower, unless --greater_is_better says
+        metric = training_args.metric_for_best_model.removeprefix("eval_")
+        if "greater_is_better" in given:
+            return training_args
+        return dataclasses.replace(training_args, greater_is_better=metric not in ("loss", "mse"))
+    if problem_type == SINGLE_LABEL:
         return training_args
     metric, greater = BEST_METRIC[problem_type]
     return dataclasses.replace(training_args, metric_for_best_model=metric, greater_is_better=greater)

@@ -105,8 +105,11 @@ def test_int8_checks_read_a_data_file_with_the_problem_types_figure(exported, tm
     shutil.copytree(exported, folder)
     (folder / "README.md").write_text("---\nlicense: mit\n---\n\n# model\n", encoding="utf-8")
     problem_type = json.loads((folder / "config.json").read_text())["problem_type"]
-    train_texts = [f"{text} row {i}" for i, text in enumerate(TEXTS * 3)]  # other texts than the test file's
-    files = {"train.csv": train_texts, "test.csv": TEXTS}
+    # train: the texts the fixture's model learned from (validation is carved from them); test: other texts
+    files = {
+        "train.csv": [f"{t} {i}" for i, t in enumerate(TEXTS * 2)],
+        "test.csv": [f"{t} row {i}" for i, t in enumerate(TEXTS)],
+    }
     for name, texts in files.items():
         if problem_type == "regression":
             header, rows = ["text", "score"], [(text, (i % 5) / 4) for i, text in enumerate(texts)]
@@ -125,6 +128,8 @@ def test_int8_checks_read_a_data_file_with_the_problem_types_figure(exported, tm
     int8 = json.loads((folder / "onnx" / "export_report.json").read_text())["int8"]
     metric = "pearson" if problem_type == "regression" else "f1_micro"
     assert int8["metric"] == metric and int8["test_samples"] == len(TEXTS) and int8["validation_samples"] > 0
-    assert int8["validation_agreement"] >= 0.99 and f"fp32_test_{metric}" in int8
+    assert f"fp32_test_{metric}" in int8 and abs(int8[f"fp32_test_{metric}"] - int8[f"test_{metric}"]) <= 0.005
+    if metric != "pearson":  # a score has no discrete answer: its agreement is reported, not a gate
+        assert int8["validation_agreement"] >= 0.99
     card = (folder / "README.md").read_text()
     assert ("| test Pearson" if metric == "pearson" else "| test micro F1") in card

@@ -49,20 +49,20 @@ def build_folder(preset: str, dataset: str, max_length: int, folder: str) -> Non
 
     from hf_bilstm import BiLSTMConfig, BiLSTMForSequenceClassification
     from hf_bilstm.data import iter_texts
-    from hf_bilstm.onnx_export import FP32_FILE, INT8_FILE, export_fp32, quantize_int8
+    from hf_bilstm.onnx.export import FP32_FILE, INT8_FILE, export_fp32, quantize_int8
+    from hf_bilstm.presets import PRESETS
     from hf_bilstm.tokenization_bilstm import train_tokenizer
-    from hf_bilstm.training import PRESETS
 
     recipe = PRESETS[preset]
     imdb = load_dataset(dataset, split="train")
-    tokenizer_settings = dict(recipe["tokenizer"])
+    tokenizer_settings = dict(recipe.tokenizer)
     tokenizer = train_tokenizer(
         iter_texts(imdb, "text"),
         vocab_size=tokenizer_settings.pop("vocab_size"),
         model_max_length=max_length,
         **{key: value for key, value in tokenizer_settings.items() if key in ("truncation_side", "lowercase")},
     )
-    config = BiLSTMConfig(vocab_size=len(tokenizer), id2label={0: "neg", 1: "pos"}, **recipe["model"])
+    config = BiLSTMConfig(vocab_size=len(tokenizer), id2label={0: "neg", 1: "pos"}, **recipe.model)
     BiLSTMForSequenceClassification(config).eval().save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     os.makedirs(os.path.join(folder, "onnx"), exist_ok=True)
@@ -74,7 +74,7 @@ def measure(folder: str, backend: str, texts: list[str], single: int, batch_size
     """Runs in the child process: latency of single reviews and throughput of batches, then this process's peak RSS."""
     import torch
 
-    from hf_bilstm.prediction import load_classifier, predict
+    from hf_bilstm.inference import load_classifier, predict
 
     kind = "torch" if backend == "torch" else "onnxruntime"
     classifier = load_classifier(folder, "cpu", kind, quantized=backend.endswith("int8"))

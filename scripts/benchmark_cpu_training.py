@@ -68,8 +68,9 @@ def parse() -> argparse.Namespace:
 def build(args, preset: str, work_dir: str, data: bool = True):
     """The preset's tokenizer, encoded training rows and TrainingArguments, as `hf-bilstm train` would make them
     (`data=False`: the model settings and TrainingArguments only)."""
+    from hf_bilstm.arguments import parse_args
     from hf_bilstm.data import encode, load_raw_dataset, prepare_splits, train_tokenizer_on
-    from hf_bilstm.training import parse_args, resolve
+    from hf_bilstm.presets import resolve
 
     argv = ["--preset", preset, "--output_dir", os.path.join(work_dir, preset), "--dataset", args.dataset]
     argv += ["--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false"]
@@ -104,7 +105,7 @@ def fresh_model(model_settings: dict, tokenizer, implementation: str, seed: int)
 
 
 def trainer_for(model, training_args, train, tokenizer, max_steps: int):
-    from hf_bilstm.training import build_trainer
+    from hf_bilstm.training.trainer import build_trainer
 
     trainer_args = dataclasses.replace(training_args, max_steps=max_steps)
     return build_trainer(model, trainer_args, {"train": train, "validation": None}, tokenizer)

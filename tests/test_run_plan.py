@@ -11,9 +11,12 @@ from helpers import TINY, write_toy_dataset
 from safetensors.torch import load_file
 from transformers import TrainerControl, TrainerState, TrainingArguments
 
-from hf_bilstm import logs, run_plan, training
+from hf_bilstm import logs
+from hf_bilstm.commands import train as train_cmd
 from hf_bilstm.cpu_threads import describe as describe_wait_policy
-from hf_bilstm.run_plan import RunPlanCallback
+from hf_bilstm.training import run_plan
+from hf_bilstm.training import trainer as training
+from hf_bilstm.training.run_plan import RunPlanCallback
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -22,7 +25,7 @@ def test_train_prints_the_plan_then_an_estimate_then_where_the_folder_is(tmp_pat
     dataset = write_toy_dataset(tmp_path / "data", n_train=160, n_test=40)
     out = str(tmp_path / "run")
     argv = ["--dataset", dataset, "--output_dir", out, *TINY, "--per_device_train_batch_size", "16"]
-    assert training.main(argv + ["--num_train_epochs", "2", "--disable_tqdm", "true", "--report_to", "none"]) == 0
+    assert train_cmd.main(argv + ["--num_train_epochs", "2", "--disable_tqdm", "true", "--report_to", "none"]) == 0
     captured = capsys.readouterr()
     printed = captured.err + captured.out  # the plan and estimate are logged (stderr); the last line is printed
     with open(os.path.join(out, "all_results.json"), encoding="utf-8") as handle:

@@ -6,8 +6,8 @@ import time
 import torch
 from transformers import TrainerCallback
 
-from .cpu_threads import describe as describe_wait_policy
-from .logs import get_logger
+from ..cpu_threads import describe as describe_wait_policy
+from ..logs import get_logger
 
 logger = get_logger(__name__)
 

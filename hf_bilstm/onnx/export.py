@@ -5,7 +5,7 @@ Checks, all run before any file lands in `onnx/`:
 - fp32: ONNX Runtime's logits equal PyTorch's to `FP32_TOLERANCE` on texts of many lengths, batched with padding on
   the right and on the left;
 - int8 (dynamic quantization of the recurrent and linear weights; embeddings stay fp32): the predicted labels agree
-  with fp32 on at least `MIN_INT8_AGREEMENT` of `AGREEMENT_REVIEWS` validation reviews (carved from train as
+  with fp32 on at least `MIN_INT8_AGREEMENT` of `AGREEMENT_TEXTS` validation texts (carved from train as
   `hf-bilstm train` carves them), and accuracy on the test split is within `MAX_INT8_ACCURACY_DROP` of fp32's.
 
 What was measured goes to `onnx/export_report.json` and to a section of the model card.
@@ -13,8 +13,6 @@ What was measured goes to `onnx/export_report.json` and to a section of the mode
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import datetime
 import json
 import os
@@ -23,19 +21,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Literal
 
 import numpy as np
 import torch
 
-from .arguments import FlagParser, option, positional, switch
-from .data import encode, load_raw_dataset, prepare_eval_split, prepare_splits
-from .errors import UsageError
-from .flag_checks import check_dataset_flag, check_number, check_seed
-from .logs import get_logger, show_progress
-from .model_loading import load_classifier_folder
-from .onnx_graph import EXPORTER_PREFIX
-from .onnx_runtime import (
+from ..data import encode, load_raw_dataset, prepare_splits
+from ..errors import UsageError
+from ..flag_checks import check_dataset_flag, check_number, check_seed
+from ..logs import get_logger
+from ..model_loading import load_classifier_folder
+from ..problem_types import MULTI_LABEL, REGRESSION, SINGLE_LABEL, decisions, problem_type_of
+from .graph import EXPORTER_PREFIX
+from .runtime import (
     FP32_FILE,
     INSTALL_HINT,
     INT8_FILE,
@@ -49,9 +46,9 @@ from .onnx_runtime import (
 logger = get_logger(__name__)
 
 FP32_TOLERANCE = 1e-4
-AGREEMENT_REVIEWS = 2000
+AGREEMENT_TEXTS = 2000
 MIN_INT8_AGREEMENT = 0.99
-MAX_INT8_ACCURACY_DROP = 0.005
+MAX_INT8_ACCURACY_DROP = 0.005  # of the test figure: accuracy, micro F1 (multi-label) or Pearson (regression)
 CARD_SECTION = "## ONNX Runtime"  # the card section this command owns (replaced by the next export)
 CHECK_LENGTHS = (1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 512)
 
@@ -69,7 +66,7 @@ def export_fp32(folder: str, path: str) -> str:
     """Exports the classifier of `folder` to `path` in a fresh Python process; returns the exporter used."""
     # A fresh process: torch 2.13's dynamo exporter fixes the sequence length of every export after the first one in a
     # process (measured), which would make the file refuse other lengths.
-    command = [sys.executable, "-m", "hf_bilstm.onnx_graph", folder, path]
+    command = [sys.executable, "-m", "hf_bilstm.onnx.graph", folder, path]
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     lines = [line for line in done.stdout.splitlines() if line.startswith(EXPORTER_PREFIX)]
@@ -129,34 +126,6 @@ def max_logit_difference(model, ort_model) -> float:
     return worst
 
 
-@dataclasses.dataclass
-class ExportArguments:
-    """The arguments of `hf-bilstm export`."""
-
-    model: str = positional("model folder written by hf-bilstm train")
-    quantize: Literal["int8"] | None = option(None, "also write a dynamic int8 model")
-    dataset: str = option("stanfordnlp/imdb", "dataset for the int8 checks (Hub id or folder)")
-    dataset_config_name: str | None = None
-    text_column: str = "text"
-    label_column: str = "label"
-    validation_fraction: float = option(0.1, "as given to hf-bilstm train")
-    seed: int = option(42, "as given to hf-bilstm train (carves validation)")
-    max_test_samples: int | None = option(None, "test reviews for the int8 check (all)")
-    overwrite: bool = switch("replace onnx/ files that an export did not write")
-
-
-def make_parser() -> FlagParser:
-    return FlagParser(
-        ExportArguments,
-        prog="hf-bilstm export",
-        description=(
-            "Export a trained classifier folder to ONNX (FOLDER/onnx/model.onnx), checked against PyTorch; with "
-            "--quantize int8 also onnx/model_quantized.onnx, checked on validation and test reviews."
-        ),
-        formatter_class=argparse.HelpFormatter,  # the help texts state their defaults where it matters
-    )
-
-
 def check_onnx_folder(folder: str, overwrite: bool) -> None:
     """`onnx/` may be written when it is absent or empty, holds only a previous export's files, or with --overwrite."""
     target = os.path.join(folder, ONNX_DIR)
@@ -201,18 +170,18 @@ def write_card_section(folder: str, report: dict) -> None:
             "",
             "| | fp32 | int8 |",
             "|---|---|---|",
-            f"| test accuracy ({int8['test_samples']:,} reviews) | {int8['fp32_test_accuracy']:.4f} | "
-            f"{int8['test_accuracy']:.4f} |",
+            f"| test {METRIC_TITLES[int8['metric']]} ({int8['test_samples']:,} texts) | "
+            f"{int8['fp32_test_' + int8['metric']]:.4f} | {int8['test_' + int8['metric']]:.4f} |",
             f"| file size | {report['fp32']['bytes'] / 1e6:.1f} MB | {int8['bytes'] / 1e6:.1f} MB |",
             "",
-            f"The int8 labels agreed with fp32 on {int8['validation_agreement']:.2%} of "
-            f"{int8['validation_samples']:,} validation reviews.",
+            f"The int8 answers agreed with fp32 on {int8['validation_agreement']:.2%} of "
+            f"{int8['validation_samples']:,} validation texts.",
         ]
     lines += [
         "",
         "```python",
         "from transformers import AutoTokenizer, pipeline",
-        "from hf_bilstm.onnx_runtime import ORTModelForSequenceClassification",
+        "from hf_bilstm.onnx.runtime import ORTModelForSequenceClassification",
         "",
         'source = "this folder, or its Hub id USER/NAME"',
         f"model = ORTModelForSequenceClassification.from_pretrained(source, quantized={bool(int8)})",
@@ -236,7 +205,7 @@ def run_export(args) -> dict:
     if not os.path.isdir(folder):
         raise UsageError(f"{args.model!r}: no such folder. Export works on a local folder written by hf-bilstm train.")
     check_onnx_folder(folder, args.overwrite)
-    if args.quantize:
+    if args.quantize and not args.train_file:
         check_dataset_flag(args.dataset)
     model, tokenizer = load_classifier_folder(folder, "cpu")
     weights_sha = file_sha256(os.path.join(folder, "model.safetensors"))
@@ -293,72 +262,102 @@ def _session(path: str):
     return onnxruntime.InferenceSession(path, session_options(onnxruntime), providers=["CPUExecutionProvider"])
 
 
-def check_int8(args, model, tokenizer, fp32, int8) -> dict:
-    """Validation agreement and test accuracy of int8 against fp32; a UsageError when either check fails."""
-    from .evaluation import predicted_labels
+METRIC_TITLES = {"accuracy": "accuracy", "f1_micro": "micro F1", "pearson": "Pearson"}
+# The test figure int8 must keep (within MAX_INT8_ACCURACY_DROP of fp32's), for each problem type.
+INT8_TEST_METRIC = {SINGLE_LABEL: "accuracy", MULTI_LABEL: "f1_micro", REGRESSION: "pearson"}
+# Regression: int8 and fp32 agree on a text when their scores differ by at most this share of the fp32 scores' spread.
+REGRESSION_AGREEMENT = 0.1
 
-    label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    raw = load_raw_dataset(args.dataset, args.dataset_config_name)
+
+@torch.no_grad()
+def logits_of(model, tokenizer, encoded, batch_size: int = 64) -> np.ndarray:
+    """The logits (rows, num_labels) of every row of `encoded`, in its order (a torch or an ONNX Runtime model)."""
+    from ..inference import batches
+
+    logits = np.zeros((len(encoded), model.config.num_labels), dtype=np.float32)
+    for rows, batch in batches(tokenizer, encoded, batch_size):
+        inputs = {key: batch[key].to(model.device) for key in ("input_ids", "attention_mask")}
+        logits[rows] = model(**inputs).logits.float().cpu().numpy()
+    return logits
+
+
+def agreement(problem_type: str, fp32_logits: np.ndarray, int8_logits: np.ndarray) -> float:
+    """The share of texts on which int8 answers as fp32 does: the same label, the same set of labels (multi-label),
+    or a score within `REGRESSION_AGREEMENT` of the fp32 scores' standard deviation."""
+    fp32, int8 = decisions(problem_type, fp32_logits), decisions(problem_type, int8_logits)
+    if problem_type == REGRESSION:
+        same = np.abs(fp32 - int8) <= REGRESSION_AGREEMENT * max(float(fp32.std()), 1e-6)
+    elif problem_type == MULTI_LABEL:
+        same = np.all(fp32 == int8, axis=1)
+    else:
+        same = fp32 == int8
+    return float(np.mean(same)) if len(same) else 1.0
+
+
+def check_int8(args, model, tokenizer, fp32, int8) -> dict:
+    """Agreement with fp32 on validation texts, and the test figure of int8 (accuracy, micro F1 or Pearson) against
+    fp32's; a UsageError when either check fails."""
+    from ..data_schema import load_schema
+    from ..metrics import metrics_for
+
+    # the training's columns, label form and names (data_schema.json), unless the flags name other columns
+    schema = load_schema(args.model, model.config)
+    schema.label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    if args.text_column:
+        schema.text_columns = [c.strip() for c in args.text_column.split(",")]
+    if args.label_column:
+        schema.label_columns = [c.strip() for c in args.label_column.split(",")]
+    files = {name: path for name, path in (("train", args.train_file), ("test", args.test_file)) if path}
+    dataset = None if args.train_file else args.dataset
+    raw = load_raw_dataset(dataset, args.dataset_config_name, files=files, column_names=schema.column_names)
     splits = prepare_splits(
         raw,
-        args.text_column,
-        args.label_column,
+        ",".join(schema.text_columns),
+        ",".join(schema.label_columns),
         validation_fraction=args.validation_fraction,
-        max_eval_samples=AGREEMENT_REVIEWS,
-        test_split=None,
+        max_eval_samples=AGREEMENT_TEXTS,
+        max_test_samples=args.max_test_samples,
+        test_fraction=args.test_fraction,  # the data has no test split: carved as hf-bilstm train carved it
         seed=args.seed,
+        problem_type=schema.problem_type,
+        label_separator=schema.label_separator,
+        label_names=None if schema.label_values is None else schema.label_names,
     )
-    validation = encode(splits.validation, tokenizer, args.text_column, args.label_column)
-    agreement = float(
-        np.mean(predicted_labels(fp32, tokenizer, validation) == predicted_labels(int8, tokenizer, validation))
-    )
-    logger.info(
-        f"hf-bilstm export: int8 labels agree with fp32 on {agreement:.2%} of {len(validation):,} validation reviews."
-    )
-    if agreement < MIN_INT8_AGREEMENT:
+    validation = encode(splits.validation, tokenizer, schema.text_column, None)  # agreement needs no labels
+    problem_type = problem_type_of(model.config)
+    share = agreement(problem_type, logits_of(fp32, tokenizer, validation), logits_of(int8, tokenizer, validation))
+    shown = f"{share:.2%} of {len(validation):,} validation texts"
+    logger.info(f"hf-bilstm export: int8 answers agree with fp32 on {shown}.")
+    # A score has no discrete answer to agree on: for regression the share is reported, and the gate is the test
+    # Pearson below.
+    if share < MIN_INT8_AGREEMENT and problem_type != REGRESSION:
         raise UsageError(
-            f"the int8 model's labels agree with fp32 on only {agreement:.2%} of {len(validation)} validation reviews "
-            f"(at least {MIN_INT8_AGREEMENT:.0%} needed), so it was not written. Export without --quantize."
+            f"the int8 model's answers agree with fp32 on only {shown} (at least {MIN_INT8_AGREEMENT:.0%} needed), "
+            "so it was not written. Export without --quantize."
         )
-    test = prepare_eval_split(
-        raw, "test", label_names, args.text_column, args.label_column, args.max_test_samples, args.seed
-    )
-    test = encode(test, tokenizer, args.text_column, args.label_column)
-    truth = np.asarray(test["labels"])
-    fp32_accuracy = float(np.mean(predicted_labels(fp32, tokenizer, test) == truth))
-    int8_accuracy = float(np.mean(predicted_labels(int8, tokenizer, test) == truth))
-    logger.info(
-        f"hf-bilstm export: test accuracy on {len(test):,} reviews: fp32 {fp32_accuracy:.4f}, "
-        f"int8 {int8_accuracy:.4f}."
-    )
-    if fp32_accuracy - int8_accuracy > MAX_INT8_ACCURACY_DROP:
+    if splits.test is None:
         raise UsageError(
-            f"int8 test accuracy {int8_accuracy:.4f} is {fp32_accuracy - int8_accuracy:.4f} below fp32's "
-            f"{fp32_accuracy:.4f} (at most {MAX_INT8_ACCURACY_DROP} allowed), so it was not written."
+            "the int8 check needs a labelled test split, and the data has none with labels; give --test_file (or "
+            "export without --quantize)."
+        )
+    test = encode(splits.test, tokenizer, schema.text_column, schema.label_column)
+    truth = np.asarray(test["labels"])
+    metric = INT8_TEST_METRIC[problem_type]
+    fp32_figure = metrics_for(problem_type, logits_of(fp32, tokenizer, test), truth)[metric]
+    int8_figure = metrics_for(problem_type, logits_of(int8, tokenizer, test), truth)[metric]
+    figures = f"fp32 {fp32_figure:.4f}, int8 {int8_figure:.4f}"
+    logger.info(f"hf-bilstm export: test {metric} on {len(test):,} texts: {figures}.")
+    if fp32_figure - int8_figure > MAX_INT8_ACCURACY_DROP:
+        raise UsageError(
+            f"int8 test {metric} {int8_figure:.4f} is {fp32_figure - int8_figure:.4f} below fp32's {fp32_figure:.4f} "
+            f"(at most {MAX_INT8_ACCURACY_DROP} allowed), so it was not written."
         )
     return {
         "validation_samples": len(validation),
-        "validation_agreement": agreement,
+        "validation_agreement": share,
         "test_samples": len(test),
-        "fp32_test_accuracy": fp32_accuracy,
-        "test_accuracy": int8_accuracy,
-        "dataset": args.dataset,
+        "metric": metric,
+        f"fp32_test_{metric}": fp32_figure,
+        f"test_{metric}": int8_figure,
+        "dataset": args.test_file or args.train_file or args.dataset,
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_command(sys.argv[1:] if argv is None else argv)
-    show_progress()  # the checks' results, on stderr as they are measured
-    try:
-        report = run_export(args)
-    except UsageError as error:
-        print(f"hf-bilstm export: error: {error}", file=sys.stderr)
-        return 2
-    written = [FP32_FILE] + ([INT8_FILE] if "int8" in report else [])
-    folder = os.path.join(args.model, ONNX_DIR)
-    print(f"hf-bilstm export: wrote {', '.join(os.path.join(folder, name) for name in written)} and {REPORT_FILE}.")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -49,6 +49,8 @@ LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanis
 class CardError(ValueError):
     """A card that cannot be completed as it is (its metadata is not YAML); the message says how to fix it."""
 
+    exit_code = 2  # answered like a usage error (hf_bilstm.errors.exit_code_for)
+
 
 # ------------------------------------------------------------------------------------------------ the dataset
 @dataclass
@@ -73,7 +75,10 @@ class DatasetSource:
 
     @property
     def description(self) -> str:
-        """`stanfordnlp/imdb`, or `a local copy of stanfordnlp/imdb` / `a local copy of IMDB (…)`."""
+        """`stanfordnlp/imdb`, or `a local copy of stanfordnlp/imdb` / `a local copy of IMDB (…)`, or `the file
+        `train.csv`` for data given as files (--train_file, --dataset FILE)."""
+        if os.path.isfile(os.path.expanduser(self.given)) and not self.hub_id:
+            return f"the file {self.title}"
         return f"a local copy of {self.title}" if self.is_local else self.title
 
     @classmethod
@@ -242,10 +247,14 @@ class ClassifierRun:
     wall_seconds: float | None = None
     command: str = ""
     hub_model_id: str | None = None
-    problem_type: str = SINGLE_LABEL
+    problem_type: str | None = None  # None: the config's (hf_bilstm.data_schema's names)
     threshold: float = MULTI_LABEL_THRESHOLD  # multi-label: a label is predicted at or above this probability
-    # split -> label name -> {"precision", "recall", "f1", "support"} (classification; shown for the test split)
+    # split -> label -> {"precision", "recall", "f1", "support"} (hf_bilstm.metrics.per_class_table); without it the
+    # card reads the metrics' per-class keys
     per_class: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.problem_type = self.problem_type or self.config.get("problem_type") or SINGLE_LABEL
 
 
 def _card_metrics(run: ClassifierRun) -> tuple[tuple[str, str], ...]:
@@ -284,9 +293,16 @@ def _labels_line(run: ClassifierRun) -> str:
 
 
 def _per_class_section(run: ClassifierRun) -> str:
-    """Precision, recall and F1 of each class on the test split (else validation): what an average hides."""
-    for split in ("test", "validation"):
-        table = run.per_class.get(split)
+    """Precision, recall and F1 of each class (and its rows) on the test split, else validation: what an average
+    hides when classes are imbalanced. From `run.per_class`, else the metrics' `*_precision_<name>` keys."""
+    if run.problem_type == REGRESSION:
+        return ""
+    for split, prefix in (("test", "test"), ("validation", "eval")):
+        table = run.per_class.get(split) or {
+            name: {key: run.metrics.get(f"{prefix}_{key}_{name}") for key in ("precision", "recall", "f1")}
+            for name in run.label_names
+            if f"{prefix}_f1_{name}" in run.metrics
+        }
         if table:
             rows = [
                 f"| `{name}` | {_fmt(values.get('precision'))} | {_fmt(values.get('recall'))} | "
@@ -294,7 +310,8 @@ def _per_class_section(run: ClassifierRun) -> str:
                 for name, values in table.items()
             ]
             header = ["", f"Per class ({split} split):", "", "| label | precision | recall | F1 | rows |"]
-            return "\n".join([*header, "|---|---|---|---|---|", *rows, ""])
+            header.append("|---|---|---|---|---|")
+            return "\n".join([*header, *rows, ""])
     return ""
 
 
@@ -542,6 +559,27 @@ def complete_card(
     for key, value in (("library_name", "transformers"), ("pipeline_tag", "text-classification")):
         if not getattr(data, key, None):
             added[key] = value
+    added.update(_license_and_dataset(data, folder, license, dataset))
+    datasets = added.get("datasets") or data.datasets
+    if not data.eval_results and datasets:
+        results = _results_from_json(folder)
+        if results:
+            data.model_name = data.model_name or repo_id.split("/")[1]
+            data.eval_results = eval_results(results, datasets[0])
+            added["model-index"] = True
+        else:
+            logger.warning(f"{folder} has no test/eval results JSON, so the card gets no model-index (metrics).")
+    if not added:
+        return text if body == card.text else f"---\n{data.to_yaml()}\n---\n{body}"
+    for key, value in added.items():
+        if key != "model-index":
+            setattr(data, key, value)
+    return str(ModelCard(f"---\n{data.to_yaml()}\n---\n{body}"))
+
+
+def _license_and_dataset(data, folder: Path, license: str | None, dataset: str | None) -> dict:
+    """The `license` and `datasets` a card lacks, from the flags (or its model-index); a warning for each left out."""
+    added = {}
     if not data.license:
         if license:
             added["license"] = license
@@ -564,21 +602,7 @@ def complete_card(
                 f"{folder}/README.md names no Hub dataset, so the pushed card has no `datasets` nor model-index; "
                 "pass --dataset (e.g. --dataset stanfordnlp/imdb) to name the one it was trained on."
             )
-    datasets = added.get("datasets") or data.datasets
-    if not data.eval_results and datasets:
-        results = _results_from_json(folder)
-        if results:
-            data.model_name = data.model_name or repo_id.split("/")[1]
-            data.eval_results = eval_results(results, datasets[0])
-            added["model-index"] = True
-        else:
-            logger.warning(f"{folder} has no test/eval results JSON, so the card gets no model-index (metrics).")
-    if not added:
-        return text if body == card.text else f"---\n{data.to_yaml()}\n---\n{body}"
-    for key, value in added.items():
-        if key != "model-index":
-            setattr(data, key, value)
-    return str(ModelCard(f"---\n{data.to_yaml()}\n---\n{body}"))
+    return added
 
 
 def _results_from_json(folder: Path) -> list[tuple[str, str, float]]:

@@ -12,12 +12,12 @@ import math
 import os
 import sys
 
-from ..arguments import FlagParser, option, positional, switch
 from ..data import encode, load_raw_dataset, prepare_eval_split
 from ..data_flags import comma_list
 from ..data_schema import load_schema
 from ..errors import UsageError
 from ..flag_checks import check_dataset_flag, check_number, check_seed
+from ..flag_parser import FlagParser, option, positional, switch
 from ..folder import OUTPUT_FILES, SHARD, STAGING_NAME
 from ..inference import evaluate_dataset
 from ..logs import quiet_libraries

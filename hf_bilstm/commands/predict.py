@@ -13,9 +13,9 @@ import math
 import os
 import sys
 
-from ..arguments import FlagParser, option, positional, switch
 from ..data_schema import DataSchema, load_schema
 from ..errors import UsageError
+from ..flag_parser import FlagParser, option, positional, switch
 from ..inference import load_classifier, predict
 from ..logs import get_logger, quiet_libraries
 from ..model_loading import BACKEND_HELP, QUANTIZED_HELP, Backend, check_backend_flags

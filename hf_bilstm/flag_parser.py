@@ -93,8 +93,8 @@ class FlagParser(SuggestingParser, HfArgumentParser):
             default=argparse.SUPPRESS,
             metavar="N",
             help="torch's CPU threads for this run (default: torch's, i.e. OMP_NUM_THREADS or one per core). Threads "
-            "sleep while they wait (OMP_WAIT_POLICY=PASSIVE unless you set it), so a busy core slows a run ~1.3x, "
-            "not 10-36x.",
+            "sleep while they wait (OMP_WAIT_POLICY=PASSIVE unless you set it), so that another busy process does not "
+            "slow a run 10-36x.",
         )
 
     @staticmethod

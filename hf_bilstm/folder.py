@@ -294,18 +294,3 @@ def find_checkpoint(value: str | None, output_dir: str) -> str | None:
             "newest complete one."
         )
     return value
-
-
-def write_atomically(path: str, text: str, prefix: str = ".write-") -> None:
-    """`text` into `path` through a temporary file in the same folder, then a rename: a failed write leaves any old
-    file whole (the one atomic write of a single file: evaluate's metrics, predict's results)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise

@@ -14,7 +14,6 @@ import os
 import tempfile
 
 from .errors import UsageError
-from .folder import write_atomically
 
 # extension -> (datasets builder, keyword arguments)
 TABLE_FORMATS = {
@@ -130,6 +129,16 @@ def results_text(columns: dict[str, list], extension: str) -> str:
     return buffer.getvalue()
 
 
-def write_results(path: str, text: str) -> None:
-    """The results file is whole or absent, never half written (hf_bilstm.folder.write_atomically)."""
-    write_atomically(path, text, prefix=".predictions-")
+def write_atomically(path: str, text: str) -> None:
+    """Temp file in the same folder + rename: the file (predictions, metrics) is whole or absent, never half written,
+    and an old file stays whole if the write fails."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise

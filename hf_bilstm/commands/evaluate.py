@@ -18,10 +18,11 @@ from ..data_schema import load_schema
 from ..errors import UsageError
 from ..flag_checks import check_dataset_flag, check_number, check_seed
 from ..flag_parser import FlagParser, option, positional, switch
-from ..folder import OUTPUT_FILES, SHARD, STAGING_NAME, write_atomically
+from ..folder import OUTPUT_FILES, SHARD, STAGING_NAME
 from ..inference import evaluate_dataset
 from ..logs import quiet_libraries
 from ..model_loading import BACKEND_HELP, QUANTIZED_HELP, Backend, check_backend_flags, load_backend
+from ..prediction_files import write_atomically
 
 
 @dataclasses.dataclass
@@ -157,7 +158,7 @@ def _main(args) -> int:
     text = json.dumps(metrics, indent=2, allow_nan=False)
     if args.output_file:  # written before printing: a failure here loses no work, the check above makes it rare
         try:
-            write_atomically(args.output_file, text + "\n", prefix=".metrics-")
+            write_atomically(args.output_file, text + "\n")  # temp file + rename (hf_bilstm.prediction_files)
         except OSError as error:
             raise UsageError(f"--output_file {args.output_file!r} cannot be written ({error}).") from error
     print(text)

@@ -26,7 +26,7 @@ from ..prediction_files import (
     read_table,
     results_text,
     texts_of,
-    write_results,
+    write_atomically,
 )
 from ..problem_types import MULTI_LABEL, problem_type_of
 
@@ -327,7 +327,7 @@ def _main(args, stdin, stdout) -> int:
             )
     if args.output_file is not None:
         try:
-            write_results(args.output_file, results_text(result_columns(inputs, results), extension))
+            write_atomically(args.output_file, results_text(result_columns(inputs, results), extension))
         except OSError as error:
             raise UsageError(f"--output_file {args.output_file!r} cannot be written ({error}).") from error
         lines = [f"hf-bilstm predict: wrote {len(results)} predictions to {args.output_file}."]

@@ -17,11 +17,12 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cards import CardError, complete_card
+from .cards import CardError
 from .errors import HubPushError, HubUnreachableError, PushRefusedError, UsageError
 from .folder import CODE_FILES, MODEL_FILES, OPTIONAL_FILES, OWN_NAMES, SHARD, TOKENIZER_FILES
 from .hub_verification import VERIFY_TEXTS, verify_push
 from .logs import get_logger
+from .push_card import complete_card
 
 logger = get_logger(__name__)
 
@@ -441,6 +442,6 @@ def usage_snippet(repo_id: str, commit_sha: str) -> str:
         "    from transformers import pipeline\n"
         f'    classifier = pipeline("text-classification", model="{repo_id}",\n'
         f'                          revision="{commit_sha}", trust_remote_code=True)\n'
-        '    classifier("A wonderful film!")\n\n'
+        '    classifier("The text to classify.")\n\n'
         "With hf_bilstm installed, `import hf_bilstm` first and trust_remote_code is not needed.\n"
     )

@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Literal
 
-from ..arguments import FlagParser, option, positional, switch
+from ..flag_parser import FlagParser, option, positional, switch
 from ..logs import show_progress
 from ..onnx.export import run_export
 from ..onnx.runtime import FP32_FILE, INT8_FILE, ONNX_DIR, REPORT_FILE
@@ -28,7 +28,7 @@ class ExportArguments:
     validation_fraction: float = option(0.1, "as given to hf-bilstm train")
     test_fraction: float = option(0.1, "as given to hf-bilstm train (carves test from a dataset without one)")
     seed: int = option(42, "as given to hf-bilstm train (carves validation)")
-    max_test_samples: int | None = option(None, "test reviews for the int8 check (all)")
+    max_test_samples: int | None = option(None, "test texts for the int8 check (all)")
     overwrite: bool = switch("replace onnx/ files that an export did not write")
     demo: bool = switch("also write demo/, a static page running the int8 model in a browser")
     demo_vendor: str | None = option(
@@ -42,7 +42,7 @@ def make_parser() -> FlagParser:
         prog="hf-bilstm export",
         description=(
             "Export a trained classifier folder to ONNX (FOLDER/onnx/model.onnx), checked against PyTorch; with "
-            "--quantize int8 also onnx/model_quantized.onnx, checked on validation and test reviews."
+            "--quantize int8 also onnx/model_quantized.onnx, checked on validation and test texts."
         ),
         formatter_class=argparse.HelpFormatter,  # the help texts state their defaults where it matters
     )

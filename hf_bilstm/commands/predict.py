@@ -13,9 +13,9 @@ import math
 import os
 import sys
 
-from ..arguments import FlagParser, option, positional, switch
 from ..data_schema import DataSchema, load_schema
 from ..errors import UsageError
+from ..flag_parser import FlagParser, option, positional, switch
 from ..inference import load_classifier, predict
 from ..logs import get_logger, quiet_libraries
 from ..model_loading import BACKEND_HELP, QUANTIZED_HELP, Backend, check_backend_flags
@@ -26,7 +26,7 @@ from ..prediction_files import (
     read_table,
     results_text,
     texts_of,
-    write_results,
+    write_atomically,
 )
 from ..problem_types import MULTI_LABEL, problem_type_of
 
@@ -44,6 +44,7 @@ class PredictArguments:
         "read texts from this file: one per line ('-' for stdin), or a table (.csv, .tsv, .jsonl, .json, .parquet) "
         "whose --text_column holds them",
     )
+    test_file: str | None = option(None, "the same as --file (the name evaluate and train use for a data file)")
     text_column: str | None = option(
         None, "column(s) of the texts in a table, a,b to join several (default: the training's, else 'text')"
     )
@@ -304,6 +305,10 @@ def run(argv: list[str], stdin=None, stdout=None) -> int:
 def _main(args, stdin, stdout) -> int:
     if args.batch_size < 1:
         raise UsageError(f"--batch_size must be a positive number of texts, but it was {args.batch_size}.")
+    if args.test_file is not None:
+        if args.file is not None:
+            raise UsageError("--file and --test_file name the same thing; give one of them.")
+        args.file = args.test_file
     device = check_backend_flags(args)
     if args.output_file is not None:
         extension = check_results_file(args.output_file, args.overwrite, [args.file])
@@ -322,7 +327,7 @@ def _main(args, stdin, stdout) -> int:
             )
     if args.output_file is not None:
         try:
-            write_results(args.output_file, results_text(result_columns(inputs, results), extension))
+            write_atomically(args.output_file, results_text(result_columns(inputs, results), extension))
         except OSError as error:
             raise UsageError(f"--output_file {args.output_file!r} cannot be written ({error}).") from error
         lines = [f"hf-bilstm predict: wrote {len(results)} predictions to {args.output_file}."]

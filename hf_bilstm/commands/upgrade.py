@@ -19,8 +19,8 @@ import tempfile
 
 from tokenizers import Tokenizer
 
-from ..arguments import FlagParser, option, positional
 from ..errors import UsageError
+from ..flag_parser import FlagParser, option, positional
 from ..tokenization_bilstm import (
     PRE_TOKENIZER_PATTERN,
     TOKENIZER_CLASS,

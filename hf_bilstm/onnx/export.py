@@ -208,11 +208,7 @@ def run_export(args) -> dict:
     check_onnx_folder(folder, args.overwrite)
     if args.quantize and not args.train_file:
         check_dataset_flag(args.dataset)
-    if (args.demo or args.demo_vendor) and not args.quantize:
-        raise UsageError("the demo page runs the int8 model: pass --quantize int8 with --demo.")
-    if args.demo_vendor:
-        args.demo = True
-        vendor_sources(args.demo_vendor)  # before the long checks
+    check_demo_flags(args)
     model, tokenizer = load_classifier_folder(folder, "cpu")
     weights_sha = file_sha256(os.path.join(folder, "model.safetensors"))
     report = {
@@ -259,12 +255,25 @@ def run_export(args) -> dict:
         write_card_section(folder, report)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    # Not in the report file: the JavaScript files follow the package, not the weights.
+    return dict(report, js_files=write_javascript(folder, args))
+
+
+def check_demo_flags(args) -> None:
+    """--demo needs the int8 model; --demo_vendor's files are checked before the long export checks."""
+    if (args.demo or args.demo_vendor) and not args.quantize:
+        raise UsageError("the demo page runs the int8 model: pass --quantize int8 with --demo.")
+    if args.demo_vendor:
+        args.demo = True
+        vendor_sources(args.demo_vendor)
+
+
+def write_javascript(folder: str, args) -> list[str]:
+    """hf_bilstm.js (and demo/ with --demo); not in the report file: these follow the package, not the weights."""
     write_js_module(folder)
     written = [JS_MODULE]
     if args.demo:
         written += write_demo(folder, args.demo_vendor)
-    return dict(report, js_files=sorted(set(written)))
+    return sorted(set(written))
 
 
 def _session(path: str):

@@ -44,11 +44,16 @@ class BiLSTMModelOutput(ModelOutput):
             One vector per text, pooled as `config.pooling` says.
         attention_mask (`torch.BoolTensor` of shape `(batch_size, sequence_length)`):
             The positions that were read as text (an empty text is read as one padding step at position 0).
+        hidden_states (`tuple(torch.FloatTensor)`, returned with `output_hidden_states=True`):
+            The embeddings as the first layer reads them `(batch_size, sequence_length, embedding_dim)`, then each
+            recurrent layer's states `(batch_size, sequence_length, num_directions * hidden_size)` (both directions
+            of that layer, forward first), zeros at padded positions; the last one is `last_hidden_state`.
     """
 
     last_hidden_state: torch.FloatTensor | None = None
     pooler_output: torch.FloatTensor | None = None
     attention_mask: torch.BoolTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
 def _reverse_index(lengths: torch.Tensor, seq_len: int) -> torch.Tensor:
@@ -56,6 +61,11 @@ def _reverse_index(lengths: torch.Tensor, seq_len: int) -> torch.Tensor:
     positions = torch.arange(seq_len, device=lengths.device).unsqueeze(0)  # (1, seq)
     lengths = lengths.unsqueeze(1)  # (batch, 1)
     return torch.where(positions < lengths, lengths - 1 - positions, positions)
+
+
+def _restore_positions(tensor: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """Puts `(batch, seq, features)` rows that `_prepare` right-aligned with `order` back at the caller's positions."""
+    return torch.zeros_like(tensor).scatter(1, order.unsqueeze(-1).expand_as(tensor), tensor)
 
 
 def _dropout_and_mask(embeds: torch.Tensor, mask: torch.Tensor, p: float, training: bool) -> torch.Tensor:
@@ -71,9 +81,19 @@ def _dropout_and_mask(embeds: torch.Tensor, mask: torch.Tensor, p: float, traini
     return embeds * scale
 
 
+def _tracing() -> bool:
+    """Whether this forward is being traced (torch.compile, torch.export, ONNX's dynamo exporter, jit.trace)."""
+    return torch.compiler.is_compiling() or torch.compiler.is_exporting() or torch.jit.is_tracing()
+
+
 def checks_inputs(config, tensor: torch.Tensor | None) -> bool:
-    """Whether `forward` validates `tensor`: `config.validate_inputs`, or where reading a value back is free (CPU)."""
-    if tensor is None:
+    """
+    Whether `forward` validates `tensor`: `config.validate_inputs`, or where reading a value back is free (CPU).
+
+    Never while tracing: a check reads a value of the inputs back to Python, which a traced graph cannot hold (it
+    would be a data-dependent guard); the traced graph then runs like an unchecked GPU batch.
+    """
+    if tensor is None or _tracing():
         return False
     choice = getattr(config, "validate_inputs", None)
     return tensor.device.type == "cpu" if choice is None else bool(choice)
@@ -90,19 +110,31 @@ def _refuse_text_pairs(config, token_type_ids: torch.Tensor | None) -> None:
         )
 
 
-def _run_layer(rnn: nn.RNNBase, layer: int, suffix: str, inputs: torch.Tensor) -> torch.Tensor:
-    """One direction (`suffix` "" or "_reverse") of one layer of `rnn` over padded `inputs`, from zero states."""
+def _run_layer(
+    rnn: nn.RNNBase, layer: int, suffix: str | None, inputs: torch.Tensor, batch_sizes: torch.Tensor | None = None
+) -> torch.Tensor:
+    """
+    One layer of `rnn` from zero states: one direction (`suffix` "" or "_reverse") over padded `inputs`
+    `(batch, seq, features)`, or both directions (`suffix` None) over the `.data` of a `PackedSequence` whose
+    `batch_sizes` are given.
+    """
     # From `_flat_weights`, as nn.RNNBase.forward reads them: whatever swaps them (DropConnect) acts on both paths.
     flat = dict(zip(rnn._flat_weights_names, rnn._flat_weights))
-    weights = [flat[f"{name}_l{layer}{suffix}"] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-    h0 = inputs.new_zeros(1, inputs.shape[0], rnn.hidden_size)
+    suffixes = (suffix,) if suffix is not None else ("", "_reverse")[: 2 if rnn.bidirectional else 1]
+    weights = [
+        flat[f"{name}_l{layer}{end}"] for end in suffixes for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    ]
+    batch = inputs.shape[0] if batch_sizes is None else batch_sizes[0].item()  # batch_sizes live on the CPU
+    h0 = inputs.new_zeros(len(suffixes), batch, rnn.hidden_size)
     if isinstance(rnn, nn.LSTM):
         function, state = torch.lstm, (h0, h0)
     else:
         function = torch.gru if isinstance(rnn, nn.GRU) else torch.rnn_tanh
         state = h0
-    # The functional forms nn.LSTM / nn.GRU / nn.RNN call themselves: (input, hx, weights, has_biases, num_layers,
-    # dropout, train, bidirectional, batch_first).
+    # The functional forms nn.LSTM / nn.GRU / nn.RNN call themselves: (input, [batch_sizes,] hx, weights,
+    # has_biases, num_layers, dropout, train, bidirectional[, batch_first]).
+    if batch_sizes is not None:
+        return function(inputs, batch_sizes, state, weights, True, 1, 0.0, rnn.training, len(suffixes) == 2)[0]
     return function(inputs, state, weights, True, 1, 0.0, rnn.training, False, True)[0]
 
 
@@ -112,7 +144,8 @@ class BiLSTMPreTrainedModel(PreTrainedModel):
     config_class = BiLSTMConfig
     base_model_prefix = "bilstm"
     main_input_name = "input_ids"
-    supports_gradient_checkpointing = False
+    # Over the recurrent layers (BiLSTMModel.encode): each layer's activations are recomputed in the backward pass.
+    supports_gradient_checkpointing = True
     _no_split_modules = []
 
     def _init_weights(self, module: nn.Module):
@@ -219,6 +252,8 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
             self.backward_rnn = rnn_class(**rnn_kwargs)
         else:
             self.rnn = rnn_class(bidirectional=config.bidirectional, **rnn_kwargs)
+        # Set by gradient_checkpointing_enable() (transformers finds modules by this attribute).
+        self.gradient_checkpointing = False
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -246,14 +281,18 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
         output, _ = pad_packed_sequence(output, batch_first=True, total_length=embeds.shape[1])
         return output, final  # (batch, seq, dirs*hidden), (layers*dirs, batch, hidden) in the input's batch order
 
-    def encode(self, inputs_embeds: torch.Tensor, lengths: torch.Tensor):
+    def encode(self, inputs_embeds: torch.Tensor, lengths: torch.Tensor, output_hidden_states: bool = False):
         """
         Runs the recurrent stack(s) over right-aligned embeddings.
 
         Returns `(states, finals)`: the last layer's states `(batch, seq, directions * hidden)`, forward direction
         first, zero at padding, and its final states `(batch, directions * hidden)`. The packed and the padded
-        implementation give the same numbers (see `rnn_implementation`).
+        implementation give the same numbers (see `rnn_implementation`). With `output_hidden_states`, returns
+        `(states, finals, layer_states)`, one entry per layer; gradient checkpointing also runs layer by layer.
         """
+        if output_hidden_states or (self.gradient_checkpointing and self.training):
+            layers, finals = self._encode_by_layer(inputs_embeds, lengths)
+            return (layers[-1], finals, layers) if output_hidden_states else (layers[-1], finals)
         if not self.use_packed_sequences(inputs_embeds.device):
             return self._encode_padded(inputs_embeds, lengths)
         if not self.config.bidirectional:
@@ -307,6 +346,70 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
                     layer_input = torch.cat([forward_out, flip(backward_rev)], dim=-1)
         states = torch.cat([forward_out, flip(backward_rev)], dim=-1) * valid
         return states, torch.cat([final(forward_out), final(backward_rev)], dim=-1)
+
+    def _encode_by_layer(self, inputs_embeds: torch.Tensor, lengths: torch.Tensor):
+        """
+        `encode` one layer at a time, on either implementation: each layer's states (both directions, zero at
+        padding) are kept for `output_hidden_states`, and with gradient checkpointing each layer is one checkpoint.
+        The whole-stack calls of `encode` stay the default: they are what trained every saved model.
+        """
+        batch, seq_len = inputs_embeds.shape[:2]
+        valid = (torch.arange(seq_len, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1)
+        reverse = _reverse_index(lengths, seq_len).unsqueeze(-1)
+        packed = self.use_packed_sequences(inputs_embeds.device)
+        cpu_lengths = lengths.cpu() if packed else None  # pack_padded_sequence wants them on the CPU (one sync)
+
+        def flip(tensor):
+            return tensor.gather(1, reverse.expand(-1, -1, tensor.shape[-1]))
+
+        def call(rnn, layer, suffix, inputs, batch_sizes=None):
+            if self.gradient_checkpointing and self.training:
+                return self._gradient_checkpointing_func(_run_layer, rnn, layer, suffix, inputs, batch_sizes)
+            return _run_layer(rnn, layer, suffix, inputs, batch_sizes)
+
+        def dropout(rnn, layer, inputs):  # nn.LSTM's dropout: on every layer's output but the last
+            return nn.functional.dropout(inputs, rnn.dropout, self.training) if layer > 0 else inputs
+
+        def stack(rnn, inputs):  # one direction's stack, or a packed bidirectional one, layer by layer
+            outputs = []
+            if not packed:
+                for layer in range(rnn.num_layers):
+                    inputs = call(rnn, layer, "", dropout(rnn, layer, inputs))
+                    outputs.append(inputs)
+                return outputs
+            # Packed: the layers pass the packed data on, with dropout on it, as nn.LSTM does (same draws).
+            sequence = pack_padded_sequence(inputs, cpu_lengths, batch_first=True, enforce_sorted=False)
+            data = sequence.data
+            for layer in range(rnn.num_layers):
+                data = call(rnn, layer, None, dropout(rnn, layer, data), sequence.batch_sizes)
+                outputs.append(
+                    pad_packed_sequence(sequence._replace(data=data), batch_first=True, total_length=seq_len)[0]
+                )
+            return outputs
+
+        if not self.config.bidirectional:
+            layers = stack(self.rnn, inputs_embeds)
+        elif self.config.separate_directions:  # the forward stack first, as encode runs them (same dropout draws)
+            forward_layers = stack(self.forward_rnn, inputs_embeds)
+            backward_layers = [flip(states) for states in stack(self.backward_rnn, flip(inputs_embeds))]
+            layers = [torch.cat(pair, dim=-1) for pair in zip(forward_layers, backward_layers)]
+        elif packed:
+            layers = stack(self.rnn, inputs_embeds)
+        else:  # as _encode_padded: both directions of a layer read the whole output of the layer below
+            layers, layer_input = [], inputs_embeds
+            for layer in range(self.rnn.num_layers):
+                layer_input = dropout(self.rnn, layer, layer_input)
+                forward_out = call(self.rnn, layer, "", layer_input)
+                backward_out = flip(call(self.rnn, layer, "_reverse", flip(layer_input)))
+                layer_input = torch.cat([forward_out, backward_out], dim=-1)
+                layers.append(layer_input)
+        layers = [states * valid for states in layers]
+        last, hidden = layers[-1], self.config.hidden_size
+        # Final states: the forward direction's at each row's last token, the backward direction's at its first.
+        finals = last.gather(1, (lengths - 1).view(-1, 1, 1).expand(-1, 1, last.shape[-1])).squeeze(1)
+        if self.config.bidirectional:
+            finals = torch.cat([finals[:, :hidden], last[:, 0, hidden:]], dim=-1)
+        return layers, finals
 
     def _prepare(self, input_ids, attention_mask, inputs_embeds):
         """Checks the inputs and right-aligns every row, so that packing reads exactly the masked-in tokens."""
@@ -365,13 +468,23 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
         inputs_embeds: torch.FloatTensor | None = None,
         return_dict: bool | None = None,
         token_type_ids: torch.LongTensor | None = None,
+        output_hidden_states: bool | None = None,
     ) -> BiLSTMModelOutput | tuple:
+        r"""
+        output_hidden_states (`bool`, *optional*):
+            Also return `hidden_states`: the embeddings and every recurrent layer's states (defaults to
+            `config.output_hidden_states`).
+        """
         _refuse_text_pairs(self.config, token_type_ids)
         input_ids, mask, inputs_embeds, order = self._prepare(input_ids, attention_mask, inputs_embeds)
-        return self._forward_prepared(input_ids, mask, inputs_embeds, order, return_dict)
+        return self._forward_prepared(input_ids, mask, inputs_embeds, order, return_dict, output_hidden_states)
 
-    def _forward_prepared(self, input_ids, mask, inputs_embeds, order, return_dict) -> BiLSTMModelOutput | tuple:
+    def _forward_prepared(
+        self, input_ids, mask, inputs_embeds, order, return_dict, output_hidden_states=None
+    ) -> BiLSTMModelOutput | tuple:
         """`forward` after `_prepare`: the caller that already prepared (the language model) does not do it twice."""
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
         if inputs_embeds is None:
             inputs_embeds = self.embeddings(input_ids)
         # Zero what is not text, so an empty row reads one all-zero step whatever its ids say; embedding dropout
@@ -380,16 +493,22 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
         lengths = mask.sum(dim=1).clamp(min=1)
         valid = torch.arange(mask.shape[1], device=mask.device).unsqueeze(0) < lengths.unsqueeze(1)  # (batch, seq)
 
-        states, finals = self.encode(inputs_embeds, lengths)  # (batch, seq, dirs*hidden), (batch, dirs*hidden)
+        # (batch, seq, dirs*hidden), (batch, dirs*hidden)[, per-layer states]
+        states, finals, *layers = self.encode(inputs_embeds, lengths, output_hidden_states=output_hidden_states)
         pooled = self.pool(states, finals, valid, lengths)
+        hidden_states = (inputs_embeds, *layers[0]) if output_hidden_states else None
 
         if order is not None:  # put the states back at the positions the caller gave
-            states = torch.zeros_like(states).scatter(1, order.unsqueeze(-1).expand_as(states), states)
+            states = _restore_positions(states, order)
+            if hidden_states is not None:
+                hidden_states = tuple(_restore_positions(tensor, order) for tensor in hidden_states[:-1]) + (states,)
             valid = torch.zeros_like(valid).scatter(1, order, valid)
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if not return_dict:
-            return (states, pooled, valid)
-        return BiLSTMModelOutput(last_hidden_state=states, pooler_output=pooled, attention_mask=valid)
+            return (states, pooled, valid) + ((hidden_states,) if hidden_states is not None else ())
+        return BiLSTMModelOutput(
+            last_hidden_state=states, pooler_output=pooled, attention_mask=valid, hidden_states=hidden_states
+        )
 
     def pool(self, states, finals, valid, lengths):
         pooling = self.config.pooling
@@ -453,15 +572,27 @@ class BiLSTMForSequenceClassification(BiLSTMPreTrainedModel):
         labels: torch.Tensor | None = None,
         return_dict: bool | None = None,
         token_type_ids: torch.LongTensor | None = None,
+        output_hidden_states: bool | None = None,
     ) -> SequenceClassifierOutput | tuple:
+        r"""
+        output_hidden_states (`bool`, *optional*):
+            Also return the encoder's `hidden_states` (see [`BiLSTMModelOutput`]).
+        """
         _refuse_text_pairs(self.config, token_type_ids)
-        outputs = self.bilstm(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds)
+        outputs = self.bilstm(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
         logits = self.classifier(outputs.pooler_output)
         loss = self.compute_loss(logits, labels) if labels is not None else None
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if not return_dict:
-            return (loss, logits) if loss is not None else (logits,)
-        return SequenceClassifierOutput(loss=loss, logits=logits)
+            output = (logits,) + ((outputs.hidden_states,) if outputs.hidden_states is not None else ())
+            return ((loss,) + output) if loss is not None else output
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
 
     def compute_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         labels = labels.to(logits.device)
@@ -508,6 +639,8 @@ class BiLSTMPreTrainingOutput(ModelOutput):
             Scores of the token that follows each position (returned without `labels`, or with `return_logits=True`).
         backward_logits (`torch.FloatTensor` of shape `(batch_size, sequence_length, lm_vocab_size)`):
             Scores of the token that precedes each position; `None` for a unidirectional model.
+        hidden_states (`tuple(torch.FloatTensor)`, returned with `output_hidden_states=True`):
+            The encoder's `hidden_states` (see [`BiLSTMModelOutput`]).
     """
 
     loss: torch.FloatTensor | None = None
@@ -515,6 +648,7 @@ class BiLSTMPreTrainingOutput(ModelOutput):
     backward_loss: torch.FloatTensor | None = None
     forward_logits: torch.FloatTensor | None = None
     backward_logits: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
 class BiLSTMForPreTraining(BiLSTMPreTrainedModel):
@@ -625,6 +759,7 @@ class BiLSTMForPreTraining(BiLSTMPreTrainedModel):
         return_logits: bool | None = None,
         return_dict: bool | None = None,
         token_type_ids: torch.LongTensor | None = None,
+        output_hidden_states: bool | None = None,
     ) -> BiLSTMPreTrainingOutput | tuple:
         r"""
         labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -633,6 +768,8 @@ class BiLSTMForPreTraining(BiLSTMPreTrainedModel):
             the next text token, of the backward direction on the previous one.
         return_logits (`bool`, *optional*):
             Return the per-position logits even when `labels` are given (they are large: batch x length x vocab).
+        output_hidden_states (`bool`, *optional*):
+            Also return the encoder's `hidden_states` (see [`BiLSTMModelOutput`]).
         """
         _refuse_text_pairs(self.config, token_type_ids)
         # Right-align first so that "next" and "previous" mean the neighbouring text token whatever the padding.
@@ -655,7 +792,12 @@ class BiLSTMForPreTraining(BiLSTMPreTrainedModel):
                     f"{labels[(labels >= self.config.vocab_size) | ((labels < 0) & (labels != -100))][0].item()}."
                 )
             labels = torch.where(labels >= self.lm_vocab_size, getattr(self.config, "unk_token_id", 1), labels)
-        outputs = self.bilstm._forward_prepared(input_ids, mask, inputs_embeds, None, return_dict=True)
+        outputs = self.bilstm._forward_prepared(
+            input_ids, mask, inputs_embeds, None, return_dict=True, output_hidden_states=output_hidden_states
+        )
+        hidden_states = outputs.hidden_states
+        if hidden_states is not None and order is not None:  # the losses below read the aligned states
+            hidden_states = tuple(_restore_positions(tensor, order) for tensor in hidden_states)
         hidden = self.config.hidden_size
         forward_states = outputs.last_hidden_state[..., :hidden]  # (batch, seq, hidden)
         backward_states = outputs.last_hidden_state[..., hidden:] if self.config.bidirectional else None
@@ -684,17 +826,16 @@ class BiLSTMForPreTraining(BiLSTMPreTrainedModel):
                 if backward_logits is not None:
                     backward_logits = backward_logits.gather(1, unsort.expand_as(backward_logits))
 
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        if not return_dict:
-            output = (forward_logits, backward_logits)
-            return ((loss,) + output) if loss is not None else output
-        return BiLSTMPreTrainingOutput(
+        output = BiLSTMPreTrainingOutput(
             loss=loss,
             forward_loss=forward_loss,
             backward_loss=backward_loss,
             forward_logits=forward_logits,
             backward_logits=backward_logits,
+            hidden_states=hidden_states,
         )
+        # As transformers' models do: the tuple is the output's fields that are set, in their order.
+        return output if (return_dict if return_dict is not None else self.config.return_dict) else output.to_tuple()
 
 
 BiLSTMForPreTraining.register_for_auto_class("AutoModelForPreTraining")

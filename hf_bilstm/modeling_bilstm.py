@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from transformers import PreTrainedModel
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils import ModelOutput
 
@@ -121,6 +122,8 @@ def _run_layer(
     # From `_flat_weights`, as nn.RNNBase.forward reads them: whatever swaps them (DropConnect) acts on both paths.
     flat = dict(zip(rnn._flat_weights_names, rnn._flat_weights))
     suffixes = (suffix,) if suffix is not None else ("", "_reverse")[: 2 if rnn.bidirectional else 1]
+    if batch_sizes is None and len(suffixes) > 1:
+        raise ValueError("_run_layer runs a padded layer one direction at a time (suffix '' or '_reverse').")
     weights = [
         flat[f"{name}_l{layer}{end}"] for end in suffixes for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
     ]
@@ -136,6 +139,26 @@ def _run_layer(
     if batch_sizes is not None:
         return function(inputs, batch_sizes, state, weights, True, 1, 0.0, rnn.training, len(suffixes) == 2)[0]
     return function(inputs, state, weights, True, 1, 0.0, rnn.training, False, True)[0]
+
+
+class BiLSTMRecurrentLayer(GradientCheckpointingLayer):
+    """
+    Layer `layer` of the stack `rnn`, all its directions, run once per forward pass: the unit that gradient
+    checkpointing recomputes in the backward pass. It has no weights of its own: they stay in the
+    `nn.LSTM`/`nn.GRU`/`nn.RNN` modules, under the names every saved model has.
+    """
+
+    def forward(self, inputs, reverse, batch_sizes=None, *, rnn: nn.RNNBase, layer: int):
+        # The tensors are positional: transformers' checkpoint (use_reentrant=True) passes only those through.
+        if batch_sizes is not None or not rnn.bidirectional:  # packed data, or a single direction
+            return _run_layer(rnn, layer, None, inputs, batch_sizes)
+
+        # Padded, both directions: the backward one reads each row reversed within its length (`reverse`).
+        def flip(tensor):
+            return tensor.gather(1, reverse.expand(-1, -1, tensor.shape[-1]))
+
+        backward = flip(_run_layer(rnn, layer, "_reverse", flip(inputs)))
+        return torch.cat([_run_layer(rnn, layer, "", inputs), backward], dim=-1)
 
 
 class BiLSTMPreTrainedModel(PreTrainedModel):
@@ -252,8 +275,10 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
             self.backward_rnn = rnn_class(**rnn_kwargs)
         else:
             self.rnn = rnn_class(bidirectional=config.bidirectional, **rnn_kwargs)
-        # Set by gradient_checkpointing_enable() (transformers finds modules by this attribute).
-        self.gradient_checkpointing = False
+        # What gradient checkpointing recomputes, one per layer of each stack (no parameters: no new weight names).
+        self.layers = nn.ModuleList(BiLSTMRecurrentLayer() for _ in range(config.num_layers))
+        if config.bidirectional and config.separate_directions:
+            self.backward_layers = nn.ModuleList(BiLSTMRecurrentLayer() for _ in range(config.num_layers))
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -265,6 +290,10 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
     def use_packed_sequences(self, device: torch.device) -> bool:
         """Whether `encode` packs on this device: `config.rnn_implementation`, with "auto" deciding per device."""
         choice = self.config.rnn_implementation
+        if torch.compiler.is_exporting():
+            # A packed sequence's size is the sum of the lengths' values, which an exported graph cannot hold
+            # (torch.export fails on it); the padded computation gives the same numbers with shapes alone.
+            return False
         if choice == "auto":
             # Backpropagating through a packed RNN is ~18x slower than a padded one on CPUs; cuDNN's packed kernels are
             # kept on GPUs until a GPU benchmark shows which is faster there.
@@ -290,7 +319,8 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
         implementation give the same numbers (see `rnn_implementation`). With `output_hidden_states`, returns
         `(states, finals, layer_states)`, one entry per layer; gradient checkpointing also runs layer by layer.
         """
-        if output_hidden_states or (self.gradient_checkpointing and self.training):
+        checkpointing = self.training and any(layer.gradient_checkpointing for layer in self.layers)
+        if output_hidden_states or checkpointing:
             layers, finals = self._encode_by_layer(inputs_embeds, lengths)
             return (layers[-1], finals, layers) if output_hidden_states else (layers[-1], finals)
         if not self.use_packed_sequences(inputs_embeds.device):
@@ -362,47 +392,32 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
         def flip(tensor):
             return tensor.gather(1, reverse.expand(-1, -1, tensor.shape[-1]))
 
-        def call(rnn, layer, suffix, inputs, batch_sizes=None):
-            if self.gradient_checkpointing and self.training:
-                return self._gradient_checkpointing_func(_run_layer, rnn, layer, suffix, inputs, batch_sizes)
-            return _run_layer(rnn, layer, suffix, inputs, batch_sizes)
-
-        def dropout(rnn, layer, inputs):  # nn.LSTM's dropout: on every layer's output but the last
-            return nn.functional.dropout(inputs, rnn.dropout, self.training) if layer > 0 else inputs
-
-        def stack(rnn, inputs):  # one direction's stack, or a packed bidirectional one, layer by layer
-            outputs = []
-            if not packed:
-                for layer in range(rnn.num_layers):
-                    inputs = call(rnn, layer, "", dropout(rnn, layer, inputs))
-                    outputs.append(inputs)
-                return outputs
-            # Packed: the layers pass the packed data on, with dropout on it, as nn.LSTM does (same draws).
-            sequence = pack_padded_sequence(inputs, cpu_lengths, batch_first=True, enforce_sorted=False)
-            data = sequence.data
+        def stack(rnn, modules, inputs):  # layer by layer, each layer through its checkpointing module
+            outputs, sequence = [], None
+            if packed:  # the layers pass the packed data on, with dropout on it, as nn.LSTM does (same draws)
+                sequence = pack_padded_sequence(inputs, cpu_lengths, batch_first=True, enforce_sorted=False)
+                inputs = sequence.data
             for layer in range(rnn.num_layers):
-                data = call(rnn, layer, None, dropout(rnn, layer, data), sequence.batch_sizes)
-                outputs.append(
-                    pad_packed_sequence(sequence._replace(data=data), batch_first=True, total_length=seq_len)[0]
-                )
+                if layer > 0:  # nn.LSTM's dropout: on every layer's output but the last
+                    inputs = nn.functional.dropout(inputs, rnn.dropout, self.training)
+                batch_sizes = sequence.batch_sizes if packed else None
+                inputs = modules[layer](inputs, reverse, batch_sizes, rnn=rnn, layer=layer)
+                if packed:
+                    sequence = sequence._replace(data=inputs)
+                    outputs.append(pad_packed_sequence(sequence, batch_first=True, total_length=seq_len)[0])
+                else:
+                    outputs.append(inputs)
             return outputs
 
-        if not self.config.bidirectional:
-            layers = stack(self.rnn, inputs_embeds)
-        elif self.config.separate_directions:  # the forward stack first, as encode runs them (same dropout draws)
-            forward_layers = stack(self.forward_rnn, inputs_embeds)
-            backward_layers = [flip(states) for states in stack(self.backward_rnn, flip(inputs_embeds))]
+        if self.config.bidirectional and self.config.separate_directions:
+            # The forward stack first, as encode runs them (the same dropout draws).
+            forward_layers = stack(self.forward_rnn, self.layers, inputs_embeds)
+            backward_layers = [
+                flip(states) for states in stack(self.backward_rnn, self.backward_layers, flip(inputs_embeds))
+            ]
             layers = [torch.cat(pair, dim=-1) for pair in zip(forward_layers, backward_layers)]
-        elif packed:
-            layers = stack(self.rnn, inputs_embeds)
-        else:  # as _encode_padded: both directions of a layer read the whole output of the layer below
-            layers, layer_input = [], inputs_embeds
-            for layer in range(self.rnn.num_layers):
-                layer_input = dropout(self.rnn, layer, layer_input)
-                forward_out = call(self.rnn, layer, "", layer_input)
-                backward_out = flip(call(self.rnn, layer, "_reverse", flip(layer_input)))
-                layer_input = torch.cat([forward_out, backward_out], dim=-1)
-                layers.append(layer_input)
+        else:
+            layers = stack(self.rnn, self.layers, inputs_embeds)
         layers = [states * valid for states in layers]
         last, hidden = layers[-1], self.config.hidden_size
         # Final states: the forward direction's at each row's last token, the backward direction's at its first.
@@ -492,16 +507,23 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
         inputs_embeds = _dropout_and_mask(inputs_embeds, mask, self.embedding_dropout.p, self.training)
         lengths = mask.sum(dim=1).clamp(min=1)
         valid = torch.arange(mask.shape[1], device=mask.device).unsqueeze(0) < lengths.unsqueeze(1)  # (batch, seq)
+        embeddings = inputs_embeds
+        if output_hidden_states and order is not None:
+            # hidden_states[0] is given at the caller's positions; the recurrent layers read it back from there (an
+            # exact permutation), so that it lies on the gradient path as transformers' hidden states do.
+            embeddings = _restore_positions(inputs_embeds, order)
+            inputs_embeds = embeddings.gather(1, order.unsqueeze(-1).expand_as(embeddings))
 
         # (batch, seq, dirs*hidden), (batch, dirs*hidden)[, per-layer states]
         states, finals, *layers = self.encode(inputs_embeds, lengths, output_hidden_states=output_hidden_states)
         pooled = self.pool(states, finals, valid, lengths)
-        hidden_states = (inputs_embeds, *layers[0]) if output_hidden_states else None
+        hidden_states = (embeddings, *layers[0]) if output_hidden_states else None
 
         if order is not None:  # put the states back at the positions the caller gave
             states = _restore_positions(states, order)
             if hidden_states is not None:
-                hidden_states = tuple(_restore_positions(tensor, order) for tensor in hidden_states[:-1]) + (states,)
+                restored = (_restore_positions(tensor, order) for tensor in hidden_states[1:-1])
+                hidden_states = (embeddings, *restored, states)
             valid = torch.zeros_like(valid).scatter(1, order, valid)
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if not return_dict:
@@ -792,15 +814,23 @@ class BiLSTMForPreTraining(BiLSTMPreTrainedModel):
                     f"{labels[(labels >= self.config.vocab_size) | ((labels < 0) & (labels != -100))][0].item()}."
                 )
             labels = torch.where(labels >= self.lm_vocab_size, getattr(self.config, "unk_token_id", 1), labels)
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+        # With hidden states, the encoder gives them at the caller's positions; the losses read the aligned states.
         outputs = self.bilstm._forward_prepared(
-            input_ids, mask, inputs_embeds, None, return_dict=True, output_hidden_states=output_hidden_states
+            input_ids,
+            mask,
+            inputs_embeds,
+            order if output_hidden_states else None,
+            return_dict=True,
+            output_hidden_states=output_hidden_states,
         )
-        hidden_states = outputs.hidden_states
-        if hidden_states is not None and order is not None:  # the losses below read the aligned states
-            hidden_states = tuple(_restore_positions(tensor, order) for tensor in hidden_states)
+        states, hidden_states = outputs.last_hidden_state, outputs.hidden_states
+        if hidden_states is not None and order is not None:
+            states = states.gather(1, order.unsqueeze(-1).expand_as(states))
         hidden = self.config.hidden_size
-        forward_states = outputs.last_hidden_state[..., :hidden]  # (batch, seq, hidden)
-        backward_states = outputs.last_hidden_state[..., hidden:] if self.config.bidirectional else None
+        forward_states = states[..., :hidden]  # (batch, seq, hidden)
+        backward_states = states[..., hidden:] if self.config.bidirectional else None
 
         loss = forward_loss = backward_loss = None
         if labels is not None:

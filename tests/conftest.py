@@ -140,5 +140,6 @@ collect_ignore = ["transformers_common"]
 def pytest_configure(config):
     # Marks that transformers' vendored mixins put on tests for hardware this project never has (flash attention,
     # torch.compile runs); registered so that --strict-markers accepts them.
-    for mark in ("flash_attn_test", "flash_attn_3_test", "flash_attn_4_test", "torch_compile_test", "accelerate_tests"):
+    marks = ("flash_attn_test", "flash_attn_3_test", "flash_attn_4_test", "torch_compile_test", "accelerate_tests")
+    for mark in marks:
         config.addinivalue_line("markers", f"{mark}: used by transformers' vendored common tests")

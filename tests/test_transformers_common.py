@@ -9,7 +9,6 @@ Each flag below that turns a common test off names the feature a recurrent model
 import unittest
 
 import pytest
-import torch
 from transformers.models.auto import modeling_auto
 from transformers_common.test_configuration_common import ConfigTester
 from transformers_common.test_modeling_common import ModelTesterMixin, ids_tensor, random_attention_mask

@@ -27,12 +27,16 @@ class ExportTesterMixin:
                 model = model_class(copy.deepcopy(config)).eval()
                 inputs = self._prepare_for_class(inputs_dict, model_class)
                 batch = torch.export.Dim("batch", min=1)
-                dynamic = {name: ({0: batch} if isinstance(value, torch.Tensor) else None) for name, value in inputs.items()}
+                dynamic = {
+                    name: ({0: batch} if isinstance(value, torch.Tensor) else None) for name, value in inputs.items()
+                }
                 with torch.no_grad():
                     program = torch.export.export(model, (), inputs, dynamic_shapes=dynamic)
                     # another batch size, rows in another order: the program is not specialised to the example
-                    other = {name: torch.cat([value, value.flip(0)]) if isinstance(value, torch.Tensor) else value
-                             for name, value in inputs.items()}
+                    other = {
+                        name: torch.cat([value, value.flip(0)]) if isinstance(value, torch.Tensor) else value
+                        for name, value in inputs.items()
+                    }
                     expected, exported = model(**other), program.module()(**other)
                 for name, value in expected.items():
                     torch.testing.assert_close(exported[name], value, rtol=1e-5, atol=1e-5, msg=name)

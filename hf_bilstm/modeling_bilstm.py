@@ -468,7 +468,12 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
         # Left padding or holes in the mask: move each row's tokens to the front, keeping their order. Unchecked (on a
         # GPU by default) every batch is re-aligned: a no-op for right padding, and no read-back to find out.
         if seq_len > 1 and (not check or bool((mask[:, 1:] & ~mask[:, :-1]).any())):
-            order = torch.sort(mask.to(torch.uint8), dim=1, descending=True, stable=True).indices
+            # The permutation a stable descending sort of the mask gives, built with cumsum and scatter (ONNX has no
+            # stable sort): each text token goes to its rank among the text, each padding step after all of them.
+            as_int = mask.long()
+            kept, dropped = as_int.cumsum(1) - 1, as_int.sum(1, keepdim=True) + (1 - as_int).cumsum(1) - 1
+            positions = torch.arange(seq_len, device=device).expand(batch, seq_len)
+            order = torch.zeros_like(positions).scatter(1, torch.where(mask, kept, dropped), positions)
             mask = mask.gather(1, order)
             if input_ids is not None:
                 input_ids = input_ids.gather(1, order)

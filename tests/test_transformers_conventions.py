@@ -145,3 +145,20 @@ def test_train_flag_gradient_checkpointing_trains_the_same_weights(tmp_path):
         weights.append(load_file(os.path.join(out, "model.safetensors")))
     for name, tensor in weights[0].items():
         torch.testing.assert_close(weights[1][name], tensor, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_folders_saved_before_these_changes_still_load():
+    # Saved by hf_bilstm at commit 3c0128e (before hidden states, checkpointing modules and the num_labels rule),
+    # with the logits and loss that version computed.
+    folder = os.path.join(os.path.dirname(__file__), "fixtures", "saved-at-3c0128e")
+    with open(os.path.join(folder, "expected.json"), encoding="utf-8") as handle:
+        expected = json.load(handle)
+    ids, mask = torch.tensor(expected["input_ids"]), torch.tensor(expected["attention_mask"])
+    classifier = AutoModelForSequenceClassification.from_pretrained(os.path.join(folder, "classifier")).eval()
+    lm = BiLSTMForPreTraining.from_pretrained(os.path.join(folder, "pretraining")).eval()
+    with torch.no_grad():
+        logits = classifier(ids, mask, output_hidden_states=True).logits
+        loss = lm(ids, mask, labels=ids).loss
+    torch.testing.assert_close(logits, torch.tensor(expected["classifier_logits"]), rtol=0, atol=1e-6)
+    assert abs(float(loss) - expected["pretraining_loss"]) < 1e-5
+    assert classifier.config.id2label == {0: "neg", 1: "pos", 2: "mixed"}

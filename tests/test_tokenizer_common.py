@@ -8,9 +8,13 @@ its Hub-reference integration tests (no published reference tokenizer) and one t
 import unittest
 
 from transformers import PreTrainedTokenizerFast
-from transformers_common.test_tokenization_common import TokenizerTesterMixin
+from transformers_common import require_vendored_version
 
 from hf_bilstm import train_tokenizer
+
+require_vendored_version()  # the mixin imports this transformers release's internals
+
+from transformers_common.test_tokenization_common import TokenizerTesterMixin  # noqa: E402
 
 # Words and punctuation of the mixin's own test strings, so that its round trips meet known words.
 CORPUS = [

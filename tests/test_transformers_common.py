@@ -10,10 +10,14 @@ import unittest
 
 import pytest
 from transformers.models.auto import modeling_auto
-from transformers_common.test_configuration_common import ConfigTester
-from transformers_common.test_modeling_common import ModelTesterMixin, ids_tensor, random_attention_mask
+from transformers_common import require_vendored_version
 
 from hf_bilstm import BiLSTMConfig, BiLSTMForPreTraining, BiLSTMForSequenceClassification, BiLSTMModel
+
+require_vendored_version()  # the mixins import this transformers release's internals
+
+from transformers_common.test_configuration_common import ConfigTester  # noqa: E402
+from transformers_common.test_modeling_common import ModelTesterMixin, ids_tensor, random_attention_mask  # noqa: E402
 
 # The mixins pick labels and skip base models by looking class names up in transformers' tables of its own models;
 # listed there, hf_bilstm is tested exactly as a model inside transformers would be.

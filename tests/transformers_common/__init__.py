@@ -9,3 +9,22 @@ Kept free of side effects: ``test_configuration_common`` executes this file once
 """
 
 TRANSFORMERS_VERSION = "5.25.0"
+
+
+def require_vendored_version() -> None:
+    """Skips the calling test module (fails it under CI=true) unless the installed transformers is the vendored one."""
+    import os
+
+    import pytest
+    import transformers
+
+    if transformers.__version__ == TRANSFORMERS_VERSION:
+        return
+    message = (
+        f"transformers' common tests here are vendored from transformers {TRANSFORMERS_VERSION}, but "
+        f"{transformers.__version__} is installed: pip install -e '.[dev]' (which pins it), or vendor the new "
+        "release's tests (tests/transformers_common/README.md)."
+    )
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(message)
+    pytest.skip(message, allow_module_level=True)

@@ -6,10 +6,14 @@ refuses an unknown flag with exit 2 and one line such as
 `unrecognized argument --hiden_size (did you mean --hidden_size?)`, and accepts no abbreviations.
 """
 
+import argparse
 import dataclasses
 import difflib
+import sys
 
 from transformers import HfArgumentParser
+
+from .cpu_threads import TORCH_THREADS_FLAG, apply_torch_threads, parse_torch_threads, take_torch_threads
 
 
 def closest_flag(given: str, known: list[str]) -> str | None:
@@ -74,11 +78,24 @@ def switch(help: str) -> dataclasses.Field:
 
 
 class FlagParser(SuggestingParser, HfArgumentParser):
-    """`HfArgumentParser` over dataclasses, without abbreviations, answering a misspelled flag with the closest."""
+    """`HfArgumentParser` over dataclasses, without abbreviations, answering a misspelled flag with the closest.
+
+    Every command also takes `--torch_threads N` (torch's intra-op threads, applied once the command line parsed):
+    taken out of the arguments before the dataclasses see them, so no command's arguments carry it."""
 
     def __init__(self, dataclass_types, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(dataclass_types, **kwargs)
+        # For --help and misspelling suggestions only (SUPPRESS: never in the namespace); parsed by take_torch_threads.
+        self.add_argument(
+            TORCH_THREADS_FLAG,
+            TORCH_THREADS_FLAG.replace("_", "-"),
+            default=argparse.SUPPRESS,
+            metavar="N",
+            help="torch's CPU threads for this run (default: torch's, i.e. OMP_NUM_THREADS or one per core). Threads "
+            "sleep while they wait (OMP_WAIT_POLICY=PASSIVE unless you set it), so a busy core slows a run ~1.3x, "
+            "not 10-36x.",
+        )
 
     @staticmethod
     def _parse_dataclass_field(parser, field: dataclasses.Field):
@@ -92,7 +109,15 @@ class FlagParser(SuggestingParser, HfArgumentParser):
             HfArgumentParser._parse_dataclass_field(parser, field)
 
     def parse_args_into_dataclasses(self, args=None, return_remaining_strings=False, **kwargs):
+        args, threads = take_torch_threads(list(sys.argv[1:] if args is None else args))
+        if threads is not None:
+            try:
+                threads = parse_torch_threads(threads)
+            except ValueError as error:
+                self.error(str(error))
         parsed = super().parse_args_into_dataclasses(args=args, return_remaining_strings=True, **kwargs)
+        if threads is not None:
+            apply_torch_threads(threads)
         if return_remaining_strings:
             return parsed
         # HfArgumentParser raises ValueError (a traceback) for a stray word; argparse's exit 2 and one line instead.

@@ -16,6 +16,7 @@ import torch
 from datasets import ClassLabel, Dataset, DatasetDict, concatenate_datasets, load_dataset, load_from_disk
 from datasets.exceptions import DatasetGenerationError, DatasetNotFoundError
 
+from .data_schema import DataSchema
 from .errors import UsageError  # noqa: F401  (hf_bilstm.data.UsageError: where it was first defined)
 from .logs import get_logger
 from .tokenization_bilstm import cut_for_tokenizer, train_tokenizer
@@ -69,6 +70,7 @@ class Splits:
     test: Dataset | None
     label_names: list[str]
     validation_carved: bool  # True when validation was cut from train (not given by the dataset)
+    schema: DataSchema | None = None  # what the model folder remembers of the data (hf_bilstm.data_schema)
 
     def items(self) -> Iterator[tuple[str, Dataset]]:
         yield "train", self.train
@@ -378,7 +380,8 @@ def prepare_splits(
         test = _cap(test, max_test_samples, seed, shuffle=True)
     # After the caps: a test text that is never evaluated is no leak, so only the texts in use are compared.
     train, validation, test = _without_overlap(train, validation, test, text_column)
-    splits = Splits(train, validation, test, names, carved)
+    schema = DataSchema(text_columns=[text_column], label_columns=[label_column], label_names=list(names))
+    splits = Splits(train, validation, test, names, carved, schema)
     for split, dataset in splits.items():
         if len(dataset) == 0:
             raise UsageError(f"The {split} split is empty after loading; it needs at least one row.")

@@ -17,6 +17,7 @@ from pathlib import Path
 from huggingface_hub import DatasetCard, EvalResult, ModelCard, ModelCardData
 
 from .logs import get_logger
+from .problem_types import MULTI_LABEL, MULTI_LABEL_THRESHOLD, REGRESSION, SINGLE_LABEL
 
 logger = get_logger(__name__)
 
@@ -29,6 +30,15 @@ _NOT_ARCHITECTURE = (
 )  # fmt: skip
 # Display names of the metrics a model-index may carry, whichever builder writes it.
 METRIC_NAMES = {"accuracy": "Accuracy", "f1": "Macro F1", "macro_f1": "Macro F1", "f1_macro": "Macro F1"}
+METRIC_NAMES.update({"f1_micro": "Micro F1", "micro_f1": "Micro F1", "mse": "MSE", "pearson": "Pearson"})
+# The figures a card shows for each problem type: (metrics key after `eval_`/`test_`, column title); the first two
+# also go to the model-index.
+CARD_METRICS = {
+    SINGLE_LABEL: (("accuracy", "accuracy"), ("f1", "macro F1"), ("loss", "loss")),
+    MULTI_LABEL: (("f1_micro", "micro F1"), ("f1", "macro F1"), ("accuracy", "exact match"), ("loss", "loss")),
+    REGRESSION: (("mse", "MSE"), ("pearson", "Pearson"), ("loss", "loss")),
+}
+EXAMPLE_TEXT = "The text to classify."
 LANGUAGE_MODEL_HYPERPARAMETERS = (
     "learning_rate", "warmup_steps", "lr_scheduler_type", "weight_decay", "max_grad_norm",
     "per_device_train_batch_size", "block_size", "seed",
@@ -55,6 +65,11 @@ class DatasetSource:
     @property
     def is_local(self) -> bool:
         return os.path.exists(os.path.expanduser(self.given))
+
+    @property
+    def is_imdb(self) -> bool:
+        """The data is IMDB (the only data a card may then call movie reviews, and quote the presets' figures on)."""
+        return any("imdb" in (name or "").lower() for name in (self.given, self.hub_id, self.title))
 
     @property
     def description(self) -> str:
@@ -131,7 +146,7 @@ def eval_results(
             metric_type=metric,
             metric_name=f"{METRIC_NAMES.get(metric, metric.replace('_', ' ').title())} ({split})",
             metric_value=value,
-            metric_config="macro" if "f1" in metric else None,
+            metric_config=("micro" if "micro" in metric else "macro") if "f1" in metric else None,
         )
         for split, metric, value in results
     ]
@@ -227,15 +242,114 @@ class ClassifierRun:
     wall_seconds: float | None = None
     command: str = ""
     hub_model_id: str | None = None
+    problem_type: str = SINGLE_LABEL
+    threshold: float = MULTI_LABEL_THRESHOLD  # multi-label: a label is predicted at or above this probability
+    # split -> label name -> {"precision", "recall", "f1", "support"} (classification; shown for the test split)
+    per_class: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+
+
+def _card_metrics(run: ClassifierRun) -> tuple[tuple[str, str], ...]:
+    return CARD_METRICS.get(run.problem_type, CARD_METRICS[SINGLE_LABEL])
 
 
 def _classifier_results(run: ClassifierRun) -> list[tuple[str, str, float]]:
     return [
         (split, metric, run.metrics[f"{prefix}_{metric}"])
         for split, prefix in (("test", "test"), ("validation", "eval"))
-        for metric in ("accuracy", "f1")
+        for metric, _ in _card_metrics(run)[:2]
         if run.metrics.get(f"{prefix}_{metric}") is not None
     ]
+
+
+def _results_table(run: ClassifierRun) -> str:
+    shown = _card_metrics(run)
+    lines = [
+        "| split | rows | " + " | ".join(title for _, title in shown) + " |",
+        "|---|---|" + "---|" * len(shown),
+    ]
+    for split, prefix in (("validation", "eval"), ("test", "test")):
+        if any(f"{prefix}_{key}" in run.metrics for key, _ in shown):
+            values = " | ".join(_fmt(run.metrics.get(f"{prefix}_{key}")) for key, _ in shown)
+            lines.append(f"| {split} | {run.splits.get(split, '–')} | {values} |")
+    return "\n".join(lines)
+
+
+def _labels_line(run: ClassifierRun) -> str:
+    names = ", ".join(f"{i} = `{name}`" for i, name in enumerate(run.label_names))
+    if run.problem_type == REGRESSION:
+        return f"Output: one score per text (the training's `{run.label_names[0] if run.label_names else 'label'}`)."
+    if run.problem_type == MULTI_LABEL:
+        return f"Labels (any number per text: each label whose probability is at least {run.threshold:g}): {names}."
+    return f"Labels: {names}."
+
+
+def _per_class_section(run: ClassifierRun) -> str:
+    """Precision, recall and F1 of each class on the test split (else validation): what an average hides."""
+    for split in ("test", "validation"):
+        table = run.per_class.get(split)
+        if table:
+            rows = [
+                f"| `{name}` | {_fmt(values.get('precision'))} | {_fmt(values.get('recall'))} | "
+                f"{_fmt(values.get('f1'))} | {_fmt(values.get('support'))} |"
+                for name, values in table.items()
+            ]
+            header = ["", f"Per class ({split} split):", "", "| label | precision | recall | F1 | rows |"]
+            return "\n".join([*header, "|---|---|---|---|---|", *rows, ""])
+    return ""
+
+
+def _usage(run: ClassifierRun) -> tuple[str, str]:
+    """The pipeline call of the card's snippet, and what `hf-bilstm predict` prints, for the problem type."""
+    if run.problem_type == MULTI_LABEL:
+        call = (
+            f'scores = classifier("{EXAMPLE_TEXT}", top_k=None, truncation=True)  # every label, sigmoid\n'
+            f'print([s["label"] for s in scores if s["score"] >= {run.threshold:g}])  # the predicted labels'
+        )
+        return call, f"prints every label whose probability is at least {run.threshold:g}, with it"
+    if run.problem_type == REGRESSION:
+        call = f'print(classifier("{EXAMPLE_TEXT}", truncation=True)[0]["score"])  # the predicted score'
+        return call, "prints the score"
+    return f'print(classifier("{EXAMPLE_TEXT}", truncation=True))', "prints the label and its probability"
+
+
+def _intended_for(run: ClassifierRun) -> str:
+    verb = "scoring" if run.problem_type == REGRESSION else "classifying"
+    language = language_name(run.dataset.language)
+    text = f"{verb} {language}texts like those of its training data"
+    if run.dataset.is_imdb:
+        return text + " (for IMDB, the polarity of movie reviews)"
+    if not language:
+        return text + " (their language and domain are not stated: train with --language to name the language)"
+    return text
+
+
+def _speed_note(run: ClassifierRun) -> str:
+    """The run's own speed: the Trainer's texts per second when it evaluated the test (else validation) split."""
+    for split, prefix in (("test", "test"), ("validation", "eval")):
+        speed = run.metrics.get(f"{prefix}_samples_per_second")
+        if speed:
+            return (
+                f" In this run, the Trainer's evaluation of the {split} split read {speed:,.0f} texts per second on "
+                f"{run.device} (texts of up to {run.max_length} tokens)."
+            )
+    return ""
+
+
+def _answer_limits(run: ClassifierRun) -> str:
+    if run.problem_type == REGRESSION:
+        return (
+            "texts unlike its training data (its score is a regression output, not a probability, and is not kept "
+            "inside the range of the training scores)."
+        )
+    if run.problem_type == MULTI_LABEL:
+        return (
+            "texts whose labels are not among its labels (it answers with the labels whose probability is at least "
+            f"{run.threshold:g}, possibly none, and the probabilities are not calibrated)."
+        )
+    return (
+        "mixed or neutral texts (it always answers with one of its labels, and its scores are not calibrated "
+        "probabilities)."
+    )
 
 
 def classifier_card_data(run: ClassifierRun, model_name: str) -> ModelCardData:
@@ -246,7 +360,7 @@ def classifier_card_data(run: ClassifierRun, model_name: str) -> ModelCardData:
         dataset,
         pipeline_tag="text-classification",
         tags=["hf_bilstm", "bilstm", run.config.get("rnn_type", "lstm"), "text-classification"],
-        metrics=["accuracy", "f1"],
+        metrics=[metric for metric, _ in _card_metrics(run)[:2]],
         base_model=base_model,
         model_name=model_name,
         # A model-index entry must name a Hub dataset: without one the figures are in the card's text only.
@@ -269,7 +383,7 @@ def _recipe(run: ClassifierRun) -> str:
             f"perplexity {pretraining['lm_perplexity']:.1f})"
         )
     reference = run.preset_reference
-    if reference:
+    if reference and run.dataset.is_imdb:  # the preset's figures are IMDB's: quoted only for a model of IMDB
         recipe += (
             f". As shipped, this preset reached {reference['test_accuracy']:.1%} test accuracy on IMDB (validation "
             f"{reference['validation_accuracy']:.1%}) in {reference['wall_minutes']:.0f} minutes on "
@@ -291,12 +405,6 @@ def build_classifier_card(output_dir: str, run: ClassifierRun) -> ModelCard:
     folder = Path(output_dir).resolve()
     model_name = folder.name
     metrics, config, dataset = run.metrics, run.config, run.dataset
-    rows = [
-        f"| {split} | {run.splits.get(split, '–')} | {_fmt(metrics[f'{prefix}_accuracy'])} | "
-        f"{_fmt(metrics.get(f'{prefix}_f1'))} | {_fmt(metrics.get(f'{prefix}_loss'))} |"
-        for split, prefix in (("validation", "eval"), ("test", "test"))
-        if f"{prefix}_accuracy" in metrics
-    ]
     directions = "bidirectional" if config.get("bidirectional", True) else "unidirectional"
     budget = run.time_budget or {}
     values = {
@@ -308,8 +416,14 @@ def build_classifier_card(output_dir: str, run: ClassifierRun) -> ModelCard:
         "start_point": f"`{run.base_model}`" if run.base_model else "scratch",
         "dataset_description": dataset.description,
         "dataset_config": f" (configuration `{dataset.config_name}`)" if dataset.config_name else "",
-        "results_table": "\n".join(rows),
-        "labels": ", ".join(f"{i} = `{name}`" for i, name in enumerate(run.label_names)),
+        "results_table": _results_table(run),
+        "labels": _labels_line(run),
+        "per_class_section": _per_class_section(run),
+        "usage_call": _usage(run)[0],
+        "predict_answer": _usage(run)[1],
+        "intended_for": _intended_for(run),
+        "speed_note": _speed_note(run),
+        "answer_limits": _answer_limits(run),
         # The exact folder, or the Hub repo once pushed: a bare folder name would resolve to the Hub elsewhere.
         "model_path": run.hub_model_id or str(folder),
         "text_column": run.text_column,
@@ -342,7 +456,6 @@ def build_classifier_card(output_dir: str, run: ClassifierRun) -> ModelCard:
             f"| {k} | {_param(v)} |" for k, v in config.items() if k not in _NOT_ARCHITECTURE
         ),
         "versions": ", ".join(f"{name} {version}" for name, version in run.versions.items()),
-        "language_name": language_name(dataset.language),
     }
     return _render(CLASSIFIER_TEMPLATE, classifier_card_data(run, model_name), values)
 

@@ -232,8 +232,10 @@ def _runs_at_other_shapes(model: BiLSTMForSequenceClassification, path: str) -> 
     """Whether the file at `path` gives `model`'s logits at batch sizes and lengths other than the export example's."""
     import onnxruntime
 
+    from .onnx_runtime import session_options
+
     try:
-        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(path, session_options(onnxruntime), providers=["CPUExecutionProvider"])
         for batch, length in ((1, 1), (3, 11), (5, 40)):
             ids = torch.randint(0, model.config.vocab_size, (batch, length))
             mask = torch.ones_like(ids)

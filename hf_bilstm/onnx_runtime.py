@@ -26,7 +26,9 @@ from transformers import PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from .configuration_bilstm import BiLSTMConfig
+from .cpu_threads import ORT_NO_SPINNING
 from .errors import UsageError
+from .problem_types import MULTI_LABEL, REGRESSION, problem_type_of
 
 ONNX_DIR = "onnx"
 FP32_FILE = "model.onnx"
@@ -89,6 +91,9 @@ def session_options(ort, threads: int | None = None):
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     if threads:
         options.intra_op_num_threads = int(threads)
+    # Waiting threads sleep instead of spinning: a spinning pool collapses when another process holds a core.
+    for key, value in ORT_NO_SPINNING.items():
+        options.add_session_config_entry(key, value)
     return options
 
 
@@ -194,8 +199,15 @@ class ORTModelForSequenceClassification(PreTrainedModel):
             mask = np.zeros_like(ids)
         logits = torch.from_numpy(self.session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0])
         loss = None
-        if labels is not None:
-            loss = torch.nn.functional.cross_entropy(logits.float(), torch.as_tensor(labels).view(-1))
+        if labels is not None:  # the loss of the PyTorch model for the same problem type
+            labels = torch.as_tensor(labels)
+            problem_type = problem_type_of(self.config)
+            if problem_type == REGRESSION:
+                loss = torch.nn.functional.mse_loss(logits.float().view(-1), labels.float().view(-1))
+            elif problem_type == MULTI_LABEL:
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float())
+            else:
+                loss = torch.nn.functional.cross_entropy(logits.float(), labels.view(-1))
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
 

@@ -53,6 +53,8 @@ OUTPUT_FILES = (
     "trainer_state.json",
     "training_args.bin",
     "pretraining_results.json",
+    "data_schema.json",  # hf_bilstm.data_schema: the training data's columns, label form and problem type
+    "predict_results.tsv",  # predictions on a test split without labels
 )
 SHARD = re.compile(r"^model-\d{5}-of-\d{5}\.safetensors$")
 MODEL_NAMES = ("config.json", "model.safetensors")

@@ -1,15 +1,33 @@
-"""`hf-bilstm predict`: label texts with a trained model folder — texts from arguments, a file or stdin."""
+"""`hf-bilstm predict`: label texts with a trained model folder — texts from arguments, a file or stdin.
+
+What a text gets depends on the model's problem type (`hf_bilstm.problem_types`): one label and its probability
+(single-label), every label whose probability is at least the threshold, 0.5 unless `--threshold` says otherwise
+(multi-label), or the score (regression). A table (`--file` ending in .csv, .tsv, .jsonl, .json, .parquet) is read
+with its columns; `--output_file` writes every row's columns (ids included) with the predictions added.
+"""
 
 import argparse
 import dataclasses
 import json
 import math
+import os
 import sys
 
 from .arguments import FlagParser, option, positional, switch
+from .data_schema import DataSchema, load_schema
 from .errors import UsageError
 from .logs import get_logger, quiet_libraries
 from .model_loading import BACKEND_HELP, QUANTIZED_HELP, Backend, check_backend_flags, load_backend
+from .prediction_files import (
+    check_results_file,
+    choose_text_columns,
+    is_table,
+    read_table,
+    results_text,
+    texts_of,
+    write_results,
+)
+from .problem_types import MULTI_LABEL, answers, problem_type_of
 from .tokenization_bilstm import cut_for_tokenizer
 
 logger = get_logger(__name__)
@@ -21,8 +39,23 @@ class PredictArguments:
 
     model: str = positional("model folder (or Hub id) written by hf-bilstm train")
     texts: list[str] = positional("texts to label", nargs="*")
-    file: str | None = option(None, "read texts from this file, one per line ('-' for stdin)")
-    json: bool = switch("print one JSON object per text (text, label, score)")
+    file: str | None = option(
+        None,
+        "read texts from this file: one per line ('-' for stdin), or a table (.csv, .tsv, .jsonl, .json, .parquet) "
+        "whose --text_column holds them",
+    )
+    text_column: str | None = option(
+        None, "column(s) of the texts in a table, a,b to join several (default: the training's, else 'text')"
+    )
+    column_names: str | None = option(None, "names of the columns of a headerless CSV/TSV file, e.g. id,text")
+    output_file: str | None = option(
+        None, "write the results here (.tsv, .csv or .jsonl): every row's columns or line number, plus the prediction"
+    )
+    overwrite: bool = switch("replace an existing --output_file")
+    threshold: float | None = option(
+        None, "multi-label models: a label is predicted when its probability is at least this (default 0.5)"
+    )
+    json: bool = switch("print one JSON object per text (text, and label/score, labels/scores, or score)")
     batch_size: int = 32
     device: str | None = option(None, "cpu, cuda, cuda:1… (default: cuda when available)")
     verbose: bool = switch("show the libraries' loading reports and progress bars")
@@ -35,8 +68,11 @@ def make_parser() -> FlagParser:
         PredictArguments,
         prog="hf-bilstm predict",
         description=(
-            "Label texts with a trained model. Texts come from the arguments, else from --file (one text per line), "
-            "else from stdin (one per line). Prints one line per text: label<TAB>score, or a JSON object with --json."
+            "Label texts with a trained model. Texts come from the arguments, else from --file (one text per line, or "
+            "a table's --text_column), else from stdin (one per line). Prints one line per text: label<TAB>score "
+            "(single-label), labels<TAB>scores with every label whose probability is at least --threshold, 0.5 by "
+            "default (multi-label; comma-separated, possibly empty), or the score (regression); a JSON object with "
+            "--json. --output_file writes them to a file instead, with the rows' ids."
         ),
         formatter_class=argparse.HelpFormatter,  # the help texts state their defaults where it matters
     )
@@ -128,11 +164,16 @@ def read_stdin(stdin) -> str:
 
 def read_texts(args, stdin=None) -> list[str]:
     """The texts to label; blank lines of a file or stdin are skipped (and counted on stderr)."""
+    return [text for _, text in read_lines(args, stdin)]
+
+
+def read_lines(args, stdin=None) -> list[tuple[int, str]]:
+    """`(line number, text)` of the texts to label (arguments are numbered in order); blank lines are skipped."""
     stdin = sys.stdin if stdin is None else stdin
     if args.texts:
         if args.file:
             raise UsageError("give texts as arguments or with --file, not both.")
-        return _checked_utf8([_without_bom(text) for text in args.texts], "argument")
+        return list(enumerate(_checked_utf8([_without_bom(text) for text in args.texts], "argument"), 1))
     if args.file and args.file != "-":
         source, lines = f"--file {args.file!r}", split_lines(read_file(args.file))
     else:
@@ -141,12 +182,70 @@ def read_texts(args, stdin=None) -> list[str]:
         source, lines = "stdin", split_lines(read_stdin(stdin))
     if not lines:
         raise UsageError(f"no texts to label: {source} is empty. Give one text per line.")
-    texts = [line for line in _checked_utf8(lines, "line") if line.strip()]
-    if len(texts) < len(lines):
-        logger.warning(f"hf-bilstm predict: skipped {len(lines) - len(texts)} blank line(s).")
-    if not texts:
+    numbered = [(number, line) for number, line in enumerate(_checked_utf8(lines, "line"), 1) if line.strip()]
+    if len(numbered) < len(lines):
+        logger.warning(f"hf-bilstm predict: skipped {len(lines) - len(numbered)} blank line(s).")
+    if not numbered:
         raise UsageError(f"no texts to label: {source} holds only blank lines.")
-    return texts
+    return numbered
+
+
+def _names(flag: str, value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    names = [name.strip() for name in value.split(",")]
+    if not all(names):
+        raise UsageError(f"{flag} {value!r} holds an empty name; give comma-separated names, e.g. id,text.")
+    return names
+
+
+def read_inputs(args, stdin=None, schema: DataSchema | None = None) -> tuple[list[str], dict]:
+    """The texts, and the columns that the results file keeps for each: a table's own columns (ids included), or the
+    line number and text of each line. `schema` (the model folder's `data_schema.json`) gives the training's text
+    columns, their separator and a headerless file's column names where the flags do not."""
+    schema = schema or DataSchema()
+    if args.file and args.file != "-" and is_table(args.file):
+        if args.texts:
+            raise UsageError("give texts as arguments or with --file, not both.")
+        table = read_predict_table(args, schema)
+        wanted = _names("--text_column", args.text_column)
+        if wanted is None and set(schema.text_columns) <= set(table):
+            wanted = schema.text_columns  # the training's columns; a file with other columns falls back
+        columns = choose_text_columns(list(table), wanted, args.file)
+        joiner = dataclasses.replace(schema, text_columns=columns)
+        texts = _checked_utf8(texts_of(table, joiner), "row")
+        empty = sum(not text.strip() for text in texts)
+        if empty:  # kept, not skipped: the results file has one row per input row
+            logger.warning(f"hf-bilstm predict: {empty} row(s) have no text; they get the model's answer to ''.")
+        return texts, table
+    if args.column_names or args.text_column:
+        flag = "--column_names" if args.column_names else "--text_column"
+        raise UsageError(
+            f"{flag} applies to a table (--file ending in .csv, .tsv, .jsonl, .json or .parquet); these texts are "
+            "one per line."
+        )
+    numbered = read_lines(args, stdin)
+    return [text for _, text in numbered], {"line": [n for n, _ in numbered], "text": [t for _, t in numbered]}
+
+
+def read_predict_table(args, schema: DataSchema) -> dict[str, list]:
+    """The table of `--file`; a headerless file like the training's (whose first row, read as a header, lacks the
+    training's text columns) gets the training's `--column_names`."""
+    given = _names("--column_names", args.column_names)
+    table = read_table(args.file, given)
+    trained_names = schema.column_names
+    if (
+        given is None
+        and trained_names
+        and not set(schema.text_columns) <= set(table)
+        and len(table) == len(trained_names)
+        and os.path.splitext(args.file)[1].lower() in (".csv", ".tsv")
+    ):
+        logger.info(f"hf-bilstm predict: {args.file} has no header; reading it with the training's column names.")
+        table = read_table(args.file, trained_names)
+    if not table or not len(next(iter(table.values()))):
+        raise UsageError(f"no texts to label: --file {args.file!r} has no rows.")
+    return table
 
 
 def load_classifier(model: str, device: str | None = None, backend: str = "torch", quantized: bool = False):
@@ -159,8 +258,9 @@ def load_classifier(model: str, device: str | None = None, backend: str = "torch
     return pipeline("text-classification", model=loaded, tokenizer=tokenizer, device=loaded.device)
 
 
-def predict(classifier, texts: list[str], batch_size: int = 32) -> list[dict]:
-    """One `{"label", "score"}` per text, in the order given; a text that is not a `str` is refused, naming it."""
+def predict(classifier, texts: list[str], batch_size: int = 32, threshold: float | None = None) -> list[dict]:
+    """One answer per text, in the order given (`hf_bilstm.problem_types.answers`: `{"label", "score"}`,
+    `{"labels", "scores"}` or `{"score"}`); a text that is not a `str` is refused, naming it."""
     for number, text in enumerate(texts, 1):
         if not isinstance(text, str):
             raise TypeError(
@@ -175,24 +275,70 @@ def predict(classifier, texts: list[str], batch_size: int = 32) -> list[dict]:
     in_order = [None] * len(texts)
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
-        for index, result in zip(rows, classify_batch(classifier, [texts[index] for index in rows])):
+        for index, result in zip(rows, classify_batch(classifier, [texts[index] for index in rows], threshold)):
             in_order[index] = result
     return in_order
 
 
-def classify_batch(classifier, texts: list[str]) -> list[dict]:
-    """The pipeline's answers for `texts` as one batch, whatever the model (PyTorch or ONNX Runtime).
+def classify_batch(classifier, texts: list[str], threshold: float | None = None) -> list[dict]:
+    """The answers for `texts` as one batch, whatever the model (PyTorch or ONNX Runtime).
 
     `classifier(texts, batch_size=...)` calls the tokenizer once per text, then pads and unbatches in Python; one call
     of the fast tokenizer on the whole batch gives the same ids with less Python per text (the same for every backend,
-    so backends compare like with like). The pipeline's own `forward` (device, inference mode) and `postprocess`
-    (softmax or sigmoid, label) stay.
+    so backends compare like with like). The pipeline's own `forward` (device, inference mode) stays; the logits are
+    read as the pipeline reads them for the model's problem type (softmax, sigmoid with a threshold, or none).
     """
     tokenizer = classifier.tokenizer
     inputs = tokenizer(texts, truncation=True, padding=True, return_tensors="pt")
     model_inputs = {name: inputs[name] for name in tokenizer.model_input_names if name in inputs}
     logits = classifier.forward(model_inputs)["logits"]
-    return [classifier.postprocess({"logits": logits[row : row + 1]}) for row in range(len(texts))]
+    return answers(classifier.model.config, logits.float().cpu().numpy(), threshold)
+
+
+def answer_line(text: str, answer: dict, as_json: bool) -> str:
+    """One printed line: label<TAB>score, labels<TAB>scores (comma-separated) or score; or a JSON object."""
+    if as_json:
+        return json_line({"text": text, **answer})
+    if "labels" in answer:
+        return ",".join(answer["labels"]) + "\t" + ",".join(f"{score:.4f}" for score in answer["scores"])
+    if "label" in answer:
+        return f"{answer['label']}\t{answer['score']:.4f}"
+    return f"{answer['score']:.4f}"
+
+
+# The results file's columns for each answer key (named so that they cannot be a data file's `label` or `score`).
+RESULT_COLUMNS = {"label": "predicted_label", "labels": "predicted_labels", "score": "predicted_score"}
+RESULT_COLUMNS["scores"] = "predicted_scores"
+
+
+def result_columns(inputs: dict, results: list[dict]) -> dict:
+    """The input's columns with the predictions after them."""
+    columns = dict(inputs)
+    for key in results[0]:
+        name = RESULT_COLUMNS[key]
+        if name in columns:
+            raise UsageError(
+                f"the input already has a column {name!r}, which the results file adds; rename that column first."
+            )
+        columns[name] = [result[key] for result in results]
+    return columns
+
+
+def check_threshold(args, config) -> None:
+    if args.threshold is None:
+        return
+    if problem_type_of(config) != MULTI_LABEL:
+        raise UsageError(
+            f"--threshold applies to multi-label models; {args.model!r} is a {problem_type_of(config)} model. "
+            "Leave the flag out."
+        )
+    if not 0 < args.threshold < 1:
+        raise UsageError(f"--threshold must be a probability between 0 and 1, but it was {args.threshold}.")
+
+
+def _not_finite(answer: dict) -> float | None:
+    """The first score of `answer` that is NaN or infinite, else None."""
+    return next((score for score in answer.get("scores", [answer.get("score")]) if not math.isfinite(score)), None)
 
 
 def main(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
@@ -207,20 +353,29 @@ def _main(args, stdin, stdout) -> int:
         if args.batch_size < 1:
             raise UsageError(f"--batch_size must be a positive number of texts, but it was {args.batch_size}.")
         device = check_backend_flags(args)
-        texts = read_texts(args, stdin)
+        if args.output_file is not None:
+            extension = check_results_file(args.output_file, args.overwrite, [args.file])
         classifier = load_classifier(args.model, device, args.backend, args.quantized)
-        lines = []
-        for text, result in zip(texts, predict(classifier, texts, args.batch_size)):
-            if not math.isfinite(result["score"]):  # refused weights make this unreachable; JSON has no NaN
+        schema = load_schema(args.model, classifier.model.config)
+        check_threshold(args, classifier.model.config)
+        texts, inputs = read_inputs(args, stdin, schema)
+        threshold = schema.threshold if args.threshold is None else args.threshold
+        results = predict(classifier, texts, args.batch_size, threshold)
+        for number, result in enumerate(results, 1):
+            bad = _not_finite(result)
+            if bad is not None:  # refused weights make this unreachable; JSON has no NaN
                 raise UsageError(
-                    f"the model gave the score {result['score']} for line {len(lines) + 1}; its weights "
-                    "are broken. Train or save the model again."
+                    f"the model gave the score {bad} for text {number}; its weights are broken. Train or save the "
+                    "model again."
                 )
-            if args.json:
-                record = {"text": text, "label": result["label"], "score": result["score"]}
-                lines.append(json_line(record))
-            else:
-                lines.append(f"{result['label']}\t{result['score']:.4f}")
+        if args.output_file is not None:
+            try:
+                write_results(args.output_file, results_text(result_columns(inputs, results), extension))
+            except OSError as error:
+                raise UsageError(f"--output_file {args.output_file!r} cannot be written ({error}).") from error
+            lines = [f"hf-bilstm predict: wrote {len(results)} predictions to {args.output_file}."]
+        else:
+            lines = [answer_line(text, result, args.json) for text, result in zip(texts, results)]
     except UsageError as error:
         print(f"hf-bilstm predict: error: {error}", file=sys.stderr)
         return 2

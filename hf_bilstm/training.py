@@ -42,6 +42,7 @@ from .data import (
     train_tokenizer_on,
     with_soft_labelled_rows,
 )
+from .data_schema import save_schema
 from .divergence import DivergenceCallback, check_finite_weights
 from .errors import UsageError, exit_code_for
 from .evaluation import compute_metrics
@@ -707,7 +708,7 @@ def save_results(folder: str, results: dict[str, dict]) -> None:
         json.dump(combined, handle, indent=4, sort_keys=True)
 
 
-def finalize_output_dir(trainer: Trainer, tokenizer, run, results: dict, output: OutputDir) -> None:
+def finalize_output_dir(trainer: Trainer, tokenizer, run, results: dict, output: OutputDir, schema=None) -> None:
     """
     Completes the output folder: weights, config (with auto_map), code files, tokenizer, results, trainer state and
     the model card are saved into a staging folder, then moved into place (`OutputDir.commit`), so that a save that
@@ -719,6 +720,8 @@ def finalize_output_dir(trainer: Trainer, tokenizer, run, results: dict, output:
     if not is_main:
         return
     tokenizer.save_pretrained(staging)
+    if schema is not None:  # the data's columns and label form, for evaluate/predict/export (hf_bilstm.data_schema)
+        save_schema(staging, schema)
     save_results(staging, results)
     trainer.state.save_to_json(os.path.join(staging, "trainer_state.json"))
     from .model_card import write_classifier_card
@@ -1043,7 +1046,7 @@ def report(fitted: FitResult, model_args, data_args, training_args, data, comman
         # the card's usage snippet names the Hub repo
         hub_model_id=training_args.hub_model_id if training_args.push_to_hub else None,
     )
-    finalize_output_dir(trainer, tokenizer, run, fitted.results, output)
+    finalize_output_dir(trainer, tokenizer, run, fitted.results, output, data.splits.schema)
     if training_args.push_to_hub and is_main:  # the Trainer's own push is off (it would upload a pickle)
         from .hub import HubPushError, push_trained
 

@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import hf_bilstm.cpu_threads  # noqa: F401  before torch loads: its threads sleep while they wait (OMP_WAIT_POLICY)
+
 REPO = Path(__file__).resolve().parent.parent
 BACKENDS = ("torch", "onnxruntime-fp32", "onnxruntime-int8")
 TARGET_SPEEDUP = 2.0  # int8 over torch, reviews/s at batch 32, CPU default preset

@@ -22,6 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import hf_bilstm.cpu_threads  # noqa: F401  before torch loads: its threads sleep while they wait (OMP_WAIT_POLICY)
+
+# isort: split
 import torch
 
 REPO = Path(__file__).resolve().parent.parent

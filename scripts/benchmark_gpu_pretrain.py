@@ -22,6 +22,9 @@ import subprocess
 import sys
 import time
 
+import hf_bilstm.cpu_threads  # noqa: F401  before torch loads: its threads sleep while they wait (OMP_WAIT_POLICY)
+
+# isort: split
 import torch
 from benchmark_gpu import REPO, benchmark_parser, choose_results_dir, write_report  # the same results rules
 

@@ -74,6 +74,7 @@ def test_train_push_to_hub_uploads_the_model_without_pickles(pushed):
     code = ["configuration_bilstm.py", "modeling_bilstm.py"]
     assert sorted(head.files) == sorted(
         [".gitattributes", "README.md", "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]
+        + ["data_schema.json"]  # the data's columns and labels, read by evaluate/predict (hf_bilstm.data_schema)
         + code
         + results
     )

@@ -123,11 +123,15 @@ def test_predict_answers_as_the_pipeline_does_one_text_at_a_time(model_dir):
         assert [a["score"] for a in answers] == pytest.approx([a["score"] for a in one_by_one], abs=1e-5)
     multi_label = prediction.load_classifier(model_dir, "cpu")
     multi_label.model.config.problem_type = "multi_label_classification"  # the pipeline's sigmoid, not softmax
-    sigmoid = [multi_label(text, truncation=True)[0] for text in texts[:3]]
+    every_label = [multi_label(text, truncation=True, top_k=None) for text in texts[:3]]
     answers = prediction.predict(multi_label, texts[:3])
-    assert [a["label"] for a in answers] == [a["label"] for a in sigmoid]
-    assert [a["score"] for a in answers] == pytest.approx([a["score"] for a in sigmoid], abs=1e-5)
-    assert sigmoid[0]["score"] != pytest.approx(one_by_one[0]["score"], abs=1e-3)  # the two differ
+    assert [a["labels"] for a in answers] == [
+        [s["label"] for s in scores if s["score"] >= 0.5] for scores in every_label
+    ]
+    assert [a["scores"] for a in answers] == [
+        pytest.approx([s["score"] for s in scores if s["score"] >= 0.5], abs=1e-5) for scores in every_label
+    ]
+    assert every_label[0][0]["score"] != pytest.approx(one_by_one[0]["score"], abs=1e-3)  # sigmoid, not softmax
 
 
 @pytest.mark.slow

@@ -123,7 +123,7 @@ def test_pretraining_that_diverges_stops_and_claims_no_metric(tmp_path, capsys):
 
 def test_predict_json_never_prints_nan(model_dir, monkeypatch, capsys):
     monkeypatch.setattr(
-        prediction, "predict", lambda c, texts, b: [{"label": "pos", "score": math.nan} for _ in texts]
+        prediction, "predict", lambda c, texts, b, t=None: [{"label": "pos", "score": math.nan} for _ in texts]
     )
     code, lines = run_predict([str(model_dir), "great film", "bad", "--json"])
     assert code == 2 and lines == []  # nothing printed, not even the line before

@@ -1,0 +1,76 @@
+"""ONNX export of multi-label and regression models: the export's parity check, and predict / the pipeline over ONNX
+Runtime giving the PyTorch model's answers (labels at or above the threshold, or the raw score)."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from helpers import TEXTS, save_tiny_model
+
+from hf_bilstm import onnx_export, prediction
+from hf_bilstm.onnx_runtime import ORTModelForSequenceClassification
+
+pytestmark = pytest.mark.slow  # one export each: a fresh exporter process, tens of seconds on 2 cores
+
+pytest.importorskip("onnxruntime", reason="the onnx extra is not installed (pip install -e '.[onnx]')")
+pytest.importorskip("onnxscript", reason="the onnx extra is not installed (pip install -e '.[onnx]')")
+
+KINDS = {
+    "multi_label": dict(id2label={0: "joy", 1: "anger", 2: "fear"}, problem_type="multi_label_classification"),
+    "regression": dict(id2label={0: "score"}, problem_type="regression"),
+}
+
+
+@pytest.fixture(scope="module", params=list(KINDS))
+def exported(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp(request.param)
+    model, _ = save_tiny_model(folder, seed=3, **KINDS[request.param])
+    with torch.no_grad():  # outputs away from 0, so that the threshold is not a coin toss between backends
+        model.classifier.out_proj.bias.copy_(torch.linspace(-1.0, 1.0, model.config.num_labels))
+    model.save_pretrained(folder)
+    assert onnx_export.main([str(folder)]) == 0
+    return folder
+
+
+def predicted(folder, *extra):
+    out = io.StringIO()
+    argv = [str(folder), *TEXTS[:4], "", "--json", "--threshold", "0.5", *extra]
+    if "regression" in str(folder):
+        argv.remove("--threshold"), argv.remove("0.5")
+    assert prediction.main(argv, stdout=out) == 0
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_export_checks_the_logits_and_predict_on_onnx_answers_as_torch(exported):
+    report = json.loads((exported / "onnx" / "export_report.json").read_text())
+    assert report["fp32"]["max_logit_difference"] <= 1e-4
+    torch_answers, ort_answers = predicted(exported), predicted(exported, "--backend", "onnxruntime")
+    assert len(torch_answers) == 5
+    for want, got in zip(torch_answers, ort_answers):
+        if "labels" in want:
+            assert got["labels"] == want["labels"]
+            assert got["scores"] == pytest.approx(want["scores"], abs=1e-4)
+        else:
+            assert set(got) == {"text", "score"} and got["score"] == pytest.approx(want["score"], abs=1e-4)
+
+
+def test_pipeline_over_onnx_reads_the_problem_type(exported):
+    from transformers import AutoTokenizer, pipeline
+
+    model = ORTModelForSequenceClassification.from_pretrained(exported)
+    classifier = pipeline("text-classification", model=model, tokenizer=AutoTokenizer.from_pretrained(exported))
+    torch_classifier = pipeline("text-classification", model=str(exported), device="cpu")
+    for text in TEXTS[:3]:
+        got = classifier(text, top_k=None, truncation=True)
+        want = torch_classifier(text, top_k=None, truncation=True)
+        assert [r["label"] for r in got] == [r["label"] for r in want]
+        assert [r["score"] for r in got] == pytest.approx([r["score"] for r in want], abs=1e-4)
+    logits = model(**classifier.tokenizer(TEXTS[0], return_tensors="pt")).logits.numpy()[0]
+    scores = {r["label"]: r["score"] for r in classifier(TEXTS[0], top_k=None)}
+    if model.config.problem_type == "regression":  # the raw score, no sigmoid
+        assert list(scores.values()) == pytest.approx([float(logits[0])], abs=1e-5)
+    else:  # a sigmoid per label, not a softmax over them
+        assert sorted(scores.values()) == pytest.approx(sorted(1 / (1 + np.exp(-logits))), abs=1e-5)
+        assert sum(scores.values()) != pytest.approx(1.0, abs=1e-3)

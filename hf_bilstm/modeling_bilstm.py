@@ -11,7 +11,6 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from transformers import PreTrainedModel
-from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils import ModelOutput
 
@@ -19,6 +18,11 @@ try:  # transformers >= 5: init functions that skip parameters already loaded fr
     from transformers import initialization as init
 except ImportError:  # pragma: no cover - older transformers
     from torch.nn import init
+
+try:  # what transformers' gradient checkpointing wraps (4.52 and later)
+    from transformers.modeling_layers import GradientCheckpointingLayer
+except ImportError:  # pragma: no cover - older transformers, as remote code: the layers run without checkpointing
+    GradientCheckpointingLayer = nn.Module
 
 from .configuration_bilstm import BiLSTMConfig
 
@@ -82,9 +86,15 @@ def _dropout_and_mask(embeds: torch.Tensor, mask: torch.Tensor, p: float, traini
     return embeds * scale
 
 
+def _exporting() -> bool:
+    """Whether torch.export (also under ONNX's dynamo exporter) is tracing this forward (torch >= 2.5 can tell)."""
+    is_exporting = getattr(torch.compiler, "is_exporting", None)
+    return bool(is_exporting is not None and is_exporting())
+
+
 def _tracing() -> bool:
     """Whether this forward is being traced (torch.compile, torch.export, ONNX's dynamo exporter, jit.trace)."""
-    return torch.compiler.is_compiling() or torch.compiler.is_exporting() or torch.jit.is_tracing()
+    return torch.compiler.is_compiling() or _exporting() or torch.jit.is_tracing()
 
 
 def checks_inputs(config, tensor: torch.Tensor | None) -> bool:
@@ -290,7 +300,7 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
     def use_packed_sequences(self, device: torch.device) -> bool:
         """Whether `encode` packs on this device: `config.rnn_implementation`, with "auto" deciding per device."""
         choice = self.config.rnn_implementation
-        if torch.compiler.is_exporting():
+        if _exporting():
             # A packed sequence's size is the sum of the lengths' values, which an exported graph cannot hold
             # (torch.export fails on it); the padded computation gives the same numbers with shapes alone.
             return False
@@ -319,7 +329,7 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
         implementation give the same numbers (see `rnn_implementation`). With `output_hidden_states`, returns
         `(states, finals, layer_states)`, one entry per layer; gradient checkpointing also runs layer by layer.
         """
-        checkpointing = self.training and any(layer.gradient_checkpointing for layer in self.layers)
+        checkpointing = self.training and any(getattr(layer, "gradient_checkpointing", False) for layer in self.layers)
         if output_hidden_states or checkpointing:
             layers, finals = self._encode_by_layer(inputs_embeds, lengths)
             return (layers[-1], finals, layers) if output_hidden_states else (layers[-1], finals)

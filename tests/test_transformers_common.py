@@ -75,10 +75,7 @@ class _CommonTests(ModelTesterMixin):
 
     config_overrides: dict = {}
     all_model_classes = (BiLSTMModel, BiLSTMForSequenceClassification)
-    pipeline_model_mapping = {}
-    has_attentions = False  # no attention layers: nothing to return as `attentions`
-    test_resize_position_embeddings = False  # no position embeddings: order comes from the recurrence
-    test_torch_exportable = True
+    has_attentions = False  # no attention layers: nothing to return as `attentions` (the only test flag set here)
 
     def setUp(self):
         self.model_tester = BiLSTMModelTester(self, **self.config_overrides)

@@ -6,7 +6,6 @@ train, sample caps) → `train_tokenizer_on` (train split only) → `encode_spli
 """
 
 import hashlib
-import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ import torch
 from datasets import ClassLabel, Dataset, DatasetDict, concatenate_datasets, load_dataset, load_from_disk
 from datasets.exceptions import DatasetGenerationError, DatasetNotFoundError
 
-from .data_schema import DataSchema
+from .data_schema import MULTI_LABEL, REGRESSION, SINGLE_LABEL, DataSchema
 from .errors import UsageError  # noqa: F401  (hf_bilstm.data.UsageError: where it was first defined)
 from .logs import get_logger
 from .tokenization_bilstm import cut_for_tokenizer, train_tokenizer
@@ -71,6 +70,7 @@ class Splits:
     label_names: list[str]
     validation_carved: bool  # True when validation was cut from train (not given by the dataset)
     schema: DataSchema | None = None  # what the model folder remembers of the data (hf_bilstm.data_schema)
+    predict: Dataset | None = None  # a test split without labels: predictions only (predict_results.tsv)
 
     def items(self) -> Iterator[tuple[str, Dataset]]:
         yield "train", self.train
@@ -89,11 +89,11 @@ def check_dataset_name(name: str) -> str:
             f"--dataset {name!r}: no such folder. Give an existing folder (for example {LOCAL_IMDB_HINT}) "
             "or a Hub dataset id such as stanfordnlp/imdb."
         )
-    if os.path.isfile(expanded):
-        raise UsageError(
-            f"--dataset {name!r} is a file, not a dataset folder; give the folder that holds the data files (named "
-            f"by split: train.parquet, test.csv, ...), e.g. {os.path.dirname(name) or '.'!r}, or a Hub dataset id."
-        )
+    if os.path.isfile(expanded):  # one data file: the train split (hf_bilstm.data_files)
+        from .data_files import builder_for
+
+        builder_for(expanded)
+        return expanded
     if name.count("/") > 1 and not os.path.exists(expanded):  # neither a Hub id (USER/NAME) nor a folder
         raise UsageError(
             f"--dataset {name!r}: no such folder (nor a Hub id of the form USER/NAME). Check the spelling of the path."
@@ -106,12 +106,55 @@ def _not_local(name: str) -> str:
     return "" if os.path.exists(os.path.expanduser(name)) else "no such folder here, and "
 
 
-def load_raw_dataset(name: str, config_name: str | None = None, cache_dir: str | None = None) -> DatasetDict:
-    """`datasets.load_dataset` on a Hub id or a local folder, with errors that say what to do."""
-    expanded = check_dataset_name(name)
-    saved = os.path.isdir(expanded) and any(
+def load_raw_dataset(
+    name: str | None,
+    config_name: str | None = None,
+    cache_dir: str | None = None,
+    files: dict[str, str] | None = None,
+    column_names: list[str] | None = None,
+) -> DatasetDict:
+    """
+    The data of a run as a DatasetDict: `name` is a Hub id, a local folder (the Hub's layout, a folder of csv/tsv/
+    json/txt files named by split, or a folder-per-class corpus) or one data file (the train split); `files`
+    (`{split: path}`, from --train_file/--validation_file/--test_file) add or replace splits. `column_names`
+    names the columns of headerless csv/tsv files. Errors say what to do (hf_bilstm.data_files).
+    """
+    from .data_files import class_folders, data_files_of_folder, load_files
+
+    files = {split: path for split, path in (files or {}).items() if path}
+    loaded = DatasetDict()
+    if name:
+        expanded = check_dataset_name(name)
+        if os.path.isfile(expanded):
+            if "train" in files:
+                raise UsageError(
+                    f"--dataset {name!r} is a file and --train_file {files['train']!r} too; give the training "
+                    "data once."
+                )
+            loaded = load_files({"train": [expanded]}, column_names, cache_dir)
+        elif _saved_to_disk(expanded):
+            loaded = _load_dataset(name, expanded, config_name, cache_dir)
+        elif os.path.isdir(expanded) and (found := class_folders(expanded)) is not None:
+            loaded = found
+        elif os.path.isdir(expanded) and (found := data_files_of_folder(expanded)) is not None:
+            loaded = load_files(found, column_names, cache_dir)
+        else:
+            loaded = _load_dataset(name, expanded, config_name, cache_dir)
+    if files:
+        loaded.update(load_files({split: [path] for split, path in files.items()}, column_names, cache_dir))
+    return loaded
+
+
+def _saved_to_disk(expanded: str) -> bool:
+    """A folder written by `save_to_disk` (which `load_dataset` refuses to read)."""
+    return os.path.isdir(expanded) and any(
         os.path.exists(os.path.join(expanded, marker)) for marker in ("dataset_dict.json", "state.json")
     )
+
+
+def _load_dataset(name: str, expanded: str, config_name: str | None, cache_dir: str | None) -> DatasetDict:
+    """`datasets.load_dataset` on a Hub id or a local folder in the Hub's layout, with errors that say what to do."""
+    saved = _saved_to_disk(expanded)
     try:
         if saved:  # written by save_to_disk, which load_dataset refuses to read
             loaded = load_from_disk(expanded)
@@ -141,39 +184,23 @@ def load_raw_dataset(name: str, config_name: str | None = None, cache_dir: str |
     return loaded
 
 
+def _split_of_file_name(raw: DatasetDict, name: str) -> str:
+    """The split that `datasets` named after a file called `name` (dev.tsv is read as `validation`), else `name`."""
+    from .data_files import SPLIT_ALIASES
+
+    alias = SPLIT_ALIASES.get(name)
+    files = getattr(raw, "split_files", {}).get(alias, [])
+    if name not in raw and any(os.path.basename(path).lower().startswith(name) for path in files):
+        return alias
+    return name
+
+
 def _check_split(raw: DatasetDict, split: str, role: str, flag: str) -> Dataset:
     if split not in raw:
         raise UsageError(
             f"The dataset has no {split!r} split (for {role}); its splits are {sorted(raw)}. Choose one with {flag}."
         )
     return raw[split]
-
-
-def _check_columns(dataset: Dataset, split: str, text_column: str, label_column: str | None) -> None:
-    for column, flag in ((text_column, "--text_column"), (label_column, "--label_column")):
-        if column is not None and column not in dataset.column_names:
-            raise UsageError(
-                f"Split {split!r} has no column {column!r}; its columns are {dataset.column_names}. "
-                f"Name the right one with {flag}."
-            )
-
-
-def _check_rows(dataset: Dataset, split: str, text_column: str, label_column: str, num_labels: int) -> None:
-    """Missing texts or labels are refused by row number: a silently dropped or mislabelled row skews metrics."""
-    for start in range(0, len(dataset), 10_000):
-        batch = dataset[start : start + 10_000]
-        for offset, (text, label) in enumerate(zip(batch[text_column], batch[label_column])):
-            row = start + offset
-            if not isinstance(text, str):
-                raise UsageError(
-                    f"Split {split!r}, row {row}: column {text_column!r} is {text!r}, not a text. "
-                    "Remove or fill rows with missing text before training (e.g. dataset.filter(...))."
-                )
-            if label is None or not 0 <= label < num_labels:
-                raise UsageError(
-                    f"Split {split!r}, row {row}: label {label!r} is not one of the {num_labels} classes "
-                    f"(ids 0..{num_labels - 1}); unlabelled rows (-1 or None) must be removed from a labelled split."
-                )
 
 
 # A label column with more distinct values than this, and more than half as many as rows, holds ids, scores or texts:
@@ -188,61 +215,6 @@ def check_label_count(names: list[str], rows: int, label_column: str) -> None:
             "nearly every row would be a class of its own: it looks like ids, scores or texts, not labels. Name the "
             "label column with --label_column, or map its values to classes first."
         )
-
-
-def _to_class_label(dataset: Dataset, label_column: str, names: list[str] | None) -> tuple[Dataset, list[str]]:
-    """Returns the dataset with `label_column` as a ClassLabel, using `names` when given (to agree across splits)."""
-    feature = dataset.features[label_column]
-    if isinstance(feature, ClassLabel) and (names is None or list(feature.names) == names):
-        return dataset, list(feature.names)
-    if isinstance(feature, ClassLabel):  # ClassLabel with other names: map by name
-        values = [feature.names[i] if i is not None and i >= 0 else None for i in dataset[label_column]]
-    else:  # negative ints are the usual "unlabelled" marker (IMDB's unsupervised split uses -1)
-        values = list(dataset[label_column])
-        for row, value in enumerate(values):
-            if isinstance(value, float):
-                # A column of integers with a gap reads as floats (CSV: 1.0, NaN): NaN is a missing label, a whole
-                # number is that integer; any other float (0.5) would become a class of its own.
-                if math.isnan(value):
-                    values[row] = value = None
-                elif value.is_integer():
-                    values[row] = value = int(value)
-            if value is not None and not isinstance(value, (int, str)):  # bool is an int
-                raise UsageError(
-                    f"Row {row}: label {value!r} is a {type(value).__name__}; labels must be integers, booleans or "
-                    f"strings (column {label_column!r}). Convert the column (e.g. dataset.cast_column) or name the "
-                    "right one with --label_column."
-                )
-            if isinstance(value, str) and not value.strip():  # an empty cell of a JSON or text column
-                values[row] = None
-            elif isinstance(value, str) and value != value.strip():
-                # 'pos ' next to 'pos' would be a class of its own (and an unknown label at evaluation)
-                raise UsageError(
-                    f"Row {row}: label {value!r} has spaces around it, so it would be a class apart from "
-                    f"{value.strip()!r}. Strip the labels of column {label_column!r} first (e.g. dataset.map)."
-                )
-        values = [None if isinstance(v, int) and v < 0 else v for v in values]
-    if names is None:
-        present = {v for v in values if v is not None}
-        names = [str(v) for v in sorted(present, key=lambda v: (isinstance(v, str), v))]
-        check_label_count(names, len(values), label_column)
-    index = {name: i for i, name in enumerate(names)}
-    ids = [index.get(str(v), -1) if v is not None else None for v in values]
-    unknown = [(row, v) for row, (v, i) in enumerate(zip(values, ids)) if i == -1]
-    if unknown:
-        row, value = unknown[0]
-        raise UsageError(
-            f"Row {row}: label {value!r} is not one of the known labels {names} (those of the training split, "
-            "or of the model being evaluated); every split must use the same labels."
-        )
-    missing = [row for row, i in enumerate(ids) if i is None]
-    if missing:  # a ClassLabel column cannot hold them: refuse here, by row, rather than fail in the cast below
-        raise UsageError(
-            f"Row {missing[0]}: the label is missing ({len(missing)} row(s) without one); unlabelled rows "
-            "(-1 or None) must be removed from a labelled split (e.g. dataset.filter(...))."
-        )
-    dataset = dataset.remove_columns(label_column).add_column(label_column, ids)
-    return dataset.cast_column(label_column, ClassLabel(names=names)), names
 
 
 def _text_hashes(dataset: Dataset, text_column: str) -> list[bytes]:
@@ -303,6 +275,111 @@ def check_validation_split_name(validation_split: str, train_split: str) -> None
         )
 
 
+# Column names that hold texts / labels in public datasets, in the order they are tried when the flag is left out.
+TEXT_COLUMN_GUESSES = ("text", "sentence", "review", "content", "message", "question", "document", "comment", "tweet")
+LABEL_COLUMN_GUESSES = ("label", "labels", "class", "category", "target", "score", "sentiment", "y")
+ID_COLUMN_GUESSES = ("id", "idx", "index", "guid", "ID")
+
+
+def choose_columns(
+    dataset: Dataset, split: str, text_column: str, label_column: str, guess: bool
+) -> tuple[list[str], list[str]]:
+    """
+    The text and label columns (comma-separated flags: several text columns are joined; several label columns are
+    0/1 columns of a multi-label problem). With `guess` (neither flag given) and the default names absent, a column
+    with a usual name (`sentence`, `message`, `category`, ...) is used and the log says which.
+    """
+    columns = dataset.column_names
+    texts = [c.strip() for c in text_column.split(",") if c.strip()]
+    labels = [c.strip() for c in label_column.split(",") if c.strip()]
+    if guess and texts == ["text"] and "text" not in columns:
+        found = [c for c in TEXT_COLUMN_GUESSES if c in columns]
+        texts = found[:1] or texts
+    if guess and labels == ["label"] and "label" not in columns:
+        found = [c for c in LABEL_COLUMN_GUESSES if c in columns and c not in texts]
+        labels = found[:1] or labels
+    if guess and (texts != [text_column] or labels != [label_column]):
+        logger.warning(f"hf-bilstm: texts from column(s) {texts}, labels from {labels} (--text_column/--label_column)")
+    if columns == ["text"] and labels and labels[0] not in columns:  # a .txt file: one text a line, no labels
+        raise UsageError(
+            f"Split {split!r} holds texts only (one a line, as a .txt file is read), no labels. Train on a csv/tsv/"
+            "jsonl file with a label column, or on a folder per class (train/pos/*.txt, train/neg/*.txt); a file "
+            "of texts alone can be a test file (predictions only)."
+        )
+    for names, flag in ((texts, "--text_column"), (labels, "--label_column")):
+        missing = [c for c in names if c not in columns]
+        if missing or not names:
+            raise UsageError(
+                f"Split {split!r} has no column {(missing or names or [''])[0]!r}; its columns are {columns}. "
+                f"Name the right one with {flag}"
+                + (" (several: comma-separated)." if flag == "--text_column" else " (several 0/1 columns: a,b,c).")
+            )
+    shared = set(texts) & set(labels)
+    if shared:
+        raise UsageError(f"column(s) {sorted(shared)} named as text and as label; name distinct columns.")
+    return texts, labels
+
+
+def _with_text(dataset: Dataset, split: str, schema: DataSchema, source: str = "") -> Dataset:
+    """`dataset` with the text column(s) joined into `schema.text_column`; a row without text is refused."""
+    missing = [c for c in schema.text_columns if c not in dataset.column_names]
+    if missing:
+        raise UsageError(
+            f"{source or 'Split ' + repr(split)} has no text column {missing[0]!r}; its columns are "
+            f"{dataset.column_names}, but the training data's were {schema.column_names or schema.text_columns}. "
+            "Give files with the same columns as the training data (or name them with --column_names)."
+        )
+    texts = schema.join_texts({c: dataset[c] for c in schema.text_columns})
+    for row, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise UsageError(
+                f"Split {split!r}, row {row}: column {schema.text_column!r} is {text!r}, not a text. "
+                "Remove or fill rows with missing text before training (e.g. dataset.filter(...))."
+            )
+    if len(schema.text_columns) == 1:
+        return dataset
+    return dataset.add_column(schema.text_column, texts)
+
+
+def _labelled(dataset: Dataset, split: str, schema: DataSchema) -> Dataset:
+    """Text joined and labels encoded (hf_bilstm.labels); only the two columns the model reads are kept."""
+    from .labels import encode_labels
+
+    dataset = _with_text(dataset, split, schema)
+    dataset = encode_labels(
+        dataset,
+        split,
+        schema.label_columns,
+        schema.label_column,
+        schema.problem_type,
+        schema.label_separator,
+        schema.label_values or schema.label_names,
+        schema.label_names,
+    )
+    return dataset.select_columns([schema.text_column, schema.label_column])
+
+
+def _has_labels(dataset: Dataset, schema: DataSchema) -> bool:
+    return all(c in dataset.column_names for c in schema.label_columns)
+
+
+def _carve(dataset: Dataset, fraction: float, label_column: str, stratify: bool, seed: int, what: str):
+    """(rest, carved): a seeded share of `dataset`, stratified by class where every class can give a row."""
+    if not 0 < fraction < 1:
+        raise UsageError(f"--{what}_fraction must be in (0, 1) to carve a {what} split, but it was {fraction}.")
+    if stratify:
+        counts = np.bincount(np.asarray(dataset[label_column]))
+        counts = counts[counts > 0]
+        stratify = counts.min() >= 2 and round(fraction * len(dataset)) >= len(counts)
+    try:
+        parts = dataset.train_test_split(
+            test_size=fraction, stratify_by_column=label_column if stratify else None, seed=seed
+        )
+    except ValueError as error:
+        raise UsageError(f"Cannot carve a {fraction:.0%} {what} split from {len(dataset)} rows: {error}") from error
+    return parts["train"], parts["test"]
+
+
 def prepare_splits(
     raw: DatasetDict,
     text_column: str = "text",
@@ -316,72 +393,104 @@ def prepare_splits(
     max_test_samples: int | None = None,
     seed: int = 42,
     validation_given: bool = False,
+    test_fraction: float | None = None,
+    problem_type: str | None = None,
+    label_separator: str | None = None,
+    label_names: list[str] | None = None,
+    names_source: str = "--label_names",
+    guess_columns: bool = False,
+    column_names: list[str] | None = None,
 ) -> Splits:
     """
-    Checks columns and rows, turns labels into ids of the training split's `ClassLabel` names, and carves a
-    stratified, seeded validation split from train (`validation_fraction`) when the dataset has none.
+    Checks columns and rows, joins several text columns, encodes labels for the problem type (hf_bilstm.labels;
+    single-label ids of the training split's `ClassLabel` names), and carves a stratified, seeded validation split
+    from train (`validation_fraction`) when the dataset has none, and a test split (`test_fraction`) when it has no
+    `test_split` and `test_fraction` is given.
 
+    A test split without the label column(s) (GLUE's test.tsv) is kept for predictions only (`Splits.predict`).
     Caps (`max_*_samples`) take seeded random rows. The validation split is carved from the whole training split
-    before train is capped, so the same seed always holds out the same reviews. `test_split=None` means no test
+    before train is capped, so the same seed always holds out the same rows. `test_split=None` means no test
     split (then no test metrics are reported). `validation_given`: --validation_split was given, so it must name a
     split of the dataset other than train (a typo is refused, not replaced by a carved split).
     """
+    from .labels import collect_keys, infer_problem_type, values_and_names
+
     if validation_given:
         check_validation_split_name(validation_split, train_split)
+    validation_split = _split_of_file_name(raw, validation_split)
     if validation_given and validation_split not in raw:
         _check_split(raw, validation_split, "model selection", "--validation_split (or leave it out to carve one)")
     train = _check_split(raw, train_split, "training", "--train_split")
-    _check_columns(train, train_split, text_column, label_column)
+    texts, labels = choose_columns(train, train_split, text_column, label_column, guess_columns)
     if len(train) == 0:
         raise UsageError(f"The {train_split!r} split is empty; there is nothing to train on.")
-    keep = [text_column, label_column]
-    train, names = _to_class_label(train.select_columns(keep), label_column, None)
-    if len(names) < 2:
+    kind, separator = infer_problem_type(train, labels, label_separator, problem_type)
+    schema = DataSchema(
+        problem_type=kind,
+        text_columns=texts,
+        label_columns=labels,
+        label_separator=separator,
+        column_names=list(column_names) if column_names else None,
+    )
+    feature = train.features[labels[0]]
+    if kind == REGRESSION:
+        schema.label_names = [labels[0]]
+    elif kind == MULTI_LABEL and len(labels) > 1:
+        schema.label_names = list(label_names or labels)
+        if len(schema.label_names) != len(labels):
+            raise UsageError(f"{names_source} names {len(label_names)} labels for {len(labels)} label columns.")
+    elif isinstance(feature, ClassLabel) and label_names is None:
+        schema.label_names = list(feature.names)
+    else:
+        keys = collect_keys(train, labels, kind, separator)
+        schema.label_values, schema.label_names = values_and_names(keys, label_names, names_source)
+        if schema.label_values == schema.label_names:
+            schema.label_values = None
+    names = schema.label_names
+    if kind != REGRESSION:
+        check_label_count(names, len(train), schema.label_column)
+    if kind == SINGLE_LABEL and len(names) < 2:
         raise UsageError(
             f"The {train_split!r} split has {len(names)} label value(s) {names}; a classifier needs at least 2."
         )
     # Checked before carving and capping, so that a row number is the row's place in the dataset's own split.
-    _check_rows(train, train_split, text_column, label_column, len(names))
+    train = _labelled(train, train_split, schema)
+    stratify = kind == SINGLE_LABEL
+
+    test, predict, test_carved = None, None, False
+    if test_split and test_split in raw:
+        candidate = raw[test_split]
+        if _has_labels(candidate, schema):
+            test = _labelled(candidate, test_split, schema)
+        else:  # labels absent (GLUE's test.tsv): predictions only, with the file's row ids where it has them
+            kept = _with_text(candidate, test_split, schema)
+            ids = [c for c in ID_COLUMN_GUESSES if c in kept.column_names]
+            schema.id_column = ids[0] if ids else None
+            predict = kept.select_columns([schema.text_column, *ids[:1]])
+            logger.warning(
+                f"hf-bilstm: the {test_split!r} split has no label column {schema.label_column!r}: it gets "
+                "predictions only (predict_results.tsv), no test metrics."
+            )
+    elif test_split and test_fraction:
+        train, test = _carve(train, test_fraction, schema.label_column, stratify, seed, "test")
+        test_carved = True
+    elif test_split:
+        _check_split(raw, test_split, "the final test", "--test_split ('' for none), or carve one: --test_fraction")
 
     if validation_split in raw and validation_split != train_split:
-        validation = raw[validation_split]
-        _check_columns(validation, validation_split, text_column, label_column)
-        validation, _ = _to_class_label(validation.select_columns(keep), label_column, names)
-        _check_rows(validation, validation_split, text_column, label_column, len(names))
+        validation = _labelled(raw[validation_split], validation_split, schema)
         carved = False
     else:
-        if not 0 < validation_fraction < 1:
-            raise UsageError(
-                f"--validation_fraction must be in (0, 1) to carve a validation split from {train_split!r}, "
-                f"but it was {validation_fraction}."
-            )
-        counts = np.bincount(np.asarray(train[label_column]), minlength=len(names))
-        # Stratifying needs every class at least twice and room for one row of each in validation.
-        can_stratify = counts.min() >= 2 and round(validation_fraction * len(train)) >= len(names)
-        stratify = label_column if can_stratify else None
-        try:
-            parts = train.train_test_split(test_size=validation_fraction, stratify_by_column=stratify, seed=seed)
-        except ValueError as error:
-            raise UsageError(
-                f"Cannot carve a {validation_fraction:.0%} validation split from {len(train)} training rows: {error}"
-            ) from error
-        train, validation, carved = parts["train"], parts["test"], True
-
-    test = None
-    if test_split:
-        test = _check_split(raw, test_split, "the final test", "--test_split (or --test_split '' for none)")
-        _check_columns(test, test_split, text_column, label_column)
-        test, _ = _to_class_label(test.select_columns(keep), label_column, names)
-        _check_rows(test, test_split, text_column, label_column, len(names))
+        train, validation = _carve(train, validation_fraction, schema.label_column, stratify, seed, "validation")
+        carved = True
 
     train = _cap(train, max_train_samples, seed, shuffle=not carved)
     validation = _cap(validation, max_eval_samples, seed, shuffle=True)
     if test is not None:
-        test = _cap(test, max_test_samples, seed, shuffle=True)
+        test = _cap(test, max_test_samples, seed, shuffle=not test_carved)
     # After the caps: a test text that is never evaluated is no leak, so only the texts in use are compared.
-    train, validation, test = _without_overlap(train, validation, test, text_column)
-    schema = DataSchema(text_columns=[text_column], label_columns=[label_column], label_names=list(names))
-    splits = Splits(train, validation, test, names, carved, schema)
+    train, validation, test = _without_overlap(train, validation, test, schema.text_column)
+    splits = Splits(train, validation, test, names, carved, schema, predict)
     for split, dataset in splits.items():
         if len(dataset) == 0:
             raise UsageError(f"The {split} split is empty after loading; it needs at least one row.")
@@ -391,23 +500,33 @@ def prepare_splits(
 def prepare_eval_split(
     raw: DatasetDict,
     split: str,
-    label_names: list[str],
+    label_names: list[str] | DataSchema,
     text_column: str = "text",
     label_column: str = "label",
     max_samples: int | None = None,
     seed: int = 42,
 ) -> Dataset:
-    """One split for evaluating a trained model: columns checked, labels mapped by name to the model's ids."""
+    """
+    One split for evaluating a trained model: columns checked, texts joined and labels encoded as the training data's
+    were (`label_names` is the model folder's `DataSchema`, or for a single-label model the label names alone).
+    """
+    schema = label_names if isinstance(label_names, DataSchema) else None
+    if schema is None:
+        schema = DataSchema(text_columns=[text_column], label_columns=[label_column], label_names=list(label_names))
     dataset = _check_split(raw, split, "evaluation", "--split")
-    _check_columns(dataset, split, text_column, label_column)
-    feature = dataset.features[label_column]
-    if isinstance(feature, ClassLabel) and set(feature.names) != set(label_names):
+    missing = [c for c in schema.label_columns if c not in dataset.column_names]
+    if missing:
         raise UsageError(
-            f"The dataset's labels {feature.names} are not the model's labels {label_names}; evaluate on a dataset "
-            "with the same classes."
+            f"Split {split!r} has no column {missing[0]!r}; its columns are {dataset.column_names}. "
+            "Name the right one with --label_column."
         )
-    dataset, _ = _to_class_label(dataset.select_columns([text_column, label_column]), label_column, label_names)
-    _check_rows(dataset, split, text_column, label_column, len(label_names))  # before sampling: true row numbers
+    feature = dataset.features[schema.label_columns[0]]
+    if isinstance(feature, ClassLabel) and set(feature.names) != set(schema.label_names):
+        raise UsageError(
+            f"The dataset's labels {feature.names} are not the model's labels {schema.label_names}; evaluate on a "
+            "dataset with the same classes."
+        )
+    dataset = _labelled(dataset, split, schema)  # before sampling: true row numbers
     dataset = _cap(dataset, max_samples, seed, shuffle=True)
     if len(dataset) == 0:
         raise UsageError(f"The {split!r} split is empty; there is nothing to evaluate.")

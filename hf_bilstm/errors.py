@@ -1,9 +1,9 @@
 """The errors a user can fix, and what a command answers for them.
 
 `UsageError` is a problem with what the user asked for (arguments, dataset, folders): one line naming the problem and
-the fix, exit 2, no traceback. `exit_code_for` is how `train` and `pretrain` answer it, or a write that ran out of
-room (exit 1, saying what was kept); anything else is a bug and propagates. Other modules' user-facing errors
-(`hub.HubPushError`, `model_card.CardError`) follow the same rule.
+the fix, exit 2, no traceback. `exit_code_for` is how every command answers it (called by `hf_bilstm.cli`), or a write
+that ran out of room (exit 1, saying what was kept); anything else is a bug and propagates. Other modules'
+user-facing errors (`hub.HubPushError`, `cards.CardError`) declare their `exit_code` and are answered the same way.
 """
 
 import errno
@@ -19,6 +19,23 @@ class UsageError(ValueError):
         # One line on the terminal: the errors of other libraries that a message quotes (the Hub's, transformers')
         # carry line breaks of their own.
         super().__init__(" ".join(part.strip() for part in str(message).split("\n") if part.strip()))
+
+
+# The Hub's: `hf-bilstm push` and `train --push_to_hub` (hf_bilstm.hub).
+class HubPushError(RuntimeError):
+    """A push or its verification failed; the message says what happened and how to fix or retry it."""
+
+    exit_code = 1  # what `hf-bilstm push` answers (hf_bilstm.errors.exit_code_for)
+
+
+class PushRefusedError(HubPushError, ValueError):
+    """The folder cannot be pushed as it is (checked before anything runs or is sent): exit 2, like a usage error."""
+
+    exit_code = 2
+
+
+class HubUnreachableError(HubPushError):
+    """The Hub did not answer (network, DNS, timeout)."""
 
 
 # errno values of a write that ran out of room: a full disk, a file-size limit (`ulimit -f`), a quota.
@@ -47,6 +64,10 @@ def exit_code_for(prog: str, error: Exception, output_dir: str, rerun: str = "ru
     if isinstance(error, UsageError):
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
+    code = getattr(type(error), "exit_code", None)  # other modules' user-facing errors (hub.HubPushError: 1)
+    if code is not None:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return code
     reason = no_room_reason(error)
     if reason is None:
         raise error

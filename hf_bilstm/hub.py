@@ -10,56 +10,31 @@ after it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
 import shlex
-import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .arguments import FlagParser, option, positional, switch
-from .logs import get_logger, show_progress
-from .model_card import CardError, complete_card
+from .cards import CardError, complete_card
+from .errors import HubPushError, HubUnreachableError, PushRefusedError, UsageError
+from .folder import CODE_FILES, MODEL_FILES, OPTIONAL_FILES, OWN_NAMES, SHARD, TOKENIZER_FILES
+from .hub_verification import VERIFY_TEXTS, verify_push
+from .logs import get_logger
 
 logger = get_logger(__name__)
 
-# Exact names of what a pushed model consists of; any other file in the folder is left out (and listed).
-MODEL_FILES = ("config.json", "model.safetensors")
-CODE_FILES = ("configuration_bilstm.py", "modeling_bilstm.py")
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
-OPTIONAL_FILES = ("special_tokens_map.json", "added_tokens.json", "generation_config.json", "data_schema.json")
-SHARDED_WEIGHTS = re.compile(r"^model-\d{5}-of-\d{5}\.safetensors$")
+# What a pushed model consists of: the files hf_bilstm.folder lists, results and ONNX files; any other file in the
+# folder is left out (and listed).
 RESULTS_JSON = re.compile(r"^(all|train|eval|test|validation|predict)_results\.json$|^results\.json$")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 AUTO_CLASSES = ("AutoConfig", "AutoModel", "AutoModelForSequenceClassification")
 REPO_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
-VERIFY_TEXTS = (
-    "A wonderful film: the acting, the music and the story were great. I loved it!",
-    "Terrible and boring. The plot made no sense and I fell asleep.",
-    "",
-    "It was fine.<br />Not great, not bad, " + "and it went on and on " * 40 + "until the end.",
-)
-LOGIT_TOLERANCE = 1e-5
 TOKEN_FIX = (
     "Log in with `hf auth login` (it stores the token), or export HF_TOKEN=hf_... with a token that has write "
     "access, created at https://huggingface.co/settings/tokens."
 )
-
-
-class HubPushError(RuntimeError):
-    """A push or its verification failed; the message says what happened and how to fix or retry it."""
-
-
-class PushRefusedError(HubPushError, ValueError):
-    """The folder cannot be pushed as it is (checked before anything runs or is sent): exit 2, like a usage error."""
-
-
-class HubUnreachableError(HubPushError):
-    """The Hub did not answer (network, DNS, timeout)."""
 
 
 @dataclass
@@ -77,15 +52,15 @@ class PushResult:
 
 # ------------------------------------------------------------------------------------------------ checks (local)
 def validate_repo_id(repo_id: str) -> str:
-    """`USER/NAME` with the Hub's name rules, or a ValueError saying what is wrong."""
+    """`USER/NAME` with the Hub's name rules, or a UsageError saying what is wrong."""
     if not isinstance(repo_id, str) or repo_id.count("/") != 1:
-        raise ValueError(
+        raise UsageError(
             f"Invalid repo id {repo_id!r}: it must be USER/NAME (or ORG/NAME), e.g. alice/bilstm-imdb; "
             "the namespace is your Hub user name or an organisation you can write to."
         )
     for part in repo_id.split("/"):
         if not REPO_ID.match(part) or "--" in part or ".." in part or part.endswith(".git"):
-            raise ValueError(
+            raise UsageError(
                 f"Invalid repo id {repo_id!r}: {part!r} must be 1-96 characters of letters, digits, '-', '_' or "
                 "'.', not start or end with '-' or '.', and contain neither '--' nor '..' nor end in '.git'."
             )
@@ -94,7 +69,7 @@ def validate_repo_id(repo_id: str) -> str:
 
 def validate_branch(revision: str) -> str:
     if not revision or re.fullmatch(r"[0-9a-f]{40}", revision) or revision.startswith("/") or ".." in revision:
-        raise ValueError(
+        raise UsageError(
             f"--revision {revision!r} must be a branch name (e.g. main or v2); a commit sha cannot be pushed to."
         )
     return revision
@@ -109,10 +84,8 @@ def collect_files(folder: str | os.PathLike) -> tuple[dict[str, Path], list[str]
     if not folder.is_dir():
         what = "does not exist" if not folder.exists() else "is not a folder"
         raise PushRefusedError(f"{folder} {what}; give the output folder of `hf-bilstm train` (or save_pretrained).")
-    from .output_dir import OWN_NAMES
-
     names = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in OWN_NAMES)
-    shards = [n for n in names if SHARDED_WEIGHTS.match(n)]
+    shards = [n for n in names if SHARD.match(n)]
     weights = ["model.safetensors"] if "model.safetensors" in names else []
     if not weights and shards and "model.safetensors.index.json" in names:
         weights = ["model.safetensors.index.json", *shards]
@@ -160,7 +133,7 @@ def collect_files(folder: str | os.PathLike) -> tuple[dict[str, Path], list[str]
 
 def onnx_files(folder: Path) -> list[str]:
     """The `onnx/` files of `hf-bilstm export` (Optimum's layout), refused when made from other weights."""
-    from .onnx_runtime import FP32_FILE, INT8_FILE, ONNX_DIR, REPORT_FILE, check_export_is_current
+    from .onnx.runtime import FP32_FILE, INT8_FILE, ONNX_DIR, REPORT_FILE, check_export_is_current
 
     target = folder / ONNX_DIR
     if not target.is_dir() or target.is_symlink():
@@ -343,31 +316,13 @@ def retry_command(
     return shlex.join(words)
 
 
-def push_folder(
-    folder: str | os.PathLike,
-    repo_id: str,
-    *,
-    private: bool = False,
-    revision: str = "main",
-    commit_message: str | None = None,
-    verify: bool = True,
-    token: str | None = None,
-    license: str | None = None,
-    dataset: str | None = None,
-    allow_custom_code: bool = False,
-) -> PushResult:
-    """
-    Pushes a model folder to `repo_id` (creating the repository and the branch if needed) in one commit, then, unless
-    `verify=False`, checks the pushed commit with [`verify_push`]. The local folder is only read, never changed.
-    Re-pushing an unchanged folder creates no commit.
-    """
-    from huggingface_hub import CommitOperationAdd, HfApi, constants
-
-    folder = Path(folder)
+def _checked_upload(folder: Path, repo_id, private, revision, commit_message, token, license, dataset, custom_code):
+    """Everything checked before anything is sent: names, files, weights, card, token. Returns what to upload
+    (`{path_in_repo: local path}`, the completed card), the retry command and the token."""
     validate_repo_id(repo_id)
     validate_branch(revision)
     files, left_out = collect_files(folder)
-    check_code_files(folder, allow_custom_code)
+    check_code_files(folder, custom_code)
     from .model_loading import load_classifier_folder
 
     load_classifier_folder(str(folder))  # weights that match the model, before anything is sent (UsageError)
@@ -383,6 +338,12 @@ def push_folder(
         raise HubPushError(f"{err}\nThe local folder is intact; nothing was sent. Retry with:\n  {retry}") from err
     if left_out:
         logger.info(f"Not uploaded (not part of a model, or pickles): {', '.join(left_out)}")
+    return files, card, retry, token
+
+
+def _commit(folder: Path, repo_id, files, card, private, revision, commit_message, token, retry):
+    """The repository (and branch) made if needed, then one commit of `files` and the card; `(info before, commit)`."""
+    from huggingface_hub import CommitOperationAdd, HfApi, constants
 
     api = HfApi(endpoint=constants.ENDPOINT, token=token)
     operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path)) for name, path in files.items()]
@@ -411,6 +372,32 @@ def push_folder(
             f"Pushing {folder} to {repo_id} failed ({type(err).__name__}: {err}).\n"
             f"The local folder is intact. Once the cause is fixed (or the Hub answers again), retry with:\n  {retry}"
         ) from err
+    return info, commit
+
+
+def push_folder(
+    folder: str | os.PathLike,
+    repo_id: str,
+    *,
+    private: bool = False,
+    revision: str = "main",
+    commit_message: str | None = None,
+    verify: bool = True,
+    token: str | None = None,
+    license: str | None = None,
+    dataset: str | None = None,
+    allow_custom_code: bool = False,
+) -> PushResult:
+    """
+    Pushes a model folder to `repo_id` (creating the repository and the branch if needed) in one commit, then, unless
+    `verify=False`, checks the pushed commit with [`verify_push`]. The local folder is only read, never changed.
+    Re-pushing an unchanged folder creates no commit.
+    """
+    folder = Path(folder)
+    files, card, retry, token = _checked_upload(
+        folder, repo_id, private, revision, commit_message, token, license, dataset, allow_custom_code
+    )
+    info, commit = _commit(folder, repo_id, files, card, private, revision, commit_message, token, retry)
     changed = commit.oid != info.sha
     result = PushResult(
         repo_id=repo_id,
@@ -442,154 +429,6 @@ def describe(result: PushResult) -> str:
     return "\n".join(lines)
 
 
-# ------------------------------------------------------------------------------------------------ verify
-_VERIFY_SCRIPT = r"""
-import json, sys
-
-
-class NoHfBilstm:
-    # A user of the pushed model does not have hf_bilstm: only the code pushed with the weights may be used.
-    def find_spec(self, name, path=None, target=None):
-        if name == "hf_bilstm" or name.startswith("hf_bilstm."):
-            raise ImportError("hf_bilstm is blocked in this verification process")
-        return None
-
-
-sys.meta_path.insert(0, NoHfBilstm())
-request = json.loads(sys.argv[1])
-repo, texts = request["folder"], list(request["texts"])
-import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
-
-# AutoTokenizer reads config.json, whose auto_map names remote code: without trust_remote_code it would ask.
-tokenizer = AutoTokenizer.from_pretrained(repo, trust_remote_code=True)
-model = AutoModelForSequenceClassification.from_pretrained(repo, trust_remote_code=True).eval()
-with torch.no_grad():
-    auto = [model(**tokenizer(text, return_tensors="pt")).logits[0].tolist() for text in texts]
-classifier = pipeline("text-classification", model=repo, trust_remote_code=True, device="cpu")
-rows = classifier(texts, function_to_apply="none", top_k=None)
-print("HF_BILSTM_VERIFY " + json.dumps({
-    "module": type(model).__module__,
-    "pipeline_module": type(classifier.model).__module__,
-    "hf_bilstm_loaded": any(m == "hf_bilstm" or m.startswith("hf_bilstm.") for m in sys.modules),
-    "auto": [{model.config.id2label[i]: v for i, v in enumerate(row)} for row in auto],
-    "pipeline": [{item["label"]: item["score"] for item in row} for row in rows],
-}))
-"""
-
-
-def fresh_process_env(home: str) -> dict[str, str]:
-    """
-    The environment of a user who never downloaded anything (empty HF_HOME, offline) and holds no credentials: the
-    process runs the pushed code, so no token (nor anything named like one) is in reach of it.
-    """
-    dropped = ("HF_HUB_CACHE", "TRANSFORMERS_", "HF_MODULES", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(dropped)
-        and not any(word in k.upper() for word in ("TOKEN", "SECRET", "PASSWORD", "CREDENTIAL"))
-    }
-    env.update(
-        HF_HOME=home, HF_HUB_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1", HF_TOKEN_PATH=os.path.join(home, "none")
-    )
-    return env
-
-
-def local_logits(folder: Path, texts) -> list[dict[str, float]]:
-    """The local model's logits per label name, text by text, tokenized as the pipeline does (no truncation)."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    # Importing this module imported hf_bilstm, which registered the bilstm Auto classes: the installed code is used,
-    # and the folder's own code files are never run (nor is the user asked whether to run them).
-    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
-    model = AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=False).eval()
-    rows = []
-    with torch.no_grad():
-        for text in texts:
-            logits = model(**tokenizer(text, return_tensors="pt")).logits[0]
-            rows.append({model.config.id2label[i]: float(v) for i, v in enumerate(logits)})
-    return rows
-
-
-def verify_push(
-    folder: str | os.PathLike, repo_id: str, revision: str, token: str | None = None, retry: str | None = None
-) -> float:
-    """
-    Loads `repo_id@revision` in a fresh Python process with an empty cache where `import hf_bilstm` fails, through
-    `AutoTokenizer` + `AutoModelForSequenceClassification` and through `pipeline("text-classification")`, all with
-    `trust_remote_code=True`, and checks that both give the local folder's logits (to 1e-5). Returns the report
-    (`auto` and `pipeline` logits per label, the module of the model class, `max_diff`); raises HubPushError when
-    loading fails or the logits differ.
-    """
-    from huggingface_hub import snapshot_download
-
-    folder = Path(folder)
-    expected = local_logits(folder, VERIFY_TEXTS)
-    with tempfile.TemporaryDirectory(prefix="hf_bilstm_verify_") as home:
-        # The pushed commit is downloaded here, with the token; the process that runs its code gets none.
-        downloaded = os.path.join(home, revision)  # transformers names the dynamic module after the folder
-        try:
-            snapshot_download(repo_id, revision=revision, local_dir=downloaded, token=token)
-        except Exception as err:  # HTTP and network errors: the push itself is done, the retry verifies again
-            again = f"\nPush again to verify again:\n  {retry}" if retry else ""
-            raise HubPushError(
-                f"The push to {repo_id} succeeded (commit {revision}) but downloading it back failed "
-                f"({type(err).__name__}: {err}).{again}"
-            ) from err
-        request = json.dumps({"folder": downloaded, "texts": list(VERIFY_TEXTS)})
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-c", _VERIFY_SCRIPT, request],
-                env=fresh_process_env(os.path.join(home, "hf_home")),
-                cwd=home,
-                stdin=subprocess.DEVNULL,  # transformers may prompt about remote code; never wait on it
-                capture_output=True,
-                text=True,
-                timeout=900,
-            )
-        except subprocess.TimeoutExpired as err:
-            raise HubPushError(f"Verification of {repo_id}@{revision} did not finish in 15 minutes.") from err
-    # The marker may follow other output on its line (a library's prompt or progress text).
-    lines = [line.split("HF_BILSTM_VERIFY ", 1)[1] for line in proc.stdout.splitlines() if "HF_BILSTM_VERIFY " in line]
-    # Re-running the push uploads nothing when nothing changed, and verifies again.
-    again = f"\nAfter fixing the cause, push again (it verifies again):\n  {retry}" if retry else ""
-    if proc.returncode != 0 or not lines:
-        raise HubPushError(
-            f"The push to {repo_id} succeeded (commit {revision}) but loading it back without hf_bilstm failed "
-            f"(exit {proc.returncode}):\n{proc.stderr[-3000:]}{again}"
-        )
-    report = json.loads(lines[-1])
-    report["max_diff"] = compare_logits(expected, report, f"{repo_id}@{revision}", again)
-    return report
-
-
-def compare_logits(expected: list[dict[str, float]], report: dict, where: str, again: str = "") -> float:
-    """Checks a verification report against the local logits; returns the largest difference or raises."""
-    modules = (report["module"], report["pipeline_module"])
-    if report["hf_bilstm_loaded"] or not all(m.startswith("transformers_modules") for m in modules):
-        raise HubPushError(
-            f"Verification of {where} did not run the pushed code (model class from {modules}), "
-            "so it proves nothing about what users get."
-        )
-    worst = 0.0
-    for way in ("auto", "pipeline"):
-        if len(report[way]) != len(expected):
-            raise HubPushError(f"{where} answered {len(report[way])} rows for {len(expected)} texts ({way}).")
-        for i, (mine, theirs) in enumerate(zip(expected, report[way])):
-            if set(mine) != set(theirs):
-                raise HubPushError(f"The labels of {where}, {sorted(theirs)}, differ from the local {sorted(mine)}.")
-            diff = max(abs(mine[label] - theirs[label]) for label in mine)
-            worst = max(worst, diff)
-            if diff > LOGIT_TOLERANCE:
-                raise HubPushError(
-                    f"{where} gives different logits from the local folder on text #{i} ({way}): {theirs} vs {mine} "
-                    f"(difference {diff:.3g} > {LOGIT_TOLERANCE}).{again}"
-                )
-    return worst
-
-
 def usage_snippet(repo_id: str, commit_sha: str) -> str:
     return (
         "Load it pinned to this commit (remote code runs only as pushed in it):\n\n"
@@ -599,62 +438,3 @@ def usage_snippet(repo_id: str, commit_sha: str) -> str:
         '    classifier("A wonderful film!")\n\n'
         "With hf_bilstm installed, `import hf_bilstm` first and trust_remote_code is not needed.\n"
     )
-
-
-# ------------------------------------------------------------------------------------------------ command line
-@dataclass
-class PushArguments:
-    """The arguments of `hf-bilstm push`."""
-
-    folder: str = positional("the model folder (output of `hf-bilstm train` or save_pretrained)")
-    repo_id: str = positional("USER/NAME (or ORG/NAME) of the model repository; created if absent")
-    private: bool = switch("create the repository as private")
-    revision: str = option("main", "branch to push to (created if absent; default main)")
-    commit_message: str | None = option(None, "message of the commit")
-    no_verify: bool = switch("skip loading the pushed model back")
-    license: str | None = option(None, "license for a card that declares none, e.g. apache-2.0")
-    dataset: str | None = option(None, "dataset id for a card that names none, e.g. stanfordnlp/imdb")
-    allow_custom_code: bool = switch(
-        "push code files that differ from the installed hf_bilstm's (a deliberate custom model)"
-    )
-
-
-def build_parser() -> FlagParser:
-    return FlagParser(
-        PushArguments,
-        prog="hf-bilstm push",
-        description="Push a model folder (weights, config, code, tokenizer, card, results) to the Hugging Face Hub "
-        "and verify that it loads back without hf_bilstm. The token comes from HF_TOKEN or `hf auth login`.",
-        formatter_class=argparse.HelpFormatter,  # the help texts state their defaults where it matters
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_command(sys.argv[1:] if argv is None else argv)
-    show_progress()
-    try:
-        validate_repo_id(args.repo_id)
-        validate_branch(args.revision)
-        result = push_folder(
-            args.folder,
-            args.repo_id,
-            private=args.private,
-            revision=args.revision,
-            commit_message=args.commit_message,
-            verify=not args.no_verify,
-            license=args.license,
-            dataset=args.dataset,
-            allow_custom_code=args.allow_custom_code,
-        )
-    except ValueError as err:  # bad arguments or a folder that cannot be pushed as it is: nothing was sent
-        print(f"hf-bilstm push: error: {err}", file=sys.stderr)
-        return 2
-    except HubPushError as err:
-        print(f"hf-bilstm push: error: {err}", file=sys.stderr)
-        return 1
-    print(describe(result))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -256,7 +256,23 @@ def check_backend_flags(args) -> str:
 def load_backend(source: str, device: str, backend: str = "torch", quantized: bool = False):
     """`(model, tokenizer)` for `backend`: the checked PyTorch model, or its ONNX export under ONNX Runtime."""
     if backend == "onnxruntime":
-        from .onnx_runtime import load_onnx_classifier_folder
-
         return load_onnx_classifier_folder(source, quantized)
     return load_classifier_folder(source, resolve_device(device))
+
+
+def load_onnx_classifier_folder(source: str, quantized: bool = False):
+    """`(ORT model, tokenizer)` of an exported folder (or Hub id), checked as `load_classifier_folder` checks."""
+    from transformers import AutoTokenizer
+
+    from .onnx.runtime import ORTModelForSequenceClassification
+
+    check_model_source(source)
+    model = ORTModelForSequenceClassification.from_pretrained(source, quantized=quantized)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+    except (OSError, ValueError, TypeError) as error:
+        raise UsageError(f"{source!r}: its tokenizer cannot be loaded ({error}).") from error
+    check_tokenizer_fits(tokenizer, model.config, source)
+    if "token_type_ids" not in tokenizer.model_input_names:  # so that a text pair is refused, as by the torch model
+        tokenizer.model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
+    return model, tokenizer

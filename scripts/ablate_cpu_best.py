@@ -41,8 +41,9 @@ def main() -> int:
         parser.error("--weights takes two non-negative numbers, not both 0: BiLSTM,linear")
     weights = tuple(w / sum(weights) for w in weights)
 
-    from hf_bilstm.distillation import train_distilled
-    from hf_bilstm.training import DISTILLED_PRESET, PRESETS, parse_args
+    from hf_bilstm.arguments import parse_args
+    from hf_bilstm.presets import DISTILLED_PRESET, PRESETS
+    from hf_bilstm.training.distillation import train_distilled
 
     output_dir = os.path.join(args.work_dir, args.name)
     argv = ["--preset", DISTILLED_PRESET, "--dataset", args.dataset, "--output_dir", output_dir]
@@ -52,7 +53,7 @@ def main() -> int:
     model_args, data_args, training_args = parse_args(argv)
     # The test split only takes its texts out of train, validation and the unlabelled rows (as in the recipe, so
     # that validation is the same 2,481 rows); it is never evaluated here.
-    settings = dict(PRESETS[DISTILLED_PRESET]["distillation"], teacher_weights=weights, read_test=False)
+    settings = dict(PRESETS[DISTILLED_PRESET].distillation, teacher_weights=weights, read_test=False)
     settings["bilstm_teacher"] = os.path.abspath(args.teacher_folder)
     started = time.time()
     train_distilled(model_args, data_args, training_args, command, settings)

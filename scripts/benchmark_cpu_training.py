@@ -16,6 +16,12 @@ every measurement sees the same batches.
 Writes benchmarks/results/<date>-cpu-training.json (device, date, command, commit, every figure).
     python scripts/benchmark_cpu_training.py
     python scripts/benchmark_cpu_training.py --tiny --results_dir /tmp/bench   # toy size, seconds
+
+`--busy N` measures a busy CPU instead (writes <date>-cpu-training-busy.json): for each preset, the Trainer's
+tokens/s over --steps steps, each in a fresh process started as a new user's shell would (scripts/busy_benchmark.py):
+idle and with N other CPU-bound processes running, side by side; and --ab_pairs alternating idle pairs of the
+threading policy before and after the change (before: libgomp's default spinning), to show what it costs idle.
+    python scripts/benchmark_cpu_training.py --busy 1 --presets cpu base
 """
 
 import argparse
@@ -38,6 +44,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
 
 from benchmark_cpu_presets import cpu_name, git_commit  # noqa: E402
+from busy_benchmark import ARMS, busy_flag, busy_processes, child_setup, run_child, summarize_pairs  # noqa: E402
+
+# The issue's target: with one other busy process, training keeps at least this share of its idle speed.
+TARGET_BUSY_SHARE = 0.45
 
 
 def parse() -> argparse.Namespace:
@@ -48,13 +58,19 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=30, help="steps of the Trainer-vs-bare comparison")
     parser.add_argument("--results_dir", default=str(REPO / "benchmarks" / "results"))
     parser.add_argument("--tiny", action="store_true", help="toy sizes, for trying the script")
+    busy_flag(parser)
+    parser.add_argument("--ab_pairs", type=int, default=3, help="with --busy: idle before/after pairs per preset")
+    parser.add_argument("--child_data", help=argparse.SUPPRESS)
+    parser.add_argument("--child_arm", help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
-def build(args, preset: str, work_dir: str):
-    """The preset's tokenizer, encoded training rows and TrainingArguments, as `hf-bilstm train` would make them."""
+def build(args, preset: str, work_dir: str, data: bool = True):
+    """The preset's tokenizer, encoded training rows and TrainingArguments, as `hf-bilstm train` would make them
+    (`data=False`: the model settings and TrainingArguments only)."""
+    from hf_bilstm.arguments import parse_args
     from hf_bilstm.data import encode, load_raw_dataset, prepare_splits, train_tokenizer_on
-    from hf_bilstm.training import parse_args, resolve
+    from hf_bilstm.presets import resolve
 
     argv = ["--preset", preset, "--output_dir", os.path.join(work_dir, preset), "--dataset", args.dataset]
     argv += ["--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false"]
@@ -63,6 +79,8 @@ def build(args, preset: str, work_dir: str):
         argv += ["--embedding_dim", "16", "--hidden_size", "8", "--vocab_size", "2000", "--max_length", "64"]
     model_args, data_args, training_args = parse_args(argv)
     model_settings, tokenizer_settings = resolve(model_args)
+    if not data:
+        return model_settings, None, None, training_args
     splits = prepare_splits(load_raw_dataset(args.dataset), test_split=None, seed=training_args.seed)
     tokenizer = train_tokenizer_on(splits.train, "text", **tokenizer_settings)
     rows = training_args.per_device_train_batch_size * (args.steps + 40)
@@ -87,7 +105,7 @@ def fresh_model(model_settings: dict, tokenizer, implementation: str, seed: int)
 
 
 def trainer_for(model, training_args, train, tokenizer, max_steps: int):
-    from hf_bilstm.training import build_trainer
+    from hf_bilstm.training.trainer import build_trainer
 
     trainer_args = dataclasses.replace(training_args, max_steps=max_steps)
     return build_trainer(model, trainer_args, {"train": train, "validation": None}, tokenizer)
@@ -181,10 +199,110 @@ def measure_preset(args, preset: str, work_dir: str) -> dict:
     return result
 
 
+def save_preset_data(args, preset: str, work_dir: str) -> str:
+    """The preset's tokenizer and encoded rows in a folder, for the measuring child processes to load."""
+    _, tokenizer, train, _ = build(args, preset, work_dir)
+    folder = os.path.join(work_dir, f"{preset}-data")
+    tokenizer.save_pretrained(folder)
+    train.save_to_disk(os.path.join(folder, "train"))
+    return folder
+
+
+def child_trainer(args, preset: str) -> None:
+    """In a child process: the Trainer trains the preset's model for --steps steps; prints its tokens/s."""
+    from datasets import load_from_disk
+    from transformers import AutoTokenizer
+
+    setup = child_setup(args.child_arm)
+    argv_work = tempfile.mkdtemp(prefix="hf-bilstm-busy-child-")
+    model_settings, _, _, training_args = build(args, preset, argv_work, data=False)
+    tokenizer = AutoTokenizer.from_pretrained(args.child_data)
+    train = load_from_disk(os.path.join(args.child_data, "train"))
+    model = fresh_model(model_settings, tokenizer, "auto", training_args.seed)
+    trainer = trainer_for(model, training_args, train, tokenizer, args.steps)
+    started = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - started
+    tokens = trainer.state.num_input_tokens_seen
+    print("RESULT " + json.dumps({**setup, "steps": args.steps, "seconds": round(seconds, 2), "tokens": tokens}))
+
+
+def measure_busy(args, preset: str, work_dir: str) -> dict:
+    """Idle vs busy (as shipped) and the idle A/B pairs, each a fresh process; tokens/s through the Trainer."""
+    data = save_preset_data(args, preset, work_dir)
+    child_args = ["--presets", preset, "--steps", str(args.steps), "--dataset", args.dataset, "--child_data", data]
+    child_args += ["--tiny"] if args.tiny else []
+
+    def run(arm: str, busy: int) -> float:
+        with busy_processes(busy):
+            result = run_child(arm, __file__, child_args)
+        rate = result["tokens"] / result["seconds"]
+        print(f"{preset} {arm} busy={busy}: {rate:,.0f} tokens/s {result}", flush=True)
+        return round(rate, 1)
+
+    idle, busy = run("after", 0), run("after", args.busy)
+    pairs = {arm: [] for arm in ARMS}
+    for _ in range(args.ab_pairs):
+        for arm in ARMS:
+            pairs[arm].append(run(arm, 0))
+    busy_before = run("before", args.busy)
+    return {
+        "steps": args.steps,
+        "idle_tokens_per_second": idle,
+        "busy_tokens_per_second": busy,
+        "busy_over_idle": round(busy / idle, 3),
+        "target_busy_over_idle_min": TARGET_BUSY_SHARE,
+        "met": busy / idle >= TARGET_BUSY_SHARE,
+        "before_change_busy_tokens_per_second": busy_before,
+        "before_change_busy_over_idle": round(busy_before / sum(pairs["before"]) * len(pairs["before"]), 3),
+        "idle_ab_before_after": summarize_pairs(pairs),
+    }
+
+
+def main_busy(args) -> int:
+    started = time.time()
+    record = {
+        "benchmark": "CPU training speed, idle vs busy (scripts/benchmark_cpu_training.py --busy)",
+        "device": f"CPU: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, torch's default threads",
+        "date": datetime.date.today().isoformat(),
+        "command": shlex.join(["python", "scripts/benchmark_cpu_training.py", *sys.argv[1:]]),
+        "commit": git_commit(),
+        "tiny": args.tiny,
+        "busy_processes": args.busy,
+        "note": (
+            "Trainer tokens/s (real tokens) over the first --steps steps of a fresh process, first step included. "
+            "after = as shipped (OMP_WAIT_POLICY=PASSIVE chosen by hf_bilstm); before = the code before the change "
+            "(torch loaded first: libgomp's default spinning). busy = N pure-Python CPU-bound processes running."
+        ),
+        "presets": {},
+    }
+    os.makedirs(args.results_dir, exist_ok=True)
+    path = os.path.join(args.results_dir, f"{record['date']}-cpu-training-busy.json")
+    with tempfile.TemporaryDirectory(prefix="hf-bilstm-cpu-busy-") as work_dir:
+        for preset in args.presets:
+            record["presets"][preset] = measure_busy(args, preset, work_dir)
+            record["wall_seconds"] = round(time.time() - started, 1)
+            write_json(record, path)
+    print(f"wrote {path} ({record['wall_seconds']:.0f} s)", flush=True)
+    return 0
+
+
+def write_json(record: dict, path: str) -> None:
+    with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(path), delete=False, suffix=".tmp") as handle:
+        json.dump(record, handle, indent=2)
+        handle.write("\n")
+    os.replace(handle.name, path)  # after every preset: a stopped run keeps what it measured
+
+
 def main() -> int:
     args = parse()
     if args.tiny:
         args.seconds, args.steps = min(args.seconds, 1.0), min(args.steps, 6)
+    if args.child_arm:
+        child_trainer(args, args.presets[0])
+        return 0
+    if args.busy:
+        return main_busy(args)
     started = time.time()
     record = {
         "benchmark": "CPU training speed (scripts/benchmark_cpu_training.py)",
@@ -203,10 +321,7 @@ def main() -> int:
         for preset in args.presets:
             record["presets"][preset] = measure_preset(args, preset, work_dir)
             record["wall_seconds"] = round(time.time() - started, 1)
-            with tempfile.NamedTemporaryFile("w", dir=args.results_dir, delete=False, suffix=".tmp") as handle:
-                json.dump(record, handle, indent=2)
-                handle.write("\n")
-            os.replace(handle.name, path)  # after every preset: a stopped run keeps what it measured
+            write_json(record, path)
     print(f"wrote {path} ({record['wall_seconds']:.0f} s)", flush=True)
     return 0
 

@@ -4,8 +4,9 @@ For each preset:
 1. `hf-bilstm train --preset P` on the whole dataset (a fresh process, exactly what a user runs): test and validation
    accuracy, training seconds and tokens per second come from its `all_results.json`.
 2. The same model (fresh weights, same seed) and the same encoded training split, one epoch twice: once with the
-   `Trainer` (built by `hf_bilstm.training.build_trainer`, no evaluation or saving) and once with a bare PyTorch loop
-   doing the same work (same sampler, collator, optimizer, schedule, precision, clipping). Ratio = Trainer / bare.
+   `Trainer` (built by `hf_bilstm.training.trainer.build_trainer`, no evaluation or saving) and once with a bare
+   PyTorch loop doing the same work (same sampler, collator, optimizer, schedule, precision, clipping).
+   Ratio = Trainer / bare.
 
 Writes one JSON file per benchmark run into --results_dir (default benchmarks/results, GPU only). `--tiny` (or
 BENCH_TINY=1) runs everything at toy size, for trying the script on a CPU; its results never go to
@@ -148,8 +149,9 @@ def overhead(args, preset: str) -> dict:
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
     from hf_bilstm import BiLSTMConfig, BiLSTMForSequenceClassification
+    from hf_bilstm.arguments import parse_args
     from hf_bilstm.data import PaddingCollator, encode, load_raw_dataset, prepare_splits
-    from hf_bilstm.training import build_trainer, parse_args
+    from hf_bilstm.training.trainer import build_trainer
 
     folder = os.path.join(args.work_dir, preset)
     argv = train_argv(args, preset)

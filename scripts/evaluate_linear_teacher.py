@@ -1,7 +1,7 @@
 """The linear teacher of `--preset cpu-best` alone on the test split: a baseline figure for the README.
 
-Fits `hf_bilstm.linear_teacher.LinearTeacher` on the recipe's training rows (the same carve and seed), keeps its best
-validation epoch and reads the test split once. Not used by the recipe, nor for any of its choices.
+Fits `hf_bilstm.training.linear_teacher.LinearTeacher` on the recipe's training rows (the same carve and seed),
+keeps its best validation epoch and reads the test split once. Not used by the recipe, nor for any of its choices.
 
     python scripts/evaluate_linear_teacher.py --dataset ../shared/data/imdb
 """
@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from hf_bilstm.data import load_raw_dataset, prepare_splits
-from hf_bilstm.linear_teacher import LinearTeacher
+from hf_bilstm.training.linear_teacher import LinearTeacher
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 import sys
 
-from hf_bilstm.training import main
+from hf_bilstm.commands.train import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,9 +5,10 @@ import sys
 
 import pytest
 
-from hf_bilstm import cli, pretraining
+from hf_bilstm import cli
 from hf_bilstm.arguments import closest_flag
 from hf_bilstm.data import UsageError
+from hf_bilstm.training import pretraining
 
 KNOWN = {"--output_dir"}
 # One misspelling per command, and the flag it must point to.
@@ -71,6 +72,6 @@ def test_pretrain_refuses_flags_it_would_ignore(argv, message, tmp_path):
 
 
 def test_evaluate_does_not_load_the_train_command():
-    code = "import sys, hf_bilstm.evaluation; print(sorted(m for m in sys.modules if m.startswith('hf_bilstm.')))"
+    code = "import sys, hf_bilstm.inference; print(sorted(m for m in sys.modules if m.startswith('hf_bilstm.')))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert "hf_bilstm.evaluation" in loaded and "hf_bilstm.training" not in loaded, loaded
+    assert "hf_bilstm.inference" in loaded and "hf_bilstm.training.trainer" not in loaded, loaded

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import single_torch_thread, write_toy_dataset
 
-from hf_bilstm import training
+from hf_bilstm.commands import train as train_cmd
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "benchmark_gpu.py"
 
@@ -28,7 +28,7 @@ def test_trainer_and_bare_loop_epochs_are_measured(tmp_path):
     with single_torch_thread():
         args = argparse.Namespace(dataset=write_toy_dataset(tmp_path / "data"), work_dir=str(tmp_path), tiny=True)
         # The folder that the full run would leave (tokenizer + config), made in-process to save a process start.
-        assert training.main(bench.train_argv(args, "tutorial") + ["--disable_tqdm", "true"]) == 0
+        assert train_cmd.main(bench.train_argv(args, "tutorial") + ["--disable_tqdm", "true"]) == 0
         result = bench.overhead(args, "tutorial")
     assert result["trainer_epoch_seconds"] > 0 and result["bare_epoch_seconds"] > 0
     ratio = result["trainer_epoch_seconds"] / result["bare_epoch_seconds"]

@@ -121,7 +121,7 @@ def test_bad_torch_threads_is_one_line_naming_the_flag(value, command, capsys):
 
 
 def test_torch_threads_is_applied_and_wins(tmp_path):
-    from hf_bilstm.prediction import make_parser
+    from hf_bilstm.commands.predict import make_parser
 
     before = torch.get_num_threads()
     try:
@@ -147,7 +147,7 @@ def test_misspelled_torch_threads_is_suggested(capsys):
 
 def test_onnxruntime_sessions_do_not_spin():
     ort = pytest.importorskip("onnxruntime")
-    from hf_bilstm.onnx_runtime import session_options
+    from hf_bilstm.onnx.runtime import session_options
 
     options = session_options(ort)
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"

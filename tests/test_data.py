@@ -1,11 +1,9 @@
 """hf_bilstm.data: loading errors, splits, labels, the tokenizer's training text, encoding and padding."""
 
-import os
-
 import numpy as np
 import pytest
 from datasets import Dataset, DatasetDict
-from helpers import FEATURES, IMDB, toy_dict, toy_rows, write_toy_dataset
+from helpers import FEATURES, require_imdb, toy_dict, toy_rows, write_toy_dataset
 
 from hf_bilstm import data
 from hf_bilstm.data import PaddingCollator, UsageError, encode, load_raw_dataset, prepare_splits, train_tokenizer_on
@@ -131,7 +129,7 @@ def test_missing_text_or_label_names_the_row():
         prepare_splits(toy_dict(test=Dataset.from_dict(rows, features=FEATURES)))
     rows = toy_rows(20, 0)
     rows["label"][5] = -1  # the "unlabelled" marker of IMDB's unsupervised split
-    with pytest.raises(UsageError, match="row 5: label -1 is not one of the 2 classes"):
+    with pytest.raises(UsageError, match="Row 5: the label is missing \\(split 'test'\\)"):
         prepare_splits(toy_dict(test=Dataset.from_dict(rows, features=FEATURES)))
 
 
@@ -185,9 +183,8 @@ def test_padding_collator_pads_each_batch_to_its_longest_row():
     assert PaddingCollator(0, pad_to_multiple_of=4)(features)["input_ids"].shape == (2, 4)
 
 
-@pytest.mark.skipif(not os.path.isdir(IMDB), reason="../shared/data/imdb is absent (the real IMDB copy)")
 def test_real_imdb_splits():
-    splits = prepare_splits(load_raw_dataset(IMDB), max_test_samples=1000)
+    splits = prepare_splits(load_raw_dataset(require_imdb("the real IMDB splits")), max_test_samples=1000)
     assert splits.label_names == ["neg", "pos"]
     # 22500 / 2500 carved, less the rows whose text is also in a later split (IMDB holds some reviews twice)
     assert (len(splits.train), len(splits.validation), len(splits.test)) == (22467, 2499, 1000)

@@ -11,7 +11,10 @@ import time
 import pytest
 from helpers import PRETRAIN_TINY, QUIET, TINY, save_tiny_model, write_toy_dataset
 
-from hf_bilstm import BiLSTMForSequenceClassification, evaluation, pretraining, training
+from hf_bilstm import BiLSTMForSequenceClassification
+from hf_bilstm.commands import evaluate as evaluate_cmd
+from hf_bilstm.commands import pretrain as pretrain_cmd
+from hf_bilstm.commands import train as train_cmd
 
 
 def snapshot(folder) -> dict:
@@ -52,12 +55,12 @@ def test_an_output_folder_that_is_an_input_is_refused_and_left_intact(tmp_path, 
     output = str(output[how])
     before = snapshot(tmp_path)
     argv = ["--dataset", dataset, "--model_name_or_path", str(model), "--output_dir", output]
-    assert training.main([*argv, "--overwrite_output_dir", "true", *QUIET]) == 2
+    assert train_cmd.main([*argv, "--overwrite_output_dir", "true", *QUIET]) == 2
     line = error_line(capsys)
     assert "an input of this run" in line and "Choose a new --output_dir" in line
     assert snapshot(tmp_path) == before
     # pretrain reads only --dataset
-    assert pretraining.main(["--dataset", dataset, "--output_dir", dataset, "--overwrite_output_dir", "true"]) == 2
+    assert pretrain_cmd.main(["--dataset", dataset, "--output_dir", dataset, "--overwrite_output_dir", "true"]) == 2
     assert "an input of this run" in error_line(capsys)
     assert snapshot(tmp_path) == before
 
@@ -67,11 +70,11 @@ def test_pretrain_checks_its_output_folder_like_train(tmp_path, dataset, capsys)
     trained_folder(folder)
     before = snapshot(folder)
     argv = ["--dataset", dataset, "--output_dir", str(folder), *PRETRAIN_TINY]
-    assert pretraining.main(argv) == 2
+    assert pretrain_cmd.main(argv) == 2
     assert "already holds a model or checkpoints. Pass --overwrite_output_dir" in error_line(capsys)
     assert snapshot(folder) == before
     # Asked to replace it, nothing of the classifier survives next to the language model.
-    assert pretraining.main([*argv, "--overwrite_output_dir", "true"]) == 0
+    assert pretrain_cmd.main([*argv, "--overwrite_output_dir", "true"]) == 0
     names = set(os.listdir(folder))
     assert "test_results.json" not in names and "checkpoint-5" not in names
     assert "pretraining_results.json" in names and "language-model" in (folder / "README.md").read_text()
@@ -90,9 +93,9 @@ def test_a_folder_without_config_that_holds_files_is_not_empty(tmp_path, dataset
         (out / present).write_text("someone's file\n")
     before = snapshot(out)
     if command == "train":
-        code = training.main(["--dataset", dataset, "--output_dir", str(out), *TINY, *QUIET])
+        code = train_cmd.main(["--dataset", dataset, "--output_dir", str(out), *TINY, *QUIET])
     else:
-        code = pretraining.main(["--dataset", dataset, "--output_dir", str(out), *PRETRAIN_TINY])
+        code = pretrain_cmd.main(["--dataset", dataset, "--output_dir", str(out), *PRETRAIN_TINY])
     assert code == 2
     line = error_line(capsys)
     assert "is not empty" in line and present in line and "--overwrite_output_dir" in line
@@ -123,9 +126,9 @@ def test_a_second_run_into_a_folder_in_use_fails_at_once(tmp_path, dataset, caps
     try:
         started = time.monotonic()
         if command == "train":
-            code = training.main(["--dataset", dataset, "--output_dir", str(out), *TINY, *QUIET])
+            code = train_cmd.main(["--dataset", dataset, "--output_dir", str(out), *TINY, *QUIET])
         else:
-            code = pretraining.main(["--dataset", dataset, "--output_dir", str(out), *PRETRAIN_TINY])
+            code = pretrain_cmd.main(["--dataset", dataset, "--output_dir", str(out), *PRETRAIN_TINY])
         assert code == 2 and time.monotonic() - started < 30
         assert "is in use by another hf-bilstm run" in error_line(capsys)
         assert os.listdir(out) == [".hf_bilstm.lock"]  # nothing of the second run was written
@@ -133,7 +136,7 @@ def test_a_second_run_into_a_folder_in_use_fails_at_once(tmp_path, dataset, caps
         child.communicate("")
     # Once the first run is over, the folder can be used.
     argv = ["--dataset", dataset, "--output_dir", str(out), *TINY, *QUIET, "--num_train_epochs", "1"]
-    assert training.main(argv) == 0
+    assert train_cmd.main(argv) == 0
 
 
 WIDE = ["--embedding_dim", "64", "--hidden_size", "64", "--num_layers", "1", "--vocab_size", "100"]
@@ -145,7 +148,7 @@ def test_a_save_that_runs_out_of_room_keeps_the_previous_model(tmp_path, capsys,
     dataset = write_toy_dataset(tmp_path / "data", n_train=40, n_test=10)
     out = tmp_path / "out"
     argv = ["--dataset", dataset, "--output_dir", str(out), "--num_train_epochs", "1", *QUIET]
-    assert training.main([*argv, *TINY]) == 0  # the previous, complete model (small files)
+    assert train_cmd.main([*argv, *TINY]) == 0  # the previous, complete model (small files)
     before = snapshot(out)
     previous = BiLSTMForSequenceClassification.from_pretrained(out)
     # The new model's weights (~300 kB) exceed a 64 kB file-size limit; every other file fits.
@@ -198,9 +201,9 @@ def test_an_output_folder_inside_an_input_is_refused(tmp_path, dataset, capsys, 
         argv = ["--dataset", dataset, *out, *QUIET]
         if flag != "--dataset":
             argv += [flag, inputs[flag]]
-        code = training.main(argv)
+        code = train_cmd.main(argv)
     else:
-        code = pretraining.main(["--dataset", dataset, *out, *PRETRAIN_TINY])
+        code = pretrain_cmd.main(["--dataset", dataset, *out, *PRETRAIN_TINY])
     assert code == 2
     line = error_line(capsys)
     assert "an input of this run" in line and flag in line
@@ -221,7 +224,7 @@ def test_resuming_another_folders_checkpoint_checks_the_output_folder(tmp_path, 
         (out / "all_results.json").write_text('{"mine": 1}')
     before = snapshot(out)
     argv = ["--dataset", dataset, "--output_dir", str(out), *QUIET]
-    assert training.main([*argv, "--resume_from_checkpoint", str(tmp_path / "run" / "checkpoint-3")]) == 2
+    assert train_cmd.main([*argv, "--resume_from_checkpoint", str(tmp_path / "run" / "checkpoint-3")]) == 2
     line = error_line(capsys)
     assert ("is not empty" if holds == "someone's files" else "already holds a model") in line
     assert snapshot(out) == before
@@ -243,11 +246,11 @@ def test_evaluate_output_file_never_replaces_what_it_reads(tmp_path, dataset, ca
     trained_folder(tmp_path / "model")
     before = snapshot(tmp_path)
     argv = [str(tmp_path / "model"), "--dataset", dataset, "--device", "cpu", "--output_file", str(tmp_path / target)]
-    assert evaluation.main(argv) == 2
+    assert evaluate_cmd.main(argv) == 2
     assert message in error_line(capsys)
     assert snapshot(tmp_path) == before
     # A new file next to the model is fine, and is written whole (through a temporary file, then renamed).
     argv[-1] = str(tmp_path / "model" / "imdb_metrics.json")
-    assert evaluation.main(argv) == 0
+    assert evaluate_cmd.main(argv) == 0
     assert json.loads((tmp_path / "model" / "imdb_metrics.json").read_text())["test_samples"] == 10
     assert not [name for name in os.listdir(tmp_path / "model") if name.endswith(".tmp")]

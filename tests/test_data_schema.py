@@ -5,7 +5,7 @@ import json
 import pytest
 from helpers import QUIET, TINY, save_tiny_model, write_toy_dataset
 
-from hf_bilstm import training
+from hf_bilstm.commands import train as train_cmd
 from hf_bilstm.data_schema import (
     MULTI_LABEL,
     SCHEMA_FILE,
@@ -52,7 +52,7 @@ def test_train_writes_the_schema_into_the_model_folder(tmp_path):
     data = write_toy_dataset(tmp_path / "data", n_train=60, n_test=20)
     out = tmp_path / "model"
     argv = ["--dataset", data, "--output_dir", str(out), *TINY, *QUIET, "--num_train_epochs", "1"]
-    assert training.main(argv) == 0
+    assert train_cmd.main(argv) == 0
     saved = json.loads((out / SCHEMA_FILE).read_text())
     assert saved["text_columns"] == ["text"] and saved["label_columns"] == ["label"]
     assert saved["label_names"] == ["neg", "pos"] and saved["problem_type"] == "single_label_classification"

@@ -9,7 +9,7 @@ import torch
 from helpers import single_torch_thread, write_toy_dataset
 from safetensors.torch import load_file
 
-from hf_bilstm import training
+from hf_bilstm.commands import train as train_cmd
 
 # Dropout and length-grouped shuffling on, so that every random source of a run is exercised.
 ARGS = [
@@ -30,7 +30,7 @@ def runs(tmp_path_factory):
         for name, seed in (("first", 11), ("again", 11), ("other seed", 12)):
             folders[name] = str(root / name.replace(" ", "-"))
             argv = ["--dataset", dataset, "--output_dir", folders[name], "--seed", str(seed), *ARGS]
-            assert training.main(argv) == 0
+            assert train_cmd.main(argv) == 0
     return folders
 
 

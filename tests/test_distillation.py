@@ -1,4 +1,4 @@
-"""`--preset cpu-best` (hf_bilstm.distillation): the teachers, the soft labels, the student and the phase record."""
+"""`--preset cpu-best` (hf_bilstm.training.distillation): teachers, soft labels, the student and the phase record."""
 
 import json
 import os
@@ -9,11 +9,13 @@ import torch
 from datasets import Dataset, DatasetDict, load_from_disk
 from helpers import FEATURES, QUIET, TINY, toy_rows, write_toy_dataset
 
-from hf_bilstm import training
+from hf_bilstm import presets
+from hf_bilstm.commands import train as train_cmd
 from hf_bilstm.data import SOFT_LABELS, PaddingCollator, Splits, with_soft_labelled_rows
-from hf_bilstm.distillation import RESULTS_NAME, SoftLabelTrainer, recipe_folder
 from hf_bilstm.errors import UsageError
-from hf_bilstm.linear_teacher import LinearTeacher, ngrams
+from hf_bilstm.training.distillation import RESULTS_NAME, recipe_folder
+from hf_bilstm.training.linear_teacher import LinearTeacher, ngrams
+from hf_bilstm.training.trainer import SoftLabelTrainer
 
 # Small and quick: a 1-epoch teacher, a 1-epoch student.
 RECIPE_TINY = [*TINY, "--min_frequency", "1", "--num_train_epochs", "1", "--per_device_train_batch_size", "16"]
@@ -135,13 +137,13 @@ def test_soft_label_loss_is_cross_entropy_against_the_probabilities():
 
 @pytest.mark.parametrize("weights", [(0.5, 0.5), (0.0, 1.0)], ids=["two-teachers", "linear-teacher-only"])
 def test_cpu_best_runs_every_phase_and_records_each(tmp_path, monkeypatch, weights):
-    monkeypatch.setitem(training.PRESETS[training.DISTILLED_PRESET]["distillation"], "teacher_weights", weights)
+    monkeypatch.setitem(presets.PRESETS[presets.DISTILLED_PRESET].distillation, "teacher_weights", weights)
     data = tmp_path / "data"
     test_copy = _test_texts(_toy_with_unlabelled(tmp_path / "first"))[0]
     dataset = _toy_with_unlabelled(data, test_copies=[test_copy])
     out = tmp_path / "best"
     argv = ["--preset", "cpu-best", "--dataset", dataset, "--output_dir", str(out), *RECIPE_TINY, *QUIET]
-    assert training.main(argv) == 0
+    assert train_cmd.main(argv) == 0
 
     record = json.loads((out / RESULTS_NAME).read_text())
     assert record == json.loads((tmp_path / "best-recipe" / RESULTS_NAME).read_text())
@@ -180,12 +182,12 @@ def test_cpu_best_runs_every_phase_and_records_each(tmp_path, monkeypatch, weigh
 
 @pytest.mark.parametrize("weights", [(0.5, 0.5), (0.0, 1.0)], ids=["two-teachers", "linear-teacher-only"])
 def test_cpu_best_phases_stay_within_a_tiny_time_budget(tmp_path, monkeypatch, weights):
-    monkeypatch.setitem(training.PRESETS[training.DISTILLED_PRESET]["distillation"], "teacher_weights", weights)
+    monkeypatch.setitem(presets.PRESETS[presets.DISTILLED_PRESET].distillation, "teacher_weights", weights)
     dataset = _toy_with_unlabelled(tmp_path / "data")
     out = tmp_path / "best"
     argv = ["--preset", "cpu-best", "--dataset", dataset, "--output_dir", str(out), *TINY, "--min_frequency", "1"]
     argv += ["--num_train_epochs", "3", "--per_device_train_batch_size", "8", "--max_train_seconds", "0.5", *QUIET]
-    assert training.main(argv) == 0
+    assert train_cmd.main(argv) == 0
     record = json.loads((out / RESULTS_NAME).read_text())
     assert record["time_budget_seconds"] == 0.5
     if weights[0]:
@@ -199,16 +201,16 @@ def test_cpu_best_refuses_before_training(tmp_path, capsys):
     out = tmp_path / "best"
     base = ["--preset", "cpu-best", "--output_dir", str(out), *RECIPE_TINY, *QUIET]
     # no unlabelled split: refused at once, nothing trained, no folder left behind
-    assert training.main([*base, "--dataset", plain]) == 2
+    assert train_cmd.main([*base, "--dataset", plain]) == 2
     assert "no such split" in capsys.readouterr().err
     assert not os.path.exists(recipe_folder(str(out)))
 
     dataset = _toy_with_unlabelled(tmp_path / "data")
     os.makedirs(recipe_folder(str(out)))
     (tmp_path / "best-recipe" / "notes.txt").write_text("mine")
-    assert training.main([*base, "--dataset", dataset]) == 2
+    assert train_cmd.main([*base, "--dataset", dataset]) == 2
     assert "not empty" in capsys.readouterr().err
     assert (tmp_path / "best-recipe" / "notes.txt").read_text() == "mine"
 
-    assert training.main([*base, "--dataset", dataset, "--resume_from_checkpoint", "last"]) == 2
-    assert training.main([*base, "--dataset", dataset, "--model_name_or_path", str(tmp_path)]) == 2
+    assert train_cmd.main([*base, "--dataset", dataset, "--resume_from_checkpoint", "last"]) == 2
+    assert train_cmd.main([*base, "--dataset", dataset, "--model_name_or_path", str(tmp_path)]) == 2

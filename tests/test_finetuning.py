@@ -7,7 +7,7 @@ from helpers import TEXTS, tiny_classifier, tiny_tokenizer
 from transformers import TrainingArguments
 
 from hf_bilstm.data import PaddingCollator
-from hf_bilstm.finetuning import (
+from hf_bilstm.training.finetuning import (
     FineTuningArguments,
     FineTuningTrainer,
     add_weight_drop,

@@ -13,7 +13,9 @@ from conftest import HUB_ORGS, HUB_TOKENS, OTHER_TOKEN, READ_TOKEN, WRITE_TOKEN,
 from helpers import CARD, TEST_RESULTS, TEXTS, make_model_folder
 from hub_server import HubStandIn
 
-from hf_bilstm import hub
+from hf_bilstm import hub, hub_verification
+from hf_bilstm.commands import push as push_cmd
+from hf_bilstm.commands import train as train_cmd
 
 REPO = "alice/tiny-bilstm"
 
@@ -47,7 +49,6 @@ def train_argv(data: Path, output_dir: Path, *extra: str) -> list[str]:
 @pytest.fixture(scope="module")
 def pushed(tmp_path_factory):
     """`hf-bilstm train --push_to_hub` on a tiny dataset: train, push, verify. The expensive step, done once."""
-    from hf_bilstm import training
 
     tmp = tmp_path_factory.mktemp("pushed")
     data = write_tiny_dataset(tmp / "imdb_sample")
@@ -61,7 +62,7 @@ def pushed(tmp_path_factory):
             # Private: the verifying process can read it only with the token it was handed.
             argv = train_argv(data, tmp / "out", "--push_to_hub", "--hub_model_id", REPO, "--hub_private_repo", "true")
             argv += ["--license", "mit", "--dataset_name", "alice/imdb-sample"]  # a local copy of a Hub dataset
-            code = training.main(argv)
+            code = train_cmd.main(argv)
         assert code == 0, stdout.getvalue()[-3000:]
         yield dict(server=server, folder=tmp / "out", report=reports[0], stdout=stdout.getvalue(), tmp=tmp)
     server.stop()
@@ -95,7 +96,7 @@ def test_fresh_process_without_hf_bilstm_gets_identical_logits(pushed):
     # Downloads in that process were pinned to the new commit (the stand-in logs every request).
     resolved = [path for method, path in pushed["server"].requests if "/resolve/" in path]
     assert resolved and all(f"/resolve/{sha}/" in path for path in resolved)
-    # Checked here independently of hub.compare_logits: the local model, on the texts the verification used.
+    # Checked here independently of compare_logits: the local model, on the texts the verification used.
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(pushed["folder"])
@@ -114,7 +115,7 @@ def test_repush_of_unchanged_folder_creates_nothing(pushed, capsys):
     sha = server.head(REPO).sha
     with pytest.MonkeyPatch.context() as mp, hub_environment(mp, server.url, pushed["tmp"] / "again", WRITE_TOKEN):
         commits, lfs_objects = server.commit_count(REPO), len(server.lfs_store)
-        assert hub.main([str(pushed["folder"]), REPO, "--no_verify"]) == 0
+        assert push_cmd.main([str(pushed["folder"]), REPO, "--no_verify"]) == 0
     out = capsys.readouterr().out
     assert "Nothing changed" in out and sha in out
     assert server.commit_count(REPO) == commits and len(server.lfs_store) == lfs_objects
@@ -139,15 +140,14 @@ def test_card_metadata_and_model_index_parse_back(pushed):
 
 
 def test_train_push_to_hub_without_token_fails_before_training(hub_env, tmp_path, monkeypatch, capsys):
-    from hf_bilstm import training
 
     monkeypatch.delenv("HF_TOKEN")
     data = write_tiny_dataset(tmp_path / "data")
-    code = training.main(train_argv(data, tmp_path / "out", "--push_to_hub", "--hub_model_id", REPO))
+    code = train_cmd.main(train_argv(data, tmp_path / "out", "--push_to_hub", "--hub_model_id", REPO))
     err = capsys.readouterr().err
     assert code == 2 and "No Hugging Face token" in err and "hf auth login" in err and "Nothing was trained" in err
     assert not (tmp_path / "out").exists()
-    code = training.main(train_argv(data, tmp_path / "out", "--push_to_hub"))
+    code = train_cmd.main(train_argv(data, tmp_path / "out", "--push_to_hub"))
     assert code == 2 and "--hub_model_id USER/NAME" in capsys.readouterr().err
     assert not (tmp_path / "out").exists() and hub_env.repos == {}
 
@@ -183,7 +183,7 @@ def folder(pushable_folder):
 
 
 def run_push(argv, capsys):
-    code = hub.main([str(a) for a in argv])
+    code = push_cmd.main([str(a) for a in argv])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -318,17 +318,17 @@ def test_compare_logits_rejects_mismatch_and_local_code():
     expected = [{"neg": 0.1, "pos": -0.2}, {"neg": 0.3, "pos": 0.4}]
     module = "transformers_modules.alice.m.abc.modeling_bilstm"
     good = {"module": module, "pipeline_module": module, "hf_bilstm_loaded": False, "auto": expected}
-    assert hub.compare_logits(expected, {**good, "pipeline": expected}, "r") == 0.0
+    assert hub_verification.compare_logits(expected, {**good, "pipeline": expected}, "r") == 0.0
     shifted = [{"neg": 0.1, "pos": -0.2}, {"neg": 0.3, "pos": 0.4 + 2e-5}]
     with pytest.raises(hub.HubPushError, match="different logits .*pipeline"):
-        hub.compare_logits(expected, {**good, "pipeline": shifted}, "r")
+        hub_verification.compare_logits(expected, {**good, "pipeline": shifted}, "r")
     with pytest.raises(hub.HubPushError, match="rows"):
-        hub.compare_logits(expected, {**good, "pipeline": expected[:1]}, "r")
+        hub_verification.compare_logits(expected, {**good, "pipeline": expected[:1]}, "r")
     with pytest.raises(hub.HubPushError, match="labels"):
-        hub.compare_logits(expected, {**good, "pipeline": [{"LABEL_0": 0.1, "LABEL_1": -0.2}] * 2}, "r")
+        hub_verification.compare_logits(expected, {**good, "pipeline": [{"LABEL_0": 0.1, "LABEL_1": -0.2}] * 2}, "r")
     local = {**good, "pipeline": expected, "pipeline_module": "hf_bilstm.modeling_bilstm"}
     with pytest.raises(hub.HubPushError, match="did not run the pushed code"):
-        hub.compare_logits(expected, local, "r")
+        hub_verification.compare_logits(expected, local, "r")
 
 
 def test_card_without_hub_dataset_takes_it_from_its_model_index(hub_env, folder, capsys):

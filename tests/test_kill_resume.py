@@ -14,7 +14,7 @@ import torch
 from helpers import write_toy_dataset
 from safetensors.torch import load_file
 
-from hf_bilstm import training
+from hf_bilstm.commands import train as train_cmd
 
 # Minutes-scale on 2 cores: `pytest -m "not slow"` leaves it out of the quick loop; CI runs it. One torch thread, as
 # in the child: the same kernels, so the same floating-point sums.
@@ -70,7 +70,7 @@ def uninterrupted(dataset, tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        assert training.main(["--dataset", dataset, "--output_dir", folder, *ARGS]) == 0
+        assert train_cmd.main(["--dataset", dataset, "--output_dir", folder, *ARGS]) == 0
     finally:
         torch.set_num_threads(threads)
     return folder
@@ -118,7 +118,7 @@ def test_resume_after_sigkill_skips_the_half_written_checkpoint_and_matches_the_
     shutil.copytree(killed, folder)
     last, partial = half_written(folder)
     argv = ["--dataset", dataset, "--output_dir", folder, *ARGS, "--resume_from_checkpoint", "last"]
-    assert training.main(argv) == 0
+    assert train_cmd.main(argv) == 0
     assert f"skipping incomplete checkpoint {partial}" in capsys.readouterr().err
     assert final_metrics(folder) == pytest.approx(final_metrics(uninterrupted), abs=1e-6)
     resumed, reference = (
@@ -135,5 +135,5 @@ def test_half_written_checkpoint_named_explicitly_is_refused(killed, dataset, tm
     shutil.copytree(killed, folder)
     _, partial = half_written(folder)
     argv = ["--dataset", dataset, "--output_dir", folder, *ARGS, "--resume_from_checkpoint", partial]
-    assert training.main(argv) == 2
+    assert train_cmd.main(argv) == 2
     assert f"--resume_from_checkpoint {partial!r} is incomplete" in capsys.readouterr().err

@@ -14,7 +14,8 @@ from helpers import TEXTS, run_predict, tiny_tokenizer, write_toy_dataset
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hf_bilstm import evaluation, train_tokenizer
+from hf_bilstm import train_tokenizer
+from hf_bilstm.commands import evaluate as evaluate_cmd
 from hf_bilstm.data import encode
 from hf_bilstm.tokenization_bilstm import character_bound, cut_for_tokenizer
 
@@ -143,7 +144,7 @@ def test_a_tokenizer_without_a_length_limit_is_refused(copy, tmp_path, capsys, v
     assert "Traceback" not in err and f"its tokenizer's model_max_length is {shown}" in err
     assert '"model_max_length" in its tokenizer_config.json' in err
     dataset = write_toy_dataset(tmp_path / "data", n_train=10, n_test=10)
-    assert evaluation.main([str(copy), "--dataset", dataset, "--device", "cpu"]) == 2
+    assert evaluate_cmd.main([str(copy), "--dataset", dataset, "--device", "cpu"]) == 2
     assert f"model_max_length is {shown}" in capsys.readouterr().err
 
 
@@ -166,7 +167,7 @@ def test_config_sizes_are_checked_before_anything_is_allocated(copy, capsys, fie
     (copy / "config.json").write_text(json.dumps(config))
     code = (
         "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (6 * 2**30, resource.RLIM_INFINITY));"
-        "from hf_bilstm import prediction; sys.exit(prediction.main([sys.argv[1], 'a film', '--device', 'cpu']))"
+        "from hf_bilstm.commands import predict; sys.exit(predict.main([sys.argv[1], 'a film', '--device', 'cpu']))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code, str(copy)], capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL

@@ -13,7 +13,14 @@ import torch
 from datasets import Dataset
 from helpers import PRETRAIN_TINY, QUIET, TEXTS, TINY, make_model_folder, write_toy_dataset
 
-from hf_bilstm import BiLSTMConfig, evaluation, hub, prediction, pretraining, training
+from hf_bilstm import BiLSTMConfig, data_flags, inference
+from hf_bilstm.commands import evaluate as evaluate_cmd
+from hf_bilstm.commands import predict as predict_cmd
+from hf_bilstm.commands import predict as prediction
+from hf_bilstm.commands import pretrain as pretrain_cmd
+from hf_bilstm.commands import push as push_cmd
+from hf_bilstm.commands import train as train_cmd
+from hf_bilstm.training import pretraining
 
 
 def the_error(capsys, command: str) -> str:
@@ -28,7 +35,7 @@ def the_error(capsys, command: str) -> str:
 
 
 def run_predict(argv, stdin=None):
-    return prediction.main(argv, stdin=stdin, stdout=io.StringIO())
+    return predict_cmd.main(argv, stdin=stdin, stdout=io.StringIO())
 
 
 @pytest.fixture
@@ -40,8 +47,8 @@ def nothing_loads(monkeypatch):
 
     monkeypatch.setattr(prediction, "load_classifier", refuse)
     monkeypatch.setattr(prediction, "read_texts", refuse)
-    monkeypatch.setattr(evaluation, "load_model", refuse)
-    for module in (evaluation, training, pretraining):
+    monkeypatch.setattr(inference, "load_model", refuse)
+    for module in (evaluate_cmd, data_flags, pretraining):  # train loads through hf_bilstm.data_flags
         monkeypatch.setattr(module, "load_raw_dataset", refuse)
 
 
@@ -74,7 +81,7 @@ def test_devices_and_batch_sizes_are_refused_before_anything_loads(
     if command == "predict":
         code = run_predict([str(model_dir), "a great film", *flags])
     else:
-        code = evaluation.main([str(model_dir), "--dataset", str(tmp_path), *flags])
+        code = evaluate_cmd.main([str(model_dir), "--dataset", str(tmp_path), *flags])
     assert code == 2
     line = the_error(capsys, command)
     assert message in line and flags[0] in line
@@ -91,7 +98,7 @@ def test_evaluate_output_file_is_checked_before_anything_loads(
     model_dir, tmp_path, capsys, nothing_loads, where, message
 ):
     target = str(tmp_path / where)
-    assert evaluation.main([str(model_dir), "--dataset", str(tmp_path), "--output_file", target]) == 2
+    assert evaluate_cmd.main([str(model_dir), "--dataset", str(tmp_path), "--output_file", target]) == 2
     assert message in the_error(capsys, "evaluate")
     assert not (tmp_path / "missing").exists()
 
@@ -100,7 +107,7 @@ def test_evaluate_writes_the_metrics_file_before_printing(model_dir, tmp_path, c
     dataset = write_toy_dataset(tmp_path / "data", n_train=10, n_test=10)
     target = tmp_path / "metrics.json"
     assert (
-        evaluation.main([str(model_dir), "--dataset", dataset, "--device", "cpu", "--output_file", str(target)]) == 0
+        evaluate_cmd.main([str(model_dir), "--dataset", dataset, "--device", "cpu", "--output_file", str(target)]) == 0
     )
     assert json.loads(target.read_text()) == json.loads(capsys.readouterr().out)
 
@@ -210,9 +217,9 @@ def test_bad_flags_are_refused_before_any_data_is_loaded(tmp_path, capsys, nothi
     dataset = write_toy_dataset(tmp_path / "data", n_train=10, n_test=10)
     out = tmp_path / "out"
     if command == "train":
-        code = training.main(["--dataset", dataset, "--output_dir", str(out), *TINY, *QUIET, *flags])
+        code = train_cmd.main(["--dataset", dataset, "--output_dir", str(out), *TINY, *QUIET, *flags])
     else:  # PRETRAIN_TINY gives --max_steps, which must not hide a bad --num_train_epochs
-        code = pretraining.main(["--dataset", dataset, "--output_dir", str(out), *PRETRAIN_TINY, *flags])
+        code = pretrain_cmd.main(["--dataset", dataset, "--output_dir", str(out), *PRETRAIN_TINY, *flags])
     assert code == 2
     assert message in the_error(capsys, command)
     assert not out.exists()  # nothing written
@@ -223,7 +230,7 @@ def test_an_output_path_that_is_a_file_is_refused(tmp_path, capsys, nothing_load
     dataset = write_toy_dataset(tmp_path / "data", n_train=10, n_test=10)
     blocker = tmp_path / "a_file"
     blocker.write_text("keep me")
-    main, tiny = (training.main, [*TINY, *QUIET]) if command == "train" else (pretraining.main, PRETRAIN_TINY)
+    main, tiny = (train_cmd.main, [*TINY, *QUIET]) if command == "train" else (pretrain_cmd.main, PRETRAIN_TINY)
     assert main(["--dataset", dataset, "--output_dir", str(blocker), *tiny]) == 2
     assert "is a file, not a folder; choose another path" in the_error(capsys, command)
     assert blocker.read_text() == "keep me"
@@ -240,9 +247,9 @@ def test_a_dataset_with_a_loading_script_is_refused_without_running_it(tmp_path,
     (folder / "train.csv").write_text("text,label\na great film,1\na bad film,0\n")
     out = str(tmp_path / "out")
     for command, main, argv in (
-        ("train", training.main, ["--dataset", str(folder), "--output_dir", out, *TINY, *QUIET]),
-        ("pretrain", pretraining.main, ["--dataset", str(folder), "--output_dir", out, *PRETRAIN_TINY]),
-        ("evaluate", evaluation.main, [str(model_dir), "--dataset", str(folder), "--device", "cpu"]),
+        ("train", train_cmd.main, ["--dataset", str(folder), "--output_dir", out, *TINY, *QUIET]),
+        ("pretrain", pretrain_cmd.main, ["--dataset", str(folder), "--output_dir", out, *PRETRAIN_TINY]),
+        ("evaluate", evaluate_cmd.main, [str(model_dir), "--dataset", str(folder), "--device", "cpu"]),
     ):
         assert main(argv) == 2
         line = the_error(capsys, command)
@@ -250,16 +257,15 @@ def test_a_dataset_with_a_loading_script_is_refused_without_running_it(tmp_path,
     assert not mark.exists() and not os.path.exists(out)
 
 
-@pytest.mark.parametrize(
-    "labels", [[[0], [1]], [[0, 1], [1, 0]], [{"a": 0}, {"a": 1}]], ids=["lists", "pairs", "dicts"]
-)
-def test_a_label_column_of_lists_or_dicts_is_refused_naming_the_row(tmp_path, capsys, labels):
+# (lists of labels are multi-label: tests/test_data_files.py)
+@pytest.mark.parametrize("labels", [[{"a": 0}, {"a": 1}]], ids=["dicts"])
+def test_a_label_column_of_dicts_is_refused_naming_the_row(tmp_path, capsys, labels):
     folder = tmp_path / "data"
     folder.mkdir()
     rows = [{"text": f"{text} {i}", "label": labels[i % 2]} for i, text in enumerate(TEXTS)]
     (folder / "train.jsonl").write_text("\n".join(json.dumps(row) for row in rows))
     argv = ["--dataset", str(folder), "--output_dir", str(tmp_path / "out"), "--test_split", ""]
-    assert training.main([*argv, *TINY, *QUIET]) == 2
+    assert train_cmd.main([*argv, *TINY, *QUIET]) == 2
     line = the_error(capsys, "train")
     assert (
         "Row 0: label" in line and "labels must be integers, booleans or strings" in line and "--label_column" in line
@@ -268,7 +274,7 @@ def test_a_label_column_of_lists_or_dicts_is_refused_naming_the_row(tmp_path, ca
 
 def test_evaluate_refuses_a_label_column_equal_to_the_text_column(model_dir, tmp_path, capsys, nothing_loads):
     Dataset.from_dict({"text": TEXTS[:2], "label": [0, 1]}).to_parquet(str(tmp_path / "test.parquet"))
-    assert evaluation.main([str(model_dir), "--dataset", str(tmp_path), "--label_column", "text"]) == 2
+    assert evaluate_cmd.main([str(model_dir), "--dataset", str(tmp_path), "--label_column", "text"]) == 2
     assert "--text_column and --label_column are both 'text'" in the_error(capsys, "evaluate")
 
 
@@ -285,7 +291,7 @@ BAD_CARDS = {
 def test_push_refuses_a_card_with_malformed_yaml(hub_env, tmp_path, capsys, card):
     folder = tmp_path / "model"
     make_model_folder(folder, card=card)
-    assert hub.main([str(folder), "alice/tiny-bilstm", "--license", "mit"]) == 2
+    assert push_cmd.main([str(folder), "alice/tiny-bilstm", "--license", "mit"]) == 2
     line = the_error(capsys, "push")
     assert "README.md has metadata" in line and "not valid YAML" in line and "delete the card" in line
     assert "alice/tiny-bilstm" not in hub_env.repos  # nothing sent
@@ -300,7 +306,7 @@ def test_a_mistyped_model_folder_is_no_such_folder(tmp_path, capsys, monkeypatch
     dataset = write_toy_dataset(tmp_path / "data", n_train=10, n_test=10)
     for command, run in (
         ("predict", lambda: run_predict([name, "a great film", "--device", "cpu"])),
-        ("evaluate", lambda: evaluation.main([name, "--dataset", dataset, "--device", "cpu"])),
+        ("evaluate", lambda: evaluate_cmd.main([name, "--dataset", dataset, "--device", "cpu"])),
     ):
         assert run() == 2
         line = the_error(capsys, command)
@@ -312,13 +318,21 @@ def test_missing_files_and_folders_are_exit_2_for_every_command(tmp_path, model_
     out = str(tmp_path / "out")
     cases = [
         ("predict", lambda: run_predict([str(model_dir), "--file", missing + ".txt"]), "no such file. Check the path"),
-        ("push", lambda: hub.main([missing, "alice/x", "--license", "mit"]), "does not exist; give the output folder"),
-        ("train", lambda: training.main(["--dataset", missing, "--output_dir", out, *TINY, *QUIET]), "no such folder"),
-        ("pretrain", lambda: pretraining.main(["--dataset", missing, "--output_dir", out]), "no such folder"),
-        ("evaluate", lambda: evaluation.main([str(model_dir), "--dataset", missing]), "no such folder"),
+        (
+            "push",
+            lambda: push_cmd.main([missing, "alice/x", "--license", "mit"]),
+            "does not exist; give the output folder",
+        ),
         (
             "train",
-            lambda: training.main(["--model_name_or_path", missing, "--output_dir", out, *QUIET]),
+            lambda: train_cmd.main(["--dataset", missing, "--output_dir", out, *TINY, *QUIET]),
+            "no such folder",
+        ),
+        ("pretrain", lambda: pretrain_cmd.main(["--dataset", missing, "--output_dir", out]), "no such folder"),
+        ("evaluate", lambda: evaluate_cmd.main([str(model_dir), "--dataset", missing]), "no such folder"),
+        (
+            "train",
+            lambda: train_cmd.main(["--model_name_or_path", missing, "--output_dir", out, *QUIET]),
             "--model_name_or_path '" + missing + "': no such folder",
         ),
     ]
@@ -335,8 +349,8 @@ def test_a_run_refused_for_its_dataset_leaves_the_output_folder_as_it_was(tmp_pa
     if existing:
         out.mkdir()
     for command, main, tiny in (
-        ("train", training.main, [*TINY, *QUIET]),
-        ("pretrain", pretraining.main, PRETRAIN_TINY),
+        ("train", train_cmd.main, [*TINY, *QUIET]),
+        ("pretrain", pretrain_cmd.main, PRETRAIN_TINY),
     ):
         # A Hub id that cannot be reached: refused only once loading is tried, after the folder was locked.
         assert main(["--dataset", "nobody/no-such-dataset", "--output_dir", str(out), *tiny]) == 2
@@ -356,14 +370,15 @@ def test_a_dataset_that_is_a_file_or_a_mistyped_folder_is_named(
     """A data file given as --dataset, or a folder name with a typo, is named as such (not "could not reach Hub")."""
     monkeypatch_dir = tmp_path / "work"
     write_toy_dataset(monkeypatch_dir / "data", n_train=10, n_test=10)
+    (monkeypatch_dir / "data" / "train.md").write_text("# not data\n")
     out = str(tmp_path / "out")
     run = {
-        "train": lambda name: training.main(["--dataset", name, "--output_dir", out, *TINY, *QUIET]),
-        "pretrain": lambda name: pretraining.main(["--dataset", name, "--output_dir", out, *PRETRAIN_TINY]),
-        "evaluate": lambda name: evaluation.main([str(model_dir), "--dataset", name, "--device", "cpu"]),
+        "train": lambda name: train_cmd.main(["--dataset", name, "--output_dir", out, *TINY, *QUIET]),
+        "pretrain": lambda name: pretrain_cmd.main(["--dataset", name, "--output_dir", out, *PRETRAIN_TINY]),
+        "evaluate": lambda name: evaluate_cmd.main([str(model_dir), "--dataset", name, "--device", "cpu"]),
     }[command]
-    for name, message in (
-        (str(monkeypatch_dir / "data" / "train.parquet"), "is a file, not a dataset folder; give the folder"),
+    for name, message in (  # (a data file is data: the train split, or the split evaluated; test_data_files.py)
+        (str(monkeypatch_dir / "data" / "train.md"), "cannot read '.md' files; give csv, tsv, json"),
         (str(monkeypatch_dir / "dta"), "no such folder"),
         ("dta/train/x", "no such folder (nor a Hub id of the form USER/NAME)"),
     ):
@@ -389,9 +404,9 @@ def test_too_few_texts_for_a_vocabulary_is_a_one_line_error(tmp_path, capsys, co
     dataset = write_toy_dataset(tmp_path / "data", n_train=20, n_test=10)
     out = tmp_path / "out"
     if command == "train":
-        code = training.main(["--dataset", dataset, "--output_dir", str(out), *TINY, *QUIET, *flags])
+        code = train_cmd.main(["--dataset", dataset, "--output_dir", str(out), *TINY, *QUIET, *flags])
     else:
-        code = pretraining.main(["--dataset", dataset, "--output_dir", str(out), *PRETRAIN_TINY, *flags])
+        code = pretrain_cmd.main(["--dataset", dataset, "--output_dir", str(out), *PRETRAIN_TINY, *flags])
     assert code == 2
     line = the_error(capsys, command)
     assert "the tokenizer found no word" in line and message in line

@@ -7,8 +7,9 @@ import pytest
 from helpers import QUIET, TINY, tiny_args, tiny_imdb, write_toy_dataset
 from huggingface_hub import ModelCard
 
-from hf_bilstm import model_card, training
-from hf_bilstm.pretraining import pretrain
+from hf_bilstm import cards as model_card
+from hf_bilstm.commands import train as train_cmd
+from hf_bilstm.training.pretraining import pretrain
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -27,7 +28,7 @@ def toy(tmp_path_factory):
 def train_card(root: Path, data: str, name: str, *extra: str):
     out = root / name
     argv = ["--dataset", data, "--output_dir", str(out), "--preset", "base", *TINY, "--num_train_epochs", "1"]
-    assert training.main([*argv, "--per_device_train_batch_size", "16", *QUIET, *extra]) == 0
+    assert train_cmd.main([*argv, "--per_device_train_batch_size", "16", *QUIET, *extra]) == 0
     results = json.loads((out / "all_results.json").read_text())
     return out, ModelCard.load(out / "README.md"), results
 

@@ -11,10 +11,14 @@ import pytest
 import torch
 from helpers import TEXTS, save_tiny_model, write_toy_dataset
 
-from hf_bilstm import evaluation, onnx_export, prediction
+from hf_bilstm.commands import evaluate as evaluate_cmd
+from hf_bilstm.commands import export as export_cmd
+from hf_bilstm.commands import predict as predict_cmd
 from hf_bilstm.data import UsageError
-from hf_bilstm.onnx_graph import ExportableClassifier
-from hf_bilstm.onnx_runtime import ORTModelForSequenceClassification, load_onnx_classifier_folder
+from hf_bilstm.model_loading import load_onnx_classifier_folder
+from hf_bilstm.onnx import export as onnx_export
+from hf_bilstm.onnx.graph import ExportableClassifier
+from hf_bilstm.onnx.runtime import ORTModelForSequenceClassification
 
 # Minutes-scale on 2 cores: `pytest -m "not slow"` leaves it out of the quick loop; CI runs it.
 pytestmark = pytest.mark.slow
@@ -62,7 +66,7 @@ def exported(tmp_path_factory, toy):
     train = load_dataset(toy, split="train")
     _train_briefly(model, tokenizer, list(train["text"]), list(train["label"])).save_pretrained(folder)
     (folder / "README.md").write_text("---\nlicense: apache-2.0\n---\n\n# tiny\n\n## Results\n\nsome.\n")
-    code = onnx_export.main([str(folder), "--quantize", "int8", "--dataset", toy])
+    code = export_cmd.main([str(folder), "--quantize", "int8", "--dataset", toy])
     assert code == 0
     return folder
 
@@ -144,7 +148,7 @@ def test_the_graph_moves_holes_and_left_padding_as_the_model_does():
 @pytest.mark.parametrize("overrides", [{"rnn_type": "gru", "bidirectional": False}, {"rnn_type": "rnn"}])
 def test_gru_and_plain_rnn_export_with_dynamic_lengths(tmp_path, overrides):
     save_tiny_model(tmp_path, **overrides)
-    assert onnx_export.main([str(tmp_path)]) == 0
+    assert export_cmd.main([str(tmp_path)]) == 0
     report = json.loads((tmp_path / "onnx" / "export_report.json").read_text())
     assert report["fp32"]["max_logit_difference"] <= 1e-4 and "int8" not in report
     model, tokenizer = load_onnx_classifier_folder(str(tmp_path))
@@ -155,10 +159,10 @@ def test_gru_and_plain_rnn_export_with_dynamic_lengths(tmp_path, overrides):
 
 def test_predict_and_evaluate_with_onnxruntime_give_the_torch_answers(exported, toy, capsys):
     args = [str(exported), *VARIED, "--json"]
-    assert prediction.main(args) == 0
+    assert predict_cmd.main(args) == 0
     torch_lines = capsys.readouterr().out.splitlines()
     for extra in (["--backend", "onnxruntime"], ["--backend", "onnxruntime", "--quantized"]):
-        assert prediction.main(args + extra) == 0
+        assert predict_cmd.main(args + extra) == 0
         ort_lines = capsys.readouterr().out.splitlines()
         assert [json.loads(line)["label"] for line in ort_lines] == [json.loads(line)["label"] for line in torch_lines]
         if "--quantized" not in extra:
@@ -166,7 +170,7 @@ def test_predict_and_evaluate_with_onnxruntime_give_the_torch_answers(exported, 
                 assert json.loads(got)["score"] == pytest.approx(json.loads(want)["score"], abs=1e-4)
     metrics = {}
     for backend in ("torch", "onnxruntime"):
-        assert evaluation.main([str(exported), "--dataset", toy, "--device", "cpu", "--backend", backend]) == 0
+        assert evaluate_cmd.main([str(exported), "--dataset", toy, "--device", "cpu", "--backend", backend]) == 0
         metrics[backend] = json.loads(capsys.readouterr().out)
     assert metrics["onnxruntime"]["test_accuracy"] == metrics["torch"]["test_accuracy"]
     assert metrics["onnxruntime"]["test_loss"] == pytest.approx(metrics["torch"]["test_loss"], abs=1e-4)
@@ -196,7 +200,7 @@ def test_a_retrained_model_refuses_its_stale_export(exported, tmp_path, capsys):
     with torch.no_grad():
         model.classifier.out_proj.bias += 1.0
     model.save_pretrained(folder)
-    assert prediction.main([str(folder), "hi", "--backend", "onnxruntime"]) == 2
+    assert predict_cmd.main([str(folder), "hi", "--backend", "onnxruntime"]) == 2
     assert "export again" in capsys.readouterr().err.lower()
     from hf_bilstm.hub import PushRefusedError, collect_files
 
@@ -215,26 +219,26 @@ def test_export_refuses_what_it_did_not_write_and_failed_checks_write_nothing(tm
     save_tiny_model(tmp_path)
     (tmp_path / "onnx").mkdir()
     (tmp_path / "onnx" / "mine.onnx").write_text("the user's")
-    assert onnx_export.main([str(tmp_path)]) == 2
+    assert export_cmd.main([str(tmp_path)]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert (tmp_path / "onnx" / "mine.onnx").read_text() == "the user's"
     shutil.rmtree(tmp_path / "onnx")
     monkeypatch.setattr(onnx_export, "MIN_INT8_AGREEMENT", 1.01)  # a check that cannot pass
-    assert onnx_export.main([str(tmp_path), "--quantize", "int8", "--dataset", toy]) == 2
+    assert export_cmd.main([str(tmp_path), "--quantize", "int8", "--dataset", toy]) == 2
     assert "agree with fp32" in capsys.readouterr().err
     assert not (tmp_path / "onnx").exists()
     assert sorted(n for n in os.listdir(tmp_path) if n.startswith(".onnx")) == []
 
 
 def test_missing_extra_and_bad_flags_name_the_fix(tmp_path, capsys, monkeypatch, model_dir):
-    assert prediction.main([str(model_dir), "hi", "--backend", "onnxruntime"]) == 2
+    assert predict_cmd.main([str(model_dir), "hi", "--backend", "onnxruntime"]) == 2
     assert "hf-bilstm export" in capsys.readouterr().err  # not exported yet: says how to
-    assert prediction.main([str(model_dir), "hi", "--quantized"]) == 2
+    assert predict_cmd.main([str(model_dir), "hi", "--quantized"]) == 2
     assert "--backend onnxruntime" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails, as without the extra
     with pytest.raises(UsageError, match=r"pip install -e \"\.\[onnx\]\""):
         ORTModelForSequenceClassification.from_pretrained(model_dir)
-    assert onnx_export.main([str(model_dir)]) == 2
+    assert export_cmd.main([str(model_dir)]) == 2
     assert ".[onnx]" in capsys.readouterr().err
     assert not (model_dir / "onnx").exists()
 

@@ -9,8 +9,9 @@ import pytest
 import torch
 from helpers import TEXTS, save_tiny_model
 
-from hf_bilstm import onnx_export, prediction
-from hf_bilstm.onnx_runtime import ORTModelForSequenceClassification
+from hf_bilstm.commands import export as export_cmd
+from hf_bilstm.commands import predict as predict_cmd
+from hf_bilstm.onnx.runtime import ORTModelForSequenceClassification
 
 pytestmark = pytest.mark.slow  # one export each: a fresh exporter process, tens of seconds on 2 cores
 
@@ -30,7 +31,7 @@ def exported(request, tmp_path_factory):
     with torch.no_grad():  # outputs away from 0, so that the threshold is not a coin toss between backends
         model.classifier.out_proj.bias.copy_(torch.linspace(-1.0, 1.0, model.config.num_labels))
     model.save_pretrained(folder)
-    assert onnx_export.main([str(folder)]) == 0
+    assert export_cmd.main([str(folder)]) == 0
     return folder
 
 
@@ -39,7 +40,7 @@ def predicted(folder, *extra):
     argv = [str(folder), *TEXTS[:4], "", "--json", "--threshold", "0.5", *extra]
     if "regression" in str(folder):
         argv.remove("--threshold"), argv.remove("0.5")
-    assert prediction.main(argv, stdout=out) == 0
+    assert predict_cmd.main(argv, stdout=out) == 0
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 

@@ -10,7 +10,8 @@ import pytest
 import torch
 from helpers import TEXTS, save_tiny_model
 
-from hf_bilstm import prediction
+from hf_bilstm import inference
+from hf_bilstm.commands import predict as predict_cmd
 from hf_bilstm.problem_types import answers
 
 EMOTIONS = {0: "joy", 1: "anger", 2: "fear"}
@@ -31,7 +32,7 @@ def regression_dir(tmp_path_factory):
 
 
 def logits_of(folder, texts):
-    from hf_bilstm.evaluation import load_model
+    from hf_bilstm.inference import load_model
 
     model, tokenizer = load_model(folder, "cpu")
     with torch.no_grad():
@@ -40,7 +41,7 @@ def logits_of(folder, texts):
 
 def run(argv, stdin=None):
     out = io.StringIO()
-    code = prediction.main([*argv, "--device", "cpu"], stdin=stdin, stdout=out)
+    code = predict_cmd.main([*argv, "--device", "cpu"], stdin=stdin, stdout=out)
     return code, out.getvalue().splitlines()
 
 
@@ -88,17 +89,17 @@ def test_regression_predict_gives_the_raw_score(regression_dir):
 
 def test_pipeline_reads_multi_label_and_regression_as_transformers_does(multi_label_dir, regression_dir):
     """`top_k=None` gives every label's sigmoid probability; `function_to_apply` overrides; regression is raw."""
-    classifier = prediction.load_classifier(multi_label_dir, "cpu")
+    classifier = inference.load_classifier(multi_label_dir, "cpu")
     text = TEXTS[0]
     logits = logits_of(multi_label_dir, [text])[0]
     every = {row["label"]: row["score"] for row in classifier(text, top_k=None)}
     assert every == {EMOTIONS[i]: pytest.approx(1 / (1 + np.exp(-logits[i])), abs=1e-5) for i in range(3)}
     raw = {row["label"]: row["score"] for row in classifier(text, top_k=None, function_to_apply="none")}
     assert raw == {EMOTIONS[i]: pytest.approx(float(logits[i]), abs=1e-5) for i in range(3)}
-    regression = prediction.load_classifier(regression_dir, "cpu")
+    regression = inference.load_classifier(regression_dir, "cpu")
     score = float(logits_of(regression_dir, [text])[0, 0])
     assert regression(text)[0]["score"] == pytest.approx(score, abs=1e-5)
-    assert prediction.predict(regression, [text])[0]["score"] == pytest.approx(score, abs=1e-5)
+    assert inference.predict(regression, [text])[0]["score"] == pytest.approx(score, abs=1e-5)
 
 
 def test_threshold_is_refused_where_it_means_nothing(regression_dir, multi_label_dir, capsys):

@@ -9,7 +9,9 @@ import pytest
 import torch
 from helpers import TEXTS, save_tiny_model, write_toy_dataset
 
-from hf_bilstm import evaluation, prediction
+from hf_bilstm import inference
+from hf_bilstm.commands import evaluate as evaluate_cmd
+from hf_bilstm.commands import predict as predict_cmd
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +23,7 @@ def model_dir(tmp_path_factory):
 
 def expected(model_dir, texts):
     """What the model itself says: label name and softmax score of the top class."""
-    model, tokenizer = evaluation.load_model(model_dir, "cpu")
+    model, tokenizer = inference.load_model(model_dir, "cpu")
     with torch.no_grad():
         logits = model(**tokenizer(texts, return_tensors="pt", padding=True, truncation=True)).logits
     probabilities = logits.softmax(-1)
@@ -31,7 +33,7 @@ def expected(model_dir, texts):
 def run_predict(argv, stdin_text=None):
     stdin = io.StringIO(stdin_text) if stdin_text is not None else None
     out = io.StringIO()
-    code = prediction.main(argv + ["--device", "cpu"], stdin=stdin, stdout=out)
+    code = predict_cmd.main(argv + ["--device", "cpu"], stdin=stdin, stdout=out)
     return code, out.getvalue().splitlines()
 
 
@@ -90,7 +92,7 @@ def test_evaluate_on_a_local_dataset(model_dir, tmp_path, capsys):
     dataset = write_toy_dataset(tmp_path / "toy", n_train=20, n_test=30)
     out_file = tmp_path / "metrics.json"
     argv = [model_dir, "--dataset", dataset, "--split", "test", "--device", "cpu", "--output_file", str(out_file)]
-    assert evaluation.main(argv) == 0
+    assert evaluate_cmd.main(argv) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics == json.loads(out_file.read_text())
     assert metrics["test_samples"] == 30 and 0 <= metrics["test_accuracy"] <= 1 and metrics["test_loss"] > 0
@@ -105,9 +107,9 @@ def test_evaluate_on_a_local_dataset(model_dir, tmp_path, capsys):
 
 def test_evaluate_errors_name_the_fix(model_dir, tmp_path, capsys):
     dataset = write_toy_dataset(tmp_path / "toy", n_train=20, n_test=10)
-    assert evaluation.main([model_dir, "--dataset", dataset, "--split", "validation"]) == 2
+    assert evaluate_cmd.main([model_dir, "--dataset", dataset, "--split", "validation"]) == 2
     assert "no 'validation' split" in capsys.readouterr().err
-    assert evaluation.main([model_dir, "--dataset", dataset, "--text_column", "review"]) == 2
+    assert evaluate_cmd.main([model_dir, "--dataset", dataset, "--text_column", "review"]) == 2
     assert "its columns are ['text', 'label']" in capsys.readouterr().err
 
 
@@ -115,16 +117,16 @@ def test_predict_answers_as_the_pipeline_does_one_text_at_a_time(model_dir):
     """`predict` tokenizes each batch in one call (not text by text, as the pipeline does): the same answers, in the
     order given, for any batch size, with texts of many lengths, an empty one and one past the tokenizer's limit."""
     texts = [*TEXTS[:5], "", " ".join(TEXTS * 8), "bad", TEXTS[3]]
-    classifier = prediction.load_classifier(model_dir, "cpu")
+    classifier = inference.load_classifier(model_dir, "cpu")
     one_by_one = [classifier(text, truncation=True)[0] for text in texts]
     for batch_size in (1, 3, 32):
-        answers = prediction.predict(classifier, texts, batch_size)
+        answers = inference.predict(classifier, texts, batch_size)
         assert [a["label"] for a in answers] == [a["label"] for a in one_by_one]
         assert [a["score"] for a in answers] == pytest.approx([a["score"] for a in one_by_one], abs=1e-5)
-    multi_label = prediction.load_classifier(model_dir, "cpu")
+    multi_label = inference.load_classifier(model_dir, "cpu")
     multi_label.model.config.problem_type = "multi_label_classification"  # the pipeline's sigmoid, not softmax
     every_label = [multi_label(text, truncation=True, top_k=None) for text in texts[:3]]
-    answers = prediction.predict(multi_label, texts[:3])
+    answers = inference.predict(multi_label, texts[:3])
     assert [a["labels"] for a in answers] == [
         [s["label"] for s in scores if s["score"] >= 0.5] for scores in every_label
     ]
@@ -159,7 +161,7 @@ def test_predict_and_evaluate_print_their_results_and_nothing_else(model_dir, tm
 
 def run_predict_lines(model_dir):
     out = io.StringIO()
-    assert prediction.main([model_dir, "a great film", "--device", "cpu"], stdout=out) == 0
+    assert predict_cmd.main([model_dir, "a great film", "--device", "cpu"], stdout=out) == 0
     return out.getvalue().splitlines()
 
 
@@ -168,7 +170,7 @@ def test_texts_may_follow_flags_and_flags_may_follow_texts(model_dir):
 
     def answers(argv):
         out = io.StringIO()
-        assert prediction.main(argv, stdout=out) == 0
+        assert predict_cmd.main(argv, stdout=out) == 0
         return [json.loads(line)["text"] for line in out.getvalue().splitlines()]
 
     texts = ["a great film", "dull"]

@@ -18,10 +18,11 @@ from helpers import (
 from safetensors import safe_open
 from transformers import AutoModelForPreTraining, AutoModelForSequenceClassification, pipeline
 
-from hf_bilstm import BiLSTMForPreTraining, BiLSTMForSequenceClassification, training
+from hf_bilstm import BiLSTMForPreTraining, BiLSTMForSequenceClassification
+from hf_bilstm.commands import train as train_cmd
+from hf_bilstm.commands.pretrain import main as pretrain_main
 from hf_bilstm.data import UsageError
-from hf_bilstm.pretraining import main as pretrain_main
-from hf_bilstm.pretraining import pretrain, pretraining_texts
+from hf_bilstm.training.pretraining import pretrain, pretraining_texts
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -208,7 +209,7 @@ def test_pretrain_then_finetune_with_the_train_command(tmp_path):
     argv = ["--model_name_or_path", str(lm), "--dataset", dataset, "--output_dir", str(out), "--num_train_epochs", "1"]
     argv += ["--per_device_train_batch_size", "16", "--layerwise_lr_decay", "2.6", "--slanted_triangular", "true"]
     argv += ["--adversarial_epsilon", "0.02", "--disable_tqdm", "true", "--report_to", "none"]
-    assert training.main(argv) == 0
+    assert train_cmd.main(argv) == 0
     results = json.loads((out / "all_results.json").read_text())
     assert results["test_samples"] == 30 and results["test_accuracy"] * 30 == round(results["test_accuracy"] * 30)
     card = (out / "README.md").read_text()

@@ -14,7 +14,11 @@ from datasets import Dataset
 from helpers import QUIET, TEXTS, TINY, run_predict, toy_rows, write_toy_dataset
 from transformers import pipeline
 
-from hf_bilstm import evaluation, hub, prediction, train_tokenizer, training
+from hf_bilstm import train_tokenizer
+from hf_bilstm.commands import evaluate as evaluate_cmd
+from hf_bilstm.commands import predict as prediction
+from hf_bilstm.commands import push as push_cmd
+from hf_bilstm.commands import train as train_cmd
 
 
 def error_of(capsys):
@@ -24,7 +28,7 @@ def error_of(capsys):
 
 
 def train(argv):
-    return training.main([*argv, *TINY, *QUIET])
+    return train_cmd.main([*argv, *TINY, *QUIET])
 
 
 # --- hf-bilstm predict: text ------------------------------------------------------------------------------------
@@ -138,7 +142,7 @@ def test_train_from_a_broken_model_folder_is_refused(copy, tmp_path, capsys, how
     damage(copy, how)
     dataset = write_toy_dataset(tmp_path / "toy", n_train=20, n_test=10)
     args = ["--dataset", dataset, "--output_dir", str(tmp_path / "out"), "--model_name_or_path", str(copy)]
-    assert training.main([*args, *QUIET]) == 2
+    assert train_cmd.main([*args, *QUIET]) == 2
     assert message in error_of(capsys)
     assert not (copy / "code-ran").exists()
 
@@ -147,7 +151,7 @@ def test_train_from_a_broken_model_folder_is_refused(copy, tmp_path, capsys, how
 def test_evaluate_refuses_a_broken_model_folder(copy, tmp_path, capsys, how):
     message = damage(copy, how)
     dataset = write_toy_dataset(tmp_path / "toy", n_train=10, n_test=10)
-    assert evaluation.main([str(copy), "--dataset", dataset, "--device", "cpu"]) == 2
+    assert evaluate_cmd.main([str(copy), "--dataset", dataset, "--device", "cpu"]) == 2
     err = error_of(capsys)
     assert "is not a model folder hf-bilstm can load" in err and message in err
 
@@ -159,7 +163,7 @@ def test_tokenizer_of_another_vocabulary_size_is_refused(copy, tmp_path, capsys,
     assert run_predict([str(copy), "a great film"])[0] == 2
     assert "they do not belong together" in error_of(capsys)
     dataset = write_toy_dataset(tmp_path / "toy", n_train=10, n_test=10)
-    assert evaluation.main([str(copy), "--dataset", dataset, "--device", "cpu"]) == 2
+    assert evaluate_cmd.main([str(copy), "--dataset", dataset, "--device", "cpu"]) == 2
     assert f"the tokenizer has {len(other)} tokens but the model's vocabulary has" in error_of(capsys)
 
 
@@ -180,7 +184,7 @@ def test_train_on_a_hub_dataset_while_offline_suggests_a_local_folder(offline, t
 
 def test_push_while_offline_keeps_the_folder_and_prints_the_retry(offline, copy, capsys):
     before = sorted(p.name for p in copy.iterdir())
-    code = hub.main([str(copy), "someone/repo", "--license", "mit", "--dataset", "stanfordnlp/imdb"])
+    code = push_cmd.main([str(copy), "someone/repo", "--license", "mit", "--dataset", "stanfordnlp/imdb"])
     assert code == 1
     err = error_of(capsys)
     assert "offline mode is enabled" in err and "nothing was sent" in err and "hf-bilstm push" in err
@@ -241,7 +245,7 @@ def test_evaluate_refuses_labels_the_model_does_not_have(model_dir, tmp_path, ca
     folder.mkdir()
     labels = ["neg", "pos", "neutral"]
     Dataset.from_dict({"text": TEXTS[:3], "label": labels}).to_parquet(str(folder / "test.parquet"))
-    assert evaluation.main([str(model_dir), "--dataset", str(folder), "--device", "cpu"]) == 2
+    assert evaluate_cmd.main([str(model_dir), "--dataset", str(folder), "--device", "cpu"]) == 2
     assert "Row 2: label 'neutral' is not one of the known labels ['neg', 'pos']" in error_of(capsys)
 
 

@@ -18,8 +18,8 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 
 from hf_bilstm import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokenizer
 from hf_bilstm.errors import UsageError
+from hf_bilstm.inference import predict
 from hf_bilstm.model_loading import load_classifier_folder
-from hf_bilstm.prediction import predict
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_empty_and_whitespace_only_text_give_the_no_text_answer(model, tokenizer
 
 
 def test_none_is_refused(classifier):
-    # Ours: hf_bilstm.prediction.predict names the row, where the character cut would fail on len(None).
+    # Ours: hf_bilstm.inference.predict names the row, where the character cut would fail on len(None).
     with pytest.raises(TypeError, match=r"text #2 is NoneType, not str; .*drop or fill missing texts"):
         predict(classifier, ["a great movie", None])
 

@@ -6,12 +6,17 @@ import os
 import re
 
 import pytest
+import torch
 from helpers import TINY, write_toy_dataset
 from safetensors.torch import load_file
 from transformers import TrainerControl, TrainerState, TrainingArguments
 
-from hf_bilstm import logs, run_plan, training
-from hf_bilstm.run_plan import RunPlanCallback
+from hf_bilstm import logs
+from hf_bilstm.commands import train as train_cmd
+from hf_bilstm.cpu_threads import describe as describe_wait_policy
+from hf_bilstm.training import run_plan
+from hf_bilstm.training import trainer as training
+from hf_bilstm.training.run_plan import RunPlanCallback
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -20,7 +25,7 @@ def test_train_prints_the_plan_then_an_estimate_then_where_the_folder_is(tmp_pat
     dataset = write_toy_dataset(tmp_path / "data", n_train=160, n_test=40)
     out = str(tmp_path / "run")
     argv = ["--dataset", dataset, "--output_dir", out, *TINY, "--per_device_train_batch_size", "16"]
-    assert training.main(argv + ["--num_train_epochs", "2", "--disable_tqdm", "true", "--report_to", "none"]) == 0
+    assert train_cmd.main(argv + ["--num_train_epochs", "2", "--disable_tqdm", "true", "--report_to", "none"]) == 0
     captured = capsys.readouterr()
     printed = captured.err + captured.out  # the plan and estimate are logged (stderr); the last line is printed
     with open(os.path.join(out, "all_results.json"), encoding="utf-8") as handle:
@@ -29,7 +34,7 @@ def test_train_prints_the_plan_then_an_estimate_then_where_the_folder_is(tmp_pat
 
     plan = printed[printed.index("hf-bilstm train: plan") :].splitlines()[1:7]
     assert plan[0].startswith("  preset: cpu  (--preset auto: no GPU")
-    assert plan[1] == "  device: CPU, 1 threads; precision: fp32"
+    assert plan[1] == f"  device: CPU, 1 threads, {describe_wait_policy()}; precision: fp32"
     assert plan[2] == "  recurrent path: padded, no packing (rnn_implementation='auto')"
     assert plan[3] == f"  parameters: {parameters:,}"
     assert plan[4] == (
@@ -73,3 +78,45 @@ def test_a_cpu_run_expected_to_take_over_an_hour_is_warned_with_the_faster_prese
     assert f"about {run_plan.minutes(remaining)} more" in printed
     warning = "warning: this run needs over 60.0 min on this CPU. `--preset cpu` is sized for a CPU"
     assert (warning in printed) is warned
+
+
+@pytest.mark.parametrize("tokens_per_second, warned", [(1_489.0, True), (20_000.0, False)])
+def test_a_collapse_below_the_presets_reference_is_one_line_with_cause_and_fix(
+    tmp_path, capsys, monkeypatch, tokens_per_second, warned
+):
+    # cpu-best's README run printed "1,489 tokens/s, 9.4 h more" with one other process busy (issue 29)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, num_train_epochs=4, report_to="none")
+    state = TrainerState(max_steps=1400)
+    reference = run_plan.REFERENCE_TOKENS_PER_SECOND["cpu-best"]
+    callback = RunPlanCallback("cpu-best", "", {"train": 22_371}, train_tokens=5_000_000, reference=reference)
+    end_step(callback, args, state, monkeypatch, now=100.0, global_step=1, tokens=20_000)
+    seen = 20_000 + int(tokens_per_second * 20)
+    end_step(callback, args, state, monkeypatch, now=120.0, global_step=21, tokens=seen)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "other processes are probably" in line]
+    assert len(lines) == (1 if warned else 0)
+    if warned:
+        assert f"1,489 tokens/s is 19x below this preset's {reference:,}" in lines[0]
+        assert "OMP_WAIT_POLICY=PASSIVE" in lines[0] or "--torch_threads 1" in lines[0]
+
+
+def test_the_collapse_line_names_the_fix_that_applies(monkeypatch):
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    line = run_plan.collapse_line(1_000.0, 40_000.0, 2, 1.0)
+    assert "40x below" in line and "(other processes kept 1.0 of" in line
+    assert "set OMP_WAIT_POLICY=PASSIVE before torch starts" in line
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    assert "--torch_threads 1" in run_plan.collapse_line(1_000.0, 40_000.0, 2, None)
+    # one thread: half the 2-thread reference is expected, so 8,000 tokens/s is no collapse
+    assert run_plan.collapse_line(8_000.0, 40_000.0, 1, None) is None
+    assert run_plan.collapse_line(6_000.0, 40_000.0, 1, None) is not None
+
+
+def test_the_reference_applies_only_to_the_presets_own_model():
+    assert (
+        training.reference_speed("cpu", frozenset({"dataset", "num_train_epochs", "max_train_samples"}))
+        == (run_plan.REFERENCE_TOKENS_PER_SECOND["cpu"])
+    )
+    for flag in ("hidden_size", "max_length", "bf16", "per_device_train_batch_size"):
+        assert training.reference_speed("cpu", frozenset({flag})) is None
+    assert training.reference_speed(None, frozenset()) is None

@@ -26,7 +26,12 @@ from helpers import (
 from safetensors.torch import load_file, save_file
 from transformers import pipeline
 
-from hf_bilstm import BiLSTMConfig, evaluation, prediction, pretraining, training
+from hf_bilstm import BiLSTMConfig, inference
+from hf_bilstm.commands import evaluate as evaluate_cmd
+from hf_bilstm.commands import predict as predict_cmd
+from hf_bilstm.commands import predict as prediction
+from hf_bilstm.commands import pretrain as pretrain_cmd
+from hf_bilstm.commands import train as train_cmd
 from hf_bilstm.data import UsageError, prepare_splits
 
 # --- weights that were never loaded ------------------------------------------------------------------------------
@@ -74,7 +79,7 @@ def test_weights_that_do_not_match_the_model_are_refused(copy, tmp_path, capsys,
     err = capsys.readouterr().err
     assert "Traceback" not in err and WEIGHT_MESSAGES[how] in err and "save_pretrained" in err
     dataset = write_toy_dataset(tmp_path / "toy", n_train=10, n_test=10)
-    assert evaluation.main([str(copy), "--dataset", dataset, "--device", "cpu"]) == 2
+    assert evaluate_cmd.main([str(copy), "--dataset", dataset, "--device", "cpu"]) == 2
     assert WEIGHT_MESSAGES[how] in capsys.readouterr().err
 
 
@@ -86,7 +91,7 @@ def test_a_training_that_diverges_stops_and_claims_no_metric(tmp_path, capsys, o
     dataset = write_toy_dataset(tmp_path / "data", n_train=60, n_test=20)
     out = tmp_path / "out"
     argv = ["--dataset", dataset, "--output_dir", str(out), "--learning_rate", "1e30", "--num_train_epochs", "2"]
-    assert training.main([*argv, *TINY, *QUIET, "--max_grad_norm", "0", "--optim", optim]) == 2
+    assert train_cmd.main([*argv, *TINY, *QUIET, "--max_grad_norm", "0", "--optim", optim]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "training diverged" in err and "Lower --learning_rate" in err
     left = set(os.listdir(out)) if out.exists() else set()
@@ -100,7 +105,7 @@ def test_a_loss_that_is_not_finite_or_has_exploded_is_divergence(loss, diverged)
     """Whatever the hardware's rounding makes of --learning_rate 1e30 (NaN, or a finite 1e28), training stops."""
     from transformers import TrainerControl, TrainerState
 
-    from hf_bilstm.divergence import DivergenceCallback
+    from hf_bilstm.training.divergence import DivergenceCallback
 
     for event, logs in (("on_evaluate", {"metrics": {"eval_loss": loss}}), ("on_log", {"logs": {"loss": loss}})):
         callback, control = DivergenceCallback(1e30), TrainerControl()
@@ -116,7 +121,7 @@ def test_pretraining_that_diverges_stops_and_claims_no_metric(tmp_path, capsys):
     dataset = write_toy_dataset(tmp_path / "data", n_train=60, n_test=20)
     out = tmp_path / "lm"
     argv = ["--dataset", dataset, "--output_dir", str(out), *PRETRAIN_TINY, "--learning_rate", "1e30"]
-    assert pretraining.main([*argv, "--max_grad_norm", "0"]) == 2
+    assert pretrain_cmd.main([*argv, "--max_grad_norm", "0"]) == 2
     assert "pretraining diverged" in capsys.readouterr().err
     assert not out.exists() or not {"README.md", "model.safetensors"} & set(os.listdir(out))
 
@@ -145,7 +150,7 @@ def test_predict_json_never_prints_nan(model_dir, monkeypatch, capsys):
 )
 def test_splits_named_twice_are_refused(tmp_path, capsys, flags, message):
     dataset = write_toy_dataset(tmp_path / "data", n_train=20, n_test=10)
-    assert training.main(["--dataset", dataset, "--output_dir", str(tmp_path / "out"), *flags, *TINY, *QUIET]) == 2
+    assert train_cmd.main(["--dataset", dataset, "--output_dir", str(tmp_path / "out"), *flags, *TINY, *QUIET]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # refused before anything was written
 
@@ -155,7 +160,7 @@ def test_a_validation_split_the_dataset_lacks_is_refused_not_carved(tmp_path, ca
     """A mistyped --validation_split is refused; only leaving the flag out carves validation from train."""
     dataset = write_toy_dataset(tmp_path / "data", n_train=20, n_test=10, splits=("train", "validation", "test"))
     argv = ["--dataset", dataset, "--output_dir", str(tmp_path / "out"), *TINY, *QUIET]
-    assert training.main([*argv, "--validation_split", name]) == 2
+    assert train_cmd.main([*argv, "--validation_split", name]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and f"no {name!r} split (for model selection)" in err and "'validation'" in err
     assert not (tmp_path / "out").exists()
@@ -189,8 +194,7 @@ def test_splits_with_the_same_texts_are_refused_or_deduplicated(capsys):
 @pytest.mark.parametrize(
     "labels, message",
     [
-        ([0.5, 1.5, 0.5, 1.5], "Row 0: label 0.5 is a float; labels must be integers, booleans or strings"),
-        ([0, 1, [1], 0], "Row 2: label [1] is a list"),
+        # (fractions are scores, a regression; lists of labels are multi-label: tests/test_data_files.py)
         ([0, 1, float("nan"), 1], "Row 2: the label is missing"),
         ([0, 1, -1.0, 1], "Row 2: the label is missing"),
         ([{"a": 1}, {"a": 2}, {"a": 1}, {"a": 2}], "Row 0: label {'a': 1} is a dict"),
@@ -202,7 +206,7 @@ def test_labels_that_are_not_integers_bools_or_strings_are_refused(tmp_path, cap
     rows = [{"text": f"{text} {i}", "label": label} for i, (text, label) in enumerate(zip(TEXTS, labels))]
     (folder / "train.jsonl").write_text("\n".join(json.dumps(row) for row in rows))
     argv = ["--dataset", str(folder), "--output_dir", str(tmp_path / "out"), "--test_split", ""]
-    assert training.main([*argv, *TINY, *QUIET]) == 2
+    assert train_cmd.main([*argv, *TINY, *QUIET]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and message in err
 
@@ -251,7 +255,7 @@ def test_whole_float_and_bool_labels_are_classes():
 )
 def test_epochs_that_train_nothing_are_refused(tmp_path, capsys, flags, message):
     dataset = write_toy_dataset(tmp_path / "data", n_train=20, n_test=10)
-    assert training.main(["--dataset", dataset, "--output_dir", str(tmp_path / "out"), *flags, *TINY, *QUIET]) == 2
+    assert train_cmd.main(["--dataset", dataset, "--output_dir", str(tmp_path / "out"), *flags, *TINY, *QUIET]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
@@ -260,7 +264,7 @@ def test_model_and_optimizer_flags_on_resume_are_honoured_or_refused(tmp_path, c
     dataset = write_toy_dataset(tmp_path / "data", n_train=40, n_test=10)
     out = str(tmp_path / "out")
     argv = ["--dataset", dataset, "--output_dir", out, *TINY, *QUIET]
-    assert training.main([*argv, "--num_train_epochs", "1", "--learning_rate", "0.01"]) == 0
+    assert train_cmd.main([*argv, "--num_train_epochs", "1", "--learning_rate", "0.01"]) == 0
     capsys.readouterr()
     before = open(os.path.join(out, "model.safetensors"), "rb").read()
     resume = [*argv, "--num_train_epochs", "2", "--resume_from_checkpoint", "last"]
@@ -273,13 +277,13 @@ def test_model_and_optimizer_flags_on_resume_are_honoured_or_refused(tmp_path, c
         (["--learning_rate", "0.5"], ["--learning_rate 0.5 (the checkpoint has 0.01)"]),
         (["--weight_decay", "0.3", "--adam_beta2", "0.9"], ["--weight_decay 0.3", "--adam_beta2 0.9"]),
     ):
-        assert training.main([*resume, *flags]) == 2
+        assert train_cmd.main([*resume, *flags]) == 2
         err = capsys.readouterr().err
         assert "would be ignored" in err and all(name in err for name in named), err
     assert open(os.path.join(out, "model.safetensors"), "rb").read() == before
     # The same architecture flags as the checkpoint's: honoured. No --learning_rate: the checkpoint's, which the card
     # states (not the preset's default that was never used).
-    assert training.main(resume) == 0
+    assert train_cmd.main(resume) == 0
     assert "| learning_rate | 0.01 |" in open(os.path.join(out, "README.md")).read()
 
 
@@ -320,7 +324,7 @@ def test_predict_gives_one_answer_per_input_line(model_dir, tmp_path):
     for argv, stdin in (([str(model_dir), "--file", str(path)], None), ([str(model_dir)], path.read_bytes())):
         stream = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8") if stdin is not None else None
         printed = io.StringIO()
-        assert prediction.main([*argv, "--json", "--device", "cpu"], stdin=stream, stdout=printed) == 0
+        assert predict_cmd.main([*argv, "--json", "--device", "cpu"], stdin=stream, stdout=printed) == 0
         # One JSON object per line even for a reader that splits as str.splitlines does (\x85, \u2028 escaped).
         assert printed.getvalue().splitlines() == printed.getvalue().split("\n")[:-1]
         out = printed.getvalue().split("\n")[:-1]
@@ -383,5 +387,5 @@ def test_a_tuple_of_texts_to_the_stock_pipeline_is_read_as_a_batch(model_dir):
             classifier(different_lengths)
     # A list answers every text; hf_bilstm's own predict takes any sequence of texts and answers each.
     assert classifier(["a great film", "a bad film"]) == [first, classifier("a bad film")[0]]
-    answers = prediction.predict(classifier, ("a great film", "a bad film"))
+    answers = inference.predict(classifier, ("a great film", "a bad film"))
     assert [a["label"] for a in answers] == [first["label"], classifier("a bad film")[0]["label"]]

@@ -6,10 +6,12 @@ import os
 import pytest
 from helpers import TINY, tiny_args, tiny_imdb, write_toy_dataset
 
-from hf_bilstm import evaluation, time_budget, training
+from hf_bilstm.commands import evaluate as evaluate_cmd
+from hf_bilstm.commands import train as train_cmd
 from hf_bilstm.data import UsageError
-from hf_bilstm.pretraining import pretrain
-from hf_bilstm.time_budget import TimeBudgetCallback
+from hf_bilstm.training import time_budget
+from hf_bilstm.training.pretraining import pretrain
+from hf_bilstm.training.time_budget import TimeBudgetCallback
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -80,15 +82,15 @@ def test_train_command_stops_early_and_leaves_a_complete_folder(tmp_path, capsys
     out = tmp_path / "out"
     argv = ["--dataset", dataset, "--output_dir", str(out), *TINY, "--per_device_train_batch_size", "16"]
     argv += ["--num_train_epochs", "50", "--disable_tqdm", "true", "--report_to", "none"]
-    assert training.main(argv + ["--max_train_seconds", "0"]) == 2
+    assert train_cmd.main(argv + ["--max_train_seconds", "0"]) == 2
     assert "--max_train_seconds" in capsys.readouterr().err and not (out / "model.safetensors").exists()
-    assert training.main(argv + ["--max_train_seconds", "0.001"]) == 0  # spent after the first step
+    assert train_cmd.main(argv + ["--max_train_seconds", "0.001"]) == 0  # spent after the first step
     state = json.loads((out / "trainer_state.json").read_text())
     assert state["global_step"] == 1  # 50 epochs were asked for
     results = json.loads((out / "all_results.json").read_text())
     # The figures describe the model that was kept: evaluating the saved folder gives them again.
     capsys.readouterr()
-    assert evaluation.main([str(out), "--dataset", dataset, "--split", "test", "--device", "cpu"]) == 0
+    assert evaluate_cmd.main([str(out), "--dataset", dataset, "--split", "test", "--device", "cpu"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["test_accuracy"] == results["test_accuracy"] and again["test_samples"] == results["test_samples"]
     for name in ("model.safetensors", "config.json", "tokenizer.json", "README.md"):

@@ -101,7 +101,8 @@ def test_config_values_are_never_forwarded_into_loading_calls(hostile_folder):
     assert answer[0]["label"] in LABELS.values()
 
     # starting a fine-tune from a folder (hf-bilstm train --model_name_or_path) reuses its config for the new model
-    from hf_bilstm.training import ModelArguments, build_model_from_pretrained
+    from hf_bilstm.arguments import ModelArguments
+    from hf_bilstm.training.trainer import build_model_from_pretrained
 
     fine_tune = build_model_from_pretrained(str(folder), ModelArguments(), list(LABELS.values()))
     for name, tensor in model.bilstm.state_dict().items():

@@ -8,7 +8,8 @@ import os
 import pytest
 from conftest import WRITE_TOKEN
 
-from hf_bilstm import BiLSTMForSequenceClassification, hub
+from hf_bilstm import BiLSTMForSequenceClassification, hub_verification
+from hf_bilstm.commands import push as push_cmd
 
 REPO = "alice/tiny-bilstm"
 
@@ -19,7 +20,7 @@ def folder(pushable_folder):
 
 
 def push(argv, capsys):
-    code = hub.main([str(a) for a in argv])
+    code = push_cmd.main([str(a) for a in argv])
     err = capsys.readouterr().err
     assert "Traceback" not in err
     return code, err
@@ -63,7 +64,7 @@ def test_verification_environment_holds_no_credentials(monkeypatch, tmp_path):
     monkeypatch.setenv("HUGGING_FACE_HUB_TOKEN", "hf_secret2")
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws_secret")
-    env = hub.fresh_process_env(str(tmp_path))
+    env = hub_verification.fresh_process_env(str(tmp_path))
     assert not any("secret" in value for value in env.values())
     assert env["HF_HUB_OFFLINE"] == "1" and env["HF_HOME"] == str(tmp_path)
 

@@ -10,13 +10,14 @@ from datasets import Dataset, DatasetDict
 from helpers import tiny_classifier, write_toy_dataset
 
 from hf_bilstm import train_tokenizer
+from hf_bilstm.arguments import parse_args
+from hf_bilstm.commands.train import main as train_main
 from hf_bilstm.data import UsageError
-from hf_bilstm.training import main as train_main
-from hf_bilstm.training import parse_args, start_from_word_vectors
+from hf_bilstm.training.trainer import start_from_word_vectors
 
 pytest.importorskip("gensim", reason="word vectors need the word2vec extra: pip install -e '.[word2vec]'")
 
-from hf_bilstm.word_vectors import initialise_embedding, train_word_vectors  # noqa: E402
+from hf_bilstm.training.word_vectors import initialise_embedding, train_word_vectors  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

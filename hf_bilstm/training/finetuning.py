@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from transformers import Trainer, TrainerCallback
 
-from .modeling_bilstm import BiLSTMForSequenceClassification
+from ..modeling_bilstm import BiLSTMForSequenceClassification
 
 
 @dataclass

@@ -30,47 +30,30 @@ import time
 import numpy as np
 import torch
 from datasets import Dataset
-from transformers import Trainer
 
-from .data import SOFT_LABELS, encode, load_raw_dataset
-from .errors import UsageError
-from .evaluation import _batches
-from .logs import get_logger
-from .output_dir import holds_model
+from ..data import SOFT_LABELS, encode
+from ..data_flags import load_from_flags
+from ..errors import UsageError
+from ..folder import holds_model
+from ..inference import batches
+from ..logs import get_logger
 
 logger = get_logger(__name__)
 
 RESULTS_NAME = "recipe_results.json"
 
 
-class SoftLabelTrainer(Trainer):
-    """
-    The stock `Trainer`, whose training loss is the cross-entropy against each row's `soft_labels` (a teacher's
-    probabilities, or a one-hot label) instead of the hard label. Evaluation batches carry no soft labels and are
-    scored as usual.
-    """
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        soft = inputs.pop(SOFT_LABELS, None)
-        if soft is None:
-            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        outputs = model(**{key: value for key, value in inputs.items() if key != "labels"})
-        log_probs = torch.log_softmax(outputs.logits.float(), dim=-1)
-        loss = -(soft.to(log_probs.dtype) * log_probs).sum(-1).mean()
-        return (loss, outputs) if return_outputs else loss
-
-
 @torch.no_grad()
 def bilstm_probabilities(folder: str, texts: list[str], batch_size: int = 256) -> tuple[np.ndarray, float]:
     """Class probabilities of the classifier in `folder` for `texts` (in order), and the seconds it took."""
-    from .evaluation import load_model
+    from ..inference import load_model
 
     started = time.time()
     model, tokenizer = load_model(folder, "cpu")
     model.eval()
     encoded = encode(Dataset.from_dict({"text": texts}), tokenizer, "text", None)
     out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
-    for rows, batch in _batches(tokenizer, encoded, batch_size):
+    for rows, batch in batches(tokenizer, encoded, batch_size):
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         out[rows] = torch.softmax(logits.float(), dim=-1).numpy()
     return out, time.time() - started
@@ -128,8 +111,6 @@ def _check_folders(output_dir: str, work: str, overwrite: bool) -> None:
 
 def train_distilled(model_args, data_args, training_args, command: str, settings: dict) -> dict:
     """Runs the four phases; returns the student's metrics (as `train()` does)."""
-    from .training import splits_from_flags, train
-
     started = time.time()
     output_dir = training_args.output_dir
     work = recipe_folder(output_dir)
@@ -142,22 +123,39 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
         logger.warning("hf-bilstm: the test split is not read: the recipe ends with validation figures only.")
     budget = model_args.max_train_seconds or settings["max_seconds"]
     # Read before anything is trained: a dataset without the unlabelled split is refused now, not after the teacher.
-    raw = load_raw_dataset(data_args.dataset, data_args.dataset_config_name, data_args.cache_dir)
+    raw = load_from_flags(data_args)  # the same files and columns as the phases that train
     unlabelled = _unlabelled_texts(raw, settings["unlabelled_splits"], data_args.text_column, data_args)
     if os.path.isdir(work) and model_args.overwrite_output_dir:
         shutil.rmtree(work)
     os.makedirs(work, exist_ok=True)
     results = RecipeResults(os.path.join(work, RESULTS_NAME), command, started, budget)
-
-    def left() -> float:
-        return budget - (time.time() - started)
-
     # 1. The BiLSTM teacher: the teacher preset, validation only (the test split stays unread until the end).
-    bilstm_weight, linear_weight = settings.get("teacher_weights", (0.5, 0.5))
+    teacher_dir = _bilstm_teacher_phase(model_args, data_args, training_args, command, settings, work, budget, results)
+    # 2. and 3. The linear teacher, then soft labels for the unlabelled rows.
+    extra, reserve = _soft_labels_phases(
+        raw, unlabelled, model_args, data_args, training_args, settings, teacher_dir, budget, results
+    )
+    del raw
+    # 4. The student, within what is left of the budget (minus the final validation and test reading).
+    left = budget - (time.time() - started)
+    metrics = _student_phase(model_args, data_args, training_args, command, settings, extra, left - reserve, results)
+    results.record.update(
+        eval_accuracy=metrics.get("eval_accuracy"),
+        test_accuracy=metrics.get("test_accuracy"),
+        within_budget=time.time() - started <= budget,
+    )
+    results.save()
+    results.save(os.path.join(output_dir, RESULTS_NAME))
+    return metrics
+
+
+def _bilstm_teacher_phase(model_args, data_args, training_args, command, settings, work, budget, results):
+    """The BiLSTM teacher's folder (trained now, or a finished recipe's reused), or None without one."""
+    bilstm_weight = settings.get("teacher_weights", (0.5, 0.5))[0]
     teacher_dir = settings.get("bilstm_teacher") or os.path.join(work, "teacher")
     if not bilstm_weight:  # a recipe taught by the linear teacher alone trains no BiLSTM teacher
-        teacher_dir = None
-    elif settings.get("bilstm_teacher"):  # an ablation reusing a finished recipe's teacher (ablate_cpu_best.py)
+        return None
+    if settings.get("bilstm_teacher"):  # an ablation reusing a finished recipe's teacher (ablate_cpu_best.py)
         with open(os.path.join(teacher_dir, "all_results.json"), encoding="utf-8") as handle:
             teacher_metrics = json.load(handle)
         results.phase(
@@ -165,13 +163,22 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
         )
     else:
         _train_bilstm_teacher(model_args, data_args, training_args, command, settings, teacher_dir, budget, results)
+    return teacher_dir
 
-    # 2. The linear teacher, on the same training rows and validation split as the BiLSTM teacher.
+
+def _soft_labels_phases(raw, unlabelled, model_args, data_args, training_args, settings, teacher_dir, budget, results):
+    """
+    The linear teacher on the same training rows and validation split as the BiLSTM teacher, then the teachers'
+    weighted probabilities for the unlabelled rows. Returns those rows (text, soft labels) and the seconds to keep for
+    the student's final reading of validation and test.
+    """
     from .linear_teacher import LinearTeacher
+    from .trainer import splits_from_flags
 
+    bilstm_weight, linear_weight = settings.get("teacher_weights", (0.5, 0.5))
     phase_started = time.time()
     splits = splits_from_flags(raw, model_args, data_args, training_args)
-    text, label = data_args.text_column, data_args.label_column
+    text, label = splits.schema.text_column, splits.schema.label_column
     linear = LinearTeacher(num_labels=len(splits.label_names), seed=training_args.seed).fit(
         list(splits.train[text]),
         list(splits.train[label]),
@@ -185,8 +192,6 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
         by_epoch=linear.history,
         features=len(linear.vocabulary),
     )
-
-    # 3. Soft labels for the unlabelled rows: the average of the two teachers' probabilities.
     phase_started = time.time()
     val_texts = list(splits.validation[text])
     n_val, val_labels = len(val_texts), list(splits.validation[label])
@@ -214,12 +219,15 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
         teacher_weights={"bilstm": bilstm_weight, "linear": linear_weight},
         unlabelled_positive_share=float(average[n_val:].argmax(axis=1).mean()),
     )
-    extra = Dataset.from_dict({text: unlabelled, SOFT_LABELS: average[n_val:].tolist()})
-    del raw, splits, linear_probs, linear
+    return Dataset.from_dict({text: unlabelled, SOFT_LABELS: average[n_val:].tolist()}), reserve
 
-    # 4. The student, within what is left of the budget (minus the final validation and test reading).
+
+def _student_phase(model_args, data_args, training_args, command, settings, extra, seconds, results) -> dict:
+    """The student: the recipe's model trained on the training rows and the soft-labelled ones within `seconds`."""
+    from .trainer import train
+
     phase_started = time.time()
-    student_args = dataclasses.replace(model_args, max_train_seconds=max(left() - reserve, 1e-3))
+    student_args = dataclasses.replace(model_args, max_train_seconds=max(seconds, 1e-3))
     student_args.given_flags, student_args.finetuning = model_args.given_flags, model_args.finetuning
     student_args.preset_reason = model_args.preset_reason
     # An ablation (scripts/ablate_cpu_best.py) reads validation only: the test split just takes its texts out.
@@ -234,18 +242,12 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
         train_rows=metrics.get("train_samples"),
         stopped_by_time_budget=metrics.get("epoch", 0) < training_args.num_train_epochs - 1e-6,
     )
-    results.record.update(
-        eval_accuracy=metrics.get("eval_accuracy"),
-        test_accuracy=metrics.get("test_accuracy"),
-        within_budget=time.time() - started <= budget,
-    )
-    results.save()
-    results.save(os.path.join(output_dir, RESULTS_NAME))
     return metrics
 
 
 def _train_bilstm_teacher(model_args, data_args, training_args, command, settings, teacher_dir, budget, results):
-    from .training import PRESETS, train
+    from ..presets import PRESETS
+    from .trainer import train
 
     phase_started = time.time()
     teacher_model_args = dataclasses.replace(
@@ -255,7 +257,7 @@ def _train_bilstm_teacher(model_args, data_args, training_args, command, setting
     teacher_model_args.preset_reason = "the BiLSTM teacher of --preset cpu-best"
     teacher_training = dataclasses.replace(training_args, output_dir=teacher_dir, push_to_hub=False)
     if "num_train_epochs" not in model_args.given_flags:
-        teacher_training.num_train_epochs = PRESETS[settings["teacher_preset"]]["training"]["num_train_epochs"]
+        teacher_training.num_train_epochs = PRESETS[settings["teacher_preset"]].training["num_train_epochs"]
     teacher_metrics = train(
         teacher_model_args, data_args, teacher_training, command=f"{command}  # teacher", read_test=False
     )

@@ -13,8 +13,6 @@ What was measured goes to `onnx/export_report.json` and to a section of the mode
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import datetime
 import json
 import os
@@ -23,19 +21,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Literal
 
 import numpy as np
 import torch
 
-from .arguments import FlagParser, option, positional, switch
-from .data import encode, load_raw_dataset, prepare_eval_split, prepare_splits
-from .errors import UsageError
-from .flag_checks import check_dataset_flag, check_number, check_seed
-from .logs import get_logger, show_progress
-from .model_loading import load_classifier_folder
-from .onnx_graph import EXPORTER_PREFIX
-from .onnx_runtime import (
+from ..data import encode, load_raw_dataset, prepare_splits
+from ..errors import UsageError
+from ..flag_checks import check_dataset_flag, check_number, check_seed
+from ..logs import get_logger
+from ..model_loading import load_classifier_folder
+from .graph import EXPORTER_PREFIX
+from .runtime import (
     FP32_FILE,
     INSTALL_HINT,
     INT8_FILE,
@@ -69,7 +65,7 @@ def export_fp32(folder: str, path: str) -> str:
     """Exports the classifier of `folder` to `path` in a fresh Python process; returns the exporter used."""
     # A fresh process: torch 2.13's dynamo exporter fixes the sequence length of every export after the first one in a
     # process (measured), which would make the file refuse other lengths.
-    command = [sys.executable, "-m", "hf_bilstm.onnx_graph", folder, path]
+    command = [sys.executable, "-m", "hf_bilstm.onnx.graph", folder, path]
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     lines = [line for line in done.stdout.splitlines() if line.startswith(EXPORTER_PREFIX)]
@@ -129,34 +125,6 @@ def max_logit_difference(model, ort_model) -> float:
     return worst
 
 
-@dataclasses.dataclass
-class ExportArguments:
-    """The arguments of `hf-bilstm export`."""
-
-    model: str = positional("model folder written by hf-bilstm train")
-    quantize: Literal["int8"] | None = option(None, "also write a dynamic int8 model")
-    dataset: str = option("stanfordnlp/imdb", "dataset for the int8 checks (Hub id or folder)")
-    dataset_config_name: str | None = None
-    text_column: str = "text"
-    label_column: str = "label"
-    validation_fraction: float = option(0.1, "as given to hf-bilstm train")
-    seed: int = option(42, "as given to hf-bilstm train (carves validation)")
-    max_test_samples: int | None = option(None, "test reviews for the int8 check (all)")
-    overwrite: bool = switch("replace onnx/ files that an export did not write")
-
-
-def make_parser() -> FlagParser:
-    return FlagParser(
-        ExportArguments,
-        prog="hf-bilstm export",
-        description=(
-            "Export a trained classifier folder to ONNX (FOLDER/onnx/model.onnx), checked against PyTorch; with "
-            "--quantize int8 also onnx/model_quantized.onnx, checked on validation and test reviews."
-        ),
-        formatter_class=argparse.HelpFormatter,  # the help texts state their defaults where it matters
-    )
-
-
 def check_onnx_folder(folder: str, overwrite: bool) -> None:
     """`onnx/` may be written when it is absent or empty, holds only a previous export's files, or with --overwrite."""
     target = os.path.join(folder, ONNX_DIR)
@@ -212,7 +180,7 @@ def write_card_section(folder: str, report: dict) -> None:
         "",
         "```python",
         "from transformers import AutoTokenizer, pipeline",
-        "from hf_bilstm.onnx_runtime import ORTModelForSequenceClassification",
+        "from hf_bilstm.onnx.runtime import ORTModelForSequenceClassification",
         "",
         'source = "this folder, or its Hub id USER/NAME"',
         f"model = ORTModelForSequenceClassification.from_pretrained(source, quantized={bool(int8)})",
@@ -236,7 +204,7 @@ def run_export(args) -> dict:
     if not os.path.isdir(folder):
         raise UsageError(f"{args.model!r}: no such folder. Export works on a local folder written by hf-bilstm train.")
     check_onnx_folder(folder, args.overwrite)
-    if args.quantize:
+    if args.quantize and not args.train_file:
         check_dataset_flag(args.dataset)
     model, tokenizer = load_classifier_folder(folder, "cpu")
     weights_sha = file_sha256(os.path.join(folder, "model.safetensors"))
@@ -295,20 +263,33 @@ def _session(path: str):
 
 def check_int8(args, model, tokenizer, fp32, int8) -> dict:
     """Validation agreement and test accuracy of int8 against fp32; a UsageError when either check fails."""
-    from .evaluation import predicted_labels
+    from ..data_schema import load_schema
+    from ..inference import predicted_labels
 
-    label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    raw = load_raw_dataset(args.dataset, args.dataset_config_name)
+    # the training's columns, label form and names (data_schema.json), unless the flags name other columns
+    schema = load_schema(args.model, model.config)
+    schema.label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    if args.text_column:
+        schema.text_columns = [c.strip() for c in args.text_column.split(",")]
+    if args.label_column:
+        schema.label_columns = [c.strip() for c in args.label_column.split(",")]
+    files = {name: path for name, path in (("train", args.train_file), ("test", args.test_file)) if path}
+    dataset = None if args.train_file else args.dataset
+    raw = load_raw_dataset(dataset, args.dataset_config_name, files=files, column_names=schema.column_names)
     splits = prepare_splits(
         raw,
-        args.text_column,
-        args.label_column,
+        ",".join(schema.text_columns),
+        ",".join(schema.label_columns),
         validation_fraction=args.validation_fraction,
         max_eval_samples=AGREEMENT_REVIEWS,
-        test_split=None,
+        max_test_samples=args.max_test_samples,
+        test_fraction=args.test_fraction,  # the data has no test split: carved as hf-bilstm train carved it
         seed=args.seed,
+        problem_type=schema.problem_type,
+        label_separator=schema.label_separator,
+        label_names=None if schema.label_values is None else schema.label_names,
     )
-    validation = encode(splits.validation, tokenizer, args.text_column, args.label_column)
+    validation = encode(splits.validation, tokenizer, schema.text_column, schema.label_column)
     agreement = float(
         np.mean(predicted_labels(fp32, tokenizer, validation) == predicted_labels(int8, tokenizer, validation))
     )
@@ -320,10 +301,12 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
             f"the int8 model's labels agree with fp32 on only {agreement:.2%} of {len(validation)} validation reviews "
             f"(at least {MIN_INT8_AGREEMENT:.0%} needed), so it was not written. Export without --quantize."
         )
-    test = prepare_eval_split(
-        raw, "test", label_names, args.text_column, args.label_column, args.max_test_samples, args.seed
-    )
-    test = encode(test, tokenizer, args.text_column, args.label_column)
+    if splits.test is None:
+        raise UsageError(
+            "the int8 check needs a labelled test split, and the data has none with labels; give --test_file (or "
+            "export without --quantize)."
+        )
+    test = encode(splits.test, tokenizer, schema.text_column, schema.label_column)
     truth = np.asarray(test["labels"])
     fp32_accuracy = float(np.mean(predicted_labels(fp32, tokenizer, test) == truth))
     int8_accuracy = float(np.mean(predicted_labels(int8, tokenizer, test) == truth))
@@ -344,21 +327,3 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
         "test_accuracy": int8_accuracy,
         "dataset": args.dataset,
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_command(sys.argv[1:] if argv is None else argv)
-    show_progress()  # the checks' results, on stderr as they are measured
-    try:
-        report = run_export(args)
-    except UsageError as error:
-        print(f"hf-bilstm export: error: {error}", file=sys.stderr)
-        return 2
-    written = [FP32_FILE] + ([INT8_FILE] if "int8" in report else [])
-    folder = os.path.join(args.model, ONNX_DIR)
-    print(f"hf-bilstm export: wrote {', '.join(os.path.join(folder, name) for name in written)} and {REPORT_FILE}.")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

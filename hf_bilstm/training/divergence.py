@@ -8,7 +8,7 @@ import math
 import torch
 from transformers import TrainerCallback
 
-from .errors import UsageError
+from ..errors import UsageError
 
 # A cross-entropy above this many nats gives the true class a probability below e^-10000: only weights that have
 # exploded do that (a healthy classifier, even a badly overfit one, stays within tens; at initialisation it is about

@@ -32,32 +32,31 @@ STAGING_NAME = ".hf_bilstm-staging"
 WRITE_TEST_PREFIX = ".write-test-"  # a file made and removed at once to see that the folder is writable
 OWN_NAMES = (LOCK_NAME, MARKER_NAME, STAGING_NAME)  # bookkeeping, never pushed, never counted as content
 
+# The one list of what makes a model folder, by role: `hf-bilstm push` uploads the model, code, tokenizer and optional
+# files (and results); a new run into the folder replaces or removes every output file.
+MODEL_FILES = ("config.json", "model.safetensors")
+MODEL_NAMES = MODEL_FILES  # a folder holding one of these (or a shard, a checkpoint) holds a model
+CODE_FILES = ("configuration_bilstm.py", "modeling_bilstm.py")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+# data_schema.json: hf_bilstm.data_schema, the training data's columns, label form and problem type
+OPTIONAL_FILES = ("special_tokens_map.json", "added_tokens.json", "generation_config.json", "data_schema.json")
+RESULTS_FILES = ("all_results.json", "train_results.json", "eval_results.json", "test_results.json")
+SHARD = re.compile(r"^model-\d{5}-of-\d{5}\.safetensors$")
 # Every file either command puts in a finished folder. A new run into the folder replaces or removes all of them,
 # so no file of the previous run (a classifier's test_results.json under a language model) survives next to it.
 OUTPUT_FILES = (
-    "config.json",
-    "model.safetensors",
+    *MODEL_FILES,
     "model.safetensors.index.json",
-    "generation_config.json",
-    "configuration_bilstm.py",
-    "modeling_bilstm.py",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "added_tokens.json",
+    *CODE_FILES,
+    *TOKENIZER_FILES,
+    *OPTIONAL_FILES,
     "README.md",
-    "all_results.json",
-    "train_results.json",
-    "eval_results.json",
-    "test_results.json",
+    *RESULTS_FILES,
     "trainer_state.json",
     "training_args.bin",
     "pretraining_results.json",
-    "data_schema.json",  # hf_bilstm.data_schema: the training data's columns, label form and problem type
     "predict_results.tsv",  # predictions on a test split without labels
 )
-SHARD = re.compile(r"^model-\d{5}-of-\d{5}\.safetensors$")
-MODEL_NAMES = ("config.json", "model.safetensors")
 
 
 def _real(path: str) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .logs import get_logger
+from ..logs import get_logger
 
 logger = get_logger(__name__)
 

@@ -10,7 +10,6 @@ import dataclasses
 import json
 import math
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -18,12 +17,12 @@ import torch
 from datasets import Dataset, DatasetDict, concatenate_datasets
 from transformers import Trainer, TrainingArguments, set_seed
 
-from .arguments import FlagParser, given_flags
-from .configuration_bilstm import BiLSTMConfig
-from .data import PaddingCollator, load_raw_dataset, train_tokenizer_on
-from .divergence import check_finite_weights, loss_has_diverged
-from .errors import UsageError, exit_code_for
-from .flag_checks import (
+from ..arguments import FlagParser, given_flags
+from ..cards import DatasetSource, LanguageModelRun, write_language_model_card
+from ..configuration_bilstm import BiLSTMConfig
+from ..data import PaddingCollator, load_raw_dataset, train_tokenizer_on
+from ..errors import UsageError
+from ..flag_checks import (
     check_architecture,
     check_dataset_flag,
     check_number,
@@ -31,9 +30,10 @@ from .flag_checks import (
     check_training_numbers,
     local_path,
 )
-from .model_card import DatasetSource, LanguageModelRun, write_language_model_card
-from .modeling_bilstm import BiLSTMForPreTraining
-from .output_dir import OutputDir
+from ..folder import OutputDir
+from ..modeling_bilstm import BiLSTMForPreTraining
+from ..presets import pretraining_hardware_defaults
+from .divergence import check_finite_weights, loss_has_diverged
 from .time_budget import time_budget_from_flag
 
 RESULTS_FILE = "pretraining_results.json"
@@ -123,20 +123,9 @@ FIXED_TRAINING = dict(
 )
 
 
-def hardware_defaults(given: set[str]) -> dict:
-    """bf16 on GPUs that support it, pinned memory with CUDA; `--bf16 true` on a CPU gets the CPU's permission."""
-    cuda = torch.cuda.is_available()
-    defaults = {"dataloader_pin_memory": cuda}
-    if cuda and torch.cuda.is_bf16_supported() and not given & {"bf16", "fp16"}:
-        defaults["bf16"] = True
-    if not cuda and "bf16" in given:
-        defaults["use_cpu"] = True  # TrainingArguments refuses bf16 without a GPU unless told to use the CPU
-    return defaults
-
-
 def training_arguments(output_dir: str, **overrides) -> TrainingArguments:
     """The TrainingArguments a `hf-bilstm pretrain --output_dir OUTPUT_DIR` run uses, with `overrides` on top."""
-    settings = {**TRAINING_DEFAULTS, **hardware_defaults(set(overrides)), **overrides, **FIXED_TRAINING}
+    settings = {**TRAINING_DEFAULTS, **pretraining_hardware_defaults(set(overrides)), **overrides, **FIXED_TRAINING}
     settings.setdefault("per_device_eval_batch_size", settings["per_device_train_batch_size"])
     return TrainingArguments(output_dir=output_dir, **settings)
 
@@ -148,7 +137,7 @@ def make_parser(given: set[str] = frozenset()) -> FlagParser:
         description="Pretrain a bidirectional LSTM language model on unlabeled text. The defaults shown are those a "
         "run uses; any flag given wins over them.",
     )
-    parser.set_defaults(**TRAINING_DEFAULTS, **FIXED_TRAINING, **hardware_defaults(given))
+    parser.set_defaults(**TRAINING_DEFAULTS, **FIXED_TRAINING, **pretraining_hardware_defaults(given))
     return parser
 
 
@@ -316,13 +305,8 @@ def pretrain(args: PretrainingArguments, training_args: TrainingArguments, raw: 
         return _pretrain(args, training_args, raw, split_names, output)
 
 
-def _pretrain(args: PretrainingArguments, training_args, raw, split_names: list[str], output: OutputDir) -> dict:
-    start = time.perf_counter()
-    phases = {}
-    seed = training_args.seed
-    set_seed(seed)
-    if raw is None:
-        raw = load_raw_dataset(args.dataset)
+def heldout_split(raw, split_names: list[str], args: PretrainingArguments, seed: int):
+    """The texts of the pretraining splits (capped by --max_texts), split into training and held-out texts."""
     texts = pretraining_texts(raw, split_names, args.text_column)
     if args.max_texts is not None:
         if args.max_texts <= 0:
@@ -334,7 +318,17 @@ def _pretrain(args: PretrainingArguments, training_args, raw, split_names: list[
             "give a fraction in (0, 1) that leaves at least one held-out text."
         )
     parts = texts.train_test_split(test_size=args.validation_fraction, seed=seed)
-    train_texts, heldout_texts = parts["train"], parts["test"]
+    return parts["train"], parts["test"]
+
+
+def _pretrain(args: PretrainingArguments, training_args, raw, split_names: list[str], output: OutputDir) -> dict:
+    start = time.perf_counter()
+    phases = {}
+    seed = training_args.seed
+    set_seed(seed)
+    if raw is None:
+        raw = load_raw_dataset(args.dataset)
+    train_texts, heldout_texts = heldout_split(raw, split_names, args, seed)
 
     tick = time.perf_counter()
     tokenizer = train_tokenizer_on(
@@ -383,7 +377,16 @@ def _pretrain(args: PretrainingArguments, training_args, raw, split_names: list[
             "again; nothing was saved as a finished model."
         )
     check_finite_weights(model, training_args.learning_rate)
-    results = {
+    results = _results(args, training_args, split_names, train_texts, heldout_texts, num_tokens, tokenizer, model,
+                       eval_loss, train_output, initial, trainer, time_budget, start, phases)  # fmt: skip
+    _save(args, training_args, model, trainer, results, output)
+    return results
+
+
+def _results(args, training_args, split_names, train_texts, heldout_texts, num_tokens, tokenizer, model, eval_loss,
+             train_output, initial, trainer, time_budget, start, phases) -> dict:  # fmt: skip
+    """What a pretraining run records in pretraining_results.json and its card."""
+    return {
         "dataset": args.dataset,
         "splits": split_names,
         "texts": len(train_texts),
@@ -404,6 +407,10 @@ def _pretrain(args: PretrainingArguments, training_args, raw, split_names: list[
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "arguments": {**asdict(args), **{k: training_args.to_dict()[k] for k in RECORDED_TRAINING_ARGS}},
     }
+
+
+def _save(args, training_args, model, trainer, results: dict, output: OutputDir) -> None:
+    """The language model, its tokenizer, results and card into the output folder, all at once."""
     # Kept in the config so that a classifier fine-tuned from this folder carries where its encoder came from.
     model.config.pretraining = {k: results[k] for k in ("dataset", "splits", "train_tokens", "lm_perplexity")}
     # Saved into a staging folder, then moved into place: a save that fails leaves the previous folder as it was.
@@ -417,22 +424,3 @@ def _pretrain(args: PretrainingArguments, training_args, raw, split_names: list[
     card_path = os.path.join(staging, "README.md")
     write_language_model_card(training_args.output_dir, LanguageModelRun(results, dataset), card_path)
     output.commit()
-    return results
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    output_dir = "--output_dir"
-    try:
-        args, training_args = parse_args(argv)
-        output_dir = training_args.output_dir
-        results = pretrain(args, training_args)
-    except Exception as error:  # only usage errors and writes that ran out of room are answered; the rest propagates
-        return exit_code_for("hf-bilstm pretrain", error, output_dir)
-    print(json.dumps({k: results[k] for k in ("lm_perplexity", "train_tokens", "steps", "seconds")}, indent=2))
-    print(f"Saved the language model to {output_dir}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -49,6 +49,8 @@ LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanis
 class CardError(ValueError):
     """A card that cannot be completed as it is (its metadata is not YAML); the message says how to fix it."""
 
+    exit_code = 2  # answered like a usage error (hf_bilstm.errors.exit_code_for)
+
 
 # ------------------------------------------------------------------------------------------------ the dataset
 @dataclass
@@ -542,6 +544,27 @@ def complete_card(
     for key, value in (("library_name", "transformers"), ("pipeline_tag", "text-classification")):
         if not getattr(data, key, None):
             added[key] = value
+    added.update(_license_and_dataset(data, folder, license, dataset))
+    datasets = added.get("datasets") or data.datasets
+    if not data.eval_results and datasets:
+        results = _results_from_json(folder)
+        if results:
+            data.model_name = data.model_name or repo_id.split("/")[1]
+            data.eval_results = eval_results(results, datasets[0])
+            added["model-index"] = True
+        else:
+            logger.warning(f"{folder} has no test/eval results JSON, so the card gets no model-index (metrics).")
+    if not added:
+        return text if body == card.text else f"---\n{data.to_yaml()}\n---\n{body}"
+    for key, value in added.items():
+        if key != "model-index":
+            setattr(data, key, value)
+    return str(ModelCard(f"---\n{data.to_yaml()}\n---\n{body}"))
+
+
+def _license_and_dataset(data, folder: Path, license: str | None, dataset: str | None) -> dict:
+    """The `license` and `datasets` a card lacks, from the flags (or its model-index); a warning for each left out."""
+    added = {}
     if not data.license:
         if license:
             added["license"] = license
@@ -564,21 +587,7 @@ def complete_card(
                 f"{folder}/README.md names no Hub dataset, so the pushed card has no `datasets` nor model-index; "
                 "pass --dataset (e.g. --dataset stanfordnlp/imdb) to name the one it was trained on."
             )
-    datasets = added.get("datasets") or data.datasets
-    if not data.eval_results and datasets:
-        results = _results_from_json(folder)
-        if results:
-            data.model_name = data.model_name or repo_id.split("/")[1]
-            data.eval_results = eval_results(results, datasets[0])
-            added["model-index"] = True
-        else:
-            logger.warning(f"{folder} has no test/eval results JSON, so the card gets no model-index (metrics).")
-    if not added:
-        return text if body == card.text else f"---\n{data.to_yaml()}\n---\n{body}"
-    for key, value in added.items():
-        if key != "model-index":
-            setattr(data, key, value)
-    return str(ModelCard(f"---\n{data.to_yaml()}\n---\n{body}"))
+    return added
 
 
 def _results_from_json(folder: Path) -> list[tuple[str, str, float]]:

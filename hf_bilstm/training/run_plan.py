@@ -1,11 +1,13 @@
 """What `hf-bilstm train` is about to do, said before it does it: the plan block and a measured time estimate."""
 
+import os
 import time
 
 import torch
 from transformers import TrainerCallback
 
-from .logs import get_logger
+from ..cpu_threads import describe as describe_wait_policy
+from ..logs import get_logger
 
 logger = get_logger(__name__)
 
@@ -13,6 +15,13 @@ logger = get_logger(__name__)
 SLOW_RUN_SECONDS = 3600.0
 # Throughput is measured after the first step (which pays one-time costs) over at least this long or this many steps.
 MEASURE_SECONDS, MEASURE_STEPS = 10.0, 20
+# Each preset's training speed through the Trainer on the project's 2-core CPU (AMD EPYC, torch 2.13, 2 threads, idle,
+# fp32), real tokens/s over the first 30 steps: benchmarks/results/2026-12-04-cpu-training.json (tutorial, base,
+# cpu) and the run plan's own estimate in 2026-12-04-cpu-preset-cpu-best.json (cpu-best's student).
+REFERENCE_THREADS = 2
+REFERENCE_TOKENS_PER_SECOND = {"tutorial": 34_000, "base": 13_150, "cpu": 40_600, "cpu-best": 27_800}
+# Measured this many times below the reference (scaled to this run's threads): a collapse, not a slower CPU.
+COLLAPSE_FACTOR = 3.0
 
 
 def minutes(seconds: float) -> str:
@@ -31,12 +40,24 @@ class RunPlanCallback(TrainerCallback):
         splits: split name → number of rows.
         train_tokens: real (non-padding) tokens in one epoch of the training split.
         faster_preset: what to suggest when a CPU run is too slow (`None`: nothing faster).
+        reference: the preset's tokens/s on the reference CPU (`REFERENCE_TOKENS_PER_SECOND`), when this run trains
+            the preset's model as it is; a CPU run measured `COLLAPSE_FACTOR` times below it gets a warning naming
+            the likely cause (other processes on the cores) and the fix.
     """
 
-    def __init__(self, preset, preset_reason: str, splits: dict, train_tokens: int, faster_preset: str | None = None):
+    def __init__(
+        self,
+        preset,
+        preset_reason: str,
+        splits: dict,
+        train_tokens: int,
+        faster_preset: str | None = None,
+        reference: float | None = None,
+    ):
         self.preset, self.preset_reason, self.splits = preset, preset_reason, splits
         self.train_tokens, self.faster_preset = train_tokens, faster_preset
-        self._start = None  # (time, step, tokens seen) after the first step
+        self.reference = reference
+        self._start = None  # (time, step, tokens seen, CPU seconds: this process, the whole machine) after step 1
         self._estimated = False
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
@@ -49,7 +70,7 @@ class RunPlanCallback(TrainerCallback):
         reason = f"  ({self.preset_reason})" if self.preset_reason else ""
         lines = [f"preset: {self.preset or 'none (--model_name_or_path)'}{reason}"]
         if on_cpu:
-            where = f"CPU, {torch.get_num_threads()} threads"
+            where = f"CPU, {torch.get_num_threads()} threads, {describe_wait_policy()}"
         else:
             where = f"{device} ({torch.cuda.get_device_name(device)})"
         lines.append(f"device: {where}; precision: {precision}")
@@ -74,9 +95,9 @@ class RunPlanCallback(TrainerCallback):
             return
         now, tokens = time.perf_counter(), state.num_input_tokens_seen
         if self._start is None:
-            self._start = (now, state.global_step, tokens)
+            self._start = (now, state.global_step, tokens, time.process_time(), machine_cpu_seconds())
             return
-        started, first_step, first_tokens = self._start
+        started, first_step, first_tokens, own_cpu, machine_cpu = self._start
         steps = state.global_step - first_step
         if now - started < MEASURE_SECONDS and steps < MEASURE_STEPS and state.global_step < state.max_steps:
             return
@@ -100,3 +121,51 @@ class RunPlanCallback(TrainerCallback):
                 f"hf-bilstm train: warning: this run needs over {minutes(SLOW_RUN_SECONDS)} on this CPU.{faster} "
                 "shorter texts (--max_length), fewer epochs or a GPU are faster."
             )
+        if args.device.type == "cpu" and counted and self.reference:
+            measured = (tokens - first_tokens) / elapsed
+            others = other_processes_cores(elapsed, time.process_time() - own_cpu, machine_cpu)
+            line = collapse_line(measured, self.reference, torch.get_num_threads(), others)
+            if line:
+                logger.warning(line)
+
+
+def machine_cpu_seconds() -> float | None:
+    """CPU seconds spent by every process on the machine since boot (Linux /proc/stat); None where unknown."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            fields = handle.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    # user nice system idle iowait irq softirq steal ...: busy = all but idle and iowait
+    ticks = [int(value) for value in fields[1:9]]
+    busy = sum(ticks) - ticks[3] - ticks[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def other_processes_cores(elapsed: float, own_cpu: float, machine_cpu_start: float | None) -> float | None:
+    """How many cores other processes kept busy over the last `elapsed` seconds (None where unknown)."""
+    now = machine_cpu_seconds()
+    if now is None or machine_cpu_start is None or elapsed <= 0:
+        return None
+    return max(now - machine_cpu_start - own_cpu, 0.0) / elapsed
+
+
+def collapse_line(measured: float, reference: float, threads: int, others: float | None) -> str | None:
+    """One warning line when `measured` tokens/s is `COLLAPSE_FACTOR` times below the preset's `reference` (scaled
+    to `threads`, up to the reference's 2), with the likely cause and the fix; None otherwise."""
+    expected = reference * min(threads, REFERENCE_THREADS) / REFERENCE_THREADS
+    if measured * COLLAPSE_FACTOR > expected:
+        return None
+    cores = os.cpu_count() or 1
+    seen = f" (other processes kept {others:.1f} of {cores} cores busy)" if others is not None else ""
+    if os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE" or "GOMP_SPINCOUNT" in os.environ:
+        fix = "set OMP_WAIT_POLICY=PASSIVE before torch starts (torch's waiting threads spin otherwise), or"
+    else:
+        fix = "stop them, give this run fewer threads (--torch_threads 1), or"
+    return (
+        f"hf-bilstm train: warning: {measured:,.0f} tokens/s is {expected / measured:.0f}x below this preset's "
+        f"{expected:,.0f} on an idle {REFERENCE_THREADS}-core CPU: other processes are probably using the "
+        f"cores{seen}; {fix} train when the machine is free."
+    )

@@ -3,7 +3,7 @@
 onnxruntime`.
 
     from transformers import AutoTokenizer, pipeline
-    from hf_bilstm.onnx_runtime import ORTModelForSequenceClassification
+    from hf_bilstm.onnx.runtime import ORTModelForSequenceClassification
 
     model = ORTModelForSequenceClassification.from_pretrained("runs/bilstm-imdb", quantized=True)
     tokenizer = AutoTokenizer.from_pretrained("runs/bilstm-imdb")
@@ -25,10 +25,10 @@ import torch
 from transformers import PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from .configuration_bilstm import BiLSTMConfig
-from .cpu_threads import ORT_NO_SPINNING
-from .errors import UsageError
-from .problem_types import MULTI_LABEL, REGRESSION, problem_type_of
+from ..configuration_bilstm import BiLSTMConfig
+from ..cpu_threads import ORT_NO_SPINNING
+from ..errors import UsageError
+from ..problem_types import MULTI_LABEL, REGRESSION, problem_type_of
 
 ONNX_DIR = "onnx"
 FP32_FILE = "model.onnx"
@@ -209,22 +209,3 @@ class ORTModelForSequenceClassification(PreTrainedModel):
             else:
                 loss = torch.nn.functional.cross_entropy(logits.float(), labels.view(-1))
         return SequenceClassifierOutput(loss=loss, logits=logits)
-
-
-def load_onnx_classifier_folder(source: str, quantized: bool = False):
-    """`(ORT model, tokenizer)` of an exported folder (or Hub id), checked as `load_classifier_folder` checks."""
-    from transformers import AutoTokenizer
-
-    from .data import check_tokenizer_fits
-    from .model_loading import check_model_source
-
-    check_model_source(source)
-    model = ORTModelForSequenceClassification.from_pretrained(source, quantized=quantized)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
-    except (OSError, ValueError, TypeError) as error:
-        raise UsageError(f"{source!r}: its tokenizer cannot be loaded ({error}).") from error
-    check_tokenizer_fits(tokenizer, model.config, source)
-    if "token_type_ids" not in tokenizer.model_input_names:  # so that a text pair is refused, as by the torch model
-        tokenizer.model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
-    return model, tokenizer

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from .data import iter_texts
-from .errors import UsageError
+from ..data import iter_texts
+from ..errors import UsageError
 
 INSTALL_HINT = 'pip install -e ".[word2vec]"  (or: pip install gensim)'
 
@@ -89,32 +89,9 @@ def train_word_vectors(
             vector_size=dim, window=window, min_count=min_count, sg=1, negative=5, workers=workers, seed=seed
         )
         model.build_vocab(corpus_file=corpus)  # the file mode scales with workers; an iterator would hold the GIL
-        # One epoch per call, the learning rate decaying linearly over the planned epochs as a single call would
-        # decay it, so that a time budget can end training between epochs.
-        epochs_done, epoch_started = 0, time.time()
-        for epoch in range(epochs):
-            if epoch and max_seconds is not None:
-                last_epoch = time.time() - epoch_started
-                if time.time() - started + last_epoch > max_seconds:
-                    break
-            epoch_started = time.time()
-            model.train(
-                corpus_file=corpus,
-                total_words=model.corpus_total_words,
-                epochs=1,
-                start_alpha=_alpha(model, epoch / epochs),
-                end_alpha=_alpha(model, (epoch + 1) / epochs),
-            )
-            epochs_done += 1
+        epochs_done = _train_epochs(model, corpus, epochs, started, max_seconds)
+    vectors, found = _vectors_by_token_id(model, tokenizer, dim)
     vocab = len(tokenizer)
-    vectors = np.zeros((vocab, dim), dtype=np.float32)
-    found = np.zeros(vocab, dtype=bool)
-    special = set(tokenizer.all_special_ids)
-    for word, index in model.wv.key_to_index.items():
-        token_id = int(word)
-        if 0 <= token_id < vocab and token_id not in special:
-            vectors[token_id] = model.wv.vectors[index]
-            found[token_id] = True
     summary = {
         "tokens": tokens,
         "epochs": epochs_done,
@@ -126,6 +103,42 @@ def train_word_vectors(
         "seconds": round(time.time() - started, 1),
     }
     return vectors, found, summary
+
+
+def _train_epochs(model, corpus: str, epochs: int, started: float, max_seconds: float | None) -> int:
+    """Trains `model` on the corpus file epoch by epoch; returns how many epochs ran within `max_seconds`."""
+    # One epoch per call, the learning rate decaying linearly over the planned epochs as a single call would
+    # decay it, so that a time budget can end training between epochs.
+    epochs_done, epoch_started = 0, time.time()
+    for epoch in range(epochs):
+        if epoch and max_seconds is not None:
+            last_epoch = time.time() - epoch_started
+            if time.time() - started + last_epoch > max_seconds:
+                break
+        epoch_started = time.time()
+        model.train(
+            corpus_file=corpus,
+            total_words=model.corpus_total_words,
+            epochs=1,
+            start_alpha=_alpha(model, epoch / epochs),
+            end_alpha=_alpha(model, (epoch + 1) / epochs),
+        )
+        epochs_done += 1
+    return epochs_done
+
+
+def _vectors_by_token_id(model, tokenizer, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """word2vec's vectors (its words are token ids) as rows of an embedding; special tokens get none."""
+    vocab = len(tokenizer)
+    vectors = np.zeros((vocab, dim), dtype=np.float32)
+    found = np.zeros(vocab, dtype=bool)
+    special = set(tokenizer.all_special_ids)
+    for word, index in model.wv.key_to_index.items():
+        token_id = int(word)
+        if 0 <= token_id < vocab and token_id not in special:
+            vectors[token_id] = model.wv.vectors[index]
+            found[token_id] = True
+    return vectors, found
 
 
 def _alpha(model, progress: float) -> float:

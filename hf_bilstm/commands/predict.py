@@ -13,12 +13,13 @@ import math
 import os
 import sys
 
-from .arguments import FlagParser, option, positional, switch
-from .data_schema import DataSchema, load_schema
-from .errors import UsageError
-from .logs import get_logger, quiet_libraries
-from .model_loading import BACKEND_HELP, QUANTIZED_HELP, Backend, check_backend_flags, load_backend
-from .prediction_files import (
+from ..arguments import FlagParser, option, positional, switch
+from ..data_schema import DataSchema, load_schema
+from ..errors import UsageError
+from ..inference import load_classifier, predict
+from ..logs import get_logger, quiet_libraries
+from ..model_loading import BACKEND_HELP, QUANTIZED_HELP, Backend, check_backend_flags
+from ..prediction_files import (
     check_results_file,
     choose_text_columns,
     is_table,
@@ -27,8 +28,7 @@ from .prediction_files import (
     texts_of,
     write_results,
 )
-from .problem_types import MULTI_LABEL, answers, problem_type_of
-from .tokenization_bilstm import cut_for_tokenizer
+from ..problem_types import MULTI_LABEL, problem_type_of
 
 logger = get_logger(__name__)
 
@@ -248,53 +248,6 @@ def read_predict_table(args, schema: DataSchema) -> dict[str, list]:
     return table
 
 
-def load_classifier(model: str, device: str | None = None, backend: str = "torch", quantized: bool = False):
-    """A text-classification pipeline on a model folder; texts longer than the model's limit are cut, not refused."""
-    from transformers import pipeline
-
-    # Loaded and checked here rather than by pipeline(), which buries a loading error in a ValueError full of
-    # tracebacks and accepts weights that do not match the model (hf_bilstm.model_loading).
-    loaded, tokenizer = load_backend(model, device, backend, quantized)
-    return pipeline("text-classification", model=loaded, tokenizer=tokenizer, device=loaded.device)
-
-
-def predict(classifier, texts: list[str], batch_size: int = 32, threshold: float | None = None) -> list[dict]:
-    """One answer per text, in the order given (`hf_bilstm.problem_types.answers`: `{"label", "score"}`,
-    `{"labels", "scores"}` or `{"score"}`); a text that is not a `str` is refused, naming it."""
-    for number, text in enumerate(texts, 1):
-        if not isinstance(text, str):
-            raise TypeError(
-                f"text #{number} is {type(text).__name__}, not str; decode bytes first (data.decode('utf-8')) and "
-                "drop or fill missing texts."
-            )
-    # Cut before tokenizing (same tokens as truncating the whole text): memory is set by the batch, not the input.
-    texts = [cut_for_tokenizer(text, classifier.tokenizer) for text in texts]
-    # Batches of similar lengths waste no recurrent steps on padding (up to 1.4x faster on IMDB on a CPU, see
-    # scripts/benchmark_cpu_inference.py); the model's answers do not depend on the batch, so only speed changes.
-    order = sorted(range(len(texts)), key=lambda index: len(texts[index]), reverse=True)
-    in_order = [None] * len(texts)
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        for index, result in zip(rows, classify_batch(classifier, [texts[index] for index in rows], threshold)):
-            in_order[index] = result
-    return in_order
-
-
-def classify_batch(classifier, texts: list[str], threshold: float | None = None) -> list[dict]:
-    """The answers for `texts` as one batch, whatever the model (PyTorch or ONNX Runtime).
-
-    `classifier(texts, batch_size=...)` calls the tokenizer once per text, then pads and unbatches in Python; one call
-    of the fast tokenizer on the whole batch gives the same ids with less Python per text (the same for every backend,
-    so backends compare like with like). The pipeline's own `forward` (device, inference mode) stays; the logits are
-    read as the pipeline reads them for the model's problem type (softmax, sigmoid with a threshold, or none).
-    """
-    tokenizer = classifier.tokenizer
-    inputs = tokenizer(texts, truncation=True, padding=True, return_tensors="pt")
-    model_inputs = {name: inputs[name] for name in tokenizer.model_input_names if name in inputs}
-    logits = classifier.forward(model_inputs)["logits"]
-    return answers(classifier.model.config, logits.float().cpu().numpy(), threshold)
-
-
 def answer_line(text: str, answer: dict, as_json: bool) -> str:
     """One printed line: label<TAB>score, labels<TAB>scores (comma-separated) or score; or a JSON object."""
     if as_json:
@@ -341,47 +294,50 @@ def _not_finite(answer: dict) -> float | None:
     return next((score for score in answer.get("scores", [answer.get("score")]) if not math.isfinite(score)), None)
 
 
-def main(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
-    args = make_parser().parse_command(sys.argv[1:] if argv is None else argv)
+def run(argv: list[str], stdin=None, stdout=None) -> int:
+    args = make_parser().parse_command(argv)
     stdout = sys.stdout if stdout is None else stdout
     with quiet_libraries(args.verbose):
         return _main(args, stdin, stdout)
 
 
 def _main(args, stdin, stdout) -> int:
-    try:
-        if args.batch_size < 1:
-            raise UsageError(f"--batch_size must be a positive number of texts, but it was {args.batch_size}.")
-        device = check_backend_flags(args)
-        if args.output_file is not None:
-            extension = check_results_file(args.output_file, args.overwrite, [args.file])
-        classifier = load_classifier(args.model, device, args.backend, args.quantized)
-        schema = load_schema(args.model, classifier.model.config)
-        check_threshold(args, classifier.model.config)
-        texts, inputs = read_inputs(args, stdin, schema)
-        threshold = schema.threshold if args.threshold is None else args.threshold
-        results = predict(classifier, texts, args.batch_size, threshold)
-        for number, result in enumerate(results, 1):
-            bad = _not_finite(result)
-            if bad is not None:  # refused weights make this unreachable; JSON has no NaN
-                raise UsageError(
-                    f"the model gave the score {bad} for text {number}; its weights are broken. Train or save the "
-                    "model again."
-                )
-        if args.output_file is not None:
-            try:
-                write_results(args.output_file, results_text(result_columns(inputs, results), extension))
-            except OSError as error:
-                raise UsageError(f"--output_file {args.output_file!r} cannot be written ({error}).") from error
-            lines = [f"hf-bilstm predict: wrote {len(results)} predictions to {args.output_file}."]
-        else:
-            lines = [answer_line(text, result, args.json) for text, result in zip(texts, results)]
-    except UsageError as error:
-        print(f"hf-bilstm predict: error: {error}", file=sys.stderr)
-        return 2
+    if args.batch_size < 1:
+        raise UsageError(f"--batch_size must be a positive number of texts, but it was {args.batch_size}.")
+    device = check_backend_flags(args)
+    if args.output_file is not None:
+        extension = check_results_file(args.output_file, args.overwrite, [args.file])
+    classifier = load_classifier(args.model, device, args.backend, args.quantized)
+    schema = load_schema(args.model, classifier.model.config)
+    check_threshold(args, classifier.model.config)
+    texts, inputs = read_inputs(args, stdin, schema)
+    threshold = schema.threshold if args.threshold is None else args.threshold
+    results = predict(classifier, texts, args.batch_size, threshold)
+    for number, result in enumerate(results, 1):
+        bad = _not_finite(result)
+        if bad is not None:  # refused weights make this unreachable; JSON has no NaN
+            raise UsageError(
+                f"the model gave the score {bad} for text {number}; its weights are broken. Train or save the "
+                "model again."
+            )
+    if args.output_file is not None:
+        try:
+            write_results(args.output_file, results_text(result_columns(inputs, results), extension))
+        except OSError as error:
+            raise UsageError(f"--output_file {args.output_file!r} cannot be written ({error}).") from error
+        lines = [f"hf-bilstm predict: wrote {len(results)} predictions to {args.output_file}."]
+    else:
+        lines = [answer_line(text, result, args.json) for text, result in zip(texts, results)]
     for line in lines:
         print(line, file=stdout)
     return 0
+
+
+def main(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
+    """`hf-bilstm predict`; hf_bilstm.cli turns what goes wrong into one line and an exit code."""
+    from ..cli import run_command
+
+    return run_command("predict", sys.argv[1:] if argv is None else argv, stdin=stdin, stdout=stdout)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import sys
 import torch
 from torch import nn
 
-from .modeling_bilstm import BiLSTMForSequenceClassification
+from ..modeling_bilstm import BiLSTMForSequenceClassification
 
 EXPORTER_PREFIX = "exported with: "
 OPSET = 18
@@ -233,7 +233,7 @@ def _runs_at_other_shapes(model: BiLSTMForSequenceClassification, path: str) -> 
     """Whether the file at `path` gives `model`'s logits at batch sizes and lengths other than the export example's."""
     import onnxruntime
 
-    from .onnx_runtime import session_options
+    from .runtime import session_options
 
     try:
         session = onnxruntime.InferenceSession(path, session_options(onnxruntime), providers=["CPUExecutionProvider"])
@@ -277,8 +277,8 @@ def export(model: BiLSTMForSequenceClassification, path: str) -> str:
     return EXPORTER
 
 
-if __name__ == "__main__":  # python -m hf_bilstm.onnx_graph FOLDER OUT.onnx (run by hf-bilstm export)
-    from .model_loading import load_classifier_folder
+if __name__ == "__main__":  # python -m hf_bilstm.onnx.graph FOLDER OUT.onnx (run by hf-bilstm export)
+    from ..model_loading import load_classifier_folder
 
     loaded, _ = load_classifier_folder(sys.argv[1], "cpu")
     print(EXPORTER_PREFIX + export(loaded, sys.argv[2]))

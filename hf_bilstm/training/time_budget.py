@@ -10,7 +10,7 @@ import time
 
 from transformers import TrainerCallback
 
-from .errors import UsageError
+from ..errors import UsageError
 
 
 class TimeBudgetCallback(TrainerCallback):

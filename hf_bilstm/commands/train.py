@@ -1,0 +1,50 @@
+"""`hf-bilstm train`: a dataset in, a complete and documented model folder out, with the stock `Trainer`.
+
+Arguments are `ModelArguments` + `DataArguments` (hf_bilstm.arguments) plus every stock `TrainingArguments` flag (HF
+example spellings; dash spellings work too). A preset (hf_bilstm.presets) fills in whatever the user did not give.
+`--preset cpu-best` is a recipe of several runs (hf_bilstm.training.distillation); every other preset is one run
+(hf_bilstm.training.trainer).
+"""
+
+import shlex
+import sys
+import time
+
+from ..arguments import parse_args
+from ..logs import show_progress
+from ..presets import DISTILLED_PRESET, PRESETS
+from ..training.distillation import train_distilled
+from ..training.run_plan import minutes
+from ..training.trainer import train
+
+
+def run_training(model_args, data_args, training_args, command: str) -> dict:
+    """One run, or the phases of a taught recipe (each a `train()` of its own); all metrics of the final model."""
+    if model_args.preset == DISTILLED_PRESET:
+        return train_distilled(model_args, data_args, training_args, command, PRESETS[DISTILLED_PRESET].distillation)
+    return train(model_args, data_args, training_args, command=command)
+
+
+def run(argv: list[str]) -> int:
+    show_progress()  # the plan, the time estimate, the word vectors: a long command says what it is doing
+    started = time.time()
+    model_args, data_args, training_args = parse_args(argv)
+    output_dir = training_args.output_dir
+    metrics = run_training(model_args, data_args, training_args, shlex.join(["hf-bilstm", "train", *argv]))
+    if training_args.process_index == 0:
+        shown = [f"{split}_{name}" for split in ("eval", "test") for name in ("accuracy", "f1_micro", "f1", "pearson")]
+        scores = ", ".join(f"{key} {metrics[key]:.4f}" for key in shown if key in metrics)
+        took = minutes(time.time() - started)
+        print(f"hf-bilstm train: done in {took} ({scores}); the model is in {output_dir}", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`hf-bilstm train`; hf_bilstm.cli turns what goes wrong into one line and an exit code."""
+    from ..cli import run_command
+
+    return run_command("train", sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

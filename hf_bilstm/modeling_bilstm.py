@@ -787,6 +787,26 @@ class BiLSTMForPreTraining(BiLSTMPreTrainedModel):
         logits = self._scores(states[keep], projection)  # (n_targets, lm_vocab_size)
         return nn.functional.cross_entropy(logits.float(), targets[keep])
 
+    def _align_labels(self, labels: torch.Tensor, mask: torch.Tensor, order: torch.Tensor | None) -> torch.Tensor:
+        """`labels` checked, moved with the inputs' re-alignment (`order`), -100 off the text, rare words as unk."""
+        if tuple(labels.shape) != tuple(mask.shape) and not (mask.shape[1] == 1 and labels.shape[1] == 0):
+            raise ValueError(f"labels have shape {tuple(labels.shape)} but the inputs have {tuple(mask.shape)}.")
+        labels = labels.to(mask.device)
+        if labels.shape[1] != mask.shape[1]:  # an empty text was widened to one padding step
+            labels = labels.new_full(mask.shape, -100)
+        if order is not None:
+            labels = labels.gather(1, order)
+        labels = labels.masked_fill(~mask, -100)
+        high = int(labels.max()) if labels.numel() and checks_inputs(self.config, labels) else -100
+        if high >= self.config.vocab_size or (
+            checks_inputs(self.config, labels) and bool(((labels < 0) & (labels != -100)).any())
+        ):
+            raise ValueError(
+                f"labels must be token ids in [0, {self.config.vocab_size}) or -100, but they hold "
+                f"{labels[(labels >= self.config.vocab_size) | ((labels < 0) & (labels != -100))][0].item()}."
+            )
+        return torch.where(labels >= self.lm_vocab_size, getattr(self.config, "unk_token_id", 1), labels)
+
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -812,23 +832,7 @@ class BiLSTMForPreTraining(BiLSTMPreTrainedModel):
         # Right-align first so that "next" and "previous" mean the neighbouring text token whatever the padding.
         input_ids, mask, inputs_embeds, order = self.bilstm._prepare(input_ids, attention_mask, inputs_embeds)
         if labels is not None:
-            if tuple(labels.shape) != tuple(mask.shape) and not (mask.shape[1] == 1 and labels.shape[1] == 0):
-                raise ValueError(f"labels have shape {tuple(labels.shape)} but the inputs have {tuple(mask.shape)}.")
-            labels = labels.to(mask.device)
-            if labels.shape[1] != mask.shape[1]:  # an empty text was widened to one padding step
-                labels = labels.new_full(mask.shape, -100)
-            if order is not None:
-                labels = labels.gather(1, order)
-            labels = labels.masked_fill(~mask, -100)
-            high = int(labels.max()) if labels.numel() and checks_inputs(self.config, labels) else -100
-            if high >= self.config.vocab_size or (
-                checks_inputs(self.config, labels) and bool(((labels < 0) & (labels != -100)).any())
-            ):
-                raise ValueError(
-                    f"labels must be token ids in [0, {self.config.vocab_size}) or -100, but they hold "
-                    f"{labels[(labels >= self.config.vocab_size) | ((labels < 0) & (labels != -100))][0].item()}."
-                )
-            labels = torch.where(labels >= self.lm_vocab_size, getattr(self.config, "unk_token_id", 1), labels)
+            labels = self._align_labels(labels, mask, order)
         if output_hidden_states is None:
             output_hidden_states = self.config.output_hidden_states
         # With hidden states, the encoder gives them at the caller's positions; the losses read the aligned states.

@@ -58,11 +58,15 @@ def run_child(setting: dict) -> dict:
 
     try:
         from hf_bilstm.presets import PRESETS
-    except ImportError:  # before the presets had a module of their own
+
+        base = PRESETS["base"].model
+    except ImportError:  # before the presets had a module of their own (plain dicts then)
         from hf_bilstm.training import PRESETS
 
+        base = PRESETS["base"]["model"]
+
     torch.manual_seed(0)
-    model_args = PRESETS["base"]["model"] if not setting["tiny"] else {"embedding_dim": 16, "hidden_size": 8}
+    model_args = base if not setting["tiny"] else {"embedding_dim": 16, "hidden_size": 8}
     sizes = {"vocab_size": 50_000 if not setting["tiny"] else 500, **model_args, "num_layers": setting["num_layers"]}
     config = BiLSTMConfig(**sizes, rnn_implementation="padded", id2label={0: "neg", 1: "pos"})
     model = BiLSTMForSequenceClassification(config).train()

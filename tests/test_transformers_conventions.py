@@ -13,7 +13,8 @@ from helpers import TINY, write_toy_dataset
 from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification
 
-from hf_bilstm import BiLSTMConfig, BiLSTMForPreTraining, BiLSTMForSequenceClassification, BiLSTMModel, training
+from hf_bilstm import BiLSTMConfig, BiLSTMForPreTraining, BiLSTMForSequenceClassification, BiLSTMModel
+from hf_bilstm.commands import train as train_cmd
 
 ARCHITECTURES = {
     "stacked": {"rnn_implementation": "padded"},
@@ -141,7 +142,7 @@ def test_train_flag_gradient_checkpointing_trains_the_same_weights(tmp_path):
     weights = []
     for flags in ([], ["--gradient_checkpointing", "true"]):
         out = str(tmp_path / f"run{len(weights)}")
-        assert training.main(common + ["--output_dir", out] + flags + quiet) == 0
+        assert train_cmd.main(common + ["--output_dir", out] + flags + quiet) == 0
         weights.append(load_file(os.path.join(out, "model.safetensors")))
     for name, tensor in weights[0].items():
         torch.testing.assert_close(weights[1][name], tensor, rtol=1e-5, atol=1e-6, msg=name)

@@ -189,8 +189,9 @@ class ModelArguments:
         default=DEFAULT_PRESET,
         metadata={
             "help": "Recipe to start from: 'auto' (default: 'base' on a GPU, 'cpu' otherwise), 'base' (best from "
-            "scratch, sized for a GPU), 'cpu' (sized for a laptop CPU), 'cpu-best' (the 'cpu' model taught by two "
-            "teachers on the unlabelled split: several phases, up to an hour on 2 cores) or 'tutorial'.",
+            "scratch, sized for a GPU), 'cpu' (sized for a laptop CPU), 'cpu-best' (the 'cpu' model taught by a "
+            "linear teacher on the dataset's unlabelled split: several phases, up to an hour on 2 cores) or "
+            "'tutorial'.",
             "choices": [AUTO_PRESET, *PRESETS],
         },
     )

@@ -75,7 +75,10 @@ class DatasetSource:
 
     @property
     def description(self) -> str:
-        """`stanfordnlp/imdb`, or `a local copy of stanfordnlp/imdb` / `a local copy of IMDB (…)`."""
+        """`stanfordnlp/imdb`, or `a local copy of stanfordnlp/imdb` / `a local copy of IMDB (…)`, or `the file
+        `train.csv`` for data given as files (--train_file, --dataset FILE)."""
+        if os.path.isfile(os.path.expanduser(self.given)) and not self.hub_id:
+            return f"the file {self.title}"
         return f"a local copy of {self.title}" if self.is_local else self.title
 
     @classmethod
@@ -244,10 +247,14 @@ class ClassifierRun:
     wall_seconds: float | None = None
     command: str = ""
     hub_model_id: str | None = None
-    problem_type: str = SINGLE_LABEL
+    problem_type: str | None = None  # None: the config's (hf_bilstm.data_schema's names)
     threshold: float = MULTI_LABEL_THRESHOLD  # multi-label: a label is predicted at or above this probability
-    # split -> label name -> {"precision", "recall", "f1", "support"} (classification; shown for the test split)
+    # split -> label -> {"precision", "recall", "f1", "support"} (hf_bilstm.metrics.per_class_table); without it the
+    # card reads the metrics' per-class keys
     per_class: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.problem_type = self.problem_type or self.config.get("problem_type") or SINGLE_LABEL
 
 
 def _card_metrics(run: ClassifierRun) -> tuple[tuple[str, str], ...]:
@@ -286,9 +293,16 @@ def _labels_line(run: ClassifierRun) -> str:
 
 
 def _per_class_section(run: ClassifierRun) -> str:
-    """Precision, recall and F1 of each class on the test split (else validation): what an average hides."""
-    for split in ("test", "validation"):
-        table = run.per_class.get(split)
+    """Precision, recall and F1 of each class (and its rows) on the test split, else validation: what an average
+    hides when classes are imbalanced. From `run.per_class`, else the metrics' `*_precision_<name>` keys."""
+    if run.problem_type == REGRESSION:
+        return ""
+    for split, prefix in (("test", "test"), ("validation", "eval")):
+        table = run.per_class.get(split) or {
+            name: {key: run.metrics.get(f"{prefix}_{key}_{name}") for key in ("precision", "recall", "f1")}
+            for name in run.label_names
+            if f"{prefix}_f1_{name}" in run.metrics
+        }
         if table:
             rows = [
                 f"| `{name}` | {_fmt(values.get('precision'))} | {_fmt(values.get('recall'))} | "
@@ -296,7 +310,8 @@ def _per_class_section(run: ClassifierRun) -> str:
                 for name, values in table.items()
             ]
             header = ["", f"Per class ({split} split):", "", "| label | precision | recall | F1 | rows |"]
-            return "\n".join([*header, "|---|---|---|---|---|", *rows, ""])
+            header.append("|---|---|---|---|---|")
+            return "\n".join([*header, *rows, ""])
     return ""
 
 

@@ -58,6 +58,11 @@ def header_looks_like_data(columns: list[str]) -> str | None:
     Why the column names read from a file's first row look like a row of data (None when they look like a header):
     a name that is a number (`1`, `0.5`), or a sentence (long, several words), is a cell, not a column name.
     """
+    names = [str(name).strip() for name in columns]
+    for name in names:  # pandas renames a repeated name `X` to `X.1`: a header names each column once
+        repeated = re.match(r"^(.*)\.\d+$", name)
+        if repeated and repeated.group(1) in names:
+            return f"{repeated.group(1)!r} is there twice"
     for name in columns:
         name = str(name).strip()
         if _NUMBER.match(name):
@@ -73,9 +78,14 @@ def load_file(path: str, column_names: list[str] | None = None, cache_dir: str |
         raise UsageError(f"{path!r}: no such file. Check the path of the data file.")
     builder, options = builder_for(path)
     options = dict(options)
+    kind = sniff_text_file(path) if builder == "text" else None
+    if kind == "tsv":  # a .txt file of tab-separated columns (GermEval's way) is a TSV file
+        builder, options = BUILDERS[".tsv"]
+        options = dict(options)
+        logger.warning(f"hf-bilstm: {path}: tab-separated columns; read as a TSV file.")
     if builder == "csv":
-        # Only an empty cell is missing: a text "NA" or "null" stays a text.
-        options.update(keep_default_na=False, na_values=[""])
+        # Only an empty cell is missing: a text "NA" or "null" stays a text; a byte-order mark is no part of a name.
+        options.update(keep_default_na=False, na_values=[""], encoding="utf-8-sig")
         if column_names:
             options["column_names"] = list(column_names)
     elif column_names:
@@ -94,6 +104,15 @@ def load_file(path: str, column_names: list[str] | None = None, cache_dir: str |
         else:
             fix = "Check that every row has as many cells as the first (quoted cells for texts with the separator)."
         raise UsageError(f"cannot read {path!r} ({str(cause).splitlines()[0][:200]}). {fix}") from error
+    if builder == "csv" and len(loaded.column_names) == 1 and ";" in loaded.column_names[0] and not column_names:
+        # a semicolon-separated "CSV" (spreadsheets in many locales write these): read it with its separator
+        logger.warning(f"hf-bilstm: {path}: columns separated by ';'; read with that separator.")
+        options["delimiter"] = ";"
+        loaded = load_dataset(builder, data_files={"train": path}, split="train", cache_dir=cache_dir, **options)
+    if kind == "fasttext":
+        loaded = loaded.map(_from_fasttext, batched=True, desc="Reading __label__ prefixes")
+        if all(len(found) == 1 for found in loaded["label"]):  # one label a line: single-label
+            loaded = loaded.map(lambda row: {"label": row["label"][0]}, desc="One label a line")
     if builder == "csv" and not column_names:
         why = header_looks_like_data(loaded.column_names)
         if why:
@@ -109,17 +128,30 @@ def load_file(path: str, column_names: list[str] | None = None, cache_dir: str |
     return loaded
 
 
-def split_of_file(path: str) -> str:
-    """The split a file's name names (`dev.tsv` → validation), as `datasets` reads a folder; train otherwise."""
-    stem = os.path.splitext(os.path.basename(path))[0].lower()
-    for part in re.split(r"[-._ 0-9]+", stem):
-        if part in ("train", "training"):
-            return "train"
-        if part in ("validation", "valid", "dev", "val"):
-            return "validation"
-        if part in ("test", "testing", "eval", "evaluation"):
-            return "test"
-    return "train"
+FASTTEXT_PREFIX = "__label__"
+
+
+def sniff_text_file(path: str) -> str:
+    """What a .txt file holds, from its first lines: `fasttext` (`__label__x text`), `tsv` (the same number of
+    tabs on every line) or `lines` (one text a line)."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        lines = [line.rstrip("\n") for _, line in zip(range(50), handle) if line.strip()]
+    if lines and all(line.startswith(FASTTEXT_PREFIX) for line in lines):
+        return "fasttext"
+    tabs = {line.count("\t") for line in lines}
+    if lines and len(tabs) == 1 and tabs != {0}:
+        return "tsv"
+    return "lines"
+
+
+def _from_fasttext(batch: dict) -> dict:
+    """fastText's `__label__a __label__b text` lines → `text` and `label` (a list when a line has several)."""
+    texts, labels = [], []
+    for line in batch["text"]:
+        tokens = line.split()
+        labels.append([t[len(FASTTEXT_PREFIX) :] for t in tokens if t.startswith(FASTTEXT_PREFIX)])
+        texts.append(" ".join(t for t in tokens if not t.startswith(FASTTEXT_PREFIX)))
+    return {"text": texts, "label": labels}
 
 
 def data_files_of_folder(folder: str) -> dict[str, list[str]] | None:

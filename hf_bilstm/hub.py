@@ -435,6 +435,6 @@ def usage_snippet(repo_id: str, commit_sha: str) -> str:
         "    from transformers import pipeline\n"
         f'    classifier = pipeline("text-classification", model="{repo_id}",\n'
         f'                          revision="{commit_sha}", trust_remote_code=True)\n'
-        '    classifier("A wonderful film!")\n\n'
+        '    classifier("The text to classify.")\n\n'
         "With hf_bilstm installed, `import hf_bilstm` first and trust_remote_code is not needed.\n"
     )

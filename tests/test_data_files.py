@@ -282,3 +282,25 @@ def test_a_file_that_is_not_utf8_or_only_texts_is_named_with_the_fix(tmp_path):
     texts.write_text("one text\nanother text\n")
     with pytest.raises(UsageError, match="holds texts only.*folder per class"):
         prepare_splits(load_raw_dataset(str(texts)), test_split=None)
+
+
+def test_fasttext_tab_separated_txt_semicolons_and_a_byte_order_mark_are_read(tmp_path):
+    fasttext = tmp_path / "train.txt"
+    fasttext.write_text("__label__pos great film\n__label__neg bad film\n__label__pos __label__funny a fine one\n")
+    rows_ = load_raw_dataset(str(fasttext))["train"]
+    assert rows_["text"] == ["great film", "bad film", "a fine one"] and rows_["label"][2] == ["pos", "funny"]
+    single = tmp_path / "single.txt"
+    single.write_text("__label__pos great film\n__label__neg bad film\n")
+    assert load_raw_dataset(str(single))["train"]["label"] == ["pos", "neg"]
+    tabs = tmp_path / "germeval.txt"  # GermEval's shape: a headerless TSV named .txt, with a repeated value
+    tabs.write_text("Ein Tweet hier\tOTHER\tOTHER\nNoch einer\tOFFENSE\tINSULT\n")
+    with pytest.raises(UsageError, match="no header.*'OTHER' is there twice"):
+        load_raw_dataset(str(tabs))
+    raw = load_raw_dataset(str(tabs), column_names=["text", "coarse", "fine"])
+    assert raw["train"]["coarse"] == ["OTHER", "OFFENSE"]
+    semicolons = tmp_path / "semi.csv"
+    semicolons.write_text("text;label\nhallo welt;a\ntschuess;b\n")
+    assert load_raw_dataset(str(semicolons))["train"].column_names == ["text", "label"]
+    bom = tmp_path / "bom.csv"
+    bom.write_text("text,label\nhello,a\nbye,b\n", encoding="utf-8-sig")
+    assert load_raw_dataset(str(bom))["train"].column_names == ["text", "label"]

@@ -166,8 +166,8 @@ def test_multi_label_and_regression_cards_show_their_own_metrics_and_model_index
     multi = run_record(
         "multi_label_classification",
         ["joy", "anger", "fear"],
-        {"test_f1_micro": 0.61, "test_f1": 0.52, "test_accuracy": 0.4, "test_loss": 0.3, "eval_f1_micro": 0.6},
-        per_class={"test": {"joy": {"precision": 0.7, "recall": 0.6, "f1": 0.646, "support": 12}}},
+        {"test_f1_micro": 0.61, "test_f1": 0.52, "test_accuracy": 0.4, "test_loss": 0.3, "eval_f1_micro": 0.6}
+        | {"test_precision_joy": 0.7, "test_recall_joy": 0.6, "test_f1_joy": 0.646},  # hf_bilstm.metrics' keys
     )
     card = model_card.build_classifier_card(str(tmp_path / "m"), multi)
     index = {(r.dataset_split, r.metric_type): r for r in card.data.eval_results}
@@ -175,7 +175,10 @@ def test_multi_label_and_regression_cards_show_their_own_metrics_and_model_index
     assert index[("test", "f1")].metric_config == "macro" and ("test", "accuracy") not in index
     assert "| split | rows | micro F1 | macro F1 | exact match | loss |" in card.text
     assert "| test | 20 | 0.6100 | 0.5200 | 0.4000 | 0.3000 |" in card.text
-    assert "| `joy` | 0.7000 | 0.6000 | 0.6460 | 12 |" in card.text
+    assert "| `joy` | 0.7000 | 0.6000 | 0.6460 | – |" in card.text and "`anger` |" not in card.text
+    multi.per_class = {"test": {"fear": {"precision": 0.5, "recall": 0.25, "f1": 0.3333, "support": 8}}}
+    card = model_card.build_classifier_card(str(tmp_path / "m"), multi)  # train's table, with each class's rows
+    assert "| `fear` | 0.5000 | 0.2500 | 0.3333 | 8 |" in card.text and "`joy` |" not in card.text
     assert "top_k=None" in card.text and 'if s["score"] >= 0.5' in card.text
     assert "As shipped" not in card.text  # the preset's IMDB figures are quoted only for a model of IMDB
     regression = run_record("regression", ["score"], {"test_mse": 0.04, "test_pearson": 0.71, "test_loss": 0.04})

@@ -24,12 +24,27 @@ KINDS = {
 }
 
 
+def train_briefly(model, tokenizer, scores, steps=80):
+    """A few Adam steps of regression on TEXTS, so that the model's scores spread out."""
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    batch = tokenizer(TEXTS, padding=True, truncation=True, return_tensors="pt")
+    target = torch.tensor(scores, dtype=torch.float32)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=target).loss.backward()
+        optimizer.step()
+    model.eval()
+
+
 @pytest.fixture(scope="module", params=list(KINDS))
 def exported(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(request.param)
-    model, _ = save_tiny_model(folder, seed=3, **KINDS[request.param])
+    model, tokenizer = save_tiny_model(folder, seed=3, **KINDS[request.param])
     with torch.no_grad():  # outputs away from 0, so that the threshold is not a coin toss between backends
-        model.classifier.out_proj.bias.copy_(torch.linspace(-1.0, 1.0, model.config.num_labels))
+        model.classifier.out_proj.bias.copy_(torch.tensor([-1.5, 1.5, 2.0][: model.config.num_labels]))
+    if request.param == "regression":  # scores that differ from text to text by more than int8's rounding
+        train_briefly(model, tokenizer, [(i % 5) / 4 for i in range(len(TEXTS))])
     model.save_pretrained(folder)
     assert export_cmd.main([str(folder)]) == 0
     return folder
@@ -75,3 +90,46 @@ def test_pipeline_over_onnx_reads_the_problem_type(exported):
     else:  # a sigmoid per label, not a softmax over them
         assert sorted(scores.values()) == pytest.approx(sorted(1 / (1 + np.exp(-logits))), abs=1e-5)
         assert sum(scores.values()) != pytest.approx(1.0, abs=1e-3)
+
+
+def test_int8_checks_read_a_data_file_with_the_problem_types_figure(exported, tmp_path):
+    """`export --quantize int8 --train_file A --test_file B`: the training's columns (data_schema.json), agreement on
+    validation carved from A as train carves it, and the problem type's test figure (micro F1, or Pearson) on B, in
+    the report and the card."""
+    import csv
+    import shutil
+
+    from hf_bilstm.data_schema import DataSchema, save_schema
+
+    folder = tmp_path / "model"
+    shutil.copytree(exported, folder)
+    (folder / "README.md").write_text("---\nlicense: mit\n---\n\n# model\n", encoding="utf-8")
+    problem_type = json.loads((folder / "config.json").read_text())["problem_type"]
+    # train: the texts the fixture's model learned from (validation is carved from them); test: other texts
+    files = {
+        "train.csv": [f"{t} {i}" for i, t in enumerate(TEXTS * 2)],
+        "test.csv": [f"{t} row {i}" for i, t in enumerate(TEXTS)],
+    }
+    for name, texts in files.items():
+        if problem_type == "regression":
+            header, rows = ["text", "score"], [(text, (i % 5) / 4) for i, text in enumerate(texts)]
+        else:
+            header, rows = ["text", "label"], [(t, "joy,fear" if i % 2 else "anger") for i, t in enumerate(texts)]
+        with open(tmp_path / name, "w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows([header, *rows])
+    if problem_type == "regression":
+        save_schema(str(folder), DataSchema(problem_type=problem_type, label_columns=["score"], label_names=["score"]))
+    else:
+        names = ["joy", "anger", "fear"]
+        save_schema(str(folder), DataSchema(problem_type=problem_type, label_separator=",", label_names=names))
+    argv = [str(folder), "--quantize", "int8", "--overwrite"]
+    argv += ["--train_file", str(tmp_path / "train.csv"), "--test_file", str(tmp_path / "test.csv")]
+    assert export_cmd.main(argv) == 0
+    int8 = json.loads((folder / "onnx" / "export_report.json").read_text())["int8"]
+    metric = "pearson" if problem_type == "regression" else "f1_micro"
+    assert int8["metric"] == metric and int8["test_samples"] == len(TEXTS) and int8["validation_samples"] > 0
+    assert f"fp32_test_{metric}" in int8 and abs(int8[f"fp32_test_{metric}"] - int8[f"test_{metric}"]) <= 0.005
+    if metric != "pearson":  # a score has no discrete answer: its agreement is reported, not a gate
+        assert int8["validation_agreement"] >= 0.99
+    card = (folder / "README.md").read_text()
+    assert ("| test Pearson" if metric == "pearson" else "| test micro F1") in card

@@ -135,7 +135,7 @@ def test_headerless_table_jsonl_and_plain_lines(regression_dir, tmp_path, capsys
     headerless = tmp_path / "scores.csv"
     headerless.write_text("a1,good film\na2,bad film\n", encoding="utf-8")
     out = tmp_path / "scores.jsonl"
-    argv = [regression_dir, "--file", str(headerless), "--column_names", "id,text", "--output_file", str(out)]
+    argv = [regression_dir, "--test_file", str(headerless), "--column_names", "id,text", "--output_file", str(out)]
     assert run(argv)[0] == 0
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in records] == ["a1", "a2"]

@@ -28,7 +28,7 @@ class ExportArguments:
     validation_fraction: float = option(0.1, "as given to hf-bilstm train")
     test_fraction: float = option(0.1, "as given to hf-bilstm train (carves test from a dataset without one)")
     seed: int = option(42, "as given to hf-bilstm train (carves validation)")
-    max_test_samples: int | None = option(None, "test reviews for the int8 check (all)")
+    max_test_samples: int | None = option(None, "test texts for the int8 check (all)")
     overwrite: bool = switch("replace onnx/ files that an export did not write")
 
 
@@ -38,7 +38,7 @@ def make_parser() -> FlagParser:
         prog="hf-bilstm export",
         description=(
             "Export a trained classifier folder to ONNX (FOLDER/onnx/model.onnx), checked against PyTorch; with "
-            "--quantize int8 also onnx/model_quantized.onnx, checked on validation and test reviews."
+            "--quantize int8 also onnx/model_quantized.onnx, checked on validation and test texts."
         ),
         formatter_class=argparse.HelpFormatter,  # the help texts state their defaults where it matters
     )

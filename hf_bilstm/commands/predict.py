@@ -44,6 +44,7 @@ class PredictArguments:
         "read texts from this file: one per line ('-' for stdin), or a table (.csv, .tsv, .jsonl, .json, .parquet) "
         "whose --text_column holds them",
     )
+    test_file: str | None = option(None, "the same as --file (the name evaluate and train use for a data file)")
     text_column: str | None = option(
         None, "column(s) of the texts in a table, a,b to join several (default: the training's, else 'text')"
     )
@@ -304,6 +305,10 @@ def run(argv: list[str], stdin=None, stdout=None) -> int:
 def _main(args, stdin, stdout) -> int:
     if args.batch_size < 1:
         raise UsageError(f"--batch_size must be a positive number of texts, but it was {args.batch_size}.")
+    if args.test_file is not None:
+        if args.file is not None:
+            raise UsageError("--file and --test_file name the same thing; give one of them.")
+        args.file = args.test_file
     device = check_backend_flags(args)
     if args.output_file is not None:
         extension = check_results_file(args.output_file, args.overwrite, [args.file])

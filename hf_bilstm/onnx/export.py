@@ -5,7 +5,7 @@ Checks, all run before any file lands in `onnx/`:
 - fp32: ONNX Runtime's logits equal PyTorch's to `FP32_TOLERANCE` on texts of many lengths, batched with padding on
   the right and on the left;
 - int8 (dynamic quantization of the recurrent and linear weights; embeddings stay fp32): the predicted labels agree
-  with fp32 on at least `MIN_INT8_AGREEMENT` of `AGREEMENT_REVIEWS` validation reviews (carved from train as
+  with fp32 on at least `MIN_INT8_AGREEMENT` of `AGREEMENT_TEXTS` validation texts (carved from train as
   `hf-bilstm train` carves them), and accuracy on the test split is within `MAX_INT8_ACCURACY_DROP` of fp32's.
 
 What was measured goes to `onnx/export_report.json` and to a section of the model card.
@@ -30,6 +30,7 @@ from ..errors import UsageError
 from ..flag_checks import check_dataset_flag, check_number, check_seed
 from ..logs import get_logger
 from ..model_loading import load_classifier_folder
+from ..problem_types import MULTI_LABEL, REGRESSION, SINGLE_LABEL, decisions, problem_type_of
 from .graph import EXPORTER_PREFIX
 from .runtime import (
     FP32_FILE,
@@ -45,9 +46,9 @@ from .runtime import (
 logger = get_logger(__name__)
 
 FP32_TOLERANCE = 1e-4
-AGREEMENT_REVIEWS = 2000
+AGREEMENT_TEXTS = 2000
 MIN_INT8_AGREEMENT = 0.99
-MAX_INT8_ACCURACY_DROP = 0.005
+MAX_INT8_ACCURACY_DROP = 0.005  # of the test figure: accuracy, micro F1 (multi-label) or Pearson (regression)
 CARD_SECTION = "## ONNX Runtime"  # the card section this command owns (replaced by the next export)
 CHECK_LENGTHS = (1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 512)
 
@@ -169,12 +170,12 @@ def write_card_section(folder: str, report: dict) -> None:
             "",
             "| | fp32 | int8 |",
             "|---|---|---|",
-            f"| test accuracy ({int8['test_samples']:,} reviews) | {int8['fp32_test_accuracy']:.4f} | "
-            f"{int8['test_accuracy']:.4f} |",
+            f"| test {METRIC_TITLES[int8['metric']]} ({int8['test_samples']:,} texts) | "
+            f"{int8['fp32_test_' + int8['metric']]:.4f} | {int8['test_' + int8['metric']]:.4f} |",
             f"| file size | {report['fp32']['bytes'] / 1e6:.1f} MB | {int8['bytes'] / 1e6:.1f} MB |",
             "",
-            f"The int8 labels agreed with fp32 on {int8['validation_agreement']:.2%} of "
-            f"{int8['validation_samples']:,} validation reviews.",
+            f"The int8 answers agreed with fp32 on {int8['validation_agreement']:.2%} of "
+            f"{int8['validation_samples']:,} validation texts.",
         ]
     lines += [
         "",
@@ -261,10 +262,43 @@ def _session(path: str):
     return onnxruntime.InferenceSession(path, session_options(onnxruntime), providers=["CPUExecutionProvider"])
 
 
+METRIC_TITLES = {"accuracy": "accuracy", "f1_micro": "micro F1", "pearson": "Pearson"}
+# The test figure int8 must keep (within MAX_INT8_ACCURACY_DROP of fp32's), for each problem type.
+INT8_TEST_METRIC = {SINGLE_LABEL: "accuracy", MULTI_LABEL: "f1_micro", REGRESSION: "pearson"}
+# Regression: int8 and fp32 agree on a text when their scores differ by at most this share of the fp32 scores' spread.
+REGRESSION_AGREEMENT = 0.1
+
+
+@torch.no_grad()
+def logits_of(model, tokenizer, encoded, batch_size: int = 64) -> np.ndarray:
+    """The logits (rows, num_labels) of every row of `encoded`, in its order (a torch or an ONNX Runtime model)."""
+    from ..inference import batches
+
+    logits = np.zeros((len(encoded), model.config.num_labels), dtype=np.float32)
+    for rows, batch in batches(tokenizer, encoded, batch_size):
+        inputs = {key: batch[key].to(model.device) for key in ("input_ids", "attention_mask")}
+        logits[rows] = model(**inputs).logits.float().cpu().numpy()
+    return logits
+
+
+def agreement(problem_type: str, fp32_logits: np.ndarray, int8_logits: np.ndarray) -> float:
+    """The share of texts on which int8 answers as fp32 does: the same label, the same set of labels (multi-label),
+    or a score within `REGRESSION_AGREEMENT` of the fp32 scores' standard deviation."""
+    fp32, int8 = decisions(problem_type, fp32_logits), decisions(problem_type, int8_logits)
+    if problem_type == REGRESSION:
+        same = np.abs(fp32 - int8) <= REGRESSION_AGREEMENT * max(float(fp32.std()), 1e-6)
+    elif problem_type == MULTI_LABEL:
+        same = np.all(fp32 == int8, axis=1)
+    else:
+        same = fp32 == int8
+    return float(np.mean(same)) if len(same) else 1.0
+
+
 def check_int8(args, model, tokenizer, fp32, int8) -> dict:
-    """Validation agreement and test accuracy of int8 against fp32; a UsageError when either check fails."""
+    """Agreement with fp32 on validation texts, and the test figure of int8 (accuracy, micro F1 or Pearson) against
+    fp32's; a UsageError when either check fails."""
     from ..data_schema import load_schema
-    from ..inference import predicted_labels
+    from ..metrics import metrics_for
 
     # the training's columns, label form and names (data_schema.json), unless the flags name other columns
     schema = load_schema(args.model, model.config)
@@ -281,7 +315,7 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
         ",".join(schema.text_columns),
         ",".join(schema.label_columns),
         validation_fraction=args.validation_fraction,
-        max_eval_samples=AGREEMENT_REVIEWS,
+        max_eval_samples=AGREEMENT_TEXTS,
         max_test_samples=args.max_test_samples,
         test_fraction=args.test_fraction,  # the data has no test split: carved as hf-bilstm train carved it
         seed=args.seed,
@@ -289,17 +323,17 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
         label_separator=schema.label_separator,
         label_names=None if schema.label_values is None else schema.label_names,
     )
-    validation = encode(splits.validation, tokenizer, schema.text_column, schema.label_column)
-    agreement = float(
-        np.mean(predicted_labels(fp32, tokenizer, validation) == predicted_labels(int8, tokenizer, validation))
-    )
-    logger.info(
-        f"hf-bilstm export: int8 labels agree with fp32 on {agreement:.2%} of {len(validation):,} validation reviews."
-    )
-    if agreement < MIN_INT8_AGREEMENT:
+    validation = encode(splits.validation, tokenizer, schema.text_column, None)  # agreement needs no labels
+    problem_type = problem_type_of(model.config)
+    share = agreement(problem_type, logits_of(fp32, tokenizer, validation), logits_of(int8, tokenizer, validation))
+    shown = f"{share:.2%} of {len(validation):,} validation texts"
+    logger.info(f"hf-bilstm export: int8 answers agree with fp32 on {shown}.")
+    # A score has no discrete answer to agree on: for regression the share is reported, and the gate is the test
+    # Pearson below.
+    if share < MIN_INT8_AGREEMENT and problem_type != REGRESSION:
         raise UsageError(
-            f"the int8 model's labels agree with fp32 on only {agreement:.2%} of {len(validation)} validation reviews "
-            f"(at least {MIN_INT8_AGREEMENT:.0%} needed), so it was not written. Export without --quantize."
+            f"the int8 model's answers agree with fp32 on only {shown} (at least {MIN_INT8_AGREEMENT:.0%} needed), "
+            "so it was not written. Export without --quantize."
         )
     if splits.test is None:
         raise UsageError(
@@ -308,22 +342,22 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
         )
     test = encode(splits.test, tokenizer, schema.text_column, schema.label_column)
     truth = np.asarray(test["labels"])
-    fp32_accuracy = float(np.mean(predicted_labels(fp32, tokenizer, test) == truth))
-    int8_accuracy = float(np.mean(predicted_labels(int8, tokenizer, test) == truth))
-    logger.info(
-        f"hf-bilstm export: test accuracy on {len(test):,} reviews: fp32 {fp32_accuracy:.4f}, "
-        f"int8 {int8_accuracy:.4f}."
-    )
-    if fp32_accuracy - int8_accuracy > MAX_INT8_ACCURACY_DROP:
+    metric = INT8_TEST_METRIC[problem_type]
+    fp32_figure = metrics_for(problem_type, logits_of(fp32, tokenizer, test), truth)[metric]
+    int8_figure = metrics_for(problem_type, logits_of(int8, tokenizer, test), truth)[metric]
+    figures = f"fp32 {fp32_figure:.4f}, int8 {int8_figure:.4f}"
+    logger.info(f"hf-bilstm export: test {metric} on {len(test):,} texts: {figures}.")
+    if fp32_figure - int8_figure > MAX_INT8_ACCURACY_DROP:
         raise UsageError(
-            f"int8 test accuracy {int8_accuracy:.4f} is {fp32_accuracy - int8_accuracy:.4f} below fp32's "
-            f"{fp32_accuracy:.4f} (at most {MAX_INT8_ACCURACY_DROP} allowed), so it was not written."
+            f"int8 test {metric} {int8_figure:.4f} is {fp32_figure - int8_figure:.4f} below fp32's {fp32_figure:.4f} "
+            f"(at most {MAX_INT8_ACCURACY_DROP} allowed), so it was not written."
         )
     return {
         "validation_samples": len(validation),
-        "validation_agreement": agreement,
+        "validation_agreement": share,
         "test_samples": len(test),
-        "fp32_test_accuracy": fp32_accuracy,
-        "test_accuracy": int8_accuracy,
-        "dataset": args.dataset,
+        "metric": metric,
+        f"fp32_test_{metric}": fp32_figure,
+        f"test_{metric}": int8_figure,
+        "dataset": args.test_file or args.train_file or args.dataset,
     }

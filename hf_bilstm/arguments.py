@@ -1,23 +1,12 @@
-"""Command-line arguments: `train`'s argument dataclasses, parsed once with the preset's values as the parser's
-defaults, and every check of them before any data is read; the parser all commands share.
+"""`hf-bilstm train`'s arguments: the dataclasses, parsed once with the preset's values as the parser's defaults
+(hf_bilstm.presets), and every check of them before any data is read. The parser itself is hf_bilstm.flag_parser."""
 
-`FlagParser` is `HfArgumentParser` (dataclasses → flags, both `--snake_case` and `--dash-case` spellings), extended
-with `positional()` and `switch()` fields, since HfArgumentParser makes every field a `--flag` taking a value. It
-refuses an unknown flag with exit 2 and one line such as
-`unrecognized argument --hiden_size (did you mean --hidden_size?)`, and accepts no abbreviations.
-"""
-
-import argparse
-import dataclasses
-import difflib
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 
 from transformers import HfArgumentParser, TrainingArguments
 
-from .cpu_threads import TORCH_THREADS_FLAG, apply_torch_threads, parse_torch_threads, take_torch_threads
 from .data import check_validation_split_name
 from .data_flags import check_data_flags
 from .errors import UsageError
@@ -29,6 +18,7 @@ from .flag_checks import (
     check_tokenizer_flags,
     check_training_numbers,
 )
+from .flag_parser import FlagParser, given_flags
 from .presets import (
     AUTO_PRESET,
     COMMON_TRAINING,
@@ -42,135 +32,6 @@ from .presets import (
     word_vectors_split_names,
 )
 from .training.finetuning import FineTuningArguments
-
-
-def closest_flag(given: str, known: list[str]) -> str | None:
-    """The real flag nearest to a misspelled `given` (`--hiden_size` → `--hidden_size`), or None if none is near."""
-    name = given.split("=", 1)[0]
-    # Compared in one spelling, answered in the user's: --hiden-size gets --hidden-size.
-    dashed = "-" in name[2:] and "_" not in name
-    candidates = {flag.replace("-", "_")[2:]: flag for flag in known if flag.startswith("--")}
-    match = difflib.get_close_matches(name.replace("-", "_")[2:], list(candidates), n=1, cutoff=0.6)
-    if not match:
-        return None
-    return "--" + (match[0].replace("_", "-") if dashed else match[0])
-
-
-class SuggestingParser:
-    """For `argparse.ArgumentParser` subclasses: an unknown flag is refused with a suggestion, errors in one line."""
-
-    def parse_known_args(self, args=None, namespace=None):
-        if getattr(self, "_intermixing", False) or not self._get_positional_actions():
-            namespace, extras = super().parse_known_args(args, namespace)
-        else:
-            # Texts may follow flags (`predict FOLDER --json "great film"`): plain argparse gives a `*` positional
-            # its (empty) share right after FOLDER and then refuses the text; intermixed parsing collects it.
-            self._intermixing = True
-            try:
-                namespace, extras = super().parse_known_intermixed_args(args, namespace)
-            finally:
-                self._intermixing = False
-        unknown = [token for token in extras if token.startswith("-") and token not in ("-", "--")]
-        if unknown:
-            described = []
-            for token in unknown:
-                guess = closest_flag(token, list(self._option_string_actions))
-                described.append(f"{token} (did you mean {guess}?)" if guess else token)
-            word = "argument" if len(unknown) == 1 else "arguments"
-            self.error(f"unrecognized {word} {', '.join(described)}")
-        return namespace, extras
-
-    def error(self, message: str):
-        # argparse prints the whole usage first; for `train` that is every TrainingArguments flag, pages of it.
-        self.exit(2, f"{self.prog}: error: {message}\nRun `{self.prog} --help` to see the flags.\n")
-
-
-def option(default, help: str) -> dataclasses.Field:
-    """A dataclass field for a `--flag` with its help text."""
-    return dataclasses.field(default=default, metadata={"help": help})
-
-
-def positional(help: str, **kwargs) -> dataclasses.Field:
-    """A dataclass field parsed as a positional argument (`predict FOLDER TEXT...`), which HfArgumentParser lacks."""
-    default = {"default_factory": list} if kwargs.get("nargs") in ("*", "+") else {}
-    return dataclasses.field(**default, metadata={"positional": True, "help": help, **kwargs})
-
-
-def switch(help: str) -> dataclasses.Field:
-    """A `bool` field given as a bare flag (`--json`), False unless written.
-
-    HfArgumentParser's bool flags take an optional value (`--json true`), so `predict FOLDER --json "great film"`
-    would read the text as that value and fail; a switch never takes the next word.
-    """
-    return dataclasses.field(default=False, metadata={"switch": True, "help": help})
-
-
-class FlagParser(SuggestingParser, HfArgumentParser):
-    """`HfArgumentParser` over dataclasses, without abbreviations, answering a misspelled flag with the closest.
-
-    Every command also takes `--torch_threads N` (torch's intra-op threads, applied once the command line parsed):
-    taken out of the arguments before the dataclasses see them, so no command's arguments carry it."""
-
-    def __init__(self, dataclass_types, **kwargs):
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(dataclass_types, **kwargs)
-        # For --help and misspelling suggestions only (SUPPRESS: never in the namespace); parsed by take_torch_threads.
-        self.add_argument(
-            TORCH_THREADS_FLAG,
-            TORCH_THREADS_FLAG.replace("_", "-"),
-            default=argparse.SUPPRESS,
-            metavar="N",
-            help="torch's CPU threads for this run (default: torch's, i.e. OMP_NUM_THREADS or one per core). Threads "
-            "sleep while they wait (OMP_WAIT_POLICY=PASSIVE unless you set it), so a busy core slows a run ~1.3x, "
-            "not 10-36x.",
-        )
-
-    @staticmethod
-    def _parse_dataclass_field(parser, field: dataclasses.Field):
-        metadata = dict(field.metadata)
-        if metadata.pop("positional", False):
-            parser.add_argument(field.name, **metadata)
-        elif metadata.pop("switch", False):
-            spellings = dict.fromkeys([f"--{field.name}", f"--{field.name.replace('_', '-')}"])
-            parser.add_argument(*spellings, action="store_true", **metadata)
-        else:
-            HfArgumentParser._parse_dataclass_field(parser, field)
-
-    def parse_args_into_dataclasses(self, args=None, return_remaining_strings=False, **kwargs):
-        args, threads = take_torch_threads(list(sys.argv[1:] if args is None else args))
-        if threads is not None:
-            try:
-                threads = parse_torch_threads(threads)
-            except ValueError as error:
-                self.error(str(error))
-        parsed = super().parse_args_into_dataclasses(args=args, return_remaining_strings=True, **kwargs)
-        if threads is not None:
-            apply_torch_threads(threads)
-        if return_remaining_strings:
-            return parsed
-        # HfArgumentParser raises ValueError (a traceback) for a stray word; argparse's exit 2 and one line instead.
-        *outputs, remaining = parsed
-        if remaining:
-            self.error(f"unrecognized arguments: {' '.join(remaining)}")
-        return tuple(outputs)
-
-    def parse_command(self, args: list[str]):
-        """The one dataclass of a command's arguments (`hf-bilstm predict`, `evaluate`, `push`, `export`)."""
-        (parsed,) = self.parse_args_into_dataclasses(args=args)
-        return parsed
-
-
-def given_flags(argv: list[str]) -> set[str]:
-    """Names of the options written on the command line (dash or underscore spelling, `--no_x` counts as x)."""
-    given = set()
-    for token in argv:
-        if token.startswith("--"):
-            name = token[2:].split("=", 1)[0].replace("-", "_")
-            given.add(name)
-            if name.startswith("no_"):
-                given.add(name[3:])
-    return given
-
 
 # ----------------------------------------------------------------------------------------------------------------
 # `hf-bilstm train`

@@ -1,15 +1,14 @@
-"""Model cards (`README.md`) of the folders hf_bilstm writes, and the metadata a push completes.
+"""Model cards (`README.md`) of the classifier folders hf_bilstm writes, and what every card shares.
 
-One module for every card: `ModelCard.from_template` (Jinja) renders one template per kind from
-`hf_bilstm/card_templates/` (`classifier.md`, `language_model.md`), with typed run records (`ClassifierRun`,
-`LanguageModelRun`) and the `ModelCardData` built here. License and language come from a flag or the dataset's own
-card, or are left out; a dataset is named in the metadata only by a Hub id (the one it was loaded from, or
-`--dataset_name` for a local copy). `complete_card` fills in what `hf-bilstm push` needs on a card that lacks it.
+`ModelCard.from_template` (Jinja) renders one template per kind from `hf_bilstm/card_templates/` (`classifier.md`
+here, `language_model.md` in hf_bilstm.language_model_card), with typed run records (`ClassifierRun`) and the
+`ModelCardData` built here. License and language come from a flag or the dataset's own card, or are left out; a
+dataset is named in the metadata only by a Hub id (the one it was loaded from, or `--dataset_name` for a local copy).
+hf_bilstm.push_card fills in what `hf-bilstm push` needs on a card that lacks it.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -480,150 +479,3 @@ def build_classifier_card(output_dir: str, run: ClassifierRun) -> ModelCard:
 def write_classifier_card(output_dir: str, run: ClassifierRun, path: str | None = None) -> Path:
     """Writes the card of the folder `output_dir` to `path` (default: its README.md)."""
     return _write(build_classifier_card(output_dir, run), Path(path) if path else Path(output_dir) / "README.md")
-
-
-# ------------------------------------------------------------------------------------------------ language model
-@dataclass
-class LanguageModelRun:
-    """What `hf-bilstm pretrain` did (`pretraining_results.json`), with the dataset as the card names it."""
-
-    results: dict
-    dataset: DatasetSource
-
-
-def build_language_model_card(output_dir: str, run: LanguageModelRun) -> ModelCard:
-    results, args = run.results, run.results["arguments"]
-    budget = results.get("time_budget") or {}
-    values = {
-        "model_path": str(Path(output_dir).resolve()),
-        "dataset_description": run.dataset.description,
-        "splits": ", ".join(results["splits"]),
-        "texts": f"{results['texts']:,}",
-        "train_tokens": f"{results['train_tokens']:,}",
-        "heldout_texts": f"{results['heldout_texts']:,}",
-        "vocab_size": f"{results['vocab_size']:,}",
-        "lm_vocab_size": f"{results['lm_vocab_size']:,}",
-        "lm_perplexity": f"{results['lm_perplexity']:.1f}",
-        "lm_train_loss": f"{results['lm_train_loss']:.3f}",
-        "steps": results["steps"],
-        "epochs_trained": f"{results['epochs_trained']:.2f}",
-        "num_train_epochs": _param(args["num_train_epochs"]),
-        "budget_note": (
-            f" (stopped by the {budget['seconds']:.0f} s time budget)" if budget.get("stopped_training") else ""
-        ),
-        "seconds": f"{results['seconds']:.0f}",
-        "device": results["device"],
-        "embedding_dim": args["embedding_dim"],
-        "num_layers": args["num_layers"],
-        "hidden_size": args["hidden_size"],
-        "hyperparameters_table": "\n".join(
-            f"| {k} | {_param(v)} |"
-            for k, v in hyperparameters({k: args[k] for k in LANGUAGE_MODEL_HYPERPARAMETERS if k in args}).items()
-        ),
-    }
-    card_data = _card_data(run.dataset, tags=["hf_bilstm", "bilstm", "language-model", "pretraining"])
-    return _render(LANGUAGE_MODEL_TEMPLATE, card_data, values)
-
-
-def write_language_model_card(output_dir: str, run: LanguageModelRun, path: str | None = None) -> Path:
-    return _write(build_language_model_card(output_dir, run), Path(path) if path else Path(output_dir) / "README.md")
-
-
-# ------------------------------------------------------------------------------------------------ push
-def complete_card(
-    text: str | None, repo_id: str, folder: Path, license: str | None = None, dataset: str | None = None
-) -> str:
-    """
-    The card `hf-bilstm push` uploads: `text` (or, for a plain `save_pretrained` folder, a short generated card) with
-    the metadata the Hub reads added where missing (`library_name`, `pipeline_tag`, `license`, `datasets`,
-    `model-index`); what the card already says is kept as written. Usage snippets that load the local folder name
-    the repository instead. A license or dataset nobody stated is left out, with a warning naming the flag.
-    """
-    folder = Path(folder)
-    if text is None:
-        text = (
-            f"# {repo_id.split('/')[1]}\n\nA recurrent (BiLSTM/GRU) text classifier built with hf_bilstm, a native "
-            'transformers model: it loads with `pipeline("text-classification", ..., trust_remote_code=True)`.\n'
-        )
-    try:
-        card = ModelCard(text)
-        data = card.data
-    except Exception as error:  # the YAML parser's many error types; the card is the user's text
-        raise CardError(
-            f"{folder}/README.md has metadata (the block between the first two --- lines) that is not valid YAML "
-            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). Fix it, or delete the "
-            "card to get a generated one."
-        ) from error
-    body = card.text.replace(str(folder.resolve()), repo_id)
-    added = {}
-    for key, value in (("library_name", "transformers"), ("pipeline_tag", "text-classification")):
-        if not getattr(data, key, None):
-            added[key] = value
-    added.update(_license_and_dataset(data, folder, license, dataset))
-    datasets = added.get("datasets") or data.datasets
-    if not data.eval_results and datasets:
-        results = _results_from_json(folder)
-        if results:
-            data.model_name = data.model_name or repo_id.split("/")[1]
-            data.eval_results = eval_results(results, datasets[0])
-            added["model-index"] = True
-        else:
-            logger.warning(f"{folder} has no test/eval results JSON, so the card gets no model-index (metrics).")
-    if not added:
-        return text if body == card.text else f"---\n{data.to_yaml()}\n---\n{body}"
-    for key, value in added.items():
-        if key != "model-index":
-            setattr(data, key, value)
-    return str(ModelCard(f"---\n{data.to_yaml()}\n---\n{body}"))
-
-
-def _license_and_dataset(data, folder: Path, license: str | None, dataset: str | None) -> dict:
-    """The `license` and `datasets` a card lacks, from the flags (or its model-index); a warning for each left out."""
-    added = {}
-    if not data.license:
-        if license:
-            added["license"] = license
-        else:
-            logger.warning(
-                f"{folder}/README.md declares no license, so the pushed card has none; pass --license (e.g. "
-                "--license apache-2.0) to state one."
-            )
-    if not data.datasets and dataset is None and data.eval_results:
-        # An older card of a model trained on a local copy names its dataset in the model-index only.
-        dataset = data.eval_results[0].dataset_type
-        logger.warning(
-            f"The card names no Hub dataset; using {dataset!r} from its model-index (--dataset to choose another)."
-        )
-    if not data.datasets:
-        if dataset:
-            added["datasets"] = [dataset]
-        else:
-            logger.warning(
-                f"{folder}/README.md names no Hub dataset, so the pushed card has no `datasets` nor model-index; "
-                "pass --dataset (e.g. --dataset stanfordnlp/imdb) to name the one it was trained on."
-            )
-    return added
-
-
-def _results_from_json(folder: Path) -> list[tuple[str, str, float]]:
-    """(split, metric, value) from the Trainer's results files, test split first (the number a card should show)."""
-    for filename, split, prefix in (
-        ("test_results.json", "test", "test_"),
-        ("eval_results.json", "validation", "eval_"),
-        ("all_results.json", "test", "test_"),
-        ("all_results.json", "validation", "eval_"),
-    ):
-        path = folder / filename
-        if not path.is_file():
-            continue
-        values = json.loads(path.read_text())
-        found = [
-            (split, key[len(prefix) :], float(value))
-            for key, value in sorted(values.items())
-            if key.startswith(prefix)
-            and key[len(prefix) :] in ("accuracy", "f1", "precision", "recall", "macro_f1", "f1_macro")
-            and isinstance(value, (int, float))
-        ]
-        if found:
-            return found
-    return []

@@ -3,8 +3,9 @@
 A recurrent layer runs thousands of small parallel regions per step (one per time step and direction). With
 libgomp's default policy, torch's OpenMP threads spin at every barrier; when another process holds one of the cores,
 each barrier waits for a thread that is not scheduled, and training slows down 10-36x on a 2-core machine with one
-other busy process (issue 29; benchmarks/results/*-busy.json). Threads that sleep instead of spinning
-(`OMP_WAIT_POLICY=PASSIVE`) keep it to ~1.3x, at no measurable cost on an idle machine.
+other busy process (measured in issue 29). Threads that sleep instead of spinning (`OMP_WAIT_POLICY=PASSIVE`) kept a
+bare LSTM step at its speed beside a busy process in a first probe (README, "On a CPU that is also doing something
+else"); `scripts/benchmark_cpu_training.py --busy 1` and `benchmark_cpu_inference.py --busy 1` measure it in full.
 
 libgomp reads `OMP_WAIT_POLICY` once, when torch loads it, so it has to be in the environment before `import torch`:
 this module sets it on import (the package's `__init__` imports it before anything that loads torch). A value the

@@ -17,11 +17,12 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cards import CardError, complete_card
+from .cards import CardError
 from .errors import HubPushError, HubUnreachableError, PushRefusedError, UsageError
 from .folder import CODE_FILES, MODEL_FILES, OPTIONAL_FILES, OWN_NAMES, SHARD, TOKENIZER_FILES
 from .hub_verification import VERIFY_TEXTS, verify_push
 from .logs import get_logger
+from .push_card import complete_card
 
 logger = get_logger(__name__)
 

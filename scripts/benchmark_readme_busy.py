@@ -59,6 +59,16 @@ def run_once(clone: Path, output_dir: str, extra: list[str]) -> dict:
     }
 
 
+def write_json(record: dict, output: str) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", dir=os.path.dirname(os.path.abspath(output)), delete=False, suffix=".tmp"
+    ) as handle:
+        json.dump(record, handle, indent=2)
+        handle.write("\n")
+    os.replace(handle.name, output)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clone", required=True, help="a fresh clone of the project, beside ../shared")
@@ -89,14 +99,11 @@ def main() -> int:
         with busy_processes(count):
             record["runs"][mode] = run_once(clone, f"runs/bilstm-imdb-{mode}", extra)
         print(mode, json.dumps(record["runs"][mode]), flush=True)
+        write_json(record, output)  # after each run: a stopped benchmark keeps what it measured
     ratio = record["runs"]["busy"]["wall_seconds"] / record["runs"]["idle"]["wall_seconds"]
     record["busy_over_idle_wall"] = round(ratio, 3)
     record["target"] = {"busy_over_idle_wall_max": TARGET_RATIO, "met": ratio <= TARGET_RATIO}
-    os.makedirs(os.path.dirname(output), exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(output), delete=False, suffix=".tmp") as handle:
-        json.dump(record, handle, indent=2)
-        handle.write("\n")
-    os.replace(handle.name, output)
+    write_json(record, output)
     print(f"busy / idle wall: {ratio:.2f} (target <= {TARGET_RATIO}); wrote {output}", flush=True)
     return 0
 

@@ -6,8 +6,8 @@ import sys
 import pytest
 
 from hf_bilstm import cli
-from hf_bilstm.arguments import closest_flag
 from hf_bilstm.data import UsageError
+from hf_bilstm.flag_parser import closest_flag
 from hf_bilstm.training import pretraining
 
 KNOWN = {"--output_dir"}

@@ -8,6 +8,7 @@ from helpers import QUIET, TINY, tiny_args, tiny_imdb, write_toy_dataset
 from huggingface_hub import ModelCard
 
 from hf_bilstm import cards as model_card
+from hf_bilstm import push_card
 from hf_bilstm.commands import train as train_cmd
 from hf_bilstm.training.pretraining import pretrain
 
@@ -96,7 +97,7 @@ def test_push_names_the_repository_where_the_card_named_the_folder(tmp_path):
     folder.mkdir()
     usage = f'pipeline("text-classification", model="{folder.resolve()}")'
     text = f"---\nlicense: mit\ndatasets:\n- alice/toy\n---\n\n{usage}\n"
-    completed = model_card.complete_card(text, "alice/tiny", folder)
+    completed = push_card.complete_card(text, "alice/tiny", folder)
     assert 'model="alice/tiny"' in completed and str(folder.resolve()) not in completed
     assert ModelCard(completed).data.license == "mit"
 

@@ -11,18 +11,18 @@ import json
 import math
 import os
 import sys
-import tempfile
 
-from ..arguments import FlagParser, option, positional, switch
 from ..data import encode, load_raw_dataset, prepare_eval_split
 from ..data_flags import comma_list
 from ..data_schema import load_schema
 from ..errors import UsageError
 from ..flag_checks import check_dataset_flag, check_number, check_seed
+from ..flag_parser import FlagParser, option, positional, switch
 from ..folder import OUTPUT_FILES, SHARD, STAGING_NAME
 from ..inference import evaluate_dataset
 from ..logs import quiet_libraries
 from ..model_loading import BACKEND_HELP, QUANTIZED_HELP, Backend, check_backend_flags, load_backend
+from ..prediction_files import write_atomically
 
 
 @dataclasses.dataclass
@@ -98,20 +98,6 @@ def check_output_file(path: str, model: str, dataset: str) -> None:
             )
 
 
-def write_atomically(path: str, text: str) -> None:
-    """`text` into `path` through a temporary file in the same folder: a failed write leaves any old file whole."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".metrics-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
 def check_args(args) -> str:
     """Every flag, before the model or the data is loaded; returns the device."""
     check_number("--batch_size", args.batch_size, integer=True, minimum=1)
@@ -172,7 +158,7 @@ def _main(args) -> int:
     text = json.dumps(metrics, indent=2, allow_nan=False)
     if args.output_file:  # written before printing: a failure here loses no work, the check above makes it rare
         try:
-            write_atomically(args.output_file, text + "\n")
+            write_atomically(args.output_file, text + "\n")  # temp file + rename (hf_bilstm.prediction_files)
         except OSError as error:
             raise UsageError(f"--output_file {args.output_file!r} cannot be written ({error}).") from error
     print(text)

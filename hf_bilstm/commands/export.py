@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Literal
 
-from ..arguments import FlagParser, option, positional, switch
+from ..flag_parser import FlagParser, option, positional, switch
 from ..logs import show_progress
 from ..onnx.export import run_export
 from ..onnx.runtime import FP32_FILE, INT8_FILE, ONNX_DIR, REPORT_FILE

@@ -13,9 +13,9 @@ import math
 import os
 import sys
 
-from ..arguments import FlagParser, option, positional, switch
 from ..data_schema import DataSchema, load_schema
 from ..errors import UsageError
+from ..flag_parser import FlagParser, option, positional, switch
 from ..inference import load_classifier, predict
 from ..logs import get_logger, quiet_libraries
 from ..model_loading import BACKEND_HELP, QUANTIZED_HELP, Backend, check_backend_flags
@@ -26,7 +26,7 @@ from ..prediction_files import (
     read_table,
     results_text,
     texts_of,
-    write_results,
+    write_atomically,
 )
 from ..problem_types import MULTI_LABEL, problem_type_of
 
@@ -327,7 +327,7 @@ def _main(args, stdin, stdout) -> int:
             )
     if args.output_file is not None:
         try:
-            write_results(args.output_file, results_text(result_columns(inputs, results), extension))
+            write_atomically(args.output_file, results_text(result_columns(inputs, results), extension))
         except OSError as error:
             raise UsageError(f"--output_file {args.output_file!r} cannot be written ({error}).") from error
         lines = [f"hf-bilstm predict: wrote {len(results)} predictions to {args.output_file}."]

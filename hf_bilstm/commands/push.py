@@ -4,7 +4,7 @@ import argparse
 import sys
 from dataclasses import dataclass
 
-from ..arguments import FlagParser, option, positional, switch
+from ..flag_parser import FlagParser, option, positional, switch
 from ..hub import describe, push_folder, validate_branch, validate_repo_id
 from ..logs import show_progress
 

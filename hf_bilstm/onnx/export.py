@@ -294,11 +294,9 @@ def agreement(problem_type: str, fp32_logits: np.ndarray, int8_logits: np.ndarra
     return float(np.mean(same)) if len(same) else 1.0
 
 
-def check_int8(args, model, tokenizer, fp32, int8) -> dict:
-    """Agreement with fp32 on validation texts, and the test figure of int8 (accuracy, micro F1 or Pearson) against
-    fp32's; a UsageError when either check fails."""
+def _int8_check_splits(args, model):
+    """The training's data schema and the validation and test rows the int8 checks read, carved as train did."""
     from ..data_schema import load_schema
-    from ..metrics import metrics_for
 
     # the training's columns, label form and names (data_schema.json), unless the flags name other columns
     schema = load_schema(args.model, model.config)
@@ -323,6 +321,15 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
         label_separator=schema.label_separator,
         label_names=None if schema.label_values is None else schema.label_names,
     )
+    return schema, splits
+
+
+def check_int8(args, model, tokenizer, fp32, int8) -> dict:
+    """Agreement with fp32 on validation texts, and the test figure of int8 (accuracy, micro F1 or Pearson) against
+    fp32's; a UsageError when either check fails."""
+    from ..metrics import metrics_for
+
+    schema, splits = _int8_check_splits(args, model)
     validation = encode(splits.validation, tokenizer, schema.text_column, None)  # agreement needs no labels
     problem_type = problem_type_of(model.config)
     share = agreement(problem_type, logits_of(fp32, tokenizer, validation), logits_of(int8, tokenizer, validation))

@@ -17,8 +17,7 @@ import torch
 from datasets import Dataset, DatasetDict, concatenate_datasets
 from transformers import Trainer, TrainingArguments, set_seed
 
-from ..arguments import FlagParser, given_flags
-from ..cards import DatasetSource, LanguageModelRun, write_language_model_card
+from ..cards import DatasetSource
 from ..configuration_bilstm import BiLSTMConfig
 from ..data import PaddingCollator, load_raw_dataset, train_tokenizer_on
 from ..errors import UsageError
@@ -30,7 +29,9 @@ from ..flag_checks import (
     check_training_numbers,
     local_path,
 )
+from ..flag_parser import FlagParser, given_flags
 from ..folder import OutputDir
+from ..language_model_card import LanguageModelRun, write_language_model_card
 from ..modeling_bilstm import BiLSTMForPreTraining
 from ..presets import pretraining_hardware_defaults
 from .divergence import check_finite_weights, loss_has_diverged

@@ -92,6 +92,15 @@ def finalize_output_dir(
     output.commit()
 
 
+def _predictions(fitted, data):
+    """`(logits, row ids)` of a test split without labels (predict_results.tsv), or None."""
+    if fitted.predict_logits is None:
+        return None
+    schema, rows = data.splits.schema, data.splits.predict
+    ids = rows[schema.id_column] if schema.id_column else list(range(len(rows)))
+    return fitted.predict_logits, ids
+
+
 def report(fitted, model_args, data_args, training_args, data, command, output, hub_token) -> dict:
     """The run record, the completed output folder (weights, results, card), the push, and one line for the user."""
     from ..cards import ClassifierRun, DatasetSource
@@ -140,12 +149,9 @@ def report(fitted, model_args, data_args, training_args, data, command, output, 
             if split in data.encoded
         },
     )
-    predict = None
-    if fitted.predict_logits is not None:
-        schema, rows = data.splits.schema, data.splits.predict
-        ids = rows[schema.id_column] if schema.id_column else list(range(len(rows)))
-        predict = (fitted.predict_logits, ids)
-    finalize_output_dir(trainer, tokenizer, run, fitted.results, output, data.splits.schema, predict)
+    finalize_output_dir(
+        trainer, tokenizer, run, fitted.results, output, data.splits.schema, _predictions(fitted, data)
+    )
     if training_args.push_to_hub and is_main:  # the Trainer's own push is off (it would upload a pickle)
         from ..hub import HubPushError, push_trained
 

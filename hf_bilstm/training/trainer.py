@@ -416,9 +416,8 @@ def reference_speed(preset: str | None, given: frozenset) -> float | None:
     return None if given & changed else REFERENCE_TOKENS_PER_SECOND.get(preset)
 
 
-def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkpoint) -> FitResult:
-    """Trains with the Trainer and its callbacks, then measures the restored best model on validation and test."""
-    encoded = data.encoded
+def run_callbacks(model_args, training_args, encoded, word_vectors, train_tokens: int):
+    """The run's callbacks: divergence, early stopping, the time budget (less what word vectors spent), the plan."""
     divergence = DivergenceCallback(training_args.learning_rate)
     callbacks = [divergence]
     if model_args.early_stopping_patience is not None:
@@ -430,7 +429,6 @@ def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkp
     if time_budget is not None:
         callbacks.append(time_budget)
     preset = None if model_args.model_name_or_path else model_args.preset
-    train_tokens = int(np.sum(encoded["train"]["length"]))
     callbacks.append(
         RunPlanCallback(
             preset,
@@ -441,6 +439,14 @@ def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkp
             reference=reference_speed(preset, model_args.given_flags),
         )
     )
+    return callbacks, divergence, time_budget
+
+
+def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkpoint) -> FitResult:
+    """Trains with the Trainer and its callbacks, then measures the restored best model on validation and test."""
+    encoded = data.encoded
+    train_tokens = int(np.sum(encoded["train"]["length"]))
+    callbacks, divergence, time_budget = run_callbacks(model_args, training_args, encoded, word_vectors, train_tokens)
     training_args = selection_args(training_args, data.splits.schema.problem_type, model_args.given_flags)
     loss = None
     if data_args_class_weights(model_args):

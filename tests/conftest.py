@@ -156,3 +156,16 @@ def exported(tmp_path_factory, toy):
     code = export_cmd.main([str(folder), "--quantize", "int8", "--dataset", toy])
     assert code == 0
     return folder
+
+
+# transformers' vendored test mixins: imported by test_transformers_common.py / test_tokenizer_common.py, never
+# collected themselves (their own example test classes download models from the Hub).
+collect_ignore = ["transformers_common"]
+
+
+def pytest_configure(config):
+    # Marks that transformers' vendored mixins put on tests for hardware this project never has (flash attention,
+    # torch.compile runs); registered so that --strict-markers accepts them.
+    marks = ("flash_attn_test", "flash_attn_3_test", "flash_attn_4_test", "torch_compile_test", "accelerate_tests")
+    for mark in marks:
+        config.addinivalue_line("markers", f"{mark}: used by transformers' vendored common tests")

@@ -205,7 +205,7 @@ def test_train_refuses_a_dataset_file_that_is_not_utf8(tmp_path, capsys):
     dataset = write_csv(tmp_path / "data", b"text,label\na great film,1\ncaf\xe9 film,0\n")
     assert train(["--dataset", dataset, "--output_dir", str(tmp_path / "out")]) == 2
     err = error_of(capsys)
-    assert "cannot read its data files" in err and "UTF-8" in err
+    assert "cannot read" in err and "train.csv" in err and "UTF-8" in err  # the bad file is named
 
 
 @pytest.mark.parametrize(

@@ -84,6 +84,9 @@ class BiLSTMConfig(PretrainedConfig):
     """
 
     model_type = "bilstm"
+    # transformers' name for the depth of every model (its common tests and tools read it); hidden_size is already
+    # the width of each recurrent layer.
+    attribute_map = {"num_hidden_layers": "num_layers"}
 
     def __init__(
         self,
@@ -168,6 +171,20 @@ class BiLSTMConfig(PretrainedConfig):
             # transformers 5 no longer derives it; pipelines and datasets users look labels up by name.
             self.label2id = {label: int(index) for index, label in self.id2label.items()}
         self._validate_bilstm()
+
+    @classmethod
+    def from_dict(cls, config_dict: dict, **kwargs):
+        """
+        Like [`~PretrainedConfig.from_dict`], and `from_pretrained(folder, num_labels=N)` asks for a new head of N
+        outputs: as transformers' own configs do, the saved label names then give way to `LABEL_0..LABEL_{N-1}`
+        (the model's weights still load only with `ignore_mismatched_sizes=True`). A `num_labels` written in the file
+        itself must agree with its `id2label`.
+        """
+        num_labels = kwargs.get("num_labels")
+        saved = config_dict.get("id2label")
+        if num_labels is not None and isinstance(saved, dict) and len(saved) != num_labels:
+            config_dict = {k: v for k, v in config_dict.items() if k not in ("id2label", "label2id", "num_labels")}
+        return super().from_dict(config_dict, **kwargs)
 
     def _validate_sizes(self):
         for name in ("vocab_size", "embedding_dim", "hidden_size", "num_layers"):

@@ -19,6 +19,11 @@ try:  # transformers >= 5: init functions that skip parameters already loaded fr
 except ImportError:  # pragma: no cover - older transformers
     from torch.nn import init
 
+try:  # what transformers' gradient checkpointing wraps (4.52 and later)
+    from transformers.modeling_layers import GradientCheckpointingLayer
+except ImportError:  # pragma: no cover - older transformers, as remote code: the layers run without checkpointing
+    GradientCheckpointingLayer = nn.Module
+
 from .configuration_bilstm import BiLSTMConfig
 
 _RNN_CLASSES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -44,11 +49,16 @@ class BiLSTMModelOutput(ModelOutput):
             One vector per text, pooled as `config.pooling` says.
         attention_mask (`torch.BoolTensor` of shape `(batch_size, sequence_length)`):
             The positions that were read as text (an empty text is read as one padding step at position 0).
+        hidden_states (`tuple(torch.FloatTensor)`, returned with `output_hidden_states=True`):
+            The embeddings as the first layer reads them `(batch_size, sequence_length, embedding_dim)`, then each
+            recurrent layer's states `(batch_size, sequence_length, num_directions * hidden_size)` (both directions
+            of that layer, forward first), zeros at padded positions; the last one is `last_hidden_state`.
     """
 
     last_hidden_state: torch.FloatTensor | None = None
     pooler_output: torch.FloatTensor | None = None
     attention_mask: torch.BoolTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
 def _reverse_index(lengths: torch.Tensor, seq_len: int) -> torch.Tensor:
@@ -56,6 +66,11 @@ def _reverse_index(lengths: torch.Tensor, seq_len: int) -> torch.Tensor:
     positions = torch.arange(seq_len, device=lengths.device).unsqueeze(0)  # (1, seq)
     lengths = lengths.unsqueeze(1)  # (batch, 1)
     return torch.where(positions < lengths, lengths - 1 - positions, positions)
+
+
+def _restore_positions(tensor: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """Puts `(batch, seq, features)` rows that `_prepare` right-aligned with `order` back at the caller's positions."""
+    return torch.zeros_like(tensor).scatter(1, order.unsqueeze(-1).expand_as(tensor), tensor)
 
 
 def _dropout_and_mask(embeds: torch.Tensor, mask: torch.Tensor, p: float, training: bool) -> torch.Tensor:
@@ -71,9 +86,25 @@ def _dropout_and_mask(embeds: torch.Tensor, mask: torch.Tensor, p: float, traini
     return embeds * scale
 
 
+def _exporting() -> bool:
+    """Whether torch.export (also under ONNX's dynamo exporter) is tracing this forward (torch >= 2.5 can tell)."""
+    is_exporting = getattr(torch.compiler, "is_exporting", None)
+    return bool(is_exporting is not None and is_exporting())
+
+
+def _tracing() -> bool:
+    """Whether this forward is being traced (torch.compile, torch.export, ONNX's dynamo exporter, jit.trace)."""
+    return torch.compiler.is_compiling() or _exporting() or torch.jit.is_tracing()
+
+
 def checks_inputs(config, tensor: torch.Tensor | None) -> bool:
-    """Whether `forward` validates `tensor`: `config.validate_inputs`, or where reading a value back is free (CPU)."""
-    if tensor is None:
+    """
+    Whether `forward` validates `tensor`: `config.validate_inputs`, or where reading a value back is free (CPU).
+
+    Never while tracing: a check reads a value of the inputs back to Python, which a traced graph cannot hold (it
+    would be a data-dependent guard); the traced graph then runs like an unchecked GPU batch.
+    """
+    if tensor is None or _tracing():
         return False
     choice = getattr(config, "validate_inputs", None)
     return tensor.device.type == "cpu" if choice is None else bool(choice)
@@ -90,20 +121,54 @@ def _refuse_text_pairs(config, token_type_ids: torch.Tensor | None) -> None:
         )
 
 
-def _run_layer(rnn: nn.RNNBase, layer: int, suffix: str, inputs: torch.Tensor) -> torch.Tensor:
-    """One direction (`suffix` "" or "_reverse") of one layer of `rnn` over padded `inputs`, from zero states."""
+def _run_layer(
+    rnn: nn.RNNBase, layer: int, suffix: str | None, inputs: torch.Tensor, batch_sizes: torch.Tensor | None = None
+) -> torch.Tensor:
+    """
+    One layer of `rnn` from zero states: one direction (`suffix` "" or "_reverse") over padded `inputs`
+    `(batch, seq, features)`, or both directions (`suffix` None) over the `.data` of a `PackedSequence` whose
+    `batch_sizes` are given.
+    """
     # From `_flat_weights`, as nn.RNNBase.forward reads them: whatever swaps them (DropConnect) acts on both paths.
     flat = dict(zip(rnn._flat_weights_names, rnn._flat_weights))
-    weights = [flat[f"{name}_l{layer}{suffix}"] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-    h0 = inputs.new_zeros(1, inputs.shape[0], rnn.hidden_size)
+    suffixes = (suffix,) if suffix is not None else ("", "_reverse")[: 2 if rnn.bidirectional else 1]
+    if batch_sizes is None and len(suffixes) > 1:
+        raise ValueError("_run_layer runs a padded layer one direction at a time (suffix '' or '_reverse').")
+    weights = [
+        flat[f"{name}_l{layer}{end}"] for end in suffixes for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    ]
+    batch = inputs.shape[0] if batch_sizes is None else batch_sizes[0].item()  # batch_sizes live on the CPU
+    h0 = inputs.new_zeros(len(suffixes), batch, rnn.hidden_size)
     if isinstance(rnn, nn.LSTM):
         function, state = torch.lstm, (h0, h0)
     else:
         function = torch.gru if isinstance(rnn, nn.GRU) else torch.rnn_tanh
         state = h0
-    # The functional forms nn.LSTM / nn.GRU / nn.RNN call themselves: (input, hx, weights, has_biases, num_layers,
-    # dropout, train, bidirectional, batch_first).
+    # The functional forms nn.LSTM / nn.GRU / nn.RNN call themselves: (input, [batch_sizes,] hx, weights,
+    # has_biases, num_layers, dropout, train, bidirectional[, batch_first]).
+    if batch_sizes is not None:
+        return function(inputs, batch_sizes, state, weights, True, 1, 0.0, rnn.training, len(suffixes) == 2)[0]
     return function(inputs, state, weights, True, 1, 0.0, rnn.training, False, True)[0]
+
+
+class BiLSTMRecurrentLayer(GradientCheckpointingLayer):
+    """
+    Layer `layer` of the stack `rnn`, all its directions, run once per forward pass: the unit that gradient
+    checkpointing recomputes in the backward pass. It has no weights of its own: they stay in the
+    `nn.LSTM`/`nn.GRU`/`nn.RNN` modules, under the names every saved model has.
+    """
+
+    def forward(self, inputs, reverse, batch_sizes=None, *, rnn: nn.RNNBase, layer: int):
+        # The tensors are positional: transformers' checkpoint (use_reentrant=True) passes only those through.
+        if batch_sizes is not None or not rnn.bidirectional:  # packed data, or a single direction
+            return _run_layer(rnn, layer, None, inputs, batch_sizes)
+
+        # Padded, both directions: the backward one reads each row reversed within its length (`reverse`).
+        def flip(tensor):
+            return tensor.gather(1, reverse.expand(-1, -1, tensor.shape[-1]))
+
+        backward = flip(_run_layer(rnn, layer, "_reverse", flip(inputs)))
+        return torch.cat([_run_layer(rnn, layer, "", inputs), backward], dim=-1)
 
 
 class BiLSTMPreTrainedModel(PreTrainedModel):
@@ -112,7 +177,8 @@ class BiLSTMPreTrainedModel(PreTrainedModel):
     config_class = BiLSTMConfig
     base_model_prefix = "bilstm"
     main_input_name = "input_ids"
-    supports_gradient_checkpointing = False
+    # Over the recurrent layers (BiLSTMModel.encode): each layer's activations are recomputed in the backward pass.
+    supports_gradient_checkpointing = True
     _no_split_modules = []
 
     def _init_weights(self, module: nn.Module):
@@ -219,6 +285,10 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
             self.backward_rnn = rnn_class(**rnn_kwargs)
         else:
             self.rnn = rnn_class(bidirectional=config.bidirectional, **rnn_kwargs)
+        # What gradient checkpointing recomputes, one per layer of each stack (no parameters: no new weight names).
+        self.layers = nn.ModuleList(BiLSTMRecurrentLayer() for _ in range(config.num_layers))
+        if config.bidirectional and config.separate_directions:
+            self.backward_layers = nn.ModuleList(BiLSTMRecurrentLayer() for _ in range(config.num_layers))
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -230,6 +300,10 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
     def use_packed_sequences(self, device: torch.device) -> bool:
         """Whether `encode` packs on this device: `config.rnn_implementation`, with "auto" deciding per device."""
         choice = self.config.rnn_implementation
+        if _exporting():
+            # A packed sequence's size is the sum of the lengths' values, which an exported graph cannot hold
+            # (torch.export fails on it); the padded computation gives the same numbers with shapes alone.
+            return False
         if choice == "auto":
             # Backpropagating through a packed RNN is ~18x slower than a padded one on CPUs; cuDNN's packed kernels are
             # kept on GPUs until a GPU benchmark shows which is faster there.
@@ -246,14 +320,19 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
         output, _ = pad_packed_sequence(output, batch_first=True, total_length=embeds.shape[1])
         return output, final  # (batch, seq, dirs*hidden), (layers*dirs, batch, hidden) in the input's batch order
 
-    def encode(self, inputs_embeds: torch.Tensor, lengths: torch.Tensor):
+    def encode(self, inputs_embeds: torch.Tensor, lengths: torch.Tensor, output_hidden_states: bool = False):
         """
         Runs the recurrent stack(s) over right-aligned embeddings.
 
         Returns `(states, finals)`: the last layer's states `(batch, seq, directions * hidden)`, forward direction
         first, zero at padding, and its final states `(batch, directions * hidden)`. The packed and the padded
-        implementation give the same numbers (see `rnn_implementation`).
+        implementation give the same numbers (see `rnn_implementation`). With `output_hidden_states`, returns
+        `(states, finals, layer_states)`, one entry per layer; gradient checkpointing also runs layer by layer.
         """
+        checkpointing = self.training and any(getattr(layer, "gradient_checkpointing", False) for layer in self.layers)
+        if output_hidden_states or checkpointing:
+            layers, finals = self._encode_by_layer(inputs_embeds, lengths)
+            return (layers[-1], finals, layers) if output_hidden_states else (layers[-1], finals)
         if not self.use_packed_sequences(inputs_embeds.device):
             return self._encode_padded(inputs_embeds, lengths)
         if not self.config.bidirectional:
@@ -308,6 +387,55 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
         states = torch.cat([forward_out, flip(backward_rev)], dim=-1) * valid
         return states, torch.cat([final(forward_out), final(backward_rev)], dim=-1)
 
+    def _encode_by_layer(self, inputs_embeds: torch.Tensor, lengths: torch.Tensor):
+        """
+        `encode` one layer at a time, on either implementation: each layer's states (both directions, zero at
+        padding) are kept for `output_hidden_states`, and with gradient checkpointing each layer is one checkpoint.
+        The whole-stack calls of `encode` stay the default: they are what trained every saved model.
+        """
+        batch, seq_len = inputs_embeds.shape[:2]
+        valid = (torch.arange(seq_len, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1)
+        reverse = _reverse_index(lengths, seq_len).unsqueeze(-1)
+        packed = self.use_packed_sequences(inputs_embeds.device)
+        cpu_lengths = lengths.cpu() if packed else None  # pack_padded_sequence wants them on the CPU (one sync)
+
+        def flip(tensor):
+            return tensor.gather(1, reverse.expand(-1, -1, tensor.shape[-1]))
+
+        def stack(rnn, modules, inputs):  # layer by layer, each layer through its checkpointing module
+            outputs, sequence = [], None
+            if packed:  # the layers pass the packed data on, with dropout on it, as nn.LSTM does (same draws)
+                sequence = pack_padded_sequence(inputs, cpu_lengths, batch_first=True, enforce_sorted=False)
+                inputs = sequence.data
+            for layer in range(rnn.num_layers):
+                if layer > 0:  # nn.LSTM's dropout: on every layer's output but the last
+                    inputs = nn.functional.dropout(inputs, rnn.dropout, self.training)
+                batch_sizes = sequence.batch_sizes if packed else None
+                inputs = modules[layer](inputs, reverse, batch_sizes, rnn=rnn, layer=layer)
+                if packed:
+                    sequence = sequence._replace(data=inputs)
+                    outputs.append(pad_packed_sequence(sequence, batch_first=True, total_length=seq_len)[0])
+                else:
+                    outputs.append(inputs)
+            return outputs
+
+        if self.config.bidirectional and self.config.separate_directions:
+            # The forward stack first, as encode runs them (the same dropout draws).
+            forward_layers = stack(self.forward_rnn, self.layers, inputs_embeds)
+            backward_layers = [
+                flip(states) for states in stack(self.backward_rnn, self.backward_layers, flip(inputs_embeds))
+            ]
+            layers = [torch.cat(pair, dim=-1) for pair in zip(forward_layers, backward_layers)]
+        else:
+            layers = stack(self.rnn, self.layers, inputs_embeds)
+        layers = [states * valid for states in layers]
+        last, hidden = layers[-1], self.config.hidden_size
+        # Final states: the forward direction's at each row's last token, the backward direction's at its first.
+        finals = last.gather(1, (lengths - 1).view(-1, 1, 1).expand(-1, 1, last.shape[-1])).squeeze(1)
+        if self.config.bidirectional:
+            finals = torch.cat([finals[:, :hidden], last[:, 0, hidden:]], dim=-1)
+        return layers, finals
+
     def _prepare(self, input_ids, attention_mask, inputs_embeds):
         """Checks the inputs and right-aligns every row, so that packing reads exactly the masked-in tokens."""
         if (input_ids is None) == (inputs_embeds is None):
@@ -350,7 +478,12 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
         # Left padding or holes in the mask: move each row's tokens to the front, keeping their order. Unchecked (on a
         # GPU by default) every batch is re-aligned: a no-op for right padding, and no read-back to find out.
         if seq_len > 1 and (not check or bool((mask[:, 1:] & ~mask[:, :-1]).any())):
-            order = torch.sort(mask.to(torch.uint8), dim=1, descending=True, stable=True).indices
+            # The permutation a stable descending sort of the mask gives, built with cumsum and scatter (ONNX has no
+            # stable sort): each text token goes to its rank among the text, each padding step after all of them.
+            as_int = mask.long()
+            kept, dropped = as_int.cumsum(1) - 1, as_int.sum(1, keepdim=True) + (1 - as_int).cumsum(1) - 1
+            positions = torch.arange(seq_len, device=device).expand(batch, seq_len)
+            order = torch.zeros_like(positions).scatter(1, torch.where(mask, kept, dropped), positions)
             mask = mask.gather(1, order)
             if input_ids is not None:
                 input_ids = input_ids.gather(1, order)
@@ -365,13 +498,23 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
         inputs_embeds: torch.FloatTensor | None = None,
         return_dict: bool | None = None,
         token_type_ids: torch.LongTensor | None = None,
+        output_hidden_states: bool | None = None,
     ) -> BiLSTMModelOutput | tuple:
+        r"""
+        output_hidden_states (`bool`, *optional*):
+            Also return `hidden_states`: the embeddings and every recurrent layer's states (defaults to
+            `config.output_hidden_states`).
+        """
         _refuse_text_pairs(self.config, token_type_ids)
         input_ids, mask, inputs_embeds, order = self._prepare(input_ids, attention_mask, inputs_embeds)
-        return self._forward_prepared(input_ids, mask, inputs_embeds, order, return_dict)
+        return self._forward_prepared(input_ids, mask, inputs_embeds, order, return_dict, output_hidden_states)
 
-    def _forward_prepared(self, input_ids, mask, inputs_embeds, order, return_dict) -> BiLSTMModelOutput | tuple:
+    def _forward_prepared(
+        self, input_ids, mask, inputs_embeds, order, return_dict, output_hidden_states=None
+    ) -> BiLSTMModelOutput | tuple:
         """`forward` after `_prepare`: the caller that already prepared (the language model) does not do it twice."""
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
         if inputs_embeds is None:
             inputs_embeds = self.embeddings(input_ids)
         # Zero what is not text, so an empty row reads one all-zero step whatever its ids say; embedding dropout
@@ -379,17 +522,30 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
         inputs_embeds = _dropout_and_mask(inputs_embeds, mask, self.embedding_dropout.p, self.training)
         lengths = mask.sum(dim=1).clamp(min=1)
         valid = torch.arange(mask.shape[1], device=mask.device).unsqueeze(0) < lengths.unsqueeze(1)  # (batch, seq)
+        embeddings = inputs_embeds
+        if output_hidden_states and order is not None:
+            # hidden_states[0] is given at the caller's positions; the recurrent layers read it back from there (an
+            # exact permutation), so that it lies on the gradient path as transformers' hidden states do.
+            embeddings = _restore_positions(inputs_embeds, order)
+            inputs_embeds = embeddings.gather(1, order.unsqueeze(-1).expand_as(embeddings))
 
-        states, finals = self.encode(inputs_embeds, lengths)  # (batch, seq, dirs*hidden), (batch, dirs*hidden)
+        # (batch, seq, dirs*hidden), (batch, dirs*hidden)[, per-layer states]
+        states, finals, *layers = self.encode(inputs_embeds, lengths, output_hidden_states=output_hidden_states)
         pooled = self.pool(states, finals, valid, lengths)
+        hidden_states = (embeddings, *layers[0]) if output_hidden_states else None
 
         if order is not None:  # put the states back at the positions the caller gave
-            states = torch.zeros_like(states).scatter(1, order.unsqueeze(-1).expand_as(states), states)
+            states = _restore_positions(states, order)
+            if hidden_states is not None:
+                restored = (_restore_positions(tensor, order) for tensor in hidden_states[1:-1])
+                hidden_states = (embeddings, *restored, states)
             valid = torch.zeros_like(valid).scatter(1, order, valid)
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if not return_dict:
-            return (states, pooled, valid)
-        return BiLSTMModelOutput(last_hidden_state=states, pooler_output=pooled, attention_mask=valid)
+            return (states, pooled, valid) + ((hidden_states,) if hidden_states is not None else ())
+        return BiLSTMModelOutput(
+            last_hidden_state=states, pooler_output=pooled, attention_mask=valid, hidden_states=hidden_states
+        )
 
     def pool(self, states, finals, valid, lengths):
         pooling = self.config.pooling
@@ -453,15 +609,27 @@ class BiLSTMForSequenceClassification(BiLSTMPreTrainedModel):
         labels: torch.Tensor | None = None,
         return_dict: bool | None = None,
         token_type_ids: torch.LongTensor | None = None,
+        output_hidden_states: bool | None = None,
     ) -> SequenceClassifierOutput | tuple:
+        r"""
+        output_hidden_states (`bool`, *optional*):
+            Also return the encoder's `hidden_states` (see [`BiLSTMModelOutput`]).
+        """
         _refuse_text_pairs(self.config, token_type_ids)
-        outputs = self.bilstm(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds)
+        outputs = self.bilstm(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
         logits = self.classifier(outputs.pooler_output)
         loss = self.compute_loss(logits, labels) if labels is not None else None
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if not return_dict:
-            return (loss, logits) if loss is not None else (logits,)
-        return SequenceClassifierOutput(loss=loss, logits=logits)
+            output = (logits,) + ((outputs.hidden_states,) if outputs.hidden_states is not None else ())
+            return ((loss,) + output) if loss is not None else output
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
 
     def compute_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         labels = labels.to(logits.device)
@@ -508,6 +676,8 @@ class BiLSTMPreTrainingOutput(ModelOutput):
             Scores of the token that follows each position (returned without `labels`, or with `return_logits=True`).
         backward_logits (`torch.FloatTensor` of shape `(batch_size, sequence_length, lm_vocab_size)`):
             Scores of the token that precedes each position; `None` for a unidirectional model.
+        hidden_states (`tuple(torch.FloatTensor)`, returned with `output_hidden_states=True`):
+            The encoder's `hidden_states` (see [`BiLSTMModelOutput`]).
     """
 
     loss: torch.FloatTensor | None = None
@@ -515,6 +685,7 @@ class BiLSTMPreTrainingOutput(ModelOutput):
     backward_loss: torch.FloatTensor | None = None
     forward_logits: torch.FloatTensor | None = None
     backward_logits: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
 class BiLSTMForPreTraining(BiLSTMPreTrainedModel):
@@ -616,6 +787,26 @@ class BiLSTMForPreTraining(BiLSTMPreTrainedModel):
         logits = self._scores(states[keep], projection)  # (n_targets, lm_vocab_size)
         return nn.functional.cross_entropy(logits.float(), targets[keep])
 
+    def _align_labels(self, labels: torch.Tensor, mask: torch.Tensor, order: torch.Tensor | None) -> torch.Tensor:
+        """`labels` checked, moved with the inputs' re-alignment (`order`), -100 off the text, rare words as unk."""
+        if tuple(labels.shape) != tuple(mask.shape) and not (mask.shape[1] == 1 and labels.shape[1] == 0):
+            raise ValueError(f"labels have shape {tuple(labels.shape)} but the inputs have {tuple(mask.shape)}.")
+        labels = labels.to(mask.device)
+        if labels.shape[1] != mask.shape[1]:  # an empty text was widened to one padding step
+            labels = labels.new_full(mask.shape, -100)
+        if order is not None:
+            labels = labels.gather(1, order)
+        labels = labels.masked_fill(~mask, -100)
+        high = int(labels.max()) if labels.numel() and checks_inputs(self.config, labels) else -100
+        if high >= self.config.vocab_size or (
+            checks_inputs(self.config, labels) and bool(((labels < 0) & (labels != -100)).any())
+        ):
+            raise ValueError(
+                f"labels must be token ids in [0, {self.config.vocab_size}) or -100, but they hold "
+                f"{labels[(labels >= self.config.vocab_size) | ((labels < 0) & (labels != -100))][0].item()}."
+            )
+        return torch.where(labels >= self.lm_vocab_size, getattr(self.config, "unk_token_id", 1), labels)
+
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -625,6 +816,7 @@ class BiLSTMForPreTraining(BiLSTMPreTrainedModel):
         return_logits: bool | None = None,
         return_dict: bool | None = None,
         token_type_ids: torch.LongTensor | None = None,
+        output_hidden_states: bool | None = None,
     ) -> BiLSTMPreTrainingOutput | tuple:
         r"""
         labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
@@ -633,32 +825,31 @@ class BiLSTMForPreTraining(BiLSTMPreTrainedModel):
             the next text token, of the backward direction on the previous one.
         return_logits (`bool`, *optional*):
             Return the per-position logits even when `labels` are given (they are large: batch x length x vocab).
+        output_hidden_states (`bool`, *optional*):
+            Also return the encoder's `hidden_states` (see [`BiLSTMModelOutput`]).
         """
         _refuse_text_pairs(self.config, token_type_ids)
         # Right-align first so that "next" and "previous" mean the neighbouring text token whatever the padding.
         input_ids, mask, inputs_embeds, order = self.bilstm._prepare(input_ids, attention_mask, inputs_embeds)
         if labels is not None:
-            if tuple(labels.shape) != tuple(mask.shape) and not (mask.shape[1] == 1 and labels.shape[1] == 0):
-                raise ValueError(f"labels have shape {tuple(labels.shape)} but the inputs have {tuple(mask.shape)}.")
-            labels = labels.to(mask.device)
-            if labels.shape[1] != mask.shape[1]:  # an empty text was widened to one padding step
-                labels = labels.new_full(mask.shape, -100)
-            if order is not None:
-                labels = labels.gather(1, order)
-            labels = labels.masked_fill(~mask, -100)
-            high = int(labels.max()) if labels.numel() and checks_inputs(self.config, labels) else -100
-            if high >= self.config.vocab_size or (
-                checks_inputs(self.config, labels) and bool(((labels < 0) & (labels != -100)).any())
-            ):
-                raise ValueError(
-                    f"labels must be token ids in [0, {self.config.vocab_size}) or -100, but they hold "
-                    f"{labels[(labels >= self.config.vocab_size) | ((labels < 0) & (labels != -100))][0].item()}."
-                )
-            labels = torch.where(labels >= self.lm_vocab_size, getattr(self.config, "unk_token_id", 1), labels)
-        outputs = self.bilstm._forward_prepared(input_ids, mask, inputs_embeds, None, return_dict=True)
+            labels = self._align_labels(labels, mask, order)
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+        # With hidden states, the encoder gives them at the caller's positions; the losses read the aligned states.
+        outputs = self.bilstm._forward_prepared(
+            input_ids,
+            mask,
+            inputs_embeds,
+            order if output_hidden_states else None,
+            return_dict=True,
+            output_hidden_states=output_hidden_states,
+        )
+        states, hidden_states = outputs.last_hidden_state, outputs.hidden_states
+        if hidden_states is not None and order is not None:
+            states = states.gather(1, order.unsqueeze(-1).expand_as(states))
         hidden = self.config.hidden_size
-        forward_states = outputs.last_hidden_state[..., :hidden]  # (batch, seq, hidden)
-        backward_states = outputs.last_hidden_state[..., hidden:] if self.config.bidirectional else None
+        forward_states = states[..., :hidden]  # (batch, seq, hidden)
+        backward_states = states[..., hidden:] if self.config.bidirectional else None
 
         loss = forward_loss = backward_loss = None
         if labels is not None:
@@ -684,17 +875,16 @@ class BiLSTMForPreTraining(BiLSTMPreTrainedModel):
                 if backward_logits is not None:
                     backward_logits = backward_logits.gather(1, unsort.expand_as(backward_logits))
 
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        if not return_dict:
-            output = (forward_logits, backward_logits)
-            return ((loss,) + output) if loss is not None else output
-        return BiLSTMPreTrainingOutput(
+        output = BiLSTMPreTrainingOutput(
             loss=loss,
             forward_loss=forward_loss,
             backward_loss=backward_loss,
             forward_logits=forward_logits,
             backward_logits=backward_logits,
+            hidden_states=hidden_states,
         )
+        # As transformers' models do: the tuple is the output's fields that are set, in their order.
+        return output if (return_dict if return_dict is not None else self.config.return_dict) else output.to_tuple()
 
 
 BiLSTMForPreTraining.register_for_auto_class("AutoModelForPreTraining")

@@ -131,3 +131,15 @@ def pushable_folder(tmp_path):
     folder = tmp_path / "model"
     make_model_folder(folder)
     return folder
+
+# transformers' vendored test mixins: imported by test_transformers_common.py / test_tokenizer_common.py, never
+# collected themselves (their own example test classes download models from the Hub).
+collect_ignore = ["transformers_common"]
+
+
+def pytest_configure(config):
+    # Marks that transformers' vendored mixins put on tests for hardware this project never has (flash attention,
+    # torch.compile runs); registered so that --strict-markers accepts them.
+    marks = ("flash_attn_test", "flash_attn_3_test", "flash_attn_4_test", "torch_compile_test", "accelerate_tests")
+    for mark in marks:
+        config.addinivalue_line("markers", f"{mark}: used by transformers' vendored common tests")

@@ -7,8 +7,9 @@ reversing gathers, and `onnxruntime.quantization` turns the node into one `Dynam
 a custom torch op (`hf_bilstm::recurrent_layer`) that `torch.onnx.export` translates with `custom_translation_table`:
 torch's own RNN modules export without `sequence_lens`.
 
-`BiLSTMModel._prepare` right-aligns rows with a stable sort only when some row has holes or left padding; here every
-batch goes through one scatter that moves each row's tokens to its front in order, which is the same permutation.
+`BiLSTMModel._prepare` right-aligns rows (the permutation a stable sort of the mask makes) only when some row has
+holes or left padding; here every batch goes through one scatter that moves each row's tokens to its front in order,
+which is the same permutation.
 The graph is sequence-major (`(seq, batch, ...)`), the layout ONNX's recurrent ops and their quantized forms read.
 """
 
@@ -159,7 +160,7 @@ class ExportableClassifier(nn.Module):
         taken = mask.long()
         count = taken.sum(dim=1, keepdim=True)  # (batch, 1)
         # Each text token goes to its rank among the row's text tokens, each other one after them: the permutation
-        # the stable sort of `_prepare` makes.
+        # `_prepare` makes (that of a stable sort of the mask).
         destination = torch.where(mask, taken.cumsum(1) - 1, count + (1 - taken).cumsum(1) - 1)
         ids = torch.zeros_like(input_ids).scatter(1, destination, input_ids)
         positions = torch.arange(seq_len, device=input_ids.device).unsqueeze(0)

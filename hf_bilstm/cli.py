@@ -12,6 +12,7 @@ COMMANDS = {
     "evaluate": ("hf_bilstm.commands.evaluate", "evaluate a model folder on a split of a dataset"),
     "predict": ("hf_bilstm.commands.predict", "label texts from arguments, a file or stdin"),
     "export": ("hf_bilstm.commands.export", "export a model folder to ONNX (and int8), checked against PyTorch"),
+    "upgrade": ("hf_bilstm.commands.upgrade", "rewrite an older model folder for transformers 4.x / transformers.js"),
     "push": ("hf_bilstm.commands.push", "push a model folder to the Hub and verify that it loads back"),
     "pretrain": ("hf_bilstm.commands.pretrain", "pretrain a bidirectional LSTM language model on unlabeled text"),
 }

@@ -123,7 +123,6 @@ class BiLSTMConfig(PretrainedConfig):
         self.rnn_implementation = rnn_implementation
         self.validate_inputs = validate_inputs
         self.initializer_range = initializer_range
-        self.pad_token_id = pad_token_id
         # from_pretrained passes config.json's model_type here; transformers only warns when it is another model's.
         model_type = kwargs.pop("model_type", self.model_type)
         if model_type != self.model_type:
@@ -162,7 +161,9 @@ class BiLSTMConfig(PretrainedConfig):
             )
         self._validate_sizes()  # before super().__init__, whose validators compare token ids with vocab_size
         try:
-            super().__init__(**kwargs)
+            # pad_token_id goes through PretrainedConfig: transformers 4.x sets its own default (None) there, over a
+            # value set before (Optimum and remote code on 4.x would then read no padding id).
+            super().__init__(pad_token_id=pad_token_id, **kwargs)
         except ValueError:
             raise
         except Exception as error:  # transformers reads its standard fields with no type checks of its own

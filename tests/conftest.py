@@ -6,7 +6,7 @@ import socket
 from contextlib import contextmanager
 
 import pytest
-from helpers import make_model_folder, save_tiny_model, single_torch_thread
+from helpers import make_model_folder, save_tiny_model, single_torch_thread, train_briefly, write_toy_dataset
 from hub_server import HubStandIn
 
 WRITE_TOKEN = "hf_standin_write_alice"
@@ -131,6 +131,32 @@ def pushable_folder(tmp_path):
     folder = tmp_path / "model"
     make_model_folder(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def toy(tmp_path_factory):
+    """A small labelled dataset folder (train and test) in the IMDB layout."""
+    return write_toy_dataset(tmp_path_factory.mktemp("toy"), n_train=200, n_test=60)
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory, toy):
+    """A trained tiny 2-layer BiLSTM folder, exported with --quantize int8 (the checks ran on the toy dataset)."""
+    from datasets import load_dataset
+
+    from hf_bilstm.commands import export as export_cmd
+
+    folder = tmp_path_factory.mktemp("exported")
+    # hidden 64: recurrent weights past the exporter's constant-folding limit, as in a real model (so that they must be
+    # folded for the quantizer to see them)
+    model, tokenizer = save_tiny_model(folder, num_layers=2, pooling="max_mean", hidden_size=64)
+    train = load_dataset(toy, split="train")
+    train_briefly(model, tokenizer, list(train["text"]), list(train["label"])).save_pretrained(folder)
+    (folder / "README.md").write_text("---\nlicense: apache-2.0\n---\n\n# tiny\n\n## Results\n\nsome.\n")
+    code = export_cmd.main([str(folder), "--quantize", "int8", "--dataset", toy])
+    assert code == 0
+    return folder
+
 
 # transformers' vendored test mixins: imported by test_transformers_common.py / test_tokenizer_common.py, never
 # collected themselves (their own example test classes download models from the Hub).

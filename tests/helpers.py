@@ -249,3 +249,17 @@ class PicklePayload:
 
     def __reduce__(self):
         return (open, (self.marker, "w"))
+
+
+def train_briefly(model, tokenizer, texts, labels, steps=60):
+    """A few steps on the toy data, so that logits are decisive and int8 rounding cannot flip a near tie."""
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    batch = tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+    target = torch.tensor(labels)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=target).loss
+        loss.backward()
+        optimizer.step()
+    return model.eval()

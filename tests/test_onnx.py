@@ -9,12 +9,13 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import TEXTS, save_tiny_model, write_toy_dataset
+from helpers import TEXTS, save_tiny_model
 
 from hf_bilstm.commands import evaluate as evaluate_cmd
 from hf_bilstm.commands import export as export_cmd
 from hf_bilstm.commands import predict as predict_cmd
 from hf_bilstm.data import UsageError
+from hf_bilstm.inference import load_classifier, predict
 from hf_bilstm.model_loading import load_onnx_classifier_folder
 from hf_bilstm.onnx import export as onnx_export
 from hf_bilstm.onnx.graph import ExportableClassifier
@@ -33,42 +34,6 @@ VARIED = [
     "Wonderful direction, great music, a joy to watch, I loved the acting and the story and the ending.",
     "bad",
 ]
-
-
-def _train_briefly(model, tokenizer, texts, labels, steps=60):
-    """A few steps on the toy data, so that logits are decisive and int8 rounding cannot flip a near tie."""
-    model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
-    batch = tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
-    target = torch.tensor(labels)
-    for _ in range(steps):
-        optimizer.zero_grad()
-        loss = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=target).loss
-        loss.backward()
-        optimizer.step()
-    return model.eval()
-
-
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory):
-    return write_toy_dataset(tmp_path_factory.mktemp("toy"), n_train=200, n_test=60)
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory, toy):
-    """A trained tiny 2-layer BiLSTM folder, exported with --quantize int8 (the checks ran on the toy dataset)."""
-    from datasets import load_dataset
-
-    folder = tmp_path_factory.mktemp("exported")
-    # hidden 64: recurrent weights past the exporter's constant-folding limit, as in a real model (so that they must be
-    # folded for the quantizer to see them)
-    model, tokenizer = save_tiny_model(folder, num_layers=2, pooling="max_mean", hidden_size=64)
-    train = load_dataset(toy, split="train")
-    _train_briefly(model, tokenizer, list(train["text"]), list(train["label"])).save_pretrained(folder)
-    (folder / "README.md").write_text("---\nlicense: apache-2.0\n---\n\n# tiny\n\n## Results\n\nsome.\n")
-    code = export_cmd.main([str(folder), "--quantize", "int8", "--dataset", toy])
-    assert code == 0
-    return folder
 
 
 def test_export_writes_optimum_layout_and_a_report_of_what_it_measured(exported):
@@ -250,3 +215,58 @@ def test_empty_and_out_of_vocabulary_inputs(exported):
     with pytest.raises(ValueError, match="outside this model's vocabulary"):
         model(input_ids=torch.tensor([[10**6]]))
     assert np.isfinite(model(input_ids=torch.tensor([[5, 6]])).logits.numpy()).all()
+
+
+def test_int8_answers_do_not_depend_on_the_batch(exported):
+    """Dynamic quantization ranges activations per call; the int8 model runs each text alone, so a text's logits are
+    the same in any batch, order and padding side as alone (fp32 to float rounding)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(exported)
+    texts = VARIED + [text for text in TEXTS[:6]] + ["great " * 30 + "awful", "awful " * 3]
+    for quantized in (True, False):
+        model = ORTModelForSequenceClassification.from_pretrained(exported, quantized=quantized)
+        alone = [model(**tokenizer([text], return_tensors="pt")).logits[0] for text in texts]
+        for side in ("right", "left"):
+            tokenizer.padding_side = side
+            for size in (2, 5, len(texts)):
+                order = list(range(len(texts)))[::-1] if size == 5 else list(range(len(texts)))
+                for start in range(0, len(order), size):
+                    rows = order[start : start + size]
+                    batch = tokenizer([texts[i] for i in rows], padding=True, return_tensors="pt")
+                    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                    for row, index in enumerate(rows):
+                        if quantized:
+                            assert torch.equal(logits[row], alone[index]), (texts[index], size, side)
+                        else:
+                            assert torch.allclose(logits[row], alone[index], atol=1e-5)
+
+
+def test_the_readme_onnxruntime_example_runs_without_torch(exported, tmp_path):
+    """README "ONNX Runtime without torch", as a user copies it (torch and hf_bilstm blocked), gives predict's answers,
+    long texts cut on the saved side."""
+    import re
+    import subprocess
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)```", readme.split("### ONNX Runtime without torch", 1)[1], re.S).group(1)
+    folder = tmp_path / "model"
+    shutil.copytree(exported, folder)
+    settings = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps(dict(settings, truncation_side="left")))
+    texts = VARIED + ["great " * 80 + "awful " * 30]
+    block = (
+        "import sys\nclass Block:\n    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('torch', 'hf_bilstm'):\n            raise ImportError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+    )
+    script = block + code.replace('"runs/bilstm-imdb"', repr(str(folder))) + "\nimport json\n"
+    script += f"print(json.dumps(classify({texts!r})))\n"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout)
+    classifier = load_classifier(str(folder), "cpu", "onnxruntime", False)
+    expected = predict(classifier, texts)
+    assert [label for label, _ in got] == [answer["label"] for answer in expected]
+    assert max(abs(score - answer["score"]) for (_, score), answer in zip(got, expected)) < 1e-5

@@ -30,6 +30,10 @@ class ExportArguments:
     seed: int = option(42, "as given to hf-bilstm train (carves validation)")
     max_test_samples: int | None = option(None, "test texts for the int8 check (all)")
     overwrite: bool = switch("replace onnx/ files that an export did not write")
+    demo: bool = switch("also write demo/, a static page running the int8 model in a browser")
+    demo_vendor: str | None = option(
+        None, "node_modules holding @huggingface/transformers and onnxruntime-web, copied into demo/vendor/ (offline)"
+    )
 
 
 def make_parser() -> FlagParser:
@@ -51,6 +55,9 @@ def run(argv: list[str]) -> int:
     written = [FP32_FILE] + ([INT8_FILE] if "int8" in report else [])
     folder = os.path.join(args.model, ONNX_DIR)
     print(f"hf-bilstm export: wrote {', '.join(os.path.join(folder, name) for name in written)} and {REPORT_FILE}.")
+    print(f"hf-bilstm export: wrote {', '.join(os.path.join(args.model, name) for name in report['js_files'])}.")
+    if args.demo:
+        print(f"hf-bilstm export: the demo: cd {args.model} && python -m http.server, then open localhost:8000/demo/")
     return 0
 
 

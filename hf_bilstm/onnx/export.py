@@ -32,6 +32,7 @@ from ..logs import get_logger
 from ..model_loading import load_classifier_folder
 from ..problem_types import MULTI_LABEL, REGRESSION, SINGLE_LABEL, decisions, problem_type_of
 from .graph import EXPORTER_PREFIX
+from .javascript import JS_MODULE, vendor_sources, write_demo, write_js_module
 from .runtime import (
     FP32_FILE,
     INSTALL_HINT,
@@ -207,6 +208,7 @@ def run_export(args) -> dict:
     check_onnx_folder(folder, args.overwrite)
     if args.quantize and not args.train_file:
         check_dataset_flag(args.dataset)
+    check_demo_flags(args)
     model, tokenizer = load_classifier_folder(folder, "cpu")
     weights_sha = file_sha256(os.path.join(folder, "model.safetensors"))
     report = {
@@ -253,7 +255,25 @@ def run_export(args) -> dict:
         write_card_section(folder, report)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return report
+    return dict(report, js_files=write_javascript(folder, args))
+
+
+def check_demo_flags(args) -> None:
+    """--demo needs the int8 model; --demo_vendor's files are checked before the long export checks."""
+    if (args.demo or args.demo_vendor) and not args.quantize:
+        raise UsageError("the demo page runs the int8 model: pass --quantize int8 with --demo.")
+    if args.demo_vendor:
+        args.demo = True
+        vendor_sources(args.demo_vendor)
+
+
+def write_javascript(folder: str, args) -> list[str]:
+    """hf_bilstm.js (and demo/ with --demo); not in the report file: these follow the package, not the weights."""
+    write_js_module(folder)
+    written = [JS_MODULE]
+    if args.demo:
+        written += write_demo(folder, args.demo_vendor)
+    return sorted(set(written))
 
 
 def _session(path: str):

@@ -9,8 +9,9 @@ onnxruntime`.
     tokenizer = AutoTokenizer.from_pretrained("runs/bilstm-imdb")
     classifier = pipeline("text-classification", model=model, tokenizer=tokenizer)
 
-Optimum's `ORTModelForSequenceClassification` does not load these folders (it knows no `bilstm` model type), hence
-this small class of our own. It answers like `BiLSTMForSequenceClassification` does: the same refusals of text pairs
+Optimum's `ORTModelForSequenceClassification` loads these folders too (`trust_remote_code=True`), but Optimum pins
+transformers 4.x, so it needs an environment of its own (README "Serve it anywhere"); hence this small class of ours
+for transformers 5. It answers like `BiLSTMForSequenceClassification` does: the same refusals of text pairs
 and out-of-vocabulary ids, the same reading of an empty text, logits as a torch tensor.
 """
 
@@ -102,7 +103,8 @@ class ORTModelForSequenceClassification(PreTrainedModel):
     A classifier exported by `hf-bilstm export`, run by ONNX Runtime on the CPU. Loads with `from_pretrained(folder or
     Hub id, quantized=False)` (`quantized=True` reads `onnx/model_quantized.onnx`) and works as the model of
     `pipeline("text-classification")`: `forward(input_ids, attention_mask)` returns a `SequenceClassifierOutput`.
-    It has no trainable parameters; it serves, it does not train.
+    It has no trainable parameters; it serves, it does not train. The int8 file runs each text of a batch on its own
+    (its answer does not depend on the batch; see `forward`).
     """
 
     config_class = BiLSTMConfig
@@ -162,6 +164,9 @@ class ORTModelForSequenceClassification(PreTrainedModel):
             )
         return self
 
+    def _run(self, ids: np.ndarray, mask: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(self.session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0])
+
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -197,7 +202,15 @@ class ORTModelForSequenceClassification(PreTrainedModel):
         if ids.shape[1] == 0:  # an empty text is read as one padding step, as the PyTorch model does
             ids = np.full((ids.shape[0], 1), self.config.pad_token_id, dtype=np.int64)
             mask = np.zeros_like(ids)
-        logits = torch.from_numpy(self.session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0])
+        if self.file_name == INT8_FILE:
+            # Dynamic quantization sets each activation's int8 range from the whole call's values, so in a batch a
+            # text's answer would depend on its neighbours (2 labels of 1,000 IMDB reviews changed from batch 1 to
+            # 32). Each text alone: the answer of the text, whatever the batch.
+            logits = torch.cat(
+                [self._run(*_alone(row, row_mask, self.config.pad_token_id)) for row, row_mask in zip(ids, mask)]
+            )
+        else:
+            logits = self._run(ids, mask)
         loss = None
         if labels is not None:  # the loss of the PyTorch model for the same problem type
             labels = torch.as_tensor(labels)
@@ -209,3 +222,11 @@ class ORTModelForSequenceClassification(PreTrainedModel):
             else:
                 loss = torch.nn.functional.cross_entropy(logits.float(), labels.view(-1))
         return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+def _alone(ids: np.ndarray, mask: np.ndarray, pad_token_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """One row as the batch of that text alone: its read tokens only (an empty text: one padding step)."""
+    kept = ids[mask != 0]
+    if kept.size == 0:
+        return np.full((1, 1), pad_token_id, dtype=np.int64), np.zeros((1, 1), dtype=np.int64)
+    return kept.reshape(1, -1), np.ones((1, kept.size), dtype=np.int64)

@@ -17,6 +17,7 @@ from ..errors import UsageError
 from ..folder import OutputDir
 from ..metrics import per_class_table
 from ..presets import PRESET_REFERENCES
+from ..tokenization_bilstm import save_tokenizer
 
 # The TrainingArguments a model card lists.
 CARD_TRAINING_ARGS = (
@@ -76,7 +77,7 @@ def finalize_output_dir(
     trainer.save_model(staging)  # model.safetensors + config.json + the two code files (+ tokenizer)
     if not is_main:
         return
-    tokenizer.save_pretrained(staging)
+    save_tokenizer(tokenizer, staging)
     if schema is not None:  # the data's columns and label form, for evaluate/predict/export (hf_bilstm.data_schema)
         save_schema(staging, schema)
     if predict is not None:  # a test split without labels: its predictions, by row id

@@ -60,6 +60,7 @@ from ..presets import (
     word_vectors_epochs,
     word_vectors_split_names,
 )
+from ..tokenization_bilstm import save_tokenizer
 from .divergence import DivergenceCallback, check_finite_weights
 from .results import report
 from .run_plan import REFERENCE_TOKENS_PER_SECOND, RunPlanCallback
@@ -369,7 +370,7 @@ def load_data(
         else:
             tokenizer = train_tokenizer_on(splits.train, splits.schema.text_column, **tokenizer_settings)
             # Not into the folder itself: it may still hold the previous complete model, which stays until the end.
-            tokenizer.save_pretrained(output.new_staging())
+            save_tokenizer(tokenizer, output.new_staging())
         columns = splits.schema.text_column, splits.schema.label_column
         encoded = encode_splits(splits, tokenizer, *columns, data_args.preprocessing_num_workers)
         predict = None

@@ -1,0 +1,48 @@
+// node js/demo_check.mjs URL TEXTS.json OUT.json [SCREENSHOT.png]
+// Opens an hf_bilstm demo page (demo/ of an exported folder, served over HTTP) in headless Chromium, reads the
+// milliseconds from navigation start to the first answer on the screen, then types each text of TEXTS.json and reads
+// the label and scores the page shows. Writes {first_answer_ms, answers: [{label, scores}], console}.
+// Chromium: CHROMIUM (default /usr/bin/chromium). Used by tests/test_javascript.py.
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [url, textsFile, outFile, screenshot] = process.argv.slice(2);
+const texts = JSON.parse(await readFile(textsFile, 'utf8'));
+const userDataDir = await mkdtemp(path.join(os.tmpdir(), 'hf-bilstm-chromium-'));
+// No network: flags that stop Chromium's own connections (refused on a closed network, slowly and many at a time).
+const context = await chromium.launchPersistentContext(userDataDir, {
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+  viewport: { width: 900, height: 620 },
+});
+const messages = [];
+try {
+  const page = await context.newPage();
+  page.on('console', (message) => messages.push(`${message.type()}: ${message.text()}`));
+  page.on('pageerror', (error) => messages.push(`pageerror: ${error.message}`));
+  const failed = new Promise((_, reject) => page.on('pageerror', (error) => reject(error)));
+  await page.goto(url);
+  await Promise.race([page.waitForSelector('body[data-first-answer-ms]', { state: 'attached', timeout: 60000 }), failed]);
+  const firstAnswerMs = Number(await page.getAttribute('body', 'data-first-answer-ms'));
+  if (screenshot) await page.screenshot({ path: screenshot });
+  const answers = [];
+  for (const text of texts) {
+    await page.fill('#text', text);
+    await page.waitForFunction((expected) => document.body.dataset.text === expected, text, { timeout: 30000 });
+    answers.push(await page.evaluate(() => ({
+      label: document.getElementById('label').textContent,
+      scores: Object.fromEntries([...document.querySelectorAll('#scores .row')].map(
+        (row) => [row.dataset.label, Number(row.dataset.score)])),
+    })));
+  }
+  await writeFile(outFile, JSON.stringify({ first_answer_ms: firstAnswerMs, answers, console: messages }));
+} catch (error) {
+  console.error(String(error), messages.join('\n'));
+  process.exitCode = 1;
+} finally {
+  await context.close();
+}

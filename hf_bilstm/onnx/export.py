@@ -27,7 +27,8 @@ import torch
 
 from ..data import encode, load_raw_dataset, prepare_splits
 from ..errors import UsageError
-from ..flag_checks import check_dataset_flag, check_number, check_seed
+from ..flag_checks import check_dataset_flag, check_number, check_seed, local_path
+from ..folder import check_not_an_input
 from ..logs import get_logger
 from ..model_loading import load_classifier_folder
 from ..problem_types import MULTI_LABEL, REGRESSION, SINGLE_LABEL, decisions, problem_type_of
@@ -127,9 +128,12 @@ def max_logit_difference(model, ort_model) -> float:
     return worst
 
 
-def check_onnx_folder(folder: str, overwrite: bool) -> None:
-    """`onnx/` may be written when it is absent or empty, holds only a previous export's files, or with --overwrite."""
+def check_onnx_folder(folder: str, overwrite: bool, inputs: dict[str, str] | None = None) -> None:
+    """`onnx/` may be written when it is absent or empty, holds only a previous export's files, or with --overwrite;
+    never when it is, holds or lies inside one of the `inputs` (the data files the int8 checks read)."""
     target = os.path.join(folder, ONNX_DIR)
+    fix = "Move the model folder out of the data, or the data out of the model folder."
+    check_not_an_input(target, "the export folder", inputs or {}, fix=fix)
     if not os.path.isdir(target) or overwrite:
         if os.path.exists(target) and not os.path.isdir(target):
             raise UsageError(f"{target!r} is a file; remove it or choose another folder.")
@@ -205,7 +209,10 @@ def run_export(args) -> dict:
     folder = os.path.expanduser(args.model)
     if not os.path.isdir(folder):
         raise UsageError(f"{args.model!r}: no such folder. Export works on a local folder written by hf-bilstm train.")
-    check_onnx_folder(folder, args.overwrite)
+    inputs = {"--train_file": args.train_file, "--test_file": args.test_file}
+    if args.quantize and not args.train_file:
+        inputs["--dataset"] = args.dataset
+    check_onnx_folder(folder, args.overwrite, {flag: local_path(path) for flag, path in inputs.items()})
     if args.quantize and not args.train_file:
         check_dataset_flag(args.dataset)
     check_demo_flags(args)

@@ -235,11 +235,7 @@ def train(
         "train",
         overwrite=model_args.overwrite_output_dir,
         resuming=checkpoint or False,  # a checkpoint outside --output_dir is one more input
-        inputs={
-            "--model_name_or_path": local_path(model_args.model_name_or_path),
-            "--dataset": local_path(data_args.dataset),
-            **{f"--{name}": local_path(getattr(data_args, name)) for name in DATA_FILE_FLAGS},
-        },
+        inputs=run_inputs(model_args, data_args),
         is_main=is_main,
     )
     with output:
@@ -255,6 +251,15 @@ def train(
             extra_train,
             read_test,
         )
+
+
+def run_inputs(model_args, data_args) -> dict[str, str | None]:
+    """The local paths a run reads (flag → path): no folder it writes may be, hold or lie inside one."""
+    return {
+        "--model_name_or_path": local_path(model_args.model_name_or_path),
+        "--dataset": local_path(data_args.dataset),
+        **{f"--{name}": local_path(getattr(data_args, name)) for name in DATA_FILE_FLAGS},
+    }
 
 
 def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_args, seed: int) -> dict:

@@ -114,6 +114,7 @@ def model(tmp_path_factory):
     (folder / "onnx").mkdir()
     (folder / "onnx" / "export_report.json").write_text("{}")
     (folder / "hf_bilstm.js").write_text("// module")
+    (folder / "checkpoint-3").mkdir()
     return folder
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 from transformers import HfArgumentParser, TrainingArguments
 
-from .data import check_validation_split_name
 from .data_flags import check_data_flags
 from .errors import UsageError
 from .flag_checks import (
@@ -31,6 +30,7 @@ from .presets import (
     word_vectors_epochs,
     word_vectors_split_names,
 )
+from .splits import check_validation_split_name
 from .training.finetuning import FineTuningArguments
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from ..presets import DISTILLED_PRESET, PRESETS
 from ..training.distillation import train_distilled
 from ..training.run_plan import minutes
 from ..training.trainer import train
+from . import command_main
 
 
 def run_training(model_args, data_args, training_args, command: str) -> dict:
@@ -39,11 +40,7 @@ def run(argv: list[str]) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`hf-bilstm train`; hf_bilstm.cli turns what goes wrong into one line and an exit code."""
-    from ..cli import run_command
-
-    return run_command("train", sys.argv[1:] if argv is None else argv)
+main = command_main("train")
 
 
 if __name__ == "__main__":

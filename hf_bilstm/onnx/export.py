@@ -25,12 +25,15 @@ import time
 import numpy as np
 import torch
 
-from ..data import encode, load_raw_dataset, prepare_splits
+from ..data import load_raw_dataset
+from ..data_flags import schema_for
+from ..encoding import encode
 from ..errors import UsageError
 from ..flag_checks import check_dataset_flag, check_number, check_seed
 from ..logs import get_logger
 from ..model_loading import load_classifier_folder
 from ..problem_types import MULTI_LABEL, REGRESSION, SINGLE_LABEL, decisions, problem_type_of
+from ..splits import prepare_splits
 from .graph import EXPORTER_PREFIX
 from .javascript import JS_MODULE, vendor_sources, write_demo, write_js_module
 from .runtime import (
@@ -316,15 +319,8 @@ def agreement(problem_type: str, fp32_logits: np.ndarray, int8_logits: np.ndarra
 
 def _int8_check_splits(args, model):
     """The training's data schema and the validation and test rows the int8 checks read, carved as train did."""
-    from ..data_schema import load_schema
-
     # the training's columns, label form and names (data_schema.json), unless the flags name other columns
-    schema = load_schema(args.model, model.config)
-    schema.label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    if args.text_column:
-        schema.text_columns = [c.strip() for c in args.text_column.split(",")]
-    if args.label_column:
-        schema.label_columns = [c.strip() for c in args.label_column.split(",")]
+    schema = schema_for(args.model, model.config, args.text_column, args.label_column)
     files = {name: path for name, path in (("train", args.train_file), ("test", args.test_file)) if path}
     dataset = None if args.train_file else args.dataset
     raw = load_raw_dataset(dataset, args.dataset_config_name, files=files, column_names=schema.column_names)

@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from datasets import Dataset
 
-from ..data import SOFT_LABELS, encode
 from ..data_flags import load_from_flags
+from ..encoding import SOFT_LABELS, encode
 from ..errors import UsageError
 from ..folder import holds_model
 from ..inference import batches

@@ -19,7 +19,8 @@ from transformers import Trainer, TrainingArguments, set_seed
 
 from ..cards import DatasetSource
 from ..configuration_bilstm import BiLSTMConfig
-from ..data import PaddingCollator, load_raw_dataset, train_tokenizer_on
+from ..data import load_raw_dataset
+from ..encoding import PaddingCollator, train_tokenizer_on
 from ..errors import UsageError
 from ..flag_checks import (
     check_architecture,

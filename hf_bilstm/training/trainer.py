@@ -31,18 +31,16 @@ from ..arguments import (
     check_resume_flags,
 )
 from ..configuration_bilstm import BiLSTMConfig
-from ..data import (
+from ..data_flags import load_from_flags, prepare_from_flags
+from ..data_schema import SINGLE_LABEL
+from ..encoding import (
     SOFT_LABELS,
     PaddingCollator,
-    Splits,
     check_tokenizer_length,
     encode,
     encode_splits,
     train_tokenizer_on,
-    with_soft_labelled_rows,
 )
-from ..data_flags import load_from_flags, prepare_from_flags
-from ..data_schema import SINGLE_LABEL
 from ..errors import UsageError
 from ..flag_checks import (
     check_resume_optimizer,
@@ -60,10 +58,12 @@ from ..presets import (
     word_vectors_epochs,
     word_vectors_split_names,
 )
+from ..splits import Splits
 from ..tokenization_bilstm import save_tokenizer
 from .divergence import DivergenceCallback, check_finite_weights
 from .results import report
 from .run_plan import REFERENCE_TOKENS_PER_SECOND, RunPlanCallback
+from .soft_labels import with_soft_labelled_rows
 from .time_budget import time_budget_from_flag
 
 logger = get_logger(__name__)
@@ -243,18 +243,13 @@ def train(
         is_main=is_main,
     )
     with output:
-        return _train(
-            model_args,
-            data_args,
-            training_args,
-            command,
-            output,
-            checkpoint,
-            hub_token,
-            command_started,
-            extra_train,
-            read_test,
+        set_seed(training_args.seed)
+        data = load_data(
+            model_args, data_args, training_args, checkpoint, output, command_started, extra_train, read_test
         )
+        model, word_vectors = build_model(model_args, data_args, training_args, data, checkpoint)
+        fitted = fit(model, model_args, training_args, data, word_vectors, checkpoint)
+        return report(fitted, model_args, data_args, training_args, data, command, output, hub_token)
 
 
 def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_args, seed: int) -> dict:
@@ -314,25 +309,6 @@ class FitResult:
     time_budget: object | None
     started: float
     predict_logits: object = None  # logits of the unlabelled test rows (predict_results.tsv)
-
-
-def _train(
-    model_args,
-    data_args,
-    training_args,
-    command,
-    output,
-    checkpoint,
-    hub_token,
-    command_started,
-    extra_train=None,
-    read_test=True,
-) -> dict:
-    set_seed(training_args.seed)
-    data = load_data(model_args, data_args, training_args, checkpoint, output, command_started, extra_train, read_test)
-    model, word_vectors = build_model(model_args, data_args, training_args, data, checkpoint)
-    fitted = fit(model, model_args, training_args, data, word_vectors, checkpoint)
-    return report(fitted, model_args, data_args, training_args, data, command, output, hub_token)
 
 
 def splits_from_flags(raw, model_args, data_args, training_args) -> Splits:

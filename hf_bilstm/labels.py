@@ -83,14 +83,14 @@ def infer_problem_type(
     if isinstance(feature, Value) and feature.dtype in ("string", "large_string"):
         if any("," in v for v in sample):
             logger.warning(
-                f"hf-bilstm: labels like {next(v for v in sample if ',' in v)!r} in column {label_columns[0]!r}: "
+                f"labels like {next(v for v in sample if ',' in v)!r} in column {label_columns[0]!r}: "
                 "a multi-label problem, labels split on ','. (--problem_type single_label_classification if the "
                 "commas belong to class names.)"
             )
             return MULTI_LABEL, ","
     if isinstance(feature, Value) and feature.dtype.startswith("float"):
         if any(isinstance(v, float) and not math.isnan(v) and not v.is_integer() for v in sample):
-            logger.warning(f"hf-bilstm: column {label_columns[0]!r} holds scores: a regression (MSE loss).")
+            logger.warning(f"column {label_columns[0]!r} holds scores: a regression (MSE loss).")
             return REGRESSION, None
     return SINGLE_LABEL, None
 
@@ -114,7 +114,7 @@ def values_and_names(keys: set[str], names: list[str] | None, source: str) -> tu
         if ints and ints[0] >= 0 and ints[-1] < len(names):
             return [str(i) for i in range(len(names))], list(names)
         if ints and ints[0] >= 1 and ints[-1] <= len(names):
-            logger.warning(f"hf-bilstm: labels 1..{len(names)} are 1-based: label 1 is {names[0]!r} ({source}).")
+            logger.warning(f"labels 1..{len(names)} are 1-based: label 1 is {names[0]!r} ({source}).")
             return [str(i) for i in range(1, len(names) + 1)], list(names)
         raise UsageError(
             f"the labels run from {ints[0]} to {ints[-1]}, but {source} names {len(names)} classes: they must be "

@@ -104,7 +104,7 @@ def _without_overlap(train, validation, test, text_column: str):
             kept[earlier] = kept[earlier].select(keep)
             hashes[earlier] = [hashes[earlier][i] for i in keep]
             logger.warning(
-                f"hf-bilstm: dropped {len(drop)} {earlier} row(s) whose text is also in the {later} split "
+                f"dropped {len(drop)} {earlier} row(s) whose text is also in the {later} split "
                 "(the dataset holds them twice)."
             )
     return kept["train"], kept["validation"], kept.get("test")
@@ -153,7 +153,7 @@ def choose_columns(
         found = [c for c in LABEL_COLUMN_GUESSES if c in columns and c not in texts]
         labels = found[:1] or labels
     if guess and (texts != [text_column] or labels != [label_column]):
-        logger.warning(f"hf-bilstm: texts from column(s) {texts}, labels from {labels} (--text_column/--label_column)")
+        logger.warning(f"texts from column(s) {texts}, labels from {labels} (--text_column/--label_column)")
     if columns == ["text"] and labels and labels[0] not in columns:  # a .txt file: one text a line, no labels
         raise UsageError(
             f"Split {split!r} holds texts only (one a line, as a .txt file is read), no labels. Train on a csv/tsv/"
@@ -364,7 +364,7 @@ def _test_split(raw: DatasetDict, train: Dataset, test_split, test_fraction, sch
             schema.id_column = ids[0] if ids else None
             predict = kept.select_columns([schema.text_column, *ids[:1]])
             logger.warning(
-                f"hf-bilstm: the {test_split!r} split has no label column {schema.label_column!r}: it gets "
+                f"the {test_split!r} split has no label column {schema.label_column!r}: it gets "
                 "predictions only (predict_results.tsv), no test metrics."
             )
     elif test_split and test_fraction:

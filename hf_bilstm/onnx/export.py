@@ -237,7 +237,7 @@ def run_export(args) -> dict:
             "bytes": os.path.getsize(fp32_path),
             "export_seconds": round(time.perf_counter() - started, 1),
         }
-        logger.info(f"hf-bilstm export: fp32 ONNX logits match PyTorch to {difference:.1e} (<= {FP32_TOLERANCE:.0e}).")
+        logger.info(f"fp32 ONNX logits match PyTorch to {difference:.1e} (<= {FP32_TOLERANCE:.0e}).")
         if args.quantize:
             int8_path = os.path.join(staging, INT8_FILE)
             quantize_int8(fp32_path, int8_path)
@@ -350,7 +350,7 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
     problem_type = problem_type_of(model.config)
     share = agreement(problem_type, logits_of(fp32, tokenizer, validation), logits_of(int8, tokenizer, validation))
     shown = f"{share:.2%} of {len(validation):,} validation texts"
-    logger.info(f"hf-bilstm export: int8 answers agree with fp32 on {shown}.")
+    logger.info(f"int8 answers agree with fp32 on {shown}.")
     # A score has no discrete answer to agree on: for regression the share is reported, and the gate is the test
     # Pearson below.
     if share < MIN_INT8_AGREEMENT and problem_type != REGRESSION:
@@ -369,7 +369,7 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
     fp32_figure = metrics_for(problem_type, logits_of(fp32, tokenizer, test), truth)[metric]
     int8_figure = metrics_for(problem_type, logits_of(int8, tokenizer, test), truth)[metric]
     figures = f"fp32 {fp32_figure:.4f}, int8 {int8_figure:.4f}"
-    logger.info(f"hf-bilstm export: test {metric} on {len(test):,} texts: {figures}.")
+    logger.info(f"test {metric} on {len(test):,} texts: {figures}.")
     if fp32_figure - int8_figure > MAX_INT8_ACCURACY_DROP:
         raise UsageError(
             f"int8 test {metric} {int8_figure:.4f} is {fp32_figure - int8_figure:.4f} below fp32's {fp32_figure:.4f} "

@@ -30,7 +30,7 @@ def with_soft_labelled_rows(splits: Splits, extra: Dataset, text_column: str, la
     keep = [i for i, h in enumerate(text_hashes(extra, text_column)) if h not in held_out]
     if len(keep) < len(extra):
         logger.warning(
-            f"hf-bilstm: dropped {len(extra) - len(keep)} unlabelled row(s) whose text is also in the validation or "
+            f"dropped {len(extra) - len(keep)} unlabelled row(s) whose text is also in the validation or "
             "test split."
         )
         extra = extra.select(keep)

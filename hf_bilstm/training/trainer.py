@@ -47,7 +47,7 @@ from ..flag_checks import (
     local_path,
 )
 from ..folder import STAGING_NAME, OutputDir, find_checkpoint
-from ..logs import get_logger
+from ..logs import follow_log_level, get_logger
 from ..metrics import BEST_METRIC, ComputeMetrics
 from ..modeling_bilstm import BiLSTMForSequenceClassification, BiLSTMModel
 from ..presets import (
@@ -217,6 +217,7 @@ def train(
     takes its texts out of train and validation (as always) and is neither encoded nor evaluated: a teacher's run.
     """
     command_started = time.time()
+    follow_log_level(training_args)
     is_main = training_args.process_index == 0
     hub_token = None
     if training_args.push_to_hub:  # repo id and token checked before anything is trained (hf_bilstm.hub)
@@ -264,7 +265,7 @@ def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_
             "has, or give --word_vectors_splits '' to train the vectors on the training rows alone."
         )
     epochs = word_vectors_epochs(model_args)
-    logger.info(f"hf-bilstm train: word vectors: {epochs} word2vec epochs over train + {names or 'nothing else'}")
+    logger.info(f"word vectors: {epochs} word2vec epochs over train + {names or 'nothing else'}")
     # Under --max_train_seconds the vectors get at most a quarter of the budget, and the Trainer what they leave.
     budget = model_args.max_train_seconds
     summary = initialise_from_texts(
@@ -279,7 +280,7 @@ def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_
     summary["splits"] = ["train (training rows)", *names]
     cut = f" (the time budget stopped it after {summary['epochs']} epochs)" if summary["epochs"] < epochs else ""
     logger.info(
-        f"hf-bilstm train: word vectors for {summary['words_with_vectors']:,} of {summary['vocab_size']:,} words "
+        f"word vectors for {summary['words_with_vectors']:,} of {summary['vocab_size']:,} words "
         f"from {summary['tokens']:,} tokens in {summary['seconds']:.0f} s{cut}"
     )
     return summary

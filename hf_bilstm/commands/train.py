@@ -6,6 +6,7 @@ example spellings; dash spellings work too). A preset (hf_bilstm.presets) fills 
 (hf_bilstm.training.trainer).
 """
 
+import json
 import shlex
 import sys
 import time
@@ -30,6 +31,9 @@ def run(argv: list[str]) -> int:
     show_progress()  # the plan, the time estimate, the word vectors: a long command says what it is doing
     started = time.time()
     model_args, data_args, training_args = parse_args(argv)
+    if model_args.print_preset:
+        print(json.dumps({"preset": model_args.preset, **PRESETS[model_args.preset].as_dict()}, indent=2))
+        return 0
     output_dir = training_args.output_dir
     metrics = run_training(model_args, data_args, training_args, shlex.join(["hf-bilstm", "train", *argv]))
     if training_args.process_index == 0:

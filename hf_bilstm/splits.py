@@ -257,15 +257,13 @@ def prepare_splits(
 ) -> Splits:
     """
     Checks columns and rows, joins several text columns, encodes labels for the problem type (hf_bilstm.labels;
-    single-label ids of the training split's `ClassLabel` names), and carves a stratified, seeded validation split
-    from train (`validation_fraction`) when the dataset has none, and a test split (`test_fraction`) when it has no
-    `test_split` and `test_fraction` is given.
+    single-label ids of the training split's `ClassLabel` names), carves a stratified, seeded validation split from
+    train (`validation_fraction`) when the dataset has none, and a test split (`test_fraction`) when it has no
+    `test_split` and `test_fraction` is given; a test split without labels is for predictions only (`_test_split`).
 
-    A test split without the label column(s) (GLUE's test.tsv) is kept for predictions only (`Splits.predict`).
-    Caps (`max_*_samples`) take seeded random rows. The validation split is carved from the whole training split
-    before train is capped, so the same seed always holds out the same rows. `test_split=None` means no test
-    split (then no test metrics are reported). `validation_given`: --validation_split was given, so it must name a
-    split of the dataset other than train (a typo is refused, not replaced by a carved split).
+    Caps (`max_*_samples`) take seeded random rows, after validation is carved from the whole training split (so
+    the same seed always holds out the same rows). `test_split=None`: no test split, no test metrics.
+    `validation_given`: --validation_split was given, so it must name a split other than train (never carved).
     """
     if validation_given:
         check_validation_split_name(validation_split, train_split)
@@ -285,19 +283,20 @@ def prepare_splits(
     train, test, predict, test_carved = _test_split(raw, train, test_split, test_fraction, schema, stratify, seed)
 
     if validation_split in raw and validation_split != train_split:
-        validation = _labelled(raw[validation_split], validation_split, schema)
-        carved = False
+        validation, carved = _labelled(raw[validation_split], validation_split, schema), False
     else:
         train, validation = _carve(train, validation_fraction, schema.label_column, stratify, seed, "validation")
         carved = True
-
     train = _cap(train, max_train_samples, seed, shuffle=not carved)
     validation = _cap(validation, max_eval_samples, seed, shuffle=True)
     if test is not None:
         test = _cap(test, max_test_samples, seed, shuffle=not test_carved)
     # After the caps: a test text that is never evaluated is no leak, so only the texts in use are compared.
     train, validation, test = _without_overlap(train, validation, test, schema.text_column)
-    splits = Splits(train, validation, test, schema.label_names, carved, schema, predict)
+    return _not_empty(Splits(train, validation, test, schema.label_names, carved, schema, predict))
+
+
+def _not_empty(splits: Splits) -> Splits:
     for split, dataset in splits.items():
         if len(dataset) == 0:
             raise UsageError(f"The {split} split is empty after loading; it needs at least one row.")

@@ -164,6 +164,21 @@ def exported(tmp_path_factory, toy):
 collect_ignore = ["transformers_common"]
 
 
+# transformers' vendored common tests that take seconds each on 2 cores (a model per dtype, gradient checkpointing);
+# CI runs them, `-m "not slow"` leaves them out.
+SLOW_VENDORED = {
+    "test_bc_torch_dtype",
+    "test_enable_input_require_grads",
+    "test_enable_input_require_grads_with_gradient_checkpointing",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.name in SLOW_VENDORED and item.path.name == "test_transformers_common.py":
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_configure(config):
     # Marks that transformers' vendored mixins put on tests for hardware this project never has (flash attention,
     # torch.compile runs); registered so that --strict-markers accepts them.

@@ -243,7 +243,7 @@ def test_server_error_keeps_folder_and_retry_command_works(hub_env, pushable_fol
     before = folder_digest(pushable_folder)
     hub_env.fail_next[route] = status
     code, _, err = run_push([pushable_folder, REPO, "--commit_message", "first try"], capsys)
-    assert code == 1 and "The local pushable_folder is intact" in err
+    assert code == 1 and "The local folder is intact" in err
     assert folder_digest(pushable_folder) == before
     assert REPO not in hub_env.repos or hub_env.commit_count(REPO) == 1  # only the repo's initial commit
     retry = err.strip().splitlines()[-1].strip()

@@ -66,6 +66,7 @@ def test_bad_input_is_a_clear_error(model_dir, tmp_path, capsys):
     assert "no such folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a fresh Python process (torch and transformers imported again: seconds)
 def test_console_script_reads_stdin(model_dir):
     # The real `hf-bilstm predict` entry point, end to end in a fresh process.
     result = subprocess.run(

@@ -69,12 +69,14 @@ def probe(kind: str, target: str, *argv: str, **settings) -> dict:
     return json.loads(lines[-1][len("PROBE ") :]) | {"stderr": done.stderr}
 
 
+@pytest.mark.slow  # a fresh Python process (torch and transformers imported again: seconds)
 def test_cli_sets_passive_before_torch_loads():
     result = probe("module", "hf_bilstm.cli", "train", "--help")
     assert result["code"] == 0
     assert result["seen"]["torch"]["OMP_WAIT_POLICY"] == "PASSIVE"
 
 
+@pytest.mark.slow  # a fresh Python process (torch and transformers imported again: seconds)
 def test_users_wait_policy_wins():
     result = probe("module", "hf_bilstm.cli", "predict", "--help", OMP_WAIT_POLICY="ACTIVE")
     assert result["seen"]["torch"]["OMP_WAIT_POLICY"] == "ACTIVE"

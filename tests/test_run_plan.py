@@ -32,7 +32,7 @@ def test_train_prints_the_plan_then_an_estimate_then_where_the_folder_is(tmp_pat
         results = json.load(handle)
     parameters = sum(tensor.numel() for tensor in load_file(os.path.join(out, "model.safetensors")).values())
 
-    plan = printed[printed.index("hf-bilstm train: plan") :].splitlines()[1:7]
+    plan = printed[printed.index("Training plan:") :].splitlines()[1:7]
     assert plan[0].startswith("  preset: cpu  (--preset auto: no GPU")
     assert plan[1] == f"  device: CPU, 1 threads, {describe_wait_policy()}; precision: fp32"
     assert plan[2] == "  recurrent path: padded, no packing (rnn_implementation='auto')"
@@ -46,9 +46,9 @@ def test_train_prints_the_plan_then_an_estimate_then_where_the_folder_is(tmp_pat
         rf"  training: 2 epochs, {steps} steps \({steps // 2} per epoch\), batch 16, [\d,]+ tokens per epoch", plan[5]
     )
     # the estimate comes after the plan and before the end line, which names the folder
-    estimate = printed.index("hf-bilstm train: measured ")
-    assert printed.index("hf-bilstm train: plan") < estimate < printed.index(f"the model is in {out}")
-    assert "warning: this run needs over" not in printed
+    estimate = printed.index("Measured ")
+    assert printed.index("Training plan:") < estimate < printed.index(f"the model is in {out}")
+    assert "This run needs over" not in printed
 
 
 def end_step(callback, args, state, monkeypatch, *, now, global_step, tokens):
@@ -74,9 +74,9 @@ def test_a_cpu_run_expected_to_take_over_an_hour_is_warned_with_the_faster_prese
     end_step(callback, args, state, monkeypatch, now=120.0, global_step=21, tokens=seen)
     printed = capsys.readouterr().err
     remaining = (20_000_000 - seen) / tokens_per_second
-    assert f"measured {tokens_per_second:,.0f} tokens/s over steps 2-21" in printed
+    assert f"Measured {tokens_per_second:,.0f} tokens/s over steps 2-21" in printed
     assert f"about {run_plan.minutes(remaining)} more" in printed
-    warning = "warning: this run needs over 60.0 min on this CPU. `--preset cpu` is sized for a CPU"
+    warning = "This run needs over 60.0 min on this CPU. `--preset cpu` is sized for a CPU"
     assert (warning in printed) is warned
 
 

@@ -88,7 +88,7 @@ class RunPlanCallback(TrainerCallback):
             f"training: {epochs}, {state.max_steps:,} steps{per_epoch}, batch {args.train_batch_size}, "
             f"{self.train_tokens:,} tokens per epoch"
         )
-        logger.info("\n".join(["hf-bilstm train: plan", *("  " + line for line in lines)]))
+        logger.info("\n".join(["Training plan:", *("  " + line for line in lines)]))
 
     def on_step_end(self, args, state, control, **kwargs):
         if not state.is_world_process_zero or self._estimated:
@@ -112,13 +112,13 @@ class RunPlanCallback(TrainerCallback):
             remaining = (state.max_steps - state.global_step) * elapsed / steps
         finish = time.strftime("%H:%M", time.localtime(time.time() + remaining))
         logger.info(
-            f"hf-bilstm train: measured {rate} over steps {first_step + 1}-{state.global_step}: training needs "
+            f"Measured {rate} over steps {first_step + 1}-{state.global_step}: training needs "
             f"about {minutes(remaining)} more (until about {finish}), plus the evaluations"
         )
         if args.device.type == "cpu" and remaining > SLOW_RUN_SECONDS:
             faster = f" `--preset {self.faster_preset}` is sized for a CPU;" if self.faster_preset else ""
             logger.warning(
-                f"hf-bilstm train: warning: this run needs over {minutes(SLOW_RUN_SECONDS)} on this CPU.{faster} "
+                f"This run needs over {minutes(SLOW_RUN_SECONDS)} on this CPU.{faster} "
                 "shorter texts (--max_length), fewer epochs or a GPU are faster."
             )
         if args.device.type == "cpu" and counted and self.reference:

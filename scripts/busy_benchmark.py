@@ -6,8 +6,9 @@ leaves them running for long) and is ended when the block exits, whatever happen
 
 `run_child(arm, ...)`: a benchmark's measuring child process, in a new user's environment (no OMP_*/GOMP_*
 variables), either as shipped (`after`: hf_bilstm chooses OMP_WAIT_POLICY=PASSIVE before torch loads, ONNX Runtime
-sessions whose threads stop spinning when a run ends) or as before the change (`before`: torch is imported before hf_bilstm, so libgomp starts
-with its default spinning, and the child keeps ONNX Runtime's default spinning, see `child_setup`).
+sessions whose threads stop spinning when a run ends) or as before the change (`before`: torch is imported before
+hf_bilstm, so libgomp starts with its default spinning, and the child keeps ONNX Runtime's defaults, see
+`child_setup`).
 """
 
 import json

@@ -13,7 +13,7 @@ from typing import Literal
 
 import torch
 
-from .data import check_tokenizer_fits
+from .encoding import check_tokenizer_fits
 from .errors import UsageError
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)

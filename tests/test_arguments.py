@@ -71,6 +71,7 @@ def test_pretrain_refuses_flags_it_would_ignore(argv, message, tmp_path):
         pretraining.parse_args(argv + (["--output_dir", str(tmp_path)] if message != "give --output_dir" else []))
 
 
+@pytest.mark.slow  # a fresh Python process (torch and transformers imported again: seconds)
 def test_evaluate_does_not_load_the_train_command():
     code = "import sys, hf_bilstm.inference; print(sorted(m for m in sys.modules if m.startswith('hf_bilstm.')))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

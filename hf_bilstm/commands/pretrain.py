@@ -8,6 +8,7 @@ import time
 from ..logs import get_logger
 from ..training.pretraining import parse_args, pretrain
 from ..training.time_budget import overshoot_line
+from . import command_main
 
 logger = get_logger(__name__)
 
@@ -25,11 +26,7 @@ def run(argv: list[str]) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`hf-bilstm pretrain`; hf_bilstm.cli turns what goes wrong into one line and an exit code."""
-    from ..cli import run_command
-
-    return run_command("pretrain", sys.argv[1:] if argv is None else argv)
+main = command_main("pretrain")
 
 
 if __name__ == "__main__":

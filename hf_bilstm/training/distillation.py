@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from datasets import Dataset
 
-from ..data import SOFT_LABELS, encode
 from ..data_flags import load_from_flags
+from ..encoding import SOFT_LABELS, encode
 from ..errors import UsageError
 from ..folder import check_output_folder
 from ..inference import batches
@@ -163,7 +163,7 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
 def _train_distilled(model_args, data_args, training_args, command, settings, started, work) -> dict:
     output_dir = training_args.output_dir
     if not data_args.test_split or not settings.get("read_test", True):
-        logger.warning("hf-bilstm: the test split is not read: the recipe ends with validation figures only.")
+        logger.warning("the test split is not read: the recipe ends with validation figures only.")
     # `is None`, not `or`: a budget of 0 is refused by the flag checks, never read as "the default".
     budget = settings["max_seconds"] if model_args.max_train_seconds is None else model_args.max_train_seconds
     # Read before anything is trained: a dataset without the unlabelled split is refused now, not after the teacher.

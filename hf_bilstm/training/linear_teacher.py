@@ -114,11 +114,11 @@ class LinearTeacher:
             with torch.no_grad():
                 accuracy = float((self._logits(val_rows).argmax(-1).numpy() == val_labels).mean())
             self.history.append({"epoch": epoch, "eval_accuracy": accuracy})
-            logger.info(f"hf-bilstm: linear teacher epoch {epoch}: validation accuracy {accuracy:.4f}")
+            logger.info(f"linear teacher epoch {epoch}: validation accuracy {accuracy:.4f}")
             if accuracy > best[0]:
                 best = (accuracy, (self.weights.detach().clone(), self.bias.detach().clone()))
             if self.stopped_by_time_budget:
-                logger.info(f"hf-bilstm: linear teacher stopped by the time budget in epoch {epoch}")
+                logger.info(f"linear teacher stopped by the time budget in epoch {epoch}")
                 break
         self.weights, self.bias = copy.deepcopy(best[1])
         self.eval_accuracy, self.seconds = best[0], round(time.time() - started, 1)

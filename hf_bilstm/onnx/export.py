@@ -204,7 +204,8 @@ def write_card_section(folder: str, report: dict) -> None:
     os.replace(temporary, path)
 
 
-def run_export(args) -> dict:
+def check_export_args(args) -> str:
+    """Every flag and the folders, before the model is loaded; returns the model folder."""
     check_number("--validation_fraction", args.validation_fraction, above=0, below=1)
     check_number("--max_test_samples", args.max_test_samples, integer=True, minimum=1)
     check_seed(args.seed)
@@ -219,6 +220,11 @@ def run_export(args) -> dict:
     if args.quantize and not args.train_file:
         check_dataset_flag(args.dataset)
     check_demo_flags(args)
+    return folder
+
+
+def run_export(args) -> dict:
+    folder = check_export_args(args)
     model, tokenizer = load_classifier_folder(folder, "cpu")
     report = {
         "date": datetime.date.today().isoformat(),

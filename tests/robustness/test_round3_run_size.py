@@ -7,8 +7,7 @@ import os
 import time
 
 import pytest
-from datasets import Dataset, DatasetDict
-from helpers import FEATURES, PRETRAIN_TINY, QUIET, TINY, toy_rows, write_toy_dataset
+from helpers import PRETRAIN_TINY, QUIET, TINY, toy_rows, toy_with_unlabelled, write_toy_dataset
 
 from hf_bilstm.commands import pretrain as pretrain_cmd
 from hf_bilstm.commands import train as train_cmd
@@ -29,13 +28,7 @@ def one_error_line(capsys, flag: str) -> str:
 @pytest.fixture(scope="module")
 def unlabelled_dataset(tmp_path_factory):
     """train 160 / test 40 rows plus an `unsupervised` split of 120 texts, as IMDB's."""
-    folder = tmp_path_factory.mktemp("data") / "with-unlabelled"
-    splits = {"train": Dataset.from_dict(toy_rows(160, 0), features=FEATURES)}
-    splits["test"] = Dataset.from_dict(toy_rows(40, 1), features=FEATURES)
-    texts = toy_rows(120, seed=7)["text"]
-    splits["unsupervised"] = Dataset.from_dict({"text": texts, "label": [0] * len(texts)}, features=FEATURES)
-    DatasetDict(splits).save_to_disk(str(folder))
-    return str(folder)
+    return toy_with_unlabelled(tmp_path_factory.mktemp("data") / "with-unlabelled")
 
 
 @pytest.mark.parametrize("preset", ["cpu-best", "cpu", "tutorial", "base"])

@@ -1,7 +1,6 @@
 """`hf-bilstm train`'s arguments: the dataclasses, parsed once with the preset's values as the parser's defaults
 (hf_bilstm.presets), and every check of them before any data is read. The parser itself is hf_bilstm.flag_parser."""
 
-import json
 import os
 from dataclasses import dataclass, field
 
@@ -19,6 +18,7 @@ from .flag_checks import (
     check_training_numbers,
 )
 from .flag_parser import FlagParser, given_flags
+from .json_files import read_json
 from .presets import (
     AUTO_PRESET,
     COMMON_TRAINING,
@@ -288,8 +288,7 @@ def check_resume_flags(model_args: ModelArguments, checkpoint: str) -> None:
     resumed run too).
     """
     given = model_args.given_flags
-    with open(os.path.join(checkpoint, "config.json"), encoding="utf-8") as handle:
-        saved = json.load(handle)
+    saved = read_json(os.path.join(checkpoint, "config.json"), fix="resume from another checkpoint")
     ignored = [f"--{name}" for name in ("preset", "model_name_or_path", "min_frequency") if name in given]
     for name in MODEL_FIELDS:
         if name in given and getattr(model_args, name) != saved.get(name):

@@ -10,7 +10,6 @@ after it.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -21,6 +20,7 @@ from .cards import CardError
 from .errors import HubPushError, HubUnreachableError, PushRefusedError, UsageError
 from .folder import CODE_FILES, MODEL_FILES, OPTIONAL_FILES, OWN_NAMES, SHARD, TOKENIZER_FILES
 from .hub_verification import VERIFY_TEXTS, verify_push
+from .json_files import read_json
 from .logs import get_logger
 from .push_card import complete_card
 
@@ -108,11 +108,9 @@ def collect_files(folder: str | os.PathLike) -> tuple[dict[str, Path], list[str]
     chosen_names += onnx_files(folder)
     check_no_links(folder, chosen_names)
     try:
-        config = json.loads((folder / "config.json").read_text())
+        config = read_json(folder / "config.json", fix="save the model again")
     except ValueError as error:
-        raise PushRefusedError(f"{folder}/config.json is not valid JSON ({error}); save the model again.") from error
-    if not isinstance(config, dict):
-        raise PushRefusedError(f"{folder}/config.json is not a JSON object; save the model again.")
+        raise PushRefusedError(str(error)) from error
     if config.get("model_type") != "bilstm":
         raise PushRefusedError(
             f"{folder}/config.json has model_type {config.get('model_type')!r}, not 'bilstm': this is not an "
@@ -148,7 +146,9 @@ def onnx_files(folder: Path) -> list[str]:
         )
     if names:
         try:
-            check_export_is_current(str(folder), json.loads(report.read_text()))
+            check_export_is_current(
+                str(folder), read_json(report, fix=f"export again (hf-bilstm export {folder} --overwrite)")
+            )
         except ValueError as error:  # UsageError, or a report that is not JSON
             raise PushRefusedError(str(error)) from error
         # The transformers.js module and the demo page (not its vendor/ copy of transformers.js: the page then loads
@@ -178,12 +178,10 @@ def check_tokenizer_auto_map(folder: Path) -> None:
     """tokenizer_config.json may carry an auto_map too (AutoTokenizer runs its class under trust_remote_code): the
     folder's code has no tokenizer class, so any entry there is code from elsewhere and is refused."""
     try:
-        settings = json.loads((folder / "tokenizer_config.json").read_text())
+        settings = read_json(folder / "tokenizer_config.json", fix="save the tokenizer again")
     except ValueError as error:
-        raise PushRefusedError(
-            f"{folder}/tokenizer_config.json is not valid JSON ({error}); save the tokenizer again."
-        ) from error
-    auto_map = settings.get("auto_map") if isinstance(settings, dict) else None
+        raise PushRefusedError(str(error)) from error
+    auto_map = settings.get("auto_map")
     if auto_map:
         raise PushRefusedError(
             f"{folder}/tokenizer_config.json has auto_map {auto_map!r}: users loading the model with "

@@ -446,6 +446,16 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
                 f"input_ids must have shape (batch, sequence_length), got {tuple(reference.shape)}; "
                 "for a single text add a batch dimension (input_ids[None])."
             )
+        if inputs_embeds is not None and (
+            inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != self.config.embedding_dim
+        ):
+            # The recurrent layers were built for embedding_dim inputs: another width would fail deep in torch, or
+            # (packed rows of one step) be read silently.
+            raise ValueError(
+                f"inputs_embeds must have shape (batch, sequence_length, embedding_dim={self.config.embedding_dim}), "
+                f"but it has {tuple(inputs_embeds.shape)}: its last size {inputs_embeds.shape[-1]} is not this model's "
+                f"embedding_dim {self.config.embedding_dim}. Build it with model.get_input_embeddings()(input_ids)."
+            )
         batch, seq_len = reference.shape
         device = reference.device
         check = checks_inputs(self.config, reference)

@@ -1,12 +1,12 @@
 """The card `hf-bilstm push` uploads: the folder's own card (or a short generated one) completed with the metadata
 the Hub reads (library, pipeline tag, license, datasets, model-index from the results files)."""
 
-import json
 from pathlib import Path
 
 from huggingface_hub import ModelCard
 
 from .cards import CardError, eval_results
+from .json_files import read_json
 from .logs import get_logger
 
 logger = get_logger(__name__)
@@ -99,7 +99,7 @@ def _results_from_json(folder: Path) -> list[tuple[str, str, float]]:
         path = folder / filename
         if not path.is_file():
             continue
-        values = json.loads(path.read_text())
+        values = read_json(path, fix="evaluate the model again (hf-bilstm evaluate), or delete the file")
         found = [
             (split, key[len(prefix) :], float(value))
             for key, value in sorted(values.items())

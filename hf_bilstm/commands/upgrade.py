@@ -21,6 +21,7 @@ from tokenizers import Tokenizer
 
 from ..errors import UsageError
 from ..flag_parser import FlagParser, option, positional
+from ..json_files import read_json
 from ..tokenization_bilstm import (
     PRE_TOKENIZER_PATTERN,
     TOKENIZER_CLASS,
@@ -151,8 +152,7 @@ def run_upgrade(folder: str, texts_file: str | None = None) -> list[str]:
     changes = []
     tokenizer_json = upgraded_tokenizer_json(folder, texts_file)  # every check before the first write
     config_path = os.path.join(folder, "tokenizer_config.json")
-    with open(config_path, encoding="utf-8") as handle:
-        settings = json.load(handle)
+    settings = read_json(config_path, fix="save the tokenizer again")
     if tokenizer_json is not None:
         write_json_atomically(os.path.join(folder, "tokenizer.json"), tokenizer_json)
         changes.append("tokenizer.json: Split pre-tokenizer (transformers.js reads it as Python does; same ids)")

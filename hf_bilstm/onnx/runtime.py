@@ -18,7 +18,6 @@ and out-of-vocabulary ids, the same reading of an empty text, logits as a torch 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 
 import numpy as np
@@ -29,6 +28,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from ..configuration_bilstm import BiLSTMConfig
 from ..cpu_threads import ORT_NO_SPINNING
 from ..errors import UsageError
+from ..json_files import read_json
 from ..problem_types import MULTI_LABEL, REGRESSION, problem_type_of
 
 ONNX_DIR = "onnx"
@@ -132,8 +132,8 @@ class ORTModelForSequenceClassification(PreTrainedModel):
             )
         report_path = _resolve(source, f"{ONNX_DIR}/{REPORT_FILE}")
         if report_path is not None:
-            with open(report_path, encoding="utf-8") as handle:
-                check_export_is_current(source, json.load(handle))
+            fix = f"export again: hf-bilstm export {source} --overwrite"
+            check_export_is_current(source, read_json(report_path, fix=fix))
         config = AutoConfig.from_pretrained(source, trust_remote_code=False, **kwargs)
         if getattr(config, "model_type", None) != "bilstm":
             raise UsageError(f"{source!r} is not an hf_bilstm model folder (model_type {config.model_type!r}).")

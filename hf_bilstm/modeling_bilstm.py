@@ -453,8 +453,9 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
             # (packed rows of one step) be read silently.
             raise ValueError(
                 f"inputs_embeds must have shape (batch, sequence_length, embedding_dim={self.config.embedding_dim}), "
-                f"but it has {tuple(inputs_embeds.shape)}: its last size {inputs_embeds.shape[-1]} is not this model's "
-                f"embedding_dim {self.config.embedding_dim}. Build it with model.get_input_embeddings()(input_ids)."
+                f"but it has {tuple(inputs_embeds.shape)}: its last size {inputs_embeds.shape[-1]} is not this "
+                f"model's embedding_dim {self.config.embedding_dim}. Build it with "
+                "model.get_input_embeddings()(input_ids)."
             )
         batch, seq_len = reference.shape
         device = reference.device

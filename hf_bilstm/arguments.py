@@ -4,7 +4,7 @@
 import os
 from dataclasses import dataclass, field
 
-from transformers import HfArgumentParser, TrainingArguments
+from transformers import TrainingArguments
 
 from .data import check_validation_split_name
 from .data_flags import check_data_flags
@@ -17,7 +17,7 @@ from .flag_checks import (
     check_tokenizer_flags,
     check_training_numbers,
 )
-from .flag_parser import FlagParser, given_flags
+from .flag_parser import FlagParser, KnownFlagsParser, given_flags
 from .json_files import read_json
 from .presets import (
     AUTO_PRESET,
@@ -244,7 +244,7 @@ def make_parser() -> FlagParser:
 def parse_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, TrainingArguments]:
     """Parses the command line; preset and automatic defaults come first so that the user's own flags win."""
     parser = make_parser()
-    preset_parser = HfArgumentParser(ModelArguments, add_help=False, allow_abbrev=False)
+    preset_parser = KnownFlagsParser(ModelArguments, add_help=False, allow_abbrev=False, prog="hf-bilstm train")
     model_args, _ = preset_parser.parse_known_args(argv)
     given = given_flags(argv)
     preset, preset_reason = choose_preset(model_args.preset, argv)

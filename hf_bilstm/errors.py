@@ -106,11 +106,12 @@ def exit_code_for(prog: str, error: Exception, output_dir: str, rerun: str = "ru
         return 1
     refused = not_writable(error)
     if refused is not None:
-        path = refused.filename or output_dir
+        path = str(refused.filename or output_dir)
+        folder = os.path.dirname(path.rstrip(os.sep)) or "."
         verb = "written" if refused.errno == errno.EROFS else "written (or read)"
         print(
-            f"{prog}: error: {str(path)!r} cannot be {verb} ({refused.strerror or os.strerror(refused.errno)}). "
-            f"Make it writable, or choose a folder you can write, and {rerun}.",
+            f"{prog}: error: {folder!r} cannot be {verb}: {path!r} ({refused.strerror or os.strerror(refused.errno)}"
+            f"). Make the folder writable, or choose one you can write, and {rerun}.",
             file=sys.stderr,
         )
         return 2

@@ -230,12 +230,12 @@ def child_trainer(args, preset: str) -> None:
 def measure_busy(args, preset: str, work_dir: str) -> dict:
     """Idle vs busy (as shipped) and the idle A/B pairs, each a fresh process; tokens/s through the Trainer."""
     data = save_preset_data(args, preset, work_dir)
-    child_args = ["--presets", preset, "--steps", str(args.steps), "--dataset", args.dataset, "--child_data", data]
+    child_args = ["--presets", preset, "--dataset", args.dataset, "--child_data", data]
     child_args += ["--tiny"] if args.tiny else []
 
-    def run(arm: str, busy: int) -> float:
+    def run(arm: str, busy: int, steps: int = args.steps) -> float:
         with busy_processes(busy):
-            result = run_child(arm, __file__, child_args)
+            result = run_child(arm, __file__, [*child_args, "--steps", str(steps)])
         rate = result["tokens"] / result["seconds"]
         print(f"{preset} {arm} busy={busy}: {rate:,.0f} tokens/s {result}", flush=True)
         return round(rate, 1)
@@ -245,9 +245,14 @@ def measure_busy(args, preset: str, work_dir: str) -> dict:
     for _ in range(args.ab_pairs):
         for arm in ARMS:
             pairs[arm].append(run(arm, 0))
-    busy_before = run("before", args.busy)
+    # Before the change a busy CPU runs 20-50x slower: a few steps give its rate without spending half an hour.
+    before_steps = max(3, args.steps // 4)
+    busy_before = run("before", args.busy, before_steps)
+    idle_after = [idle, *pairs["after"]]
     return {
         "steps": args.steps,
+        "before_change_busy_steps": before_steps,
+        "busy_over_mean_idle_after": round(busy / (sum(idle_after) / len(idle_after)), 3),
         "idle_tokens_per_second": idle,
         "busy_tokens_per_second": busy,
         "busy_over_idle": round(busy / idle, 3),

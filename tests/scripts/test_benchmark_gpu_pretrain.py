@@ -14,7 +14,7 @@ from helpers import write_toy_dataset
 # Minutes-scale on 2 cores: `pytest -m "not slow"` leaves it out of the quick loop; CI runs it.
 pytestmark = pytest.mark.slow
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "benchmark_gpu_pretrain.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "benchmark_gpu_pretrain.py"
 
 
 def test_whole_pipeline_runs_and_reports_in_the_benchmark_shape(tmp_path):

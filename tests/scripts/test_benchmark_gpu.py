@@ -13,7 +13,7 @@ from helpers import single_torch_thread, write_toy_dataset
 
 from hf_bilstm.commands import train as train_cmd
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "benchmark_gpu.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "benchmark_gpu.py"
 
 
 def load_script():

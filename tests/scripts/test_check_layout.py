@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "check_layout.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "check_layout.py"
 
 
 def test_the_layout_targets_hold():

@@ -37,7 +37,7 @@ def folder(tmp_path_factory):
 )
 def test_config_refuses_numbers_that_are_not_finite(overrides):
     name = next(iter(overrides))
-    with pytest.raises(ValueError, match=rf"BiLSTMConfig\.{name} must be a (finite|positive)"):
+    with pytest.raises(ValueError, match=rf"BiLSTMConfig\.{name} must be a (finite|positive|number)"):
         BiLSTMConfig(vocab_size=50, **overrides)
 
 

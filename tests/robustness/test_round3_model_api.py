@@ -27,8 +27,7 @@ def folder(tmp_path_factory):
         dict(initializer_range=math.nan),
         dict(initializer_range=math.inf),
         dict(initializer_range=-0.1),
-        dict(dropout=math.inf),
-        dict(embedding_dropout=math.nan),
+        dict(lm_dropout=math.nan, classifier_dropout=0.1),
         dict(layer_norm_eps=math.nan),  # a number of no field of ours: still never NaN
         dict(some_scale=-math.inf),
         dict(max_position_embeddings=0),

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
 
-from .data import check_validation_split_name
 from .data_flags import check_data_flags
 from .errors import UsageError
 from .flag_checks import (
@@ -31,6 +30,7 @@ from .presets import (
     word_vectors_epochs,
     word_vectors_split_names,
 )
+from .splits import check_validation_split_name
 from .training.finetuning import FineTuningArguments
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -55,6 +55,10 @@ class ModelArguments:
             "'tutorial'.",
             "choices": [AUTO_PRESET, *PRESETS],
         },
+    )
+    print_preset: bool = field(
+        default=False,
+        metadata={"help": "Print the preset's settings (model, tokenizer, training) as JSON and exit; nothing runs."},
     )
     model_name_or_path: str | None = field(
         default=None,
@@ -271,6 +275,8 @@ def parse_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, Training
     data_args.label_names = ",".join(training_args.label_names) if training_args.label_names else None
     training_args.label_names = None
     model_args.preset, model_args.preset_reason = preset, preset_reason
+    if model_args.print_preset:  # nothing runs (hf_bilstm.commands.train prints the preset): no flag to check
+        return model_args, data_args, training_args
     if training_args.device.type == "cpu" and "include_num_input_tokens_seen" not in given:
         # The run plan's time estimate reads the real tokens seen; counting them costs a device sync, nothing on CPU.
         training_args.include_num_input_tokens_seen = "non_padding"

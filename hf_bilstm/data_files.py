@@ -82,7 +82,7 @@ def load_file(path: str, column_names: list[str] | None = None, cache_dir: str |
     if kind == "tsv":  # a .txt file of tab-separated columns (GermEval's way) is a TSV file
         builder, options = BUILDERS[".tsv"]
         options = dict(options)
-        logger.warning(f"hf-bilstm: {path}: tab-separated columns; read as a TSV file.")
+        logger.warning(f"{path}: tab-separated columns; read as a TSV file.")
     if builder == "csv":
         # Only an empty cell is missing: a text "NA" or "null" stays a text; a byte-order mark is no part of a name.
         options.update(keep_default_na=False, na_values=[""], encoding="utf-8-sig")
@@ -106,7 +106,7 @@ def load_file(path: str, column_names: list[str] | None = None, cache_dir: str |
         raise UsageError(f"cannot read {path!r} ({str(cause).splitlines()[0][:200]}). {fix}") from error
     if builder == "csv" and len(loaded.column_names) == 1 and ";" in loaded.column_names[0] and not column_names:
         # a semicolon-separated "CSV" (spreadsheets in many locales write these): read it with its separator
-        logger.warning(f"hf-bilstm: {path}: columns separated by ';'; read with that separator.")
+        logger.warning(f"{path}: columns separated by ';'; read with that separator.")
         options["delimiter"] = ";"
         loaded = load_dataset(builder, data_files={"train": path}, split="train", cache_dir=cache_dir, **options)
     if kind == "fasttext":
@@ -232,7 +232,7 @@ def class_folders(folder: str) -> DatasetDict | None:
             result[split] = Dataset.from_dict({"text": texts, "label": labels}, features=features)
         if unlabelled:
             result[UNLABELLED_FOLDERS["unsup"]] = Dataset.from_dict({"text": unlabelled})
-    logger.info(f"hf-bilstm: {folder}: one text per file, labelled by its folder: {labelled}; splits {sorted(result)}")
+    logger.info(f"{folder}: one text per file, labelled by its folder: {labelled}; splits {sorted(result)}")
     return DatasetDict(result)
 
 

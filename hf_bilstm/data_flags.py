@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 
-from .data import load_raw_dataset, prepare_splits
+from .data import load_raw_dataset
+from .data_schema import load_schema
 from .errors import UsageError
+from .splits import prepare_splits
 
 
 def comma_list(value: str | None, flag: str) -> list[str] | None:
@@ -23,6 +25,27 @@ def comma_list(value: str | None, flag: str) -> list[str] | None:
     if len(set(names)) != len(names):
         raise UsageError(f"{flag} {value!r} names a column or label twice; give each once.")
     return names
+
+
+def schema_for(
+    model: str, config, text_column: str | None, label_column: str | None, column_names: str | None = None
+):
+    """A model folder's data schema (hf_bilstm.data_schema), with the column flags of evaluate or export on top."""
+    schema = load_schema(model, config)
+    schema.label_names = [config.id2label[i] for i in range(config.num_labels)]
+    if text_column:
+        schema.text_columns = comma_list(text_column, "--text_column")
+    if label_column:
+        schema.label_columns = comma_list(label_column, "--label_column")
+    if column_names:
+        schema.column_names = comma_list(column_names, "--column_names")
+    shared = sorted(set(schema.text_columns) & set(schema.label_columns))
+    if shared:  # checked before any data is read
+        raise UsageError(
+            f"--text_column and --label_column are both {shared[0]!r}; name the column of the texts and the column "
+            "of the labels."
+        )
+    return schema
 
 
 def file_flags(data_args) -> dict[str, str]:

@@ -281,7 +281,7 @@ def find_checkpoint(value: str | None, output_dir: str) -> str | None:
             if checkpoint_is_complete(checkpoint):
                 return checkpoint
             # A run killed while saving leaves a partial folder; loading it would fail or, worse, half-restore.
-            logger.warning(f"hf-bilstm train: skipping incomplete checkpoint {checkpoint}")
+            logger.warning(f"skipping incomplete checkpoint {checkpoint}")
         raise UsageError(
             f"--resume_from_checkpoint {value}: no complete checkpoint-* folder in {output_dir!r} to resume."
         )

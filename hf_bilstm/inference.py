@@ -7,8 +7,8 @@ pipeline (`load_classifier` + `predict`: `hf-bilstm predict` and Python users).
 import numpy as np
 import torch
 
-from .data import PaddingCollator
 from .data_schema import MULTI_LABEL, REGRESSION, SINGLE_LABEL
+from .encoding import PaddingCollator
 from .metrics import metrics_for, single_label_metrics
 from .model_loading import load_backend, load_classifier_folder, resolve_device
 from .problem_types import answers

@@ -83,14 +83,14 @@ def infer_problem_type(
     if isinstance(feature, Value) and feature.dtype in ("string", "large_string"):
         if any("," in v for v in sample):
             logger.warning(
-                f"hf-bilstm: labels like {next(v for v in sample if ',' in v)!r} in column {label_columns[0]!r}: "
+                f"labels like {next(v for v in sample if ',' in v)!r} in column {label_columns[0]!r}: "
                 "a multi-label problem, labels split on ','. (--problem_type single_label_classification if the "
                 "commas belong to class names.)"
             )
             return MULTI_LABEL, ","
     if isinstance(feature, Value) and feature.dtype.startswith("float"):
         if any(isinstance(v, float) and not math.isnan(v) and not v.is_integer() for v in sample):
-            logger.warning(f"hf-bilstm: column {label_columns[0]!r} holds scores: a regression (MSE loss).")
+            logger.warning(f"column {label_columns[0]!r} holds scores: a regression (MSE loss).")
             return REGRESSION, None
     return SINGLE_LABEL, None
 
@@ -114,7 +114,7 @@ def values_and_names(keys: set[str], names: list[str] | None, source: str) -> tu
         if ints and ints[0] >= 0 and ints[-1] < len(names):
             return [str(i) for i in range(len(names))], list(names)
         if ints and ints[0] >= 1 and ints[-1] <= len(names):
-            logger.warning(f"hf-bilstm: labels 1..{len(names)} are 1-based: label 1 is {names[0]!r} ({source}).")
+            logger.warning(f"labels 1..{len(names)} are 1-based: label 1 is {names[0]!r} ({source}).")
             return [str(i) for i in range(1, len(names) + 1)], list(names)
         raise UsageError(
             f"the labels run from {ints[0]} to {ints[-1]}, but {source} names {len(names)} classes: they must be "
@@ -163,69 +163,90 @@ def encode_labels(
     `dataset` with its labels in column `target` as the model trains on them: a ClassLabel id (single-label), one
     0/1 float per label (multi-label) or a float (regression). A row without a label is refused by its row number.
     """
-    num = len(label_values)
-    index = {value: i for i, value in enumerate(label_values)}
     column = label_columns[0]
     if problem_type == REGRESSION:
-        out = []
-        for row, value in enumerate(dataset[column]):
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                number = math.nan
-            if not math.isfinite(number):
-                raise UsageError(
-                    f"Split {split!r}, row {row}: the score {value!r} of column {column!r} is not a number; "
-                    "remove or fill rows without a score."
-                )
-            out.append(number)
-        feature = Value("float32")
+        out, feature = _scores(dataset[column], split, column), Value("float32")
     elif problem_type == MULTI_LABEL and len(label_columns) > 1:
-        rows = zip(*(dataset[c] for c in label_columns))
-        out = []
-        for row, cells in enumerate(rows):
-            vector = []
-            for name, cell in zip(label_columns, cells):
-                if cell not in (0, 1, True, False, 0.0, 1.0):
-                    raise UsageError(
-                        f"Split {split!r}, row {row}: column {name!r} holds {cell!r}; with several --label_column "
-                        "columns each must be 0 or 1 (is this label on for the row?)."
-                    )
-                vector.append(float(cell))
-            out.append(vector)
-        feature = Sequence(Value("float32"))
+        out, feature = _on_off_columns(dataset, split, label_columns), Sequence(Value("float32"))
     elif problem_type == MULTI_LABEL:
-        out = []
-        for row, value in enumerate(dataset[column]):
-            vector = [0.0] * num
-            for part in _parts(value, column, row, problem_type, separator):
-                if part not in index:
-                    raise UsageError(
-                        f"Split {split!r}, row {row}: label {part!r} is not one of the training split's labels "
-                        f"{label_values}; every split must use the same labels."
-                    )
-                vector[index[part]] = 1.0
-            out.append(vector)
+        out = _label_sets(dataset[column], split, column, separator, label_values)
         feature = Sequence(Value("float32"))
     else:
-        feature_in = dataset.features[column]
-        out = []
-        for row, value in enumerate(dataset[column]):
-            if isinstance(feature_in, ClassLabel) and isinstance(value, int) and value >= 0:
-                value = feature_in.names[value]
-            key = cell_key(value, column, row)
-            if key is MISSING:
-                raise UsageError(
-                    f"Row {row}: the label is missing (split {split!r}); unlabelled rows (-1 or empty) must be "
-                    "removed from a labelled split (e.g. dataset.filter(...))."
-                )
-            if key not in index:
-                raise UsageError(
-                    f"Row {row}: label {key!r} is not one of the known labels {label_values} (split {split!r}; those "
-                    "of the training split, or of the model being evaluated); every split must use the same labels."
-                )
-            out.append(index[key])
+        out = _class_ids(dataset, split, column, label_values)
         feature = ClassLabel(names=list(label_names or label_values))
     keep = [c for c in dataset.column_names if c not in label_columns and c != target]
     dataset = dataset.select_columns(keep).add_column(target, out)
     return dataset.cast_column(target, feature)
+
+
+def _scores(values, split: str, column: str) -> list[float]:
+    """Regression: each row's score as a finite float."""
+    out = []
+    for row, value in enumerate(values):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if not math.isfinite(number):
+            raise UsageError(
+                f"Split {split!r}, row {row}: the score {value!r} of column {column!r} is not a number; "
+                "remove or fill rows without a score."
+            )
+        out.append(number)
+    return out
+
+
+def _on_off_columns(dataset: Dataset, split: str, label_columns: list[str]) -> list[list[float]]:
+    """Multi-label from several 0/1 columns: one 0/1 float per column."""
+    out = []
+    for row, cells in enumerate(zip(*(dataset[c] for c in label_columns))):
+        vector = []
+        for name, cell in zip(label_columns, cells):
+            if cell not in (0, 1, True, False, 0.0, 1.0):
+                raise UsageError(
+                    f"Split {split!r}, row {row}: column {name!r} holds {cell!r}; with several --label_column "
+                    "columns each must be 0 or 1 (is this label on for the row?)."
+                )
+            vector.append(float(cell))
+        out.append(vector)
+    return out
+
+
+def _label_sets(values, split: str, column: str, separator: str | None, label_values: list[str]) -> list[list[float]]:
+    """Multi-label from one column (a list, or a cell such as `0,3`): one 0/1 float per known label."""
+    index = {value: i for i, value in enumerate(label_values)}
+    out = []
+    for row, value in enumerate(values):
+        vector = [0.0] * len(label_values)
+        for part in _parts(value, column, row, MULTI_LABEL, separator):
+            if part not in index:
+                raise UsageError(
+                    f"Split {split!r}, row {row}: label {part!r} is not one of the training split's labels "
+                    f"{label_values}; every split must use the same labels."
+                )
+            vector[index[part]] = 1.0
+        out.append(vector)
+    return out
+
+
+def _class_ids(dataset: Dataset, split: str, column: str, label_values: list[str]) -> list[int]:
+    """Single-label: each row's class id among `label_values` (a ClassLabel id is read as its name first)."""
+    index = {value: i for i, value in enumerate(label_values)}
+    feature_in = dataset.features[column]
+    out = []
+    for row, value in enumerate(dataset[column]):
+        if isinstance(feature_in, ClassLabel) and isinstance(value, int) and value >= 0:
+            value = feature_in.names[value]
+        key = cell_key(value, column, row)
+        if key is MISSING:
+            raise UsageError(
+                f"Row {row}: the label is missing (split {split!r}); unlabelled rows (-1 or empty) must be "
+                "removed from a labelled split (e.g. dataset.filter(...))."
+            )
+        if key not in index:
+            raise UsageError(
+                f"Row {row}: label {key!r} is not one of the known labels {label_values} (split {split!r}; those "
+                "of the training split, or of the model being evaluated); every split must use the same labels."
+            )
+        out.append(index[key])
+    return out

@@ -1,8 +1,8 @@
 """The package's loggers: `transformers.utils.logging` loggers under `hf_bilstm`, printed on stderr.
 
-Library code logs; the commands' `main` functions print their results. Warnings show by default, information once
-a command asks for it (`show_progress`, as `train` does); `quiet_libraries` keeps `predict` and `evaluate` to their
-results unless `--verbose`.
+Library code logs, and its messages never name a command; the commands print their results. Warnings show by
+default, information once a command asks for it (`show_progress`, as `train` does) or `--log_level` does
+(`follow_log_level`); `quiet_libraries` keeps `predict` and `evaluate` to their results unless `--verbose`.
 """
 
 import logging as _logging
@@ -44,6 +44,16 @@ def get_logger(name: str) -> _logging.Logger:
 def show_progress() -> None:
     """hf_bilstm's information messages on (what a long command like `train` reports as it goes)."""
     _configure_root().setLevel(_logging.INFO)
+
+
+def follow_log_level(training_args) -> None:
+    """
+    `--log_level` (and `--log_level_replica` on the other processes), the Trainer's flags for transformers' loggers,
+    set hf_bilstm's level too; left at "passive", hf_bilstm keeps its own (information for `train`, else warnings).
+    """
+    name = training_args.log_level if training_args.should_log else training_args.log_level_replica
+    if name != "passive":
+        _configure_root().setLevel(logging.get_log_levels_dict()[name])
 
 
 def _not_our_onnx_model_notice(record: _logging.LogRecord) -> bool:

@@ -12,7 +12,7 @@ from typing import Literal
 
 import torch
 
-from .data import check_tokenizer_fits
+from .encoding import check_tokenizer_fits
 from .errors import UsageError
 from .json_files import read_json
 

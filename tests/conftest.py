@@ -1,12 +1,18 @@
 """Shared fixtures. The Hub fixtures point huggingface_hub at the local stand-in server in `hub_server.py`."""
 
 import os
-import shutil
-import socket
 from contextlib import contextmanager
 
 import pytest
-from helpers import make_model_folder, save_tiny_model, single_torch_thread, train_briefly, write_toy_dataset
+from helpers import (
+    copy_folder,
+    free_port,
+    make_model_folder,
+    save_tiny_model,
+    single_torch_thread,
+    train_briefly,
+    write_toy_dataset,
+)
 from hub_server import HubStandIn
 
 WRITE_TOKEN = "hf_standin_write_alice"
@@ -83,10 +89,7 @@ def hub_env(hub_server, tmp_path, monkeypatch):
 @pytest.fixture
 def unreachable_endpoint():
     """An http://127.0.0.1 URL on which nothing listens (connections are refused at once)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 @pytest.fixture
@@ -107,9 +110,7 @@ def model_dir(tmp_path_factory):
 @pytest.fixture
 def copy(model_dir, tmp_path):
     """A private copy of `model_dir` that a test may damage."""
-    target = tmp_path / "model"
-    shutil.copytree(model_dir, target)
-    return target
+    return copy_folder(model_dir, tmp_path, "model")
 
 
 @pytest.fixture
@@ -161,6 +162,21 @@ def exported(tmp_path_factory, toy):
 # transformers' vendored test mixins: imported by test_transformers_common.py / test_tokenizer_common.py, never
 # collected themselves (their own example test classes download models from the Hub).
 collect_ignore = ["transformers_common"]
+
+
+# transformers' vendored common tests that take seconds each on 2 cores (a model per dtype, gradient checkpointing);
+# CI runs them, `-m "not slow"` leaves them out.
+SLOW_VENDORED = {
+    "test_bc_torch_dtype",
+    "test_enable_input_require_grads",
+    "test_enable_input_require_grads_with_gradient_checkpointing",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.name in SLOW_VENDORED and item.path.name == "test_transformers_common.py":
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_configure(config):

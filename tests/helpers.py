@@ -5,6 +5,8 @@ import io
 import json
 import os
 import random
+import shutil
+import socket
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -55,19 +57,24 @@ def save_tiny_model(folder, **overrides):
     return model, tokenizer
 
 
-# The first lines of a child script that must not see the installed package: every import of hf_bilstm fails, so
-# the child can load a folder only through the code files saved next to its weights (trust_remote_code).
-BLOCK_HF_BILSTM = """
+def import_blocker(*packages: str) -> str:
+    """The first lines of a child script in which every import of `packages` (and their modules) fails."""
+    return f"""
 import sys
 
-class BlockHfBilstm:
+class BlockPackages:
     def find_spec(self, name, path=None, target=None):
-        if name == "hf_bilstm" or name.startswith("hf_bilstm."):
-            raise ImportError("hf_bilstm is blocked in this process")
+        if name.split(".")[0] in {packages!r}:
+            raise ImportError(name + " is blocked in this process")
         return None
 
-sys.meta_path.insert(0, BlockHfBilstm())
+sys.meta_path.insert(0, BlockPackages())
 """
+
+
+# A child that must not see the installed package can load a folder only through the code files saved next to its
+# weights (trust_remote_code).
+BLOCK_HF_BILSTM = import_blocker("hf_bilstm")
 
 
 @contextmanager
@@ -162,10 +169,50 @@ TINY = ["--embedding_dim", "16", "--hidden_size", "8", "--num_layers", "1", "--v
 QUIET = ["--disable_tqdm", "true", "--report_to", "none", "--use_cpu", "true"]
 
 
-def run_predict(argv, stdin=None):
+def run_predict(argv, stdin=None, device: str | None = "cpu"):
+    """`hf-bilstm predict argv` in this process: (exit code, stdout lines). `stdin` is a stream or a string;
+    `device=None` leaves `--device` to argv."""
+    if isinstance(stdin, str):
+        stdin = io.StringIO(stdin)
     out = io.StringIO()
-    code = predict_cmd.main([*argv, "--device", "cpu"], stdin=stdin, stdout=out)
+    code = predict_cmd.main([*argv, *(["--device", device] if device else [])], stdin=stdin, stdout=out)
     return code, out.getvalue().splitlines()
+
+
+def run_push(argv, capsys):
+    """`hf-bilstm push argv` in this process: (exit code, stdout, stderr); never a traceback."""
+    from hf_bilstm.commands import push as push_cmd
+
+    code = push_cmd.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err, captured.err
+    return code, captured.out, captured.err
+
+
+def stderr_of(capsys) -> str:
+    """What a command wrote on stderr, which never holds a traceback."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    return err
+
+
+def error_line(capsys) -> str:
+    """The last line of stderr that holds `error:` (a command's one error line)."""
+    return [line for line in stderr_of(capsys).splitlines() if "error:" in line][-1]
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (free when asked; connections to it are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def copy_folder(folder, tmp_path, name: str = "copy") -> Path:
+    """A private copy of `folder` under `tmp_path`, which a test may damage."""
+    target = Path(tmp_path) / name
+    shutil.copytree(folder, target)
+    return target
 
 
 PRETRAIN_TINY = ["--vocab_size", "100", "--min_frequency", "1", "--embedding_dim", "16", "--hidden_size", "8"]

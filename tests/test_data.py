@@ -183,6 +183,7 @@ def test_padding_collator_pads_each_batch_to_its_longest_row():
     assert PaddingCollator(0, pad_to_multiple_of=4)(features)["input_ids"].shape == (2, 4)
 
 
+@pytest.mark.slow  # the real IMDB: 50,000 reviews loaded, split and hashed (seconds)
 def test_real_imdb_splits():
     splits = prepare_splits(load_raw_dataset(require_imdb("the real IMDB splits")), max_test_samples=1000)
     assert splits.label_names == ["neg", "pos"]

@@ -11,10 +11,11 @@ from helpers import FEATURES, QUIET, TINY, toy_rows, write_toy_dataset
 
 from hf_bilstm import presets
 from hf_bilstm.commands import train as train_cmd
-from hf_bilstm.data import SOFT_LABELS, PaddingCollator, Splits, with_soft_labelled_rows
+from hf_bilstm.data import SOFT_LABELS, PaddingCollator, Splits
 from hf_bilstm.errors import UsageError
 from hf_bilstm.training.distillation import RESULTS_NAME, recipe_folder
 from hf_bilstm.training.linear_teacher import LinearTeacher, ngrams
+from hf_bilstm.training.soft_labels import with_soft_labelled_rows
 from hf_bilstm.training.trainer import SoftLabelTrainer
 
 # Small and quick: a 1-epoch teacher, a 1-epoch student.

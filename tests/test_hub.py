@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import HUB_ORGS, HUB_TOKENS, OTHER_TOKEN, READ_TOKEN, WRITE_TOKEN, hub_environment
-from helpers import CARD, TEST_RESULTS, TEXTS, make_model_folder
+from helpers import CARD, TEST_RESULTS, TEXTS, make_model_folder, run_push
 from hub_server import HubStandIn
 
 from hf_bilstm import hub, hub_verification
@@ -177,33 +177,22 @@ def test_printed_snippet_pins_the_commit():
 
 
 # ------------------------------------------------------------------------------------------------ failures
-@pytest.fixture
-def folder(pushable_folder):
-    return pushable_folder
-
-
-def run_push(argv, capsys):
-    code = push_cmd.main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def test_missing_token_fails_before_any_request_with_the_fix(hub_env, folder, monkeypatch, capsys):
+def test_missing_token_fails_before_any_request_with_the_fix(hub_env, pushable_folder, monkeypatch, capsys):
     monkeypatch.delenv("HF_TOKEN")
-    code, _, err = run_push([folder, REPO, "--no_verify"], capsys)
+    code, _, err = run_push([pushable_folder, REPO, "--no_verify"], capsys)
     assert code == 1 and "No Hugging Face token" in err and "hf auth login" in err and "HF_TOKEN" in err
     assert [r for r in hub_env.requests if r[1] != "/api/agent-harnesses"] == []
     with pytest.raises(hub.HubPushError, match="No Hugging Face token"):
         hub.check_token(REPO)  # what `hf-bilstm train --push_to_hub` calls before training
 
 
-def test_stored_login_is_used(hub_env, folder, monkeypatch, capsys):
+def test_stored_login_is_used(hub_env, pushable_folder, monkeypatch, capsys):
     from huggingface_hub import constants
 
     monkeypatch.delenv("HF_TOKEN")
     Path(constants.HF_TOKEN_PATH).parent.mkdir(parents=True, exist_ok=True)
     Path(constants.HF_TOKEN_PATH).write_text(WRITE_TOKEN)
-    code, out, err = run_push([folder, REPO, "--no_verify"], capsys)
+    code, out, err = run_push([pushable_folder, REPO, "--no_verify"], capsys)
     assert code == 0, err
     assert "model.safetensors" in hub_env.head(REPO).files
 
@@ -216,61 +205,63 @@ def test_stored_login_is_used(hub_env, folder, monkeypatch, capsys):
         (OTHER_TOKEN, "cannot write to the namespace 'alice'", "Use bob/tiny-bilstm"),
     ],
 )
-def test_unusable_token_is_a_clear_error(hub_env, folder, monkeypatch, capsys, token, message, fix):
+def test_unusable_token_is_a_clear_error(hub_env, pushable_folder, monkeypatch, capsys, token, message, fix):
     monkeypatch.setenv("HF_TOKEN", token)
-    code, _, err = run_push([folder, REPO, "--no_verify"], capsys)
+    code, _, err = run_push([pushable_folder, REPO, "--no_verify"], capsys)
     assert code == 1 and message in err and fix in err
     assert hub_env.repos == {}
 
 
-def test_organisation_namespace_is_allowed(hub_env, folder, capsys):
-    code, _, err = run_push([folder, "bilstm-org/tiny", "--no_verify"], capsys)
+def test_organisation_namespace_is_allowed(hub_env, pushable_folder, capsys):
+    code, _, err = run_push([pushable_folder, "bilstm-org/tiny", "--no_verify"], capsys)
     assert code == 0, err
     assert "bilstm-org/tiny" in hub_env.repos
 
 
 @pytest.mark.parametrize("repo_id", ["tiny-bilstm", "alice/tiny/bilstm", "alice/bad--name", "alice/-x", "alice/x.git"])
-def test_invalid_repo_id_is_a_clear_error(hub_env, folder, capsys, repo_id):
-    code, _, err = run_push([folder, repo_id, "--no_verify"], capsys)
+def test_invalid_repo_id_is_a_clear_error(hub_env, pushable_folder, capsys, repo_id):
+    code, _, err = run_push([pushable_folder, repo_id, "--no_verify"], capsys)
     assert code == 2 and "Invalid repo id" in err and repr(repo_id) in err
     assert [r for r in hub_env.requests if r[1] != "/api/agent-harnesses"] == []
 
 
-def test_unreachable_hub_keeps_folder_and_prints_retry(hub_env, folder, monkeypatch, capsys, unreachable_endpoint):
+def test_unreachable_hub_keeps_folder_and_prints_retry(
+    hub_env, pushable_folder, monkeypatch, capsys, unreachable_endpoint
+):
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "ENDPOINT", unreachable_endpoint)
-    before = folder_digest(folder)
-    code, _, err = run_push([folder, REPO, "--private"], capsys)
+    before = folder_digest(pushable_folder)
+    code, _, err = run_push([pushable_folder, REPO, "--private"], capsys)
     assert code == 1 and "Could not reach the Hub" in err
-    assert f"hf-bilstm push {folder.resolve()} {REPO} --private" in err
-    assert folder_digest(folder) == before
+    assert f"hf-bilstm push {pushable_folder.resolve()} {REPO} --private" in err
+    assert folder_digest(pushable_folder) == before
 
 
 @pytest.mark.parametrize("route, status", [("create", 503), ("commit", 500), ("lfs-upload", 403)])
-def test_server_error_keeps_folder_and_retry_command_works(hub_env, folder, capsys, route, status):
-    before = folder_digest(folder)
+def test_server_error_keeps_folder_and_retry_command_works(hub_env, pushable_folder, capsys, route, status):
+    before = folder_digest(pushable_folder)
     hub_env.fail_next[route] = status
-    code, _, err = run_push([folder, REPO, "--commit_message", "first try"], capsys)
+    code, _, err = run_push([pushable_folder, REPO, "--commit_message", "first try"], capsys)
     assert code == 1 and "The local folder is intact" in err
-    assert folder_digest(folder) == before
+    assert folder_digest(pushable_folder) == before
     assert REPO not in hub_env.repos or hub_env.commit_count(REPO) == 1  # only the repo's initial commit
     retry = err.strip().splitlines()[-1].strip()
-    assert retry == f"hf-bilstm push {folder.resolve()} {REPO} --commit_message 'first try'"
+    assert retry == f"hf-bilstm push {pushable_folder.resolve()} {REPO} --commit_message 'first try'"
     code, _, err = run_push([*shlex.split(retry)[2:], "--no_verify"], capsys)
     assert code == 0, err
     assert hub_env.head(REPO).title == "first try" and "model.safetensors" in hub_env.head(REPO).files
 
 
-def test_private_push_to_existing_public_repo_is_refused(hub_env, folder, capsys):
-    assert run_push([folder, REPO, "--no_verify"], capsys)[0] == 0
+def test_private_push_to_existing_public_repo_is_refused(hub_env, pushable_folder, capsys):
+    assert run_push([pushable_folder, REPO, "--no_verify"], capsys)[0] == 0
     commits = hub_env.commit_count(REPO)
-    code, _, err = run_push([folder, REPO, "--private", "--no_verify"], capsys)
+    code, _, err = run_push([pushable_folder, REPO, "--private", "--no_verify"], capsys)
     assert code == 1 and "is public" in err and hub_env.commit_count(REPO) == commits
 
 
-def test_private_repo_and_branch(hub_env, folder, capsys):
-    code, out, err = run_push([folder, REPO, "--private", "--revision", "v2", "--no_verify"], capsys)
+def test_private_repo_and_branch(hub_env, pushable_folder, capsys):
+    code, out, err = run_push([pushable_folder, REPO, "--private", "--revision", "v2", "--no_verify"], capsys)
     assert code == 0, err
     repo = hub_env.repos[REPO]
     assert repo.private and "model.safetensors" in hub_env.head(REPO, "v2").files
@@ -286,9 +277,9 @@ def test_folder_with_only_a_pickle_is_refused(hub_env, tmp_path, capsys):
     assert hub_env.repos == {}
 
 
-def test_folder_without_tokenizer_is_refused(hub_env, folder, capsys):
-    (folder / "tokenizer.json").unlink()
-    code, _, err = run_push([folder, REPO, "--no_verify"], capsys)
+def test_folder_without_tokenizer_is_refused(hub_env, pushable_folder, capsys):
+    (pushable_folder / "tokenizer.json").unlink()
+    code, _, err = run_push([pushable_folder, REPO, "--no_verify"], capsys)
     assert code == 2 and "tokenizer.json" in err and "tokenizer.save_pretrained" in err
     assert hub_env.repos == {}
 
@@ -331,7 +322,7 @@ def test_compare_logits_rejects_mismatch_and_local_code():
         hub_verification.compare_logits(expected, local, "r")
 
 
-def test_card_without_hub_dataset_takes_it_from_its_model_index(hub_env, folder, capsys):
+def test_card_without_hub_dataset_takes_it_from_its_model_index(hub_env, pushable_folder, capsys):
     # What a model trained on a local copy of IMDB gets: model-index names the dataset, `datasets:` does not.
     card = """---
 license: apache-2.0
@@ -345,8 +336,8 @@ model-index:
 ---
 # tiny
 """
-    (folder / "README.md").write_text(card)
-    code, out, err = run_push([folder, REPO, "--no_verify"], capsys)
+    (pushable_folder / "README.md").write_text(card)
+    code, out, err = run_push([pushable_folder, REPO, "--no_verify"], capsys)
     assert code == 0, err
     assert "using 'imdb' from its model-index" in err
     from huggingface_hub import ModelCard

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import TEXTS
+from helpers import TEXTS, free_port
 
 from hf_bilstm.commands import export as export_cmd
 from hf_bilstm.inference import load_classifier, predict
@@ -87,12 +87,6 @@ def test_the_cut_side_matters_here(exported):
     classifier.tokenizer.truncation_side = "left"
     left = [answer["label"] for answer in predict(classifier, CHECK[-3:-1])]
     assert right != left
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.skipif(not os.path.isfile(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")

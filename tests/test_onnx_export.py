@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import TEXTS, save_tiny_model
+from helpers import TEXTS, import_blocker, save_tiny_model
 
 from hf_bilstm.commands import evaluate as evaluate_cmd
 from hf_bilstm.commands import export as export_cmd
@@ -256,12 +256,8 @@ def test_the_readme_onnxruntime_example_runs_without_torch(exported, tmp_path):
     settings = json.loads((folder / "tokenizer_config.json").read_text())
     (folder / "tokenizer_config.json").write_text(json.dumps(dict(settings, truncation_side="left")))
     texts = VARIED + ["great " * 80 + "awful " * 30]
-    block = (
-        "import sys\nclass Block:\n    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('torch', 'hf_bilstm'):\n            raise ImportError(name)\n"
-        "sys.meta_path.insert(0, Block())\n"
-    )
-    script = block + code.replace('"runs/bilstm-imdb"', repr(str(folder))) + "\nimport json\n"
+    script = import_blocker("torch", "hf_bilstm") + code.replace('"runs/bilstm-imdb"', repr(str(folder)))
+    script += "\nimport json\n"
     script += f"print(json.dumps(classify({texts!r})))\n"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from helpers import TEXTS, save_tiny_model
+from helpers import TEXTS, save_tiny_model, train_briefly
 
 from hf_bilstm.commands import export as export_cmd
 from hf_bilstm.commands import predict as predict_cmd
@@ -24,19 +24,6 @@ KINDS = {
 }
 
 
-def train_briefly(model, tokenizer, scores, steps=80):
-    """A few Adam steps of regression on TEXTS, so that the model's scores spread out."""
-    model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
-    batch = tokenizer(TEXTS, padding=True, truncation=True, return_tensors="pt")
-    target = torch.tensor(scores, dtype=torch.float32)
-    for _ in range(steps):
-        optimizer.zero_grad()
-        model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=target).loss.backward()
-        optimizer.step()
-    model.eval()
-
-
 @pytest.fixture(scope="module", params=list(KINDS))
 def exported(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(request.param)
@@ -44,7 +31,7 @@ def exported(request, tmp_path_factory):
     with torch.no_grad():  # outputs away from 0, so that the threshold is not a coin toss between backends
         model.classifier.out_proj.bias.copy_(torch.tensor([-1.5, 1.5, 2.0][: model.config.num_labels]))
     if request.param == "regression":  # scores that differ from text to text by more than int8's rounding
-        train_briefly(model, tokenizer, [(i % 5) / 4 for i in range(len(TEXTS))])
+        train_briefly(model, tokenizer, TEXTS, [(i % 5) / 4 for i in range(len(TEXTS))], steps=80)
     model.save_pretrained(folder)
     assert export_cmd.main([str(folder)]) == 0
     return folder

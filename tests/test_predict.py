@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import torch
-from helpers import TEXTS, save_tiny_model, write_toy_dataset
+from helpers import TEXTS, run_predict, write_toy_dataset
 
 from hf_bilstm import inference
 from hf_bilstm.commands import evaluate as evaluate_cmd
@@ -15,10 +15,9 @@ from hf_bilstm.commands import predict as predict_cmd
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny-model")
-    save_tiny_model(folder)
-    return str(folder)
+def model_dir(model_dir):
+    """conftest's tiny model folder, as the string a command line holds."""
+    return str(model_dir)
 
 
 def expected(model_dir, texts):
@@ -28,13 +27,6 @@ def expected(model_dir, texts):
         logits = model(**tokenizer(texts, return_tensors="pt", padding=True, truncation=True)).logits
     probabilities = logits.softmax(-1)
     return [(model.config.id2label[int(p.argmax())], float(p.max())) for p in probabilities]
-
-
-def run_predict(argv, stdin_text=None):
-    stdin = io.StringIO(stdin_text) if stdin_text is not None else None
-    out = io.StringIO()
-    code = predict_cmd.main(argv + ["--device", "cpu"], stdin=stdin, stdout=out)
-    return code, out.getvalue().splitlines()
 
 
 def test_texts_from_arguments_give_label_and_score_per_line(model_dir):
@@ -59,13 +51,13 @@ def test_file_and_json_output(model_dir, tmp_path, capsys):
 
 def test_stdin_and_long_or_empty_texts(model_dir):
     long_text = " ".join(["great movie"] * 500)  # far past the tokenizer's 64-token limit: cut, not refused
-    code, lines = run_predict([model_dir], stdin_text=f"{TEXTS[2]}\n{long_text}\n")
+    code, lines = run_predict([model_dir], stdin=f"{TEXTS[2]}\n{long_text}\n")
     assert code == 0 and len(lines) == 2
     assert lines[0].split("\t")[0] == expected(model_dir, [TEXTS[2]])[0][0]
 
 
 def test_bad_input_is_a_clear_error(model_dir, tmp_path, capsys):
-    assert run_predict([model_dir], stdin_text="\n  \n")[0] == 2
+    assert run_predict([model_dir], stdin="\n  \n")[0] == 2
     assert "only blank lines" in capsys.readouterr().err
     assert run_predict([model_dir, "--file", str(tmp_path / "missing.txt")])[0] == 2
     err = capsys.readouterr().err
@@ -74,6 +66,7 @@ def test_bad_input_is_a_clear_error(model_dir, tmp_path, capsys):
     assert "no such folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a fresh Python process (torch and transformers imported again: seconds)
 def test_console_script_reads_stdin(model_dir):
     # The real `hf-bilstm predict` entry point, end to end in a fresh process.
     result = subprocess.run(

@@ -240,6 +240,7 @@ print("RESULT " + json.dumps({
 )
 
 
+@pytest.mark.slow  # a fresh Python process (torch and transformers imported again: seconds)
 def test_lm_folder_loads_through_remote_code_without_the_package(tmp_path):
     model = tiny_lm(num_layers=2, separate_directions=True)
     model.save_pretrained(tmp_path / "lm")

@@ -2,16 +2,14 @@
 results file (ids kept, written atomically, never over an existing file without --overwrite)."""
 
 import csv
-import io
 import json
 
 import numpy as np
 import pytest
 import torch
-from helpers import TEXTS, save_tiny_model
+from helpers import TEXTS, run_predict, save_tiny_model
 
 from hf_bilstm import inference
-from hf_bilstm.commands import predict as predict_cmd
 from hf_bilstm.problem_types import answers
 
 EMOTIONS = {0: "joy", 1: "anger", 2: "fear"}
@@ -39,12 +37,6 @@ def logits_of(folder, texts):
         return model(**tokenizer(texts, return_tensors="pt", padding=True, truncation=True)).logits.numpy()
 
 
-def run(argv, stdin=None):
-    out = io.StringIO()
-    code = predict_cmd.main([*argv, "--device", "cpu"], stdin=stdin, stdout=out)
-    return code, out.getvalue().splitlines()
-
-
 def test_answers_read_logits_by_problem_type():
     class Config:
         id2label = dict(EMOTIONS)
@@ -66,14 +58,14 @@ def test_answers_read_logits_by_problem_type():
 def test_multi_label_predict_gives_every_label_above_the_threshold(multi_label_dir):
     texts = TEXTS[:3]
     probabilities = 1 / (1 + np.exp(-logits_of(multi_label_dir, texts)))
-    code, lines = run([multi_label_dir, *texts, "--threshold", "0.5"])
+    code, lines = run_predict([multi_label_dir, *texts, "--threshold", "0.5"])
     assert code == 0 and len(lines) == 3
     for line, row in zip(lines, probabilities):
         labels, scores = line.split("\t")
         chosen = sorted((i for i in range(3) if row[i] >= 0.5), key=lambda i: -row[i])
         assert labels == ",".join(EMOTIONS[i] for i in chosen)
         assert [float(s) for s in scores.split(",") if s] == pytest.approx([row[i] for i in chosen], abs=1e-4)
-    code, lines = run([multi_label_dir, texts[0], "--json", "--threshold", "0.01"])
+    code, lines = run_predict([multi_label_dir, texts[0], "--json", "--threshold", "0.01"])
     record = json.loads(lines[0])
     assert sorted(record["labels"]) == sorted(EMOTIONS.values()) and len(record["scores"]) == 3
 
@@ -81,9 +73,9 @@ def test_multi_label_predict_gives_every_label_above_the_threshold(multi_label_d
 def test_regression_predict_gives_the_raw_score(regression_dir):
     texts = TEXTS[:2]
     expected = logits_of(regression_dir, texts)[:, 0]
-    code, lines = run([regression_dir, *texts])
+    code, lines = run_predict([regression_dir, *texts])
     assert code == 0 and [float(line) for line in lines] == pytest.approx(expected, abs=1e-4)
-    code, lines = run([regression_dir, texts[0], "--json"])
+    code, lines = run_predict([regression_dir, texts[0], "--json"])
     assert json.loads(lines[0]) == {"text": texts[0], "score": pytest.approx(float(expected[0]), abs=1e-6)}
 
 
@@ -103,9 +95,9 @@ def test_pipeline_reads_multi_label_and_regression_as_transformers_does(multi_la
 
 
 def test_threshold_is_refused_where_it_means_nothing(regression_dir, multi_label_dir, capsys):
-    assert run([regression_dir, "a text", "--threshold", "0.3"])[0] == 2
+    assert run_predict([regression_dir, "a text", "--threshold", "0.3"])[0] == 2
     assert "--threshold applies to multi-label models" in capsys.readouterr().err
-    assert run([multi_label_dir, "a text", "--threshold", "1.5"])[0] == 2
+    assert run_predict([multi_label_dir, "a text", "--threshold", "1.5"])[0] == 2
     assert "between 0 and 1" in capsys.readouterr().err
 
 
@@ -114,7 +106,7 @@ def test_a_table_keeps_its_ids_and_the_results_file_is_written_once(multi_label_
     table.write_text("id\ttitle\tbody\nq-007\tGreat news\tall fine\nq-008\tBad day\t\n", encoding="utf-8")
     results = tmp_path / "predictions.csv"
     argv = [multi_label_dir, "--file", str(table), "--text_column", "title,body", "--output_file", str(results)]
-    code, lines = run([*argv, "--threshold", "0.01"])
+    code, lines = run_predict([*argv, "--threshold", "0.01"])
     assert code == 0 and "wrote 2 predictions" in lines[0]
     rows = list(csv.DictReader(results.open(encoding="utf-8")))
     assert [row["id"] for row in rows] == ["q-007", "q-008"] and rows[1]["body"] == ""
@@ -123,11 +115,11 @@ def test_a_table_keeps_its_ids_and_the_results_file_is_written_once(multi_label_
     scores = sorted(float(s) for s in rows[0]["predicted_scores"].split(","))
     assert scores == pytest.approx(sorted(expected), abs=1e-4)
     before = results.read_bytes()
-    assert run(argv)[0] == 2  # the user's file (here, the last results) is not replaced without being asked
+    assert run_predict(argv)[0] == 2  # the user's file (here, the last results) is not replaced without being asked
     assert "already exists" in capsys.readouterr().err and results.read_bytes() == before
-    assert run([*argv, "--overwrite", "--threshold", "0.99"])[0] == 0
+    assert run_predict([*argv, "--overwrite", "--threshold", "0.99"])[0] == 0
     assert [row["predicted_labels"] for row in csv.DictReader(results.open())] == ["", ""]
-    assert run([multi_label_dir, "--file", str(table), "--output_file", str(table), "--overwrite"])[0] == 2
+    assert run_predict([multi_label_dir, "--file", str(table), "--output_file", str(table), "--overwrite"])[0] == 2
     assert "the file this run reads" in capsys.readouterr().err and table.read_text().startswith("id\ttitle")
 
 
@@ -136,20 +128,20 @@ def test_headerless_table_jsonl_and_plain_lines(regression_dir, tmp_path, capsys
     headerless.write_text("a1,good film\na2,bad film\n", encoding="utf-8")
     out = tmp_path / "scores.jsonl"
     argv = [regression_dir, "--test_file", str(headerless), "--column_names", "id,text", "--output_file", str(out)]
-    assert run(argv)[0] == 0
+    assert run_predict(argv)[0] == 0
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in records] == ["a1", "a2"]
     expected = logits_of(regression_dir, ["good film", "bad film"])[:, 0]
     assert [r["predicted_score"] for r in records] == pytest.approx(expected, abs=1e-5)
     # Without --column_names the first row became the header: the error says which columns it saw and the fix.
-    assert run([regression_dir, "--file", str(headerless)])[0] == 2
+    assert run_predict([regression_dir, "--file", str(headerless)])[0] == 2
     err = capsys.readouterr().err
     assert "'good film'" in err and "--column_names" in err and "Traceback" not in err
     lines = tmp_path / "texts.txt"
     lines.write_text("good film\n\nbad film\n", encoding="utf-8")
     out = tmp_path / "lines.tsv"
-    assert run([regression_dir, "--file", str(lines), "--output_file", str(out)])[0] == 0
+    assert run_predict([regression_dir, "--file", str(lines), "--output_file", str(out)])[0] == 0
     rows = list(csv.DictReader(out.open(), delimiter="\t"))
     assert [(row["line"], row["text"]) for row in rows] == [("1", "good film"), ("3", "bad film")]
-    assert run([regression_dir, "--file", str(lines), "--text_column", "text"])[0] == 2
+    assert run_predict([regression_dir, "--file", str(lines), "--text_column", "text"])[0] == 2
     assert "applies to a table" in capsys.readouterr().err

@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
+@pytest.mark.slow  # a fresh Python process (torch and transformers imported again: seconds)
 def test_quick_example_runs_as_written(tmp_path):
     section = README.read_text().split("## Quick example", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)

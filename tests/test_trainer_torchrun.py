@@ -2,21 +2,14 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
-from helpers import write_toy_dataset
+from helpers import free_port, write_toy_dataset
 
 # Minutes-scale on 2 cores: `pytest -m "not slow"` leaves it out of the quick loop; CI runs it.
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_torchrun_two_processes_on_cpu(tmp_path):

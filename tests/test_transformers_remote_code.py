@@ -3,6 +3,7 @@
 import json
 import textwrap
 
+import pytest
 import torch
 from helpers import BLOCK_HF_BILSTM, child_result, run_child, save_tiny_model
 
@@ -59,6 +60,7 @@ def test_folder_carries_code_files_and_auto_map(tmp_path):
     assert config["architectures"] == ["BiLSTMForSequenceClassification"]
 
 
+@pytest.mark.slow  # a fresh Python process (torch and transformers imported again: seconds)
 def test_trust_remote_code_without_the_package_gives_the_same_logits(tmp_path):
     folder = tmp_path / "model"
     model, tokenizer = save_tiny_model(folder)
@@ -74,6 +76,7 @@ def test_trust_remote_code_without_the_package_gives_the_same_logits(tmp_path):
     assert all(sorted(r["label"] for r in result) == ["neg", "pos"] for result in child["pipeline"])
 
 
+@pytest.mark.slow  # a fresh Python process (torch and transformers imported again: seconds)
 def test_resaving_a_remote_code_model_keeps_code_and_auto_map(tmp_path):
     folder = tmp_path / "model"
     save_tiny_model(folder)

@@ -12,9 +12,9 @@ import math
 import os
 import sys
 
-from ..data import encode, load_raw_dataset, prepare_eval_split
-from ..data_flags import comma_list
-from ..data_schema import load_schema
+from ..data import load_raw_dataset
+from ..data_flags import comma_list, schema_for
+from ..encoding import encode
 from ..errors import UsageError
 from ..flag_checks import check_dataset_flag, check_number, check_seed
 from ..flag_parser import FlagParser, option, positional, switch
@@ -23,6 +23,8 @@ from ..inference import evaluate_dataset
 from ..logs import quiet_libraries
 from ..model_loading import BACKEND_HELP, QUANTIZED_HELP, Backend, check_backend_flags, load_backend
 from ..prediction_files import write_atomically
+from ..splits import prepare_eval_split
+from . import command_main
 
 
 @dataclasses.dataclass
@@ -115,25 +117,6 @@ def check_args(args) -> str:
     return check_backend_flags(args)
 
 
-def schema_for(args, config):
-    """The model folder's data schema (hf_bilstm.data_schema), with the column flags given here on top."""
-    schema = load_schema(args.model, config)
-    schema.label_names = [config.id2label[i] for i in range(config.num_labels)]
-    if args.text_column:
-        schema.text_columns = comma_list(args.text_column, "--text_column")
-    if args.label_column:
-        schema.label_columns = comma_list(args.label_column, "--label_column")
-    if args.column_names:
-        schema.column_names = comma_list(args.column_names, "--column_names")
-    shared = sorted(set(schema.text_columns) & set(schema.label_columns))
-    if shared:  # checked before any data is read
-        raise UsageError(
-            f"--text_column and --label_column are both {shared[0]!r}; name the column of the texts and the column "
-            "of the labels."
-        )
-    return schema
-
-
 def run(argv: list[str]) -> int:
     args = make_parser().parse_command(argv)
     with quiet_libraries(args.verbose):
@@ -143,7 +126,7 @@ def run(argv: list[str]) -> int:
 def _main(args) -> int:
     device = check_args(args)
     model, tokenizer = load_backend(args.model, device, args.backend, args.quantized)
-    schema = schema_for(args, model.config)
+    schema = schema_for(args.model, model.config, args.text_column, args.label_column, args.column_names)
     data_file = args.test_file or (args.dataset if os.path.isfile(os.path.expanduser(args.dataset)) else None)
     if data_file is not None:  # one file: the split to evaluate
         raw = load_raw_dataset(None, files={args.split: data_file}, column_names=schema.column_names)
@@ -165,11 +148,7 @@ def _main(args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`hf-bilstm evaluate`; hf_bilstm.cli turns what goes wrong into one line and an exit code."""
-    from ..cli import run_command
-
-    return run_command("evaluate", sys.argv[1:] if argv is None else argv)
+main = command_main("evaluate")
 
 
 if __name__ == "__main__":

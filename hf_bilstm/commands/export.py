@@ -11,6 +11,7 @@ from ..flag_parser import FlagParser, option, positional, switch
 from ..logs import show_progress
 from ..onnx.export import run_export
 from ..onnx.runtime import FP32_FILE, INT8_FILE, ONNX_DIR, REPORT_FILE
+from . import command_main
 
 
 @dataclasses.dataclass
@@ -61,11 +62,7 @@ def run(argv: list[str]) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`hf-bilstm export`; hf_bilstm.cli turns what goes wrong into one line and an exit code."""
-    from ..cli import run_command
-
-    return run_command("export", sys.argv[1:] if argv is None else argv)
+main = command_main("export")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from ..prediction_files import (
     write_atomically,
 )
 from ..problem_types import MULTI_LABEL, problem_type_of
+from . import command_main
 
 logger = get_logger(__name__)
 
@@ -338,11 +339,7 @@ def _main(args, stdin, stdout) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None, stdin=None, stdout=None) -> int:
-    """`hf-bilstm predict`; hf_bilstm.cli turns what goes wrong into one line and an exit code."""
-    from ..cli import run_command
-
-    return run_command("predict", sys.argv[1:] if argv is None else argv, stdin=stdin, stdout=stdout)
+main = command_main("predict")
 
 
 if __name__ == "__main__":

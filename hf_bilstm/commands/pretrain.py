@@ -5,6 +5,7 @@ import json
 import sys
 
 from ..training.pretraining import parse_args, pretrain
+from . import command_main
 
 
 def run(argv: list[str]) -> int:
@@ -16,11 +17,7 @@ def run(argv: list[str]) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`hf-bilstm pretrain`; hf_bilstm.cli turns what goes wrong into one line and an exit code."""
-    from ..cli import run_command
-
-    return run_command("pretrain", sys.argv[1:] if argv is None else argv)
+main = command_main("pretrain")
 
 
 if __name__ == "__main__":

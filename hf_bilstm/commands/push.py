@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ..flag_parser import FlagParser, option, positional, switch
 from ..hub import describe, push_folder, validate_branch, validate_repo_id
 from ..logs import show_progress
+from . import command_main
 
 
 # ------------------------------------------------------------------------------------------------ command line
@@ -57,11 +58,7 @@ def run(argv: list[str]) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`hf-bilstm push`; hf_bilstm.cli turns what goes wrong into one line and an exit code."""
-    from ..cli import run_command
-
-    return run_command("push", sys.argv[1:] if argv is None else argv)
+main = command_main("push")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ example spellings; dash spellings work too). A preset (hf_bilstm.presets) fills 
 (hf_bilstm.training.trainer).
 """
 
+import json
 import shlex
 import sys
 import time
@@ -16,6 +17,7 @@ from ..presets import DISTILLED_PRESET, PRESETS
 from ..training.distillation import train_distilled
 from ..training.run_plan import minutes
 from ..training.trainer import train
+from . import command_main
 
 
 def run_training(model_args, data_args, training_args, command: str) -> dict:
@@ -29,6 +31,9 @@ def run(argv: list[str]) -> int:
     show_progress()  # the plan, the time estimate, the word vectors: a long command says what it is doing
     started = time.time()
     model_args, data_args, training_args = parse_args(argv)
+    if model_args.print_preset:
+        print(json.dumps({"preset": model_args.preset, **PRESETS[model_args.preset].as_dict()}, indent=2))
+        return 0
     output_dir = training_args.output_dir
     metrics = run_training(model_args, data_args, training_args, shlex.join(["hf-bilstm", "train", *argv]))
     if training_args.process_index == 0:
@@ -39,11 +44,7 @@ def run(argv: list[str]) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`hf-bilstm train`; hf_bilstm.cli turns what goes wrong into one line and an exit code."""
-    from ..cli import run_command
-
-    return run_command("train", sys.argv[1:] if argv is None else argv)
+main = command_main("train")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from ..tokenization_bilstm import (
     build_pre_tokenizer,
     write_json_atomically,
 )
+from . import command_main
 
 CODE_FILES = ("configuration_bilstm.py", "modeling_bilstm.py")
 # Words, punctuation, accents, joiners, digits, underscores, scripts without spaces, emoji, HTML breaks, odd spaces.
@@ -185,11 +186,7 @@ def run(argv: list[str]) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`hf-bilstm upgrade`; hf_bilstm.cli turns what goes wrong into one line and an exit code."""
-    from ..cli import run_command
-
-    return run_command("upgrade", sys.argv[1:] if argv is None else argv)
+main = command_main("upgrade")
 
 
 if __name__ == "__main__":

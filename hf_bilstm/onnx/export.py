@@ -25,12 +25,15 @@ import time
 import numpy as np
 import torch
 
-from ..data import encode, load_raw_dataset, prepare_splits
+from ..data import load_raw_dataset
+from ..data_flags import schema_for
+from ..encoding import encode
 from ..errors import UsageError
 from ..flag_checks import check_dataset_flag, check_number, check_seed
 from ..logs import get_logger
 from ..model_loading import load_classifier_folder
 from ..problem_types import MULTI_LABEL, REGRESSION, SINGLE_LABEL, decisions, problem_type_of
+from ..splits import prepare_splits
 from .graph import EXPORTER_PREFIX
 from .javascript import JS_MODULE, vendor_sources, write_demo, write_js_module
 from .runtime import (
@@ -234,7 +237,7 @@ def run_export(args) -> dict:
             "bytes": os.path.getsize(fp32_path),
             "export_seconds": round(time.perf_counter() - started, 1),
         }
-        logger.info(f"hf-bilstm export: fp32 ONNX logits match PyTorch to {difference:.1e} (<= {FP32_TOLERANCE:.0e}).")
+        logger.info(f"fp32 ONNX logits match PyTorch to {difference:.1e} (<= {FP32_TOLERANCE:.0e}).")
         if args.quantize:
             int8_path = os.path.join(staging, INT8_FILE)
             quantize_int8(fp32_path, int8_path)
@@ -316,15 +319,8 @@ def agreement(problem_type: str, fp32_logits: np.ndarray, int8_logits: np.ndarra
 
 def _int8_check_splits(args, model):
     """The training's data schema and the validation and test rows the int8 checks read, carved as train did."""
-    from ..data_schema import load_schema
-
     # the training's columns, label form and names (data_schema.json), unless the flags name other columns
-    schema = load_schema(args.model, model.config)
-    schema.label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    if args.text_column:
-        schema.text_columns = [c.strip() for c in args.text_column.split(",")]
-    if args.label_column:
-        schema.label_columns = [c.strip() for c in args.label_column.split(",")]
+    schema = schema_for(args.model, model.config, args.text_column, args.label_column)
     files = {name: path for name, path in (("train", args.train_file), ("test", args.test_file)) if path}
     dataset = None if args.train_file else args.dataset
     raw = load_raw_dataset(dataset, args.dataset_config_name, files=files, column_names=schema.column_names)
@@ -354,7 +350,7 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
     problem_type = problem_type_of(model.config)
     share = agreement(problem_type, logits_of(fp32, tokenizer, validation), logits_of(int8, tokenizer, validation))
     shown = f"{share:.2%} of {len(validation):,} validation texts"
-    logger.info(f"hf-bilstm export: int8 answers agree with fp32 on {shown}.")
+    logger.info(f"int8 answers agree with fp32 on {shown}.")
     # A score has no discrete answer to agree on: for regression the share is reported, and the gate is the test
     # Pearson below.
     if share < MIN_INT8_AGREEMENT and problem_type != REGRESSION:
@@ -373,7 +369,7 @@ def check_int8(args, model, tokenizer, fp32, int8) -> dict:
     fp32_figure = metrics_for(problem_type, logits_of(fp32, tokenizer, test), truth)[metric]
     int8_figure = metrics_for(problem_type, logits_of(int8, tokenizer, test), truth)[metric]
     figures = f"fp32 {fp32_figure:.4f}, int8 {int8_figure:.4f}"
-    logger.info(f"hf-bilstm export: test {metric} on {len(test):,} texts: {figures}.")
+    logger.info(f"test {metric} on {len(test):,} texts: {figures}.")
     if fp32_figure - int8_figure > MAX_INT8_ACCURACY_DROP:
         raise UsageError(
             f"int8 test {metric} {int8_figure:.4f} is {fp32_figure - int8_figure:.4f} below fp32's {fp32_figure:.4f} "

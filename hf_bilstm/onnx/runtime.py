@@ -26,7 +26,7 @@ from transformers import PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from ..configuration_bilstm import BiLSTMConfig
-from ..cpu_threads import ORT_NO_SPINNING
+from ..cpu_threads import ORT_SESSION_SETTINGS
 from ..errors import UsageError
 from ..json_files import read_json
 from ..problem_types import MULTI_LABEL, REGRESSION, problem_type_of
@@ -92,8 +92,8 @@ def session_options(ort, threads: int | None = None):
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     if threads:
         options.intra_op_num_threads = int(threads)
-    # Waiting threads sleep instead of spinning: a spinning pool collapses when another process holds a core.
-    for key, value in ORT_NO_SPINNING.items():
+    # Threads stop spinning when a run ends (hf_bilstm.cpu_threads says why runs keep ONNX Runtime's spinning).
+    for key, value in ORT_SESSION_SETTINGS.items():
         options.add_session_config_entry(key, value)
     return options
 

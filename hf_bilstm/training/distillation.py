@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from datasets import Dataset
 
-from ..data import SOFT_LABELS, encode
 from ..data_flags import load_from_flags
+from ..encoding import SOFT_LABELS, encode
 from ..errors import UsageError
 from ..folder import holds_model
 from ..inference import batches
@@ -121,7 +121,7 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
     if model_args.model_name_or_path:
         raise UsageError("--preset cpu-best trains its student from scratch; drop --model_name_or_path.")
     if not data_args.test_split or not settings.get("read_test", True):
-        logger.warning("hf-bilstm: the test split is not read: the recipe ends with validation figures only.")
+        logger.warning("the test split is not read: the recipe ends with validation figures only.")
     budget = model_args.max_train_seconds or settings["max_seconds"]
     # Read before anything is trained: a dataset without the unlabelled split is refused now, not after the teacher.
     raw = load_from_flags(data_args)  # the same files and columns as the phases that train

@@ -100,7 +100,7 @@ class LinearTeacher:
             with torch.no_grad():
                 accuracy = float((self._logits(val_rows).argmax(-1).numpy() == val_labels).mean())
             self.history.append({"epoch": epoch, "eval_accuracy": accuracy})
-            logger.info(f"hf-bilstm: linear teacher epoch {epoch}: validation accuracy {accuracy:.4f}")
+            logger.info(f"linear teacher epoch {epoch}: validation accuracy {accuracy:.4f}")
             if accuracy > best[0]:
                 best = (accuracy, (self.weights.detach().clone(), self.bias.detach().clone()))
         self.weights, self.bias = copy.deepcopy(best[1])

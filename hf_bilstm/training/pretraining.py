@@ -19,7 +19,8 @@ from transformers import Trainer, TrainingArguments, set_seed
 
 from ..cards import DatasetSource
 from ..configuration_bilstm import BiLSTMConfig
-from ..data import PaddingCollator, load_raw_dataset, train_tokenizer_on
+from ..data import load_raw_dataset
+from ..encoding import PaddingCollator, train_tokenizer_on
 from ..errors import UsageError
 from ..flag_checks import (
     check_architecture,
@@ -32,6 +33,7 @@ from ..flag_checks import (
 from ..flag_parser import FlagParser, given_flags
 from ..folder import OutputDir
 from ..language_model_card import LanguageModelRun, write_language_model_card
+from ..logs import follow_log_level
 from ..modeling_bilstm import BiLSTMForPreTraining
 from ..presets import pretraining_hardware_defaults
 from .divergence import check_finite_weights, loss_has_diverged
@@ -297,6 +299,7 @@ def pretrain(args: PretrainingArguments, training_args: TrainingArguments, raw: 
     `training_args` is best made with `training_arguments(output_dir, ...)`; `FIXED_TRAINING` applies either way.
     `raw` is the dataset already loaded (else `args.dataset` is loaded).
     """
+    follow_log_level(training_args)
     split_names = [s.strip() for s in args.splits.split(",") if s.strip()]
     check_splits(split_names)  # before any loading: a test split named by mistake fails at once
     if raw is None:

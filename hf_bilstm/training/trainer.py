@@ -31,25 +31,23 @@ from ..arguments import (
     check_resume_flags,
 )
 from ..configuration_bilstm import BiLSTMConfig
-from ..data import (
+from ..data_flags import load_from_flags, prepare_from_flags
+from ..data_schema import SINGLE_LABEL
+from ..encoding import (
     SOFT_LABELS,
     PaddingCollator,
-    Splits,
     check_tokenizer_length,
     encode,
     encode_splits,
     train_tokenizer_on,
-    with_soft_labelled_rows,
 )
-from ..data_flags import load_from_flags, prepare_from_flags
-from ..data_schema import SINGLE_LABEL
 from ..errors import UsageError
 from ..flag_checks import (
     check_resume_optimizer,
     local_path,
 )
 from ..folder import STAGING_NAME, OutputDir, find_checkpoint
-from ..logs import get_logger
+from ..logs import follow_log_level, get_logger
 from ..metrics import BEST_METRIC, ComputeMetrics
 from ..modeling_bilstm import BiLSTMForSequenceClassification, BiLSTMModel
 from ..presets import (
@@ -60,10 +58,12 @@ from ..presets import (
     word_vectors_epochs,
     word_vectors_split_names,
 )
+from ..splits import Splits
 from ..tokenization_bilstm import save_tokenizer
 from .divergence import DivergenceCallback, check_finite_weights
 from .results import report
 from .run_plan import REFERENCE_TOKENS_PER_SECOND, RunPlanCallback
+from .soft_labels import with_soft_labelled_rows
 from .time_budget import time_budget_from_flag
 
 logger = get_logger(__name__)
@@ -217,6 +217,7 @@ def train(
     takes its texts out of train and validation (as always) and is neither encoded nor evaluated: a teacher's run.
     """
     command_started = time.time()
+    follow_log_level(training_args)
     is_main = training_args.process_index == 0
     hub_token = None
     if training_args.push_to_hub:  # repo id and token checked before anything is trained (hf_bilstm.hub)
@@ -243,18 +244,13 @@ def train(
         is_main=is_main,
     )
     with output:
-        return _train(
-            model_args,
-            data_args,
-            training_args,
-            command,
-            output,
-            checkpoint,
-            hub_token,
-            command_started,
-            extra_train,
-            read_test,
+        set_seed(training_args.seed)
+        data = load_data(
+            model_args, data_args, training_args, checkpoint, output, command_started, extra_train, read_test
         )
+        model, word_vectors = build_model(model_args, data_args, training_args, data, checkpoint)
+        fitted = fit(model, model_args, training_args, data, word_vectors, checkpoint)
+        return report(fitted, model_args, data_args, training_args, data, command, output, hub_token)
 
 
 def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_args, seed: int) -> dict:
@@ -269,7 +265,7 @@ def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_
             "has, or give --word_vectors_splits '' to train the vectors on the training rows alone."
         )
     epochs = word_vectors_epochs(model_args)
-    logger.info(f"hf-bilstm train: word vectors: {epochs} word2vec epochs over train + {names or 'nothing else'}")
+    logger.info(f"word vectors: {epochs} word2vec epochs over train + {names or 'nothing else'}")
     # Under --max_train_seconds the vectors get at most a quarter of the budget, and the Trainer what they leave.
     budget = model_args.max_train_seconds
     summary = initialise_from_texts(
@@ -284,7 +280,7 @@ def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_
     summary["splits"] = ["train (training rows)", *names]
     cut = f" (the time budget stopped it after {summary['epochs']} epochs)" if summary["epochs"] < epochs else ""
     logger.info(
-        f"hf-bilstm train: word vectors for {summary['words_with_vectors']:,} of {summary['vocab_size']:,} words "
+        f"word vectors for {summary['words_with_vectors']:,} of {summary['vocab_size']:,} words "
         f"from {summary['tokens']:,} tokens in {summary['seconds']:.0f} s{cut}"
     )
     return summary
@@ -314,25 +310,6 @@ class FitResult:
     time_budget: object | None
     started: float
     predict_logits: object = None  # logits of the unlabelled test rows (predict_results.tsv)
-
-
-def _train(
-    model_args,
-    data_args,
-    training_args,
-    command,
-    output,
-    checkpoint,
-    hub_token,
-    command_started,
-    extra_train=None,
-    read_test=True,
-) -> dict:
-    set_seed(training_args.seed)
-    data = load_data(model_args, data_args, training_args, checkpoint, output, command_started, extra_train, read_test)
-    model, word_vectors = build_model(model_args, data_args, training_args, data, checkpoint)
-    fitted = fit(model, model_args, training_args, data, word_vectors, checkpoint)
-    return report(fitted, model_args, data_args, training_args, data, command, output, hub_token)
 
 
 def splits_from_flags(raw, model_args, data_args, training_args) -> Splits:

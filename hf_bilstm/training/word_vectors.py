@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from ..data import iter_texts
+from ..encoding import iter_texts
 from ..errors import UsageError
 
 INSTALL_HINT = 'pip install -e ".[word2vec]"  (or: pip install gensim)'

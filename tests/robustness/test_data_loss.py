@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from helpers import PRETRAIN_TINY, QUIET, TINY, save_tiny_model, write_toy_dataset
+from helpers import PRETRAIN_TINY, QUIET, TINY, error_line, save_tiny_model, write_toy_dataset
 
 from hf_bilstm import BiLSTMForSequenceClassification
 from hf_bilstm.commands import evaluate as evaluate_cmd
@@ -25,12 +25,6 @@ def snapshot(folder) -> dict:
             path = os.path.join(root, name)
             files[os.path.relpath(path, folder)] = open(path, "rb").read()
     return files
-
-
-def error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return [line for line in err.splitlines() if "error:" in line][-1]
 
 
 @pytest.fixture

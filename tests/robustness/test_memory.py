@@ -103,6 +103,7 @@ def finished(child, out, err):
     return child.returncode, out.read(), err.read(), usage.ru_maxrss / 1024  # ru_maxrss is in kB on Linux
 
 
+@pytest.mark.slow  # a fresh Python process (torch and transformers imported again: seconds)
 def test_a_huge_line_is_answered_within_bounded_memory(model_dir, tmp_path):
     huge = ("a great movie and a great story, " * (HUGE_MB * 2**20 // 33 + 1))[: HUGE_MB * 2**20]
     cut = cut_for_tokenizer(huge, tiny_tokenizer())
@@ -148,6 +149,7 @@ def test_a_tokenizer_without_a_length_limit_is_refused(copy, tmp_path, capsys, v
     assert f"model_max_length is {shown}" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a fresh Python process (torch and transformers imported again: seconds)
 @pytest.mark.parametrize(
     "field, value, message",
     [

@@ -11,11 +11,10 @@ import re
 import pytest
 import torch
 from datasets import Dataset
-from helpers import PRETRAIN_TINY, QUIET, TEXTS, TINY, make_model_folder, write_toy_dataset
+from helpers import PRETRAIN_TINY, QUIET, TEXTS, TINY, make_model_folder, run_predict, write_toy_dataset
 
 from hf_bilstm import BiLSTMConfig, data_flags, inference
 from hf_bilstm.commands import evaluate as evaluate_cmd
-from hf_bilstm.commands import predict as predict_cmd
 from hf_bilstm.commands import predict as prediction
 from hf_bilstm.commands import pretrain as pretrain_cmd
 from hf_bilstm.commands import push as push_cmd
@@ -32,10 +31,6 @@ def the_error(capsys, command: str) -> str:
     assert lines[-1].startswith(f"hf-bilstm {command}: error: "), err
     assert sum(": error:" in line for line in lines) == 1, err
     return lines[-1]
-
-
-def run_predict(argv, stdin=None):
-    return predict_cmd.main(argv, stdin=stdin, stdout=io.StringIO())
 
 
 @pytest.fixture
@@ -79,7 +74,7 @@ def test_devices_and_batch_sizes_are_refused_before_anything_loads(
     model_dir, tmp_path, capsys, nothing_loads, command, flags, message
 ):
     if command == "predict":
-        code = run_predict([str(model_dir), "a great film", *flags])
+        code = run_predict([str(model_dir), "a great film", *flags], device=None)[0]
     else:
         code = evaluate_cmd.main([str(model_dir), "--dataset", str(tmp_path), *flags])
     assert code == 2
@@ -129,7 +124,7 @@ def test_predict_without_texts_on_stdin_names_the_fix(model_dir, monkeypatch, ca
         stdin.close()
     else:
         stdin = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")
-    assert run_predict([str(model_dir), "--device", "cpu"], stdin=stdin) == 2
+    assert run_predict([str(model_dir)], stdin=stdin)[0] == 2
     assert message in the_error(capsys, "predict")
 
 
@@ -161,7 +156,7 @@ def test_config_json_of_the_wrong_shape_is_a_one_line_error(copy, tmp_path, caps
             config.pop("label2id", None)
         value = config
     (copy / "config.json").write_text(json.dumps(value))
-    assert run_predict([str(copy), "a great film", "--device", "cpu"]) == 2
+    assert run_predict([str(copy), "a great film"])[0] == 2
     line = the_error(capsys, "predict")
     assert message in line and ("save" in line.lower() or "BiLSTMConfig." in line)
     if isinstance(value, dict):  # the same error on the Python path
@@ -305,7 +300,7 @@ def test_a_mistyped_model_folder_is_no_such_folder(tmp_path, capsys, monkeypatch
     monkeypatch.chdir(tmp_path)
     dataset = write_toy_dataset(tmp_path / "data", n_train=10, n_test=10)
     for command, run in (
-        ("predict", lambda: run_predict([name, "a great film", "--device", "cpu"])),
+        ("predict", lambda: run_predict([name, "a great film"])[0]),
         ("evaluate", lambda: evaluate_cmd.main([name, "--dataset", dataset, "--device", "cpu"])),
     ):
         assert run() == 2
@@ -317,7 +312,11 @@ def test_missing_files_and_folders_are_exit_2_for_every_command(tmp_path, model_
     missing = str(tmp_path / "missing")
     out = str(tmp_path / "out")
     cases = [
-        ("predict", lambda: run_predict([str(model_dir), "--file", missing + ".txt"]), "no such file. Check the path"),
+        (
+            "predict",
+            lambda: run_predict([str(model_dir), "--file", missing + ".txt"], device=None)[0],
+            "no such file. Check the path",
+        ),
         (
             "push",
             lambda: push_cmd.main([missing, "alice/x", "--license", "mit"]),

@@ -11,7 +11,7 @@ import shutil
 import pytest
 import torch
 from datasets import Dataset
-from helpers import QUIET, TEXTS, TINY, run_predict, toy_rows, write_toy_dataset
+from helpers import QUIET, TEXTS, TINY, run_predict, stderr_of, toy_rows, write_toy_dataset
 from transformers import pipeline
 
 from hf_bilstm import train_tokenizer
@@ -19,12 +19,6 @@ from hf_bilstm.commands import evaluate as evaluate_cmd
 from hf_bilstm.commands import predict as prediction
 from hf_bilstm.commands import push as push_cmd
 from hf_bilstm.commands import train as train_cmd
-
-
-def error_of(capsys):
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return err
 
 
 def train(argv):
@@ -38,7 +32,7 @@ def test_predict_file_with_invalid_utf8_is_refused(model_dir, tmp_path, capsys):
     path = tmp_path / "reviews.txt"
     path.write_bytes(b"a great film\ncaf\xe9 latin-1 review\n")
     assert run_predict([str(model_dir), "--file", str(path)])[0] == 2
-    err = error_of(capsys)
+    err = stderr_of(capsys)
     assert "cannot read it as UTF-8 text" in err and "iconv" in err
 
 
@@ -47,7 +41,7 @@ def test_predict_stdin_with_invalid_utf8_is_refused(model_dir, capsys, errors):
     # Python decodes stdin strictly or, in UTF-8 mode / the C locale, with surrogateescape: both are caught.
     stdin = io.TextIOWrapper(io.BytesIO(b"a great film\ncaf\xe9 review\n"), encoding="utf-8", errors=errors)
     assert run_predict([str(model_dir)], stdin=stdin)[0] == 2
-    err = error_of(capsys)
+    err = stderr_of(capsys)
     assert "not UTF-8" in err or "not valid UTF-8" in err
     assert "iconv" in err
 
@@ -129,7 +123,7 @@ HOW = ["no weights", "truncated weights", "only a pickle", "bad config value", "
 def test_predict_refuses_a_broken_model_folder(copy, capsys, how):
     message = damage(copy, how)
     assert run_predict([str(copy), "a great film"])[0] == 2
-    err = error_of(capsys)
+    err = stderr_of(capsys)
     assert "is not a model folder hf-bilstm can load" in err and message in err
     assert not (copy / "code-ran").exists()  # the folder's code is never run, nor offered to run
 
@@ -143,7 +137,7 @@ def test_train_from_a_broken_model_folder_is_refused(copy, tmp_path, capsys, how
     dataset = write_toy_dataset(tmp_path / "toy", n_train=20, n_test=10)
     args = ["--dataset", dataset, "--output_dir", str(tmp_path / "out"), "--model_name_or_path", str(copy)]
     assert train_cmd.main([*args, *QUIET]) == 2
-    assert message in error_of(capsys)
+    assert message in stderr_of(capsys)
     assert not (copy / "code-ran").exists()
 
 
@@ -152,7 +146,7 @@ def test_evaluate_refuses_a_broken_model_folder(copy, tmp_path, capsys, how):
     message = damage(copy, how)
     dataset = write_toy_dataset(tmp_path / "toy", n_train=10, n_test=10)
     assert evaluate_cmd.main([str(copy), "--dataset", dataset, "--device", "cpu"]) == 2
-    err = error_of(capsys)
+    err = stderr_of(capsys)
     assert "is not a model folder hf-bilstm can load" in err and message in err
 
 
@@ -161,10 +155,10 @@ def test_tokenizer_of_another_vocabulary_size_is_refused(copy, tmp_path, capsys,
     other = train_tokenizer([f"w{i}" for i in range(words)], vocab_size=1000, min_frequency=1)
     other.save_pretrained(copy)  # the folder's weights stay, its tokenizer is replaced
     assert run_predict([str(copy), "a great film"])[0] == 2
-    assert "they do not belong together" in error_of(capsys)
+    assert "they do not belong together" in stderr_of(capsys)
     dataset = write_toy_dataset(tmp_path / "toy", n_train=10, n_test=10)
     assert evaluate_cmd.main([str(copy), "--dataset", dataset, "--device", "cpu"]) == 2
-    assert f"the tokenizer has {len(other)} tokens but the model's vocabulary has" in error_of(capsys)
+    assert f"the tokenizer has {len(other)} tokens but the model's vocabulary has" in stderr_of(capsys)
 
 
 # --- offline ------------------------------------------------------------------------------------------------------
@@ -172,13 +166,13 @@ def test_tokenizer_of_another_vocabulary_size_is_refused(copy, tmp_path, capsys,
 
 def test_predict_with_a_hub_id_while_offline_is_a_clear_error(offline, capsys):
     assert run_predict(["someone/not-in-the-cache", "a great film"])[0] == 2
-    err = error_of(capsys)
+    err = stderr_of(capsys)
     assert "couldn't connect to 'https://huggingface.co'" in err and "offline mode" in err
 
 
 def test_train_on_a_hub_dataset_while_offline_suggests_a_local_folder(offline, tmp_path, capsys):
     assert train(["--dataset", "someone/not-in-the-cache", "--output_dir", str(tmp_path / "out")]) == 2
-    err = error_of(capsys)
+    err = stderr_of(capsys)
     assert "could not reach the Hugging Face Hub" in err and "--dataset ../shared/data/imdb" in err
 
 
@@ -186,7 +180,7 @@ def test_push_while_offline_keeps_the_folder_and_prints_the_retry(offline, copy,
     before = sorted(p.name for p in copy.iterdir())
     code = push_cmd.main([str(copy), "someone/repo", "--license", "mit", "--dataset", "stanfordnlp/imdb"])
     assert code == 1
-    err = error_of(capsys)
+    err = stderr_of(capsys)
     assert "offline mode is enabled" in err and "nothing was sent" in err and "hf-bilstm push" in err
     assert set(before) <= {p.name for p in copy.iterdir()}  # nothing of the model was removed
 
@@ -204,7 +198,7 @@ def write_csv(folder, rows, splits=("train", "test")):
 def test_train_refuses_a_dataset_file_that_is_not_utf8(tmp_path, capsys):
     dataset = write_csv(tmp_path / "data", b"text,label\na great film,1\ncaf\xe9 film,0\n")
     assert train(["--dataset", dataset, "--output_dir", str(tmp_path / "out")]) == 2
-    err = error_of(capsys)
+    err = stderr_of(capsys)
     assert "cannot read" in err and "train.csv" in err and "UTF-8" in err  # the bad file is named
 
 
@@ -220,7 +214,7 @@ def test_train_names_the_row_with_a_missing_text_or_label(tmp_path, capsys, row,
     dataset = write_csv(tmp_path / "data", b"text,label\n" + good + row)
     args = ["--dataset", dataset, "--output_dir", str(tmp_path / "out"), "--test_split", ""]
     assert train(args) == 2
-    assert message.lower() in error_of(capsys).lower()
+    assert message.lower() in stderr_of(capsys).lower()
 
 
 def test_train_wrong_column_names_lists_the_columns(tmp_path, capsys):
@@ -230,14 +224,14 @@ def test_train_wrong_column_names_lists_the_columns(tmp_path, capsys):
     # "body" is not among the usual text column names that train finds by itself ("review" is)
     Dataset.from_dict({"body": rows["text"], "label": rows["label"]}).to_parquet(str(folder / "train.parquet"))
     assert train(["--dataset", str(folder), "--output_dir", str(tmp_path / "out"), "--test_split", ""]) == 2
-    err = error_of(capsys)
+    err = stderr_of(capsys)
     assert "has no column 'text'; its columns are ['body', 'label']" in err and "--text_column" in err
 
 
 def test_train_missing_split_lists_the_splits(tmp_path, capsys):
     dataset = write_toy_dataset(tmp_path / "data", n_train=20, n_test=10)
     assert train(["--dataset", dataset, "--output_dir", str(tmp_path / "out"), "--test_split", "final"]) == 2
-    err = error_of(capsys)
+    err = stderr_of(capsys)
     assert "no 'final' split" in err and "['test', 'train']" in err
 
 
@@ -247,7 +241,7 @@ def test_evaluate_refuses_labels_the_model_does_not_have(model_dir, tmp_path, ca
     labels = ["neg", "pos", "neutral"]
     Dataset.from_dict({"text": TEXTS[:3], "label": labels}).to_parquet(str(folder / "test.parquet"))
     assert evaluate_cmd.main([str(model_dir), "--dataset", str(folder), "--device", "cpu"]) == 2
-    assert "Row 2: label 'neutral' is not one of the known labels ['neg', 'pos']" in error_of(capsys)
+    assert "Row 2: label 'neutral' is not one of the known labels ['neg', 'pos']" in stderr_of(capsys)
 
 
 # --- hf-bilstm train: output folders ------------------------------------------------------------------------------
@@ -259,7 +253,7 @@ def test_train_refuses_to_overwrite_a_trained_model(model_dir, tmp_path, capsys)
     before = (out / "model.safetensors").read_bytes()
     dataset = write_toy_dataset(tmp_path / "data", n_train=20, n_test=10)
     assert train(["--dataset", dataset, "--output_dir", str(out)]) == 2
-    assert "already holds a model or checkpoints. Pass --overwrite_output_dir" in error_of(capsys)
+    assert "already holds a model or checkpoints. Pass --overwrite_output_dir" in stderr_of(capsys)
     assert (out / "model.safetensors").read_bytes() == before
 
 
@@ -268,4 +262,4 @@ def test_train_output_dir_that_is_a_file_is_refused(tmp_path, capsys):
     blocker.write_text("not a folder")
     dataset = write_toy_dataset(tmp_path / "data", n_train=20, n_test=10)
     assert train(["--dataset", dataset, "--output_dir", str(blocker)]) == 2
-    assert "is a file, not a folder" in error_of(capsys)
+    assert "is a file, not a folder" in stderr_of(capsys)

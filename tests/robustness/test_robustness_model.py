@@ -7,13 +7,12 @@ error that names the problem and the fix.
 import json
 import pickle
 import re
-import shutil
 from pathlib import Path
 
 import huggingface_hub
 import pytest
 import torch
-from helpers import TEXTS, PicklePayload, tiny_classifier, tiny_tokenizer
+from helpers import TEXTS, PicklePayload, copy_folder, tiny_classifier, tiny_tokenizer
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
 from hf_bilstm import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokenizer
@@ -60,12 +59,6 @@ def scores(results):
 def logits_of(model, input_ids, attention_mask=None):
     with torch.no_grad():
         return model(input_ids=torch.as_tensor(input_ids), attention_mask=attention_mask).logits
-
-
-def copy_folder(folder, tmp_path):
-    target = tmp_path / "copy"
-    shutil.copytree(folder, target)
-    return target
 
 
 def edit_config(path, **changes):

@@ -7,23 +7,11 @@ import os
 
 import pytest
 from conftest import WRITE_TOKEN
+from helpers import run_push
 
 from hf_bilstm import BiLSTMForSequenceClassification, hub_verification
-from hf_bilstm.commands import push as push_cmd
 
 REPO = "alice/tiny-bilstm"
-
-
-@pytest.fixture
-def folder(pushable_folder):
-    return pushable_folder
-
-
-def push(argv, capsys):
-    code = push_cmd.main([str(a) for a in argv])
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return code, err
 
 
 def plant_token_thief(folder, mark, name="modeling_bilstm.py"):
@@ -34,25 +22,26 @@ def plant_token_thief(folder, mark, name="modeling_bilstm.py"):
 
 
 @pytest.mark.parametrize("how", ["token thief in modeling", "token thief in configuration", "one byte"])
-def test_push_refuses_code_files_that_differ_from_the_package(hub_env, folder, tmp_path, capsys, how):
+def test_push_refuses_code_files_that_differ_from_the_package(hub_env, pushable_folder, tmp_path, capsys, how):
     mark = tmp_path / "stolen"
     if how == "one byte":
-        path = folder / "modeling_bilstm.py"
+        path = pushable_folder / "modeling_bilstm.py"
         path.write_bytes(path.read_bytes() + b" ")
         differing = "modeling_bilstm.py"
     else:
         differing = "modeling_bilstm.py" if "modeling" in how else "configuration_bilstm.py"
-        plant_token_thief(folder, mark, differing)
-    code, err = push([folder, REPO, "--license", "mit"], capsys)
+        plant_token_thief(pushable_folder, mark, differing)
+    code, _, err = run_push([pushable_folder, REPO, "--license", "mit"], capsys)
     assert code == 2 and differing in err and "differ from the installed hf_bilstm" in err
     assert "--allow_custom_code" in err
     assert REPO not in hub_env.repos and not mark.exists()  # nothing sent, nothing run
 
 
-def test_a_deliberate_custom_push_is_verified_without_the_token(hub_env, folder, tmp_path, capsys):
+@pytest.mark.slow  # a fresh Python process (torch and transformers imported again: seconds)
+def test_a_deliberate_custom_push_is_verified_without_the_token(hub_env, pushable_folder, tmp_path, capsys):
     mark = tmp_path / "stolen"
-    plant_token_thief(folder, mark)
-    code, err = push([folder, REPO, "--license", "mit", "--allow_custom_code"], capsys)
+    plant_token_thief(pushable_folder, mark)
+    code, _, err = run_push([pushable_folder, REPO, "--license", "mit", "--allow_custom_code"], capsys)
     assert code == 0, err
     assert "custom code files ['modeling_bilstm.py']" in err
     assert mark.read_text() == "<no token>"  # the pushed code ran, in a process without the write token
@@ -70,13 +59,14 @@ def test_verification_environment_holds_no_credentials(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["eval_results.json", "README.md", "tokenizer.json", "model.safetensors"])
-def test_push_refuses_symlinks(hub_env, folder, tmp_path, capsys, name):
+def test_push_refuses_symlinks(hub_env, pushable_folder, tmp_path, capsys, name):
     outside = tmp_path / "secret.txt"
     outside.write_text('{"password": "hunter2"}')
+    folder = pushable_folder
     target = outside if name in ("eval_results.json", "README.md") else (folder / name).rename(folder / f"real-{name}")
     (folder / name).unlink(missing_ok=True)
     (folder / name).symlink_to(target)
-    code, err = push([folder, REPO, "--license", "mit"], capsys)
+    code, _, err = run_push([pushable_folder, REPO, "--license", "mit"], capsys)
     assert code == 2 and "is a symbolic link" in err and name in err
     assert REPO not in hub_env.repos
 
@@ -90,17 +80,17 @@ def test_push_refuses_symlinks(hub_env, folder, tmp_path, capsys, name):
         ("AutoModelForSequenceClassification", "some_other_module.Classifier"),
     ],
 )
-def test_auto_map_pointing_at_other_code_is_refused_and_dropped_on_save(hub_env, folder, capsys, key, value):
-    config = json.loads((folder / "config.json").read_text())
+def test_auto_map_pointing_at_other_code_is_refused_and_dropped_on_save(hub_env, pushable_folder, capsys, key, value):
+    config = json.loads((pushable_folder / "config.json").read_text())
     config["auto_map"][key] = value
-    (folder / "config.json").write_text(json.dumps(config))
-    code, err = push([folder, REPO, "--license", "mit"], capsys)
+    (pushable_folder / "config.json").write_text(json.dumps(config))
+    code, _, err = run_push([pushable_folder, REPO, "--license", "mit"], capsys)
     assert code == 2 and "points at code outside the folder" in err and key in err
     assert REPO not in hub_env.repos
     if "--" in json.dumps(value):  # re-saving drops another repository's entry and keeps the folder's own
-        model = BiLSTMForSequenceClassification.from_pretrained(folder)
-        model.save_pretrained(folder)
-        saved = json.loads((folder / "config.json").read_text())["auto_map"]
+        model = BiLSTMForSequenceClassification.from_pretrained(pushable_folder)
+        model.save_pretrained(pushable_folder)
+        saved = json.loads((pushable_folder / "config.json").read_text())["auto_map"]
         assert "--" not in json.dumps(saved) and saved["AutoModel"] == "modeling_bilstm.BiLSTMModel"
 
 
@@ -112,12 +102,12 @@ def test_auto_map_pointing_at_other_code_is_refused_and_dropped_on_save(hub_env,
         {"AutoTokenizer": "evil/repo--tok.Tok"},
     ],
 )
-def test_a_tokenizer_config_auto_map_is_refused(hub_env, folder, capsys, auto_map):
+def test_a_tokenizer_config_auto_map_is_refused(hub_env, pushable_folder, capsys, auto_map):
     """AutoTokenizer reads an auto_map in tokenizer_config.json too, and would run that class under trust_remote_code:
     the folder's code has no tokenizer, so any entry there is someone else's code, refused before anything is sent."""
-    settings = json.loads((folder / "tokenizer_config.json").read_text())
+    settings = json.loads((pushable_folder / "tokenizer_config.json").read_text())
     settings["auto_map"] = auto_map
-    (folder / "tokenizer_config.json").write_text(json.dumps(settings))
-    code, err = push([folder, REPO, "--license", "mit"], capsys)
+    (pushable_folder / "tokenizer_config.json").write_text(json.dumps(settings))
+    code, _, err = run_push([pushable_folder, REPO, "--license", "mit"], capsys)
     assert code == 2 and "tokenizer_config.json has auto_map" in err and "trust_remote_code" in err
     assert REPO not in hub_env.repos

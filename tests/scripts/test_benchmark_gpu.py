@@ -36,6 +36,7 @@ def test_trainer_and_bare_loop_epochs_are_measured(tmp_path):
     assert result["bare_tokens_per_second"] > 0
 
 
+@pytest.mark.slow  # a fresh Python process (torch and transformers imported again: seconds)
 def test_cpu_results_never_land_in_benchmarks_results():
     results = SCRIPT.parent.parent / "benchmarks" / "results"
     before = set(os.listdir(results)) if results.is_dir() else set()

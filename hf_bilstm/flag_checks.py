@@ -84,7 +84,7 @@ def check_model_flag(name: str, flag: str = "--model_name_or_path") -> None:
     from .model_loading import check_model_source
 
     try:
-        check_model_source(name)
+        check_model_source(name, classifier=False)  # train starts from a language model too
     except UsageError as error:
         raise UsageError(f"{flag} {error}") from error
 

@@ -168,9 +168,10 @@ def resolve_device(device: str | None) -> str:
     raise UsageError(f"--device {device!r} is not available here; use cpu, cuda or cuda:N.")
 
 
-def check_model_source(source: str) -> None:
+def check_model_source(source: str, classifier: bool = True) -> None:
     """A path that does not exist is "no such folder", not a Hub error about repo ids; a folder's config.json must be
-    a JSON object (transformers fails on anything else with an AttributeError)."""
+    a JSON object (transformers fails on anything else with an AttributeError); with `classifier`, a language model's
+    folder is named as one."""
     if not source:
         raise UsageError("the model is empty; give the output folder of hf-bilstm train (or a Hub id USER/NAME).")
     expanded = os.path.expanduser(source)
@@ -186,7 +187,8 @@ def check_model_source(source: str) -> None:
     config = os.path.join(expanded, "config.json")
     if os.path.isfile(config):
         value = read_json(config, fix="save the model again with model.save_pretrained(folder)")
-        if "BiLSTMForPreTraining" in (value.get("architectures") or []) and value.get("model_type") == "bilstm":
+        architectures = value.get("architectures") or []
+        if classifier and "BiLSTMForPreTraining" in architectures and value.get("model_type") == "bilstm":
             # A folder of hf-bilstm pretrain has no classifier head: its weights would "not match config.json".
             raise UsageError(
                 f"{source!r} is a language model (written by hf-bilstm pretrain), not a classifier. Make a classifier "

@@ -62,6 +62,14 @@ def check_tokenizer_flags(vocab_size, max_length, min_frequency, truncation_side
         raise UsageError(f"--truncation_side must be right or left, but it was {truncation_side!r}.")
 
 
+def check_run_size(max_train_seconds=None, max_train_samples=None, samples_flag: str = "--max_train_samples") -> None:
+    """The run-size flags of every preset and of `pretrain`, checked once before any work: a time budget is a finite
+    number of seconds above 0 (0, -5, nan or inf would be ignored, or replaced by a default), a row cap a positive
+    integer."""
+    check_number("--max_train_seconds", max_train_seconds, above=0, what="seconds; leave it out for no budget")
+    check_number(samples_flag, max_train_samples, integer=True, minimum=1)
+
+
 def check_seed(seed) -> None:
     check_number("--seed", seed, integer=True, minimum=0, below=2**32)
 

@@ -10,6 +10,7 @@ after it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -20,7 +21,6 @@ from .cards import CardError
 from .errors import HubPushError, HubUnreachableError, PushRefusedError, UsageError
 from .folder import CODE_FILES, MODEL_FILES, OPTIONAL_FILES, OWN_NAMES, SHARD, TOKENIZER_FILES
 from .hub_verification import VERIFY_TEXTS, verify_push
-from .json_files import read_json
 from .logs import get_logger
 from .push_card import complete_card
 
@@ -108,9 +108,11 @@ def collect_files(folder: str | os.PathLike) -> tuple[dict[str, Path], list[str]
     chosen_names += onnx_files(folder)
     check_no_links(folder, chosen_names)
     try:
-        config = read_json(folder / "config.json", fix="save the model again")
+        config = json.loads((folder / "config.json").read_text())
     except ValueError as error:
-        raise PushRefusedError(str(error)) from error
+        raise PushRefusedError(f"{folder}/config.json is not valid JSON ({error}); save the model again.") from error
+    if not isinstance(config, dict):
+        raise PushRefusedError(f"{folder}/config.json is not a JSON object; save the model again.")
     if config.get("model_type") != "bilstm":
         raise PushRefusedError(
             f"{folder}/config.json has model_type {config.get('model_type')!r}, not 'bilstm': this is not an "
@@ -132,7 +134,7 @@ def collect_files(folder: str | os.PathLike) -> tuple[dict[str, Path], list[str]
 
 def onnx_files(folder: Path) -> list[str]:
     """The `onnx/` files of `hf-bilstm export` (Optimum's layout), refused when made from other weights."""
-    from .onnx.runtime import FP32_FILE, INT8_FILE, ONNX_DIR, REPORT_FILE, check_export_is_current
+    from .onnx.runtime import FP32_FILE, INT8_FILE, ONNX_DIR, REPORT_FILE, check_export_is_current, read_report
 
     target = folder / ONNX_DIR
     if not target.is_dir() or target.is_symlink():
@@ -145,11 +147,10 @@ def onnx_files(folder: Path) -> list[str]:
             f"weights and checked. Export again (hf-bilstm export {folder} --overwrite), or remove {target}."
         )
     if names:
-        try:
-            check_export_is_current(
-                str(folder), read_json(report, fix=f"export again (hf-bilstm export {folder} --overwrite)")
-            )
-        except ValueError as error:  # UsageError, or a report that is not JSON
+        try:  # each ONNX file pushed must be the one its report vouches for, made from these weights and tokenizer
+            present = [name for name in (FP32_FILE, INT8_FILE) if (target / name).exists()]
+            check_export_is_current(str(folder), read_report(str(folder), str(report)), present)
+        except UsageError as error:
             raise PushRefusedError(str(error)) from error
         # The transformers.js module and the demo page (not its vendor/ copy of transformers.js: the page then loads
         # it from a CDN).
@@ -161,11 +162,19 @@ def onnx_files(folder: Path) -> list[str]:
 
 
 def check_no_links(folder: Path, names: list[str]) -> None:
-    """Refuses a symlink, or anything resolving outside `folder`: a push would upload a file from elsewhere."""
+    """Refuses a symlink, a hard link (a file with more than one name: its other name may be anywhere, and what is
+    uploaded is that file's content) or anything resolving outside `folder`: a push would upload a file from
+    elsewhere."""
     root = folder.resolve()
     for name in names:
         path = folder / name
         resolved = path.resolve()
+        if not path.is_symlink() and path.is_file() and path.stat().st_nlink > 1:
+            raise PushRefusedError(
+                f"{path} is a hard link ({path.stat().st_nlink} names for one file, the others possibly outside "
+                f"the folder); a push never uploads a file shared with elsewhere. Replace it by a copy of its own "
+                f"(cp {path} {path}.copy && mv {path}.copy {path}), or remove it."
+            )
         if path.is_symlink() or (resolved != root and root not in resolved.parents):
             raise PushRefusedError(
                 f"{path} is a symbolic link (to {os.path.realpath(path)}); a push never uploads a file from "
@@ -178,10 +187,12 @@ def check_tokenizer_auto_map(folder: Path) -> None:
     """tokenizer_config.json may carry an auto_map too (AutoTokenizer runs its class under trust_remote_code): the
     folder's code has no tokenizer class, so any entry there is code from elsewhere and is refused."""
     try:
-        settings = read_json(folder / "tokenizer_config.json", fix="save the tokenizer again")
+        settings = json.loads((folder / "tokenizer_config.json").read_text())
     except ValueError as error:
-        raise PushRefusedError(str(error)) from error
-    auto_map = settings.get("auto_map")
+        raise PushRefusedError(
+            f"{folder}/tokenizer_config.json is not valid JSON ({error}); save the tokenizer again."
+        ) from error
+    auto_map = settings.get("auto_map") if isinstance(settings, dict) else None
     if auto_map:
         raise PushRefusedError(
             f"{folder}/tokenizer_config.json has auto_map {auto_map!r}: users loading the model with "

@@ -104,13 +104,12 @@ def test_a_damaged_or_list_shaped_export_report_is_one_line(trained, tmp_path, c
 
 @pytest.mark.parametrize("name", ["test_results.json", "all_results.json"])
 def test_list_shaped_results_are_one_line_naming_the_file(trained, tmp_path, name):
-    from hf_bilstm.errors import UsageError
     from hf_bilstm.push_card import _results_from_json
 
     folder = tmp_path / "model"
     folder.mkdir()
     (folder / name).write_text("[0.9, 0.8]")
-    with pytest.raises(UsageError, match=rf"{name}' holds a list, not a JSON object"):
+    with pytest.raises(ValueError, match=rf"{name}: a JSON list, not an object"):
         _results_from_json(folder)
 
 

@@ -13,14 +13,13 @@ import dataclasses
 import filecmp
 import json
 import os
-import shutil
 import sys
-import tempfile
 
 from tokenizers import Tokenizer
 
 from ..errors import UsageError
 from ..flag_parser import FlagParser, option, positional
+from ..folder import write_atomically
 from ..tokenization_bilstm import (
     PRE_TOKENIZER_PATTERN,
     TOKENIZER_CLASS,
@@ -128,18 +127,6 @@ def split_pre_tokenizer_json() -> dict:
     return json.loads(tokenizer.to_str())["pre_tokenizer"]
 
 
-def copy_atomically(source: str, target: str) -> None:
-    fd, temporary = tempfile.mkstemp(dir=os.path.dirname(target), prefix=f".{os.path.basename(target)}.")
-    os.close(fd)
-    try:
-        shutil.copyfile(source, temporary)
-        os.replace(temporary, target)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
 def run_upgrade(folder: str, texts_file: str | None = None) -> list[str]:
     """Upgrades `folder` in place; returns what changed (empty when it was already current)."""
     from .. import configuration_bilstm
@@ -166,7 +153,8 @@ def run_upgrade(folder: str, texts_file: str | None = None) -> list[str]:
     for name in CODE_FILES:
         target = os.path.join(folder, name)
         if os.path.isfile(target) and not filecmp.cmp(os.path.join(package, name), target, shallow=False):
-            copy_atomically(os.path.join(package, name), target)
+            with open(os.path.join(package, name), "rb") as handle:
+                write_atomically(target, handle.read())
             changes.append(f"{name}: this hf_bilstm's code (trust_remote_code on transformers 4.x keeps pad_token_id)")
     if os.path.isfile(os.path.join(folder, "onnx", "model.onnx")):
         from ..onnx.javascript import write_js_module

@@ -14,6 +14,7 @@ from .flag_checks import (
     check_dataset_flag,
     check_model_flag,
     check_number,
+    check_run_size,
     check_tokenizer_flags,
     check_training_numbers,
 )
@@ -316,6 +317,7 @@ def check_flags(model_args: ModelArguments, data_args: DataArguments, training_a
     check_architecture(model_settings)
     check_tokenizer_flags(**tokenizer_settings)
     check_number("--early_stopping_patience", model_args.early_stopping_patience, integer=True, minimum=1)
+    check_run_size(model_args.max_train_seconds, data_args.max_train_samples)
     check_word_vector_flags(model_args, data_args)
     if training_args.max_steps is not None and training_args.max_steps > 0:
         if "num_train_epochs" in given:

@@ -19,8 +19,13 @@ import sys
 WAIT_POLICY = "PASSIVE"
 # Set by the user → the user's choice stands (GOMP_SPINCOUNT decides the spinning that the policy would).
 USER_SETTINGS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
-# ONNX Runtime's own thread pools (not OpenMP) spin too; these session settings make them sleep.
-ORT_NO_SPINNING = {"session.intra_op.allow_spinning": "0", "session.inter_op.allow_spinning": "0"}
+# ONNX Runtime's own thread pools (not OpenMP) spin a bounded while inside a run, then block; they keep spinning after
+# a run until `force_spinning_stop` ends it. Measured on 2 cores (benchmarks/results/2026-12-05-cpu-inference-busy*):
+# without any spinning (`allow_spinning` 0) int8 batches served 17 % fewer texts/s on an idle machine and fp32 single
+# texts 31 % fewer; with ONNX Runtime's own spinning and `force_spinning_stop`, idle speed was that of the defaults
+# (0.99x) and one busy process left 0.58x (fp32) and 0.86x (int8) of it at batch 32 -- no collapse. So runs spin, and
+# the threads stop spinning when a run ends, leaving the cores to other processes between requests.
+ORT_SESSION_SETTINGS = {"session.force_spinning_stop": "1"}
 TORCH_THREADS_FLAG = "--torch_threads"
 
 

@@ -62,6 +62,14 @@ def check_tokenizer_flags(vocab_size, max_length, min_frequency, truncation_side
         raise UsageError(f"--truncation_side must be right or left, but it was {truncation_side!r}.")
 
 
+def check_run_size(max_train_seconds=None, max_train_samples=None, samples_flag: str = "--max_train_samples") -> None:
+    """The run-size flags of every preset and of `pretrain`, checked once before any work: a time budget is a finite
+    number of seconds above 0 (0, -5, nan or inf would be ignored, or replaced by a default), a row cap a positive
+    integer."""
+    check_number("--max_train_seconds", max_train_seconds, above=0, what="seconds; leave it out for no budget")
+    check_number(samples_flag, max_train_samples, integer=True, minimum=1)
+
+
 def check_seed(seed) -> None:
     check_number("--seed", seed, integer=True, minimum=0, below=2**32)
 
@@ -106,6 +114,25 @@ def check_training_numbers(training_args) -> None:
     check_number("--per_device_eval_batch_size", training_args.per_device_eval_batch_size, integer=True, minimum=1)
     check_seed(training_args.seed)
     check_trainer_numbers(training_args)
+    check_cpu_bf16(training_args)
+
+
+def check_cpu_bf16(training_args) -> None:
+    """`--bf16 true` on a CPU without native bf16 is refused: torch's LSTM builds no bf16 kernel there ("could not
+    create a primitive descriptor for the LSTM forward propagation primitive" at the first step, measured on an
+    AVX2-only AMD EPYC), and emulated bf16 would be slower than fp32 anyway."""
+    if not getattr(training_args, "bf16", False) or training_args.device.type != "cpu":
+        return
+    import torch
+
+    from .presets import cpu_has_native_bf16
+
+    if not cpu_has_native_bf16():
+        raise UsageError(
+            "--bf16 true needs a CPU with native bf16 (AVX512-BF16 or AMX), and this one computes with "
+            f"{torch.backends.cpu.get_cpu_capability()}: torch's LSTM has no bf16 kernel here. Leave --bf16 out "
+            "(fp32)."
+        )
 
 
 # The Trainer's own numeric flags that it accepts out of range and then ignores, misreads or divides by: each is

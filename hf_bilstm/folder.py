@@ -56,7 +56,103 @@ OUTPUT_FILES = (
     "training_args.bin",
     "pretraining_results.json",
     "predict_results.tsv",  # predictions on a test split without labels
+    "recipe_results.json",  # --preset cpu-best's record of its phases (hf_bilstm.training.distillation)
 )
+# Every file the package writes into (or reads from) a model folder, for the checks of `evaluate --output_file`,
+# `predict --output_file` and friends: none of them may be named as a results file. OUTPUT_FILES and shards; the
+# folders below, whole; and the transformers.js module of `hf-bilstm export` (hf_bilstm.onnx.javascript.JS_MODULE).
+PACKAGE_FILES = (*OUTPUT_FILES, "hf_bilstm.js")
+PACKAGE_FOLDERS = ("onnx", "demo", STAGING_NAME)  # export's graphs and report, its demo page, the staging folder
+
+
+def package_file(model_folder: str, path: str) -> str | None:
+    """`path` relative to `model_folder` when it is a file the package writes or reads there (weights, config,
+    tokenizer, card, results, recipe record, data schema, export files, checkpoints), else None."""
+    if not os.path.isdir(os.path.expanduser(model_folder)) or not _holds(model_folder, path):
+        return None
+    relative = os.path.relpath(_real(path), _real(model_folder))
+    top = relative.split(os.sep)[0]
+    if relative in PACKAGE_FILES or SHARD.match(relative) or top in PACKAGE_FOLDERS or top.startswith("checkpoint-"):
+        return relative
+    return None
+
+
+def check_not_an_input(path: str, what: str, inputs: dict[str, str], fix: str = "Choose a new --output_dir.") -> None:
+    """Refuses an output folder that is, holds or lies inside one of the run's inputs (flag → local path)."""
+    for flag, value in inputs.items():
+        if not value or not os.path.exists(os.path.expanduser(value)):
+            continue
+        if _holds(path, value):
+            raise UsageError(
+                f"{what} {path!r} is (or holds) {flag} {value!r}, an input of this run; writing there would destroy "
+                f"what is being read. {fix}"
+            )
+        if _holds(value, path):  # a model (or dataset files) written into an input changes that input
+            raise UsageError(
+                f"{what} {path!r} lies inside {flag} {value!r}, an input of this run; writing there would change "
+                f"what is being read. {fix.replace('a new', 'one outside it, a new')}"
+            )
+
+
+def check_output_folder(
+    path: str,
+    command: str,
+    *,
+    what: str = "--output_dir",
+    overwrite: bool = False,
+    inputs: dict[str, str] | None = None,
+    resuming: bool = False,
+    replaceable: frozenset | None = None,
+) -> None:
+    """
+    The one check of every folder a command writes (`--output_dir`, cpu-best's recipe folder, export's onnx/):
+    not a file, never an input or inside one, and empty unless it holds an unfinished output of the same command or
+    `overwrite` is given. `replaceable`: the only entries `overwrite` may replace (a folder the user never named,
+    such as the recipe folder); anything else there, a trained model above all, is refused even with `overwrite`.
+    """
+    if not path:
+        raise UsageError(f"{what} is empty; give the folder the output should be written to.")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"{what} {path!r} is a file, not a folder; choose another path.")
+    check_not_an_input(path, what, inputs or {})
+    if resuming or not os.path.isdir(path):
+        return
+    entries = contents(path)
+    if not entries:
+        return
+    if replaceable is not None:
+        foreign = [name for name in entries if name not in replaceable]
+        if foreign or holds_model(path):
+            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            shown = shown or "a trained model"
+            raise UsageError(
+                f"{what} {path!r} is not empty: it holds what this command did not write ({shown}), which "
+                "--overwrite_output_dir never replaces. Move it away, or choose another --output_dir."
+            )
+        if overwrite:
+            return
+        raise UsageError(
+            f"{what} {path!r} holds an earlier run's files ({', '.join(entries)}); pass --overwrite_output_dir to "
+            "replace them, or choose another --output_dir."
+        )
+    if overwrite:
+        return
+    if holds_model(path):
+        raise UsageError(
+            f"{what} {path!r} already holds a model or checkpoints. Pass --overwrite_output_dir to "
+            "replace it, --resume_from_checkpoint to continue its training, or choose another folder."
+            if command == "train"
+            else f"{what} {path!r} already holds a model or checkpoints. Pass --overwrite_output_dir to "
+            "replace it, or choose another folder."
+        )
+    if _owner(path) == command:
+        return  # an earlier run of this command that stopped before it saved a model: its own files
+    shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+    raise UsageError(
+        f"{what} {path!r} is not empty (it holds {shown}) and is not an unfinished output of "
+        f"hf-bilstm {command}. Choose an empty or new folder, or pass --overwrite_output_dir to replace "
+        "those of its files that the command writes."
+    )
 
 
 def write_atomically(path, data: str | bytes) -> str:
@@ -158,44 +254,8 @@ class OutputDir:
     # -------------------------------------------------------------------------------------------- checks
     def check(self) -> None:
         """Refuses the folder (UsageError) before anything is read or written; safe to call more than once."""
-        path = self.path
-        if not path:
-            raise UsageError("--output_dir is empty; give the folder the model should be written to.")
-        if os.path.exists(path) and not os.path.isdir(path):
-            raise UsageError(f"--output_dir {path!r} is a file, not a folder; choose another path.")
-        for flag, value in self.inputs.items():
-            if not os.path.exists(os.path.expanduser(value)):
-                continue
-            if _holds(path, value):
-                raise UsageError(
-                    f"--output_dir {path!r} is (or holds) {flag} {value!r}, an input of this run; "
-                    "writing there would destroy what is being read. Choose a new --output_dir."
-                )
-            if _holds(value, path):  # a model (or dataset files) written into an input changes that input
-                raise UsageError(
-                    f"--output_dir {path!r} lies inside {flag} {value!r}, an input of this run; writing there would "
-                    "change what is being read. Choose an --output_dir outside it."
-                )
-        if self.resuming or not os.path.isdir(path):
-            return
-        entries = contents(path)
-        if not entries or self.overwrite:
-            return
-        if holds_model(path):
-            raise UsageError(
-                f"--output_dir {path!r} already holds a model or checkpoints. Pass --overwrite_output_dir to "
-                "replace it, --resume_from_checkpoint to continue its training, or choose another folder."
-                if self.command == "train"
-                else f"--output_dir {path!r} already holds a model or checkpoints. Pass --overwrite_output_dir to "
-                "replace it, or choose another folder."
-            )
-        if _owner(path) == self.command:
-            return  # an earlier run of this command that stopped before it saved a model: its own files
-        shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
-        raise UsageError(
-            f"--output_dir {path!r} is not empty (it holds {shown}) and is not an unfinished output of "
-            f"hf-bilstm {self.command}. Choose an empty or new folder, or pass --overwrite_output_dir to replace "
-            "those of its files that the command writes."
+        check_output_folder(
+            self.path, self.command, overwrite=self.overwrite, inputs=self.inputs, resuming=self.resuming
         )
 
     # -------------------------------------------------------------------------------------------- lifetime

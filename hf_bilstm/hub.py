@@ -134,7 +134,7 @@ def collect_files(folder: str | os.PathLike) -> tuple[dict[str, Path], list[str]
 
 def onnx_files(folder: Path) -> list[str]:
     """The `onnx/` files of `hf-bilstm export` (Optimum's layout), refused when made from other weights."""
-    from .onnx.runtime import FP32_FILE, INT8_FILE, ONNX_DIR, REPORT_FILE, check_export_is_current
+    from .onnx.runtime import FP32_FILE, INT8_FILE, ONNX_DIR, REPORT_FILE, check_export_is_current, read_report
 
     target = folder / ONNX_DIR
     if not target.is_dir() or target.is_symlink():
@@ -147,9 +147,10 @@ def onnx_files(folder: Path) -> list[str]:
             f"weights and checked. Export again (hf-bilstm export {folder} --overwrite), or remove {target}."
         )
     if names:
-        try:
-            check_export_is_current(str(folder), json.loads(report.read_text()))
-        except ValueError as error:  # UsageError, or a report that is not JSON
+        try:  # each ONNX file pushed must be the one its report vouches for, made from these weights and tokenizer
+            present = [name for name in (FP32_FILE, INT8_FILE) if (target / name).exists()]
+            check_export_is_current(str(folder), read_report(str(folder), str(report)), present)
+        except UsageError as error:
             raise PushRefusedError(str(error)) from error
         # The transformers.js module and the demo page (not its vendor/ copy of transformers.js: the page then loads
         # it from a CDN).
@@ -161,11 +162,19 @@ def onnx_files(folder: Path) -> list[str]:
 
 
 def check_no_links(folder: Path, names: list[str]) -> None:
-    """Refuses a symlink, or anything resolving outside `folder`: a push would upload a file from elsewhere."""
+    """Refuses a symlink, a hard link (a file with more than one name: its other name may be anywhere, and what is
+    uploaded is that file's content) or anything resolving outside `folder`: a push would upload a file from
+    elsewhere."""
     root = folder.resolve()
     for name in names:
         path = folder / name
         resolved = path.resolve()
+        if not path.is_symlink() and path.is_file() and path.stat().st_nlink > 1:
+            raise PushRefusedError(
+                f"{path} is a hard link ({path.stat().st_nlink} names for one file, the others possibly outside "
+                f"the folder); a push never uploads a file shared with elsewhere. Replace it by a copy of its own "
+                f"(cp {path} {path}.copy && mv {path}.copy {path}), or remove it."
+            )
         if path.is_symlink() or (resolved != root and root not in resolved.parents):
             raise PushRefusedError(
                 f"{path} is a symbolic link (to {os.path.realpath(path)}); a push never uploads a file from "

@@ -14,6 +14,7 @@ import os
 import tempfile
 
 from .errors import UsageError
+from .folder import package_file
 
 # extension -> (datasets builder, keyword arguments)
 TABLE_FORMATS = {
@@ -80,9 +81,10 @@ def texts_of(table: dict[str, list], schema) -> list[str]:
     return ["" if text is None else str(text) for text in schema.join_texts(table)]
 
 
-def check_results_file(path: str, overwrite: bool, inputs: list[str]) -> str:
-    """The results file's format (its extension); refuses a file this run reads, and an existing file unless
-    `overwrite` (which still never replaces an input)."""
+def check_results_file(path: str, overwrite: bool, inputs: list[str], model: str | None = None) -> str:
+    """The results file's format (its extension); refuses a file this run reads, a file the package writes into the
+    `model` folder (hf_bilstm.folder.package_file), and an existing file unless `overwrite` (which still never
+    replaces an input nor a model folder's file)."""
     extension = os.path.splitext(path)[1].lower()
     if extension not in RESULT_FORMATS:
         raise UsageError(
@@ -98,6 +100,12 @@ def check_results_file(path: str, overwrite: bool, inputs: list[str]) -> str:
     real = os.path.realpath(os.path.expanduser(path))
     if any(os.path.realpath(os.path.expanduser(source)) == real for source in inputs if source):
         raise UsageError(f"--output_file {path!r} is the file this run reads; choose another name for the results.")
+    relative = package_file(model, path) if model else None
+    if relative is not None:
+        raise UsageError(
+            f"--output_file {path!r} is {relative}, a file of the model folder {model!r}; writing the predictions "
+            "there would replace it (--overwrite never does). Choose another name, e.g. predictions.tsv."
+        )
     if os.path.exists(path) and not overwrite:
         raise UsageError(
             f"--output_file {path!r} already exists; choose another name, or pass --overwrite to replace it."

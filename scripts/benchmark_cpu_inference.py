@@ -223,8 +223,9 @@ def main() -> None:
         result["busy_processes"] = args.busy
         result["note"] = (
             "Each figure from a fresh process started without OMP_*/GOMP_* variables. after = as shipped "
-            "(OMP_WAIT_POLICY=PASSIVE chosen by hf_bilstm, ONNX Runtime sessions without spinning); before = the code "
-            "before the change (torch loaded first: libgomp's default spinning; ONNX Runtime's default spinning). "
+            "(OMP_WAIT_POLICY=PASSIVE chosen by hf_bilstm, ONNX Runtime threads stop spinning when a run ends); "
+            "before = the code before the change (torch loaded first: libgomp's default spinning; ONNX Runtime's "
+            "defaults). "
             "busy = N pure-Python CPU-bound processes running."
         )
     for preset in args.presets.split(","):

@@ -6,8 +6,9 @@ leaves them running for long) and is ended when the block exits, whatever happen
 
 `run_child(arm, ...)`: a benchmark's measuring child process, in a new user's environment (no OMP_*/GOMP_*
 variables), either as shipped (`after`: hf_bilstm chooses OMP_WAIT_POLICY=PASSIVE before torch loads, ONNX Runtime
-sessions without spinning) or as before the change (`before`: torch is imported before hf_bilstm, so libgomp starts
-with its default spinning, and the child keeps ONNX Runtime's default spinning, see `ort_spinning_as_before`).
+sessions whose threads stop spinning when a run ends) or as before the change (`before`: torch is imported before
+hf_bilstm, so libgomp starts with its default spinning, and the child keeps ONNX Runtime's defaults, see
+`child_setup`).
 """
 
 import json
@@ -77,9 +78,9 @@ def run_child(arm: str, script: str, args: list[str]) -> dict:
 def child_setup(arm: str) -> dict:
     """In the child: for `before`, ONNX Runtime sessions spin as they did; returns what the child runs with."""
     if arm == "before":
-        from hf_bilstm.cpu_threads import ORT_NO_SPINNING
+        from hf_bilstm.cpu_threads import ORT_SESSION_SETTINGS
 
-        ORT_NO_SPINNING.clear()  # session_options reads this dict: nothing added, ONNX Runtime's default spinning
+        ORT_SESSION_SETTINGS.clear()  # session_options reads this dict: nothing added, ONNX Runtime's defaults
     import torch
 
     return {

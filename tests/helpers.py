@@ -310,3 +310,23 @@ def train_briefly(model, tokenizer, texts, labels, steps=60):
         loss.backward()
         optimizer.step()
     return model.eval()
+
+
+def snapshot(folder) -> dict:
+    """Every file under `folder` (relative path → bytes): what a refused command must leave as it was."""
+    files = {}
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(root, name)
+            files[os.path.relpath(path, folder)] = open(path, "rb").read()
+    return files
+
+
+def toy_with_unlabelled(folder, n_train: int = 160, n_test: int = 40, n_unlabelled: int = 120) -> str:
+    """Toy train/test splits plus an `unsupervised` split (as IMDB's), saved with `save_to_disk`."""
+    splits = {"train": Dataset.from_dict(toy_rows(n_train, 0), features=FEATURES)}
+    splits["test"] = Dataset.from_dict(toy_rows(n_test, 1), features=FEATURES)
+    texts = toy_rows(n_unlabelled, seed=7)["text"]
+    splits["unsupervised"] = Dataset.from_dict({"text": texts, "label": [0] * len(texts)}, features=FEATURES)
+    DatasetDict(splits).save_to_disk(str(folder))
+    return str(folder)

@@ -76,3 +76,18 @@ def test_evaluate_does_not_load_the_train_command():
     code = "import sys, hf_bilstm.inference; print(sorted(m for m in sys.modules if m.startswith('hf_bilstm.')))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "hf_bilstm.inference" in loaded and "hf_bilstm.training.trainer" not in loaded, loaded
+
+
+@pytest.mark.parametrize("command", ["train", "pretrain"])
+def test_bf16_on_a_cpu_without_native_bf16_is_one_line_before_any_work(command, tmp_path, monkeypatch):
+    from hf_bilstm import arguments, presets
+
+    monkeypatch.setattr(presets, "cpu_has_native_bf16", lambda: False)
+    argv = ["--dataset", str(tmp_path / "none"), "--output_dir", str(tmp_path / "out"), "--bf16", "true"]
+    argv += ["--use_cpu", "true"]
+    with pytest.raises(UsageError, match=r"--bf16 true needs a CPU with native bf16.*Leave --bf16 out"):
+        if command == "train":
+            arguments.parse_args(argv)
+        else:
+            pretraining.check_arguments(*pretraining.parse_args(argv))
+    assert not (tmp_path / "out").exists()

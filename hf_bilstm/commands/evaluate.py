@@ -18,7 +18,7 @@ from ..encoding import encode
 from ..errors import UsageError
 from ..flag_checks import check_dataset_flag, check_number, check_seed
 from ..flag_parser import FlagParser, option, positional, switch
-from ..folder import OUTPUT_FILES, SHARD, STAGING_NAME, write_atomically
+from ..folder import package_file, write_atomically
 from ..inference import evaluate_dataset
 from ..logs import quiet_libraries
 from ..model_loading import BACKEND_HELP, QUANTIZED_HELP, Backend, check_backend_flags, load_backend
@@ -83,20 +83,13 @@ def check_output_file(path: str, model: str, dataset: str) -> None:
             f"--output_file {path!r} lies inside --dataset {dataset!r}, which this run reads; write the metrics "
             "outside the dataset folder."
         )
-    if os.path.isdir(os.path.expanduser(model)) and _inside(model, path):
-        relative = os.path.relpath(os.path.realpath(path), os.path.realpath(os.path.expanduser(model)))
-        top = relative.split(os.sep)[0]
-        if (
-            relative in OUTPUT_FILES
-            or SHARD.match(relative)
-            or top in ("onnx", STAGING_NAME)
-            or top.startswith("checkpoint-")
-        ):
-            raise UsageError(
-                f"--output_file {path!r} is {relative}, a file of the model folder {model!r} (its weights, config, "
-                "tokenizer, card or results); writing the metrics there would replace it. Choose another name, "
-                "e.g. eval_metrics.json."
-            )
+    relative = package_file(model, path)
+    if relative is not None:
+        raise UsageError(
+            f"--output_file {path!r} is {relative}, a file of the model folder {model!r} (its weights, config, "
+            "tokenizer, card, results, recipe record or export); writing the metrics there would replace it. Choose "
+            "another name, e.g. eval_metrics.json."
+        )
 
 
 def check_args(args) -> str:

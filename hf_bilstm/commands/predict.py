@@ -312,7 +312,7 @@ def _main(args, stdin, stdout) -> int:
         args.file = args.test_file
     device = check_backend_flags(args)
     if args.output_file is not None:
-        extension = check_results_file(args.output_file, args.overwrite, [args.file])
+        extension = check_results_file(args.output_file, args.overwrite, [args.file], args.model)
     classifier = load_classifier(args.model, device, args.backend, args.quantized)
     schema = load_schema(args.model, classifier.model.config)
     check_threshold(args, classifier.model.config)

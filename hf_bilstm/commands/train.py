@@ -12,12 +12,15 @@ import sys
 import time
 
 from ..arguments import parse_args
-from ..logs import show_progress
+from ..logs import get_logger, show_progress
 from ..presets import DISTILLED_PRESET, PRESETS
 from ..training.distillation import train_distilled
 from ..training.run_plan import minutes
+from ..training.time_budget import overshoot_line
 from ..training.trainer import train
 from . import command_main
+
+logger = get_logger(__name__)
 
 
 def run_training(model_args, data_args, training_args, command: str) -> dict:
@@ -25,6 +28,15 @@ def run_training(model_args, data_args, training_args, command: str) -> dict:
     if model_args.preset == DISTILLED_PRESET:
         return train_distilled(model_args, data_args, training_args, command, PRESETS[DISTILLED_PRESET].distillation)
     return train(model_args, data_args, training_args, command=command)
+
+
+def time_budget(model_args) -> tuple[float | None, str]:
+    """The run's time budget (`--preset cpu-best` always has one) and what it stops."""
+    if model_args.preset == DISTILLED_PRESET:
+        settings = PRESETS[DISTILLED_PRESET].distillation
+        budget = settings["max_seconds"] if model_args.max_train_seconds is None else model_args.max_train_seconds
+        return budget, "each phase of the recipe (teachers and student)"
+    return model_args.max_train_seconds, "training (and word vectors)"
 
 
 def run(argv: list[str]) -> int:
@@ -37,6 +49,9 @@ def run(argv: list[str]) -> int:
     output_dir = training_args.output_dir
     metrics = run_training(model_args, data_args, training_args, shlex.join(["hf-bilstm", "train", *argv]))
     if training_args.process_index == 0:
+        line = overshoot_line("hf-bilstm train", time.time() - started, *time_budget(model_args))
+        if line:
+            logger.warning(line)
         shown = [f"{split}_{name}" for split in ("eval", "test") for name in ("accuracy", "f1_micro", "f1", "pearson")]
         scores = ", ".join(f"{key} {metrics[key]:.4f}" for key in shown if key in metrics)
         took = minutes(time.time() - started)

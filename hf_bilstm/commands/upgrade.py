@@ -20,6 +20,7 @@ from tokenizers import Tokenizer
 from ..errors import UsageError
 from ..flag_parser import FlagParser, option, positional
 from ..folder import write_atomically
+from ..logs import get_logger
 from ..tokenization_bilstm import (
     PRE_TOKENIZER_PATTERN,
     TOKENIZER_CLASS,
@@ -27,6 +28,8 @@ from ..tokenization_bilstm import (
     write_json_atomically,
 )
 from . import command_main
+
+logger = get_logger(__name__)
 
 CODE_FILES = ("configuration_bilstm.py", "modeling_bilstm.py")
 # Words, punctuation, accents, joiners, digits, underscores, scripts without spaces, emoji, HTML breaks, odd spaces.
@@ -127,6 +130,37 @@ def split_pre_tokenizer_json() -> dict:
     return json.loads(tokenizer.to_str())["pre_tokenizer"]
 
 
+def bound_export_report(folder: str) -> dict | None:
+    """The onnx/ export report when it vouches for the folder as it is now (hf_bilstm.onnx.runtime's hashes), else
+    None: an older report, or one that no longer matches, is not made to vouch by an upgrade."""
+    from ..onnx.runtime import FP32_FILE, INT8_FILE, ONNX_DIR, REPORT_FILE, check_export_is_current, read_report
+
+    path = os.path.join(folder, ONNX_DIR, REPORT_FILE)
+    if not os.path.isfile(path):
+        return None
+    present = [name for name in (FP32_FILE, INT8_FILE) if os.path.isfile(os.path.join(folder, ONNX_DIR, name))]
+    try:
+        report = read_report(folder, path)
+        check_export_is_current(folder, report, present)
+    except UsageError as error:
+        logger.warning(f"hf-bilstm upgrade: {error}")  # says how to export again
+        return None
+    return report
+
+
+def rebind_export_report(folder: str, report: dict | None) -> list[str]:
+    """After the tokenizer files were rewritten (same ids), a report that vouched for them records their new sha256."""
+    from ..onnx.runtime import BOUND_TOKENIZER_FILES, ONNX_DIR, REPORT_FILE, file_sha256
+
+    if report is None:
+        return []
+    new = {name: file_sha256(os.path.join(folder, name)) for name in report["tokenizer_sha256"]}
+    if new == report["tokenizer_sha256"] or not set(new) <= set(BOUND_TOKENIZER_FILES):
+        return []
+    write_json_atomically(os.path.join(folder, ONNX_DIR, REPORT_FILE), dict(report, tokenizer_sha256=new))
+    return [f"{ONNX_DIR}/{REPORT_FILE}: the rewritten tokenizer files' sha256 (they give the same ids)"]
+
+
 def run_upgrade(folder: str, texts_file: str | None = None) -> list[str]:
     """Upgrades `folder` in place; returns what changed (empty when it was already current)."""
     from .. import configuration_bilstm
@@ -138,6 +172,7 @@ def run_upgrade(folder: str, texts_file: str | None = None) -> list[str]:
             raise UsageError(f"{folder!r} has no {name}; save the tokenizer there first, then upgrade.")
     changes = []
     tokenizer_json = upgraded_tokenizer_json(folder, texts_file)  # every check before the first write
+    report = bound_export_report(folder)  # read before the tokenizer files change under it
     config_path = os.path.join(folder, "tokenizer_config.json")
     with open(config_path, encoding="utf-8") as handle:
         settings = json.load(handle)
@@ -156,6 +191,7 @@ def run_upgrade(folder: str, texts_file: str | None = None) -> list[str]:
             with open(os.path.join(package, name), "rb") as handle:
                 write_atomically(target, handle.read())
             changes.append(f"{name}: this hf_bilstm's code (trust_remote_code on transformers 4.x keeps pad_token_id)")
+    changes += rebind_export_report(folder, report)
     if os.path.isfile(os.path.join(folder, "onnx", "model.onnx")):
         from ..onnx.javascript import write_js_module
 

@@ -29,8 +29,8 @@ from ..data import load_raw_dataset
 from ..data_flags import schema_for
 from ..encoding import encode
 from ..errors import UsageError
-from ..flag_checks import check_dataset_flag, check_number, check_seed
-from ..folder import write_atomically
+from ..flag_checks import check_dataset_flag, check_number, check_seed, local_path
+from ..folder import check_not_an_input, write_atomically
 from ..logs import get_logger
 from ..model_loading import load_classifier_folder
 from ..problem_types import MULTI_LABEL, REGRESSION, SINGLE_LABEL, decisions, problem_type_of
@@ -44,7 +44,7 @@ from .runtime import (
     ONNX_DIR,
     REPORT_FILE,
     ORTModelForSequenceClassification,
-    file_sha256,
+    export_binding,
     session_options,
 )
 
@@ -131,9 +131,12 @@ def max_logit_difference(model, ort_model) -> float:
     return worst
 
 
-def check_onnx_folder(folder: str, overwrite: bool) -> None:
-    """`onnx/` may be written when it is absent or empty, holds only a previous export's files, or with --overwrite."""
+def check_onnx_folder(folder: str, overwrite: bool, inputs: dict[str, str] | None = None) -> None:
+    """`onnx/` may be written when it is absent or empty, holds only a previous export's files, or with --overwrite;
+    never when it is, holds or lies inside one of the `inputs` (the data files the int8 checks read)."""
     target = os.path.join(folder, ONNX_DIR)
+    fix = "Move the model folder out of the data, or the data out of the model folder."
+    check_not_an_input(target, "the export folder", inputs or {}, fix=fix)
     if not os.path.isdir(target) or overwrite:
         if os.path.exists(target) and not os.path.isdir(target):
             raise UsageError(f"{target!r} is a file; remove it or choose another folder.")
@@ -198,7 +201,8 @@ def write_card_section(folder: str, report: dict) -> None:
     write_atomically(path, card)
 
 
-def run_export(args) -> dict:
+def check_export_args(args) -> str:
+    """Every flag and the folders, before the model is loaded; returns the model folder."""
     check_number("--validation_fraction", args.validation_fraction, above=0, below=1)
     check_number("--max_test_samples", args.max_test_samples, integer=True, minimum=1)
     check_seed(args.seed)
@@ -206,16 +210,22 @@ def run_export(args) -> dict:
     folder = os.path.expanduser(args.model)
     if not os.path.isdir(folder):
         raise UsageError(f"{args.model!r}: no such folder. Export works on a local folder written by hf-bilstm train.")
-    check_onnx_folder(folder, args.overwrite)
+    inputs = {"--train_file": args.train_file, "--test_file": args.test_file}
+    if args.quantize and not args.train_file:
+        inputs["--dataset"] = args.dataset
+    check_onnx_folder(folder, args.overwrite, {flag: local_path(path) for flag, path in inputs.items()})
     if args.quantize and not args.train_file:
         check_dataset_flag(args.dataset)
     check_demo_flags(args)
+    return folder
+
+
+def run_export(args) -> dict:
+    folder = check_export_args(args)
     model, tokenizer = load_classifier_folder(folder, "cpu")
-    weights_sha = file_sha256(os.path.join(folder, "model.safetensors"))
     report = {
         "date": datetime.date.today().isoformat(),
         "torch": torch.__version__,
-        "weights_sha256": weights_sha,
         "fp32_tolerance": FP32_TOLERANCE,
     }
     staging = tempfile.mkdtemp(dir=folder, prefix=".onnx-export-")
@@ -242,6 +252,10 @@ def run_export(args) -> dict:
             int8 = ORTModelForSequenceClassification(model.config, _session(int8_path), INT8_FILE)
             report["int8"] = check_int8(args, model, tokenizer, fp32, int8)
             report["int8"]["bytes"] = os.path.getsize(int8_path)
+        # What binds the files to this folder: the weights, the tokenizer and each ONNX file, by sha256 (checked by
+        # ORTModelForSequenceClassification.from_pretrained and hf-bilstm push).
+        written = {name: os.path.join(staging, name) for name in (FP32_FILE, INT8_FILE)}
+        report.update(export_binding(folder, {n: p for n, p in written.items() if os.path.isfile(p)}))
         with open(os.path.join(staging, REPORT_FILE), "w", encoding="utf-8") as handle:
             json.dump(report, handle, indent=2)
             handle.write("\n")

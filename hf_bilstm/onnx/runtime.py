@@ -27,7 +27,7 @@ from transformers import PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from ..configuration_bilstm import BiLSTMConfig
-from ..cpu_threads import ORT_NO_SPINNING
+from ..cpu_threads import ORT_SESSION_SETTINGS
 from ..errors import UsageError
 from ..problem_types import MULTI_LABEL, REGRESSION, problem_type_of
 
@@ -67,19 +67,80 @@ def _resolve(source: str, name: str) -> str | None:
     return cached_file(source, name, _raise_exceptions_for_missing_entries=False)
 
 
-def check_export_is_current(source: str, report: dict) -> None:
-    """Refuses an export made from other weights than the folder's `model.safetensors` (a retrained model)."""
+# The tokenizer files an export is bound to (the ONNX graph reads their ids): hf_bilstm.folder.TOKENIZER_FILES.
+BOUND_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+
+
+def export_binding(folder: str, onnx_files: dict[str, str]) -> dict:
+    """What an export report records to bind its ONNX files to the folder: sha256 of the weights, of each tokenizer
+    file and of each ONNX file (`onnx_files`: name → path of the file written)."""
+    return {
+        "weights_sha256": file_sha256(os.path.join(folder, "model.safetensors")),
+        "tokenizer_sha256": {
+            name: file_sha256(os.path.join(folder, name))
+            for name in BOUND_TOKENIZER_FILES
+            if os.path.isfile(os.path.join(folder, name))
+        },
+        "onnx_sha256": {name: file_sha256(path) for name, path in onnx_files.items()},
+    }
+
+
+def read_report(source: str, path: str) -> dict:
+    """The export report at `path` (of `source`), or a one-line UsageError for a damaged one."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            report = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise UsageError(
+            f"{path}: the export report cannot be read ({error}), so nothing vouches for the ONNX files next to it. "
+            f"Export again: hf-bilstm export {source} --overwrite."
+        ) from error
+    if not isinstance(report, dict):
+        raise UsageError(
+            f"{path}: the export report is a JSON {type(report).__name__}, not an object, so nothing vouches for the "
+            f"ONNX files next to it. Export again: hf-bilstm export {source} --overwrite."
+        )
+    return report
+
+
+def check_export_is_current(source: str, report: dict, onnx_names=(FP32_FILE,)) -> None:
+    """
+    Refuses ONNX files that the report does not vouch for: an export made from other weights or another tokenizer
+    than the folder's (a retrained model), an ONNX file that is not the one the export wrote (replaced, or copied from
+    another model), and a report too old to say (no hashes). `onnx_names`: the files of onnx/ to check. For a Hub
+    repo the tokenizer and ONNX files are checked (downloaded as they are used anyway), not the weights.
+    """
+    again = f"Export again: hf-bilstm export {source} --overwrite"
+    if not isinstance(report.get("onnx_sha256"), dict) or not isinstance(report.get("tokenizer_sha256"), dict):
+        raise UsageError(
+            f"{source!r}: its {ONNX_DIR}/{REPORT_FILE} records no sha256 of the tokenizer and ONNX files (it was "
+            "written by an older hf_bilstm), so nothing shows that the ONNX files come from this model. "
+            f"{again} (run hf-bilstm upgrade {source} first if the folder is older still)."
+        )
     folder = os.path.expanduser(source)
     weights = os.path.join(folder, "model.safetensors")
     expected = report.get("weights_sha256")
-    if not os.path.isdir(folder) or not os.path.isfile(weights) or not expected:
-        return
-    if file_sha256(weights) != expected:
+    if os.path.isdir(folder) and os.path.isfile(weights) and file_sha256(weights) != expected:
         raise UsageError(
             f"{source!r}: its onnx/ export was made from other weights than its model.safetensors (the model was "
-            f"trained or saved again after the export), so its answers would differ. Export again: "
-            f"hf-bilstm export {source} --overwrite."
+            f"trained or saved again after the export), so its answers would differ. {again}."
         )
+    for name, digest in report["tokenizer_sha256"].items():
+        path = _resolve(source, name) if name in BOUND_TOKENIZER_FILES else None
+        if path is None or file_sha256(path) != digest:
+            raise UsageError(
+                f"{source!r}: its {name} is not the one the onnx/ export was made with (changed or replaced since), "
+                f"so the ONNX model would read other token ids. {again}."
+            )
+    for name in onnx_names:
+        path = _resolve(source, f"{ONNX_DIR}/{name}")
+        digest = report["onnx_sha256"].get(name)
+        if path is not None and (digest is None or file_sha256(path) != digest):
+            raise UsageError(
+                f"{source!r}: {ONNX_DIR}/{name} is not the file its export wrote (its sha256 differs from "
+                f"{REPORT_FILE}'s: replaced, or copied from another model), so the report does not vouch for it. "
+                f"{again}."
+            )
 
 
 def session_options(ort, threads: int | None = None):
@@ -92,8 +153,8 @@ def session_options(ort, threads: int | None = None):
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     if threads:
         options.intra_op_num_threads = int(threads)
-    # Waiting threads sleep instead of spinning: a spinning pool collapses when another process holds a core.
-    for key, value in ORT_NO_SPINNING.items():
+    # Threads stop spinning when a run ends (hf_bilstm.cpu_threads says why runs keep ONNX Runtime's spinning).
+    for key, value in ORT_SESSION_SETTINGS.items():
         options.add_session_config_entry(key, value)
     return options
 
@@ -131,9 +192,12 @@ class ORTModelForSequenceClassification(PreTrainedModel):
                 f"{source!r} has no {ONNX_DIR}/{name}. Export the model first: hf-bilstm export {source}{flag}."
             )
         report_path = _resolve(source, f"{ONNX_DIR}/{REPORT_FILE}")
-        if report_path is not None:
-            with open(report_path, encoding="utf-8") as handle:
-                check_export_is_current(source, json.load(handle))
+        if report_path is None:
+            raise UsageError(
+                f"{source!r} has {ONNX_DIR}/{name} but no {ONNX_DIR}/{REPORT_FILE}, so nothing shows that it was "
+                f"exported from this model and checked. Export again: hf-bilstm export {source} --overwrite."
+            )
+        check_export_is_current(source, read_report(source, report_path), [name])
         config = AutoConfig.from_pretrained(source, trust_remote_code=False, **kwargs)
         if getattr(config, "model_type", None) != "bilstm":
             raise UsageError(f"{source!r} is not an hf_bilstm model folder (model_type {config.model_type!r}).")

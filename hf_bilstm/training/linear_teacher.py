@@ -51,6 +51,7 @@ class LinearTeacher:
         self.vocabulary: dict[str, int] = {}
         self.ratios = self.weights = self.bias = None
         self.history: list[dict] = []
+        self.stopped_by_time_budget = False
 
     def _ids(self, texts: Sequence[str]) -> list[np.ndarray]:
         vocabulary = self.vocabulary
@@ -64,8 +65,18 @@ class LinearTeacher:
         scaled = self.ratios * self.weights  # (features, labels): the NB ratio times the learned weight
         return torch.nn.functional.embedding_bag(ids, scaled, offsets, mode="sum") + self.bias
 
-    def fit(self, texts: Sequence[str], labels: Sequence[int], val_texts: Sequence[str], val_labels: Sequence[int]):
+    def fit(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[int],
+        val_texts: Sequence[str],
+        val_labels: Sequence[int],
+        deadline: float | None = None,
+    ):
+        """Trains; with a `deadline` (a `time.time()` value) training stops after the first batch past it, and the
+        epoch so far is scored like a whole one (`stopped_by_time_budget` says so)."""
         started = time.time()
+        self.stopped_by_time_budget = False
         features = [ngrams(text) for text in texts]
         for row in features:
             for gram in row:
@@ -97,12 +108,18 @@ class LinearTeacher:
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
+                if deadline is not None and time.time() > deadline:
+                    self.stopped_by_time_budget = True
+                    break
             with torch.no_grad():
                 accuracy = float((self._logits(val_rows).argmax(-1).numpy() == val_labels).mean())
             self.history.append({"epoch": epoch, "eval_accuracy": accuracy})
             logger.info(f"linear teacher epoch {epoch}: validation accuracy {accuracy:.4f}")
             if accuracy > best[0]:
                 best = (accuracy, (self.weights.detach().clone(), self.bias.detach().clone()))
+            if self.stopped_by_time_budget:
+                logger.info(f"linear teacher stopped by the time budget in epoch {epoch}")
+                break
         self.weights, self.bias = copy.deepcopy(best[1])
         self.eval_accuracy, self.seconds = best[0], round(time.time() - started, 1)
         return self

@@ -26,6 +26,7 @@ from ..flag_checks import (
     check_architecture,
     check_dataset_flag,
     check_number,
+    check_run_size,
     check_tokenizer_flags,
     check_training_numbers,
     local_path,
@@ -183,7 +184,7 @@ def check_arguments(args: PretrainingArguments, training_args: TrainingArguments
     check_tokenizer_flags(args.vocab_size, args.max_length, args.min_frequency)
     check_number("--lm_vocab_size", args.lm_vocab_size, integer=True, minimum=0, what="0 = all words")
     check_number("--block_size", args.block_size, integer=True, minimum=2, what="a token and its neighbour")
-    check_number("--max_texts", args.max_texts, integer=True, minimum=1)
+    check_run_size(args.max_train_seconds, args.max_texts, samples_flag="--max_texts")
     check_number("--validation_fraction", args.validation_fraction, above=0, below=1)
     # Checked even when --max_steps wins over it (documented on --max_steps): a NaN or negative value is a typo.
     check_number("--num_train_epochs", training_args.num_train_epochs, above=0, what="passes over the texts")

@@ -65,3 +65,15 @@ def time_budget_from_flag(seconds: float | None) -> TimeBudgetCallback | None:
         return TimeBudgetCallback(seconds)
     except ValueError as error:
         raise UsageError(f"--max_train_seconds: {error}") from error
+
+
+def overshoot_line(command: str, seconds: float, budget: float | None, bounded: str) -> str | None:
+    """The warning for a run that took longer than its budget (None when it kept it): what the budget bounds, so that
+    the user knows where the rest went. `bounded` names the phases the budget stops."""
+    if budget is None or seconds <= budget:
+        return None
+    return (
+        f"{command}: warning: the run took {seconds:.0f} s, {seconds - budget:.0f} s over its time budget of "
+        f"{budget:g} s (--max_train_seconds). The budget stops {bounded}; loading, tokenizing, the final evaluation "
+        "and saving are not stopped. Give a larger budget, or fewer rows (--max_train_samples)."
+    )

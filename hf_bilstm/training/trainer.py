@@ -236,11 +236,7 @@ def train(
         "train",
         overwrite=model_args.overwrite_output_dir,
         resuming=checkpoint or False,  # a checkpoint outside --output_dir is one more input
-        inputs={
-            "--model_name_or_path": local_path(model_args.model_name_or_path),
-            "--dataset": local_path(data_args.dataset),
-            **{f"--{name}": local_path(getattr(data_args, name)) for name in DATA_FILE_FLAGS},
-        },
+        inputs=run_inputs(model_args, data_args),
         is_main=is_main,
     )
     with output:
@@ -251,6 +247,15 @@ def train(
         model, word_vectors = build_model(model_args, data_args, training_args, data, checkpoint)
         fitted = fit(model, model_args, training_args, data, word_vectors, checkpoint)
         return report(fitted, model_args, data_args, training_args, data, command, output, hub_token)
+
+
+def run_inputs(model_args, data_args) -> dict[str, str | None]:
+    """The local paths a run reads (flag → path): no folder it writes may be, hold or lie inside one."""
+    return {
+        "--model_name_or_path": local_path(model_args.model_name_or_path),
+        "--dataset": local_path(data_args.dataset),
+        **{f"--{name}": local_path(getattr(data_args, name)) for name in DATA_FILE_FLAGS},
+    }
 
 
 def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_args, seed: int) -> dict:
@@ -271,7 +276,8 @@ def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_
     summary = initialise_from_texts(
         model,
         tokenizer,
-        [train_rows, *(raw[name] for name in names)],
+        # --max_train_samples caps every split trained on: the unlabelled ones too (a seeded sample, as for train).
+        [train_rows, *(capped(raw[name], data_args.max_train_samples, seed) for name in names)],
         data_args.text_column,
         epochs,
         seed=seed,
@@ -284,6 +290,13 @@ def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_
         f"from {summary['tokens']:,} tokens in {summary['seconds']:.0f} s{cut}"
     )
     return summary
+
+
+def capped(dataset, max_rows: int | None, seed: int):
+    """At most `max_rows` rows of `dataset`, a seeded random sample (None: all)."""
+    if max_rows is None or len(dataset) <= max_rows:
+        return dataset
+    return dataset.shuffle(seed=seed).select(range(max_rows))
 
 
 @dataclass

@@ -9,22 +9,12 @@ import sys
 import time
 
 import pytest
-from helpers import PRETRAIN_TINY, QUIET, TINY, error_line, save_tiny_model, write_toy_dataset
+from helpers import PRETRAIN_TINY, QUIET, TINY, error_line, save_tiny_model, snapshot, write_toy_dataset
 
 from hf_bilstm import BiLSTMForSequenceClassification
 from hf_bilstm.commands import evaluate as evaluate_cmd
 from hf_bilstm.commands import pretrain as pretrain_cmd
 from hf_bilstm.commands import train as train_cmd
-
-
-def snapshot(folder) -> dict:
-    """Every file under `folder` (relative path → bytes)."""
-    files = {}
-    for root, _, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(root, name)
-            files[os.path.relpath(path, folder)] = open(path, "rb").read()
-    return files
 
 
 @pytest.fixture

@@ -13,14 +13,13 @@ import dataclasses
 import filecmp
 import json
 import os
-import shutil
 import sys
-import tempfile
 
 from tokenizers import Tokenizer
 
 from ..errors import UsageError
 from ..flag_parser import FlagParser, option, positional
+from ..folder import write_atomically
 from ..json_files import read_json
 from ..logs import get_logger
 from ..tokenization_bilstm import (
@@ -132,18 +131,6 @@ def split_pre_tokenizer_json() -> dict:
     return json.loads(tokenizer.to_str())["pre_tokenizer"]
 
 
-def copy_atomically(source: str, target: str) -> None:
-    fd, temporary = tempfile.mkstemp(dir=os.path.dirname(target), prefix=f".{os.path.basename(target)}.")
-    os.close(fd)
-    try:
-        shutil.copyfile(source, temporary)
-        os.replace(temporary, target)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
 def bound_export_report(folder: str) -> dict | None:
     """The onnx/ export report when it vouches for the folder as it is now (hf_bilstm.onnx.runtime's hashes), else
     None: an older report, or one that no longer matches, is not made to vouch by an upgrade."""
@@ -201,7 +188,8 @@ def run_upgrade(folder: str, texts_file: str | None = None) -> list[str]:
     for name in CODE_FILES:
         target = os.path.join(folder, name)
         if os.path.isfile(target) and not filecmp.cmp(os.path.join(package, name), target, shallow=False):
-            copy_atomically(os.path.join(package, name), target)
+            with open(os.path.join(package, name), "rb") as handle:
+                write_atomically(target, handle.read())
             changes.append(f"{name}: this hf_bilstm's code (trust_remote_code on transformers 4.x keeps pad_token_id)")
     changes += rebind_export_report(folder, report)
     if os.path.isfile(os.path.join(folder, "onnx", "model.onnx")):

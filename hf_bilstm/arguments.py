@@ -1,11 +1,10 @@
 """`hf-bilstm train`'s arguments: the dataclasses, parsed once with the preset's values as the parser's defaults
 (hf_bilstm.presets), and every check of them before any data is read. The parser itself is hf_bilstm.flag_parser."""
 
-import json
 import os
 from dataclasses import dataclass, field
 
-from transformers import HfArgumentParser, TrainingArguments
+from transformers import TrainingArguments
 
 from .data_flags import check_data_flags
 from .errors import UsageError
@@ -18,7 +17,8 @@ from .flag_checks import (
     check_tokenizer_flags,
     check_training_numbers,
 )
-from .flag_parser import FlagParser, given_flags
+from .flag_parser import FlagParser, KnownFlagsParser, given_flags
+from .json_files import read_json
 from .presets import (
     AUTO_PRESET,
     COMMON_TRAINING,
@@ -249,7 +249,7 @@ def make_parser() -> FlagParser:
 def parse_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, TrainingArguments]:
     """Parses the command line; preset and automatic defaults come first so that the user's own flags win."""
     parser = make_parser()
-    preset_parser = HfArgumentParser(ModelArguments, add_help=False, allow_abbrev=False)
+    preset_parser = KnownFlagsParser(ModelArguments, add_help=False, allow_abbrev=False, prog="hf-bilstm train")
     model_args, _ = preset_parser.parse_known_args(argv)
     given = given_flags(argv)
     preset, preset_reason = choose_preset(model_args.preset, argv)
@@ -295,8 +295,7 @@ def check_resume_flags(model_args: ModelArguments, checkpoint: str) -> None:
     resumed run too).
     """
     given = model_args.given_flags
-    with open(os.path.join(checkpoint, "config.json"), encoding="utf-8") as handle:
-        saved = json.load(handle)
+    saved = read_json(os.path.join(checkpoint, "config.json"), fix="resume from another checkpoint")
     ignored = [f"--{name}" for name in ("preset", "model_name_or_path", "min_frequency") if name in given]
     for name in MODEL_FIELDS:
         if name in given and getattr(model_args, name) != saved.get(name):

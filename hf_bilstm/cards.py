@@ -15,6 +15,7 @@ from pathlib import Path
 
 from huggingface_hub import DatasetCard, EvalResult, ModelCard, ModelCardData
 
+from .folder import write_atomically
 from .logs import get_logger
 from .problem_types import MULTI_LABEL, MULTI_LABEL_THRESHOLD, REGRESSION, SINGLE_LABEL
 
@@ -181,9 +182,7 @@ def _render(template: Path, card_data: ModelCardData, values: dict) -> ModelCard
 
 def _write(card: ModelCard, path: Path) -> Path:
     """Temp file + rename: a card is either the old one or the new one, never half written."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(str(card), encoding="utf-8")
-    os.replace(temporary, path)
+    write_atomically(path, str(card))
     return path
 
 

@@ -67,6 +67,11 @@ class BiLSTMConfig(PretrainedConfig):
         initializer_range (`float`, *optional*, defaults to 0.1):
             Standard deviation of the normal initialisation of the embeddings; recurrent weights use orthogonal
             (hidden-to-hidden) and Xavier (input-to-hidden) initialisation.
+        max_position_embeddings (`int`, *optional*):
+            The longest text, in tokens, the model was trained to read (`hf-bilstm train` sets it to `--max_length`);
+            `None`: no limit of its own. A recurrent model has no position embeddings: the name is the one tools read
+            for a model's input limit. `hf-bilstm predict`/`evaluate` cut texts at the smaller of this and the
+            tokenizer's `model_max_length`.
         pad_token_id (`int`, *optional*, defaults to 0):
             Id of the padding token; its embedding is kept at zero and it is never read as text.
         num_labels / id2label / label2id / problem_type:
@@ -105,6 +110,7 @@ class BiLSTMConfig(PretrainedConfig):
         rnn_implementation: str = "auto",
         validate_inputs: bool | None = None,
         initializer_range: float = 0.1,
+        max_position_embeddings: int | None = None,
         pad_token_id: int = 0,
         **kwargs,
     ):
@@ -123,6 +129,7 @@ class BiLSTMConfig(PretrainedConfig):
         self.rnn_implementation = rnn_implementation
         self.validate_inputs = validate_inputs
         self.initializer_range = initializer_range
+        self.max_position_embeddings = max_position_embeddings
         # from_pretrained passes config.json's model_type here; transformers only warns when it is another model's.
         model_type = kwargs.pop("model_type", self.model_type)
         if model_type != self.model_type:
@@ -222,6 +229,20 @@ class BiLSTMConfig(PretrainedConfig):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
                 raise ValueError(f"BiLSTMConfig.{name} must be a number in [0, 1), but it was {value!r}.")
+        value = self.initializer_range
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value) or value < 0:
+            raise ValueError(f"BiLSTMConfig.initializer_range must be a finite number >= 0, but it was {value!r}.")
+        value = self.max_position_embeddings
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(
+                f"BiLSTMConfig.max_position_embeddings must be a positive integer (tokens) or None, but it was "
+                f"{value!r}."
+            )
+        # Any other number of the config (a field of transformers', a language model's setting): torch would fail on
+        # a NaN or an infinity far from here, or compute with it silently.
+        for name, value in vars(self).items():
+            if isinstance(value, float) and not _finite(value):
+                raise ValueError(f"BiLSTMConfig.{name} must be a finite number, but it was {value!r}.")
         for name in ("bidirectional", "separate_directions"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"BiLSTMConfig.{name} must be True or False, but it was {getattr(self, name)!r}.")
@@ -276,6 +297,11 @@ class BiLSTMConfig(PretrainedConfig):
         """Width of the pooled vector that the classifier reads."""
         width = self.num_directions * self.hidden_size
         return 2 * width if self.pooling == "max_mean" else width
+
+
+def _finite(value) -> bool:
+    """Not NaN nor infinite (without importing math: this file imports only transformers)."""
+    return value == value and value not in (float("inf"), float("-inf"))
 
 
 def _unreadable_field(kwargs: dict, error: Exception) -> str:

@@ -140,11 +140,7 @@ def load_schema(model: str, config=None) -> DataSchema:
             path = ""
     if not path or not os.path.isfile(path):
         return schema_from_config(config) if config is not None else DataSchema()
-    with open(path, encoding="utf-8") as handle:
-        try:
-            values = json.load(handle)
-        except ValueError as error:
-            from .errors import UsageError
+    from .json_files import read_json
 
-            raise UsageError(f"{path} is not valid JSON ({error}); train the model again (or delete it).") from error
+    values = read_json(path, fix="train the model again (or delete the file)")
     return schema_from_dict(values, path)

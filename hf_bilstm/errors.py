@@ -1,8 +1,9 @@
 """The errors a user can fix, and what a command answers for them.
 
 `UsageError` is a problem with what the user asked for (arguments, dataset, folders): one line naming the problem and
-the fix, exit 2, no traceback. `exit_code_for` is how every command answers it (called by `hf_bilstm.cli`), or a write
-that ran out of room (exit 1, saying what was kept); anything else is a bug and propagates. Other modules'
+the fix, exit 2, no traceback. `exit_code_for` is how every command answers it (called by `hf_bilstm.cli`), a write
+that ran out of room (exit 1, naming the file and saying what was kept), or a write the system refused (a read-only
+file system, no permission: exit 2, naming the file); anything else is a bug and propagates. Other modules'
 user-facing errors (`hub.HubPushError`, `cards.CardError`) declare their `exit_code` and are answered the same way.
 """
 
@@ -41,6 +42,8 @@ class HubUnreachableError(HubPushError):
 # errno values of a write that ran out of room: a full disk, a file-size limit (`ulimit -f`), a quota.
 _NO_ROOM = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _NO_ROOM_TEXT = re.compile(r"os error (" + "|".join(str(code) for code in sorted(_NO_ROOM)) + r")\b")
+# errno values of a write the system refused: a read-only file system, a folder or file without write permission.
+_NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def no_room_reason(error: BaseException) -> str | None:
@@ -58,6 +61,28 @@ def no_room_reason(error: BaseException) -> str | None:
     return None
 
 
+def not_writable(error: BaseException) -> OSError | None:
+    """The OSError (in `error` or what caused it) of a write the system refused (read-only, no permission)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _NOT_WRITABLE:
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _failed_path(error: BaseException) -> str | None:
+    """The file an OSError (in `error` or what caused it) names, if any."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.filename:
+            return str(error.filename)
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def exit_code_for(prog: str, error: Exception, output_dir: str, rerun: str = "run again") -> int:
     """What a command's `main` answers for `error`: 2 and one line for a usage error, 1 and what was kept for a write
     that ran out of room; anything else is a bug and propagates (re-raise it when this raises nothing)."""
@@ -68,12 +93,26 @@ def exit_code_for(prog: str, error: Exception, output_dir: str, rerun: str = "ru
     if code is not None:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return code
+    # Every command's writes end here (the root of "full disk" and "read-only folder"), whichever file it was.
     reason = no_room_reason(error)
-    if reason is None:
-        raise error
-    print(
-        f"{prog}: error: a file could not be written in {output_dir!r} ({reason}). The previous contents of the "
-        f"folder were kept; free some space (or raise the file-size limit) and {rerun}.",
-        file=sys.stderr,
-    )
-    return 1
+    if reason is not None:
+        path = _failed_path(error)
+        where = f"{path!r} could not be written" if path else f"a file could not be written in {output_dir!r}"
+        print(
+            f"{prog}: error: {where} ({reason}). The previous contents of the folder were kept; free some space "
+            f"(or raise the file-size limit) and {rerun}.",
+            file=sys.stderr,
+        )
+        return 1
+    refused = not_writable(error)
+    if refused is not None:
+        path = str(refused.filename or output_dir)
+        folder = os.path.dirname(path.rstrip(os.sep)) or "."
+        verb = "written" if refused.errno == errno.EROFS else "written (or read)"
+        print(
+            f"{prog}: error: {folder!r} cannot be {verb}: {path!r} ({refused.strerror or os.strerror(refused.errno)}"
+            f"). Make the folder writable, or choose one you can write, and {rerun}.",
+            file=sys.stderr,
+        )
+        return 2
+    raise error

@@ -92,7 +92,7 @@ def check_model_flag(name: str, flag: str = "--model_name_or_path") -> None:
     from .model_loading import check_model_source
 
     try:
-        check_model_source(name)
+        check_model_source(name, classifier=False)  # train starts from a language model too
     except UsageError as error:
         raise UsageError(f"{flag} {error}") from error
 
@@ -177,16 +177,25 @@ RESUMED_OPTIMIZER_SETTINGS = {
 
 def checkpoint_optimizer_settings(checkpoint: str) -> dict:
     """The optimizer settings a checkpoint was trained with, read from its optimizer.pt with torch's weights-only
-    loader (no code can run); {} when there is none or it cannot be read that way."""
+    loader (no code can run); {} when there is none. A file that loader refuses (a pickle of objects, or not a torch
+    file at all) is a UsageError before the Trainer would try it: it is never unpickled."""
     import torch
 
     path = os.path.join(checkpoint, "optimizer.pt")
     if not os.path.isfile(path):
         return {}
     try:
-        groups = torch.load(path, map_location="cpu", weights_only=True)["param_groups"]
-    except Exception:  # noqa: BLE001 - an optimizer state this check cannot read: the Trainer reports it on resume
-        return {}
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        groups = state["param_groups"]
+        if not isinstance(groups, list) or not all(isinstance(group, dict) for group in groups):
+            raise TypeError("param_groups is not a list of settings")
+    except Exception as error:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError... for such files
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UsageError(
+            f"{path!r} is not an optimizer state torch's weights-only loader can read ({first_line}); it is never "
+            "unpickled, since unpickling can run code. Resume from another checkpoint (or delete this one), or start "
+            "again without --resume_from_checkpoint."
+        ) from None
     settings = {}
     for flag, read in RESUMED_OPTIMIZER_SETTINGS.items():
         values = [read(group) for group in groups if read(group) is not None]

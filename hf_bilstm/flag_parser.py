@@ -15,23 +15,89 @@ from transformers import HfArgumentParser
 
 from .cpu_threads import TORCH_THREADS_FLAG, apply_torch_threads, parse_torch_threads, take_torch_threads
 
+# Other tools' names for our flags — transformers' examples/pytorch/text-classification/run_classification.py and
+# common habits — answered with ours (where the command has that flag), not with the nearest spelling:
+# `--batch_size` is not `--auto_find_batch_size`.
+OTHER_SPELLINGS = {
+    "batch_size": ("per_device_train_batch_size", "batch_size"),
+    "train_batch_size": ("per_device_train_batch_size", "batch_size"),
+    "eval_batch_size": ("per_device_eval_batch_size", "batch_size"),
+    "max_seq_length": ("max_length",),
+    "max_seq_len": ("max_length",),
+    "text_column_name": ("text_column",),
+    "text_column_names": ("text_column",),
+    "label_column_name": ("label_column",),
+    "max_predict_samples": ("max_test_samples",),
+    "predict_file": ("test_file", "file"),
+    "input_file": ("file", "test_file"),
+    "train_file": ("train_file", "dataset", "test_file"),
+    "validation_file": ("validation_file", "dataset"),
+    "dataset_name": ("dataset",),
+    "metric_name": ("metric_for_best_model",),
+    "epochs": ("num_train_epochs",),
+    "num_epochs": ("num_train_epochs",),
+    "lr": ("learning_rate",),
+    "model": ("model_name_or_path",),
+    "model_path": ("model_name_or_path",),
+    "output": ("output_dir", "output_file"),
+    "output_path": ("output_dir", "output_file"),
+    "threads": ("torch_threads",),
+    "num_threads": ("torch_threads",),
+}
+
 
 def closest_flag(given: str, known: list[str]) -> str | None:
-    """The real flag nearest to a misspelled `given` (`--hiden_size` → `--hidden_size`), or None if none is near."""
+    """The real flag nearest to a misspelled `given` (`--hiden_size` → `--hidden_size`), or None if none is near;
+    another tool's name for one of ours (`--batch_size` → `--per_device_train_batch_size`) is answered with ours."""
     name = given.split("=", 1)[0]
     # Compared in one spelling, answered in the user's: --hiden-size gets --hidden-size.
     dashed = "-" in name[2:] and "_" not in name
     candidates = {flag.replace("-", "_")[2:]: flag for flag in known if flag.startswith("--")}
+    for target in OTHER_SPELLINGS.get(name.replace("-", "_")[2:].lower(), ()):
+        if target in candidates:
+            return "--" + (target.replace("_", "-") if dashed else target)
     match = difflib.get_close_matches(name.replace("-", "_")[2:], list(candidates), n=1, cutoff=0.6)
     if not match:
         return None
     return "--" + (match[0].replace("_", "-") if dashed else match[0])
 
 
-class SuggestingParser:
-    """For `argparse.ArgumentParser` subclasses: an unknown flag is refused with a suggestion, errors in one line."""
+class OneLineErrors:
+    """For `argparse.ArgumentParser` subclasses: an error is one line on stderr (exit 2), never the usage."""
+
+    def error(self, message: str):
+        # argparse prints the whole usage first; for `train` that is every TrainingArguments flag, pages of it. One
+        # line, so that the error is the last line a user (or a script reading stderr) sees.
+        message = " ".join(part.strip() for part in str(message).split("\n") if part.strip())
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class SuggestingParser(OneLineErrors):
+    """For `argparse.ArgumentParser` subclasses: an unknown flag is refused with a suggestion, errors in one line;
+    `--` ends the options (what follows is positional, even `-1/10, awful`)."""
 
     def parse_known_args(self, args=None, namespace=None):
+        args = list(sys.argv[1:] if args is None else args)
+        if "--" in args:
+            cut = args.index("--")
+            namespace, extras = self._parse_known_flags(args[:cut], namespace)
+            return self._take_positionals(namespace, extras, args[cut + 1 :])
+        return self._parse_known_flags(args, namespace)
+
+    def _take_positionals(self, namespace, extras, rest: list[str]):
+        """Words after `--` go to the positionals not yet filled, then to the last one that takes many."""
+        for action in self._get_positional_actions():
+            if not rest:
+                break
+            current = getattr(namespace, action.dest, None)
+            if action.nargs in ("*", "+"):
+                setattr(namespace, action.dest, list(current or []) + rest)
+                rest = []
+            elif current is None:
+                setattr(namespace, action.dest, rest.pop(0))
+        return namespace, extras + rest
+
+    def _parse_known_flags(self, args, namespace):
         if getattr(self, "_intermixing", False) or not self._get_positional_actions():
             namespace, extras = super().parse_known_args(args, namespace)
         else:
@@ -52,9 +118,9 @@ class SuggestingParser:
             self.error(f"unrecognized {word} {', '.join(described)}")
         return namespace, extras
 
-    def error(self, message: str):
-        # argparse prints the whole usage first; for `train` that is every TrainingArguments flag, pages of it.
-        self.exit(2, f"{self.prog}: error: {message}\nRun `{self.prog} --help` to see the flags.\n")
+
+class KnownFlagsParser(OneLineErrors, HfArgumentParser):
+    """`HfArgumentParser` for a first look at some flags (`parse_known_args`): a bad value is one line too."""
 
 
 def option(default, help: str) -> dataclasses.Field:

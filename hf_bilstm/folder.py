@@ -155,6 +155,30 @@ def check_output_folder(
     )
 
 
+def write_atomically(path, data: str | bytes) -> str:
+    """
+    The package's one atomic write of a file: a temporary file in the same folder, then a rename, so the file (a
+    card, predictions, metrics, a script) is whole or absent, never half written, and an old file stays whole if the
+    write fails. Text is written as UTF-8 with the line endings it holds. Returns `path`.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        if isinstance(data, bytes):
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+    return path
+
+
 def _real(path: str) -> str:
     return os.path.realpath(os.path.expanduser(path))
 

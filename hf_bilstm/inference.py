@@ -127,5 +127,7 @@ def classify_batch(classifier, texts: list[str], threshold: float | None = None)
     tokenizer = classifier.tokenizer
     inputs = tokenizer(texts, truncation=True, padding=True, return_tensors="pt")
     model_inputs = {name: inputs[name] for name in tokenizer.model_input_names if name in inputs}
-    logits = classifier.forward(model_inputs)["logits"]
+    outputs = classifier.forward(model_inputs)
+    # A model loaded with return_dict=False answers with a tuple whose first item is the logits.
+    logits = outputs[0] if isinstance(outputs, (tuple, list)) else outputs["logits"]
     return answers(classifier.model.config, logits.float().cpu().numpy(), threshold)

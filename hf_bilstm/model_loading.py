@@ -7,7 +7,6 @@ numbers, and the file may hold nothing else. The file is read with safetensors (
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Literal
 
@@ -15,6 +14,7 @@ import torch
 
 from .encoding import check_tokenizer_fits
 from .errors import UsageError
+from .json_files import read_json
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -25,8 +25,10 @@ def weight_files(source: str) -> list[str]:
 
     index = cached_file(source, "model.safetensors.index.json", _raise_exceptions_for_missing_entries=False)
     if index:
-        with open(index, encoding="utf-8") as handle:
-            shards = sorted(set(json.load(handle)["weight_map"].values()))
+        weight_map = read_json(index, fix=_FIX[0].lower() + _FIX[1:-1]).get("weight_map")
+        if not isinstance(weight_map, dict):
+            raise UsageError(f"{index!r} has no weight_map object; {_FIX[0].lower() + _FIX[1:]}")
+        shards = sorted(set(weight_map.values()))
         return [cached_file(source, shard) for shard in shards]
     return [cached_file(source, "model.safetensors")]
 
@@ -166,9 +168,10 @@ def resolve_device(device: str | None) -> str:
     raise UsageError(f"--device {device!r} is not available here; use cpu, cuda or cuda:N.")
 
 
-def check_model_source(source: str) -> None:
+def check_model_source(source: str, classifier: bool = True) -> None:
     """A path that does not exist is "no such folder", not a Hub error about repo ids; a folder's config.json must be
-    a JSON object (transformers fails on anything else with an AttributeError)."""
+    a JSON object (transformers fails on anything else with an AttributeError); with `classifier`, a language model's
+    folder is named as one."""
     if not source:
         raise UsageError("the model is empty; give the output folder of hf-bilstm train (or a Hub id USER/NAME).")
     expanded = os.path.expanduser(source)
@@ -183,21 +186,45 @@ def check_model_source(source: str) -> None:
         raise UsageError(f"{source!r} is a file, not a model folder; give the output folder of hf-bilstm train.")
     config = os.path.join(expanded, "config.json")
     if os.path.isfile(config):
-        try:
-            with open(config, encoding="utf-8") as handle:
-                value = json.load(handle)
-        except (OSError, ValueError):
-            return  # transformers' own error names the file and says it is not valid JSON
-        if not isinstance(value, dict):
+        value = read_json(config, fix="save the model again with model.save_pretrained(folder)")
+        architectures = value.get("architectures") or []
+        if classifier and "BiLSTMForPreTraining" in architectures and value.get("model_type") == "bilstm":
+            # A folder of hf-bilstm pretrain has no classifier head: its weights would "not match config.json".
             raise UsageError(
-                f"{source!r}: its config.json holds a {type(value).__name__}, not a JSON object of settings. "
-                "Save the model again with model.save_pretrained(folder)."
+                f"{source!r} is a language model (written by hf-bilstm pretrain), not a classifier. Make a classifier "
+                f"from it first: hf-bilstm train --model_name_or_path {source} --dataset DATASET --output_dir "
+                "FOLDER, then use FOLDER."
             )
+
+
+def follow_model_length(tokenizer, config) -> None:
+    """Texts are cut (before tokenizing, and by truncation) at the smaller of the tokenizer's `model_max_length` and
+    the model's own limit (`config.max_position_embeddings`, the training's --max_length): a tokenizer_config.json
+    saying 10,000,000 would otherwise hand the tokenizer and the model whole 10 MB lines."""
+    limit = getattr(config, "max_position_embeddings", None)
+    if isinstance(limit, int) and not isinstance(limit, bool) and 0 < limit < tokenizer.model_max_length:
+        tokenizer.model_max_length = limit
+
+
+def load_tokenizer(source: str):
+    """The tokenizer of a model folder (or Hub id); one that cannot be read is a UsageError naming its file."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+    except (OSError, ValueError, TypeError) as error:
+        raise UsageError(f"{source!r}: its tokenizer cannot be loaded ({error}).") from error
+    except Exception as error:  # noqa: BLE001 - tokenizers raises a bare Exception for a tokenizer.json it cannot read
+        path = os.path.join(source, "tokenizer.json")
+        raise UsageError(
+            f"{path!r} cannot be read as a tokenizer ({error}). Save the tokenizer again with "
+            "tokenizer.save_pretrained(folder) (for a WordLevel model, unk_token must name a token such as [UNK])."
+        ) from None
 
 
 def load_classifier_folder(source: str, device: str | None = None):
     """`(model, tokenizer)` of a classifier folder (or Hub id), checked; a UsageError says what is wrong."""
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForSequenceClassification
 
     import hf_bilstm  # noqa: F401  (registers the Auto classes, so no remote code is needed)
 
@@ -207,7 +234,7 @@ def load_classifier_folder(source: str, device: str | None = None):
         # The config first: BiLSTMConfig names a bad value, where AutoTokenizer would fall back to a plain
         # PretrainedConfig whose validators fail on it with a TypeError of their own.
         config = AutoConfig.from_pretrained(source, trust_remote_code=False)
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+        tokenizer = load_tokenizer(source)
         check_weight_header(config, source)  # before from_pretrained allocates what config.json asks for
         # ignore_mismatched_sizes: a tensor of the wrong shape is reported by check_weights below, with the others
         model = AutoModelForSequenceClassification.from_pretrained(
@@ -223,7 +250,11 @@ def load_classifier_folder(source: str, device: str | None = None):
             ) from error
         raise UsageError(f"{source!r} is not a model folder hf-bilstm can load ({error}).") from error
     check_tokenizer_fits(tokenizer, model.config, source)
+    follow_model_length(tokenizer, model.config)
     check_weights(model, source)
+    # The package reads outputs by name (the pipeline too: outputs["logits"]); a config.json saying
+    # "return_dict": false would make them tuples.
+    model.config.return_dict = True
     # Folders saved before token types were passed on: the model refuses a text pair only when it sees them.
     if "token_type_ids" not in tokenizer.model_input_names:
         tokenizer.model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
@@ -262,17 +293,14 @@ def load_backend(source: str, device: str, backend: str = "torch", quantized: bo
 
 def load_onnx_classifier_folder(source: str, quantized: bool = False):
     """`(ORT model, tokenizer)` of an exported folder (or Hub id), checked as `load_classifier_folder` checks."""
-    from transformers import AutoTokenizer
 
     from .onnx.runtime import ORTModelForSequenceClassification
 
     check_model_source(source)
     model = ORTModelForSequenceClassification.from_pretrained(source, quantized=quantized)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
-    except (OSError, ValueError, TypeError) as error:
-        raise UsageError(f"{source!r}: its tokenizer cannot be loaded ({error}).") from error
+    tokenizer = load_tokenizer(source)
     check_tokenizer_fits(tokenizer, model.config, source)
+    follow_model_length(tokenizer, model.config)
     if "token_type_ids" not in tokenizer.model_input_names:  # so that a text pair is refused, as by the torch model
         tokenizer.model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
     return model, tokenizer

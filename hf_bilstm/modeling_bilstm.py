@@ -259,6 +259,17 @@ class BiLSTMPreTrainedModel(PreTrainedModel):
             ) from error
 
 
+def _check_embeds_width(config, inputs_embeds) -> None:
+    # The recurrent layers were built for embedding_dim inputs: another width would fail deep in torch, or (packed
+    # rows of one step) be read silently.
+    if inputs_embeds is not None and (inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != config.embedding_dim):
+        raise ValueError(
+            f"inputs_embeds must have shape (batch, sequence_length, embedding_dim={config.embedding_dim}), but it "
+            f"has {tuple(inputs_embeds.shape)}: its last size {inputs_embeds.shape[-1]} is not this model's "
+            f"embedding_dim {config.embedding_dim}. Build it with model.get_input_embeddings()(input_ids)."
+        )
+
+
 class BiLSTMModel(BiLSTMPreTrainedModel):
     """
     The bare recurrent encoder: token embeddings, a stack of LSTM/GRU/RNN layers (bi- or unidirectional) and pooling.
@@ -446,6 +457,7 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
                 f"input_ids must have shape (batch, sequence_length), got {tuple(reference.shape)}; "
                 "for a single text add a batch dimension (input_ids[None])."
             )
+        _check_embeds_width(self.config, inputs_embeds)
         batch, seq_len = reference.shape
         device = reference.device
         check = checks_inputs(self.config, reference)

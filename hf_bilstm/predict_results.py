@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 from .data_schema import MULTI_LABEL, MULTI_LABEL_THRESHOLD, REGRESSION, DataSchema
+from .folder import write_atomically
 from .problem_types import decisions
 
 PREDICT_RESULTS = "predict_results.tsv"
@@ -28,16 +29,13 @@ def write_predict_results(folder: str, logits, ids: list, schema: DataSchema) ->
     """Writes `folder/predict_results.tsv` (header `<id column>\\tprediction`) through a temporary file."""
     predictions = predictions_from_logits(logits, schema.problem_type, schema.label_names, schema.threshold)
     path = os.path.join(folder, PREDICT_RESULTS)
-    temporary = path + ".tmp"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(f"{schema.id_column or 'index'}\tprediction\n")
-        for row_id, prediction in zip(ids, predictions):
-            if schema.problem_type == REGRESSION:
-                shown = f"{prediction:.4f}"
-            elif schema.problem_type == MULTI_LABEL:
-                shown = (schema.label_separator or ",").join(prediction)
-            else:
-                shown = prediction
-            handle.write(f"{row_id}\t{shown}\n")
-    os.replace(temporary, path)
-    return path
+    lines = [f"{schema.id_column or 'index'}\tprediction\n"]
+    for row_id, prediction in zip(ids, predictions):
+        if schema.problem_type == REGRESSION:
+            shown = f"{prediction:.4f}"
+        elif schema.problem_type == MULTI_LABEL:
+            shown = (schema.label_separator or ",").join(prediction)
+        else:
+            shown = prediction
+        lines.append(f"{row_id}\t{shown}\n")
+    return write_atomically(path, "".join(lines))

@@ -135,18 +135,3 @@ def results_text(columns: dict[str, list], extension: str) -> str:
     for row in range(rows):
         writer.writerow([_cell(columns[name][row]) for name in names])
     return buffer.getvalue()
-
-
-def write_atomically(path: str, text: str) -> None:
-    """Temp file in the same folder + rename: the file (predictions, metrics) is whole or absent, never half written,
-    and an old file stays whole if the write fails."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise

@@ -7,7 +7,7 @@ import dataclasses
 from dataclasses import dataclass
 
 import torch
-from transformers import HfArgumentParser, TrainingArguments
+from transformers import TrainingArguments
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,9 @@ def _uses_gpu(argv: list[str]) -> bool:
     """Whether the Trainer will train on a GPU: CUDA is there and `--use_cpu` is not switched on."""
     if not torch.cuda.is_available():
         return False
-    parser = HfArgumentParser(TrainingArguments, add_help=False, allow_abbrev=False)
+    from .flag_parser import KnownFlagsParser
+
+    parser = KnownFlagsParser(TrainingArguments, add_help=False, allow_abbrev=False, prog="hf-bilstm train")
     known, _ = parser.parse_known_args(argv)
     return not getattr(known, "use_cpu", False)
 

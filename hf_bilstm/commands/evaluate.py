@@ -18,11 +18,10 @@ from ..encoding import encode
 from ..errors import UsageError
 from ..flag_checks import check_dataset_flag, check_number, check_seed
 from ..flag_parser import FlagParser, option, positional, switch
-from ..folder import package_file
+from ..folder import package_file, write_atomically
 from ..inference import evaluate_dataset
 from ..logs import quiet_libraries
 from ..model_loading import BACKEND_HELP, QUANTIZED_HELP, Backend, check_backend_flags, load_backend
-from ..prediction_files import write_atomically
 from ..splits import prepare_eval_split
 from . import command_main
 

@@ -16,6 +16,7 @@ import sys
 from ..data_schema import DataSchema, load_schema
 from ..errors import UsageError
 from ..flag_parser import FlagParser, option, positional, switch
+from ..folder import write_atomically
 from ..inference import load_classifier, predict
 from ..logs import get_logger, quiet_libraries
 from ..model_loading import BACKEND_HELP, QUANTIZED_HELP, Backend, check_backend_flags
@@ -26,7 +27,6 @@ from ..prediction_files import (
     read_table,
     results_text,
     texts_of,
-    write_atomically,
 )
 from ..problem_types import MULTI_LABEL, problem_type_of
 from . import command_main

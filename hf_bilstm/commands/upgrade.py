@@ -13,14 +13,14 @@ import dataclasses
 import filecmp
 import json
 import os
-import shutil
 import sys
-import tempfile
 
 from tokenizers import Tokenizer
 
 from ..errors import UsageError
 from ..flag_parser import FlagParser, option, positional
+from ..folder import write_atomically
+from ..json_files import read_json
 from ..logs import get_logger
 from ..tokenization_bilstm import (
     PRE_TOKENIZER_PATTERN,
@@ -131,18 +131,6 @@ def split_pre_tokenizer_json() -> dict:
     return json.loads(tokenizer.to_str())["pre_tokenizer"]
 
 
-def copy_atomically(source: str, target: str) -> None:
-    fd, temporary = tempfile.mkstemp(dir=os.path.dirname(target), prefix=f".{os.path.basename(target)}.")
-    os.close(fd)
-    try:
-        shutil.copyfile(source, temporary)
-        os.replace(temporary, target)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
 def bound_export_report(folder: str) -> dict | None:
     """The onnx/ export report when it vouches for the folder as it is now (hf_bilstm.onnx.runtime's hashes), else
     None: an older report, or one that no longer matches, is not made to vouch by an upgrade."""
@@ -191,8 +179,7 @@ def run_upgrade(folder: str, texts_file: str | None = None) -> list[str]:
     tokenizer_json = upgraded_tokenizer_json(folder, texts_file)  # every check before the first write
     report = bound_export_report(folder)  # read before the tokenizer files change under it
     config_path = os.path.join(folder, "tokenizer_config.json")
-    with open(config_path, encoding="utf-8") as handle:
-        settings = json.load(handle)
+    settings = read_json(config_path, fix="save the tokenizer again")
     if tokenizer_json is not None:
         write_json_atomically(os.path.join(folder, "tokenizer.json"), tokenizer_json)
         changes.append("tokenizer.json: Split pre-tokenizer (transformers.js reads it as Python does; same ids)")
@@ -205,7 +192,8 @@ def run_upgrade(folder: str, texts_file: str | None = None) -> list[str]:
     for name in CODE_FILES:
         target = os.path.join(folder, name)
         if os.path.isfile(target) and not filecmp.cmp(os.path.join(package, name), target, shallow=False):
-            copy_atomically(os.path.join(package, name), target)
+            with open(os.path.join(package, name), "rb") as handle:
+                write_atomically(target, handle.read())
             changes.append(f"{name}: this hf_bilstm's code (trust_remote_code on transformers 4.x keeps pad_token_id)")
     changes += rebind_export_report(folder, report)
     if os.path.isfile(os.path.join(folder, "onnx", "model.onnx")):

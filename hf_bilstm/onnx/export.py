@@ -30,7 +30,7 @@ from ..data_flags import schema_for
 from ..encoding import encode
 from ..errors import UsageError
 from ..flag_checks import check_dataset_flag, check_number, check_seed, local_path
-from ..folder import check_not_an_input
+from ..folder import check_not_an_input, write_atomically
 from ..logs import get_logger
 from ..model_loading import load_classifier_folder
 from ..problem_types import MULTI_LABEL, REGRESSION, SINGLE_LABEL, decisions, problem_type_of
@@ -198,10 +198,7 @@ def write_card_section(folder: str, report: dict) -> None:
         "",
     ]
     card = card.rstrip("\n") + "\n\n" + "\n".join(lines)
-    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".README.md.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(card)
-    os.replace(temporary, path)
+    write_atomically(path, card)
 
 
 def check_export_args(args) -> str:

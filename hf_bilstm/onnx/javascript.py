@@ -12,9 +12,9 @@ from __future__ import annotations
 import html
 import json
 import os
-import tempfile
 
 from ..errors import UsageError
+from ..folder import write_atomically
 
 HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "js")
 JS_MODULE = "hf_bilstm.js"
@@ -31,18 +31,6 @@ VENDOR_FILES = {
 }
 
 
-def _write_bytes_atomically(path: str, data: bytes) -> None:
-    fd, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
 def _install(source: str, target: str) -> bool:
     """Copies `source` to `target` (atomically) unless it already holds the same bytes; True if written."""
     with open(source, "rb") as handle:
@@ -51,7 +39,7 @@ def _install(source: str, target: str) -> bool:
         with open(target, "rb") as handle:
             if handle.read() == data:
                 return False
-    _write_bytes_atomically(target, data)
+    write_atomically(target, data)
     return True
 
 
@@ -126,7 +114,7 @@ def write_demo(folder: str, vendor_from: str | None = None) -> list[str]:
         if _install(os.path.join(HERE, DEMO_DIR, name), os.path.join(demo, name)):
             written.append(f"{DEMO_DIR}/{name}")
     info = json.dumps(model_info(folder), indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
-    _write_bytes_atomically(os.path.join(demo, "model_info.json"), info)
+    write_atomically(os.path.join(demo, "model_info.json"), info)
     written.append(f"{DEMO_DIR}/model_info.json")
     for name, path in sources.items():
         if _install(path, os.path.join(demo, "vendor", name)):

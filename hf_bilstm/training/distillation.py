@@ -36,6 +36,7 @@ from ..encoding import SOFT_LABELS, encode
 from ..errors import UsageError
 from ..folder import check_output_folder
 from ..inference import batches
+from ..json_files import read_json
 from ..logs import get_logger
 
 logger = get_logger(__name__)
@@ -202,8 +203,7 @@ def _bilstm_teacher_phase(model_args, data_args, training_args, command, setting
     if not bilstm_weight:  # a recipe taught by the linear teacher alone trains no BiLSTM teacher
         return None
     if settings.get("bilstm_teacher"):  # an ablation reusing a finished recipe's teacher (ablate_cpu_best.py)
-        with open(os.path.join(teacher_dir, "all_results.json"), encoding="utf-8") as handle:
-            teacher_metrics = json.load(handle)
+        teacher_metrics = read_json(os.path.join(teacher_dir, "all_results.json"), fix="train the teacher again")
         results.phase(
             "bilstm_teacher", 0.0, folder=teacher_dir, reused=True, eval_accuracy=teacher_metrics["eval_accuracy"]
         )

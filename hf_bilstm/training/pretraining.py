@@ -183,6 +183,12 @@ def check_arguments(args: PretrainingArguments, training_args: TrainingArguments
     check_number("--lm_dropout", args.lm_dropout, minimum=0, below=1)
     check_tokenizer_flags(args.vocab_size, args.max_length, args.min_frequency)
     check_number("--lm_vocab_size", args.lm_vocab_size, integer=True, minimum=0, what="0 = all words")
+    if args.lm_vocab_size in (1, 2):
+        # The language model predicts its lm_vocab_size most frequent tokens, padding and [UNK] among them.
+        raise UsageError(
+            f"--lm_vocab_size must be 0 (all words) or at least 3 (padding, [UNK] and one word), but it was "
+            f"{args.lm_vocab_size}."
+        )
     check_number("--block_size", args.block_size, integer=True, minimum=2, what="a token and its neighbour")
     check_run_size(args.max_train_seconds, args.max_texts, samples_flag="--max_texts")
     check_number("--validation_fraction", args.validation_fraction, above=0, below=1)

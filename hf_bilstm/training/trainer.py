@@ -389,6 +389,10 @@ def build_model(model_args, data_args, training_args, data: LoadedData, checkpoi
         model = build_model_from_preset(resolve(model_args)[0], data.tokenizer, label_names)
     # the loss follows the labels: cross-entropy, BCE over sigmoids (multi-label) or MSE (regression)
     model.config.problem_type = data.splits.schema.problem_type
+    # The longest text it is trained to read: predict/evaluate never cut later than this, whatever a
+    # tokenizer_config.json says (hf_bilstm.model_loading.load_classifier_folder).
+    model.config.max_position_embeddings = data.tokenizer.model_max_length
+    model.config.return_dict = True  # the Trainer and the metrics read outputs by name; a folder may have said false
     word_vectors = None
     if checkpoint is None and word_vectors_epochs(model_args):  # a resumed run brings its trained embedding
         word_vectors = start_from_word_vectors(

@@ -131,8 +131,8 @@ def test_predict_without_texts_on_stdin_names_the_fix(model_dir, monkeypatch, ca
 # --- model folders: config.json of the wrong shape ---------------------------------------------------------------
 
 CONFIGS = [
-    ("a list", [1, 2], "its config.json holds a list, not a JSON object of settings"),
-    ("a string", "bilstm", "its config.json holds a str, not a JSON object"),
+    ("a list", [1, 2], "config.json' holds a list, not a JSON object"),
+    ("a string", "bilstm", "config.json' holds a string, not a JSON object"),
     (
         "a string vocab_size",
         {"vocab_size": "100"},

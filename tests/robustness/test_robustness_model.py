@@ -238,15 +238,15 @@ def test_config_json_with_bad_values_fails_on_load(folder, tmp_path, key, value,
 
 
 def test_config_json_that_is_not_json_fails_on_load(folder, tmp_path):
-    # Ours: load_classifier_folder turns transformers' OSError into a UsageError (exit 2) naming the folder, and
-    # does not mistake a broken folder that exists for a Hub id.
+    # Ours: load_classifier_folder reads config.json with the package's JSON loader: a UsageError (exit 2) naming
+    # the file, and a broken folder that exists is not mistaken for a Hub id.
     path = copy_folder(folder, tmp_path)
     (path / "config.json").write_text("{not json")
     with pytest.raises(UsageError) as refused:
         load_classifier_folder(str(path))
     message = str(refused.value)
-    assert message.startswith(f"{str(path)!r} is not a model folder hf-bilstm can load (")
-    assert "not a valid JSON file" in message and "Hub id" not in message
+    assert message.startswith(f"{str(path / 'config.json')!r} is not valid JSON (")
+    assert "save the model again" in message and "Hub id" not in message
 
 
 def test_config_json_of_another_model_type_is_refused(folder, tmp_path):

@@ -1,0 +1,154 @@
+"""What used to end in a traceback (issue 33, round 3) is one line naming the file, the problem and the fix: a full
+disk or a read-only folder while `train` or `export` writes (answered by the CLI's one error handler, whatever the
+file), damaged or list-shaped JSON files of a folder, a tokenizer.json that cannot be read, a pickle as a
+checkpoint's optimizer.pt, `pretrain --lm_vocab_size 2` (docs/robustness.md, "Output folders, the Hub, faults")."""
+
+import errno
+import json
+import os
+import shutil
+import tempfile
+
+import pytest
+import torch
+from helpers import PRETRAIN_TINY, QUIET, TINY, PicklePayload, write_toy_dataset
+
+from hf_bilstm import cli
+from hf_bilstm.errors import exit_code_for
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny trained folder with its checkpoint, and its dataset."""
+    root = tmp_path_factory.mktemp("trained")
+    dataset = write_toy_dataset(root / "data", n_train=40, n_test=10)
+    out = root / "out"
+    argv = ["train", "--dataset", dataset, "--output_dir", str(out), *TINY, *QUIET, "--num_train_epochs", "1"]
+    assert cli.main(argv) == 0
+    return root
+
+
+def error_lines(capsys) -> list[str]:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return [line for line in err.splitlines() if "error:" in line]
+
+
+def no_room(path):
+    return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+
+def read_only(path):
+    return OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+
+@pytest.mark.parametrize("make_error, code, words", [(no_room, 1, "No space left"), (read_only, 2, "Read-only")])
+def test_a_full_disk_or_read_only_folder_while_training_is_one_line(
+    trained, tmp_path, capsys, monkeypatch, make_error, code, words
+):
+    out = tmp_path / "out"
+    argv = ["train", "--dataset", str(trained / "data"), "--output_dir", str(out), *TINY, *QUIET, "--max_steps", "1"]
+    failing = out / "checkpoint-1" / "optimizer.pt"
+
+    def refuse(obj, f, *args, **kwargs):  # the Trainer's checkpoint write (the first file torch.save writes)
+        raise make_error(failing)
+
+    monkeypatch.setattr(torch, "save", refuse)
+    assert cli.main(argv) == code
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and words in lines[0] and str(failing) in lines[0], lines
+
+
+@pytest.mark.parametrize("make_error, code, words", [(no_room, 1, "No space left"), (read_only, 2, "Read-only")])
+def test_a_full_disk_or_read_only_folder_while_exporting_is_one_line(
+    trained, tmp_path, capsys, monkeypatch, make_error, code, words
+):
+    pytest.importorskip("onnxruntime")
+    model = tmp_path / "model"
+    shutil.copytree(trained / "out", model, ignore=shutil.ignore_patterns("checkpoint-*"))
+    before = sorted(os.listdir(model))
+
+    def refuse(*args, dir=None, **kwargs):  # the export's staging folder inside the model folder
+        raise make_error(os.path.join(dir, ".onnx-export-x"))
+
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+    assert cli.main(["export", str(model)]) == code
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and words in lines[0] and str(model) in lines[0], lines
+    assert sorted(os.listdir(model)) == before
+
+
+@pytest.mark.parametrize("number", [errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EFBIG])
+def test_the_error_handler_answers_every_refused_write_in_one_line(number, capsys):
+    caused = RuntimeError("a library's wrapper")
+    caused.__cause__ = OSError(number, os.strerror(number), "/somewhere/file.bin")
+    assert exit_code_for("hf-bilstm x", caused, "out") in (1, 2)
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "/somewhere/file.bin" in err and os.strerror(number) in err
+    with pytest.raises(OSError):  # anything else is a bug: it keeps its traceback
+        exit_code_for("hf-bilstm x", OSError(errno.ENOENT, "No such file"), "out")
+
+
+@pytest.mark.parametrize("shape", ["[1, 2]", "{not json", '"weights"'])
+def test_a_damaged_or_list_shaped_export_report_is_one_line(trained, tmp_path, capsys, shape):
+    pytest.importorskip("onnxruntime")
+    model = tmp_path / "model"
+    shutil.copytree(trained / "out", model, ignore=shutil.ignore_patterns("checkpoint-*"))
+    (model / "onnx").mkdir()
+    (model / "onnx" / "model.onnx").write_bytes(b"not read: the report is checked first")
+    (model / "onnx" / "export_report.json").write_text(shape)
+    assert cli.main(["predict", str(model), "great", "--backend", "onnxruntime"]) == 2
+    (line,) = error_lines(capsys)
+    assert str(model / "onnx" / "export_report.json") in line and f"hf-bilstm export {model} --overwrite" in line
+
+
+@pytest.mark.parametrize("name", ["test_results.json", "all_results.json"])
+def test_list_shaped_results_are_one_line_naming_the_file(trained, tmp_path, name):
+    from hf_bilstm.push_card import _results_from_json
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / name).write_text("[0.9, 0.8]")
+    with pytest.raises(ValueError, match=rf"{name}: a JSON list, not an object"):
+        _results_from_json(folder)
+
+
+@pytest.mark.parametrize("unk", [None, 7, ["[UNK]"]])
+def test_a_tokenizer_json_that_cannot_be_read_is_one_line(trained, tmp_path, capsys, unk):
+    model = tmp_path / "model"
+    shutil.copytree(trained / "out", model, ignore=shutil.ignore_patterns("checkpoint-*"))
+    data = json.loads((model / "tokenizer.json").read_text())
+    data["model"]["unk_token"] = unk
+    (model / "tokenizer.json").write_text(json.dumps(data))
+    assert cli.main(["predict", str(model), "great zyzzyva", "--device", "cpu"]) == 2
+    (line,) = error_lines(capsys)
+    assert f"'{model / 'tokenizer.json'}' cannot be read as a tokenizer" in line and "save_pretrained" in line
+
+
+@pytest.mark.parametrize("content", ["payload", "garbage", "list"])
+def test_a_pickle_as_optimizer_pt_is_refused_in_one_line_never_unpickled(trained, tmp_path, capsys, content):
+    out = tmp_path / "out"
+    shutil.copytree(trained / "out", out)
+    (checkpoint,) = [path for path in out.iterdir() if path.name.startswith("checkpoint-")]
+    marker = tmp_path / "unpickled"
+    if content == "payload":
+        torch.save({"param_groups": [PicklePayload(marker)]}, checkpoint / "optimizer.pt")
+    elif content == "garbage":
+        (checkpoint / "optimizer.pt").write_bytes(b"\x80\x04not a pickle at all")
+    else:
+        torch.save({"param_groups": "lr=0.1"}, checkpoint / "optimizer.pt")
+    argv = ["train", "--dataset", str(trained / "data"), "--output_dir", str(out), *TINY, *QUIET]
+    assert cli.main([*argv, "--num_train_epochs", "2", "--resume_from_checkpoint", "last"]) == 2
+    (line,) = error_lines(capsys)
+    assert f"'{checkpoint / 'optimizer.pt'}' is not an optimizer state" in line and "never unpickled" in line
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("size", ["1", "2"])
+def test_pretrain_lm_vocab_size_below_three_is_one_line(tmp_path, capsys, size, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["pretrain", "--dataset", "tiny", "--output_dir", "lm", *PRETRAIN_TINY, "--lm_vocab_size", size]
+    assert cli.main(argv) == 2
+    (line,) = error_lines(capsys)
+    assert "--lm_vocab_size must be 0 (all words) or at least 3" in line and f"but it was {size}" in line
+    assert list(tmp_path.iterdir()) == []

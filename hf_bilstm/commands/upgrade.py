@@ -155,8 +155,12 @@ def rebind_export_report(folder: str, report: dict | None) -> list[str]:
 
     if report is None:
         return []
-    new = {name: file_sha256(os.path.join(folder, name)) for name in report["tokenizer_sha256"]}
-    if new == report["tokenizer_sha256"] or not set(new) <= set(BOUND_TOKENIZER_FILES):
+    new = {
+        name: file_sha256(os.path.join(folder, name))
+        for name in report["tokenizer_sha256"]
+        if name in BOUND_TOKENIZER_FILES
+    }
+    if new == report["tokenizer_sha256"]:
         return []
     write_json_atomically(os.path.join(folder, ONNX_DIR, REPORT_FILE), dict(report, tokenizer_sha256=new))
     return [f"{ONNX_DIR}/{REPORT_FILE}: the rewritten tokenizer files' sha256 (they give the same ids)"]

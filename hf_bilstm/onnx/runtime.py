@@ -67,8 +67,9 @@ def _resolve(source: str, name: str) -> str | None:
     return cached_file(source, name, _raise_exceptions_for_missing_entries=False)
 
 
-# The tokenizer files an export is bound to (the ONNX graph reads their ids): hf_bilstm.folder.TOKENIZER_FILES.
-BOUND_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+# The tokenizer file an export is bound to: its vocabulary gives the ids the graph reads. tokenizer_config.json is not
+# bound: its settings (truncation side, length limit) choose which tokens are read, and a user may change them.
+BOUND_TOKENIZER_FILES = ("tokenizer.json",)
 
 
 def export_binding(folder: str, onnx_files: dict[str, str]) -> dict:
@@ -126,7 +127,9 @@ def check_export_is_current(source: str, report: dict, onnx_names=(FP32_FILE,)) 
             f"trained or saved again after the export), so its answers would differ. {again}."
         )
     for name, digest in report["tokenizer_sha256"].items():
-        path = _resolve(source, name) if name in BOUND_TOKENIZER_FILES else None
+        if name not in BOUND_TOKENIZER_FILES:  # a name a report may carry that binds nothing (never a path)
+            continue
+        path = _resolve(source, name)
         if path is None or file_sha256(path) != digest:
             raise UsageError(
                 f"{source!r}: its {name} is not the one the onnx/ export was made with (changed or replaced since), "

@@ -50,6 +50,7 @@ def build_folder(preset: str, dataset: str, max_length: int, folder: str) -> Non
     from hf_bilstm import BiLSTMConfig, BiLSTMForSequenceClassification
     from hf_bilstm.data import iter_texts
     from hf_bilstm.onnx.export import FP32_FILE, INT8_FILE, export_fp32, quantize_int8
+    from hf_bilstm.onnx.runtime import REPORT_FILE, export_binding
     from hf_bilstm.presets import PRESETS
     from hf_bilstm.tokenization_bilstm import train_tokenizer
 
@@ -68,6 +69,10 @@ def build_folder(preset: str, dataset: str, max_length: int, folder: str) -> Non
     os.makedirs(os.path.join(folder, "onnx"), exist_ok=True)
     export_fp32(folder, os.path.join(folder, "onnx", FP32_FILE))
     quantize_int8(os.path.join(folder, "onnx", FP32_FILE), os.path.join(folder, "onnx", INT8_FILE))
+    # The report that binds the graphs to these weights and this tokenizer (the ONNX Runtime loader checks it).
+    files = {name: os.path.join(folder, "onnx", name) for name in (FP32_FILE, INT8_FILE)}
+    with open(os.path.join(folder, "onnx", REPORT_FILE), "w", encoding="utf-8") as handle:
+        json.dump(export_binding(folder, files), handle, indent=2)
 
 
 def measure(folder: str, backend: str, texts: list[str], single: int, batch_size: int) -> dict:

@@ -96,9 +96,14 @@ class RecipeResults:
     def save(self, path: str | None = None) -> None:
         path = path or self.path
         temporary = f"{path}.tmp-{os.getpid()}"
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(self.record, handle, indent=2, sort_keys=False)
-        os.replace(temporary, path)
+        try:
+            with open(temporary, "w", encoding="utf-8") as handle:
+                json.dump(self.record, handle, indent=2, sort_keys=False)
+            os.replace(temporary, path)
+        except BaseException:  # a full disk mid-write: the previous record stays, no half-written file beside it
+            if os.path.exists(temporary):
+                os.remove(temporary)
+            raise
 
 
 def recipe_folder(output_dir: str) -> str:
@@ -155,8 +160,10 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
     created = not os.path.exists(work)
     try:
         return _train_distilled(model_args, data_args, training_args, command, settings, started, work)
-    except UsageError:
-        if created:  # a refusal leaves no recipe folder behind (one it found stays, cleared or not)
+    except Exception:
+        # A refusal, a full disk, a read-only folder: no recipe folder of this run is left behind half-written (the
+        # recipe cannot resume; one it found stays, cleared or not).
+        if created:
             shutil.rmtree(work, ignore_errors=True)
         raise
 

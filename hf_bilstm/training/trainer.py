@@ -64,7 +64,7 @@ from .divergence import DivergenceCallback, check_finite_weights
 from .results import report
 from .run_plan import REFERENCE_TOKENS_PER_SECOND, RunPlanCallback
 from .soft_labels import with_soft_labelled_rows
-from .time_budget import time_budget_from_flag
+from .time_budget import LEAST_TRAINING_SECONDS, TimeBudgetCallback
 
 logger = get_logger(__name__)
 
@@ -206,6 +206,7 @@ def train(
     command: str = "",
     extra_train=None,
     read_test: bool = True,
+    started: float | None = None,
 ) -> dict:
     """
     Runs the whole job and returns all metrics (also written to all_results.json).
@@ -215,8 +216,9 @@ def train(
     `soft_labels` and the model learns both (hf_bilstm.training.distillation: `--preset cpu-best`, dispatched by
     hf_bilstm.commands.train, calls this for each of its runs). `read_test=False`: the test split only
     takes its texts out of train and validation (as always) and is neither encoded nor evaluated: a teacher's run.
+    `started`: when the command began (`time.time()`), from which `--max_train_seconds` counts; now by default.
     """
-    command_started = time.time()
+    command_started = time.time() if started is None else started
     follow_log_level(training_args)
     is_main = training_args.process_index == 0
     hub_token = None
@@ -258,7 +260,9 @@ def run_inputs(model_args, data_args) -> dict[str, str | None]:
     }
 
 
-def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_args, seed: int) -> dict:
+def start_from_word_vectors(
+    model, tokenizer, train_rows, raw, model_args, data_args, seed: int, left_seconds: float | None = None
+) -> dict:
     """Word vectors from the training rows (validation and test rows are never read) plus the unlabelled splits."""
     from .word_vectors import initialise_from_texts
 
@@ -271,8 +275,8 @@ def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_
         )
     epochs = word_vectors_epochs(model_args)
     logger.info(f"word vectors: {epochs} word2vec epochs over train + {names or 'nothing else'}")
-    # Under --max_train_seconds the vectors get at most a quarter of the budget, and the Trainer what they leave.
-    budget = model_args.max_train_seconds
+    # Under --max_train_seconds the vectors get at most a quarter of what loading left, and the Trainer the rest.
+    budget = model_args.max_train_seconds if left_seconds is None else left_seconds
     summary = initialise_from_texts(
         model,
         tokenizer,
@@ -281,7 +285,7 @@ def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_
         data_args.text_column,
         epochs,
         seed=seed,
-        max_seconds=None if budget is None else WORD_VECTORS_BUDGET_SHARE * budget,
+        max_seconds=None if budget is None else max(WORD_VECTORS_BUDGET_SHARE * budget, LEAST_TRAINING_SECONDS),
     )
     summary["splits"] = ["train (training rows)", *names]
     cut = f" (the time budget stopped it after {summary['epochs']} epochs)" if summary["epochs"] < epochs else ""
@@ -308,6 +312,7 @@ class LoadedData:
     tokenizer: PreTrainedTokenizerBase
     encoded: dict
     data_runtime: float  # seconds from the command's start: loading, tokenizer training, tokenizing
+    started: float  # when the command began (time.time()): --max_train_seconds counts from it
     soft_labelled_rows: int = 0  # unlabelled training rows that carry a teacher's labels (hf_bilstm.distillation)
     predict: object = None  # a test split without labels, encoded: predictions only (predict_results.tsv)
 
@@ -368,7 +373,14 @@ def load_data(
             predict = encode(splits.predict, tokenizer, columns[0], None, data_args.preprocessing_num_workers)
     # Seconds per phase go to all_results.json: where the time of a run went (loading, tokenizer, tokenizing here).
     return LoadedData(
-        raw, splits, tokenizer, encoded, round(time.time() - command_started, 1), soft_labelled_rows, predict
+        raw,
+        splits,
+        tokenizer,
+        encoded,
+        round(time.time() - command_started, 1),
+        command_started,
+        soft_labelled_rows,
+        predict,
     )
 
 
@@ -395,8 +407,10 @@ def build_model(model_args, data_args, training_args, data: LoadedData, checkpoi
     model.config.return_dict = True  # the Trainer and the metrics read outputs by name; a folder may have said false
     word_vectors = None
     if checkpoint is None and word_vectors_epochs(model_args):  # a resumed run brings its trained embedding
+        budget = model_args.max_train_seconds
+        left = None if budget is None else budget - (time.time() - data.started)
         word_vectors = start_from_word_vectors(
-            model, data.tokenizer, data.splits.train, data.raw, model_args, data_args, training_args.seed
+            model, data.tokenizer, data.splits.train, data.raw, model_args, data_args, training_args.seed, left
         )
     return model, word_vectors
 
@@ -411,16 +425,53 @@ def reference_speed(preset: str | None, given: frozenset) -> float | None:
     return None if given & changed else REFERENCE_TOKENS_PER_SECOND.get(preset)
 
 
-def run_callbacks(model_args, training_args, encoded, word_vectors, train_tokens: int):
-    """The run's callbacks: divergence, early stopping, the time budget (less what word vectors spent), the plan."""
+def tokens(dataset) -> int:
+    return int(np.sum(dataset["length"])) if dataset is not None and len(dataset) else 0
+
+
+def training_time_budget(model_args, training_args, data: LoadedData, train_tokens: int):
+    """
+    The `TimeBudgetCallback` of `--max_train_seconds` (None without it), counted from the command's start: training
+    gets what loading, tokenizing and word vectors left, less the reading of validation and test after it (reserved
+    by the callback as it measures). When nothing is left, training stops after its first step (and says so).
+    """
+    budget = model_args.max_train_seconds
+    if budget is None:
+        return None
+    spent = time.time() - data.started
+    left = budget - spent
+    if left < LEAST_TRAINING_SECONDS:
+        logger.warning(
+            f"loading and tokenizing took {spent:.0f} s of the {budget:g} s time budget (--max_train_seconds): "
+            "training stops after its first step."
+        )
+    encoded = data.encoded
+    per_epoch = training_args.eval_strategy != "no" and "validation" in encoded
+    final = tokens(encoded.get("validation")) + tokens(encoded.get("test")) + tokens(data.predict)
+    callback = TimeBudgetCallback(
+        max(left, LEAST_TRAINING_SECONDS),
+        train_tokens=train_tokens,
+        evaluation_tokens=tokens(encoded["validation"]) if per_epoch else 0,
+        final_tokens=final,
+        budget=budget,
+        spent_before=spent,
+    )
+    logger.info(
+        f"time budget {budget:g} s (--max_train_seconds): {spent:.0f} s spent before training (loading, tokenizing, "
+        f"word vectors); training gets {max(left, 0):.0f} s, less the final evaluation's time (estimated as it trains)"
+    )
+    return callback
+
+
+def run_callbacks(model_args, training_args, data: LoadedData, train_tokens: int):
+    """The run's callbacks: divergence, early stopping, the time budget (what loading and word vectors left), the
+    plan."""
+    encoded = data.encoded
     divergence = DivergenceCallback(training_args.learning_rate)
     callbacks = [divergence]
     if model_args.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=model_args.early_stopping_patience))
-    budget = model_args.max_train_seconds
-    if budget is not None and word_vectors is not None:  # the word vectors spent part of it
-        budget = max(budget - word_vectors["seconds"], 1.0)
-    time_budget = time_budget_from_flag(budget)
+    time_budget = training_time_budget(model_args, training_args, data, train_tokens)
     if time_budget is not None:
         callbacks.append(time_budget)
     preset = None if model_args.model_name_or_path else model_args.preset
@@ -441,7 +492,7 @@ def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkp
     """Trains with the Trainer and its callbacks, then measures the restored best model on validation and test."""
     encoded = data.encoded
     train_tokens = int(np.sum(encoded["train"]["length"]))
-    callbacks, divergence, time_budget = run_callbacks(model_args, training_args, encoded, word_vectors, train_tokens)
+    callbacks, divergence, time_budget = run_callbacks(model_args, training_args, data, train_tokens)
     training_args = selection_args(training_args, data.splits.schema.problem_type, model_args.given_flags)
     loss = None
     if data_args_class_weights(model_args):
@@ -463,6 +514,11 @@ def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkp
     if word_vectors is not None:
         metrics["word_vectors_runtime"] = word_vectors["seconds"]
         metrics["word_vectors_epochs"] = word_vectors["epochs"]
+    if time_budget is not None:  # how --max_train_seconds was shared: the budget, what training was given, the reserve
+        summary = time_budget.summary()
+        metrics["time_budget_seconds"] = summary["seconds"]
+        metrics["time_budget_training_seconds"] = summary["training_seconds"]
+        metrics["time_budget_reserved_seconds"] = summary["reserved_for_final_evaluation_seconds"]
     trainer.log_metrics("train", metrics)
     results = {"train": dict(metrics)}
 

@@ -100,13 +100,25 @@ def test_train_command_stops_early_and_leaves_a_complete_folder(tmp_path, capsys
     assert "stopped early by the 0 s time budget" in (out / "README.md").read_text()
 
 
-def test_pretrain_stops_within_its_budget_and_says_so(tmp_path):
+def test_pretrain_stops_within_its_budget_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(time_budget, "MINIMUM_SECONDS", 0.0)  # a budget that loading alone spends
     results = pretrain(*tiny_args(tmp_path / "lm", max_steps=500, max_train_seconds=0.001), raw=tiny_imdb())
     assert results["steps"] == 1 and results["time_budget"]["stopped_training"]
     assert (tmp_path / "lm" / "model.safetensors").exists()
     assert "stopped by the 0 s time budget" in (tmp_path / "lm" / "README.md").read_text()
     with pytest.raises(UsageError, match="--max_train_seconds"):
         pretrain(*tiny_args(tmp_path / "lm2", max_train_seconds=0), raw=tiny_imdb())
+    monkeypatch.undo()
+    with pytest.raises(UsageError, match="below the 10 s"):
+        pretrain(*tiny_args(tmp_path / "lm3", max_train_seconds=5), raw=tiny_imdb())
+
+
+def test_pretrain_counts_its_loading_and_reserves_its_final_evaluation(tmp_path):
+    results = pretrain(*tiny_args(tmp_path / "lm", max_steps=2, max_train_seconds=600), raw=tiny_imdb())
+    budget = results["time_budget"]
+    assert budget["seconds"] == 600 and budget["spent_before_training_seconds"] > 0
+    assert budget["training_seconds"] == pytest.approx(600 - budget["spent_before_training_seconds"], abs=0.11)
+    assert budget["reserved_for_final_evaluation_seconds"] > 0 and not budget["stopped_training"]
 
 
 def test_the_final_reading_is_reserved_from_the_training_speed_before_any_evaluation(monkeypatch):

@@ -47,23 +47,24 @@ class TimeBudgetCallback(TrainerCallback):
     Reading after training (`final_tokens`: the final validation and test passes) and the epoch-end validation a
     stopped epoch still runs (`evaluation_tokens`) are reserved at the measured cost of a validation token (after
     the first per-epoch evaluation), or before that at `EVALUATION_COST_SHARE` of the measured cost of a training token
-    (`train_tokens` per epoch). At each epoch's end the next epoch's cost is taken to be the last one's (evaluation
-    included) and training stops when it and the reserve would overrun; after any step, training stops once only the
-    reserve is left. `budget` and `spent_before` (the run's whole budget and what loading spent of it) only go into
-    `summary()`. `stopped` tells whether it intervened, `stopped_at_epoch` when.
+    (`train_tokens` per epoch); `reserve_seconds` is kept on top (a final evaluation already measured). At each
+    epoch's end the next epoch's cost is taken to be the last one's (evaluation included) and training stops when it
+    and the reserve would overrun; after any step, training stops once only the reserve is left. `budget` and
+    `spent_before` (the run's whole budget and what loading spent of it) only go into `summary()`. `stopped` tells
+    whether it intervened, `stopped_at_epoch` when.
     """
 
     def __init__(self, seconds: float, train_tokens: int = 0, evaluation_tokens: int = 0, final_tokens: int = 0,
-                 budget: float | None = None, spent_before: float = 0.0):  # fmt: skip
+                 budget: float | None = None, spent_before: float = 0.0, reserve_seconds: float = 0.0):  # fmt: skip
         if not seconds > 0:
             raise ValueError(f"the time budget must be a positive number of seconds, but it was {seconds}.")
         self.seconds = float(seconds)
         self.train_tokens, self.evaluation_tokens, self.final_tokens = train_tokens, evaluation_tokens, final_tokens
         self.budget = self.seconds if budget is None else float(budget)
-        self.spent_before = spent_before
+        self.spent_before, self.reserve_seconds = spent_before, reserve_seconds
         self.stopped = False
         self.stopped_at_epoch = None
-        self.reserved = 0.0  # the last estimate of the reading after training (seconds)
+        self.reserved = reserve_seconds  # the last estimate of the reading after training (seconds)
         self._started = self._epoch_ended = self._last_event = None
         self._last_epoch_seconds = 0.0
         self._seconds_per_evaluated_token = None  # measured on a per-epoch evaluation
@@ -84,7 +85,8 @@ class TimeBudgetCallback(TrainerCallback):
     def reserve(self, state, elapsed: float) -> float:
         """Seconds to keep for the epoch-end validation of a stopped epoch and the final reading of validation and
         test, at the cost per token measured so far."""
-        self.reserved = self._seconds_per_read_token(state, elapsed) * (self.evaluation_tokens + self.final_tokens)
+        read = self.evaluation_tokens + self.final_tokens
+        self.reserved = self.reserve_seconds + self._seconds_per_read_token(state, elapsed) * read
         return self.reserved
 
     def on_train_begin(self, args, state, control, **kwargs):
@@ -125,20 +127,10 @@ class TimeBudgetCallback(TrainerCallback):
             "seconds": self.budget,
             "spent_before_training_seconds": round(self.spent_before, 1),
             "training_seconds": round(self.seconds, 1),
-            "reserved_for_final_evaluation_seconds": round(self.reserved, 1),
+            "reserved_for_final_evaluation_seconds": round(self.reserved, 3),
             "stopped_training": self.stopped,
             "stopped_at_epoch": self.stopped_at_epoch,
         }
-
-
-def time_budget_from_flag(seconds: float | None) -> TimeBudgetCallback | None:
-    """The callback for a `--max_train_seconds` value (None: none); a bad value is a usage error naming the flag."""
-    if seconds is None:
-        return None
-    try:
-        return TimeBudgetCallback(seconds)
-    except ValueError as error:
-        raise UsageError(f"--max_train_seconds: {error}") from error
 
 
 def overshoot_line(

@@ -138,7 +138,7 @@ def test_cpu_best_gives_each_phase_a_share_of_what_is_left_and_logs_the_soft_lab
     assert train_cmd.main([*argv, "--max_train_seconds", "300"]) == 0
     record = json.loads((out / RESULTS_NAME).read_text())
     phases = record["phases"]
-    assert record["time_budget_seconds"] == 300 and 0 < record["loading_seconds"] < 300
+    assert record["time_budget_seconds"] == 300 and 0 <= record["loading_seconds"] < 300
     # Each phase was given its share of what was left when it started: loading (and earlier phases) counted.
     assert phases["linear_teacher"]["given_seconds"] <= 0.2 * (300 - record["loading_seconds"]) + 0.1
     assert phases["soft_labels"]["given_seconds"] == 0

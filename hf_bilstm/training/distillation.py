@@ -266,16 +266,59 @@ def _soft_labels_phases(raw, unlabelled, model_args, data_args, training_args, s
     weighted probabilities for the unlabelled rows, each within its share of what is left of `budget` as it starts.
     Returns the labelled rows (text, soft labels): all of them, or as many as the soft labels' share allowed.
     """
-    from .linear_teacher import LinearTeacher
     from .trainer import splits_from_flags
 
+    splits = splits_from_flags(raw, model_args, data_args, training_args)
+    linear = _linear_teacher_phase(splits, training_args.seed, budget, results)
     bilstm_weight, linear_weight = settings.get("teacher_weights", (0.5, 0.5))
     phase_started = time.time()
-    splits = splits_from_flags(raw, model_args, data_args, training_args)
+    given = SOFT_LABELS_BUDGET_SHARE * (budget - results.spent())
+    bilstm = bilstm_teacher(teacher_dir) if teacher_dir is not None else None
+
+    def mix(texts: list[str]) -> np.ndarray:
+        """The teachers' weighted probabilities, each teacher's own behind (for the validation figures)."""
+        linear_probs = linear.predict_proba(texts)
+        bilstm_probs = bilstm(texts) if bilstm is not None else np.zeros_like(linear_probs)
+        return np.stack([linear_weight * linear_probs + bilstm_weight * bilstm_probs, linear_probs, bilstm_probs])
+
     text, label = splits.schema.text_column, splits.schema.label_column
-    # The linear teacher keeps to its share of the budget too: it stops between batches once that is spent.
+    val_labels = list(splits.validation[label])
+    average, linear_probs, bilstm_probs = mix(list(splits.validation[text]))  # validation is always labelled
+    figures = {"eval_accuracy_linear_teacher": _accuracy(linear_probs, val_labels)}
+    if bilstm is not None:
+        figures["eval_accuracy_bilstm_teacher"] = _accuracy(bilstm_probs, val_labels)
+    figures["eval_accuracy_average"] = _accuracy(average, val_labels)
+    seconds = given - (time.time() - phase_started)
+    kept, mixed = label_in_time(lambda texts: mix(texts)[0], unlabelled, seconds, training_args.seed)
+    if len(kept) < len(unlabelled):
+        logger.warning(
+            f"soft labels: the time budget allowed {given:.0f} s for them, so {len(kept):,} of the "
+            f"{len(unlabelled):,} unlabelled rows were labelled (a seeded sample; the cost of a row measured on the "
+            "first chunks); the student trains on those. Give a larger --max_train_seconds for all of them."
+        )
+    texts = [unlabelled[i] for i in kept]
+    results.phase(
+        "soft_labels",
+        time.time() - phase_started,
+        given_seconds=round(given, 1),
+        unlabelled_rows=len(texts),
+        unlabelled_rows_available=len(unlabelled),
+        cut_by_time_budget=len(kept) < len(unlabelled),
+        **figures,
+        teacher_weights={"bilstm": bilstm_weight, "linear": linear_weight},
+        unlabelled_positive_share=float(mixed.argmax(axis=1).mean()),
+    )
+    return Dataset.from_dict({text: texts, SOFT_LABELS: mixed.tolist()})
+
+
+def _linear_teacher_phase(splits, seed: int, budget: float, results):
+    """The linear teacher, fitted within its share of what is left of `budget` (it stops between batches)."""
+    from .linear_teacher import LinearTeacher
+
+    phase_started = time.time()
+    text, label = splits.schema.text_column, splits.schema.label_column
     given = LINEAR_TEACHER_BUDGET_SHARE * (budget - results.spent())
-    linear = LinearTeacher(num_labels=len(splits.label_names), seed=training_args.seed).fit(
+    linear = LinearTeacher(num_labels=len(splits.label_names), seed=seed).fit(
         list(splits.train[text]),
         list(splits.train[label]),
         list(splits.validation[text]),
@@ -291,44 +334,7 @@ def _soft_labels_phases(raw, unlabelled, model_args, data_args, training_args, s
         features=len(linear.vocabulary),
         stopped_by_time_budget=linear.stopped_by_time_budget,
     )
-    phase_started = time.time()
-    given = SOFT_LABELS_BUDGET_SHARE * (budget - results.spent())
-    bilstm = bilstm_teacher(teacher_dir) if teacher_dir is not None else None
-
-    def mix(texts: list[str]) -> np.ndarray:
-        """The teachers' weighted probabilities, each teacher's own in front (for the validation figures)."""
-        linear_probs = linear.predict_proba(texts)
-        bilstm_probs = bilstm(texts) if bilstm is not None else np.zeros_like(linear_probs)
-        return np.stack([linear_weight * linear_probs + bilstm_weight * bilstm_probs, linear_probs, bilstm_probs])
-
-    val_texts, val_labels = list(splits.validation[text]), list(splits.validation[label])
-    average, linear_probs, bilstm_probs = mix(val_texts)  # validation is always labelled: the figures read it
-    figures = {"eval_accuracy_linear_teacher": _accuracy(linear_probs, val_labels)}
-    if bilstm is not None:
-        figures["eval_accuracy_bilstm_teacher"] = _accuracy(bilstm_probs, val_labels)
-    figures["eval_accuracy_average"] = _accuracy(average, val_labels)
-    seconds = given - (time.time() - phase_started)
-    kept, mixed = label_in_time(lambda texts: mix(texts)[0], unlabelled, seconds, training_args.seed)
-    cut = len(kept) < len(unlabelled)
-    if cut:
-        logger.warning(
-            f"soft labels: the time budget allowed {given:.0f} s for them, so {len(kept):,} of the "
-            f"{len(unlabelled):,} unlabelled rows were labelled (a seeded sample; the cost of a row measured on the "
-            "first chunks); the student trains on those. Give a larger --max_train_seconds for all of them."
-        )
-    texts = [unlabelled[i] for i in kept]
-    results.phase(
-        "soft_labels",
-        time.time() - phase_started,
-        given_seconds=round(given, 1),
-        unlabelled_rows=len(texts),
-        unlabelled_rows_available=len(unlabelled),
-        cut_by_time_budget=cut,
-        **figures,
-        teacher_weights={"bilstm": bilstm_weight, "linear": linear_weight},
-        unlabelled_positive_share=float(mixed.argmax(axis=1).mean()) if len(texts) else None,
-    )
-    return Dataset.from_dict({text: texts, SOFT_LABELS: mixed.tolist()})
+    return linear
 
 
 def _student_phase(model_args, data_args, training_args, command, settings, extra, seconds, results) -> dict:

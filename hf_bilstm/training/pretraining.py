@@ -38,7 +38,7 @@ from ..logs import follow_log_level
 from ..modeling_bilstm import BiLSTMForPreTraining
 from ..presets import pretraining_hardware_defaults
 from .divergence import check_finite_weights, loss_has_diverged
-from .time_budget import LEAST_TRAINING_SECONDS, TimeBudgetCallback, check_budget_size
+from .time_budget import check_budget_size, time_budget_left
 
 RESULTS_FILE = "pretraining_results.json"
 # The TrainingArguments that pretraining_results.json records next to the PretrainingArguments.
@@ -350,14 +350,8 @@ def _pretrain(args: PretrainingArguments, training_args, raw, split_names: list[
     train_texts, heldout_texts = heldout_split(raw, split_names, args, seed)
 
     tick = time.perf_counter()
-    tokenizer = train_tokenizer_on(
-        train_texts,
-        "text",
-        vocab_size=args.vocab_size,
-        max_length=args.max_length,
-        min_frequency=args.min_frequency,
-        rows_flag="--max_texts",
-    )
+    tokenizer = train_tokenizer_on(train_texts, "text", vocab_size=args.vocab_size, max_length=args.max_length,
+                                   min_frequency=args.min_frequency, rows_flag="--max_texts")  # fmt: skip
     phases["tokenizer"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
@@ -378,17 +372,11 @@ def _pretrain(args: PretrainingArguments, training_args, raw, split_names: list[
         data_collator=collator,
         processing_class=tokenizer,
     )
-    tick = time.perf_counter()
     initial = trainer.evaluate()  # the untrained loss, so the results show what pretraining bought
-    # The budget counts from the start: training gets what loading, tokenizing and this evaluation left, less the
-    # final evaluation (the same pass over the same held-out blocks, so it is reserved at this one's measured time).
-    time_budget = None
-    if args.max_train_seconds is not None:
-        now = time.perf_counter()
-        spent, reserve = now - start, now - tick
-        seconds = max(args.max_train_seconds - spent, LEAST_TRAINING_SECONDS)
-        time_budget = TimeBudgetCallback(seconds, budget=args.max_train_seconds, spent_before=spent,
-                                         reserve_seconds=reserve)  # fmt: skip
+    # The budget counts from the start; the final evaluation is this one again, reserved at its measured time.
+    spent, reserve = time.perf_counter() - start, initial["eval_runtime"]
+    time_budget = time_budget_left(args.max_train_seconds, spent, reserve_seconds=reserve)
+    if time_budget is not None:
         trainer.add_callback(time_budget)
     tick = time.perf_counter()
     train_output = trainer.train()

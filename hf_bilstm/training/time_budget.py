@@ -14,6 +14,9 @@ import time
 from transformers import TrainerCallback
 
 from ..errors import UsageError
+from ..logs import get_logger
+
+logger = get_logger(__name__)
 
 # The smallest --max_train_seconds worth starting (refused up front below it): a single run loads the data, trains a
 # tokenizer, takes a step, evaluates and saves; `--preset cpu-best` does that for its teachers and its student.
@@ -131,6 +134,55 @@ class TimeBudgetCallback(TrainerCallback):
             "stopped_training": self.stopped,
             "stopped_at_epoch": self.stopped_at_epoch,
         }
+
+
+def time_budget_left(budget: float | None, spent: float, **reading) -> TimeBudgetCallback | None:
+    """
+    The callback of a `--max_train_seconds` budget (None without one) of which `spent` seconds went before training
+    (loading, tokenizing, word vectors): training gets the rest, less the reading after it (`reading`: the token
+    counts and `reserve_seconds` of `TimeBudgetCallback`). When nothing is left, training stops after its first step
+    and says so.
+    """
+    if budget is None:
+        return None
+    left = budget - spent
+    if left < LEAST_TRAINING_SECONDS:
+        logger.warning(
+            f"loading and tokenizing took {spent:.0f} s of the {budget:g} s time budget (--max_train_seconds): "
+            "training stops after its first step."
+        )
+    else:
+        logger.info(
+            f"time budget {budget:g} s (--max_train_seconds): {spent:.0f} s spent before training (loading, "
+            f"tokenizing, word vectors); training gets {left:.0f} s, less the final evaluation's (estimated)"
+        )
+    return TimeBudgetCallback(max(left, LEAST_TRAINING_SECONDS), budget=budget, spent_before=spent, **reading)
+
+
+def reading_tokens(encoded: dict, predict=None, evaluates_per_epoch: bool = True) -> dict:
+    """The token counts `TimeBudgetCallback` reserves reading for: a stopped epoch's validation (when validation runs
+    per epoch) and the final validation, test and prediction passes (`length` columns of the encoded splits)."""
+
+    def tokens(dataset) -> int:
+        return int(sum(dataset["length"])) if dataset is not None and len(dataset) else 0
+
+    validation = tokens(encoded.get("validation"))
+    return {
+        "evaluation_tokens": validation if evaluates_per_epoch else 0,
+        "final_tokens": validation + tokens(encoded.get("test")) + tokens(predict),
+    }
+
+
+def figures(callback: TimeBudgetCallback | None) -> dict:
+    """The budget's figures for the training results (all_results.json): how it was shared."""
+    if callback is None:
+        return {}
+    summary = callback.summary()
+    return {
+        "time_budget_seconds": summary["seconds"],
+        "time_budget_training_seconds": summary["training_seconds"],
+        "time_budget_reserved_seconds": summary["reserved_for_final_evaluation_seconds"],
+    }
 
 
 def overshoot_line(

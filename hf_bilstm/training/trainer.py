@@ -64,7 +64,8 @@ from .divergence import DivergenceCallback, check_finite_weights
 from .results import report
 from .run_plan import REFERENCE_TOKENS_PER_SECOND, RunPlanCallback
 from .soft_labels import with_soft_labelled_rows
-from .time_budget import LEAST_TRAINING_SECONDS, TimeBudgetCallback
+from .time_budget import LEAST_TRAINING_SECONDS, reading_tokens, time_budget_left
+from .time_budget import figures as budget_figures
 
 logger = get_logger(__name__)
 
@@ -260,10 +261,9 @@ def run_inputs(model_args, data_args) -> dict[str, str | None]:
     }
 
 
-def start_from_word_vectors(
-    model, tokenizer, train_rows, raw, model_args, data_args, seed: int, left_seconds: float | None = None
-) -> dict:
-    """Word vectors from the training rows (validation and test rows are never read) plus the unlabelled splits."""
+def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_args, seed: int, started=None) -> dict:
+    """Word vectors from the training rows (validation and test rows are never read) plus the unlabelled splits;
+    `started`: the command's start, from which --max_train_seconds counts (now by default)."""
     from .word_vectors import initialise_from_texts
 
     names = word_vectors_split_names(model_args)
@@ -276,7 +276,9 @@ def start_from_word_vectors(
     epochs = word_vectors_epochs(model_args)
     logger.info(f"word vectors: {epochs} word2vec epochs over train + {names or 'nothing else'}")
     # Under --max_train_seconds the vectors get at most a quarter of what loading left, and the Trainer the rest.
-    budget = model_args.max_train_seconds if left_seconds is None else left_seconds
+    budget = model_args.max_train_seconds
+    if budget is not None and started is not None:
+        budget -= time.time() - started
     summary = initialise_from_texts(
         model,
         tokenizer,
@@ -372,16 +374,8 @@ def load_data(
         if splits.predict is not None and read_test:
             predict = encode(splits.predict, tokenizer, columns[0], None, data_args.preprocessing_num_workers)
     # Seconds per phase go to all_results.json: where the time of a run went (loading, tokenizer, tokenizing here).
-    return LoadedData(
-        raw,
-        splits,
-        tokenizer,
-        encoded,
-        round(time.time() - command_started, 1),
-        command_started,
-        soft_labelled_rows,
-        predict,
-    )
+    runtime = round(time.time() - command_started, 1)
+    return LoadedData(raw, splits, tokenizer, encoded, runtime, command_started, soft_labelled_rows, predict)
 
 
 def build_model(model_args, data_args, training_args, data: LoadedData, checkpoint):
@@ -407,10 +401,8 @@ def build_model(model_args, data_args, training_args, data: LoadedData, checkpoi
     model.config.return_dict = True  # the Trainer and the metrics read outputs by name; a folder may have said false
     word_vectors = None
     if checkpoint is None and word_vectors_epochs(model_args):  # a resumed run brings its trained embedding
-        budget = model_args.max_train_seconds
-        left = None if budget is None else budget - (time.time() - data.started)
         word_vectors = start_from_word_vectors(
-            model, data.tokenizer, data.splits.train, data.raw, model_args, data_args, training_args.seed, left
+            model, data.tokenizer, data.splits.train, data.raw, model_args, data_args, training_args.seed, data.started
         )
     return model, word_vectors
 
@@ -425,53 +417,16 @@ def reference_speed(preset: str | None, given: frozenset) -> float | None:
     return None if given & changed else REFERENCE_TOKENS_PER_SECOND.get(preset)
 
 
-def tokens(dataset) -> int:
-    return int(np.sum(dataset["length"])) if dataset is not None and len(dataset) else 0
-
-
-def training_time_budget(model_args, training_args, data: LoadedData, train_tokens: int):
-    """
-    The `TimeBudgetCallback` of `--max_train_seconds` (None without it), counted from the command's start: training
-    gets what loading, tokenizing and word vectors left, less the reading of validation and test after it (reserved
-    by the callback as it measures). When nothing is left, training stops after its first step (and says so).
-    """
-    budget = model_args.max_train_seconds
-    if budget is None:
-        return None
-    spent = time.time() - data.started
-    left = budget - spent
-    if left < LEAST_TRAINING_SECONDS:
-        logger.warning(
-            f"loading and tokenizing took {spent:.0f} s of the {budget:g} s time budget (--max_train_seconds): "
-            "training stops after its first step."
-        )
-    encoded = data.encoded
-    per_epoch = training_args.eval_strategy != "no" and "validation" in encoded
-    final = tokens(encoded.get("validation")) + tokens(encoded.get("test")) + tokens(data.predict)
-    callback = TimeBudgetCallback(
-        max(left, LEAST_TRAINING_SECONDS),
-        train_tokens=train_tokens,
-        evaluation_tokens=tokens(encoded["validation"]) if per_epoch else 0,
-        final_tokens=final,
-        budget=budget,
-        spent_before=spent,
-    )
-    logger.info(
-        f"time budget {budget:g} s (--max_train_seconds): {spent:.0f} s spent before training (loading, tokenizing, "
-        f"word vectors); training gets {max(left, 0):.0f} s, less the final evaluation's time (estimated as it trains)"
-    )
-    return callback
-
-
 def run_callbacks(model_args, training_args, data: LoadedData, train_tokens: int):
-    """The run's callbacks: divergence, early stopping, the time budget (what loading and word vectors left), the
-    plan."""
+    """The run's callbacks: divergence, early stopping, the time budget (from the command's start), the plan."""
     encoded = data.encoded
     divergence = DivergenceCallback(training_args.learning_rate)
     callbacks = [divergence]
     if model_args.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=model_args.early_stopping_patience))
-    time_budget = training_time_budget(model_args, training_args, data, train_tokens)
+    reading = reading_tokens(encoded, data.predict, training_args.eval_strategy != "no")
+    spent = time.time() - data.started
+    time_budget = time_budget_left(model_args.max_train_seconds, spent, train_tokens=train_tokens, **reading)
     if time_budget is not None:
         callbacks.append(time_budget)
     preset = None if model_args.model_name_or_path else model_args.preset
@@ -514,11 +469,7 @@ def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkp
     if word_vectors is not None:
         metrics["word_vectors_runtime"] = word_vectors["seconds"]
         metrics["word_vectors_epochs"] = word_vectors["epochs"]
-    if time_budget is not None:  # how --max_train_seconds was shared: the budget, what training was given, the reserve
-        summary = time_budget.summary()
-        metrics["time_budget_seconds"] = summary["seconds"]
-        metrics["time_budget_training_seconds"] = summary["training_seconds"]
-        metrics["time_budget_reserved_seconds"] = summary["reserved_for_final_evaluation_seconds"]
+    metrics.update(budget_figures(time_budget))  # how --max_train_seconds was shared
     trainer.log_metrics("train", metrics)
     results = {"train": dict(metrics)}
 

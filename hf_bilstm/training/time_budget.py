@@ -133,7 +133,7 @@ class TimeBudgetCallback(TrainerCallback):
     def summary(self) -> dict:
         """What goes into the results: the budget, how it was shared, and whether (and when) it stopped training."""
         return {
-            "seconds": self.budget,
+            "seconds": round(self.budget, 2),
             "spent_before_training_seconds": round(self.spent_before, 1),
             "training_seconds": round(self.seconds, 1),
             "reserved_for_final_evaluation_seconds": round(self.reserved, 3),

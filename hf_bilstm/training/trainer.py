@@ -442,7 +442,9 @@ def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkp
     """Trains with the Trainer and its callbacks, then measures the restored best model on validation and test."""
     encoded = data.encoded
     train_tokens = int(np.sum(encoded["train"]["length"]))
-    training_args = epochs_for_training_set(training_args, model_args.given_flags, len(encoded["train"]))
+    training_args = epochs_for_training_set(
+        training_args, model_args.given_flags, len(encoded["train"]), train_tokens
+    )
     callbacks, divergence, time_budget = run_callbacks(model_args, training_args, encoded, word_vectors, train_tokens)
     training_args = selection_args(training_args, data.splits.schema.problem_type, model_args.given_flags)
     loss = None

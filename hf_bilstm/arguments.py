@@ -23,6 +23,7 @@ from .presets import (
     AUTO_PRESET,
     COMMON_TRAINING,
     DEFAULT_PRESET,
+    DISTILLED_PRESET,
     GPU_PRESET,
     PRESETS,
     choose_preset,
@@ -33,6 +34,7 @@ from .presets import (
 )
 from .splits import check_validation_split_name
 from .training.finetuning import FineTuningArguments
+from .training.time_budget import check_budget_size
 
 # ----------------------------------------------------------------------------------------------------------------
 # `hf-bilstm train`
@@ -117,9 +119,11 @@ class ModelArguments:
     max_train_seconds: float | None = field(
         default=None,
         metadata={
-            "help": "Time budget: training stops early (at an epoch's end when the next would not fit, or once the "
-            "budget is spent), keeping the best checkpoint so far; the results say so. Word vectors, when on, "
-            "count against it and stop between their epochs by a quarter of it. Default: no limit."
+            "help": "Time budget of the whole run, from its start: loading and tokenizing count against it, word "
+            "vectors (when on) get at most a quarter of what is left, and training stops early (at an epoch's end "
+            "when the next would not fit, or once only the final evaluation's estimated time is left), keeping the "
+            "best checkpoint so far; the results say so. At least 10 s (30 s for --preset cpu-best). Default: no "
+            "limit."
         },
     )
     overwrite_output_dir: bool = field(
@@ -317,6 +321,7 @@ def check_flags(model_args: ModelArguments, data_args: DataArguments, training_a
     check_tokenizer_flags(**tokenizer_settings)
     check_number("--early_stopping_patience", model_args.early_stopping_patience, integer=True, minimum=1)
     check_run_size(model_args.max_train_seconds, data_args.max_train_samples)
+    check_budget_size(model_args.max_train_seconds, recipe=model_args.preset == DISTILLED_PRESET)
     check_word_vector_flags(model_args, data_args)
     if training_args.max_steps is not None and training_args.max_steps > 0:
         if "num_train_epochs" in given:

@@ -8,6 +8,7 @@ import json
 import os
 
 import pytest
+import saved_at_3c0128e
 import torch
 from helpers import TINY, write_toy_dataset
 from safetensors.torch import load_file
@@ -148,18 +149,25 @@ def test_train_flag_gradient_checkpointing_trains_the_same_weights(tmp_path):
         torch.testing.assert_close(weights[1][name], tensor, rtol=1e-5, atol=1e-6, msg=name)
 
 
-def test_folders_saved_before_these_changes_still_load():
-    # Saved by hf_bilstm at commit 3c0128e (before hidden states, checkpointing modules and the num_labels rule),
-    # with the logits and loss that version computed.
-    folder = os.path.join(os.path.dirname(__file__), "fixtures", "saved-at-3c0128e")
-    with open(os.path.join(folder, "expected.json"), encoding="utf-8") as handle:
-        expected = json.load(handle)
-    ids, mask = torch.tensor(expected["input_ids"]), torch.tensor(expected["attention_mask"])
-    classifier = AutoModelForSequenceClassification.from_pretrained(os.path.join(folder, "classifier")).eval()
-    lm = BiLSTMForPreTraining.from_pretrained(os.path.join(folder, "pretraining")).eval()
+def test_folders_saved_before_these_changes_still_load(tmp_path):
+    # Folders in the layout hf_bilstm wrote at commit 3c0128e (before hidden states, checkpointing modules, the
+    # num_labels rule and max_position_embeddings), built now (tests/saved_at_3c0128e.py): they load with every
+    # tensor and compute the logits and loss that 3c0128e's code computed for them.
+    built = {kind: saved_at_3c0128e.build(tmp_path / kind, kind) for kind in ("classifier", "pretraining")}
+    assert "max_position_embeddings" not in json.loads((tmp_path / "classifier" / "config.json").read_text())
+    ids, mask = torch.tensor(saved_at_3c0128e.INPUT_IDS), torch.tensor(saved_at_3c0128e.ATTENTION_MASK)
+    classifier, info = AutoModelForSequenceClassification.from_pretrained(
+        tmp_path / "classifier", output_loading_info=True
+    )
+    assert not any(info.values()), info  # no missing, unexpected or mismatched tensor
+    lm, info = BiLSTMForPreTraining.from_pretrained(tmp_path / "pretraining", output_loading_info=True)
+    assert not any(info.values()), info
+    classifier, lm = classifier.eval(), lm.eval()
     with torch.no_grad():
         logits = classifier(ids, mask, output_hidden_states=True).logits
         loss = lm(ids, mask, labels=ids).loss
-    torch.testing.assert_close(logits, torch.tensor(expected["classifier_logits"]), rtol=0, atol=1e-6)
-    assert abs(float(loss) - expected["pretraining_loss"]) < 1e-5
+        assert torch.equal(logits, built["classifier"](ids, mask).logits)
+    torch.testing.assert_close(logits, torch.tensor(saved_at_3c0128e.CLASSIFIER_LOGITS), rtol=0, atol=1e-6)
+    assert abs(float(loss) - saved_at_3c0128e.PRETRAINING_LOSS) < 1e-5
     assert classifier.config.id2label == {0: "neg", 1: "pos", 2: "mixed"}
+    assert classifier.config.max_position_embeddings is None

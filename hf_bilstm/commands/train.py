@@ -23,20 +23,26 @@ from . import command_main
 logger = get_logger(__name__)
 
 
-def run_training(model_args, data_args, training_args, command: str) -> dict:
-    """One run, or the phases of a taught recipe (each a `train()` of its own); all metrics of the final model."""
+def run_training(model_args, data_args, training_args, command: str, started: float | None = None) -> dict:
+    """One run, or the phases of a taught recipe (each a `train()` of its own); all metrics of the final model.
+    `started`: when the command began, from which --max_train_seconds counts."""
     if model_args.preset == DISTILLED_PRESET:
-        return train_distilled(model_args, data_args, training_args, command, PRESETS[DISTILLED_PRESET].distillation)
-    return train(model_args, data_args, training_args, command=command)
+        settings = PRESETS[DISTILLED_PRESET].distillation
+        return train_distilled(model_args, data_args, training_args, command, settings, started=started)
+    return train(model_args, data_args, training_args, command=command, started=started)
 
 
-def time_budget(model_args) -> tuple[float | None, str]:
-    """The run's time budget (`--preset cpu-best` always has one) and what it stops."""
+# How the budget is kept, for the warning of a run that overshot it.
+KEPT = "loading and tokenizing count against it and the final evaluation is reserved by an estimate"
+
+
+def time_budget(model_args) -> tuple[float | None, str, str]:
+    """The run's time budget (`--preset cpu-best` always has one), what it stops and how the rest is counted."""
     if model_args.preset == DISTILLED_PRESET:
         settings = PRESETS[DISTILLED_PRESET].distillation
         budget = settings["max_seconds"] if model_args.max_train_seconds is None else model_args.max_train_seconds
-        return budget, "each phase of the recipe (teachers and student)"
-    return model_args.max_train_seconds, "training (and word vectors)"
+        return budget, "each phase of the recipe (teacher, soft labels, student)", KEPT
+    return model_args.max_train_seconds, "training (and word vectors)", KEPT
 
 
 def run(argv: list[str]) -> int:
@@ -47,7 +53,7 @@ def run(argv: list[str]) -> int:
         print(json.dumps({"preset": model_args.preset, **PRESETS[model_args.preset].as_dict()}, indent=2))
         return 0
     output_dir = training_args.output_dir
-    metrics = run_training(model_args, data_args, training_args, shlex.join(["hf-bilstm", "train", *argv]))
+    metrics = run_training(model_args, data_args, training_args, shlex.join(["hf-bilstm", "train", *argv]), started)
     if training_args.process_index == 0:
         line = overshoot_line("hf-bilstm train", time.time() - started, *time_budget(model_args))
         if line:

@@ -1,14 +1,17 @@
 """`hf-bilstm train --preset cpu-best`: teachers label the unlabelled reviews, one BiLSTM learns from them.
 
-Phases, each under the run's time budget, with the results rewritten after each one (`recipe_results.json` in
-`<output_dir>-recipe/`, copied into the model folder at the end):
+Phases, each given a share of what is left of the run's time budget (counted from the command's start, loading
+included), with the results rewritten after each one (`recipe_results.json` in `<output_dir>-recipe/`, copied into
+the model folder at the end):
 
 1. **BiLSTM teacher** (only when the preset gives it a weight; the shipped `cpu-best` does not): the `cpu` preset
    on the training rows, selected on validation without reading the test split, a complete model folder in
    `<output_dir>-recipe/teacher`.
 2. **Linear teacher**: an NB-weighted uni+bigram logistic regression on the same rows (hf_bilstm.linear_teacher).
 3. **Soft labels**: the teachers' class probabilities on the unlabelled split(s), weighted (`teacher_weights`). Each
-   teacher's validation accuracy and the mix's are recorded.
+   teacher's validation accuracy and the mix's are recorded. Rows are labelled in chunks, in a seeded random order;
+   when the chunks done say the rest would not fit in the phase's share, only the rows labelled so far are kept (the
+   log and the record say how many).
 4. **Student**: the preset's architecture trained on the training rows (their own labels) plus the unlabelled rows
    (the teachers' probabilities), selected on validation; then the test split is read once.
 
@@ -38,13 +41,18 @@ from ..folder import check_output_folder
 from ..inference import batches
 from ..json_files import read_json
 from ..logs import get_logger
+from .time_budget import LEAST_TRAINING_SECONDS
 
 logger = get_logger(__name__)
 
 RESULTS_NAME = "recipe_results.json"
-# The linear teacher's share of the time budget (it takes ~30 s of the default 3,300 on IMDB; the BiLSTM teacher, when
-# there is one, gets 0.3).
+# Each phase's share of what is left of the time budget when it starts (the student gets all that is left at the end,
+# and keeps the final evaluation's time itself). The linear teacher takes ~30 s of the default 3,300 on IMDB.
+BILSTM_TEACHER_BUDGET_SHARE = 0.3
 LINEAR_TEACHER_BUDGET_SHARE = 0.2
+SOFT_LABELS_BUDGET_SHARE = 0.25
+# Soft labels are computed this many rows at a time; the first chunks measure the cost of a row.
+LABEL_CHUNK_ROWS = 2048
 
 
 def cap_rows(texts: list[str], max_rows: int | None, seed: int) -> list[str]:
@@ -56,20 +64,45 @@ def cap_rows(texts: list[str], max_rows: int | None, seed: int) -> list[str]:
     return [texts[i] for i in kept]
 
 
-@torch.no_grad()
-def bilstm_probabilities(folder: str, texts: list[str], batch_size: int = 256) -> tuple[np.ndarray, float]:
-    """Class probabilities of the classifier in `folder` for `texts` (in order), and the seconds it took."""
+def bilstm_teacher(folder: str, batch_size: int = 256):
+    """A function giving the class probabilities of the classifier in `folder` for a list of texts (in order)."""
     from ..inference import load_model
 
-    started = time.time()
     model, tokenizer = load_model(folder, "cpu")
     model.eval()
-    encoded = encode(Dataset.from_dict({"text": texts}), tokenizer, "text", None)
-    out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
-    for rows, batch in batches(tokenizer, encoded, batch_size):
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        out[rows] = torch.softmax(logits.float(), dim=-1).numpy()
-    return out, time.time() - started
+
+    @torch.no_grad()
+    def probabilities(texts: list[str]) -> np.ndarray:
+        encoded = encode(Dataset.from_dict({"text": texts}), tokenizer, "text", None)
+        out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
+        for rows, batch in batches(tokenizer, encoded, batch_size):
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            out[rows] = torch.softmax(logits.float(), dim=-1).numpy()
+        return out
+
+    return probabilities
+
+
+def label_in_time(label, texts: list[str], seconds: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """
+    `label(texts) -> probabilities` for as many of `texts` as fit in `seconds`: chunks of `LABEL_CHUNK_ROWS` in a
+    seeded random order (a cut keeps a sample of the whole split, not its first rows), the next chunk only while the
+    cost per row measured on the chunks done says it fits. The first chunk is always labelled. Returns the indices
+    of the labelled texts, in their original order, and their probabilities.
+    """
+    order = np.random.default_rng(seed).permutation(len(texts))
+    started, done, parts = time.time(), 0, []
+    while done < len(order):
+        chunk = order[done : done + LABEL_CHUNK_ROWS]
+        spent = time.time() - started
+        if done and spent + spent / done * len(chunk) >= seconds:
+            break
+        parts.append(label([texts[i] for i in chunk]))
+        done += len(chunk)
+    kept = order[:done]
+    back = np.argsort(kept, kind="stable")
+    probabilities = np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+    return kept[back], probabilities[back]
 
 
 def _accuracy(probabilities: np.ndarray, labels) -> float:
@@ -88,6 +121,10 @@ class RecipeResults:
             "phases": {},
         }
 
+    def spent(self) -> float:
+        """Seconds of the budget spent so far (from the command's start)."""
+        return time.time() - self.started
+
     def phase(self, name: str, seconds: float, **figures) -> None:
         self.record["phases"][name] = {"seconds": round(seconds, 1), **figures}
         self.record["wall_seconds"] = round(time.time() - self.started, 1)
@@ -96,9 +133,14 @@ class RecipeResults:
     def save(self, path: str | None = None) -> None:
         path = path or self.path
         temporary = f"{path}.tmp-{os.getpid()}"
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(self.record, handle, indent=2, sort_keys=False)
-        os.replace(temporary, path)
+        try:
+            with open(temporary, "w", encoding="utf-8") as handle:
+                json.dump(self.record, handle, indent=2, sort_keys=False)
+            os.replace(temporary, path)
+        except BaseException:  # a full disk mid-write: the previous record stays, no half-written file beside it
+            if os.path.exists(temporary):
+                os.remove(temporary)
+            raise
 
 
 def recipe_folder(output_dir: str) -> str:
@@ -141,9 +183,10 @@ def clear_recipe_folder(work: str) -> None:
             os.remove(path)
 
 
-def train_distilled(model_args, data_args, training_args, command: str, settings: dict) -> dict:
-    """Runs the four phases; returns the student's metrics (as `train()` does)."""
-    started = time.time()
+def train_distilled(model_args, data_args, training_args, command: str, settings: dict, started=None) -> dict:
+    """Runs the four phases; returns the student's metrics (as `train()` does). `started`: when the command began
+    (`time.time()`), from which the time budget counts; now by default."""
+    started = time.time() if started is None else started
     output_dir = training_args.output_dir
     work = recipe_folder(output_dir)
     if training_args.resume_from_checkpoint:
@@ -155,8 +198,10 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
     created = not os.path.exists(work)
     try:
         return _train_distilled(model_args, data_args, training_args, command, settings, started, work)
-    except UsageError:
-        if created:  # a refusal leaves no recipe folder behind (one it found stays, cleared or not)
+    except Exception:
+        # A refusal, a full disk, a read-only folder: no recipe folder of this run is left behind half-written (the
+        # recipe cannot resume; one it found stays, cleared or not).
+        if created:
             shutil.rmtree(work, ignore_errors=True)
         raise
 
@@ -176,16 +221,18 @@ def _train_distilled(model_args, data_args, training_args, command, settings, st
         clear_recipe_folder(work)  # only an earlier recipe's files: check_folders refused anything else
     os.makedirs(work, exist_ok=True)
     results = RecipeResults(os.path.join(work, RESULTS_NAME), command, started, budget)
+    results.record["loading_seconds"] = round(results.spent(), 1)  # spent of the budget before the first phase
     # 1. The BiLSTM teacher: the teacher preset, validation only (the test split stays unread until the end).
     teacher_dir = _bilstm_teacher_phase(model_args, data_args, training_args, command, settings, work, budget, results)
     # 2. and 3. The linear teacher, then soft labels for the unlabelled rows.
-    extra, reserve = _soft_labels_phases(
+    extra = _soft_labels_phases(
         raw, unlabelled, model_args, data_args, training_args, settings, teacher_dir, budget, results
     )
     del raw
-    # 4. The student, within what is left of the budget (minus the final validation and test reading).
+    # 4. The student, within what is left of the budget (its own loading counts against it, and it keeps the time of
+    # the final validation and test reading by an estimate: hf_bilstm.training.trainer.training_time_budget).
     left = budget - (time.time() - started)
-    metrics = _student_phase(model_args, data_args, training_args, command, settings, extra, left - reserve, results)
+    metrics = _student_phase(model_args, data_args, training_args, command, settings, extra, left, results)
     results.record.update(
         eval_accuracy=metrics.get("eval_accuracy"),
         test_accuracy=metrics.get("test_accuracy"),
@@ -208,68 +255,86 @@ def _bilstm_teacher_phase(model_args, data_args, training_args, command, setting
             "bilstm_teacher", 0.0, folder=teacher_dir, reused=True, eval_accuracy=teacher_metrics["eval_accuracy"]
         )
     else:
-        _train_bilstm_teacher(model_args, data_args, training_args, command, settings, teacher_dir, budget, results)
+        left = budget - results.spent()
+        _train_bilstm_teacher(model_args, data_args, training_args, command, settings, teacher_dir, left, results)
     return teacher_dir
 
 
 def _soft_labels_phases(raw, unlabelled, model_args, data_args, training_args, settings, teacher_dir, budget, results):
     """
     The linear teacher on the same training rows and validation split as the BiLSTM teacher, then the teachers'
-    weighted probabilities for the unlabelled rows. Returns those rows (text, soft labels) and the seconds to keep for
-    the student's final reading of validation and test.
+    weighted probabilities for the unlabelled rows, each within its share of what is left of `budget` as it starts.
+    Returns the labelled rows (text, soft labels): all of them, or as many as the soft labels' share allowed.
     """
-    from .linear_teacher import LinearTeacher
     from .trainer import splits_from_flags
 
+    splits = splits_from_flags(raw, model_args, data_args, training_args)
+    linear = _linear_teacher_phase(splits, training_args.seed, budget, results)
     bilstm_weight, linear_weight = settings.get("teacher_weights", (0.5, 0.5))
     phase_started = time.time()
-    splits = splits_from_flags(raw, model_args, data_args, training_args)
+    given = SOFT_LABELS_BUDGET_SHARE * (budget - results.spent())
+    bilstm = bilstm_teacher(teacher_dir) if teacher_dir is not None else None
+
+    def mix(texts: list[str]) -> np.ndarray:
+        """The teachers' weighted probabilities, each teacher's own behind (for the validation figures)."""
+        linear_probs = linear.predict_proba(texts)
+        bilstm_probs = bilstm(texts) if bilstm is not None else np.zeros_like(linear_probs)
+        return np.stack([linear_weight * linear_probs + bilstm_weight * bilstm_probs, linear_probs, bilstm_probs])
+
     text, label = splits.schema.text_column, splits.schema.label_column
-    # The linear teacher keeps to its share of the budget too: it stops between batches once that is spent.
-    deadline = phase_started + LINEAR_TEACHER_BUDGET_SHARE * budget
-    linear = LinearTeacher(num_labels=len(splits.label_names), seed=training_args.seed).fit(
+    val_labels = list(splits.validation[label])
+    average, linear_probs, bilstm_probs = mix(list(splits.validation[text]))  # validation is always labelled
+    figures = {"eval_accuracy_linear_teacher": _accuracy(linear_probs, val_labels)}
+    if bilstm is not None:
+        figures["eval_accuracy_bilstm_teacher"] = _accuracy(bilstm_probs, val_labels)
+    figures["eval_accuracy_average"] = _accuracy(average, val_labels)
+    seconds = given - (time.time() - phase_started)
+    kept, mixed = label_in_time(lambda texts: mix(texts)[0], unlabelled, seconds, training_args.seed)
+    if len(kept) < len(unlabelled):
+        logger.warning(
+            f"soft labels: the time budget allowed {given:.0f} s for them, so {len(kept):,} of the "
+            f"{len(unlabelled):,} unlabelled rows were labelled (a seeded sample; the cost of a row measured on the "
+            "first chunks); the student trains on those. Give a larger --max_train_seconds for all of them."
+        )
+    texts = [unlabelled[i] for i in kept]
+    results.phase(
+        "soft_labels",
+        time.time() - phase_started,
+        given_seconds=round(given, 1),
+        unlabelled_rows=len(texts),
+        unlabelled_rows_available=len(unlabelled),
+        cut_by_time_budget=len(kept) < len(unlabelled),
+        **figures,
+        teacher_weights={"bilstm": bilstm_weight, "linear": linear_weight},
+        unlabelled_positive_share=float(mixed.argmax(axis=1).mean()),
+    )
+    return Dataset.from_dict({text: texts, SOFT_LABELS: mixed.tolist()})
+
+
+def _linear_teacher_phase(splits, seed: int, budget: float, results):
+    """The linear teacher, fitted within its share of what is left of `budget` (it stops between batches)."""
+    from .linear_teacher import LinearTeacher
+
+    phase_started = time.time()
+    text, label = splits.schema.text_column, splits.schema.label_column
+    given = LINEAR_TEACHER_BUDGET_SHARE * (budget - results.spent())
+    linear = LinearTeacher(num_labels=len(splits.label_names), seed=seed).fit(
         list(splits.train[text]),
         list(splits.train[label]),
         list(splits.validation[text]),
         list(splits.validation[label]),
-        deadline=deadline,
+        deadline=phase_started + given,
     )
     results.phase(
         "linear_teacher",
         time.time() - phase_started,
+        given_seconds=round(given, 1),
         eval_accuracy=linear.eval_accuracy,
         by_epoch=linear.history,
         features=len(linear.vocabulary),
         stopped_by_time_budget=linear.stopped_by_time_budget,
     )
-    phase_started = time.time()
-    val_texts = list(splits.validation[text])
-    n_val, val_labels = len(val_texts), list(splits.validation[label])
-    linear_probs = linear.predict_proba(val_texts + unlabelled)
-    average = linear_weight * linear_probs
-    figures = {"eval_accuracy_linear_teacher": _accuracy(linear_probs[:n_val], val_labels)}
-    final_characters = sum(len(t) for t in val_texts) + (sum(len(t) for t in splits.test[text]) if splits.test else 0)
-    # What the student's final reading of validation and test will cost: the BiLSTM teacher's measured speed (the
-    # same kind of model) counted 1.5x, tokenizing included, so that the budget holds on a busy machine; without a
-    # BiLSTM teacher, a tenth of the budget (on IMDB the reading takes ~70 s of the 3,300).
-    reserve = 0.1 * budget
-    if teacher_dir is not None:
-        bilstm_probs, seconds = bilstm_probabilities(teacher_dir, val_texts + unlabelled)
-        average = average + bilstm_weight * bilstm_probs
-        figures["eval_accuracy_bilstm_teacher"] = _accuracy(bilstm_probs[:n_val], val_labels)
-        characters_per_second = sum(len(t) for t in val_texts + unlabelled) / max(seconds, 1e-6)
-        reserve = 1.5 * final_characters / characters_per_second
-        del bilstm_probs
-    results.phase(
-        "soft_labels",
-        time.time() - phase_started,
-        unlabelled_rows=len(unlabelled),
-        **figures,
-        eval_accuracy_average=_accuracy(average[:n_val], val_labels),
-        teacher_weights={"bilstm": bilstm_weight, "linear": linear_weight},
-        unlabelled_positive_share=float(average[n_val:].argmax(axis=1).mean()),
-    )
-    return Dataset.from_dict({text: unlabelled, SOFT_LABELS: average[n_val:].tolist()}), reserve
+    return linear
 
 
 def _student_phase(model_args, data_args, training_args, command, settings, extra, seconds, results) -> dict:
@@ -277,7 +342,8 @@ def _student_phase(model_args, data_args, training_args, command, settings, extr
     from .trainer import train
 
     phase_started = time.time()
-    student_args = dataclasses.replace(model_args, max_train_seconds=max(seconds, 1e-3))
+    seconds = max(seconds, LEAST_TRAINING_SECONDS)
+    student_args = dataclasses.replace(model_args, max_train_seconds=seconds)
     student_args.given_flags, student_args.finetuning = model_args.given_flags, model_args.finetuning
     student_args.preset_reason = model_args.preset_reason
     # An ablation (scripts/ablate_cpu_best.py) reads validation only: the test split just takes its texts out.
@@ -286,6 +352,9 @@ def _student_phase(model_args, data_args, training_args, command, settings, extr
     results.phase(
         "student",
         time.time() - phase_started,
+        given_seconds=round(seconds, 1),
+        training_seconds=metrics.get("time_budget_training_seconds"),
+        reserved_for_final_evaluation_seconds=metrics.get("time_budget_reserved_seconds"),
         eval_accuracy=metrics.get("eval_accuracy"),
         test_accuracy=metrics.get("test_accuracy"),
         epochs=metrics.get("epoch"),
@@ -295,13 +364,14 @@ def _student_phase(model_args, data_args, training_args, command, settings, extr
     return metrics
 
 
-def _train_bilstm_teacher(model_args, data_args, training_args, command, settings, teacher_dir, budget, results):
+def _train_bilstm_teacher(model_args, data_args, training_args, command, settings, teacher_dir, left, results):
     from ..presets import PRESETS
     from .trainer import train
 
     phase_started = time.time()
+    given = max(BILSTM_TEACHER_BUDGET_SHARE * left, LEAST_TRAINING_SECONDS)
     teacher_model_args = dataclasses.replace(
-        model_args, preset=settings["teacher_preset"], max_train_seconds=0.3 * budget, overwrite_output_dir=False
+        model_args, preset=settings["teacher_preset"], max_train_seconds=given, overwrite_output_dir=False
     )
     teacher_model_args.given_flags, teacher_model_args.finetuning = model_args.given_flags, model_args.finetuning
     teacher_model_args.preset_reason = "the BiLSTM teacher of --preset cpu-best"
@@ -314,6 +384,7 @@ def _train_bilstm_teacher(model_args, data_args, training_args, command, setting
     results.phase(
         "bilstm_teacher",
         time.time() - phase_started,
+        given_seconds=round(given, 1),
         folder=teacher_dir,
         eval_accuracy=teacher_metrics.get("eval_accuracy"),
         epochs=teacher_metrics.get("epoch"),

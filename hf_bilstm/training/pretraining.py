@@ -38,7 +38,7 @@ from ..logs import follow_log_level
 from ..modeling_bilstm import BiLSTMForPreTraining
 from ..presets import pretraining_hardware_defaults
 from .divergence import check_finite_weights, loss_has_diverged
-from .time_budget import time_budget_from_flag
+from .time_budget import check_budget_size, time_budget_left
 
 RESULTS_FILE = "pretraining_results.json"
 # The TrainingArguments that pretraining_results.json records next to the PretrainingArguments.
@@ -95,7 +95,11 @@ class PretrainingArguments:
     lm_dropout: float = field(default=0.1, metadata={"help": "Dropout on the states before the LM projections."})
     max_train_seconds: float | None = field(
         default=None,
-        metadata={"help": "Time budget: LM training stops once it is spent; the results say so. Default: none."},
+        metadata={
+            "help": "Time budget of the whole run, from its start (at least 10 s): loading and tokenizing count "
+            "against it, and LM training stops once only the final evaluation's time (measured on the evaluation "
+            "before training) is left; the results say so. Default: none."
+        },
     )
     num_proc: int | None = field(default=None, metadata={"help": "Processes for tokenization (default: CPUs, max 8)."})
     overwrite_output_dir: bool = field(
@@ -191,6 +195,7 @@ def check_arguments(args: PretrainingArguments, training_args: TrainingArguments
         )
     check_number("--block_size", args.block_size, integer=True, minimum=2, what="a token and its neighbour")
     check_run_size(args.max_train_seconds, args.max_texts, samples_flag="--max_texts")
+    check_budget_size(args.max_train_seconds)
     check_number("--validation_fraction", args.validation_fraction, above=0, below=1)
     # Checked even when --max_steps wins over it (documented on --max_steps): a NaN or negative value is a typo.
     check_number("--num_train_epochs", training_args.num_train_epochs, above=0, what="passes over the texts")
@@ -305,6 +310,9 @@ def pretrain(args: PretrainingArguments, training_args: TrainingArguments, raw: 
     check_splits(split_names)  # before any loading: a test split named by mistake fails at once
     if raw is None:
         check_arguments(args, training_args)
+    else:  # a dataset already loaded: the run-size flags are still checked before any work
+        check_run_size(args.max_train_seconds, args.max_texts, samples_flag="--max_texts")
+        check_budget_size(args.max_train_seconds)
     training_args = dataclasses.replace(training_args, **FIXED_TRAINING)
     output = OutputDir(
         training_args.output_dir,
@@ -342,14 +350,8 @@ def _pretrain(args: PretrainingArguments, training_args, raw, split_names: list[
     train_texts, heldout_texts = heldout_split(raw, split_names, args, seed)
 
     tick = time.perf_counter()
-    tokenizer = train_tokenizer_on(
-        train_texts,
-        "text",
-        vocab_size=args.vocab_size,
-        max_length=args.max_length,
-        min_frequency=args.min_frequency,
-        rows_flag="--max_texts",
-    )
+    tokenizer = train_tokenizer_on(train_texts, "text", vocab_size=args.vocab_size, max_length=args.max_length,
+                                   min_frequency=args.min_frequency, rows_flag="--max_texts")  # fmt: skip
     phases["tokenizer"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
@@ -359,7 +361,6 @@ def _pretrain(args: PretrainingArguments, training_args, raw, split_names: list[
     num_tokens = int(sum(train_blocks["length"]))
     phases["encode"] = time.perf_counter() - tick
 
-    time_budget = time_budget_from_flag(args.max_train_seconds)
     config = build_config(args, tokenizer)
     model = BiLSTMForPreTraining(config)
     collator = LanguageModelingCollator(pad_token_id=tokenizer.pad_token_id, pad_to_multiple_of=8)
@@ -370,9 +371,13 @@ def _pretrain(args: PretrainingArguments, training_args, raw, split_names: list[
         eval_dataset=heldout_blocks,
         data_collator=collator,
         processing_class=tokenizer,
-        callbacks=[time_budget] if time_budget else None,
     )
     initial = trainer.evaluate()  # the untrained loss, so the results show what pretraining bought
+    # The budget counts from the start; the final evaluation is this one again, reserved at its measured time.
+    spent, reserve = time.perf_counter() - start, initial["eval_runtime"]
+    time_budget = time_budget_left(args.max_train_seconds, spent, reserve_seconds=reserve)
+    if time_budget is not None:
+        trainer.add_callback(time_budget)
     tick = time.perf_counter()
     train_output = trainer.train()
     phases["lm_training"] = time.perf_counter() - tick

@@ -1,9 +1,12 @@
-"""`--max_train_seconds`: training that ends in time, with a usable model, instead of being killed mid-way.
+"""`--max_train_seconds`: a run that ends in time, with a usable model, instead of being killed mid-way.
 
 Wall-clock limits are real (a benchmark's ten minutes, a job scheduler's slot); a process killed at the limit leaves
-nothing. `TimeBudgetCallback` ends training early instead: at an epoch's end when the next epoch would not fit, or
-at once when the budget is spent. The stopped run then goes on as usual (the epoch's evaluation and checkpoint, the
-best one restored, the results and card), so what comes out is a complete model folder that says it was cut short.
+nothing. The budget is the whole command's, from its start: what loading and tokenizing took is spent before training
+begins, word vectors get a share of what is left, and training gets the rest less an estimate of the final reading of
+validation and test (measured on the per-epoch validation, or from the training speed before it). `TimeBudgetCallback`
+ends training early: at an epoch's end when the next epoch would not fit, or at once when the time is spent. The
+stopped run then goes on as usual (the epoch's evaluation and checkpoint, the best one restored, the results and
+card), so what comes out is a complete model folder that says it was cut short.
 """
 
 import time
@@ -11,69 +14,188 @@ import time
 from transformers import TrainerCallback
 
 from ..errors import UsageError
+from ..logs import get_logger
+
+logger = get_logger(__name__)
+
+# The smallest --max_train_seconds worth starting (refused up front below it): a single run loads the data, trains a
+# tokenizer, takes a step, evaluates and saves; `--preset cpu-best` does that for its teachers and its student.
+MINIMUM_SECONDS = 10.0
+RECIPE_MINIMUM_SECONDS = 30.0
+# Reading a token to evaluate costs about this share of training on it (a forward pass without gradients, in larger
+# batches): before the first evaluation is measured, the final reading is estimated from the training speed with it.
+EVALUATION_COST_SHARE = 0.5
+# What training is given when loading has spent the whole budget already: it stops after its first step.
+LEAST_TRAINING_SECONDS = 1e-3
+
+
+def check_budget_size(seconds: float | None, recipe: bool = False) -> None:
+    """A budget too small for any useful work is refused before any work, naming the minimum (`recipe`: the
+    phases of `--preset cpu-best`)."""
+    minimum = RECIPE_MINIMUM_SECONDS if recipe else MINIMUM_SECONDS
+    if seconds is not None and seconds < minimum:
+        what = "--preset cpu-best (teacher, soft labels, student)" if recipe else "a training run"
+        raise UsageError(
+            f"--max_train_seconds {seconds:g} is below the {minimum:g} s that {what} needs at the least (loading and "
+            f"tokenizing, training, the final evaluation, saving); give --max_train_seconds {minimum:g} or more, or "
+            "leave it out for no budget."
+        )
 
 
 class TimeBudgetCallback(TrainerCallback):
     """
-    Stops the `Trainer` so that training ends within `seconds` of wall time from the start of `train()`.
+    Stops the `Trainer` so that training, and the reading of validation and test after it, end within `seconds` of
+    wall time from the start of `train()`.
 
-    At each epoch's end the next epoch's cost is taken to be the last one's (evaluation included) and training
-    stops when it would overrun; after any step, training stops once the budget is spent. `stopped` tells whether
-    it intervened, `stopped_at_epoch` when.
+    Reading after training (`final_tokens`: the final validation and test passes) and the epoch-end validation a
+    stopped epoch still runs (`evaluation_tokens`) are reserved at the measured cost of a validation token (after
+    the first per-epoch evaluation), or before that at `EVALUATION_COST_SHARE` of the measured cost of a training token
+    (`train_tokens` per epoch); `reserve_seconds` is kept on top (a final evaluation already measured). At each
+    epoch's end the next epoch's cost is taken to be the last one's (evaluation included) and training stops when it
+    and the reserve would overrun; after any step, training stops once only the reserve is left. `budget` and
+    `spent_before` (the run's whole budget and what loading spent of it) only go into `summary()`. `stopped` tells
+    whether it intervened, `stopped_at_epoch` when.
     """
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, train_tokens: int = 0, evaluation_tokens: int = 0, final_tokens: int = 0,
+                 budget: float | None = None, spent_before: float = 0.0, reserve_seconds: float = 0.0):  # fmt: skip
         if not seconds > 0:
             raise ValueError(f"the time budget must be a positive number of seconds, but it was {seconds}.")
         self.seconds = float(seconds)
+        self.train_tokens, self.evaluation_tokens, self.final_tokens = train_tokens, evaluation_tokens, final_tokens
+        self.budget = self.seconds if budget is None else float(budget)
+        self.spent_before, self.reserve_seconds = spent_before, reserve_seconds
         self.stopped = False
         self.stopped_at_epoch = None
-        self._started = self._epoch_ended = None
+        self.reserved = reserve_seconds  # the last estimate of the reading after training (seconds)
+        self._started = self._epoch_ended = self._last_event = None
         self._last_epoch_seconds = 0.0
+        self._seconds_per_evaluated_token = None  # measured on a per-epoch evaluation
+        self._evaluated_in_last_epoch = False
 
     def _stop(self, state, control) -> None:
         if not self.stopped:
             self.stopped, self.stopped_at_epoch = True, state.epoch
         control.should_training_stop = True
 
+    def _seconds_per_read_token(self, state, elapsed: float) -> float:
+        if self._seconds_per_evaluated_token is not None:
+            return self._seconds_per_evaluated_token
+        if self.train_tokens and state.epoch:
+            return EVALUATION_COST_SHARE * elapsed / (state.epoch * self.train_tokens)
+        return 0.0
+
+    def reserve(self, state, elapsed: float) -> float:
+        """Seconds to keep for the epoch-end validation of a stopped epoch and the final reading of validation and
+        test, at the cost per token measured so far."""
+        read = self.evaluation_tokens + self.final_tokens
+        self.reserved = self.reserve_seconds + self._seconds_per_read_token(state, elapsed) * read
+        return self.reserved
+
     def on_train_begin(self, args, state, control, **kwargs):
-        self._started = self._epoch_ended = time.monotonic()
+        self._started = self._epoch_ended = self._last_event = time.monotonic()
 
     def on_step_end(self, args, state, control, **kwargs):
-        if time.monotonic() - self._started >= self.seconds:
+        now = self._last_event = time.monotonic()
+        elapsed = now - self._started
+        if elapsed + self.reserve(state, elapsed) >= self.seconds:
             self._stop(state, control)
 
+    def on_evaluate(self, args, state, control, **kwargs):
+        # A per-epoch (or per-steps) evaluation runs right after the step or epoch end that asked for it.
+        if self._started is None or self._last_event is None or not self.evaluation_tokens:
+            return
+        self._seconds_per_evaluated_token = (time.monotonic() - self._last_event) / self.evaluation_tokens
+        self._evaluated_in_last_epoch = True
+        self._last_event = None  # one measurement per evaluation
+
     def on_epoch_end(self, args, state, control, **kwargs):
-        now = time.monotonic()
-        # The epoch just ended is measured from the previous epoch's end, so it includes that epoch's evaluation.
+        now = self._last_event = time.monotonic()
+        elapsed = now - self._started
+        # The epoch just ended is measured from the previous epoch's end, so it includes that epoch's evaluation;
+        # the first epoch had none before it, so one evaluation's estimate is added to it.
         self._last_epoch_seconds = now - self._epoch_ended
+        next_epoch = self._last_epoch_seconds
+        if not self._evaluated_in_last_epoch:
+            next_epoch += self._seconds_per_read_token(state, elapsed) * self.evaluation_tokens
+        self._evaluated_in_last_epoch = False
         self._epoch_ended = now
         last_epoch = state.max_steps > 0 and state.global_step >= state.max_steps
-        if not last_epoch and now - self._started + self._last_epoch_seconds > self.seconds:
+        if not last_epoch and elapsed + next_epoch + self.reserve(state, elapsed) > self.seconds:
             self._stop(state, control)
 
     def summary(self) -> dict:
-        """What goes into the results: the budget and whether (and when) it stopped training."""
-        return {"seconds": self.seconds, "stopped_training": self.stopped, "stopped_at_epoch": self.stopped_at_epoch}
+        """What goes into the results: the budget, how it was shared, and whether (and when) it stopped training."""
+        return {
+            "seconds": self.budget,
+            "spent_before_training_seconds": round(self.spent_before, 1),
+            "training_seconds": round(self.seconds, 1),
+            "reserved_for_final_evaluation_seconds": round(self.reserved, 3),
+            "stopped_training": self.stopped,
+            "stopped_at_epoch": self.stopped_at_epoch,
+        }
 
 
-def time_budget_from_flag(seconds: float | None) -> TimeBudgetCallback | None:
-    """The callback for a `--max_train_seconds` value (None: none); a bad value is a usage error naming the flag."""
-    if seconds is None:
+def time_budget_left(budget: float | None, spent: float, **reading) -> TimeBudgetCallback | None:
+    """
+    The callback of a `--max_train_seconds` budget (None without one) of which `spent` seconds went before training
+    (loading, tokenizing, word vectors): training gets the rest, less the reading after it (`reading`: the token
+    counts and `reserve_seconds` of `TimeBudgetCallback`). When nothing is left, training stops after its first step
+    and says so.
+    """
+    if budget is None:
         return None
-    try:
-        return TimeBudgetCallback(seconds)
-    except ValueError as error:
-        raise UsageError(f"--max_train_seconds: {error}") from error
+    left = budget - spent
+    if left < LEAST_TRAINING_SECONDS:
+        logger.warning(
+            f"loading and tokenizing took {spent:.0f} s of the {budget:g} s time budget (--max_train_seconds): "
+            "training stops after its first step."
+        )
+    else:
+        logger.info(
+            f"time budget {budget:g} s (--max_train_seconds): {spent:.0f} s spent before training (loading, "
+            f"tokenizing, word vectors); training gets {left:.0f} s, less the final evaluation's (estimated)"
+        )
+    return TimeBudgetCallback(max(left, LEAST_TRAINING_SECONDS), budget=budget, spent_before=spent, **reading)
 
 
-def overshoot_line(command: str, seconds: float, budget: float | None, bounded: str) -> str | None:
+def reading_tokens(encoded: dict, predict=None, evaluates_per_epoch: bool = True) -> dict:
+    """The token counts `TimeBudgetCallback` reserves reading for: a stopped epoch's validation (when validation runs
+    per epoch) and the final validation, test and prediction passes (`length` columns of the encoded splits)."""
+
+    def tokens(dataset) -> int:
+        return int(sum(dataset["length"])) if dataset is not None and len(dataset) else 0
+
+    validation = tokens(encoded.get("validation"))
+    return {
+        "evaluation_tokens": validation if evaluates_per_epoch else 0,
+        "final_tokens": validation + tokens(encoded.get("test")) + tokens(predict),
+    }
+
+
+def figures(callback: TimeBudgetCallback | None) -> dict:
+    """The budget's figures for the training results (all_results.json): how it was shared."""
+    if callback is None:
+        return {}
+    summary = callback.summary()
+    return {
+        "time_budget_seconds": summary["seconds"],
+        "time_budget_training_seconds": summary["training_seconds"],
+        "time_budget_reserved_seconds": summary["reserved_for_final_evaluation_seconds"],
+    }
+
+
+def overshoot_line(
+    command: str, seconds: float, budget: float | None, bounded: str, rest: str | None = None
+) -> str | None:
     """The warning for a run that took longer than its budget (None when it kept it): what the budget bounds, so that
-    the user knows where the rest went. `bounded` names the phases the budget stops."""
+    the user knows where the rest went. `bounded` names the phases the budget stops; `rest`, how the others are
+    counted (by default: they are not)."""
     if budget is None or seconds <= budget:
         return None
+    rest = rest or "loading, tokenizing, the final evaluation and saving are not stopped"
     return (
         f"{command}: warning: the run took {seconds:.0f} s, {seconds - budget:.0f} s over its time budget of "
-        f"{budget:g} s (--max_train_seconds). The budget stops {bounded}; loading, tokenizing, the final evaluation "
-        "and saving are not stopped. Give a larger budget, or fewer rows (--max_train_samples)."
+        f"{budget:g} s (--max_train_seconds). The budget stops {bounded}; {rest}. Give a larger budget, or fewer "
+        "rows (--max_train_samples)."
     )

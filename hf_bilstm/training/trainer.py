@@ -65,7 +65,8 @@ from .results import report
 from .run_length import epochs_for_training_set
 from .run_plan import REFERENCE_TOKENS_PER_SECOND, RunPlanCallback
 from .soft_labels import with_soft_labelled_rows
-from .time_budget import time_budget_from_flag
+from .time_budget import LEAST_TRAINING_SECONDS, reading_tokens, time_budget_left
+from .time_budget import figures as budget_figures
 
 logger = get_logger(__name__)
 
@@ -207,6 +208,7 @@ def train(
     command: str = "",
     extra_train=None,
     read_test: bool = True,
+    started: float | None = None,
 ) -> dict:
     """
     Runs the whole job and returns all metrics (also written to all_results.json).
@@ -216,8 +218,9 @@ def train(
     `soft_labels` and the model learns both (hf_bilstm.training.distillation: `--preset cpu-best`, dispatched by
     hf_bilstm.commands.train, calls this for each of its runs). `read_test=False`: the test split only
     takes its texts out of train and validation (as always) and is neither encoded nor evaluated: a teacher's run.
+    `started`: when the command began (`time.time()`), from which `--max_train_seconds` counts; now by default.
     """
-    command_started = time.time()
+    command_started = time.time() if started is None else started
     follow_log_level(training_args)
     is_main = training_args.process_index == 0
     hub_token = None
@@ -259,8 +262,9 @@ def run_inputs(model_args, data_args) -> dict[str, str | None]:
     }
 
 
-def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_args, seed: int) -> dict:
-    """Word vectors from the training rows (validation and test rows are never read) plus the unlabelled splits."""
+def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_args, seed: int, started=None) -> dict:
+    """Word vectors from the training rows (validation and test rows are never read) plus the unlabelled splits;
+    `started`: the command's start, from which --max_train_seconds counts (now by default)."""
     from .word_vectors import initialise_from_texts
 
     names = word_vectors_split_names(model_args)
@@ -272,8 +276,10 @@ def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_
         )
     epochs = word_vectors_epochs(model_args)
     logger.info(f"word vectors: {epochs} word2vec epochs over train + {names or 'nothing else'}")
-    # Under --max_train_seconds the vectors get at most a quarter of the budget, and the Trainer what they leave.
+    # Under --max_train_seconds the vectors get at most a quarter of what loading left, and the Trainer the rest.
     budget = model_args.max_train_seconds
+    if budget is not None and started is not None:
+        budget -= time.time() - started
     summary = initialise_from_texts(
         model,
         tokenizer,
@@ -282,7 +288,7 @@ def start_from_word_vectors(model, tokenizer, train_rows, raw, model_args, data_
         data_args.text_column,
         epochs,
         seed=seed,
-        max_seconds=None if budget is None else WORD_VECTORS_BUDGET_SHARE * budget,
+        max_seconds=None if budget is None else max(WORD_VECTORS_BUDGET_SHARE * budget, LEAST_TRAINING_SECONDS),
     )
     summary["splits"] = ["train (training rows)", *names]
     cut = f" (the time budget stopped it after {summary['epochs']} epochs)" if summary["epochs"] < epochs else ""
@@ -309,6 +315,7 @@ class LoadedData:
     tokenizer: PreTrainedTokenizerBase
     encoded: dict
     data_runtime: float  # seconds from the command's start: loading, tokenizer training, tokenizing
+    started: float  # when the command began (time.time()): --max_train_seconds counts from it
     soft_labelled_rows: int = 0  # unlabelled training rows that carry a teacher's labels (hf_bilstm.distillation)
     predict: object = None  # a test split without labels, encoded: predictions only (predict_results.tsv)
 
@@ -368,9 +375,8 @@ def load_data(
         if splits.predict is not None and read_test:
             predict = encode(splits.predict, tokenizer, columns[0], None, data_args.preprocessing_num_workers)
     # Seconds per phase go to all_results.json: where the time of a run went (loading, tokenizer, tokenizing here).
-    return LoadedData(
-        raw, splits, tokenizer, encoded, round(time.time() - command_started, 1), soft_labelled_rows, predict
-    )
+    runtime = round(time.time() - command_started, 1)
+    return LoadedData(raw, splits, tokenizer, encoded, runtime, command_started, soft_labelled_rows, predict)
 
 
 def build_model(model_args, data_args, training_args, data: LoadedData, checkpoint):
@@ -397,7 +403,7 @@ def build_model(model_args, data_args, training_args, data: LoadedData, checkpoi
     word_vectors = None
     if checkpoint is None and word_vectors_epochs(model_args):  # a resumed run brings its trained embedding
         word_vectors = start_from_word_vectors(
-            model, data.tokenizer, data.splits.train, data.raw, model_args, data_args, training_args.seed
+            model, data.tokenizer, data.splits.train, data.raw, model_args, data_args, training_args.seed, data.started
         )
     return model, word_vectors
 
@@ -412,16 +418,16 @@ def reference_speed(preset: str | None, given: frozenset) -> float | None:
     return None if given & changed else REFERENCE_TOKENS_PER_SECOND.get(preset)
 
 
-def run_callbacks(model_args, training_args, encoded, word_vectors, train_tokens: int):
-    """The run's callbacks: divergence, early stopping, the time budget (less what word vectors spent), the plan."""
+def run_callbacks(model_args, training_args, data: LoadedData, train_tokens: int):
+    """The run's callbacks: divergence, early stopping, the time budget (from the command's start), the plan."""
+    encoded = data.encoded
     divergence = DivergenceCallback(training_args.learning_rate)
     callbacks = [divergence]
     if model_args.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=model_args.early_stopping_patience))
-    budget = model_args.max_train_seconds
-    if budget is not None and word_vectors is not None:  # the word vectors spent part of it
-        budget = max(budget - word_vectors["seconds"], 1.0)
-    time_budget = time_budget_from_flag(budget)
+    reading = reading_tokens(encoded, data.predict, training_args.eval_strategy != "no")
+    spent = time.time() - data.started
+    time_budget = time_budget_left(model_args.max_train_seconds, spent, train_tokens=train_tokens, **reading)
     if time_budget is not None:
         callbacks.append(time_budget)
     preset = None if model_args.model_name_or_path else model_args.preset
@@ -445,7 +451,7 @@ def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkp
     training_args = epochs_for_training_set(
         training_args, model_args.given_flags, len(encoded["train"]), train_tokens
     )
-    callbacks, divergence, time_budget = run_callbacks(model_args, training_args, encoded, word_vectors, train_tokens)
+    callbacks, divergence, time_budget = run_callbacks(model_args, training_args, data, train_tokens)
     training_args = selection_args(training_args, data.splits.schema.problem_type, model_args.given_flags)
     loss = None
     if data_args_class_weights(model_args):
@@ -467,6 +473,7 @@ def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkp
     if word_vectors is not None:
         metrics["word_vectors_runtime"] = word_vectors["seconds"]
         metrics["word_vectors_epochs"] = word_vectors["epochs"]
+    metrics.update(budget_figures(time_budget))  # how --max_train_seconds was shared
     trainer.log_metrics("train", metrics)
     results = {"train": dict(metrics)}
 

@@ -6,6 +6,7 @@ import io
 import json
 
 import pytest
+import saved_at_3c0128e
 from helpers import QUIET, TINY, tiny_classifier, tiny_tokenizer, write_toy_dataset
 
 from hf_bilstm import cli, inference
@@ -62,3 +63,25 @@ def test_train_records_the_length_it_trained_on_in_the_config(tmp_path):
     settings["model_max_length"] = 10_000_000
     (out / "tokenizer_config.json").write_text(json.dumps(settings))
     assert inference.load_classifier(str(out), device="cpu").tokenizer.model_max_length == 24
+
+
+def test_a_folder_saved_before_max_position_embeddings_predicts_and_cuts_at_the_tokenizers_limit(tmp_path):
+    # Folders saved at 3c0128e have no max_position_embeddings in config.json: they load and predict, and the cut
+    # follows their tokenizer's limit alone (2,000 tokens here: more than any default a missing key could get).
+    folder = tmp_path / "old"
+    saved_at_3c0128e.build(folder, "classifier", model_max_length=2000)
+    assert "max_position_embeddings" not in json.loads((folder / "config.json").read_text())
+    classifier = inference.load_classifier(str(folder), device="cpu")
+    assert classifier.model.config.max_position_embeddings is None
+    assert classifier.tokenizer.model_max_length == 2000
+    words = "a great film , i loved the acting and the story ! ".split()  # 12 tokens
+    kept = " ".join(words * 170)  # 2,040 tokens: the first 2,000 are read
+    line = kept + " terrible boring movie . the plot made no sense ." * 3000
+    ids = classifier.tokenizer(cut_for_tokenizer(line, classifier.tokenizer), truncation=True)["input_ids"]
+    assert len(ids) == 2000 and ids == classifier.tokenizer(kept, truncation=True)["input_ids"]
+    answers = []
+    for text in (line, kept, " ".join(words * 42)):  # the whole line, its kept start, a 504-token start
+        out = io.StringIO()
+        assert predict_cmd.main([str(folder), "--device", "cpu", "--", text], stdout=out) == 0
+        answers.append(out.getvalue())
+    assert answers[0] == answers[1] != answers[2], answers

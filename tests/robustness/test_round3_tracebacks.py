@@ -8,10 +8,11 @@ import json
 import os
 import shutil
 import tempfile
+import types
 
 import pytest
 import torch
-from helpers import PRETRAIN_TINY, QUIET, TINY, PicklePayload, write_toy_dataset
+from helpers import PRETRAIN_TINY, QUIET, TINY, PicklePayload, toy_with_unlabelled, write_toy_dataset
 
 from hf_bilstm import cli
 from hf_bilstm.errors import exit_code_for
@@ -152,3 +153,65 @@ def test_pretrain_lm_vocab_size_below_three_is_one_line(tmp_path, capsys, size, 
     (line,) = error_lines(capsys)
     assert "--lm_vocab_size must be 0 (all words) or at least 3" in line and f"but it was {size}" in line
     assert list(tmp_path.iterdir()) == []
+
+
+RECIPE_TINY = [*TINY, "--min_frequency", "1", "--num_train_epochs", "1", "--per_device_train_batch_size", "16"]
+
+
+@pytest.fixture(scope="module")
+def unlabelled_dataset(tmp_path_factory):
+    return toy_with_unlabelled(tmp_path_factory.mktemp("data") / "with-unlabelled", n_train=60, n_unlabelled=40)
+
+
+def cpu_best(dataset, out) -> list[str]:
+    return ["train", "--preset", "cpu-best", "--dataset", dataset, "--output_dir", str(out), *RECIPE_TINY, *QUIET]
+
+
+def test_a_full_disk_while_cpu_best_writes_its_recipe_folder_is_one_line(unlabelled_dataset, tmp_path, capsys,
+                                                                         monkeypatch):  # fmt: skip
+    from hf_bilstm.training import distillation
+
+    out = tmp_path / "best"
+    real = distillation.json
+
+    def dump(value, handle, **kwargs):  # the disk fills up part-way through recipe_results.json
+        handle.write(real.dumps(value)[:20])
+        raise no_room(handle.name)
+
+    monkeypatch.setattr(distillation, "json", types.SimpleNamespace(dump=dump))
+    assert cli.main(cpu_best(unlabelled_dataset, out)) == 1
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and "No space left" in lines[0] and "recipe_results.json" in lines[0], lines
+    # Nothing half-written: no recipe folder (this run made it), no model folder, no temporary file anywhere.
+    assert sorted(os.listdir(tmp_path)) == [], sorted(os.listdir(tmp_path))
+
+
+@pytest.mark.parametrize("how", ["chmod", "EROFS"])
+def test_a_read_only_folder_for_cpu_best_s_recipe_folder_is_one_line(unlabelled_dataset, tmp_path, capsys,
+                                                                     monkeypatch, how):  # fmt: skip
+    from hf_bilstm.training import distillation
+
+    parent = tmp_path / "parent"
+    parent.mkdir()
+    out = parent / "best"
+    if how == "chmod":
+        if os.geteuid() == 0:
+            pytest.skip("root writes into a read-only (chmod 555) folder anyway; the EROFS case covers it")
+        parent.chmod(0o555)
+    else:
+        real_makedirs = os.makedirs
+
+        def makedirs(path, *args, **kwargs):  # the file system is read-only where the recipe folder goes
+            if os.path.normpath(path) == str(out) + "-recipe":
+                raise read_only(path)
+            return real_makedirs(path, *args, **kwargs)
+
+        monkeypatch.setattr(distillation.os, "makedirs", makedirs)
+    try:
+        assert cli.main(cpu_best(unlabelled_dataset, out)) == 2
+    finally:
+        parent.chmod(0o755)
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and str(parent) in lines[0], lines
+    assert "Read-only" in lines[0] or "Permission denied" in lines[0], lines
+    assert os.listdir(parent) == []

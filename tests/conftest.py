@@ -140,6 +140,11 @@ def toy(tmp_path_factory):
     return write_toy_dataset(tmp_path_factory.mktemp("toy"), n_train=200, n_test=60)
 
 
+def require_onnx_export():
+    for module in ("onnxruntime", "onnxscript"):
+        pytest.importorskip(module, reason="the onnx extra is not installed (pip install -e '.[onnx]')")
+
+
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory, toy):
     """A trained tiny 2-layer BiLSTM folder, exported with --quantize int8 (the checks ran on the toy dataset)."""
@@ -147,6 +152,7 @@ def exported(tmp_path_factory, toy):
 
     from hf_bilstm.commands import export as export_cmd
 
+    require_onnx_export()
     folder = tmp_path_factory.mktemp("exported")
     # hidden 64: recurrent weights past the exporter's constant-folding limit, as in a real model (so that they must be
     # folded for the quantizer to see them)
@@ -156,6 +162,18 @@ def exported(tmp_path_factory, toy):
     (folder / "README.md").write_text("---\nlicense: apache-2.0\n---\n\n# tiny\n\n## Results\n\nsome.\n")
     code = export_cmd.main([str(folder), "--quantize", "int8", "--dataset", toy])
     assert code == 0
+    return folder
+
+
+@pytest.fixture(scope="session")
+def exported_gru(tmp_path_factory):
+    """A tiny one-direction GRU folder, exported (fp32 only): another model's graph, for the tests that need two."""
+    from hf_bilstm.commands import export as export_cmd
+
+    require_onnx_export()
+    folder = tmp_path_factory.mktemp("exported_gru")
+    save_tiny_model(folder, rnn_type="gru", bidirectional=False)
+    assert export_cmd.main([str(folder)]) == 0
     return folder
 
 

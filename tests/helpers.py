@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -101,6 +102,31 @@ def run_child(code: str, args: list[str], tmp_path) -> subprocess.CompletedProce
         cwd=tmp_path,
         timeout=300,
     )
+
+
+def run_at_once(commands: list[list[str]], timeout: float = 300, **kwargs) -> list[subprocess.CompletedProcess]:
+    """Runs `commands` as processes started together (their imports of torch and transformers then share the 2 cores
+    instead of waiting for each other) and returns each one's CompletedProcess (text output), in order. stdin is
+    closed; output goes to files, so that a child that writes much cannot block on a full pipe."""
+    started = []
+    for command in commands:
+        out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+        process = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL, text=True, **kwargs)
+        started.append((command, process, out, err))
+    try:
+        for _, process, _, _ in started:
+            process.wait(timeout=timeout)
+    finally:
+        for _, process, _, _ in started:
+            if process.poll() is None:  # a timeout: none is left running
+                process.kill()
+                process.wait()
+    done = []
+    for command, process, out, err in started:
+        out.seek(0), err.seek(0)
+        done.append(subprocess.CompletedProcess(command, process.returncode, out.read(), err.read()))
+        out.close(), err.close()
+    return done
 
 
 def child_result(result: subprocess.CompletedProcess) -> dict:

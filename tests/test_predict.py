@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import torch
-from helpers import TEXTS, run_predict, write_toy_dataset
+from helpers import TEXTS, run_at_once, run_predict, write_toy_dataset
 
 from hf_bilstm import inference
 from hf_bilstm.commands import evaluate as evaluate_cmd
@@ -137,18 +137,12 @@ def test_predict_and_evaluate_print_their_results_and_nothing_else(model_dir, tm
         "predict": [model_dir, "a great film", "--device", "cpu"],
         "evaluate": [model_dir, "--dataset", data, "--device", "cpu"],
     }
-    for command, argv in commands.items():
-        run = subprocess.run(
-            [sys.executable, "-m", "hf_bilstm.cli", command, *argv], capture_output=True, text=True, timeout=300
-        )
+    processes = [[sys.executable, "-m", "hf_bilstm.cli", command, *argv] for command, argv in commands.items()]
+    processes.append([*processes[0], "--verbose"])
+    *runs, verbose = run_at_once(processes)  # started together: 2 cores
+    for command, run in zip(commands, runs):
         assert run.returncode == 0 and run.stdout.strip(), run.stderr
         assert run.stderr == "", (command, run.stderr)
-    verbose = subprocess.run(
-        [sys.executable, "-m", "hf_bilstm.cli", "predict", *commands["predict"], "--verbose"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
     assert verbose.returncode == 0 and verbose.stdout.splitlines() == run_predict_lines(model_dir)
 
 

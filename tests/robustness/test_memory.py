@@ -10,7 +10,7 @@ import sys
 
 import pytest
 from datasets import Dataset
-from helpers import TEXTS, run_predict, tiny_tokenizer, write_toy_dataset
+from helpers import TEXTS, copy_folder, run_predict, tiny_tokenizer, write_toy_dataset
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -149,30 +149,65 @@ def test_a_tokenizer_without_a_length_limit_is_refused(copy, tmp_path, capsys, v
     assert f"model_max_length is {shown}" in capsys.readouterr().err
 
 
+OVERSIZED = {
+    "vocab_size": (10**12, "has bilstm.embeddings.weight of shape (42, 16), not (1000000000000, 16)"),
+    "hidden_size": (10**6, "not (4000000,)"),
+    "embedding_dim": (10**9, "not (42, 1000000000)"),
+    "num_labels": (10**9, "num_labels must be at most 100,000"),
+}
+
+# One child under an address-space limit far below those sizes runs `predict` on each folder in turn, its stderr cut
+# into one part per folder (one process start for the four folders).
+OVERSIZED_CHILD = """
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (6 * 2**30, resource.RLIM_INFINITY))
+from hf_bilstm.commands import predict
+for folder in sys.argv[1:]:
+    print("=== " + folder, file=sys.stderr, flush=True)
+    code = predict.main([folder, "a film", "--device", "cpu"])
+    sys.stderr.flush()
+    print("RESULT " + json.dumps({"folder": folder, "code": code}), flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def oversized(model_dir, tmp_path_factory):
+    """{field: (exit code, stderr)} of `predict` on a copy of the tiny folder whose config.json asks for terabytes."""
+    root = tmp_path_factory.mktemp("oversized")
+    folders = {}
+    for field, (value, _) in OVERSIZED.items():
+        folder = copy_folder(model_dir, root, field)
+        config = json.loads((folder / "config.json").read_text())
+        config[field] = value
+        if field == "num_labels":
+            config.pop("id2label"), config.pop("label2id")
+        (folder / "config.json").write_text(json.dumps(config))
+        folders[str(folder)] = field
+    result = subprocess.run(
+        [sys.executable, "-c", OVERSIZED_CHILD, *folders],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    codes = {}
+    for line in result.stdout.splitlines():
+        if line.startswith("RESULT "):
+            record = json.loads(line[len("RESULT ") :])
+            codes[folders[record["folder"]]] = record["code"]
+    parts = {}
+    for part in result.stderr.split("=== ")[1:]:
+        folder, _, text = part.partition("\n")
+        parts[folders[folder]] = text
+    return {field: (codes.get(field), parts.get(field, "")) for field in OVERSIZED}
+
+
 @pytest.mark.slow  # a fresh Python process (torch and transformers imported again: seconds)
-@pytest.mark.parametrize(
-    "field, value, message",
-    [
-        ("vocab_size", 10**12, "has bilstm.embeddings.weight of shape (42, 16), not (1000000000000, 16)"),
-        ("hidden_size", 10**6, "not (4000000,)"),
-        ("embedding_dim", 10**9, "not (42, 1000000000)"),
-        ("num_labels", 10**9, "num_labels must be at most 100,000"),
-    ],
-)
-def test_config_sizes_are_checked_before_anything_is_allocated(copy, capsys, field, value, message):
+@pytest.mark.parametrize("field", list(OVERSIZED))
+def test_config_sizes_are_checked_before_anything_is_allocated(oversized, field):
     """A config.json asking for terabytes is refused against the weights' headers (a model built on the meta device)
     before from_pretrained would allocate it; the test runs under an address-space limit far below those sizes."""
-    config = json.loads((copy / "config.json").read_text())
-    config[field] = value
-    if field == "num_labels":
-        config.pop("id2label"), config.pop("label2id")
-    (copy / "config.json").write_text(json.dumps(config))
-    code = (
-        "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (6 * 2**30, resource.RLIM_INFINITY));"
-        "from hf_bilstm.commands import predict; sys.exit(predict.main([sys.argv[1], 'a film', '--device', 'cpu']))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code, str(copy)], capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL
-    )
-    assert result.returncode == 2, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr and message in result.stderr
+    code, stderr = oversized[field]
+    assert code == 2, stderr[-2000:]
+    assert "Traceback" not in stderr and OVERSIZED[field][1] in stderr

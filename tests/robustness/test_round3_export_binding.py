@@ -136,18 +136,14 @@ def _texts(folder) -> str:
 
 
 @pytest.mark.slow
-def test_a_real_export_is_bound_and_a_copied_graph_refused(tmp_path, capsys):
-    pytest.importorskip("onnxscript", reason="the onnx extra is not installed (pip install -e '.[onnx]')")
-    from hf_bilstm.commands import export as export_cmd
-
-    first, second = tmp_path / "first", tmp_path / "second"
-    save_tiny_model(first, seed=0)
-    save_tiny_model(second, seed=1)
-    for folder in (first, second):
-        assert export_cmd.main([str(folder)]) == 0
+def test_a_real_export_is_bound_and_a_copied_graph_refused(exported, exported_gru, tmp_path, capsys):
+    """conftest's two exported folders (real `hf-bilstm export` runs of two different models): one's graph copied
+    into the other is refused."""
+    first = tmp_path / "first"
+    shutil.copytree(exported, first)
     report = json.loads((first / "onnx" / "export_report.json").read_text())
     assert report["onnx_sha256"]["model.onnx"] == file_sha256(str(first / "onnx" / "model.onnx"))
     assert predict(first) == 0
     capsys.readouterr()
-    shutil.copyfile(second / "onnx" / "model.onnx", first / "onnx" / "model.onnx")
+    shutil.copyfile(exported_gru / "onnx" / "model.onnx", first / "onnx" / "model.onnx")
     one_error(predict(first), capsys, "onnx/model.onnx", "copied from another model")

@@ -33,12 +33,19 @@ class Control:
     should_training_stop = False
 
 
-def epochs_until_stopped(budget: float, epoch_seconds: float, epochs: int, monkeypatch):
-    """Drives the callback through `epochs` epochs of `epoch_seconds` each (10 steps per epoch) on a fake clock."""
+def started(callback: TimeBudgetCallback, max_steps: int, monkeypatch):
+    """`callback` begun on a fake clock: (clock, state, control)."""
     clock = FakeClock()
     monkeypatch.setattr(time_budget.time, "monotonic", clock)
-    callback, state, control = TimeBudgetCallback(budget), State(max_steps=10 * epochs), Control()
+    state, control = State(max_steps=max_steps), Control()
     callback.on_train_begin(None, state, control)
+    return clock, state, control
+
+
+def epochs_until_stopped(budget: float, epoch_seconds: float, epochs: int, monkeypatch):
+    """Drives the callback through `epochs` epochs of `epoch_seconds` each (10 steps per epoch) on a fake clock."""
+    callback = TimeBudgetCallback(budget)
+    clock, state, control = started(callback, 10 * epochs, monkeypatch)
     for epoch in range(1, epochs + 1):
         for _ in range(10):
             clock.now += epoch_seconds / 10
@@ -124,11 +131,8 @@ def test_pretrain_counts_its_loading_and_reserves_its_final_evaluation(tmp_path)
 def test_the_final_reading_is_reserved_from_the_training_speed_before_any_evaluation(monkeypatch):
     # 10 s epochs of 100 tokens: a validation token costs half a training token's 0.1 s, so reading 100 tokens
     # after training is 5 s. With 22 s, a second epoch (10 s) and the reading (5 s) do not fit after the first.
-    clock = FakeClock()
-    monkeypatch.setattr(time_budget.time, "monotonic", clock)
     callback = TimeBudgetCallback(22, train_tokens=100, final_tokens=100)
-    state, control = State(max_steps=30), Control()
-    callback.on_train_begin(None, state, control)
+    clock, state, control = started(callback, 30, monkeypatch)
     for step in range(1, 11):
         clock.now += 1
         state.global_step, state.epoch = step, step / 10
@@ -143,12 +147,9 @@ def test_the_final_reading_is_reserved_from_the_training_speed_before_any_evalua
 
 
 def test_a_measured_evaluation_sets_the_reserve(monkeypatch):
-    clock = FakeClock()
-    monkeypatch.setattr(time_budget.time, "monotonic", clock)
     callback = TimeBudgetCallback(100, train_tokens=100, evaluation_tokens=50, final_tokens=100, budget=120,
                                   spent_before=20)  # fmt: skip
-    state, control = State(max_steps=30), Control()
-    callback.on_train_begin(None, state, control)
+    clock, state, control = started(callback, 30, monkeypatch)
     clock.now += 10
     state.global_step, state.epoch = 10, 1.0
     callback.on_epoch_end(None, state, control)
@@ -192,11 +193,8 @@ def test_a_budget_too_small_for_any_work_is_refused_naming_the_minimum(tmp_path,
 def test_the_first_step_measures_no_speed_for_the_reserve(monkeypatch):
     # The first step carries the start-up (and, with length grouping, the longest batch): an estimate from it alone
     # would stop a run at once. From the second step on, the steps after the first set it.
-    clock = FakeClock()
-    monkeypatch.setattr(time_budget.time, "monotonic", clock)
     callback = TimeBudgetCallback(50, train_tokens=100, final_tokens=10_000)
-    state, control = State(max_steps=100), Control()
-    callback.on_train_begin(None, state, control)
+    clock, state, control = started(callback, 100, monkeypatch)
     clock.now += 30  # a slow first step
     state.global_step, state.epoch = 1, 0.1
     callback.on_step_end(None, state, control)

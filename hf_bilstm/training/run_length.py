@@ -3,9 +3,9 @@
 A preset's epoch count was chosen on IMDB: 22,500 training reviews are 352 optimizer steps an epoch at batch 64, so
 the `cpu` preset's 4 epochs are ~1,400 steps. A training set of a few thousand rows gets only a few hundred steps from
 the same 4 epochs, too few for an embedding learned from scratch. Measured on TREC-6 (4,889 questions, 77 steps an
-epoch; CPU, 2 cores): 4 epochs reached test accuracy 0.864 / macro F1 0.853, 12 epochs 0.878-0.882 / 0.870-0.874
-(TF-IDF + logistic regression: 0.880 / 0.877); SMS spam (4,347 messages) 0.986 / 0.968 with 4 epochs, 0.989 / 0.977
-with 15 (benchmarks/results/*-own-data*.json). So a training set that would get fewer than `MIN_OPTIMIZER_STEPS`
+epoch; CPU, 2 cores): 4 epochs reached test accuracy 0.864 / macro F1 0.853 (2026-12-05-own-data.json), 13 epochs
+0.881 / 0.874 over 3 seeds (TF-IDF + logistic regression: 0.882 / 0.880; in
+2026-12-06-own-data-trec-sms-spam-3-seeds.json). So a training set that would get fewer than `MIN_OPTIMIZER_STEPS`
 steps trains for more epochs, at most `MAX_EPOCHS`, and only while the whole run reads at most `MAX_TOKENS` training
 tokens: on short texts a 2-core CPU trains ~4,000-6,000 tokens/s, so the longer run still ends within minutes (AG News,
 250k tokens an epoch, keeps its 4). The best epoch on validation is kept as always. IMDB and larger sets are untouched.

@@ -10,9 +10,11 @@ its C (alpha) chosen on the validation split, as the model's best epoch is. Both
 Figures: accuracy (multi-label: micro F1; regression: Pearson) and macro F1 (regression: MSE).
 
     flock /work/cpu.lock python scripts/benchmark_own_data.py              # all six, writes the results JSON
+    python scripts/benchmark_own_data.py --only trec sms-spam --seeds 42 1 2  # 3 seeds: mean and spread
     python scripts/benchmark_own_data.py --only trec --quick                # smoke test: 300 rows, 1 epoch, no JSON
 
-Writes benchmarks/results/<date>-own-data.json (device, date, command, commit, per dataset both figures and times).
+Writes benchmarks/results/<date>-own-data[-<datasets>][-N-seeds].json (device, date, command, commit, per dataset
+both figures and times; with several seeds, each dataset's mean and spread).
 scikit-learn is a dev-only dependency (`pip install -e ".[dev]"`).
 """
 
@@ -69,6 +71,7 @@ FIGURES = {
     "regression": ("pearson", "mse"),
 }
 QUICK = ["--max_train_samples", "300", "--num_train_epochs", "1"]
+DEFAULT_SEED = 42  # TrainingArguments' default: the run a user gets
 
 
 def data_flags(name: str, data_dir: Path) -> list[str]:
@@ -195,9 +198,10 @@ def linear_name(problem_type: str, strength: float) -> str:
     return f"LogisticRegression(C={strength:g}){one_per_label}"
 
 
-def run_dataset(name: str, data_dir: Path, work_dir: Path, quick: bool) -> dict:
+def run_dataset(name: str, data_dir: Path, work_dir: Path, quick: bool, seed: int = DEFAULT_SEED) -> dict:
     output_dir = work_dir / name
     argv = [*data_flags(name, data_dir), "--output_dir", str(output_dir), "--overwrite_output_dir", "true"]
+    argv += [] if seed == DEFAULT_SEED else ["--seed", str(seed)]
     argv += QUICK if quick else []
     results, wall = train_model(argv)
     splits = splits_of(argv)
@@ -214,6 +218,7 @@ def run_dataset(name: str, data_dir: Path, work_dir: Path, quick: bool) -> dict:
     }
     record = {
         "dataset": name,
+        "seed": seed,
         "command": shlex.join(["hf-bilstm", "train", *argv]),
         "problem_type": problem_type,
         "rows": {
@@ -230,10 +235,49 @@ def run_dataset(name: str, data_dir: Path, work_dir: Path, quick: bool) -> dict:
     return record
 
 
+def seed_summary(name: str, records: list[dict]) -> dict:
+    """Mean and spread (sample standard deviation) over the seeds of one dataset, judged on the means."""
+    problem_type = records[0]["problem_type"]
+    headline, second = FIGURES[problem_type]
+    lower_better = second == "mse"
+
+    def spread(values):
+        return {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
+
+    ours = {key: spread([r["hf_bilstm"]["figures"][key] for r in records]) for key in (headline, second)}
+    theirs = {key: spread([r["baseline"]["figures"][key] for r in records]) for key in (headline, second)}
+    gaps = {
+        headline: ours[headline]["mean"] - theirs[headline]["mean"],
+        second: (theirs[second]["mean"] - ours[second]["mean"])
+        if lower_better
+        else ours[second]["mean"] - theirs[second]["mean"],
+    }
+    walls = [r["hf_bilstm"]["wall_seconds"] for r in records]
+    return {
+        "dataset": name,
+        "seeds": [r["seed"] for r in records],
+        "hf_bilstm": ours,
+        "baseline": theirs,
+        "ours_minus_baseline_of_means": gaps,
+        "within_1_point_or_above": all(gap >= -0.01 for gap in gaps.values()),
+        "wall_seconds": {"max": max(walls), "mean": float(np.mean(walls))},
+        "within_time_limit": max(walls) <= TIME_LIMIT_SECONDS,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data_dir", default=str(OWN), help="the folder of the six datasets (../shared/data/own)")
-    parser.add_argument("--only", nargs="*", choices=list(DATASETS), help="run these datasets only (no JSON)")
+    parser.add_argument(
+        "--only", nargs="*", choices=list(DATASETS), help="run these datasets only (the JSON's name lists them)"
+    )
+    parser.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=[DEFAULT_SEED],
+        help="train (and carve) with each seed; with several, the JSON has each dataset's mean and spread",
+    )
     parser.add_argument("--quick", action="store_true", help="300 training rows, 1 epoch: a smoke test (no JSON)")
     parser.add_argument("--work_dir", default="/tmp/hf_bilstm_own_data")
     parser.add_argument("--results_dir", default=str(REPO / "benchmarks" / "results"))
@@ -241,7 +285,11 @@ def main() -> int:
     commit = git_commit()  # the code this run imports: read now, the repository may move on while it trains
     started = datetime.datetime.now(datetime.timezone.utc)
     names = args.only or list(DATASETS)
-    records = [run_dataset(name, Path(args.data_dir), Path(args.work_dir), args.quick) for name in names]
+    records = [
+        run_dataset(name, Path(args.data_dir), Path(args.work_dir), args.quick, seed)
+        for name in names
+        for seed in args.seeds
+    ]
     summary = {
         "benchmark": "own data as shipped vs TF-IDF uni+bigram linear baseline (scripts/benchmark_own_data.py)",
         "device": f"CPU: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, "
@@ -252,6 +300,8 @@ def main() -> int:
         "commit": commit,
         "datasets": records,
     }
+    if len(args.seeds) > 1:
+        summary["over_seeds"] = [seed_summary(name, [r for r in records if r["dataset"] == name]) for name in names]
     for record in records:
         headline, second = FIGURES[record["problem_type"]]
         ours, theirs = record["hf_bilstm"]["figures"], record["baseline"]["figures"]
@@ -260,10 +310,14 @@ def main() -> int:
             f"{ours[second]:.4f} vs {theirs[second]:.4f}, {record['hf_bilstm']['wall_seconds']:.0f} s",
             flush=True,
         )
-    if args.only or args.quick:
+    for line in summary.get("over_seeds", []):
+        print(json.dumps(line), flush=True)
+    if args.quick:
         return 0
     os.makedirs(args.results_dir, exist_ok=True)
-    path = os.path.join(args.results_dir, f"{summary['date']}-own-data.json")
+    name = "own-data" + ("-" + "-".join(args.only) if args.only else "")
+    name += f"-{len(args.seeds)}-seeds" if len(args.seeds) > 1 else ""
+    path = os.path.join(args.results_dir, f"{summary['date']}-{name}.json")
     with tempfile.NamedTemporaryFile("w", dir=args.results_dir, delete=False, suffix=".tmp") as handle:
         json.dump(summary, handle, indent=2)
         handle.write("\n")

@@ -187,3 +187,21 @@ def test_a_budget_too_small_for_any_work_is_refused_naming_the_minimum(tmp_path,
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and f"below the {minimum} s" in lines[0] and f"--max_train_seconds {minimum} or more" in err
     assert not out.exists() and not (tmp_path / "out-recipe").exists()
+
+
+def test_the_first_step_measures_no_speed_for_the_reserve(monkeypatch):
+    # The first step carries the start-up (and, with length grouping, the longest batch): an estimate from it alone
+    # would stop a run at once. From the second step on, the steps after the first set it.
+    clock = FakeClock()
+    monkeypatch.setattr(time_budget.time, "monotonic", clock)
+    callback = TimeBudgetCallback(50, train_tokens=100, final_tokens=10_000)
+    state, control = State(max_steps=100), Control()
+    callback.on_train_begin(None, state, control)
+    clock.now += 30  # a slow first step
+    state.global_step, state.epoch = 1, 0.1
+    callback.on_step_end(None, state, control)
+    assert not control.should_training_stop and callback.reserved == 0
+    clock.now += 1  # 10 tokens in 1 s: reading 10,000 at half that cost takes 500 s, more than is left
+    state.global_step, state.epoch = 2, 0.2
+    callback.on_step_end(None, state, control)
+    assert control.should_training_stop and callback.reserved == pytest.approx(500)

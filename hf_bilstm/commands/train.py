@@ -33,7 +33,10 @@ def run_training(model_args, data_args, training_args, command: str, started: fl
 
 
 # How the budget is kept, for the warning of a run that overshot it.
-KEPT = "loading and tokenizing count against it and the final evaluation is reserved by an estimate"
+KEPT = (
+    "loading and tokenizing count against it and the final evaluation is reserved by an estimate, but never stopped "
+    "(--max_eval_samples and --max_test_samples cap the rows it reads)"
+)
 
 
 def time_budget(model_args) -> tuple[float | None, str, str]:

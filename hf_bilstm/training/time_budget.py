@@ -50,7 +50,8 @@ class TimeBudgetCallback(TrainerCallback):
     Reading after training (`final_tokens`: the final validation and test passes) and the epoch-end validation a
     stopped epoch still runs (`evaluation_tokens`) are reserved at the measured cost of a validation token (after
     the first per-epoch evaluation), or before that at `EVALUATION_COST_SHARE` of the measured cost of a training token
-    (`train_tokens` per epoch); `reserve_seconds` is kept on top (a final evaluation already measured). At each
+    (`train_tokens` per epoch) on the steps after the first (which carries the start-up and, with length grouping,
+    the longest batch); `reserve_seconds` is kept on top (a final evaluation already measured). At each
     epoch's end the next epoch's cost is taken to be the last one's (evaluation included) and training stops when it
     and the reserve would overrun; after any step, training stops once only the reserve is left. `budget` and
     `spent_before` (the run's whole budget and what loading spent of it) only go into `summary()`. `stopped` tells
@@ -71,6 +72,7 @@ class TimeBudgetCallback(TrainerCallback):
         self._started = self._epoch_ended = self._last_event = None
         self._last_epoch_seconds = 0.0
         self._seconds_per_evaluated_token = None  # measured on a per-epoch evaluation
+        self._first_step = None  # (time, epoch) at the end of the first step: the training speed is measured after it
         self._evaluated_in_last_epoch = False
 
     def _stop(self, state, control) -> None:
@@ -78,18 +80,21 @@ class TimeBudgetCallback(TrainerCallback):
             self.stopped, self.stopped_at_epoch = True, state.epoch
         control.should_training_stop = True
 
-    def _seconds_per_read_token(self, state, elapsed: float) -> float:
+    def _seconds_per_read_token(self, state, now: float) -> float:
         if self._seconds_per_evaluated_token is not None:
             return self._seconds_per_evaluated_token
-        if self.train_tokens and state.epoch:
-            return EVALUATION_COST_SHARE * elapsed / (state.epoch * self.train_tokens)
+        if self.train_tokens and self._first_step is not None:
+            since, first_epoch = self._first_step
+            epochs = (state.epoch or 0.0) - (first_epoch or 0.0)
+            if epochs > 0:
+                return EVALUATION_COST_SHARE * (now - since) / (epochs * self.train_tokens)
         return 0.0
 
-    def reserve(self, state, elapsed: float) -> float:
+    def reserve(self, state, now: float) -> float:
         """Seconds to keep for the epoch-end validation of a stopped epoch and the final reading of validation and
-        test, at the cost per token measured so far."""
+        test, at the cost per token measured so far (nothing yet on the first step: it measures no speed)."""
         read = self.evaluation_tokens + self.final_tokens
-        self.reserved = self.reserve_seconds + self._seconds_per_read_token(state, elapsed) * read
+        self.reserved = self.reserve_seconds + self._seconds_per_read_token(state, now) * read
         return self.reserved
 
     def on_train_begin(self, args, state, control, **kwargs):
@@ -97,8 +102,9 @@ class TimeBudgetCallback(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         now = self._last_event = time.monotonic()
-        elapsed = now - self._started
-        if elapsed + self.reserve(state, elapsed) >= self.seconds:
+        if self._first_step is None:
+            self._first_step = (now, state.epoch)
+        if now - self._started + self.reserve(state, now) >= self.seconds:
             self._stop(state, control)
 
     def on_evaluate(self, args, state, control, **kwargs):
@@ -117,17 +123,17 @@ class TimeBudgetCallback(TrainerCallback):
         self._last_epoch_seconds = now - self._epoch_ended
         next_epoch = self._last_epoch_seconds
         if not self._evaluated_in_last_epoch:
-            next_epoch += self._seconds_per_read_token(state, elapsed) * self.evaluation_tokens
+            next_epoch += self._seconds_per_read_token(state, now) * self.evaluation_tokens
         self._evaluated_in_last_epoch = False
         self._epoch_ended = now
         last_epoch = state.max_steps > 0 and state.global_step >= state.max_steps
-        if not last_epoch and elapsed + next_epoch + self.reserve(state, elapsed) > self.seconds:
+        if not last_epoch and elapsed + next_epoch + self.reserve(state, now) > self.seconds:
             self._stop(state, control)
 
     def summary(self) -> dict:
         """What goes into the results: the budget, how it was shared, and whether (and when) it stopped training."""
         return {
-            "seconds": self.budget,
+            "seconds": round(self.budget, 2),
             "spent_before_training_seconds": round(self.spent_before, 1),
             "training_seconds": round(self.seconds, 1),
             "reserved_for_final_evaluation_seconds": round(self.reserved, 3),

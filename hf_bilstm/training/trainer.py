@@ -62,6 +62,7 @@ from ..splits import Splits
 from ..tokenization_bilstm import save_tokenizer
 from .divergence import DivergenceCallback, check_finite_weights
 from .results import report
+from .run_length import epochs_for_training_set
 from .run_plan import REFERENCE_TOKENS_PER_SECOND, RunPlanCallback
 from .soft_labels import with_soft_labelled_rows
 from .time_budget import LEAST_TRAINING_SECONDS, reading_tokens, time_budget_left
@@ -447,6 +448,9 @@ def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkp
     """Trains with the Trainer and its callbacks, then measures the restored best model on validation and test."""
     encoded = data.encoded
     train_tokens = int(np.sum(encoded["train"]["length"]))
+    training_args = epochs_for_training_set(
+        training_args, model_args.given_flags, len(encoded["train"]), train_tokens
+    )
     callbacks, divergence, time_budget = run_callbacks(model_args, training_args, data, train_tokens)
     training_args = selection_args(training_args, data.splits.schema.problem_type, model_args.given_flags)
     loss = None

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 
 SCHEMA_FILE = "data_schema.json"
@@ -82,18 +81,10 @@ class DataSchema:
 
 
 def save_schema(folder: str, schema: DataSchema) -> str:
-    """Writes `folder/data_schema.json` atomically (temp file + rename); returns its path."""
-    path = os.path.join(folder, SCHEMA_FILE)
-    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".schema-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(schema.to_json())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-    return path
+    """Writes `folder/data_schema.json` atomically (the package's one atomic write); returns its path."""
+    from .folder import write_atomically
+
+    return write_atomically(os.path.join(folder, SCHEMA_FILE), schema.to_json())
 
 
 def schema_from_config(config) -> DataSchema:

@@ -26,28 +26,9 @@ import hf_bilstm.cpu_threads  # noqa: F401  before torch loads: its threads slee
 
 # isort: split
 import torch
+from run_record import cpu_name, git_commit  # beside this script
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def git_commit() -> str:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "hf_bilstm"], cwd=REPO, capture_output=True)
-        return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def make_record(name: str, preset: str, argv: list[str], output_dir: str, commit: str, wall: float | None) -> dict:

@@ -27,6 +27,7 @@ import hf_bilstm.cpu_threads  # noqa: F401  before torch loads: its threads slee
 
 # isort: split
 import torch
+from run_record import git_commit  # beside this script
 
 REPO = Path(__file__).resolve().parent.parent
 GPU_RESULTS = REPO / "benchmarks" / "results"
@@ -100,15 +101,6 @@ def write_report(
     path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"\nwrote {path}")
     return path
-
-
-def git_commit() -> str:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "hf_bilstm"], cwd=REPO, capture_output=True)
-        return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def train_argv(args, preset: str) -> list[str]:

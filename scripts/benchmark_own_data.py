@@ -24,7 +24,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -37,6 +36,7 @@ import hf_bilstm.cpu_threads  # noqa: F401  before torch loads: its threads slee
 # isort: split
 import numpy as np
 import torch
+from run_record import cpu_name, git_commit  # beside this script
 
 REPO = Path(__file__).resolve().parent.parent
 OWN = REPO.parent / "shared" / "data" / "own"
@@ -81,26 +81,6 @@ def data_flags(name: str, data_dir: Path) -> list[str]:
         if value in ("--dataset", "--train_file", "--validation_file", "--test_file"):
             flags[i + 1] = str(data_dir / flags[i + 1])
     return flags
-
-
-def git_commit() -> str:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "hf_bilstm"], cwd=REPO, capture_output=True)
-        return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def train_model(argv: list[str]) -> tuple[dict, float]:

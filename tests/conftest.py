@@ -191,6 +191,14 @@ SLOW_VENDORED = {
 }
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    # `-n N` (pytest-xdist; README, Test): each test file runs on one worker (`--dist loadfile`), so that its
+    # module-scoped fixtures are built once, unless `--dist` says otherwise.
+    if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") == "no":
+        config.option.dist = "loadfile"
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.name in SLOW_VENDORED and item.path.name == "test_transformers_common.py":

@@ -1,0 +1,31 @@
+"""What every benchmark result records about the run: the commit of the code that ran and the CPU it ran on.
+
+The scripts import it from beside them (`python scripts/NAME.py` puts scripts/ first on sys.path)."""
+
+import platform
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def git_commit() -> str:
+    """HEAD's commit, with "-dirty" when hf_bilstm/ has changes not committed; "unknown" outside a git checkout."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "hf_bilstm"], cwd=REPO, capture_output=True)
+        return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo (else what `platform` says)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

@@ -1,5 +1,9 @@
 """The package's loggers: `transformers.utils.logging` loggers under `hf_bilstm`, printed on stderr.
 
+They propagate like any library's: an application's handlers on the root logger (`logging.basicConfig`, pytest's
+`caplog`) get every message. The package's own stderr handler prints a message only while no root handler writes to
+the terminal already, so a message shows once either way.
+
 Library code logs, and its messages never name a command; the commands print their results. Warnings show by
 default, information once a command asks for it (`show_progress`, as `train` does) or `--log_level` does
 (`follow_log_level`); `quiet_libraries` keeps `predict` and `evaluate` to their results unless `--verbose`.
@@ -14,10 +18,23 @@ from transformers.utils import logging
 _ROOT = "hf_bilstm"
 
 
+def _terminal_handler_at_root(record: _logging.LogRecord) -> bool:
+    """Whether a handler of the root logger writes `record` to stderr or stdout itself (an application's
+    `logging.basicConfig`): that handler prints the propagated message, in the application's format."""
+    streams = (sys.stderr, sys.__stderr__, sys.stdout, sys.__stdout__)
+    return any(
+        isinstance(handler, _logging.StreamHandler) and handler.stream in streams and record.levelno >= handler.level
+        for handler in _logging.getLogger().handlers
+    )
+
+
 class _StderrHandler(_logging.Handler):
-    """Writes to the `sys.stderr` of the moment, so that a redirected or captured stderr gets the messages too."""
+    """Writes to the `sys.stderr` of the moment, so that a redirected or captured stderr gets the messages too,
+    unless the application's own root handler prints them already."""
 
     def emit(self, record: _logging.LogRecord) -> None:
+        if _terminal_handler_at_root(record):
+            return
         try:
             sys.stderr.write(self.format(record) + "\n")
         except Exception:  # the logging module's own rule: a message that cannot be written never breaks the caller
@@ -31,7 +48,6 @@ def _configure_root() -> _logging.Logger:
         handler.setFormatter(_logging.Formatter("%(message)s"))
         root.addHandler(handler)
         root.setLevel(_logging.WARNING)
-        root.propagate = False  # an application's root handlers would print each message twice
     return root
 
 

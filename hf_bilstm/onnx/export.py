@@ -88,14 +88,18 @@ def quantize_int8(source: str, target: str) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     # It warns on the root logger that static (calibrated) quantization wants pre-processing; dynamic does not.
+    # `logging.warning` also gives a root logger without handlers basicConfig's stderr handler, which would then
+    # print every later message of the process (hf_bilstm's propagate) in its own format: it goes again.
     root = logging.getLogger()
-    level = root.level
+    level, handlers = root.level, list(root.handlers)
     root.setLevel(logging.ERROR)
     try:
         ops = ["LSTM", "GRU", "MatMul", "Gemm"]
         quantize_dynamic(source, target, weight_type=QuantType.QInt8, op_types_to_quantize=ops)
     finally:
         root.setLevel(level)
+        for added in [handler for handler in root.handlers if handler not in handlers]:
+            root.removeHandler(added)
 
 
 def check_batches(config, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:

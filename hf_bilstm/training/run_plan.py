@@ -169,7 +169,7 @@ def collapse_line(measured: float, reference: float, threads: int, others: float
     else:
         fix = "stop them, give this run fewer threads (--torch_threads 1), or"
     return (
-        f"hf-bilstm train: warning: {measured:,.0f} tokens/s is {expected / measured:.0f}x below this preset's "
+        f"Training at {measured:,.0f} tokens/s is {expected / measured:.0f}x below this preset's "
         f"{expected:,.0f} on an idle {REFERENCE_THREADS}-core CPU: other processes are probably using the "
         f"cores{seen}; {fix} train when the machine is free."
     )

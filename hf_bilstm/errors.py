@@ -72,13 +72,38 @@ def not_writable(error: BaseException) -> OSError | None:
     return None
 
 
+def failed_write(error: BaseException) -> OSError | None:
+    """The OSError (in `error` or what caused it) of a write that ran out of room or that the system refused; a Rust
+    library's error that names "os error 28" (safetensors, tokenizers) stands as an OSError of that errno."""
+    refused = not_writable(error)
+    if refused is not None:
+        return refused
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _NO_ROOM:
+            return error
+        match = _NO_ROOM_TEXT.search(str(error))
+        if match:
+            return OSError(int(match.group(1)), os.strerror(int(match.group(1))))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def written_path(error: OSError) -> str | None:
+    """The file a failed write was writing: a copy's or a rename's destination (`filename2`: shutil names the source
+    in `filename`, which would blame the package's own code file for a full disk), else `filename`."""
+    path = getattr(error, "filename2", None) or error.filename
+    return str(path) if path else None
+
+
 def _failed_path(error: BaseException) -> str | None:
     """The file an OSError (in `error` or what caused it) names, if any."""
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
         if isinstance(error, OSError) and error.filename:
-            return str(error.filename)
+            return written_path(error)
         error = error.__cause__ or error.__context__
     return None
 
@@ -106,7 +131,7 @@ def exit_code_for(prog: str, error: Exception, output_dir: str, rerun: str = "ru
         return 1
     refused = not_writable(error)
     if refused is not None:
-        path = str(refused.filename or output_dir)
+        path = written_path(refused) or str(output_dir)
         folder = os.path.dirname(path.rstrip(os.sep)) or "."
         verb = "written" if refused.errno == errno.EROFS else "written (or read)"
         print(

@@ -205,6 +205,33 @@ def checkpoint_optimizer_settings(checkpoint: str) -> dict:
     return settings
 
 
+# The checkpoint's other torch files, which the Trainer loads with the weights-only loader when it resumes (numpy's
+# types allowed for the random states): a damaged one is a traceback deep in the Trainer, so each is read first.
+RESUMED_TORCH_FILES = ("scheduler.pt", "scaler.pt", "rng_state.pth", "rng_state_*.pth")
+
+
+def check_checkpoint_torch_files(checkpoint: str) -> None:
+    """Reads each torch file the Trainer will load on resuming, as it will (weights-only, never unpickled): one it
+    cannot read is a UsageError naming the file, before any training."""
+    import glob
+
+    import torch
+    from transformers.trainer_pt_utils import safe_globals
+
+    for pattern in RESUMED_TORCH_FILES:
+        for path in sorted(glob.glob(os.path.join(glob.escape(checkpoint), pattern))):
+            try:
+                with safe_globals():
+                    torch.load(path, map_location="cpu", weights_only=True)
+            except Exception as error:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError...
+                first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                raise UsageError(
+                    f"{path!r} cannot be read by torch's weights-only loader ({first_line}), so the checkpoint cannot "
+                    "be resumed; it is never unpickled. Resume from another checkpoint (or delete this one), or start "
+                    "again without --resume_from_checkpoint."
+                ) from None
+
+
 def check_resume_optimizer(training_args, given: frozenset, checkpoint: str) -> None:
     """
     A resumed run continues with the checkpoint's learning rate, weight decay and Adam settings (the Trainer restores
@@ -212,6 +239,7 @@ def check_resume_optimizer(training_args, given: frozenset, checkpoint: str) -> 
     given takes the checkpoint's value, so that the card and results state what was used.
     """
     saved = checkpoint_optimizer_settings(checkpoint)
+    check_checkpoint_torch_files(checkpoint)
     ignored = []
     for flag, value in saved.items():
         current = getattr(training_args, flag, None)

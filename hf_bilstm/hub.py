@@ -108,7 +108,7 @@ def collect_files(folder: str | os.PathLike) -> tuple[dict[str, Path], list[str]
     chosen_names += onnx_files(folder)
     check_no_links(folder, chosen_names)
     try:
-        config = json.loads((folder / "config.json").read_text())
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except ValueError as error:
         raise PushRefusedError(f"{folder}/config.json is not valid JSON ({error}); save the model again.") from error
     if not isinstance(config, dict):
@@ -137,7 +137,13 @@ def onnx_files(folder: Path) -> list[str]:
     from .onnx.runtime import FP32_FILE, INT8_FILE, ONNX_DIR, REPORT_FILE, check_export_is_current, read_report
 
     target = folder / ONNX_DIR
-    if not target.is_dir() or target.is_symlink():
+    if target.is_symlink():  # refused like a linked file: left out silently, the push would lose the export unsaid
+        raise PushRefusedError(
+            f"{target} is a symbolic link (to {os.path.realpath(target)}); a push never uploads files from outside "
+            f"the folder. Replace it by the folder itself (rm {target} && cp -r {os.path.realpath(target)} "
+            f"{target}), or remove it."
+        )
+    if not target.is_dir():
         return []
     names = [f"{ONNX_DIR}/{name}" for name in (FP32_FILE, INT8_FILE, REPORT_FILE) if (target / name).exists()]
     report = target / REPORT_FILE
@@ -187,7 +193,7 @@ def check_tokenizer_auto_map(folder: Path) -> None:
     """tokenizer_config.json may carry an auto_map too (AutoTokenizer runs its class under trust_remote_code): the
     folder's code has no tokenizer class, so any entry there is code from elsewhere and is refused."""
     try:
-        settings = json.loads((folder / "tokenizer_config.json").read_text())
+        settings = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
     except ValueError as error:
         raise PushRefusedError(
             f"{folder}/tokenizer_config.json is not valid JSON ({error}); save the tokenizer again."
@@ -344,7 +350,7 @@ def _checked_upload(folder: Path, repo_id, private, revision, commit_message, to
     load_classifier_folder(str(folder))  # weights that match the model, before anything is sent (UsageError)
     readme = files.pop("README.md", None)
     try:
-        card = complete_card(readme.read_text() if readme else None, repo_id, folder, license, dataset)
+        card = complete_card(read_card(readme) if readme else None, repo_id, folder, license, dataset)
     except CardError as error:
         raise PushRefusedError(str(error)) from error
     retry = retry_command(folder, repo_id, private, revision, commit_message, license=license, dataset=dataset)
@@ -355,6 +361,17 @@ def _checked_upload(folder: Path, repo_id, private, revision, commit_message, to
     if left_out:
         logger.info(f"Not uploaded (not part of a model, or pickles): {', '.join(left_out)}")
     return files, card, retry, token
+
+
+def read_card(path: Path) -> str:
+    """The card's text, which must be UTF-8 (the Hub reads it so); otherwise one line naming the file and the fix."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise CardError(
+            f"{path} is not UTF-8 text ({error}); the Hub reads a card as UTF-8. Convert it (e.g. iconv -f latin1 "
+            f"-t utf-8 {path} > {path}.utf8 && mv {path}.utf8 {path}), or delete it to get a generated card."
+        ) from None
 
 
 def _commit(folder: Path, repo_id, files, card, private, revision, commit_message, token, retry):

@@ -210,6 +210,11 @@ def load_tokenizer(source: str):
     """The tokenizer of a model folder (or Hub id); one that cannot be read is a UsageError naming its file."""
     from transformers import AutoTokenizer
 
+    for name in ("tokenizer_config.json", "tokenizer.json"):
+        # transformers' own errors for a damaged, non-UTF-8 or list-shaped file name no file: read each first
+        path = os.path.join(source, name)
+        if os.path.isfile(path):
+            read_json(path, fix="save the tokenizer again with tokenizer.save_pretrained(folder)")
     try:
         return AutoTokenizer.from_pretrained(source, trust_remote_code=False)
     except (OSError, ValueError, TypeError) as error:

@@ -259,14 +259,24 @@ class BiLSTMPreTrainedModel(PreTrainedModel):
             ) from error
 
 
-def _check_embeds_width(config, inputs_embeds) -> None:
-    # The recurrent layers were built for embedding_dim inputs: another width would fail deep in torch, or (packed
-    # rows of one step) be read silently.
-    if inputs_embeds is not None and (inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != config.embedding_dim):
+def _check_embeds_width(config, inputs_embeds, dtype: torch.dtype) -> None:
+    # The recurrent layers were built for embedding_dim inputs of the weights' dtype: another width or dtype would fail
+    # deep in torch ("mat1 and mat2 must have the same dtype"), or (packed rows of one step) be read silently.
+    if inputs_embeds is None:
+        return
+    shape = f"inputs_embeds must have shape (batch, sequence_length, embedding_dim={config.embedding_dim}), but it has"
+    fix = "Build it with model.get_input_embeddings()(input_ids)."
+    if inputs_embeds.dim() != 3:
+        raise ValueError(f"{shape} {tuple(inputs_embeds.shape)}: {inputs_embeds.dim()} dimensions, not 3. {fix}")
+    if inputs_embeds.shape[-1] != config.embedding_dim:
         raise ValueError(
-            f"inputs_embeds must have shape (batch, sequence_length, embedding_dim={config.embedding_dim}), but it "
-            f"has {tuple(inputs_embeds.shape)}: its last size {inputs_embeds.shape[-1]} is not this model's "
-            f"embedding_dim {config.embedding_dim}. Build it with model.get_input_embeddings()(input_ids)."
+            f"{shape} {tuple(inputs_embeds.shape)}: its last size {inputs_embeds.shape[-1]} is not this model's "
+            f"embedding_dim {config.embedding_dim}. {fix}"
+        )
+    if inputs_embeds.dtype != dtype:
+        raise ValueError(
+            f"inputs_embeds is {inputs_embeds.dtype}, but this model's weights are {dtype}; cast it with "
+            f"inputs_embeds.to({dtype}) (or the model with model.to({dtype})). {fix}"
         )
 
 
@@ -451,13 +461,13 @@ class BiLSTMModel(BiLSTMPreTrainedModel):
         """Checks the inputs and right-aligns every row, so that packing reads exactly the masked-in tokens."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Give exactly one of input_ids or inputs_embeds.")
+        _check_embeds_width(self.config, inputs_embeds, self.embeddings.weight.dtype)
         reference = input_ids if input_ids is not None else inputs_embeds[..., 0]
         if reference.dim() != 2:
             raise ValueError(
                 f"input_ids must have shape (batch, sequence_length), got {tuple(reference.shape)}; "
                 "for a single text add a batch dimension (input_ids[None])."
             )
-        _check_embeds_width(self.config, inputs_embeds)
         batch, seq_len = reference.shape
         device = reference.device
         check = checks_inputs(self.config, reference)

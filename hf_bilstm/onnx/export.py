@@ -35,7 +35,7 @@ from ..logs import get_logger
 from ..model_loading import load_classifier_folder
 from ..problem_types import MULTI_LABEL, REGRESSION, SINGLE_LABEL, decisions, problem_type_of
 from ..splits import prepare_splits
-from .graph import EXPORTER_PREFIX
+from .graph import EXPORTER_PREFIX, WRITE_FAILED_PREFIX
 from .javascript import JS_MODULE, vendor_sources, write_demo, write_js_module
 from .runtime import (
     FP32_FILE,
@@ -75,6 +75,10 @@ def export_fp32(folder: str, path: str) -> str:
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     lines = [line for line in done.stdout.splitlines() if line.startswith(EXPORTER_PREFIX)]
+    failed = [line for line in done.stdout.splitlines() if line.startswith(WRITE_FAILED_PREFIX)]
+    if failed:  # answered by the CLI's one handler of failed writes (hf_bilstm.errors.exit_code_for)
+        number, _, written = failed[-1][len(WRITE_FAILED_PREFIX) :].partition(" ")
+        raise OSError(int(number), os.strerror(int(number)), written)
     if done.returncode != 0 or not lines:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-6:])
         raise UsageError(f"the ONNX export of {folder!r} failed: {tail}")

@@ -24,6 +24,7 @@ from torch import nn
 from ..modeling_bilstm import BiLSTMForSequenceClassification
 
 EXPORTER_PREFIX = "exported with: "
+WRITE_FAILED_PREFIX = "write failed: "  # errno and path of a write the system refused (full disk, read-only)
 OPSET = 18
 EXPORTER = "torch.onnx.export(dynamo=True, one ONNX recurrent node per layer)"
 # Where each of ONNX's gate blocks sits among PyTorch's: LSTM i,f,g,o -> i,o,f,c; GRU r,z,n -> z,r,h.
@@ -278,7 +279,16 @@ def export(model: BiLSTMForSequenceClassification, path: str) -> str:
 
 
 if __name__ == "__main__":  # python -m hf_bilstm.onnx.graph FOLDER OUT.onnx (run by hf-bilstm export)
+    from ..errors import failed_write, written_path
     from ..model_loading import load_classifier_folder
 
     loaded, _ = load_classifier_folder(sys.argv[1], "cpu")
-    print(EXPORTER_PREFIX + export(loaded, sys.argv[2]))
+    try:
+        print(EXPORTER_PREFIX + export(loaded, sys.argv[2]))
+    except Exception as error:
+        failed = failed_write(error)
+        if failed is None:
+            raise
+        # A full disk or a read-only folder: told to the parent, which answers it as every command's failed write.
+        print(f"{WRITE_FAILED_PREFIX}{failed.errno} {written_path(failed) or sys.argv[2]}")
+        sys.exit(1)

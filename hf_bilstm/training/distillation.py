@@ -35,6 +35,7 @@ import torch
 from datasets import Dataset
 
 from ..data_flags import load_from_flags
+from ..data_schema import MULTI_LABEL, SINGLE_LABEL
 from ..encoding import SOFT_LABELS, encode
 from ..errors import UsageError
 from ..folder import check_output_folder
@@ -165,12 +166,26 @@ def check_folders(model_args, data_args, training_args, work: str) -> None:
     check_output_folder(work, "train", what=what, overwrite=overwrite, inputs=inputs, replaceable=RECIPE_ENTRIES)
 
 
-def check_student_flags(model_args) -> None:
+def check_single_label(problem_type: str) -> None:
+    """The teachers' probabilities over classes are the soft labels: the recipe teaches one class per text only."""
+    if problem_type != SINGLE_LABEL:
+        raise UsageError(
+            f"--preset cpu-best teaches one class per text (its teachers' class probabilities are the soft labels), "
+            f"but this dataset's labels are a {problem_type} problem; train it with --preset cpu (or another preset) "
+            "instead."
+        )
+
+
+def check_student_flags(model_args, data_args) -> None:
     """Flags the student's run would refuse after the teachers' phases: refused now instead."""
     if model_args.class_weights:
         raise UsageError("--class_weights does not combine with --preset cpu-best's soft labels; drop one of them.")
     if model_args.finetuning.enabled():
         raise UsageError("the fine-tuning tools do not combine with --preset cpu-best's soft labels; drop them.")
+    if data_args.problem_type is not None:
+        check_single_label(data_args.problem_type)
+    if data_args.label_separator:
+        check_single_label(MULTI_LABEL)
 
 
 def clear_recipe_folder(work: str) -> None:
@@ -193,7 +208,7 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
         raise UsageError("--preset cpu-best runs several phases and cannot resume; run it again from the start.")
     if model_args.model_name_or_path:
         raise UsageError("--preset cpu-best trains its student from scratch; drop --model_name_or_path.")
-    check_student_flags(model_args)
+    check_student_flags(model_args, data_args)
     check_folders(model_args, data_args, training_args, work)
     created = not os.path.exists(work)
     try:
@@ -217,6 +232,12 @@ def _train_distilled(model_args, data_args, training_args, command, settings, st
     unlabelled = _unlabelled_texts(raw, settings["unlabelled_splits"], data_args.text_column, data_args)
     # --max_train_samples caps every split trained on: the unlabelled rows too (a seeded sample, as for train).
     unlabelled = cap_rows(unlabelled, data_args.max_train_samples, training_args.seed)
+    # The labelled splits as every phase reads them, checked before the first phase: a problem the recipe cannot
+    # teach is refused now, not by the linear teacher after the BiLSTM teacher has trained.
+    from .trainer import splits_from_flags
+
+    splits = splits_from_flags(raw, model_args, data_args, training_args)
+    check_single_label(splits.schema.problem_type)
     if os.path.isdir(work):
         clear_recipe_folder(work)  # only an earlier recipe's files: check_folders refused anything else
     os.makedirs(work, exist_ok=True)
@@ -225,10 +246,8 @@ def _train_distilled(model_args, data_args, training_args, command, settings, st
     # 1. The BiLSTM teacher: the teacher preset, validation only (the test split stays unread until the end).
     teacher_dir = _bilstm_teacher_phase(model_args, data_args, training_args, command, settings, work, budget, results)
     # 2. and 3. The linear teacher, then soft labels for the unlabelled rows.
-    extra = _soft_labels_phases(
-        raw, unlabelled, model_args, data_args, training_args, settings, teacher_dir, budget, results
-    )
-    del raw
+    extra = _soft_labels_phases(splits, unlabelled, training_args, settings, teacher_dir, budget, results)
+    del raw, splits
     # 4. The student, within what is left of the budget (its own loading counts against it, and it keeps the time of
     # the final validation and test reading by an estimate: hf_bilstm.training.trainer.training_time_budget).
     left = budget - (time.time() - started)
@@ -260,15 +279,12 @@ def _bilstm_teacher_phase(model_args, data_args, training_args, command, setting
     return teacher_dir
 
 
-def _soft_labels_phases(raw, unlabelled, model_args, data_args, training_args, settings, teacher_dir, budget, results):
+def _soft_labels_phases(splits, unlabelled, training_args, settings, teacher_dir, budget, results):
     """
-    The linear teacher on the same training rows and validation split as the BiLSTM teacher, then the teachers'
-    weighted probabilities for the unlabelled rows, each within its share of what is left of `budget` as it starts.
-    Returns the labelled rows (text, soft labels): all of them, or as many as the soft labels' share allowed.
+    The linear teacher on the same training rows and validation split as the BiLSTM teacher (`splits`), then the
+    teachers' weighted probabilities for the unlabelled rows, each within its share of what is left of `budget` as it
+    starts. Returns the labelled rows (text, soft labels): all of them, or as many as the soft labels' share allowed.
     """
-    from .trainer import splits_from_flags
-
-    splits = splits_from_flags(raw, model_args, data_args, training_args)
     linear = _linear_teacher_phase(splits, training_args.seed, budget, results)
     bilstm_weight, linear_weight = settings.get("teacher_weights", (0.5, 0.5))
     phase_started = time.time()

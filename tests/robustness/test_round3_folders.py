@@ -14,6 +14,7 @@ from hf_bilstm.commands import evaluate as evaluate_cmd
 from hf_bilstm.commands import export as export_cmd
 from hf_bilstm.commands import predict as predict_cmd
 from hf_bilstm.commands import train as train_cmd
+from hf_bilstm.folder import LOCK_NAME, MARKER_NAME
 from hf_bilstm.training.distillation import RESULTS_NAME
 
 RECIPE_TINY = [*TINY, "--min_frequency", "1", "--num_train_epochs", "1", "--per_device_train_batch_size", "16"]
@@ -88,6 +89,28 @@ def test_overwrite_replaces_only_an_earlier_recipes_own_files(tmp_path, data, ca
     assert (work / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.parametrize("extra", [["--problem_type", "regression"], ["--problem_type", "multi_label_classification"],
+                                   ["--label_separator", ";"], []])  # fmt: skip
+def test_a_problem_the_recipe_cannot_teach_is_refused_before_the_teachers(tmp_path, capsys, extra):
+    # Hostile re-run (H34): --problem_type regression trained the BiLSTM teacher, then the linear teacher failed with
+    # an IndexError traceback. [] : labels like 'neg,pos' (multi-label, inferred from the data).
+    data = tmp_path / "data"
+    if extra:
+        data = unlabelled_dataset(data)
+    else:
+        from datasets import Dataset, DatasetDict
+
+        def rows(start, n):
+            texts = [f"word{i} great" if i % 3 else f"word{i} awful" for i in range(start, start + n)]
+            return {"text": texts, "label": (["pos", "neg,pos", "neg"] * n)[:n]}
+
+        splits = {name: Dataset.from_dict(rows(start, n)) for name, start, n in
+                  (("train", 0, 60), ("test", 100, 12), ("unsupervised", 200, 20))}  # fmt: skip
+        DatasetDict(splits).save_to_disk(str(data))
+    one_error(recipe(data, tmp_path / "best", *extra), capsys, "cpu-best teaches one class per text", "--preset cpu")
+    assert not (tmp_path / "best-recipe").exists() and not (tmp_path / "best").exists()
+
+
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     folder = tmp_path_factory.mktemp("model") / "classifier"
@@ -103,7 +126,7 @@ def model(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", [RESULTS_NAME, "data_schema.json", "onnx/export_report.json", "hf_bilstm.js",
-                                  "README.md", "eval_results.json"])  # fmt: skip
+                                  "README.md", "eval_results.json", MARKER_NAME, LOCK_NAME])  # fmt: skip
 def test_evaluate_output_file_never_replaces_a_file_of_the_model_folder(model, tmp_path, capsys, name):
     # On main recipe_results.json, the export report and the JS module could be replaced by the metrics.
     before = snapshot(model)
@@ -113,7 +136,7 @@ def test_evaluate_output_file_never_replaces_a_file_of_the_model_folder(model, t
     assert snapshot(model) == before
 
 
-@pytest.mark.parametrize("name", ["predict_results.tsv", "onnx/out.tsv", "checkpoint-3/out.csv"])
+@pytest.mark.parametrize("name", ["predict_results.tsv", "onnx/out.tsv", "checkpoint-3/out.csv", MARKER_NAME])
 def test_predict_output_file_never_replaces_a_file_of_the_model_folder(model, capsys, name):
     # On main `--overwrite` let predictions replace predict_results.tsv (and write into onnx/).
     before = snapshot(model)

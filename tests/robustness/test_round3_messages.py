@@ -123,6 +123,10 @@ def test_double_dash_ends_the_options_of_predict(folders, text):
         ("data_schema.json", b'{"version": 1,', "is not valid JSON"),
         ("data_schema.json", b'"text"', "holds a string, not a JSON object"),
         ("model.safetensors.index.json", b"[]", "holds a list, not a JSON object"),
+        # hostile re-run (H34): transformers' errors for these named no file
+        ("tokenizer.json", b'{"model": ', "is not valid JSON"),
+        ("tokenizer_config.json", b"[1, 2]", "holds a list, not a JSON object"),
+        ("tokenizer_config.json", b'{"model_max_length": 64, "x": "\xe9"}', "is not UTF-8 text"),
     ],
 )
 def test_json_and_utf8_errors_name_the_file(folders, tmp_path, capsys, name, content, problem):

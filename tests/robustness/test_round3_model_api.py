@@ -58,6 +58,18 @@ def test_inputs_embeds_of_the_wrong_width_name_both_sizes(width):
         model.bilstm(inputs_embeds=torch.zeros(1, 4, width))
 
 
+def test_inputs_embeds_of_the_wrong_rank_or_dtype_say_so():
+    # Hostile re-run (H34): 2-D embeddings were told about input_ids; float64 ones failed deep in torch
+    # ("mat1 and mat2 must have the same dtype").
+    model = tiny_classifier()
+    with pytest.raises(ValueError, match=r"but it has \(3, 16\): 2 dimensions, not 3"):
+        model(inputs_embeds=torch.zeros(3, 16))
+    with pytest.raises(ValueError, match=r"is torch.float64, but this model's weights are torch.float32"):
+        model(inputs_embeds=torch.zeros(1, 3, 16, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"torch.float16"):
+        model.bilstm(inputs_embeds=torch.zeros(1, 3, 16, dtype=torch.float16))
+
+
 def test_inputs_embeds_of_the_right_width_give_the_logits_of_the_ids():
     model = tiny_classifier()
     ids = torch.tensor([[5, 6, 7]])

@@ -49,6 +49,21 @@ def test_a_hard_link_is_refused_like_a_symlink(hub_env, folder, tmp_path, capsys
     refused([folder, REPO, "--license", "mit", "--no_verify"], capsys, hub_env, "hard link", name)
 
 
+def test_a_symlinked_onnx_folder_is_refused_not_left_out(hub_env, folder, tmp_path, capsys):
+    # Hostile re-run (H34): onnx/ as a link to a folder elsewhere was skipped without a word, and the rest pushed.
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "model.onnx").write_bytes(b"graph")
+    os.symlink(outside, folder / "onnx")
+    refused([folder, REPO, "--license", "mit", "--no_verify"], capsys, hub_env, "symbolic link", "onnx")
+
+
+def test_a_card_that_is_not_utf8_stops_the_push(hub_env, folder, capsys):
+    # Hostile re-run (H34): a Latin-1 README.md ended in a UnicodeDecodeError traceback.
+    (folder / "README.md").write_bytes(CARD.encode() + "Caf\xe9 reviews.\n".encode("latin-1"))
+    refused([folder, REPO, "--license", "mit", "--no_verify"], capsys, hub_env, "README.md", "not UTF-8", "iconv")
+
+
 @pytest.mark.parametrize(
     "file, results, field",
     [

@@ -79,6 +79,40 @@ def test_a_full_disk_or_read_only_folder_while_exporting_is_one_line(
     assert sorted(os.listdir(model)) == before
 
 
+def test_a_full_disk_while_the_export_writes_its_graph_is_one_line(trained, tmp_path, capsys, monkeypatch):
+    # Hostile re-run (H34, a 2 MB tmpfs): the graph's write failed in the export's child process, and the message was
+    # exit 2 with the child's traceback lines. /dev/full answers every write with ENOSPC, as a full disk does.
+    pytest.importorskip("onnxscript")
+    from hf_bilstm.onnx import export as export_module
+
+    model = tmp_path / "model"
+    shutil.copytree(trained / "out", model, ignore=shutil.ignore_patterns("checkpoint-*"))
+    before = sorted(os.listdir(model))
+    real_run = export_module.subprocess.run
+
+    def onto_a_full_disk(command, **kwargs):  # the child writes its graph to /dev/full instead of the staging folder
+        return real_run([*command[:-1], "/dev/full"], **kwargs)
+
+    monkeypatch.setattr(export_module.subprocess, "run", onto_a_full_disk)
+    assert cli.main(["export", str(model)]) == 1
+    (line,) = error_lines(capsys)
+    assert "'/dev/full' could not be written (No space left on device)" in line and "File " not in line, line
+    assert sorted(os.listdir(model)) == before
+
+
+def test_a_failed_copy_names_the_file_written_not_the_source(capsys):
+    # Hostile re-run (H34): a full disk while save_pretrained copied the code files blamed the installed
+    # hf_bilstm/modeling_bilstm.py (shutil names the source in `filename`, the destination in `filename2`).
+    error = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/site-packages/hf_bilstm/modeling_bilstm.py")
+    error.filename2 = "/out/modeling_bilstm.py"
+    assert exit_code_for("hf-bilstm train", error, "/out") == 1
+    err = capsys.readouterr().err
+    assert "'/out/modeling_bilstm.py' could not be written" in err and "site-packages" not in err
+    error = OSError(errno.EROFS, os.strerror(errno.EROFS), "/src/file", None, "/ro/file")
+    assert exit_code_for("hf-bilstm train", error, "/ro") == 2
+    assert "'/ro/file'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("number", [errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EFBIG])
 def test_the_error_handler_answers_every_refused_write_in_one_line(number, capsys):
     caused = RuntimeError("a library's wrapper")
@@ -143,6 +177,32 @@ def test_a_pickle_as_optimizer_pt_is_refused_in_one_line_never_unpickled(trained
     (line,) = error_lines(capsys)
     assert f"'{checkpoint / 'optimizer.pt'}' is not an optimizer state" in line and "never unpickled" in line
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("name, content", [("scheduler.pt", "garbage"), ("scheduler.pt", "payload"),
+                                           ("rng_state.pth", "garbage"), ("rng_state.pth", "empty")])  # fmt: skip
+def test_a_damaged_scheduler_or_random_state_is_refused_in_one_line(trained, tmp_path, capsys, name, content):
+    # Hostile re-run (H34): a damaged scheduler.pt ended in torch's "Invalid magic number" traceback in the Trainer.
+    out = tmp_path / "out"
+    shutil.copytree(trained / "out", out)
+    (checkpoint,) = [path for path in out.iterdir() if path.name.startswith("checkpoint-")]
+    marker = tmp_path / "unpickled"
+    if content == "payload":
+        torch.save({"last_epoch": PicklePayload(marker)}, checkpoint / name)
+    else:
+        (checkpoint / name).write_bytes(b"" if content == "empty" else b"\x10not a torch file")
+    argv = ["train", "--dataset", str(trained / "data"), "--output_dir", str(out), *QUIET]
+    assert cli.main([*argv, "--num_train_epochs", "2", "--resume_from_checkpoint", "last"]) == 2
+    (line,) = error_lines(capsys)
+    assert f"'{checkpoint / name}' cannot be read by torch's weights-only loader" in line and "never unpickled" in line
+    assert not marker.exists()
+
+
+def test_an_intact_checkpoint_still_resumes(trained, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(trained / "out", out)
+    argv = ["train", "--dataset", str(trained / "data"), "--output_dir", str(out), *QUIET]
+    assert cli.main([*argv, "--num_train_epochs", "2", "--resume_from_checkpoint", "last"]) == 0
 
 
 @pytest.mark.parametrize("size", ["1", "2"])

@@ -1,6 +1,7 @@
 """`hf-bilstm train`'s arguments: the dataclasses, parsed once with the preset's values as the parser's defaults
 (hf_bilstm.presets), and every check of them before any data is read. The parser itself is hf_bilstm.flag_parser."""
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 
@@ -135,6 +136,18 @@ class ModelArguments:
     preset_reason: str = field(default="", init=False)
     # Filled by parse_args: the flags written on the command line (a preset's defaults are not); not a flag itself.
     given_flags: frozenset = field(default_factory=frozenset, init=False)
+
+
+def replace_model_args(model_args: ModelArguments, **changes) -> ModelArguments:
+    """`dataclasses.replace` for parsed ModelArguments (a phase of `cpu-best` trains with other values): the fields
+    parse_args fills (`init=False`, which `replace` would reset to their defaults) come along unless `changes` sets
+    them."""
+    filled = {item.name: getattr(model_args, item.name) for item in dataclasses.fields(model_args) if not item.init}
+    filled.update({name: changes.pop(name) for name in list(changes) if name in filled})
+    copy = dataclasses.replace(model_args, **changes)
+    for name, value in filled.items():
+        setattr(copy, name, value)
+    return copy
 
 
 @dataclass

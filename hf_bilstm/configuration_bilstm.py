@@ -14,6 +14,47 @@ PROBLEM_TYPES = ("single_label_classification", "multi_label_classification", "r
 MAX_NUM_LABELS = 100_000
 
 
+def _check_standard_kwargs(kwargs: dict, expected_model_type: str) -> None:
+    """BiLSTMConfig's checks of the standard fields it passes on to PretrainedConfig (`model_type`, popped here,
+    `num_labels`, `id2label`, `label2id`): each wrong value is refused with what to give instead."""
+    # from_pretrained passes config.json's model_type here; transformers only warns when it is another model's.
+    model_type = kwargs.pop("model_type", expected_model_type)
+    if model_type != expected_model_type:
+        raise ValueError(
+            f"BiLSTMConfig: this config has model_type={model_type!r}, but a BiLSTMConfig needs "
+            f"{expected_model_type!r}; it describes another architecture. Load it with AutoConfig / AutoModel*, "
+            f"or fix model_type in its config.json."
+        )
+    num_labels, id2label = kwargs.get("num_labels"), kwargs.get("id2label")
+    for name in ("id2label", "label2id"):
+        if kwargs.get(name) is not None and not isinstance(kwargs[name], dict):
+            raise ValueError(
+                f"BiLSTMConfig.{name} must be a mapping such as {{0: 'neg', 1: 'pos'}} (label2id: the reverse), "
+                f"but it was a {type(kwargs[name]).__name__}: {kwargs[name]!r}."
+            )
+    if isinstance(id2label, dict) and not all(isinstance(label, str) for label in id2label.values()):
+        raise ValueError(f"BiLSTMConfig.id2label must map each id to a label name (a string), not {id2label}.")
+    if num_labels is not None and (isinstance(num_labels, bool) or not isinstance(num_labels, int)):
+        raise ValueError(f"BiLSTMConfig.num_labels must be a positive integer, but it was {num_labels!r}.")
+    if num_labels is not None and num_labels < 1:
+        # transformers turns it into an empty id2label: a model with no outputs.
+        raise ValueError(
+            f"BiLSTMConfig.num_labels must be at least 1 (1 = regression, 2+ = classes), but it was {num_labels}."
+        )
+    if num_labels is not None and num_labels > MAX_NUM_LABELS:
+        # transformers builds an id2label entry per label before anything else: 1e9 would take all memory.
+        raise ValueError(
+            f"BiLSTMConfig.num_labels must be at most {MAX_NUM_LABELS:,} (one output per class), but it was "
+            f"{num_labels:,}."
+        )
+    if num_labels is not None and id2label is not None and len(id2label) != num_labels:
+        # transformers only logs a warning here; a head of the wrong width is a silent wrong answer.
+        raise ValueError(
+            f"BiLSTMConfig: num_labels={num_labels} but id2label has {len(id2label)} entries ({id2label}); "
+            "give only id2label (num_labels follows from it) or make them agree."
+        )
+
+
 class BiLSTMConfig(PretrainedConfig):
     r"""
     Configuration of a [`BiLSTMModel`] and its heads. The defaults reproduce the architecture of the classic
@@ -130,42 +171,7 @@ class BiLSTMConfig(PretrainedConfig):
         self.validate_inputs = validate_inputs
         self.initializer_range = initializer_range
         self.max_position_embeddings = max_position_embeddings
-        # from_pretrained passes config.json's model_type here; transformers only warns when it is another model's.
-        model_type = kwargs.pop("model_type", self.model_type)
-        if model_type != self.model_type:
-            raise ValueError(
-                f"BiLSTMConfig: this config has model_type={model_type!r}, but a BiLSTMConfig needs "
-                f"{self.model_type!r}; it describes another architecture. Load it with AutoConfig / AutoModel*, "
-                f"or fix model_type in its config.json."
-            )
-        num_labels, id2label = kwargs.get("num_labels"), kwargs.get("id2label")
-        for name in ("id2label", "label2id"):
-            if kwargs.get(name) is not None and not isinstance(kwargs[name], dict):
-                raise ValueError(
-                    f"BiLSTMConfig.{name} must be a mapping such as {{0: 'neg', 1: 'pos'}} (label2id: the reverse), "
-                    f"but it was a {type(kwargs[name]).__name__}: {kwargs[name]!r}."
-                )
-        if isinstance(id2label, dict) and not all(isinstance(label, str) for label in id2label.values()):
-            raise ValueError(f"BiLSTMConfig.id2label must map each id to a label name (a string), not {id2label}.")
-        if num_labels is not None and (isinstance(num_labels, bool) or not isinstance(num_labels, int)):
-            raise ValueError(f"BiLSTMConfig.num_labels must be a positive integer, but it was {num_labels!r}.")
-        if num_labels is not None and num_labels < 1:
-            # transformers turns it into an empty id2label: a model with no outputs.
-            raise ValueError(
-                f"BiLSTMConfig.num_labels must be at least 1 (1 = regression, 2+ = classes), but it was {num_labels}."
-            )
-        if num_labels is not None and num_labels > MAX_NUM_LABELS:
-            # transformers builds an id2label entry per label before anything else: 1e9 would take all memory.
-            raise ValueError(
-                f"BiLSTMConfig.num_labels must be at most {MAX_NUM_LABELS:,} (one output per class), but it was "
-                f"{num_labels:,}."
-            )
-        if num_labels is not None and id2label is not None and len(id2label) != num_labels:
-            # transformers only logs a warning here; a head of the wrong width is a silent wrong answer.
-            raise ValueError(
-                f"BiLSTMConfig: num_labels={num_labels} but id2label has {len(id2label)} entries ({id2label}); "
-                "give only id2label (num_labels follows from it) or make them agree."
-            )
+        _check_standard_kwargs(kwargs, self.model_type)
         self._validate_sizes()  # before super().__init__, whose validators compare token ids with vocab_size
         try:
             # pad_token_id goes through PretrainedConfig: transformers 4.x sets its own default (None) there, over a

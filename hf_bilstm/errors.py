@@ -46,30 +46,30 @@ _NO_ROOM_TEXT = re.compile(r"os error (" + "|".join(str(code) for code in sorted
 _NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
 
 
-def no_room_reason(error: BaseException) -> str | None:
-    """The OS's words when `error` (or what caused it) is a write that ran out of room; None for anything else."""
+def _causes(error: BaseException | None):
+    """`error`, then what caused it (`raise ... from`, or the error being handled), each once (a cycle ends it)."""
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if isinstance(error, OSError) and error.errno in _NO_ROOM:
-            return error.strerror or os.strerror(error.errno)
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def no_room_reason(error: BaseException) -> str | None:
+    """The OS's words when `error` (or what caused it) is a write that ran out of room; None for anything else."""
+    for cause in _causes(error):
+        if isinstance(cause, OSError) and cause.errno in _NO_ROOM:
+            return cause.strerror or os.strerror(cause.errno)
         # safetensors and tokenizers write from Rust and raise their own exception types, naming the OS error.
-        match = _NO_ROOM_TEXT.search(str(error))
+        match = _NO_ROOM_TEXT.search(str(cause))
         if match:
             return os.strerror(int(match.group(1)))
-        error = error.__cause__ or error.__context__
     return None
 
 
 def not_writable(error: BaseException) -> OSError | None:
     """The OSError (in `error` or what caused it) of a write the system refused (read-only, no permission)."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, OSError) and error.errno in _NOT_WRITABLE:
-            return error
-        error = error.__cause__ or error.__context__
-    return None
+    return next((c for c in _causes(error) if isinstance(c, OSError) and c.errno in _NOT_WRITABLE), None)
 
 
 def failed_write(error: BaseException) -> OSError | None:
@@ -78,15 +78,12 @@ def failed_write(error: BaseException) -> OSError | None:
     refused = not_writable(error)
     if refused is not None:
         return refused
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, OSError) and error.errno in _NO_ROOM:
-            return error
-        match = _NO_ROOM_TEXT.search(str(error))
+    for cause in _causes(error):
+        if isinstance(cause, OSError) and cause.errno in _NO_ROOM:
+            return cause
+        match = _NO_ROOM_TEXT.search(str(cause))
         if match:
             return OSError(int(match.group(1)), os.strerror(int(match.group(1))))
-        error = error.__cause__ or error.__context__
     return None
 
 
@@ -99,13 +96,8 @@ def written_path(error: OSError) -> str | None:
 
 def _failed_path(error: BaseException) -> str | None:
     """The file an OSError (in `error` or what caused it) names, if any."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, OSError) and error.filename:
-            return written_path(error)
-        error = error.__cause__ or error.__context__
-    return None
+    cause = next((c for c in _causes(error) if isinstance(c, OSError) and c.filename), None)
+    return None if cause is None else written_path(cause)
 
 
 def exit_code_for(prog: str, error: Exception, output_dir: str, rerun: str = "run again") -> int:

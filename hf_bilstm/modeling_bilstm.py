@@ -829,6 +829,36 @@ class BiLSTMForPreTraining(BiLSTMPreTrainedModel):
             )
         return torch.where(labels >= self.lm_vocab_size, getattr(self.config, "unk_token_id", 1), labels)
 
+    def _losses(
+        self, forward_states: torch.Tensor, backward_states: torch.Tensor | None, labels: torch.Tensor, mask
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The loss (the mean of the directions'), the forward and the backward direction's, on aligned labels."""
+        ignore = labels.new_full((labels.shape[0], 1), -100)
+        next_tokens = torch.cat([labels[:, 1:], ignore], dim=1)  # target of the forward state at t: token t+1
+        forward_loss = self._direction_loss(forward_states, next_tokens, self.forward_projection)
+        if backward_states is None:
+            return forward_loss, forward_loss, None
+        previous_tokens = torch.cat([ignore, labels[:, :-1]], dim=1)  # backward state at t: token t-1
+        # The first padding step would "predict" the last word from an empty state: not a target.
+        previous_tokens = previous_tokens.masked_fill(~mask, -100)
+        backward_loss = self._direction_loss(backward_states, previous_tokens, self.backward_projection)
+        return (forward_loss + backward_loss) / 2, forward_loss, backward_loss
+
+    def _logits(
+        self, forward_states: torch.Tensor, backward_states: torch.Tensor | None, order: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Both directions' per-position logits, at the positions the caller gave."""
+        forward_logits = self._scores(forward_states, self.forward_projection)
+        backward_logits = None
+        if backward_states is not None:
+            backward_logits = self._scores(backward_states, self.backward_projection)
+        if order is not None:  # back to the positions the caller gave
+            unsort = torch.argsort(order, dim=1).unsqueeze(-1)
+            forward_logits = forward_logits.gather(1, unsort.expand_as(forward_logits))
+            if backward_logits is not None:
+                backward_logits = backward_logits.gather(1, unsort.expand_as(backward_logits))
+        return forward_logits, backward_logits
+
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -873,29 +903,11 @@ class BiLSTMForPreTraining(BiLSTMPreTrainedModel):
         forward_states = states[..., :hidden]  # (batch, seq, hidden)
         backward_states = states[..., hidden:] if self.config.bidirectional else None
 
-        loss = forward_loss = backward_loss = None
+        loss = forward_loss = backward_loss = forward_logits = backward_logits = None
         if labels is not None:
-            ignore = labels.new_full((labels.shape[0], 1), -100)
-            next_tokens = torch.cat([labels[:, 1:], ignore], dim=1)  # target of the forward state at t: token t+1
-            forward_loss = self._direction_loss(forward_states, next_tokens, self.forward_projection)
-            loss = forward_loss
-            if backward_states is not None:
-                previous_tokens = torch.cat([ignore, labels[:, :-1]], dim=1)  # backward state at t: token t-1
-                # The first padding step would "predict" the last word from an empty state: not a target.
-                previous_tokens = previous_tokens.masked_fill(~mask, -100)
-                backward_loss = self._direction_loss(backward_states, previous_tokens, self.backward_projection)
-                loss = (forward_loss + backward_loss) / 2
-
-        forward_logits = backward_logits = None
+            loss, forward_loss, backward_loss = self._losses(forward_states, backward_states, labels, mask)
         if labels is None or return_logits:
-            forward_logits = self._scores(forward_states, self.forward_projection)
-            if backward_states is not None:
-                backward_logits = self._scores(backward_states, self.backward_projection)
-            if order is not None:  # back to the positions the caller gave
-                unsort = torch.argsort(order, dim=1).unsqueeze(-1)
-                forward_logits = forward_logits.gather(1, unsort.expand_as(forward_logits))
-                if backward_logits is not None:
-                    backward_logits = backward_logits.gather(1, unsort.expand_as(backward_logits))
+            forward_logits, backward_logits = self._logits(forward_states, backward_states, order)
 
         output = BiLSTMPreTrainingOutput(
             loss=loss,

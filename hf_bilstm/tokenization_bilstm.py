@@ -65,6 +65,28 @@ def write_json_atomically(path: str, value) -> None:
         raise
 
 
+def _check_training_arguments(texts, vocab_size: int, model_max_length: int, truncation_side: str) -> None:
+    """train_tokenizer's arguments, refused before any text is read."""
+    if isinstance(texts, str):
+        raise TypeError("train_tokenizer takes an iterable of texts, not one string; wrap it in a list: [text].")
+    if vocab_size < 3:
+        raise ValueError(f"vocab_size must be at least 3 ([PAD], [UNK] and one word), but it was {vocab_size}.")
+    if model_max_length < 1:
+        raise ValueError(f"model_max_length must be positive, but it was {model_max_length}.")
+    if truncation_side not in TRUNCATION_SIDES:
+        raise ValueError(f"truncation_side must be 'right' or 'left', but it was {truncation_side!r}.")
+
+
+def _checked_texts(stream: Iterable):
+    """The texts of `stream` as they are read, refusing the first one that is not a string (a missing text)."""
+    for i, text in enumerate(stream):
+        if not isinstance(text, str):
+            raise TypeError(
+                f"train_tokenizer: text #{i} is {type(text).__name__}, not str; drop or fill missing texts first."
+            )
+        yield text
+
+
 def train_tokenizer(
     texts: Iterable[str],
     vocab_size: int = 30000,
@@ -88,31 +110,14 @@ def train_tokenizer(
 
     Words and punctuation are split apart (`"great!"` → `great`, `!`); `<br />` tags are removed.
     """
-    if isinstance(texts, str):
-        raise TypeError("train_tokenizer takes an iterable of texts, not one string; wrap it in a list: [text].")
-    if vocab_size < 3:
-        raise ValueError(f"vocab_size must be at least 3 ([PAD], [UNK] and one word), but it was {vocab_size}.")
-    if model_max_length < 1:
-        raise ValueError(f"model_max_length must be positive, but it was {model_max_length}.")
-    if truncation_side not in TRUNCATION_SIDES:
-        raise ValueError(f"truncation_side must be 'right' or 'left', but it was {truncation_side!r}.")
-
+    _check_training_arguments(texts, vocab_size, model_max_length, truncation_side)
     tokenizer = Tokenizer(WordLevel(unk_token=UNK_TOKEN))
     tokenizer.normalizer = build_normalizer(lowercase)
     tokenizer.pre_tokenizer = build_pre_tokenizer()
     trainer = WordLevelTrainer(
         vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=[PAD_TOKEN, UNK_TOKEN], show_progress=False
     )
-
-    def checked(stream):
-        for i, text in enumerate(stream):
-            if not isinstance(text, str):
-                raise TypeError(
-                    f"train_tokenizer: text #{i} is {type(text).__name__}, not str; drop or fill missing texts first."
-                )
-            yield text
-
-    tokenizer.train_from_iterator(checked(texts), trainer=trainer, length=length)
+    tokenizer.train_from_iterator(_checked_texts(texts), trainer=trainer, length=length)
     if tokenizer.get_vocab_size() <= 2:
         raise ValueError("train_tokenizer: no words were found in the texts; the training corpus is empty.")
     return PreTrainedTokenizerFast(

@@ -1,6 +1,7 @@
 """Tiny models and tokenizers shared by the tests (vocab ~100, embedding 16, hidden 8: seconds on a CPU)."""
 
 import dataclasses
+import importlib.util
 import io
 import json
 import os
@@ -356,3 +357,16 @@ def toy_with_unlabelled(folder, n_train: int = 160, n_test: int = 40, n_unlabell
     splits["unsupervised"] = Dataset.from_dict({"text": texts, "label": [0] * len(texts)}, features=FEATURES)
     DatasetDict(splits).save_to_disk(str(folder))
     return str(folder)
+
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+def load_script(monkeypatch, name: str):
+    """scripts/NAME.py as a module, with scripts/ first on sys.path as when it runs (it imports its neighbours, such
+    as run_record)."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -91,3 +91,18 @@ def test_bf16_on_a_cpu_without_native_bf16_is_one_line_before_any_work(command, 
         else:
             pretraining.check_arguments(*pretraining.parse_args(argv))
     assert not (tmp_path / "out").exists()
+
+
+def test_replace_model_args_keeps_what_parse_args_filled(tmp_path):
+    from hf_bilstm import arguments
+
+    argv = ["--dataset", str(tmp_path), "--output_dir", str(tmp_path / "out"), "--hidden_size", "32"]
+    argv += ["--use_cpu", "true", "--word_dropout", "0.1"]
+    model_args, _, _ = arguments.parse_args(argv)
+    assert "hidden_size" in model_args.given_flags and model_args.finetuning.word_dropout == 0.1
+    teacher = arguments.replace_model_args(model_args, preset="base", max_train_seconds=60, preset_reason="a teacher")
+    assert (teacher.preset, teacher.max_train_seconds, teacher.preset_reason) == ("base", 60, "a teacher")
+    assert teacher.given_flags == model_args.given_flags and teacher.finetuning is model_args.finetuning
+    assert model_args.preset_reason != "a teacher" and model_args.max_train_seconds != 60  # the original unchanged
+    student = arguments.replace_model_args(model_args, max_train_seconds=30)
+    assert student.preset_reason == model_args.preset_reason and student.given_flags == model_args.given_flags

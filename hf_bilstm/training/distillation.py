@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from datasets import Dataset
 
+from ..arguments import replace_model_args
 from ..data_flags import load_from_flags
 from ..data_schema import MULTI_LABEL, SINGLE_LABEL
 from ..encoding import SOFT_LABELS, encode
@@ -359,9 +360,7 @@ def _student_phase(model_args, data_args, training_args, command, settings, extr
 
     phase_started = time.time()
     seconds = max(seconds, LEAST_TRAINING_SECONDS)
-    student_args = dataclasses.replace(model_args, max_train_seconds=seconds)
-    student_args.given_flags, student_args.finetuning = model_args.given_flags, model_args.finetuning
-    student_args.preset_reason = model_args.preset_reason
+    student_args = replace_model_args(model_args, max_train_seconds=seconds)
     # An ablation (scripts/ablate_cpu_best.py) reads validation only: the test split just takes its texts out.
     read_test = settings.get("read_test", True)
     metrics = train(student_args, data_args, training_args, command=command, extra_train=extra, read_test=read_test)
@@ -386,11 +385,13 @@ def _train_bilstm_teacher(model_args, data_args, training_args, command, setting
 
     phase_started = time.time()
     given = max(BILSTM_TEACHER_BUDGET_SHARE * left, LEAST_TRAINING_SECONDS)
-    teacher_model_args = dataclasses.replace(
-        model_args, preset=settings["teacher_preset"], max_train_seconds=given, overwrite_output_dir=False
+    teacher_model_args = replace_model_args(
+        model_args,
+        preset=settings["teacher_preset"],
+        max_train_seconds=given,
+        overwrite_output_dir=False,
+        preset_reason="the BiLSTM teacher of --preset cpu-best",
     )
-    teacher_model_args.given_flags, teacher_model_args.finetuning = model_args.given_flags, model_args.finetuning
-    teacher_model_args.preset_reason = "the BiLSTM teacher of --preset cpu-best"
     teacher_training = dataclasses.replace(training_args, output_dir=teacher_dir, push_to_hub=False)
     if "num_train_epochs" not in model_args.given_flags:
         teacher_training.num_train_epochs = PRESETS[settings["teacher_preset"]].training["num_train_epochs"]

@@ -2,30 +2,21 @@
 kept out of benchmarks/results (which holds GPU results only)."""
 
 import argparse
-import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import single_torch_thread, write_toy_dataset
+from helpers import load_script, single_torch_thread, write_toy_dataset
 
 from hf_bilstm.commands import train as train_cmd
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "benchmark_gpu.py"
 
 
-def load_script(monkeypatch):
-    monkeypatch.syspath_prepend(str(SCRIPT.parent))  # the script imports run_record beside it, as when run
-    spec = importlib.util.spec_from_file_location("benchmark_gpu", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_trainer_and_bare_loop_epochs_are_measured(tmp_path, monkeypatch):
-    bench = load_script(monkeypatch)
+    bench = load_script(monkeypatch, "benchmark_gpu")
     with single_torch_thread():
         args = argparse.Namespace(dataset=write_toy_dataset(tmp_path / "data"), work_dir=str(tmp_path), tiny=True)
         # The folder that the full run would leave (tokenizer + config), made in-process to save a process start.

@@ -7,14 +7,13 @@ The script runs in this process (loaded from its file); its fine-tuning candidat
 command in this process instead of a fresh one, which saves two process starts (torch and transformers imported
 again: seconds each on 2 cores)."""
 
-import importlib.util
 import json
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from helpers import single_torch_thread, write_toy_dataset
+from helpers import load_script, single_torch_thread, write_toy_dataset
 
 from hf_bilstm import cli
 
@@ -24,14 +23,6 @@ pytestmark = pytest.mark.slow
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "benchmark_gpu_pretrain.py"
 
 
-def load_script(monkeypatch):
-    monkeypatch.syspath_prepend(str(SCRIPT.parent))  # the script imports benchmark_gpu beside it, as when run
-    spec = importlib.util.spec_from_file_location("benchmark_gpu_pretrain", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_whole_pipeline_runs_and_reports_in_the_benchmark_shape(tmp_path, monkeypatch):
     splits = ("train", "test", "unsupervised")
     dataset = write_toy_dataset(tmp_path / "data", n_train=400, n_test=120, splits=splits)
@@ -39,7 +30,7 @@ def test_whole_pipeline_runs_and_reports_in_the_benchmark_shape(tmp_path, monkey
     files = "".join(f"  - split: {split}\n    path: {split}.parquet\n" for split in splits)
     (tmp_path / "data" / "README.md").write_text(f"---\nconfigs:\n- config_name: default\n  data_files:\n{files}---\n")
     work = tmp_path / "work"
-    bench = load_script(monkeypatch)
+    bench = load_script(monkeypatch, "benchmark_gpu_pretrain")
 
     def run_here(subcommand: str, argv: list[str], commands: list[str]) -> float:
         """The script's `run` (one `hf-bilstm SUBCOMMAND ARGV`, its wall seconds), in this process."""

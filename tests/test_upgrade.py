@@ -99,3 +99,13 @@ def test_upgrade_checks_the_users_texts_and_refuses_what_it_did_not_write(tmp_pa
     assert "was not made by hf-bilstm train" in capsys.readouterr().err
     assert upgrade.main([str(tmp_path / "missing")]) == 2
     assert "not a model folder" in capsys.readouterr().err
+
+
+def test_upgrade_never_calls_a_damaged_config_current(tmp_path, capsys):
+    # Hostile re-run (H34): a truncated or non-UTF-8 config.json got "already current; nothing changed", exit 0.
+    save_tiny_model(tmp_path)
+    for content, problem in ((b'{"model_type": ', "is not valid JSON"), (b'{"a": "\xe9"}', "is not UTF-8 text")):
+        (tmp_path / "config.json").write_bytes(content)
+        assert upgrade.main([str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert f"'{tmp_path / 'config.json'}' {problem}" in err and "already current" not in err, err

@@ -62,7 +62,7 @@ def _inside(folder: str, path: str) -> bool:
     return path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def check_output_file(path: str, model: str, dataset: str) -> None:
+def check_output_file(path: str, model: str, dataset: str, flag: str = "--dataset") -> None:
     """`--output_file` must be writable, and no file that this run reads: it is written after the model and the data
     were read, so naming one of them (the model's weights, a data file) would destroy it."""
     if not path:
@@ -77,6 +77,12 @@ def check_output_file(path: str, model: str, dataset: str) -> None:
         )
     if not os.access(folder, os.W_OK):
         raise UsageError(f"--output_file {path!r}: the folder {folder!r} is not writable.")
+    source = os.path.expanduser(dataset)
+    if os.path.isfile(source) and os.path.exists(path) and os.path.samefile(source, path):  # links and ./ included
+        raise UsageError(
+            f"--output_file {path!r} is {flag} {dataset!r}, the data file this run reads; writing the metrics there "
+            "would replace it. Choose another name, e.g. eval_metrics.json."
+        )
     if os.path.isdir(os.path.expanduser(dataset)) and _inside(dataset, path):
         # Any file there is a data file, or would be read as one by the next run on that folder.
         raise UsageError(
@@ -103,7 +109,8 @@ def check_args(args) -> str:
     if args.test_file is not None and not os.path.isfile(os.path.expanduser(args.test_file)):
         raise UsageError(f"--test_file {args.test_file!r} does not exist; give the data file to evaluate on.")
     if args.output_file is not None:
-        check_output_file(args.output_file, args.model, args.test_file or args.dataset)
+        flag = "--test_file" if args.test_file else "--dataset"
+        check_output_file(args.output_file, args.model, args.test_file or args.dataset, flag)
     if args.test_file is None:
         check_dataset_flag(args.dataset)
     return check_backend_flags(args)

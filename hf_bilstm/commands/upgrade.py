@@ -172,6 +172,8 @@ def run_upgrade(folder: str, texts_file: str | None = None) -> list[str]:
 
     if not os.path.isdir(folder) or not os.path.isfile(os.path.join(folder, "config.json")):
         raise UsageError(f"{folder!r} is not a model folder (no config.json); give one written by hf-bilstm train.")
+    # Read, though not rewritten: a damaged config.json would otherwise be called "already current".
+    read_json(os.path.join(folder, "config.json"), fix="save the model again with model.save_pretrained(folder)")
     for name in ("tokenizer.json", "tokenizer_config.json"):
         if not os.path.isfile(os.path.join(folder, name)):
             raise UsageError(f"{folder!r} has no {name}; save the tokenizer there first, then upgrade.")

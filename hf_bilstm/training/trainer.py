@@ -14,7 +14,6 @@ from accelerate.utils import extract_model_from_parallel
 from datasets import DatasetDict
 from transformers import (
     AutoConfig,
-    AutoTokenizer,
     EarlyStoppingCallback,
     PreTrainedTokenizerBase,
     Trainer,
@@ -49,6 +48,7 @@ from ..flag_checks import (
 from ..folder import STAGING_NAME, OutputDir, find_checkpoint
 from ..logs import follow_log_level, get_logger
 from ..metrics import BEST_METRIC, ComputeMetrics
+from ..model_loading import load_tokenizer
 from ..modeling_bilstm import BiLSTMForSequenceClassification, BiLSTMModel
 from ..presets import (
     CPU_PRESET,
@@ -359,7 +359,7 @@ def load_data(
             # the main process trained it and saved it in the staging folder: every rank uses the same one
             tokenizer_source = os.path.join(training_args.output_dir, STAGING_NAME)
         if tokenizer_source is not None:
-            tokenizer = AutoTokenizer.from_pretrained(tokenizer_source, trust_remote_code=False)
+            tokenizer = load_tokenizer(tokenizer_source)  # a damaged file: one line naming it
             if model_args.max_length is not None:
                 tokenizer.model_max_length = model_args.max_length
             if model_args.truncation_side is not None:

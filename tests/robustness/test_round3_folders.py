@@ -136,6 +136,17 @@ def test_evaluate_output_file_never_replaces_a_file_of_the_model_folder(model, t
     assert snapshot(model) == before
 
 
+def test_evaluate_output_file_never_replaces_its_own_data_file(model, tmp_path, capsys):
+    # Hostile re-run (H34): `evaluate --test_file d.jsonl --output_file d.jsonl` replaced the data with the metrics.
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "great film", "label": "pos"}\n{"text": "awful", "label": "neg"}\n')
+    before = data.read_bytes()
+    for flag in ("--test_file", "--dataset"):
+        code = evaluate_cmd.main([str(model), flag, str(data), "--output_file", str(tmp_path / "." / "d.jsonl")])
+        one_error(code, capsys, flag, "the data file this run reads")
+        assert data.read_bytes() == before
+
+
 @pytest.mark.parametrize("name", ["predict_results.tsv", "onnx/out.tsv", "checkpoint-3/out.csv", MARKER_NAME])
 def test_predict_output_file_never_replaces_a_file_of_the_model_folder(model, capsys, name):
     # On main `--overwrite` let predictions replace predict_results.tsv (and write into onnx/).

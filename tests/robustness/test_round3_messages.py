@@ -136,3 +136,18 @@ def test_json_and_utf8_errors_name_the_file(folders, tmp_path, capsys, name, con
     assert run(["predict", str(copy), "great", "--device", "cpu"]) == 2
     line = one_error_line(capsys, "predict")
     assert f"'{copy / name}' {problem}" in line
+
+
+@pytest.mark.parametrize("name, content", [("tokenizer.json", b'{"model": '), ("tokenizer_config.json", b"[1]")])
+def test_train_from_a_folder_with_a_damaged_tokenizer_file_names_it(folders, tmp_path, capsys, name, content):
+    # Hostile re-run (H34): `train --model_name_or_path` read the tokenizer through transformers alone: a
+    # JSONDecodeError / AttributeError traceback.
+    copy = tmp_path / "model"
+    shutil.copytree(folders / "classifier", copy)
+    (copy / name).write_bytes(content)
+    argv = ["train", "--dataset", str(folders / "data"), "--output_dir", str(tmp_path / "out"), "--model_name_or_path"]
+    assert run([*argv, str(copy), "--max_steps", "1", "--report_to", "none", "--use_cpu", "true"]) == 2
+    err = capsys.readouterr().err  # after the dataset's progress bars (it is read first)
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert "Traceback" not in err and len(lines) == 1 and lines[0].startswith("hf-bilstm train: error: "), err
+    assert f"'{copy / name}'" in lines[0]

@@ -1,7 +1,9 @@
 // node js/demo_check.mjs URL TEXTS.json OUT.json [SCREENSHOT.png]
 // Opens an hf_bilstm demo page (demo/ of an exported folder, served over HTTP) in headless Chromium, reads the
 // milliseconds from navigation start to the first answer on the screen, then types each text of TEXTS.json and reads
-// the label and scores the page shows. Writes {first_answer_ms, answers: [{label, scores}], console}.
+// the label and scores the page shows. Writes {first_answer_ms, timings, answers: [{label, scores}], console}, where
+// timings says when each step of the first answer ended (the page's hf_bilstm:* marks; each file fetched: its last
+// byte), in ms after navigation start.
 // Chromium: CHROMIUM (default /usr/bin/chromium). Used by tests/test_javascript.py.
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -28,6 +30,12 @@ try {
   await page.goto(url);
   await Promise.race([page.waitForSelector('body[data-first-answer-ms]', { state: 'attached', timeout: 60000 }), failed]);
   const firstAnswerMs = Number(await page.getAttribute('body', 'data-first-answer-ms'));
+  const timings = await page.evaluate(() => Object.fromEntries([
+    ...performance.getEntriesByType('mark').filter((mark) => mark.name.startsWith('hf_bilstm:'))
+      .map((mark) => [mark.name.slice('hf_bilstm:'.length), Math.round(mark.startTime)]),
+    ...performance.getEntriesByType('resource')
+      .map((entry) => [`fetched ${new URL(entry.name).pathname}`, Math.round(entry.responseEnd)]),
+  ].sort((a, b) => a[1] - b[1])));
   if (screenshot) await page.screenshot({ path: screenshot });
   const answers = [];
   for (const text of texts) {
@@ -39,7 +47,7 @@ try {
         (row) => [row.dataset.label, Number(row.dataset.score)])),
     })));
   }
-  await writeFile(outFile, JSON.stringify({ first_answer_ms: firstAnswerMs, answers, console: messages }));
+  await writeFile(outFile, JSON.stringify({ first_answer_ms: firstAnswerMs, timings, answers, console: messages }));
 } catch (error) {
   console.error(String(error), messages.join('\n'));
   process.exitCode = 1;

@@ -175,6 +175,13 @@ RESUMED_OPTIMIZER_SETTINGS = {
 }
 
 
+RESUME_FIX = "Resume from another checkpoint (or delete this one), or start again without --resume_from_checkpoint."
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
 def checkpoint_optimizer_settings(checkpoint: str) -> dict:
     """The optimizer settings a checkpoint was trained with, read from its optimizer.pt with torch's weights-only
     loader (no code can run); {} when there is none. A file that loader refuses (a pickle of objects, or not a torch
@@ -190,11 +197,9 @@ def checkpoint_optimizer_settings(checkpoint: str) -> dict:
         if not isinstance(groups, list) or not all(isinstance(group, dict) for group in groups):
             raise TypeError("param_groups is not a list of settings")
     except Exception as error:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError... for such files
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UsageError(
-            f"{path!r} is not an optimizer state torch's weights-only loader can read ({first_line}); it is never "
-            "unpickled, since unpickling can run code. Resume from another checkpoint (or delete this one), or start "
-            "again without --resume_from_checkpoint."
+            f"{path!r} is not an optimizer state torch's weights-only loader can read ({_first_line(error)}); it is "
+            f"never unpickled, since unpickling can run code. {RESUME_FIX}"
         ) from None
     settings = {}
     for flag, read in RESUMED_OPTIMIZER_SETTINGS.items():
@@ -224,11 +229,9 @@ def check_checkpoint_torch_files(checkpoint: str) -> None:
                 with safe_globals():
                     torch.load(path, map_location="cpu", weights_only=True)
             except Exception as error:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError...
-                first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
                 raise UsageError(
-                    f"{path!r} cannot be read by torch's weights-only loader ({first_line}), so the checkpoint cannot "
-                    "be resumed; it is never unpickled. Resume from another checkpoint (or delete this one), or start "
-                    "again without --resume_from_checkpoint."
+                    f"{path!r} cannot be read by torch's weights-only loader ({_first_line(error)}), so the "
+                    f"checkpoint cannot be resumed; it is never unpickled. {RESUME_FIX}"
                 ) from None
 
 

@@ -15,6 +15,7 @@ from hf_bilstm.commands import train as train_cmd
 from hf_bilstm.data import load_raw_dataset, prepare_splits
 from hf_bilstm.data_schema import MULTI_LABEL, REGRESSION, SCHEMA_FILE, SINGLE_LABEL
 from hf_bilstm.errors import UsageError
+from hf_bilstm.presets import PRESETS, REGRESSION_CLASSIFIER_DROPOUT, model_settings
 from hf_bilstm.training.trainer import selection_args
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -204,11 +205,21 @@ def test_scores_train_a_regression_and_evaluate(tmp_path, capsys):
     assert code == 0
     config, results = read(out, "config.json"), read(out, "all_results.json")
     assert config["problem_type"] == REGRESSION and config["id2label"] == {"0": "score"}
+    assert config["classifier_dropout"] == REGRESSION_CLASSIFIER_DROPOUT != PRESETS["cpu"].model["classifier_dropout"]
     assert {"test_mse", "test_pearson", "eval_mse"} <= set(results)
     assert read(out, "trainer_state.json")["best_metric"] == results["eval_mse"]  # selected on MSE
     capsys.readouterr()
     assert evaluate_cmd.main([str(out), "--dataset", str(data), "--device", "cpu"]) == 0
     assert json.loads(capsys.readouterr().out)["test_mse"] == pytest.approx(results["test_mse"], rel=1e-4)
+
+
+def test_head_dropout_follows_the_problem_type_unless_given():
+    given = parse_args(["--preset", "cpu", "--output_dir", "x"])[0]
+    assert model_settings(given, REGRESSION)["classifier_dropout"] == REGRESSION_CLASSIFIER_DROPOUT
+    for problem in (SINGLE_LABEL, MULTI_LABEL):  # a classifier keeps the preset's
+        assert model_settings(given, problem)["classifier_dropout"] == PRESETS["cpu"].model["classifier_dropout"]
+    chosen = parse_args(["--preset", "cpu", "--output_dir", "x", "--classifier_dropout", "0.25"])[0]
+    assert model_settings(chosen, REGRESSION)["classifier_dropout"] == 0.25
 
 
 def test_one_file_is_carved_into_train_validation_and_test(tmp_path):

@@ -54,6 +54,7 @@ from ..presets import (
     CPU_PRESET,
     PRESETS,
     WORD_VECTORS_BUDGET_SHARE,
+    model_settings,
     resolve,
     word_vectors_epochs,
     word_vectors_split_names,
@@ -393,7 +394,8 @@ def build_model(model_args, data_args, training_args, data: LoadedData, checkpoi
     elif model_args.model_name_or_path:
         model = build_model_from_pretrained(model_args.model_name_or_path, model_args, label_names)
     else:
-        model = build_model_from_preset(resolve(model_args)[0], data.tokenizer, label_names)
+        settings = model_settings(model_args, data.splits.schema.problem_type)  # presets.model_settings: why
+        model = build_model_from_preset(settings, data.tokenizer, label_names)
     # the loss follows the labels: cross-entropy, BCE over sigmoids (multi-label) or MSE (regression)
     model.config.problem_type = data.splits.schema.problem_type
     # The longest text it is trained to read: predict/evaluate never cut later than this, whatever a
@@ -448,9 +450,7 @@ def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkp
     """Trains with the Trainer and its callbacks, then measures the restored best model on validation and test."""
     encoded = data.encoded
     train_tokens = int(np.sum(encoded["train"]["length"]))
-    training_args = epochs_for_training_set(
-        training_args, model_args.given_flags, len(encoded["train"]), train_tokens
-    )
+    training_args = epochs_for_training_set(training_args, model_args.given_flags, len(encoded["train"]), train_tokens)
     callbacks, divergence, time_budget = run_callbacks(model_args, training_args, data, train_tokens)
     training_args = selection_args(training_args, data.splits.schema.problem_type, model_args.given_flags)
     loss = None

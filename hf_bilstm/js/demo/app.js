@@ -25,7 +25,7 @@ async function loadTransformers() {
     // A first visit's wait is mostly ONNX Runtime starting (WebAssembly compiled, session made). Without these,
     // transformers.js first copies the 14 MB of WebAssembly and the model into the Cache Storage and hands ONNX
     // Runtime the bytes (compiled from a buffer rather than streamed from the response); the browser's HTTP cache
-    // still keeps every file for the next visit. Measured: 150-250 ms less of ~1.7-2.0 s (js/demo_check.mjs).
+    // still keeps every file for the next visit. Measured: 130-300 ms less of ~1.9 s on 2 busy cores.
     local.env.useWasmCache = false;
     local.env.useBrowserCache = false;
     return local;

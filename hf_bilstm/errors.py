@@ -55,16 +55,22 @@ def _causes(error: BaseException | None):
         error = error.__cause__ or error.__context__
 
 
-def no_room_reason(error: BaseException) -> str | None:
-    """The OS's words when `error` (or what caused it) is a write that ran out of room; None for anything else."""
+def _no_room(error: BaseException) -> OSError | None:
+    """The OSError (in `error` or what caused it) of a write that ran out of room; a Rust library's error that names
+    "os error 28" (safetensors, tokenizers write from Rust and raise their own types) stands as an OSError of it."""
     for cause in _causes(error):
         if isinstance(cause, OSError) and cause.errno in _NO_ROOM:
-            return cause.strerror or os.strerror(cause.errno)
-        # safetensors and tokenizers write from Rust and raise their own exception types, naming the OS error.
+            return cause
         match = _NO_ROOM_TEXT.search(str(cause))
         if match:
-            return os.strerror(int(match.group(1)))
+            return OSError(int(match.group(1)), os.strerror(int(match.group(1))))
     return None
+
+
+def no_room_reason(error: BaseException) -> str | None:
+    """The OS's words when `error` (or what caused it) is a write that ran out of room; None for anything else."""
+    cause = _no_room(error)
+    return None if cause is None else (cause.strerror or os.strerror(cause.errno))
 
 
 def not_writable(error: BaseException) -> OSError | None:
@@ -73,18 +79,8 @@ def not_writable(error: BaseException) -> OSError | None:
 
 
 def failed_write(error: BaseException) -> OSError | None:
-    """The OSError (in `error` or what caused it) of a write that ran out of room or that the system refused; a Rust
-    library's error that names "os error 28" (safetensors, tokenizers) stands as an OSError of that errno."""
-    refused = not_writable(error)
-    if refused is not None:
-        return refused
-    for cause in _causes(error):
-        if isinstance(cause, OSError) and cause.errno in _NO_ROOM:
-            return cause
-        match = _NO_ROOM_TEXT.search(str(cause))
-        if match:
-            return OSError(int(match.group(1)), os.strerror(int(match.group(1))))
-    return None
+    """The OSError (in `error` or what caused it) of a write that ran out of room or that the system refused."""
+    return not_writable(error) or _no_room(error)
 
 
 def written_path(error: OSError) -> str | None:

@@ -1,5 +1,6 @@
 """Checks the package's layout targets (issue 28): no import cycles, no module over 500 lines (but modeling_bilstm.py),
-no function over 60 lines (in the package and in scripts/ beside it). Prints what breaks a target and exits 1; exits 0 when every target holds.
+no function over 60 lines (in the package and in scripts/ beside it). Prints what breaks a target and exits 1; exits 0
+when every target holds.
 
     python scripts/check_layout.py [--package hf_bilstm] [--graph docs/imports.mmd]
 
@@ -87,7 +88,7 @@ def functions_over_the_limit(tree: ast.Module, name: str) -> list[tuple[str, int
 
 
 def long_script_functions(scripts: Path) -> list[tuple[str, int, str, int]]:
-    """The functions over the limit in the scripts beside the package (`scripts/*.py`): the same rule, no exceptions."""
+    """The functions over the limit in the scripts beside the package (`scripts/*.py`): the same rule, no exception."""
     found = []
     for path in sorted(scripts.glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))

@@ -71,7 +71,8 @@ def test_transformers_verbosity_sets_the_packages_level_until_one_is_set(capsys,
     assert capsys.readouterr().err == "shown at info\nshown at error\nshown: hf_bilstm's own level\n"
 
 
-def test_transformers_verbosity_in_the_environment_sets_the_packages_level():
+@pytest.mark.slow  # a fresh process (TRANSFORMERS_VERBOSITY is read when transformers' logging starts); the test above
+def test_transformers_verbosity_in_the_environment_sets_the_packages_level():  # covers the rule in-process
     code = "from hf_bilstm import logs; logs.get_logger('hf_bilstm.x').info('shown at info')"
     env = {**os.environ, "TRANSFORMERS_VERBOSITY": "info"}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)

@@ -175,8 +175,8 @@ class FlagParser(SuggestingParser, HfArgumentParser):
             default=argparse.SUPPRESS,
             metavar="N",
             help="torch's CPU threads for this run (default: torch's, i.e. OMP_NUM_THREADS or one per core). Threads "
-            "sleep while they wait (OMP_WAIT_POLICY=PASSIVE unless you set it), so that another busy process does not "
-            "slow a run 10-36x.",
+            "spin only briefly before they sleep (GOMP_SPINCOUNT=300, unless you set it or OMP_WAIT_POLICY), so that "
+            "another busy process does not slow a run 10-36x.",
         )
 
     @staticmethod

@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import hf_bilstm.cpu_threads  # noqa: F401  before torch loads: its threads sleep while they wait (OMP_WAIT_POLICY)
+import hf_bilstm.cpu_threads  # noqa: F401  before torch loads: its threads spin only briefly (cpu_threads)
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
@@ -254,7 +254,8 @@ def result_header(args) -> dict:
         result["busy_processes"] = args.busy
         result["note"] = (
             "Each figure from a fresh process started without OMP_*/GOMP_* variables. after = as shipped "
-            "(OMP_WAIT_POLICY=PASSIVE chosen by hf_bilstm, ONNX Runtime threads stop spinning when a run ends); "
+            "(GOMP_SPINCOUNT=300 and OMP_WAIT_POLICY=PASSIVE chosen by hf_bilstm, ONNX Runtime threads stop spinning "
+            "when a run ends); "
             "before = the code before the change (torch loaded first: libgomp's default spinning; ONNX Runtime's "
             "defaults). "
             "busy = N pure-Python CPU-bound processes running."

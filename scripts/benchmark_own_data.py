@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import hf_bilstm.cpu_threads  # noqa: F401  before torch loads: its threads sleep while they wait (OMP_WAIT_POLICY)
+import hf_bilstm.cpu_threads  # noqa: F401  before torch loads: its threads spin only briefly (cpu_threads)
 
 # isort: split
 import numpy as np
@@ -99,13 +99,12 @@ def train_model(argv: list[str]) -> tuple[dict, float]:
 
 def splits_of(argv: list[str]):
     """The splits `hf-bilstm train ARGV` trains, selects and tests on: read by the train command's own functions."""
-    from hf_bilstm.arguments import parse_args
+    from hf_bilstm.arguments import parse_settings
     from hf_bilstm.data_flags import load_from_flags
     from hf_bilstm.training.trainer import splits_from_flags
 
-    model_args, data_args, training_args = parse_args(argv)
-    raw = load_from_flags(data_args)
-    return splits_from_flags(raw, model_args, data_args, training_args)
+    settings = parse_settings(argv)
+    return splits_from_flags(load_from_flags(settings.data), settings)
 
 
 def baseline(splits) -> dict:

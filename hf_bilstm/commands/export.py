@@ -33,7 +33,9 @@ class ExportArguments:
     overwrite: bool = switch("replace onnx/ files that an export did not write")
     demo: bool = switch("also write demo/, a static page running the int8 model in a browser")
     demo_vendor: str | None = option(
-        None, "node_modules holding @huggingface/transformers and onnxruntime-web, copied into demo/vendor/ (offline)"
+        None,
+        "node_modules of @huggingface/transformers (its onnxruntime-web and @huggingface/tokenizers are copied into "
+        "demo/vendor/: offline)",
     )
 
 

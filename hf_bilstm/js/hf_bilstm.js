@@ -17,6 +17,7 @@
 //
 // The library is passed in rather than imported, so this file works wherever transformers.js comes from (npm, a CDN,
 // a copy served with a page). Options other than `quantized` go to transformers.js's from_pretrained calls.
+// classifier(...) below is the same classify() around another tokenizer and ONNX runner (the demo page's).
 
 export async function pipeline(transformers, model, { quantized = false, ...options } = {}) {
   const { AutoConfig, AutoTokenizer, PreTrainedModel, Tensor } = transformers;
@@ -25,15 +26,38 @@ export async function pipeline(transformers, model, { quantized = false, ...opti
     AutoTokenizer.from_pretrained(model, options),
     PreTrainedModel.from_pretrained(model, { ...options, config, dtype: quantized ? 'q8' : 'fp32' }),
   ]);
-  const keepEnd = tokenizer.config.truncation_side === 'left';
-  const maxLength = tokenizer.model_max_length;
-  const padId = config.pad_token_id ?? tokenizer.pad_token_id ?? 0;
+  const classify = classifier({
+    config,
+    tokenizerConfig: tokenizer.config,
+    encode: (text) => tokenizer.encode(text, { add_special_tokens: false }),
+    padId: tokenizer.pad_token_id,
+    quantized,
+    run: async (inputIds, mask, dims) => (await network({
+      input_ids: new Tensor('int64', inputIds, dims),
+      attention_mask: new Tensor('int64', mask, dims),
+    })).logits.tolist(),
+  });
+  classify.tokenizer = tokenizer;
+  classify.model = network;
+  classify.config = config;
+  return classify;
+}
+
+// The same classify(texts, { batch_size, top_k }) around any tokenizer and ONNX runner (the demo page uses it with
+// @huggingface/tokenizers and onnxruntime-web directly, so that ONNX Runtime starts while the files download):
+// config: config.json; tokenizerConfig: tokenizer_config.json; encode(text) → token ids without special tokens;
+// padId: the tokenizer's padding id (config.json's pad_token_id comes first); run(inputIds, mask, [rows, width])
+// → a promise of one row of logits per text (inputIds and mask: BigInt64Array, row-major).
+export function classifier({ config, tokenizerConfig, encode, padId, quantized = false, run }) {
+  const keepEnd = tokenizerConfig.truncation_side === 'left';
+  const maxLength = tokenizerConfig.model_max_length ?? Infinity;
+  const pad = config.pad_token_id ?? padId ?? 0;
   const labels = config.id2label ?? {};
   const sigmoid = config.problem_type === 'multi_label_classification' || Object.keys(labels).length === 1;
 
   function ids(text) {
     if (typeof text !== 'string') throw new TypeError(`hf_bilstm: each text must be a string, not ${typeof text}`);
-    const all = tokenizer.encode(text, { add_special_tokens: false });
+    const all = encode(text);
     if (!(all.length > maxLength)) return all;
     return keepEnd ? all.slice(all.length - maxLength) : all.slice(0, maxLength);
   }
@@ -41,18 +65,13 @@ export async function pipeline(transformers, model, { quantized = false, ...opti
   async function logits(rows) {
     // Padding on the right, as the Python tokenizer pads; an empty text is one padding step the model does not read.
     const width = Math.max(1, ...rows.map((row) => row.length));
-    const inputIds = new BigInt64Array(rows.length * width).fill(BigInt(padId));
+    const inputIds = new BigInt64Array(rows.length * width).fill(BigInt(pad));
     const mask = new BigInt64Array(rows.length * width);
     rows.forEach((row, r) => row.forEach((id, t) => {
       inputIds[r * width + t] = BigInt(id);
       mask[r * width + t] = 1n;
     }));
-    const dims = [rows.length, width];
-    const output = await network({
-      input_ids: new Tensor('int64', inputIds, dims),
-      attention_mask: new Tensor('int64', mask, dims),
-    });
-    return output.logits.tolist();
+    return run(inputIds, mask, [rows.length, width]);
   }
 
   function answer(row, top_k) {
@@ -81,8 +100,5 @@ export async function pipeline(transformers, model, { quantized = false, ...opti
     }
     return results;
   }
-  classify.tokenizer = tokenizer;
-  classify.model = network;
-  classify.config = config;
   return classify;
 }

@@ -3,8 +3,9 @@ with `hf-bilstm export --demo`, `demo/` (a static page that classifies as you ty
 
     FOLDER/hf_bilstm.js            pipeline(transformers, FOLDER or Hub id, {quantized}) → classify(texts)
     FOLDER/demo/index.html, app.js, model_info.json   (served with `python -m http.server` in FOLDER: /demo/)
-    FOLDER/demo/vendor/            transformers.js and ONNX Runtime Web, copied from node_modules when given
-                                   (--demo_vendor), so that the page needs no network; else they come from a CDN
+    FOLDER/demo/vendor/            ONNX Runtime Web and transformers.js's tokenizer (@huggingface/tokenizers), copied
+                                   from node_modules when given (--demo_vendor), so that the page needs no network;
+                                   else they come from a CDN
 """
 
 from __future__ import annotations
@@ -20,12 +21,17 @@ HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 JS_MODULE = "hf_bilstm.js"
 DEMO_DIR = "demo"
 DEMO_FILES = ("index.html", "app.js")
-# The transformers.js release the page loads from a CDN when demo/vendor/ is absent (the one it was tested with).
+# The transformers.js release whose node_modules --demo_vendor reads, and the releases of the two packages it runs on
+# that the page loads (from a CDN when demo/vendor/ is absent): the ones it was tested with (js/package-lock.json).
 TRANSFORMERS_JS_VERSION = "4.3.2"
-# What the page loads from vendor/: transformers.js's browser bundle and ONNX Runtime Web's plain CPU build (14 MB of
-# WebAssembly; the WebGPU build it would pick is 27 MB, and compiling it is most of a first visit's wait).
+ONNXRUNTIME_WEB_VERSION = "1.31.0-dev.20260914-8d85527a0"
+TOKENIZERS_VERSION = "0.2.0"
+# What the page loads from vendor/: the tokenizer (37 KB) and ONNX Runtime Web's plain CPU build (14 MB of
+# WebAssembly; the WebGPU build transformers.js would pick is 27 MB), rather than transformers.js's 590 KB bundle:
+# the page makes its session itself, so that ONNX Runtime starts while the model downloads.
 VENDOR_FILES = {
-    "transformers.min.js": "@huggingface/transformers/dist/transformers.min.js",
+    "tokenizers.min.mjs": "@huggingface/tokenizers/dist/tokenizers.min.mjs",
+    "ort.wasm.min.mjs": "onnxruntime-web/dist/ort.wasm.min.mjs",
     "ort-wasm-simd-threaded.mjs": "onnxruntime-web/dist/ort-wasm-simd-threaded.mjs",
     "ort-wasm-simd-threaded.wasm": "onnxruntime-web/dist/ort-wasm-simd-threaded.wasm",
 }
@@ -78,7 +84,8 @@ def model_info(folder: str) -> dict:
     return {
         "title": f"{name}: hf_bilstm text classifier",
         "card_html": f"Model card: {html.escape(card)}. See README.md for how it was trained.",
-        "transformers_js_version": TRANSFORMERS_JS_VERSION,
+        "onnxruntime_web_version": ONNXRUNTIME_WEB_VERSION,
+        "tokenizers_version": TOKENIZERS_VERSION,
     }
 
 

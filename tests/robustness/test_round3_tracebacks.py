@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import types
 
@@ -79,6 +80,29 @@ def test_a_full_disk_or_read_only_folder_while_exporting_is_one_line(
     assert sorted(os.listdir(model)) == before
 
 
+def test_a_write_the_export_child_could_not_make_is_one_line(trained, tmp_path, capsys, monkeypatch):
+    # The parent's side of the test below, without the child's minute-long export: the child's report of a failed
+    # write (graph.WRITE_FAILED_PREFIX, errno and path) is answered as every command's failed write.
+    pytest.importorskip("onnxscript")
+    from hf_bilstm.onnx import export as export_module
+    from hf_bilstm.onnx.graph import WRITE_FAILED_PREFIX
+
+    model = tmp_path / "model"
+    shutil.copytree(trained / "out", model, ignore=shutil.ignore_patterns("checkpoint-*"))
+    before = sorted(os.listdir(model))
+
+    def child_on_a_full_disk(command, **kwargs):
+        assert command[1:3] == ["-m", "hf_bilstm.onnx.graph"], command
+        return subprocess.CompletedProcess(command, 1, stdout=f"{WRITE_FAILED_PREFIX}{errno.ENOSPC} /dev/full\n")
+
+    monkeypatch.setattr(export_module.subprocess, "run", child_on_a_full_disk)
+    assert cli.main(["export", str(model)]) == 1
+    (line,) = error_lines(capsys)
+    assert "'/dev/full' could not be written (No space left on device)" in line and "File " not in line, line
+    assert sorted(os.listdir(model)) == before
+
+
+@pytest.mark.slow  # the real export in its child process (~50 s on 2 cores); the test above covers the parent's side
 def test_a_full_disk_while_the_export_writes_its_graph_is_one_line(trained, tmp_path, capsys, monkeypatch):
     # Hostile re-run (H34, a 2 MB tmpfs): the graph's write failed in the export's child process, and the message was
     # exit 2 with the child's traceback lines. /dev/full answers every write with ENOSPC, as a full disk does.

@@ -1,7 +1,7 @@
 """hf_bilstm: recurrent (BiLSTM / GRU) text classifiers that are native transformers models."""
 
-# First, before transformers loads torch: torch's threads sleep instead of spinning while they wait
-# (OMP_WAIT_POLICY=PASSIVE unless the user set it), or a busy core slows training 10-36x (hf_bilstm/cpu_threads.py).
+# First, before transformers loads torch: torch's threads spin only briefly before they sleep (GOMP_SPINCOUNT=300,
+# OMP_WAIT_POLICY=PASSIVE unless the user set them), or a busy core slows training 10-36x (hf_bilstm/cpu_threads.py).
 from . import cpu_threads  # noqa: F401
 
 # isort: split

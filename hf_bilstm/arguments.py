@@ -1,7 +1,6 @@
 """`hf-bilstm train`'s arguments: the dataclasses, parsed once with the preset's values as the parser's defaults
 (hf_bilstm.presets), and every check of them before any data is read. The parser itself is hf_bilstm.flag_parser."""
 
-import dataclasses
 import os
 from dataclasses import dataclass, field
 
@@ -18,7 +17,7 @@ from .flag_checks import (
     check_tokenizer_flags,
     check_training_numbers,
 )
-from .flag_parser import FlagParser, KnownFlagsParser, given_flags
+from .flag_parser import FlagParser, dataclass_from, not_a_flag
 from .json_files import read_json
 from .presets import (
     AUTO_PRESET,
@@ -130,24 +129,6 @@ class ModelArguments:
     overwrite_output_dir: bool = field(
         default=False, metadata={"help": "Replace a model already in --output_dir (refused otherwise)."}
     )
-    # Filled by parse_args from the FineTuningArguments flags (hf_bilstm.finetuning); not a flag itself.
-    finetuning: FineTuningArguments = field(default_factory=FineTuningArguments, init=False)
-    # Filled by parse_args: why this preset (what `--preset auto` chose); not a flag itself.
-    preset_reason: str = field(default="", init=False)
-    # Filled by parse_args: the flags written on the command line (a preset's defaults are not); not a flag itself.
-    given_flags: frozenset = field(default_factory=frozenset, init=False)
-
-
-def replace_model_args(model_args: ModelArguments, **changes) -> ModelArguments:
-    """`dataclasses.replace` for parsed ModelArguments (a phase of `cpu-best` trains with other values): the fields
-    parse_args fills (`init=False`, which `replace` would reset to their defaults) come along unless `changes` sets
-    them."""
-    filled = {item.name: getattr(model_args, item.name) for item in dataclasses.fields(model_args) if not item.init}
-    filled.update({name: changes.pop(name) for name in list(changes) if name in filled})
-    copy = dataclasses.replace(model_args, **changes)
-    for name, value in filled.items():
-        setattr(copy, name, value)
-    return copy
 
 
 @dataclass
@@ -236,6 +217,9 @@ class DataArguments:
             "--test_split is not given."
         },
     )
+    # --label_names is TrainingArguments' flag (the keys of the label inputs, which are always `labels` here); it
+    # names the classes instead: `--label_names neg,pos` or `--label_names neg pos` (hf_bilstm.data_flags).
+    label_names: str | None = not_a_flag("Comma-separated class names, from --label_names.")
     max_train_samples: int | None = field(default=None, metadata={"help": "Train on at most this many rows."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Validate on at most this many rows."})
     max_test_samples: int | None = field(default=None, metadata={"help": "Test on at most this many rows."})
@@ -254,7 +238,7 @@ HELP_OVERRIDES = {
 
 
 def make_parser() -> FlagParser:
-    # No abbreviations (FlagParser): an abbreviated flag would escape given_flags and be overridden by the preset.
+    # No abbreviations (FlagParser): `--hid 8` is refused, not read as --hidden_size.
     arguments = (ModelArguments, DataArguments, TrainingArguments, FineTuningArguments)
     parser = FlagParser(arguments, prog="hf-bilstm train")
     for action in parser._actions:
@@ -263,55 +247,76 @@ def make_parser() -> FlagParser:
     return parser
 
 
-def parse_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, TrainingArguments]:
-    """Parses the command line; preset and automatic defaults come first so that the user's own flags win."""
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything `hf-bilstm train` parsed: one dataclass per group of flags, and what is no flag: the preset the run
+    uses (what `--preset auto` chose) and why, and the names of the flags written on the command line (a preset's or
+    the hardware's defaults are not among them)."""
+
+    model: ModelArguments
+    data: DataArguments
+    training: TrainingArguments
+    finetuning: FineTuningArguments
+    preset: str
+    preset_reason: str
+    given: frozenset
+
+
+def run_defaults(preset: str, given: dict) -> dict:
+    """The values a flag not given takes: every preset's training settings, this preset's, the hardware's, and the
+    data's (--train_file without --dataset: the files are the data, not the default IMDB)."""
+    defaults = {**COMMON_TRAINING, **PRESETS[preset].training, **hardware_defaults(given)}
+    if "train_file" in given and "dataset" not in given:
+        defaults["dataset"] = None
+    return defaults
+
+
+def parse_settings(argv: list[str]) -> RunSettings:
+    """Parses the command line once (FlagParser.parse_given), chooses the preset from it, then builds the arguments
+    from the defaults (run_defaults) with the flags given on top, and checks every value (check_flags)."""
     parser = make_parser()
-    preset_parser = KnownFlagsParser(ModelArguments, add_help=False, allow_abbrev=False, prog="hf-bilstm train")
-    model_args, _ = preset_parser.parse_known_args(argv)
-    given = given_flags(argv)
-    preset, preset_reason = choose_preset(model_args.preset, argv)
-    defaults = dict(COMMON_TRAINING)
-    defaults.update(PRESETS[preset].training)
-    defaults.update(hardware_defaults(given))
-    # The preset's values are the parser's defaults, so that --help shows what a run will use.
-    parser.set_defaults(**defaults)
-    if given & {"h", "help"}:
-        # Model and tokenizer flags default to None ("the preset's", or the fine-tuned folder's): shown as the
+    given = parser.parse_given(argv)
+    preset, preset_reason = choose_preset(given.get("preset", DEFAULT_PRESET), use_cpu=given.get("use_cpu", False))
+    defaults = run_defaults(preset, given)
+    if given.pop("help", False):
+        # Model and tokenizer fields default to None ("the preset's", or the fine-tuned folder's): shown as the
         # preset's values in the help only, where no run follows.
-        parser.set_defaults(**PRESETS[preset].model, **PRESETS[preset].tokenizer)
-        parser.description = (
+        parser.show_help(
+            {**defaults, **PRESETS[preset].model, **PRESETS[preset].tokenizer},
             f"Train a classifier. The defaults shown are those of preset {preset!r} ({preset_reason}) on this "
-            "machine; any flag given wins over them."
+            "machine; any flag given wins over them.",
         )
+    values = {**defaults, **given, "preset": preset}
+    if given.get("label_names"):  # TrainingArguments' flag, our class names (DataArguments.label_names)
+        values["label_names"] = ",".join(given["label_names"])
     try:
-        model_args, data_args, training_args, finetuning_args = parser.parse_args_into_dataclasses(args=argv)
+        arguments = [dataclass_from(dtype, values) for dtype in (ModelArguments, DataArguments, FineTuningArguments)]
+        training = dataclass_from(TrainingArguments, {**values, "label_names": None})
     except ValueError as error:  # TrainingArguments' and FineTuningArguments' own consistency checks
         raise UsageError(str(error)) from error
-    model_args.finetuning = finetuning_args
-    # --label_names is TrainingArguments' flag (the keys of the label inputs, which are always `labels` here); it
-    # names the classes instead: `--label_names neg,pos` or `--label_names neg pos` (hf_bilstm.data_flags).
-    data_args.label_names = ",".join(training_args.label_names) if training_args.label_names else None
-    training_args.label_names = None
-    model_args.preset, model_args.preset_reason = preset, preset_reason
-    if model_args.print_preset:  # nothing runs (hf_bilstm.commands.train prints the preset): no flag to check
-        return model_args, data_args, training_args
-    if training_args.device.type == "cpu" and "include_num_input_tokens_seen" not in given:
-        # The run plan's time estimate reads the real tokens seen; counting them costs a device sync, nothing on CPU.
-        training_args.include_num_input_tokens_seen = "non_padding"
+    model, data, finetuning = arguments
+    settings = RunSettings(model, data, training, finetuning, preset, preset_reason, frozenset(given))
+    if model.print_preset:  # nothing runs (hf_bilstm.commands.train prints the preset): no flag to check
+        return settings
     if "output_dir" not in given:
         raise UsageError("give --output_dir FOLDER: where the trained model, its tokenizer, results and card go.")
-    model_args.given_flags = frozenset(given)
-    check_flags(model_args, data_args, training_args)
-    return model_args, data_args, training_args
+    check_flags(settings)
+    return settings
 
 
-def check_resume_flags(model_args: ModelArguments, checkpoint: str) -> None:
+def parse_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, TrainingArguments]:
+    """`parse_settings`' three main dataclasses, for scripts that build parts of a run themselves."""
+    settings = parse_settings(argv)
+    return settings.model, settings.data, settings.training
+
+
+def check_resume_flags(settings: RunSettings, checkpoint: str) -> None:
     """
     A resumed run continues the checkpoint's own model and tokenizer: a model or tokenizer flag that disagrees with
     them would be ignored, so it is refused (one that agrees is honoured; --max_length and --truncation_side apply to a
     resumed run too).
     """
-    given = model_args.given_flags
+    model_args, given = settings.model, settings.given
     saved = read_json(os.path.join(checkpoint, "config.json"), fix="resume from another checkpoint")
     ignored = [f"--{name}" for name in ("preset", "model_name_or_path", "min_frequency") if name in given]
     for name in MODEL_FIELDS:
@@ -326,9 +331,9 @@ def check_resume_flags(model_args: ModelArguments, checkpoint: str) -> None:
         )
 
 
-def check_flags(model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments) -> None:
+def check_flags(settings: RunSettings) -> None:
     """Every value is checked here, before any data is loaded; a flag that would be ignored is refused."""
-    given = model_args.given_flags
+    model_args, data_args, training_args, given = settings.model, settings.data, settings.training, settings.given
     model_settings, tokenizer_settings = resolve(model_args)
     check_architecture(model_settings)
     check_tokenizer_flags(**tokenizer_settings)

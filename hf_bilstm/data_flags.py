@@ -71,7 +71,7 @@ def check_data_flags(data_args, given) -> None:
             "of the labels."
         )
     comma_list(data_args.column_names, "--column_names")
-    comma_list(getattr(data_args, "label_names", None), "--label_names")
+    comma_list(data_args.label_names, "--label_names")
     for flag in ("train_file", "validation_file", "test_file"):
         path = getattr(data_args, flag)
         if path is None:
@@ -84,8 +84,6 @@ def check_data_flags(data_args, given) -> None:
         raise UsageError("--validation_file and --validation_split both choose the validation data; give one.")
     if data_args.test_file and not data_args.test_split:
         raise UsageError("--test_file and --test_split '' (no test split) disagree; give one of them.")
-    if data_args.train_file and "dataset" not in given:
-        data_args.dataset = None  # the files are the data (not the default IMDB)
     if data_args.validation_file or data_args.test_file:
         if not data_args.train_file and "dataset" not in given:
             raise UsageError("--validation_file/--test_file need training data too: give --train_file (or --dataset).")
@@ -95,7 +93,7 @@ def names_from_flags(data_args) -> tuple[list[str] | None, str]:
     """Label names from --label_names, else a classes.txt / labels.txt beside the data; and where they came from."""
     from .data_files import names_file_beside, read_names_file
 
-    if getattr(data_args, "label_names", None):
+    if data_args.label_names:
         return comma_list(data_args.label_names, "--label_names"), "--label_names"
     places = [p for p in (data_args.train_file, data_args.dataset) if p and os.path.exists(os.path.expanduser(p))]
     found = names_file_beside([os.path.expanduser(p) for p in places])

@@ -119,8 +119,15 @@ class SuggestingParser(OneLineErrors):
         return namespace, extras
 
 
-class KnownFlagsParser(OneLineErrors, HfArgumentParser):
-    """`HfArgumentParser` for a first look at some flags (`parse_known_args`): a bad value is one line too."""
+class GivenHelp(argparse._HelpAction):
+    """`-h`/`--help`: prints the help and exits, except in `FlagParser.parse_given`, which records it as one of the
+    flags given (`help`): the command then shows the defaults that depend on the other flags (a preset's values)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if getattr(parser, "collecting_given", False):
+            setattr(namespace, self.dest, True)
+        else:
+            super().__call__(parser, namespace, values, option_string)
 
 
 def option(default, help: str) -> dataclasses.Field:
@@ -132,6 +139,11 @@ def positional(help: str, **kwargs) -> dataclasses.Field:
     """A dataclass field parsed as a positional argument (`predict FOLDER TEXT...`), which HfArgumentParser lacks."""
     default = {"default_factory": list} if kwargs.get("nargs") in ("*", "+") else {}
     return dataclasses.field(**default, metadata={"positional": True, "help": help, **kwargs})
+
+
+def not_a_flag(help: str) -> dataclasses.Field:
+    """A dataclass field with no flag of its own: the command fills it from another flag's value."""
+    return dataclasses.field(default=None, metadata={"no_flag": True, "help": help})
 
 
 def switch(help: str) -> dataclasses.Field:
@@ -149,6 +161,10 @@ class FlagParser(SuggestingParser, HfArgumentParser):
     Every command also takes `--torch_threads N` (torch's intra-op threads, applied once the command line parsed):
     taken out of the arguments before the dataclasses see them, so no command's arguments carry it."""
 
+    def register(self, registry_name, value, object):
+        # argparse registers its `help` action while the parser is made, before adding -h/--help: ours instead.
+        super().register(registry_name, value, GivenHelp if (registry_name, value) == ("action", "help") else object)
+
     def __init__(self, dataclass_types, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(dataclass_types, **kwargs)
@@ -159,13 +175,15 @@ class FlagParser(SuggestingParser, HfArgumentParser):
             default=argparse.SUPPRESS,
             metavar="N",
             help="torch's CPU threads for this run (default: torch's, i.e. OMP_NUM_THREADS or one per core). Threads "
-            "sleep while they wait (OMP_WAIT_POLICY=PASSIVE unless you set it), so that another busy process does not "
-            "slow a run 10-36x.",
+            "spin only briefly before they sleep (GOMP_SPINCOUNT=300, unless you set it or OMP_WAIT_POLICY), so that "
+            "another busy process does not slow a run 10-36x.",
         )
 
     @staticmethod
     def _parse_dataclass_field(parser, field: dataclasses.Field):
         metadata = dict(field.metadata)
+        if metadata.get("no_flag"):  # set by the command from another flag (not_a_flag)
+            return
         if metadata.pop("positional", False):
             parser.add_argument(field.name, **metadata)
         elif metadata.pop("switch", False):
@@ -174,13 +192,50 @@ class FlagParser(SuggestingParser, HfArgumentParser):
         else:
             HfArgumentParser._parse_dataclass_field(parser, field)
 
-    def parse_args_into_dataclasses(self, args=None, return_remaining_strings=False, **kwargs):
+    def _take_torch_threads(self, args) -> tuple[list[str], int | None]:
         args, threads = take_torch_threads(list(sys.argv[1:] if args is None else args))
         if threads is not None:
             try:
                 threads = parse_torch_threads(threads)
             except ValueError as error:
                 self.error(str(error))
+        return args, threads
+
+    def parse_given(self, args: list[str]) -> dict:
+        """The flags written in `args`, `{field: value}`, and no others: argparse's own reading (`--no_x` is x,
+        `--x=v`, dash spellings, nothing after `--` is a flag, `-h` is `help`), in one pass with every default
+        suppressed, so that a value equal to a default still counts as given. The command then builds its
+        dataclasses from its defaults with these on top (`dataclass_from`); a stray word is refused (exit 2)."""
+        args, threads = self._take_torch_threads(args)
+        defaults = [(action, action.default) for action in self._actions]
+        parser_defaults = dict(self._defaults)
+        self.collecting_given = True
+        try:
+            for action, _ in defaults:
+                action.default = argparse.SUPPRESS
+            self._defaults.clear()
+            namespace, remaining = self.parse_known_args(args)
+        finally:
+            for action, default in defaults:
+                action.default = default
+            self._defaults.update(parser_defaults)
+            self.collecting_given = False
+        if remaining:
+            self.error(f"unrecognized arguments: {' '.join(remaining)}")
+        if threads is not None:
+            apply_torch_threads(threads)
+        return vars(namespace)
+
+    def show_help(self, defaults: dict, description: str | None = None):
+        """Prints the help with `defaults` shown as the flags' defaults (what a run would use), and exits 0."""
+        self.set_defaults(**defaults)
+        if description:
+            self.description = description
+        self.print_help()
+        self.exit()
+
+    def parse_args_into_dataclasses(self, args=None, return_remaining_strings=False, **kwargs):
+        args, threads = self._take_torch_threads(args)
         parsed = super().parse_args_into_dataclasses(args=args, return_remaining_strings=True, **kwargs)
         if threads is not None:
             apply_torch_threads(threads)
@@ -198,13 +253,8 @@ class FlagParser(SuggestingParser, HfArgumentParser):
         return parsed
 
 
-def given_flags(argv: list[str]) -> set[str]:
-    """Names of the options written on the command line (dash or underscore spelling, `--no_x` counts as x)."""
-    given = set()
-    for token in argv:
-        if token.startswith("--"):
-            name = token[2:].split("=", 1)[0].replace("-", "_")
-            given.add(name)
-            if name.startswith("no_"):
-                given.add(name[3:])
-    return given
+def dataclass_from(dtype, values: dict):
+    """An instance of the dataclass `dtype` from the entries of `values` that are its fields (the others are another
+    dataclass's); a field without an entry keeps its own default."""
+    names = {item.name for item in dataclasses.fields(dtype) if item.init}
+    return dtype(**{name: value for name, value in values.items() if name in names})

@@ -7,7 +7,6 @@ import dataclasses
 from dataclasses import dataclass
 
 import torch
-from transformers import TrainingArguments
 
 from .data_schema import REGRESSION
 
@@ -196,22 +195,12 @@ COMMON_TRAINING = dict(
 )
 
 
-def _uses_gpu(argv: list[str]) -> bool:
-    """Whether the Trainer will train on a GPU: CUDA is there and `--use_cpu` is not switched on."""
-    if not torch.cuda.is_available():
-        return False
-    from .flag_parser import KnownFlagsParser
-
-    parser = KnownFlagsParser(TrainingArguments, add_help=False, allow_abbrev=False, prog="hf-bilstm train")
-    known, _ = parser.parse_known_args(argv)
-    return not getattr(known, "use_cpu", False)
-
-
-def choose_preset(preset: str, argv: list[str]) -> tuple[str, str]:
-    """`auto` becomes `base` on a GPU and `cpu` otherwise; returns the preset and why it was chosen."""
+def choose_preset(preset: str, use_cpu: bool = False) -> tuple[str, str]:
+    """`auto` becomes `base` when training runs on a GPU (CUDA there, `--use_cpu` not switched on) and `cpu`
+    otherwise; returns the preset and why it was chosen."""
     if preset != AUTO_PRESET:
         return preset, "--preset " + preset
-    if _uses_gpu(argv):
+    if torch.cuda.is_available() and not use_cpu:
         return GPU_PRESET, f"--preset auto: a GPU is there, so {GPU_PRESET!r}"
     return CPU_PRESET, f"--preset auto: no GPU, so {CPU_PRESET!r}, sized for a CPU; --preset base is the GPU recipe"
 
@@ -222,13 +211,15 @@ def cpu_has_native_bf16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
-def hardware_defaults(given: set[str]) -> dict:
+def hardware_defaults(given: dict) -> dict:
     """
-    bf16 (or fp16 on GPUs without bf16) and background batch loading on CUDA. On CPUs: bf16 autocast where the CPU
-    has native bf16 only while CPU_BF16_DEFAULT says so (it is off: fp32 was better on validation).
+    `train`'s, given the flags written (`{name: value}`): bf16 (or fp16 on GPUs without bf16) and background batch
+    loading on CUDA. On CPUs: bf16 autocast where the CPU has native bf16 only while CPU_BF16_DEFAULT says so (it is
+    off: fp32 was better on validation), and the tokens seen counted (the run plan's estimate reads them; counting
+    costs a device sync, nothing on a CPU).
     """
-    if not torch.cuda.is_available() or "use_cpu" in given:
-        defaults = {"dataloader_pin_memory": False}
+    if not torch.cuda.is_available() or given.get("use_cpu"):
+        defaults = {"dataloader_pin_memory": False, "include_num_input_tokens_seen": "non_padding"}
         if CPU_BF16_DEFAULT and "bf16" not in given and "fp16" not in given and cpu_has_native_bf16():
             defaults["bf16"] = True
             defaults["use_cpu"] = True  # TrainingArguments refuses bf16 without a GPU unless told to use the CPU
@@ -242,7 +233,7 @@ def hardware_defaults(given: set[str]) -> dict:
 
 
 def resolved_preset(model_args) -> str:
-    return choose_preset(model_args.preset, [])[0] if model_args.preset == AUTO_PRESET else model_args.preset
+    return choose_preset(model_args.preset)[0]
 
 
 def word_vectors_epochs(model_args) -> int:
@@ -287,7 +278,7 @@ def model_settings(model_args, problem_type: str) -> dict:
     return settings
 
 
-def pretraining_hardware_defaults(given: set[str]) -> dict:
+def pretraining_hardware_defaults(given: dict) -> dict:
     """`hf-bilstm pretrain`'s: bf16 on GPUs that support it, pinned memory with CUDA; `--bf16 true` on a CPU gets the
     CPU's permission."""
     cuda = torch.cuda.is_available()

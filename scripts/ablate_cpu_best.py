@@ -41,7 +41,7 @@ def main() -> int:
         parser.error("--weights takes two non-negative numbers, not both 0: BiLSTM,linear")
     weights = tuple(w / sum(weights) for w in weights)
 
-    from hf_bilstm.arguments import parse_args
+    from hf_bilstm.arguments import parse_settings
     from hf_bilstm.presets import DISTILLED_PRESET, PRESETS
     from hf_bilstm.training.distillation import train_distilled
 
@@ -50,13 +50,13 @@ def main() -> int:
     argv += ["--overwrite_output_dir", "true", *args.extra]
     command = shlex.join(["python", "scripts/ablate_cpu_best.py", *sys.argv[1:]])
     commit = git_commit()
-    model_args, data_args, training_args = parse_args(argv)
+    run = parse_settings(argv)
     # The test split only takes its texts out of train, validation and the unlabelled rows (as in the recipe, so
     # that validation is the same 2,481 rows); it is never evaluated here.
     settings = dict(PRESETS[DISTILLED_PRESET].distillation, teacher_weights=weights, read_test=False)
     settings["bilstm_teacher"] = os.path.abspath(args.teacher_folder)
     started = time.time()
-    train_distilled(model_args, data_args, training_args, command, settings)
+    train_distilled(run, command, settings)
     record = make_record(args.name, DISTILLED_PRESET, argv, output_dir, commit, time.time() - started)
     record["benchmark"] = "cpu-best ablation on validation (scripts/ablate_cpu_best.py)"
     record["command"] = command

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import hf_bilstm.cpu_threads  # noqa: F401  before torch loads: its threads sleep while they wait (OMP_WAIT_POLICY)
+import hf_bilstm.cpu_threads  # noqa: F401  before torch loads: its threads spin only briefly (cpu_threads)
 
 # isort: split
 import torch

@@ -35,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import hf_bilstm.cpu_threads  # noqa: F401  before torch loads: its threads sleep while they wait (OMP_WAIT_POLICY)
+import hf_bilstm.cpu_threads  # noqa: F401  before torch loads: its threads spin only briefly (cpu_threads)
 
 # isort: split
 import torch
@@ -276,8 +276,9 @@ def main_busy(args) -> int:
         "busy_processes": args.busy,
         "note": (
             "Trainer tokens/s (real tokens) over the first --steps steps of a fresh process, first step included. "
-            "after = as shipped (OMP_WAIT_POLICY=PASSIVE chosen by hf_bilstm); before = the code before the change "
-            "(torch loaded first: libgomp's default spinning). busy = N pure-Python CPU-bound processes running."
+            "after = as shipped (GOMP_SPINCOUNT=300 and OMP_WAIT_POLICY=PASSIVE chosen by hf_bilstm); before = torch "
+            "loaded before hf_bilstm chooses "
+            "(libgomp's default spinning). busy = N pure-Python CPU-bound processes running."
         ),
         "presets": {},
     }

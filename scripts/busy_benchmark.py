@@ -5,10 +5,10 @@ speak of), the way another user's job would. Each stops by itself after `seconds
 leaves them running for long) and is ended when the block exits, whatever happens inside.
 
 `run_child(arm, ...)`: a benchmark's measuring child process, in a new user's environment (no OMP_*/GOMP_*
-variables), either as shipped (`after`: hf_bilstm chooses OMP_WAIT_POLICY=PASSIVE before torch loads, ONNX Runtime
-sessions whose threads stop spinning when a run ends) or as before the change (`before`: torch is imported before
-hf_bilstm, so libgomp starts with its default spinning, and the child keeps ONNX Runtime's defaults, see
-`child_setup`).
+variables), either as shipped (`after`: hf_bilstm chooses GOMP_SPINCOUNT=300 and OMP_WAIT_POLICY=PASSIVE before
+torch loads, ONNX Runtime sessions whose threads stop spinning when a run ends) or as before the change (`before`:
+torch is imported before hf_bilstm, so libgomp starts with its default spinning, and the child keeps ONNX Runtime's
+defaults, see `child_setup`).
 """
 
 import json
@@ -86,6 +86,7 @@ def child_setup(arm: str) -> dict:
     return {
         "arm": arm,
         "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
+        "GOMP_SPINCOUNT": os.environ.get("GOMP_SPINCOUNT"),
         "torch_threads": torch.get_num_threads(),
     }
 

@@ -1,9 +1,10 @@
 """libgomp waiting policies for the cpu-preset model, idle vs one busy process: predict (batch 32 and 1, 300 tokens)
 and a training step (64 x 300), each figure from a fresh process whose environment sets the policy before torch loads.
 
-    python scripts/probe_wait_policy.py OUT.json      # about 4.5 minutes a round on 2 cores; two rounds
+    python scripts/probe_wait_policy.py OUT.json      # about 5 minutes a round on 2 cores; two rounds
 
-Results: benchmarks/results/2026-12-05-cpu-wait-policy-probe.json (one round).
+Results: benchmarks/results/2026-12-05-cpu-wait-policy-probe.json (one round, the long spins),
+2026-12-06-cpu-wait-policy-probe-short-spins.json (two rounds, the configurations below).
 """
 
 import json
@@ -42,20 +43,21 @@ out["train_tokens_per_s"] = rate(step, 64 * 300, 8)
 print("RESULT " + json.dumps(out))
 '''
 LOOP = "import time\nend=time.time()+600\nx=0\nwhile time.time()<end:\n    for i in range(100000): x+=i\n"
+# The first round (2026-12-05) also tried 10,000 and 30,000 spins (they collapse beside a busy process) and one
+# thread; the second (2026-12-06) the short spins below, two rounds, the order reversed in the second.
 CONFIGS = {
     "default(spin 300k)": {},
     "PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
     "GOMP_SPINCOUNT=1000": {"GOMP_SPINCOUNT": "1000"},
-    "GOMP_SPINCOUNT=10000": {"GOMP_SPINCOUNT": "10000"},
-    "GOMP_SPINCOUNT=30000": {"GOMP_SPINCOUNT": "30000"},
-    "1 thread": {"OMP_NUM_THREADS": "1"},
+    "GOMP_SPINCOUNT=300": {"GOMP_SPINCOUNT": "300"},
+    "GOMP_SPINCOUNT=100": {"GOMP_SPINCOUNT": "100"},
 }
 
 
 def main() -> None:
     results = {}
     for round_ in range(2):
-        for name, extra in CONFIGS.items():
+        for name, extra in list(CONFIGS.items())[:: -1 if round_ % 2 else 1]:
             for busy in (0, 1):
                 drop = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS")
                 env = {key: value for key, value in os.environ.items() if key not in drop}

@@ -93,16 +93,71 @@ def test_bf16_on_a_cpu_without_native_bf16_is_one_line_before_any_work(command, 
     assert not (tmp_path / "out").exists()
 
 
-def test_replace_model_args_keeps_what_parse_args_filled(tmp_path):
+def test_the_flags_given_come_from_the_parser():
+    from hf_bilstm import arguments
+
+    parser = arguments.make_parser()
+    # A value that starts with `--` (through `=`) is a value, not a flag.
+    assert parser.parse_given(["--label_separator=--hidden_size"]) == {"label_separator": "--hidden_size"}
+    # `--no_x` gives x (False); a dash spelling gives the field; `-h` is `help`.
+    given = parser.parse_given(["--no_dataloader_pin_memory", "--hidden-size", "8", "-h"])
+    assert given == {"dataloader_pin_memory": False, "hidden_size": 8, "help": True}
+    # Nothing after `--` is a flag: train takes no words, so they are refused (exit 2), not counted as given.
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_given(["--output_dir", "out", "--", "--hidden_size", "8"])
+    assert exit_info.value.code == 2
+    assert parser.get_default("learning_rate") == 5e-5  # the parser's defaults are back after the pass
+
+
+def test_words_after_a_double_dash_are_positional_not_flags():
+    from dataclasses import dataclass
+
+    from hf_bilstm.flag_parser import FlagParser, option, positional
+
+    @dataclass
+    class Texts:
+        texts: list = positional("texts", nargs="*")
+        batch_size: int = option(8, "rows at once")
+
+    assert FlagParser(Texts).parse_given(["--", "--batch_size", "2"]) == {"texts": ["--batch_size", "2"]}
+
+
+def test_a_value_given_wins_over_the_preset_even_when_equal_to_it(tmp_path):
+    from hf_bilstm import arguments
+
+    argv = ["--output_dir", str(tmp_path), "--preset", "tutorial", "--learning_rate", "0.003"]
+    run = arguments.parse_settings(argv)
+    assert run.training.learning_rate == 0.003 and run.training.num_train_epochs == 10  # the user's; the preset's
+    # --num_train_epochs 4 is the `cpu` preset's value, but given: a small training set does not get more epochs.
+    run = arguments.parse_settings(["--output_dir", str(tmp_path), "--preset", "cpu", "--num_train_epochs", "4"])
+    assert "num_train_epochs" in run.given and "learning_rate" not in run.given
+    assert run.training.num_train_epochs == 4 and run.training.learning_rate == 3e-3
+
+
+def test_help_shows_the_values_of_the_preset_chosen(capsys):
+    from hf_bilstm import arguments
+
+    with pytest.raises(SystemExit) as exit_info:
+        arguments.parse_settings(["--preset", "tutorial", "-h"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert exit_info.value.code == 0 and "preset 'tutorial'" in help_text
+    assert "--hidden-size HIDDEN_SIZE Units per direction (default: preset). (default: 64)" in help_text
+    assert "(default: 0.001)" in help_text  # the tutorial's learning rate
+
+
+def test_what_is_not_a_flag_travels_beside_the_arguments(tmp_path):
+    import dataclasses
+
     from hf_bilstm import arguments
 
     argv = ["--dataset", str(tmp_path), "--output_dir", str(tmp_path / "out"), "--hidden_size", "32"]
-    argv += ["--use_cpu", "true", "--word_dropout", "0.1"]
-    model_args, _, _ = arguments.parse_args(argv)
-    assert "hidden_size" in model_args.given_flags and model_args.finetuning.word_dropout == 0.1
-    teacher = arguments.replace_model_args(model_args, preset="base", max_train_seconds=60, preset_reason="a teacher")
-    assert (teacher.preset, teacher.max_train_seconds, teacher.preset_reason) == ("base", 60, "a teacher")
-    assert teacher.given_flags == model_args.given_flags and teacher.finetuning is model_args.finetuning
-    assert model_args.preset_reason != "a teacher" and model_args.max_train_seconds != 60  # the original unchanged
-    student = arguments.replace_model_args(model_args, max_train_seconds=30)
-    assert student.preset_reason == model_args.preset_reason and student.given_flags == model_args.given_flags
+    argv += ["--use_cpu", "true", "--word_dropout", "0.1", "--label_names", "neg", "pos"]
+    run = arguments.parse_settings(argv)
+    assert all(item.init for item in dataclasses.fields(arguments.ModelArguments))  # nothing filled in afterwards
+    assert "hidden_size" in run.given and run.finetuning.word_dropout == 0.1
+    assert run.data.label_names == "neg,pos" and run.training.label_names is None  # our class names, not input keys
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        run.preset = "base"
+    # A phase of `cpu-best` trains with other values: what the user gave comes along.
+    teacher = dataclasses.replace(run, model=dataclasses.replace(run.model, preset="base"), preset="base")
+    assert teacher.given == run.given and teacher.finetuning is run.finetuning and run.model.preset == "cpu"

@@ -2,7 +2,7 @@
 setting wins, `--torch_threads` is checked and applied, ONNX Runtime sessions do not spin (hf_bilstm/cpu_threads.py).
 
 The subprocesses get an environment built here, without the variables this project's shells export
-(OMP_WAIT_POLICY=PASSIVE), so that they see what a new user's shell would give them."""
+(OMP_WAIT_POLICY, GOMP_SPINCOUNT), so that they see what a new user's shell would give them."""
 
 import json
 import os
@@ -70,16 +70,18 @@ def probe(kind: str, target: str, *argv: str, **settings) -> dict:
 
 
 @pytest.mark.slow  # a fresh Python process (torch and transformers imported again: seconds)
-def test_cli_sets_passive_before_torch_loads():
+def test_cli_sets_a_short_spin_before_torch_loads():
     result = probe("module", "hf_bilstm.cli", "train", "--help")
     assert result["code"] == 0
     assert result["seen"]["torch"]["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert result["seen"]["torch"]["GOMP_SPINCOUNT"] == "300"
 
 
 @pytest.mark.slow  # a fresh Python process (torch and transformers imported again: seconds)
 def test_users_wait_policy_wins():
     result = probe("module", "hf_bilstm.cli", "predict", "--help", OMP_WAIT_POLICY="ACTIVE")
     assert result["seen"]["torch"]["OMP_WAIT_POLICY"] == "ACTIVE"
+    assert result["seen"]["torch"]["GOMP_SPINCOUNT"] is None  # ACTIVE spins for good: not shortened behind the back
 
 
 @pytest.mark.slow
@@ -87,10 +89,11 @@ def test_users_wait_policy_wins():
     "script",
     ["train.py", "pretrain.py", "benchmark_cpu_training.py", "benchmark_cpu_inference.py"],
 )
-def test_scripts_set_passive_before_torch_loads(script):
+def test_scripts_set_a_short_spin_before_torch_loads(script):
     result = probe("path", f"scripts/{script}", "--help")
     assert result["code"] == 0
     assert result["seen"]["torch"]["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert result["seen"]["torch"]["GOMP_SPINCOUNT"] == "300"
 
 
 @pytest.mark.slow

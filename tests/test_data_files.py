@@ -9,7 +9,7 @@ import random
 import pytest
 from helpers import QUIET, TINY
 
-from hf_bilstm.arguments import parse_args
+from hf_bilstm.arguments import parse_args, parse_settings
 from hf_bilstm.commands import evaluate as evaluate_cmd
 from hf_bilstm.commands import train as train_cmd
 from hf_bilstm.data import load_raw_dataset, prepare_splits
@@ -273,15 +273,15 @@ def test_unsupported_shapes_get_one_line_and_no_output_folder(tmp_path, capsys):
 
 def test_model_selection_follows_the_problem_type_and_a_given_metric(tmp_path):
     argv = ["--output_dir", str(tmp_path / "o")]
-    model_args, _, args = parse_args(argv)
-    assert selection_args(args, SINGLE_LABEL, model_args.given_flags).metric_for_best_model == "accuracy"
-    chosen = selection_args(args, REGRESSION, model_args.given_flags)
+    run = parse_settings(argv)
+    assert selection_args(run.training, SINGLE_LABEL, run.given).metric_for_best_model == "accuracy"
+    chosen = selection_args(run.training, REGRESSION, run.given)
     assert chosen.metric_for_best_model == "mse" and chosen.greater_is_better is False
-    model_args, _, args = parse_args(argv + ["--metric_for_best_model", "f1"])
-    chosen = selection_args(args, MULTI_LABEL, model_args.given_flags)
+    run = parse_settings(argv + ["--metric_for_best_model", "f1"])
+    chosen = selection_args(run.training, MULTI_LABEL, run.given)
     assert chosen.metric_for_best_model == "f1" and chosen.greater_is_better is True
-    model_args, _, args = parse_args(argv + ["--metric_for_best_model", "mse"])
-    assert selection_args(args, REGRESSION, model_args.given_flags).greater_is_better is False
+    run = parse_settings(argv + ["--metric_for_best_model", "mse"])
+    assert selection_args(run.training, REGRESSION, run.given).greater_is_better is False
 
 
 def test_a_file_that_is_not_utf8_or_only_texts_is_named_with_the_fix(tmp_path):

@@ -1,7 +1,6 @@
 """The plan block `hf-bilstm train` prints before its first step, the measured estimate, and the slow-CPU warning."""
 
 import json
-import logging
 import os
 import re
 
@@ -60,10 +59,8 @@ def end_step(callback, args, state, monkeypatch, *, now, global_step, tokens):
 
 @pytest.mark.parametrize("tokens_per_second, warned", [(500.0, True), (50_000.0, False)])
 def test_a_cpu_run_expected_to_take_over_an_hour_is_warned_with_the_faster_preset(
-    tmp_path, capsys, monkeypatch, request, tokens_per_second, warned
+    tmp_path, capsys, monkeypatch, tokens_per_second, warned
 ):
-    root, level = logging.getLogger("hf_bilstm"), logging.getLogger("hf_bilstm").level
-    request.addfinalizer(lambda: root.setLevel(level))  # the INFO level below is for this test only
     logs.show_progress()  # as `hf-bilstm train` does: the estimate is an information message
     args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, num_train_epochs=4, report_to="none")
     state = TrainerState(max_steps=1400)
@@ -98,16 +95,34 @@ def test_a_collapse_below_the_presets_reference_is_one_line_with_cause_and_fix(
     assert len(lines) == (1 if warned else 0)
     if warned:
         assert f"1,489 tokens/s is 19x below this preset's {reference:,}" in lines[0]
-        assert "OMP_WAIT_POLICY=PASSIVE" in lines[0] or "--torch_threads 1" in lines[0]
+        assert "GOMP_SPINCOUNT=300" in lines[0] or "--torch_threads 1" in lines[0]
 
 
-def test_the_collapse_line_names_the_fix_that_applies(monkeypatch):
-    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+@pytest.mark.parametrize(
+    "environment, spins",
+    [
+        ({"OMP_WAIT_POLICY": "ACTIVE"}, True),
+        ({}, True),  # libgomp's default: 300,000 spins
+        ({"GOMP_SPINCOUNT": "30000"}, True),
+        ({"GOMP_SPINCOUNT": "10k"}, True),
+        ({"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "infinite"}, True),
+        ({"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "300"}, False),  # what hf_bilstm sets
+        ({"GOMP_SPINCOUNT": "1000"}, False),
+        ({"OMP_WAIT_POLICY": "passive"}, False),
+    ],
+)
+def test_the_collapse_line_names_the_fix_that_applies(monkeypatch, environment, spins):
+    for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
     line = run_plan.collapse_line(1_000.0, 40_000.0, 2, 1.0)
     assert "40x below" in line and "(other processes kept 1.0 of" in line
-    assert "set OMP_WAIT_POLICY=PASSIVE before torch starts" in line
-    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
-    assert "--torch_threads 1" in run_plan.collapse_line(1_000.0, 40_000.0, 2, None)
+    assert ("set GOMP_SPINCOUNT=300 before torch starts" in line) is spins
+    assert ("--torch_threads 1" in line) is not spins
+
+
+def test_the_collapse_line_scales_with_threads(monkeypatch):
     # one thread: half the 2-thread reference is expected, so 8,000 tokens/s is no collapse
     assert run_plan.collapse_line(8_000.0, 40_000.0, 1, None) is None
     assert run_plan.collapse_line(6_000.0, 40_000.0, 1, None) is not None

@@ -10,7 +10,7 @@ from helpers import IMDB, TINY, require_imdb, write_toy_dataset
 from safetensors.torch import load_file
 
 from hf_bilstm import presets
-from hf_bilstm.arguments import parse_args
+from hf_bilstm.arguments import parse_args, parse_settings
 from hf_bilstm.commands import evaluate as evaluate_cmd
 from hf_bilstm.commands import train as train_cmd
 from hf_bilstm.data import UsageError
@@ -37,9 +37,9 @@ def read_json(folder, name):
 
 
 def test_base_preset_defaults_suit_rnns(tmp_path):
-    model_args, data_args, args = parse_args(["--output_dir", str(tmp_path)])
-    assert model_args.preset == "cpu" and "no GPU" in model_args.preset_reason  # --preset auto on a CPU
-    assert data_args.dataset == "stanfordnlp/imdb"
+    settings = parse_settings(["--output_dir", str(tmp_path)])
+    assert settings.preset == settings.model.preset == "cpu"  # --preset auto on a CPU
+    assert "no GPU" in settings.preset_reason and settings.data.dataset == "stanfordnlp/imdb"
     model_args, data_args, args = parse_args(["--output_dir", str(tmp_path), "--preset", "base"])
     assert args.learning_rate == 2e-3 and args.num_train_epochs == 6
     assert args.train_sampling_strategy == "group_by_length"

@@ -11,7 +11,7 @@ import shlex
 import sys
 import time
 
-from ..arguments import parse_args
+from ..arguments import RunSettings, parse_settings
 from ..logs import get_logger, show_progress
 from ..presets import DISTILLED_PRESET, PRESETS
 from ..training.distillation import train_distilled
@@ -23,13 +23,12 @@ from . import command_main
 logger = get_logger(__name__)
 
 
-def run_training(model_args, data_args, training_args, command: str, started: float | None = None) -> dict:
+def run_training(settings: RunSettings, command: str, started: float | None = None) -> dict:
     """One run, or the phases of a taught recipe (each a `train()` of its own); all metrics of the final model.
     `started`: when the command began, from which --max_train_seconds counts."""
-    if model_args.preset == DISTILLED_PRESET:
-        settings = PRESETS[DISTILLED_PRESET].distillation
-        return train_distilled(model_args, data_args, training_args, command, settings, started=started)
-    return train(model_args, data_args, training_args, command=command, started=started)
+    if settings.preset == DISTILLED_PRESET:
+        return train_distilled(settings, command, PRESETS[DISTILLED_PRESET].distillation, started=started)
+    return train(settings, command=command, started=started)
 
 
 # How the budget is kept, for the warning of a run that overshot it.
@@ -51,14 +50,14 @@ def time_budget(model_args) -> tuple[float | None, str, str]:
 def run(argv: list[str]) -> int:
     show_progress()  # the plan, the time estimate, the word vectors: a long command says what it is doing
     started = time.time()
-    model_args, data_args, training_args = parse_args(argv)
-    if model_args.print_preset:
-        print(json.dumps({"preset": model_args.preset, **PRESETS[model_args.preset].as_dict()}, indent=2))
+    settings = parse_settings(argv)
+    if settings.model.print_preset:
+        print(json.dumps({"preset": settings.preset, **PRESETS[settings.preset].as_dict()}, indent=2))
         return 0
-    output_dir = training_args.output_dir
-    metrics = run_training(model_args, data_args, training_args, shlex.join(["hf-bilstm", "train", *argv]), started)
-    if training_args.process_index == 0:
-        line = overshoot_line("hf-bilstm train", time.time() - started, *time_budget(model_args))
+    output_dir = settings.training.output_dir
+    metrics = run_training(settings, shlex.join(["hf-bilstm", "train", *argv]), started)
+    if settings.training.process_index == 0:
+        line = overshoot_line("hf-bilstm train", time.time() - started, *time_budget(settings.model))
         if line:
             logger.warning(line)
         shown = [f"{split}_{name}" for split in ("eval", "test") for name in ("accuracy", "f1_micro", "f1", "pearson")]

@@ -34,7 +34,6 @@ import numpy as np
 import torch
 from datasets import Dataset
 
-from ..arguments import replace_model_args
 from ..data_flags import load_from_flags
 from ..data_schema import MULTI_LABEL, SINGLE_LABEL
 from ..encoding import SOFT_LABELS, encode
@@ -154,15 +153,15 @@ def recipe_folder(output_dir: str) -> str:
 RECIPE_ENTRIES = frozenset({RESULTS_NAME, "teacher"})
 
 
-def check_folders(model_args, data_args, training_args, work: str) -> None:
+def check_folders(run, work: str) -> None:
     """Both folders the recipe writes, through the one check (hf_bilstm.folder.check_output_folder) before any phase:
     the student's --output_dir as every run's, and the recipe folder, which --overwrite_output_dir may clear only of
     the recipe's own files (never the dataset, never another trained model)."""
     from .trainer import run_inputs
 
-    inputs = {flag: path for flag, path in run_inputs(model_args, data_args).items() if path}
-    overwrite = model_args.overwrite_output_dir
-    check_output_folder(training_args.output_dir, "train", overwrite=overwrite, inputs=inputs)
+    inputs = {flag: path for flag, path in run_inputs(run.model, run.data).items() if path}
+    overwrite = run.model.overwrite_output_dir
+    check_output_folder(run.training.output_dir, "train", overwrite=overwrite, inputs=inputs)
     what = "the recipe folder (--output_dir + '-recipe': teacher, phase record)"
     check_output_folder(work, "train", what=what, overwrite=overwrite, inputs=inputs, replaceable=RECIPE_ENTRIES)
 
@@ -177,11 +176,12 @@ def check_single_label(problem_type: str) -> None:
         )
 
 
-def check_student_flags(model_args, data_args) -> None:
+def check_student_flags(run) -> None:
     """Flags the student's run would refuse after the teachers' phases: refused now instead."""
+    model_args, data_args = run.model, run.data
     if model_args.class_weights:
         raise UsageError("--class_weights does not combine with --preset cpu-best's soft labels; drop one of them.")
-    if model_args.finetuning.enabled():
+    if run.finetuning.enabled():
         raise UsageError("the fine-tuning tools do not combine with --preset cpu-best's soft labels; drop them.")
     if data_args.problem_type is not None:
         check_single_label(data_args.problem_type)
@@ -199,21 +199,23 @@ def clear_recipe_folder(work: str) -> None:
             os.remove(path)
 
 
-def train_distilled(model_args, data_args, training_args, command: str, settings: dict, started=None) -> dict:
-    """Runs the four phases; returns the student's metrics (as `train()` does). `started`: when the command began
-    (`time.time()`), from which the time budget counts; now by default."""
+def train_distilled(run, command: str, recipe: dict, started=None) -> dict:
+    """Runs the four phases of `recipe` (a Preset's `distillation`) with the parsed settings `run`
+    (hf_bilstm.arguments.RunSettings); returns the student's metrics (as `train()` does). `started`: when the
+    command began (`time.time()`), from which the time budget counts; now by default."""
     started = time.time() if started is None else started
+    model_args, training_args = run.model, run.training
     output_dir = training_args.output_dir
     work = recipe_folder(output_dir)
     if training_args.resume_from_checkpoint:
         raise UsageError("--preset cpu-best runs several phases and cannot resume; run it again from the start.")
     if model_args.model_name_or_path:
         raise UsageError("--preset cpu-best trains its student from scratch; drop --model_name_or_path.")
-    check_student_flags(model_args, data_args)
-    check_folders(model_args, data_args, training_args, work)
+    check_student_flags(run)
+    check_folders(run, work)
     created = not os.path.exists(work)
     try:
-        return _train_distilled(model_args, data_args, training_args, command, settings, started, work)
+        return _train_distilled(run, command, recipe, started, work)
     except Exception:
         # A refusal, a full disk, a read-only folder: no recipe folder of this run is left behind half-written (the
         # recipe cannot resume; one it found stays, cleared or not).
@@ -222,22 +224,23 @@ def train_distilled(model_args, data_args, training_args, command: str, settings
         raise
 
 
-def _train_distilled(model_args, data_args, training_args, command, settings, started, work) -> dict:
+def _train_distilled(run, command, recipe, started, work) -> dict:
+    model_args, data_args, training_args = run.model, run.data, run.training
     output_dir = training_args.output_dir
-    if not data_args.test_split or not settings.get("read_test", True):
+    if not data_args.test_split or not recipe.get("read_test", True):
         logger.warning("the test split is not read: the recipe ends with validation figures only.")
     # `is None`, not `or`: a budget of 0 is refused by the flag checks, never read as "the default".
-    budget = settings["max_seconds"] if model_args.max_train_seconds is None else model_args.max_train_seconds
+    budget = recipe["max_seconds"] if model_args.max_train_seconds is None else model_args.max_train_seconds
     # Read before anything is trained: a dataset without the unlabelled split is refused now, not after the teacher.
     raw = load_from_flags(data_args)  # the same files and columns as the phases that train
-    unlabelled = _unlabelled_texts(raw, settings["unlabelled_splits"], data_args.text_column, data_args)
+    unlabelled = _unlabelled_texts(raw, recipe["unlabelled_splits"], data_args.text_column, data_args)
     # --max_train_samples caps every split trained on: the unlabelled rows too (a seeded sample, as for train).
     unlabelled = cap_rows(unlabelled, data_args.max_train_samples, training_args.seed)
     # The labelled splits as every phase reads them, checked before the first phase: a problem the recipe cannot
     # teach is refused now, not by the linear teacher after the BiLSTM teacher has trained.
     from .trainer import splits_from_flags
 
-    splits = splits_from_flags(raw, model_args, data_args, training_args)
+    splits = splits_from_flags(raw, run)
     check_single_label(splits.schema.problem_type)
     if os.path.isdir(work):
         clear_recipe_folder(work)  # only an earlier recipe's files: check_folders refused anything else
@@ -245,14 +248,14 @@ def _train_distilled(model_args, data_args, training_args, command, settings, st
     results = RecipeResults(os.path.join(work, RESULTS_NAME), command, started, budget)
     results.record["loading_seconds"] = round(results.spent(), 1)  # spent of the budget before the first phase
     # 1. The BiLSTM teacher: the teacher preset, validation only (the test split stays unread until the end).
-    teacher_dir = _bilstm_teacher_phase(model_args, data_args, training_args, command, settings, work, budget, results)
+    teacher_dir = _bilstm_teacher_phase(run, command, recipe, work, budget, results)
     # 2. and 3. The linear teacher, then soft labels for the unlabelled rows.
-    extra = _soft_labels_phases(splits, unlabelled, training_args, settings, teacher_dir, budget, results)
+    extra = _soft_labels_phases(splits, unlabelled, training_args, recipe, teacher_dir, budget, results)
     del raw, splits
     # 4. The student, within what is left of the budget (its own loading counts against it, and it keeps the time of
     # the final validation and test reading by an estimate: hf_bilstm.training.trainer.training_time_budget).
     left = budget - (time.time() - started)
-    metrics = _student_phase(model_args, data_args, training_args, command, settings, extra, left, results)
+    metrics = _student_phase(run, command, recipe, extra, left, results)
     results.record.update(
         eval_accuracy=metrics.get("eval_accuracy"),
         test_accuracy=metrics.get("test_accuracy"),
@@ -263,31 +266,31 @@ def _train_distilled(model_args, data_args, training_args, command, settings, st
     return metrics
 
 
-def _bilstm_teacher_phase(model_args, data_args, training_args, command, settings, work, budget, results):
+def _bilstm_teacher_phase(run, command, recipe, work, budget, results):
     """The BiLSTM teacher's folder (trained now, or a finished recipe's reused), or None without one."""
-    bilstm_weight = settings.get("teacher_weights", (0.5, 0.5))[0]
-    teacher_dir = settings.get("bilstm_teacher") or os.path.join(work, "teacher")
+    bilstm_weight = recipe.get("teacher_weights", (0.5, 0.5))[0]
+    teacher_dir = recipe.get("bilstm_teacher") or os.path.join(work, "teacher")
     if not bilstm_weight:  # a recipe taught by the linear teacher alone trains no BiLSTM teacher
         return None
-    if settings.get("bilstm_teacher"):  # an ablation reusing a finished recipe's teacher (ablate_cpu_best.py)
+    if recipe.get("bilstm_teacher"):  # an ablation reusing a finished recipe's teacher (ablate_cpu_best.py)
         teacher_metrics = read_json(os.path.join(teacher_dir, "all_results.json"), fix="train the teacher again")
         results.phase(
             "bilstm_teacher", 0.0, folder=teacher_dir, reused=True, eval_accuracy=teacher_metrics["eval_accuracy"]
         )
     else:
         left = budget - results.spent()
-        _train_bilstm_teacher(model_args, data_args, training_args, command, settings, teacher_dir, left, results)
+        _train_bilstm_teacher(run, command, recipe, teacher_dir, left, results)
     return teacher_dir
 
 
-def _soft_labels_phases(splits, unlabelled, training_args, settings, teacher_dir, budget, results):
+def _soft_labels_phases(splits, unlabelled, training_args, recipe, teacher_dir, budget, results):
     """
     The linear teacher on the same training rows and validation split as the BiLSTM teacher (`splits`), then the
     teachers' weighted probabilities for the unlabelled rows, each within its share of what is left of `budget` as it
     starts. Returns the labelled rows (text, soft labels): all of them, or as many as the soft labels' share allowed.
     """
     linear = _linear_teacher_phase(splits, training_args.seed, budget, results)
-    bilstm_weight, linear_weight = settings.get("teacher_weights", (0.5, 0.5))
+    bilstm_weight, linear_weight = recipe.get("teacher_weights", (0.5, 0.5))
     phase_started = time.time()
     given = SOFT_LABELS_BUDGET_SHARE * (budget - results.spent())
     bilstm = bilstm_teacher(teacher_dir) if teacher_dir is not None else None
@@ -354,16 +357,16 @@ def _linear_teacher_phase(splits, seed: int, budget: float, results):
     return linear
 
 
-def _student_phase(model_args, data_args, training_args, command, settings, extra, seconds, results) -> dict:
+def _student_phase(run, command, recipe, extra, seconds, results) -> dict:
     """The student: the recipe's model trained on the training rows and the soft-labelled ones within `seconds`."""
     from .trainer import train
 
     phase_started = time.time()
     seconds = max(seconds, LEAST_TRAINING_SECONDS)
-    student_args = replace_model_args(model_args, max_train_seconds=seconds)
+    student = dataclasses.replace(run, model=dataclasses.replace(run.model, max_train_seconds=seconds))
     # An ablation (scripts/ablate_cpu_best.py) reads validation only: the test split just takes its texts out.
-    read_test = settings.get("read_test", True)
-    metrics = train(student_args, data_args, training_args, command=command, extra_train=extra, read_test=read_test)
+    read_test = recipe.get("read_test", True)
+    metrics = train(student, command=command, extra_train=extra, read_test=read_test)
     results.phase(
         "student",
         time.time() - phase_started,
@@ -374,30 +377,30 @@ def _student_phase(model_args, data_args, training_args, command, settings, extr
         test_accuracy=metrics.get("test_accuracy"),
         epochs=metrics.get("epoch"),
         train_rows=metrics.get("train_samples"),
-        stopped_by_time_budget=metrics.get("epoch", 0) < training_args.num_train_epochs - 1e-6,
+        stopped_by_time_budget=metrics.get("epoch", 0) < run.training.num_train_epochs - 1e-6,
     )
     return metrics
 
 
-def _train_bilstm_teacher(model_args, data_args, training_args, command, settings, teacher_dir, left, results):
+def _train_bilstm_teacher(run, command, recipe, teacher_dir, left, results):
     from ..presets import PRESETS
     from .trainer import train
 
     phase_started = time.time()
     given = max(BILSTM_TEACHER_BUDGET_SHARE * left, LEAST_TRAINING_SECONDS)
-    teacher_model_args = replace_model_args(
-        model_args,
-        preset=settings["teacher_preset"],
-        max_train_seconds=given,
-        overwrite_output_dir=False,
+    preset = recipe["teacher_preset"]
+    # --num_train_epochs given is the teacher's too; otherwise the teacher preset's.
+    epochs = (
+        {} if "num_train_epochs" in run.given else {"num_train_epochs": PRESETS[preset].training["num_train_epochs"]}
+    )
+    teacher = dataclasses.replace(
+        run,
+        model=dataclasses.replace(run.model, preset=preset, max_train_seconds=given, overwrite_output_dir=False),
+        training=dataclasses.replace(run.training, output_dir=teacher_dir, push_to_hub=False, **epochs),
+        preset=preset,
         preset_reason="the BiLSTM teacher of --preset cpu-best",
     )
-    teacher_training = dataclasses.replace(training_args, output_dir=teacher_dir, push_to_hub=False)
-    if "num_train_epochs" not in model_args.given_flags:
-        teacher_training.num_train_epochs = PRESETS[settings["teacher_preset"]].training["num_train_epochs"]
-    teacher_metrics = train(
-        teacher_model_args, data_args, teacher_training, command=f"{command}  # teacher", read_test=False
-    )
+    teacher_metrics = train(teacher, command=f"{command}  # teacher", read_test=False)
     results.phase(
         "bilstm_teacher",
         time.time() - phase_started,
@@ -405,7 +408,7 @@ def _train_bilstm_teacher(model_args, data_args, training_args, command, setting
         folder=teacher_dir,
         eval_accuracy=teacher_metrics.get("eval_accuracy"),
         epochs=teacher_metrics.get("epoch"),
-        stopped_by_time_budget=teacher_metrics.get("epoch", 0) < teacher_training.num_train_epochs - 1e-6,
+        stopped_by_time_budget=teacher_metrics.get("epoch", 0) < teacher.training.num_train_epochs - 1e-6,
     )
 
 

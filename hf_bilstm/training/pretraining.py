@@ -6,6 +6,7 @@ folder (weights, config, code, tokenizer, `pretraining_results.json`, card). Fin
 `hf-bilstm train --model_name_or_path FOLDER` or `BiLSTMForSequenceClassification.from_pretrained(FOLDER, ...)`.
 """
 
+import argparse
 import dataclasses
 import json
 import math
@@ -31,7 +32,7 @@ from ..flag_checks import (
     check_training_numbers,
     local_path,
 )
-from ..flag_parser import FlagParser, given_flags
+from ..flag_parser import FlagParser, dataclass_from
 from ..folder import OutputDir
 from ..language_model_card import LanguageModelRun, write_language_model_card
 from ..logs import follow_log_level
@@ -133,43 +134,52 @@ FIXED_TRAINING = dict(
 
 def training_arguments(output_dir: str, **overrides) -> TrainingArguments:
     """The TrainingArguments a `hf-bilstm pretrain --output_dir OUTPUT_DIR` run uses, with `overrides` on top."""
-    settings = {**TRAINING_DEFAULTS, **pretraining_hardware_defaults(set(overrides)), **overrides, **FIXED_TRAINING}
+    settings = {**TRAINING_DEFAULTS, **pretraining_hardware_defaults(overrides), **overrides, **FIXED_TRAINING}
     settings.setdefault("per_device_eval_batch_size", settings["per_device_train_batch_size"])
     return TrainingArguments(output_dir=output_dir, **settings)
 
 
-def make_parser(given: set[str] = frozenset()) -> FlagParser:
+def make_parser() -> FlagParser:
     parser = FlagParser(
         (PretrainingArguments, TrainingArguments),
         prog="hf-bilstm pretrain",
         description="Pretrain a bidirectional LSTM language model on unlabeled text. The defaults shown are those a "
         "run uses; any flag given wins over them.",
     )
-    parser.set_defaults(**TRAINING_DEFAULTS, **FIXED_TRAINING, **pretraining_hardware_defaults(given))
+    parser.set_defaults(**TRAINING_DEFAULTS, **FIXED_TRAINING)
+    # transformers 4's flag, known here only to be answered with its transformers 5 spelling (parse_args).
+    parser.add_argument("--warmup_ratio", "--warmup-ratio", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
 def parse_args(argv: list[str]) -> tuple[PretrainingArguments, TrainingArguments]:
-    given = given_flags(argv)
+    """Parses the command line once (FlagParser.parse_given), then builds the arguments from the defaults (the
+    language model's, the hardware's) with the flags given on top."""
+    parser = make_parser()
+    given = parser.parse_given(argv)
     if "warmup_ratio" in given:
         raise UsageError(
             "--warmup_ratio is --warmup_steps in transformers 5: a value below 1 is a share of the steps, e.g. "
             "--warmup_steps 0.02."
         )
-    fixed = sorted(given & set(FIXED_TRAINING))
+    fixed = sorted(set(given) & set(FIXED_TRAINING))
     if fixed:
         raise UsageError(
             f"pretrain sets {['--' + name for name in fixed]} itself (one held-out evaluation at the end, the final "
             "model saved into --output_dir); drop them."
         )
+    defaults = {**TRAINING_DEFAULTS, **FIXED_TRAINING, **pretraining_hardware_defaults(given)}
+    if given.pop("help", False):
+        parser.show_help(defaults)
+    values = {**defaults, **given}
+    values.setdefault("per_device_eval_batch_size", values["per_device_train_batch_size"])
     try:
-        args, training_args = make_parser(given).parse_args_into_dataclasses(args=argv)
+        args = dataclass_from(PretrainingArguments, values)
+        training_args = dataclass_from(TrainingArguments, values)
     except ValueError as error:  # TrainingArguments' own consistency checks
         raise UsageError(str(error)) from error
     if "output_dir" not in given:
         raise UsageError("give --output_dir FOLDER: where the language model, its tokenizer, results and card go.")
-    if "per_device_eval_batch_size" not in given:
-        training_args.per_device_eval_batch_size = training_args.per_device_train_batch_size
     return args, training_args
 
 

@@ -102,12 +102,12 @@ def _predictions(fitted, data):
     return fitted.predict_logits, ids
 
 
-def report(fitted, model_args, data_args, training_args, data, command, output, hub_token) -> dict:
+def report(fitted, settings, data, command, output, hub_token) -> dict:
     """The run record, the completed output folder (weights, results, card), the push, and one line for the user."""
     from ..cards import ClassifierRun, DatasetSource
 
+    model_args, data_args, training_args = settings.model, settings.data, settings.training
     trainer, metrics, model, tokenizer = fitted.trainer, fitted.metrics, fitted.trainer.model, data.tokenizer
-    output_dir, is_main = training_args.output_dir, training_args.process_index == 0
     run = ClassifierRun(
         metrics=metrics,
         dataset=DatasetSource.resolve(
@@ -133,7 +133,7 @@ def report(fitted, model_args, data_args, training_args, data, command, output, 
         preset=None if model_args.model_name_or_path else model_args.preset,
         preset_reference=None if model_args.model_name_or_path else PRESET_REFERENCES.get(model_args.preset),
         base_model=model_args.model_name_or_path,
-        finetuning=model_args.finetuning.enabled(),
+        finetuning=settings.finetuning.enabled(),
         word_vectors=fitted.word_vectors,
         soft_labelled_rows=data.soft_labelled_rows,
         epochs_trained=trainer.state.epoch or 0.0,
@@ -154,11 +154,11 @@ def report(fitted, model_args, data_args, training_args, data, command, output, 
     finalize_output_dir(
         trainer, tokenizer, run, fitted.results, output, data.splits.schema, _predictions(fitted, data)
     )
-    if training_args.push_to_hub and is_main:  # the Trainer's own push is off (it would upload a pickle)
+    if training_args.push_to_hub and training_args.process_index == 0:  # the Trainer's own push is off (a pickle)
         from ..hub import HubPushError, push_trained
 
         try:
-            push_trained(output_dir, training_args, hub_token)
+            push_trained(training_args.output_dir, training_args, hub_token)
         except HubPushError as error:
-            raise UsageError(f"training finished and {output_dir} is complete, but: {error}") from error
+            raise UsageError(f"training finished and {training_args.output_dir} is complete, but: {error}") from error
     return metrics

@@ -7,6 +7,7 @@ import torch
 from transformers import TrainerCallback
 
 from ..cpu_threads import describe as describe_wait_policy
+from ..cpu_threads import waits_briefly
 from ..logs import get_logger
 
 logger = get_logger(__name__)
@@ -164,8 +165,11 @@ def collapse_line(measured: float, reference: float, threads: int, others: float
         return None
     cores = os.cpu_count() or 1
     seen = f" (other processes kept {others:.1f} of {cores} cores busy)" if others is not None else ""
-    if os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE" or "GOMP_SPINCOUNT" in os.environ:
-        fix = "set OMP_WAIT_POLICY=PASSIVE before torch starts (torch's waiting threads spin otherwise), or"
+    if not waits_briefly():
+        fix = (
+            "unset OMP_WAIT_POLICY and GOMP_SPINCOUNT so that hf_bilstm chooses, or set GOMP_SPINCOUNT=300 before "
+            "torch starts (torch's waiting threads spin otherwise), or"
+        )
     else:
         fix = "stop them, give this run fewer threads (--torch_threads 1), or"
     return (

@@ -24,8 +24,8 @@ from transformers import (
 from ..arguments import (
     DATA_FILE_FLAGS,
     HEAD_FIELDS,
-    DataArguments,
     ModelArguments,
+    RunSettings,
     check_fixed_architecture,
     check_resume_flags,
 )
@@ -203,9 +203,7 @@ def build_trainer(
 
 
 def train(
-    model_args: ModelArguments,
-    data_args: DataArguments,
-    training_args: TrainingArguments,
+    settings: RunSettings,
     command: str = "",
     extra_train=None,
     read_test: bool = True,
@@ -222,6 +220,7 @@ def train(
     `started`: when the command began (`time.time()`), from which `--max_train_seconds` counts; now by default.
     """
     command_started = time.time() if started is None else started
+    model_args, data_args, training_args = settings.model, settings.data, settings.training
     follow_log_level(training_args)
     is_main = training_args.process_index == 0
     hub_token = None
@@ -234,8 +233,8 @@ def train(
             raise UsageError(str(error)) from error
     checkpoint = find_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
     if checkpoint is not None:
-        check_resume_flags(model_args, checkpoint)
-        check_resume_optimizer(training_args, model_args.given_flags, checkpoint)
+        check_resume_flags(settings, checkpoint)
+        check_resume_optimizer(training_args, settings.given, checkpoint)
     output = OutputDir(
         training_args.output_dir,
         "train",
@@ -246,12 +245,10 @@ def train(
     )
     with output:
         set_seed(training_args.seed)
-        data = load_data(
-            model_args, data_args, training_args, checkpoint, output, command_started, extra_train, read_test
-        )
+        data = load_data(settings, checkpoint, output, command_started, extra_train, read_test)
         model, word_vectors = build_model(model_args, data_args, training_args, data, checkpoint)
-        fitted = fit(model, model_args, training_args, data, word_vectors, checkpoint)
-        return report(fitted, model_args, data_args, training_args, data, command, output, hub_token)
+        fitted = fit(model, settings, data, word_vectors, checkpoint)
+        return report(fitted, settings, data, command, output, hub_token)
 
 
 def run_inputs(model_args, data_args) -> dict[str, str | None]:
@@ -334,19 +331,20 @@ class FitResult:
     predict_logits: object = None  # logits of the unlabelled test rows (predict_results.tsv)
 
 
-def splits_from_flags(raw, model_args, data_args, training_args) -> Splits:
+def splits_from_flags(raw, settings: RunSettings) -> Splits:
     """The run's checked splits as the flags ask: the same carve (and dropped duplicates) for every caller."""
-    return prepare_from_flags(raw, data_args, model_args.given_flags, training_args.seed)
+    return prepare_from_flags(raw, settings.data, settings.given, settings.training.seed)
 
 
 def load_data(
-    model_args, data_args, training_args, checkpoint, output, command_started, extra_train=None, read_test=True
+    settings: RunSettings, checkpoint, output, command_started, extra_train=None, read_test=True
 ) -> LoadedData:
     """Loads and checks the dataset, trains (or loads) the tokenizer and encodes every split; rank 0 first."""
+    model_args, data_args, training_args = settings.model, settings.data, settings.training
     _, tokenizer_settings = resolve(model_args)
     with training_args.main_process_first(local=False, desc="dataset loading and tokenizing"):
         raw = load_from_flags(data_args)
-        splits = splits_from_flags(raw, model_args, data_args, training_args)
+        splits = splits_from_flags(raw, settings)
         soft_labelled_rows = 0
         if extra_train is not None:
             labelled_rows = len(splits.train)
@@ -420,8 +418,9 @@ def reference_speed(preset: str | None, given: frozenset) -> float | None:
     return None if given & changed else REFERENCE_TOKENS_PER_SECOND.get(preset)
 
 
-def run_callbacks(model_args, training_args, data: LoadedData, train_tokens: int):
+def run_callbacks(settings: RunSettings, training_args, data: LoadedData, train_tokens: int):
     """The run's callbacks: divergence, early stopping, the time budget (from the command's start), the plan."""
+    model_args = settings.model
     encoded = data.encoded
     divergence = DivergenceCallback(training_args.learning_rate)
     callbacks = [divergence]
@@ -436,31 +435,31 @@ def run_callbacks(model_args, training_args, data: LoadedData, train_tokens: int
     callbacks.append(
         RunPlanCallback(
             preset,
-            model_args.preset_reason if preset else "",
+            settings.preset_reason if preset else "",
             {name: len(ds) for name, ds in encoded.items()},
             train_tokens,
             faster_preset=CPU_PRESET if preset != CPU_PRESET else None,
-            reference=reference_speed(preset, model_args.given_flags),
+            reference=reference_speed(preset, settings.given),
         )
     )
     return callbacks, divergence, time_budget
 
 
-def fit(model, model_args, training_args, data: LoadedData, word_vectors, checkpoint) -> FitResult:
+def fit(model, settings: RunSettings, data: LoadedData, word_vectors, checkpoint) -> FitResult:
     """Trains with the Trainer and its callbacks, then measures the restored best model on validation and test."""
-    encoded = data.encoded
+    encoded, given = data.encoded, settings.given
     train_tokens = int(np.sum(encoded["train"]["length"]))
-    training_args = epochs_for_training_set(training_args, model_args.given_flags, len(encoded["train"]), train_tokens)
-    callbacks, divergence, time_budget = run_callbacks(model_args, training_args, data, train_tokens)
-    training_args = selection_args(training_args, data.splits.schema.problem_type, model_args.given_flags)
+    training_args = epochs_for_training_set(settings.training, given, len(encoded["train"]), train_tokens)
+    callbacks, divergence, time_budget = run_callbacks(settings, training_args, data, train_tokens)
+    training_args = selection_args(training_args, data.splits.schema.problem_type, given)
     loss = None
-    if data_args_class_weights(model_args):
+    if data_args_class_weights(settings.model):
         from ..class_weights import WeightedLoss, balanced_weights
 
         problem = data.splits.schema.problem_type
         weights = balanced_weights(encoded["train"]["labels"], problem, len(data.splits.label_names))
         loss = WeightedLoss(problem, weights)
-    trainer = build_trainer(model, training_args, encoded, data.tokenizer, callbacks, model_args.finetuning, loss)
+    trainer = build_trainer(model, training_args, encoded, data.tokenizer, callbacks, settings.finetuning, loss)
 
     started = time.time()
     train_result = trainer.train(resume_from_checkpoint=checkpoint)

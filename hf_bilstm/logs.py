@@ -4,9 +4,12 @@ They propagate like any library's: an application's handlers on the root logger 
 `caplog`) get every message. The package's own stderr handler prints a message only while no root handler writes to
 the terminal already, so a message shows once either way.
 
-Library code logs, and its messages never name a command; the commands print their results. Warnings show by
-default, information once a command asks for it (`show_progress`, as `train` does) or `--log_level` does
-(`follow_log_level`); `quiet_libraries` keeps `predict` and `evaluate` to their results unless `--verbose`.
+Library code logs, and its messages never name a command; the commands print their results. Until something sets
+hf_bilstm's level, it is transformers' verbosity, as for a transformers model's messages: warnings by default,
+`transformers.logging.set_verbosity_info()` (or `TRANSFORMERS_VERBOSITY=info`) in a user's script shows hf_bilstm's
+information too, `set_verbosity_error()` hides its warnings. A level set on the `hf_bilstm` logger wins: a command's
+(`show_progress`, as `train` does), `--log_level`'s (`follow_log_level`) or the application's own `setLevel`;
+`quiet_libraries` keeps `predict` and `evaluate` to their results unless `--verbose`.
 """
 
 import logging as _logging
@@ -41,13 +44,34 @@ class _StderrHandler(_logging.Handler):
             self.handleError(record)
 
 
-def _configure_root() -> _logging.Logger:
+class _PackageLogger(_logging.Logger):
+    """
+    The `hf_bilstm` logger: its level is the one set on it (`own_level`), and while none is (NOTSET), transformers'
+    verbosity. The `logging` module reads a logger's `level` attribute when its children work out their effective
+    level, and transformers' `set_verbosity` clears the loggers' caches, so a change of verbosity shows at once.
+    """
+
+    @property
+    def level(self) -> int:
+        return self.own_level or _logging.getLogger("transformers").getEffectiveLevel()
+
+    @level.setter
+    def level(self, value: int) -> None:
+        self.own_level = value
+
+
+def _configure_root() -> _PackageLogger:
     root = _logging.getLogger(_ROOT)
+    if not isinstance(root, _PackageLogger):
+        logging.get_logger("transformers")  # transformers' own level set up (TRANSFORMERS_VERBOSITY) before it is read
+        # the logger may exist already (a user's getLogger("hf_bilstm")): it keeps its handlers and any level set on it
+        own_level = root.__dict__.pop("level", _logging.NOTSET)
+        root.__class__ = _PackageLogger
+        root.setLevel(own_level)
     if not any(isinstance(handler, _StderrHandler) for handler in root.handlers):
         handler = _StderrHandler()
         handler.setFormatter(_logging.Formatter("%(message)s"))
         root.addHandler(handler)
-        root.setLevel(_logging.WARNING)
     return root
 
 
@@ -86,13 +110,16 @@ def quiet_libraries(verbose: bool = False):
     import datasets.utils.logging as datasets_logging
 
     if verbose:
-        previous = _configure_root().level
+        previous = _configure_root().own_level
         _configure_root().setLevel(_logging.INFO)
         try:
             yield
         finally:
             _configure_root().setLevel(previous)
         return
+    root = _configure_root()
+    own_level = root.own_level
+    root.setLevel(root.getEffectiveLevel())  # hf_bilstm's warnings stay on while transformers' go quiet
     saved = (
         logging.get_verbosity(),
         logging.is_progress_bar_enabled(),
@@ -111,6 +138,7 @@ def quiet_libraries(verbose: bool = False):
         yield
     finally:
         pipeline_logger.removeFilter(_not_our_onnx_model_notice)
+        root.setLevel(own_level)
         logging.set_verbosity(saved[0])
         datasets_logging.set_verbosity(saved[2])
         if saved[1]:

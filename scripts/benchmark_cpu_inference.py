@@ -188,7 +188,7 @@ def measure_busy(args, folder: str) -> dict:
     return result
 
 
-def main() -> None:
+def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     default = os.environ.get("HF_BILSTM_IMDB") or str(REPO.parent / "shared" / "data" / "imdb")
     parser.add_argument("--dataset", default=default)
@@ -203,10 +203,36 @@ def main() -> None:
     parser.add_argument("--child_folder", help=argparse.SUPPRESS)
     parser.add_argument("--child_backend", help=argparse.SUPPRESS)
     parser.add_argument("--child_arm", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse()
     if args.child_folder:
         return child(args)
+    result = result_header(args)
+    for preset in args.presets.split(","):
+        with tempfile.TemporaryDirectory() as folder:
+            build_folder(preset, args.dataset, args.max_length, folder)
+            if args.busy:
+                result["runs"].append({"preset": preset, **measure_busy(args, folder)})
+                if args.output:
+                    write_result(args.output, result)
+                continue
+            result["runs"].append(measure_idle(args, preset, folder))
+        if args.output:
+            write_result(args.output, result)
+    cpu = next(run for run in result["runs"] if run["preset"] == "cpu") if "cpu" in args.presets else None
+    cpu = None if args.busy else cpu
+    if cpu:
+        result["targets"] = targets_of(cpu)
+        print(json.dumps(result["targets"]))
+    if args.output:
+        write_result(args.output, result)
 
+
+def result_header(args) -> dict:
+    """The results file before the first run: device, date, command, commit and what is measured."""
     import torch
 
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
@@ -234,65 +260,44 @@ def main() -> None:
             "defaults). "
             "busy = N pure-Python CPU-bound processes running."
         )
-    for preset in args.presets.split(","):
-        with tempfile.TemporaryDirectory() as folder:
-            build_folder(preset, args.dataset, args.max_length, folder)
-            if args.busy:
-                result["runs"].append({"preset": preset, **measure_busy(args, folder)})
-                if args.output:
-                    write_result(args.output, result)
-                continue
-            run = {"preset": preset}
-            for backend in BACKENDS:
-                command = [
-                    sys.executable,
-                    __file__,
-                    "--dataset",
-                    args.dataset,
-                    "--texts",
-                    str(args.texts),
-                    "--single",
-                    str(args.single),
-                    "--batch_size",
-                    str(args.batch_size),
-                    "--child_folder",
-                    folder,
-                    "--child_backend",
-                    backend,
-                ]
-                done = subprocess.run(command, capture_output=True, text=True)
-                lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-                if done.returncode or not lines:
-                    raise SystemExit(f"{preset} {backend} failed:\n{done.stderr[-3000:]}")
-                run[backend] = json.loads(lines[-1][len("RESULT ") :])
-                print(preset, backend, json.dumps(run[backend]), flush=True)
-            batch = f"batch_{args.batch_size}"
-            run["int8_speedup_over_torch"] = round(
-                run["onnxruntime-int8"][batch]["reviews_per_second"] / run["torch"][batch]["reviews_per_second"], 2
-            )
-            run["int8_speedup_over_torch_batch_1"] = round(
-                run["onnxruntime-int8"]["batch_1"]["reviews_per_second"]
-                / run["torch"]["batch_1"]["reviews_per_second"],
-                2,
-            )
-            result["runs"].append(run)
-        if args.output:
-            write_result(args.output, result)
-    cpu = next(run for run in result["runs"] if run["preset"] == "cpu") if "cpu" in args.presets else None
-    cpu = None if args.busy else cpu
-    if cpu:
-        p50 = cpu["onnxruntime-int8"]["batch_1"]["p50_ms"]
-        result["targets"] = {
-            "int8_speedup_over_torch": {
-                "target": TARGET_SPEEDUP,
-                "measured": cpu["int8_speedup_over_torch"],
-                "met": cpu["int8_speedup_over_torch"] >= TARGET_SPEEDUP,
-            },
-            "single_review_p50_ms": {"target": TARGET_P50_MS, "measured": p50, "met": p50 <= TARGET_P50_MS},
-        }
-        print(json.dumps(result["targets"]))
-    if args.output:
-        write_result(args.output, result)
+    return result
+
+
+def measure_idle(args, preset: str, folder: str) -> dict:
+    """One preset's folder served by each backend in a fresh process, and int8's speed-up over torch."""
+    run = {"preset": preset}
+    for backend in BACKENDS:
+        command = [sys.executable, __file__, "--dataset", args.dataset, "--texts", str(args.texts)]
+        command += ["--single", str(args.single), "--batch_size", str(args.batch_size)]
+        command += ["--child_folder", folder, "--child_backend", backend]
+        done = subprocess.run(command, capture_output=True, text=True)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+        if done.returncode or not lines:
+            raise SystemExit(f"{preset} {backend} failed:\n{done.stderr[-3000:]}")
+        run[backend] = json.loads(lines[-1][len("RESULT ") :])
+        print(preset, backend, json.dumps(run[backend]), flush=True)
+    batch = f"batch_{args.batch_size}"
+    run["int8_speedup_over_torch"] = round(
+        run["onnxruntime-int8"][batch]["reviews_per_second"] / run["torch"][batch]["reviews_per_second"], 2
+    )
+    run["int8_speedup_over_torch_batch_1"] = round(
+        run["onnxruntime-int8"]["batch_1"]["reviews_per_second"] / run["torch"]["batch_1"]["reviews_per_second"],
+        2,
+    )
+    return run
+
+
+def targets_of(cpu: dict) -> dict:
+    """The issue's targets, checked on the `cpu` preset's run."""
+    p50 = cpu["onnxruntime-int8"]["batch_1"]["p50_ms"]
+    return {
+        "int8_speedup_over_torch": {
+            "target": TARGET_SPEEDUP,
+            "measured": cpu["int8_speedup_over_torch"],
+            "met": cpu["int8_speedup_over_torch"] >= TARGET_SPEEDUP,
+        },
+        "single_review_p50_ms": {"target": TARGET_P50_MS, "measured": p50, "met": p50 <= TARGET_P50_MS},
+    }
 
 
 if __name__ == "__main__":

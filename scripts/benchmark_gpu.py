@@ -137,13 +137,26 @@ def _sync():
 
 def overhead(args, preset: str) -> dict:
     """One epoch with the Trainer vs the same epoch in a bare loop; returns seconds, tokens/s and the ratio."""
-    from transformers import AutoTokenizer, get_scheduler, set_seed
-    from transformers.trainer_pt_utils import LengthGroupedSampler
+    training_args, train, validation, tokenizer, fresh_model = overhead_inputs(args, preset)
+    trainer_seconds, device = trainer_epoch(fresh_model(), training_args, train, validation, tokenizer)
+    bare_seconds = bare_epoch(fresh_model().to(device).train(), training_args, train, tokenizer, device)
+    tokens = int(sum(train["length"]))
+    return {
+        "trainer_epoch_seconds": round(trainer_seconds, 4),
+        "bare_epoch_seconds": round(bare_seconds, 4),
+        "bare_tokens_per_second": round(tokens / bare_seconds, 1),
+        "trainer_over_bare": round(trainer_seconds / bare_seconds, 3),
+    }
+
+
+def overhead_inputs(args, preset: str):
+    """The run's arguments for one epoch without evaluation or saving, its encoded train and validation splits, the
+    full run's tokenizer, and a function that makes the same freshly seeded model each time."""
+    from transformers import AutoTokenizer, set_seed
 
     from hf_bilstm import BiLSTMConfig, BiLSTMForSequenceClassification
     from hf_bilstm.arguments import parse_args
-    from hf_bilstm.data import PaddingCollator, encode, load_raw_dataset, prepare_splits
-    from hf_bilstm.training.trainer import build_trainer
+    from hf_bilstm.data import encode, load_raw_dataset, prepare_splits
 
     folder = os.path.join(args.work_dir, preset)
     argv = train_argv(args, preset)
@@ -162,47 +175,32 @@ def overhead(args, preset: str) -> dict:
     tokenizer = AutoTokenizer.from_pretrained(folder)
     train = encode(splits.train, tokenizer, "text", "label")
     validation = encode(splits.validation, tokenizer, "text", "label")
-    tokens = int(sum(train["length"]))
     config = BiLSTMConfig.from_pretrained(folder)
 
     def fresh_model():
         set_seed(training_args.seed)
         return BiLSTMForSequenceClassification(config)
 
-    # Trainer, one epoch.
-    trainer = build_trainer(fresh_model(), training_args, {"train": train, "validation": validation}, tokenizer)
+    return training_args, train, validation, tokenizer, fresh_model
+
+
+def trainer_epoch(model, training_args, train, validation, tokenizer) -> tuple[float, "torch.device"]:
+    """Seconds of one epoch with the Trainer, and the device it ran on."""
+    from hf_bilstm.training.trainer import build_trainer
+
+    trainer = build_trainer(model, training_args, {"train": train, "validation": validation}, tokenizer)
     _sync()
     started = time.perf_counter()
     trainer.train()
     _sync()
-    trainer_seconds = time.perf_counter() - started
-    device = trainer.args.device
-    del trainer
+    return time.perf_counter() - started, trainer.args.device
 
-    # Bare PyTorch: the same sampler, collator, optimizer, schedule, precision and clipping, nothing else.
-    model = fresh_model().to(device).train()
-    batch_size = training_args.per_device_train_batch_size
-    loader = torch.utils.data.DataLoader(
-        train,
-        batch_size=batch_size,
-        sampler=LengthGroupedSampler(batch_size, lengths=list(train["length"])),
-        collate_fn=PaddingCollator(tokenizer.pad_token_id),
-        num_workers=training_args.dataloader_num_workers,
-        pin_memory=training_args.dataloader_pin_memory and device.type == "cuda",
-        persistent_workers=training_args.dataloader_persistent_workers and training_args.dataloader_num_workers > 0,
-    )
-    # The Trainer's grouping: weight decay on everything but biases (the model has no normalisation layers).
-    decay = [p for n, p in model.named_parameters() if "bias" not in n]
-    no_decay = [p for n, p in model.named_parameters() if "bias" in n]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": training_args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=training_args.learning_rate,
-        fused=device.type == "cuda",
-    )
-    steps = len(loader)
-    warmup = training_args.warmup_steps
-    warmup = int(warmup * steps) if 0 < warmup < 1 else int(warmup)
-    scheduler = get_scheduler(training_args.lr_scheduler_type, optimizer, warmup, steps)
+
+def bare_epoch(model, training_args, train, tokenizer, device) -> float:
+    """Seconds of the same epoch in bare PyTorch: the same sampler, collator, optimizer, schedule, precision and
+    clipping, nothing else."""
+    loader = bare_loader(training_args, train, tokenizer, device)
+    optimizer, scheduler = bare_optimizer(model, training_args, steps=len(loader), device=device)
     dtype = torch.bfloat16 if training_args.bf16 else torch.float16 if training_args.fp16 else None
     scaler = torch.amp.GradScaler(enabled=dtype == torch.float16)
     _sync()
@@ -219,13 +217,42 @@ def overhead(args, preset: str) -> dict:
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
     _sync()
-    bare_seconds = time.perf_counter() - started
-    return {
-        "trainer_epoch_seconds": round(trainer_seconds, 4),
-        "bare_epoch_seconds": round(bare_seconds, 4),
-        "bare_tokens_per_second": round(tokens / bare_seconds, 1),
-        "trainer_over_bare": round(trainer_seconds / bare_seconds, 3),
-    }
+    return time.perf_counter() - started
+
+
+def bare_loader(training_args, train, tokenizer, device) -> torch.utils.data.DataLoader:
+    """The Trainer's training loader, rebuilt: length-grouped batches, the package's collator, its worker settings."""
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    from hf_bilstm.data import PaddingCollator
+
+    batch_size = training_args.per_device_train_batch_size
+    return torch.utils.data.DataLoader(
+        train,
+        batch_size=batch_size,
+        sampler=LengthGroupedSampler(batch_size, lengths=list(train["length"])),
+        collate_fn=PaddingCollator(tokenizer.pad_token_id),
+        num_workers=training_args.dataloader_num_workers,
+        pin_memory=training_args.dataloader_pin_memory and device.type == "cuda",
+        persistent_workers=training_args.dataloader_persistent_workers and training_args.dataloader_num_workers > 0,
+    )
+
+
+def bare_optimizer(model, training_args, steps: int, device):
+    """The Trainer's AdamW and learning-rate schedule for `steps` steps."""
+    from transformers import get_scheduler
+
+    # The Trainer's grouping: weight decay on everything but biases (the model has no normalisation layers).
+    decay = [p for n, p in model.named_parameters() if "bias" not in n]
+    no_decay = [p for n, p in model.named_parameters() if "bias" in n]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": training_args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=training_args.learning_rate,
+        fused=device.type == "cuda",
+    )
+    warmup = training_args.warmup_steps
+    warmup = int(warmup * steps) if 0 < warmup < 1 else int(warmup)
+    return optimizer, get_scheduler(training_args.lr_scheduler_type, optimizer, warmup, steps)
 
 
 def main() -> int:

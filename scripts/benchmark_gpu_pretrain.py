@@ -148,17 +148,44 @@ def main() -> int:
     commands, phases = [], {}
     started = time.perf_counter()
     result = {"recipe": "pretrain+finetune", "seconds_per_phase": phases, "commands": commands}
+    report = reporter(args, result, started)
+    lm_dir = pretrain_phase(args, result, commands)
+    report(complete=False)
+    finetune_left = args.total_seconds - (time.perf_counter() - started) - RESERVE_SECONDS
+    # Side by side, each candidate has all of it; one after the other, they share it.
+    finetune_budget = max(60, round(finetune_left / (len(args.candidates) if args.sequential else 1)))
+    best = finetune_phase(args, lm_dir, finetune_budget, result, commands)
+    report(complete=False)
+    test_file = os.path.join(args.work_dir, "test_metrics.json")
+    argv = [os.path.join(args.work_dir, f"finetune-{best}"), "--dataset", args.dataset, "--split", "test"]
+    argv += ["--output_file", test_file, *(["--max_samples", "100"] if args.tiny else [])]
+    phases["test_evaluation"] = run("evaluate", argv, commands)
+    test = read_json(test_file)
+    result["test_accuracy"] = test.get("test_accuracy", test.get("accuracy"))
+    report(complete=True)
+    return 0
+
+
+def reporter(args, result: dict, started: float):
+    """`report(complete)`: (re)writes the one results file with what `result` holds so far."""
     report_path = None
 
     def report(complete: bool) -> None:
         nonlocal report_path
         result["total_seconds"] = round(time.perf_counter() - started, 1)
         result["within_10_minutes"] = result["total_seconds"] <= 600
+        phases = result["seconds_per_phase"]
         for name, seconds in phases.items():
             phases[name] = round(seconds, 1)
         script = "scripts/benchmark_gpu_pretrain.sh"
         report_path = write_report(args, script, [result], kind="-pretrain", path=report_path, complete=complete)
 
+    return report
+
+
+def pretrain_phase(args, result: dict, commands: list[str]) -> str:
+    """Pre-trains the language model within its share of the budget; returns its folder."""
+    phases = result["seconds_per_phase"]
     lm_dir = os.path.join(args.work_dir, "lm")
     lm_budget = round(LM_SHARE * args.total_seconds)
     lm_argv = ["--dataset", args.dataset, "--output_dir", lm_dir, *LM_ARGS, "--max_train_seconds", str(lm_budget)]
@@ -168,12 +195,13 @@ def main() -> int:
         phases[f"pretrain.{name}"] = seconds
     result.update(lm_perplexity=lm["lm_perplexity"], lm_train_tokens=lm["train_tokens"])
     result["time_budget"] = {"total_seconds": args.total_seconds, "lm": lm["time_budget"]}
-    report(complete=False)
+    return lm_dir
 
-    finetune_left = args.total_seconds - (time.perf_counter() - started) - RESERVE_SECONDS
-    # Side by side, each candidate has all of it; one after the other, they share it.
-    finetune_budget = max(60, round(finetune_left / (len(args.candidates) if args.sequential else 1)))
 
+def finetune_phase(args, lm_dir: str, finetune_budget: int, result: dict, commands: list[str]) -> str:
+    """Fine-tunes every candidate from the language model (side by side, or one after the other); returns the name
+    of the best one on validation."""
+    phases = result["seconds_per_phase"]
     jobs = {}
     for name in args.candidates:
         out = os.path.join(args.work_dir, f"finetune-{name}")
@@ -196,16 +224,7 @@ def main() -> int:
     result["time_budget"]["finetune_epochs_trained"] = epochs  # fewer than asked = the budget stopped it
     best = max(candidates, key=candidates.get)  # chosen on validation only
     result.update(eval_accuracy=candidates[best], finetune_candidate=best, candidates_eval_accuracy=candidates)
-    report(complete=False)
-
-    test_file = os.path.join(args.work_dir, "test_metrics.json")
-    argv = [os.path.join(args.work_dir, f"finetune-{best}"), "--dataset", args.dataset, "--split", "test"]
-    argv += ["--output_file", test_file, *(["--max_samples", "100"] if args.tiny else [])]
-    phases["test_evaluation"] = run("evaluate", argv, commands)
-    test = read_json(test_file)
-    result["test_accuracy"] = test.get("test_accuracy", test.get("accuracy"))
-    report(complete=True)
-    return 0
+    return best
 
 
 if __name__ == "__main__":

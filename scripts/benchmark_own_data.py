@@ -110,8 +110,6 @@ def splits_of(argv: list[str]):
 def baseline(splits) -> dict:
     """TF-IDF uni+bigrams and a linear model fitted on train, C/alpha chosen on validation, scored on test."""
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.multiclass import OneVsRestClassifier
 
     from hf_bilstm.metrics import metrics_for
 
@@ -129,45 +127,47 @@ def baseline(splits) -> dict:
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
     train_m = vectorizer.fit_transform(train_x)
     valid_m, test_m = vectorizer.transform(valid_x), vectorizer.transform(test_x)
-
-    def fitted(strength: float):
-        if problem_type == "regression":
-            return Ridge(alpha=1.0 / strength).fit(train_m, train_y.astype(float))
-        linear = LogisticRegression(C=strength, max_iter=2000)
-        if problem_type == "multi_label_classification":
-            return OneVsRestClassifier(linear).fit(train_m, train_y.astype(int))
-        return linear.fit(train_m, train_y)
-
-    def outputs(model, matrix):
-        if problem_type == "regression":
-            return model.predict(matrix)
-        if problem_type == "multi_label_classification":
-            return model.decision_function(matrix)  # logits: sigmoid >= 0.5 where the logit >= 0
-        scores = np.full((matrix.shape[0], len(splits.label_names)), -np.inf)
-        scores[:, model.classes_] = model.predict_log_proba(matrix)  # argmax = the predicted class id
-        return scores
-
     headline = FIGURES[problem_type][0]
     best = None
     for strength in (0.5, 2.0, 8.0, 32.0):
-        model = fitted(strength)
-        score = metrics_for(problem_type, outputs(model, valid_m), valid_y)[headline]
+        model = fitted_linear(problem_type, strength, train_m, train_y)
+        outputs = linear_outputs(problem_type, model, valid_m, len(splits.label_names))
+        score = metrics_for(problem_type, outputs, valid_y)[headline]
         if best is None or score > best[0]:
             best = (score, strength, model)
     _, strength, model = best
-    figures = metrics_for(problem_type, outputs(model, test_m), test_y)
+    figures = metrics_for(problem_type, linear_outputs(problem_type, model, test_m, len(splits.label_names)), test_y)
     return {
-        "model": "TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True) + "
-        + (
-            f"Ridge(alpha={1.0 / strength:g})"
-            if problem_type == "regression"
-            else f"LogisticRegression(C={strength:g})"
-        )
-        + (" one per label" if problem_type == "multi_label_classification" else ""),
+        "model": "TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True) + " + linear_name(problem_type, strength),
         "figures": {key: figures[key] for key in FIGURES[problem_type]},
         "seconds": round(time.time() - started, 1),
         "rows": {"train": len(train_x), "validation": len(valid_x), "test": len(test_x)},
     }
+
+
+def fitted_linear(problem_type: str, strength: float, train_m, train_y):
+    """The baseline's linear model at one regularisation strength, fitted on the training rows' TF-IDF matrix."""
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.multiclass import OneVsRestClassifier
+
+    if problem_type == "regression":
+        return Ridge(alpha=1.0 / strength).fit(train_m, train_y.astype(float))
+    linear = LogisticRegression(C=strength, max_iter=2000)
+    if problem_type == "multi_label_classification":
+        return OneVsRestClassifier(linear).fit(train_m, train_y.astype(int))
+    return linear.fit(train_m, train_y)
+
+
+def linear_outputs(problem_type: str, model, matrix, num_labels: int):
+    """What `metrics_for` reads, as the BiLSTM's logits: predictions for regression, logits for multi-label (sigmoid >=
+    0.5 where the logit >= 0), and per-class log-probabilities otherwise (argmax = the predicted class id)."""
+    if problem_type == "regression":
+        return model.predict(matrix)
+    if problem_type == "multi_label_classification":
+        return model.decision_function(matrix)
+    scores = np.full((matrix.shape[0], num_labels), -np.inf)
+    scores[:, model.classes_] = model.predict_log_proba(matrix)
+    return scores
 
 
 def linear_name(problem_type: str, strength: float) -> str:

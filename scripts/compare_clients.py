@@ -152,7 +152,7 @@ def run_demo(folder: str, texts: list[str], work: Path, screenshot: str | None) 
     return {"first_answer_ms": [run["first_answer_ms"] for run in runs], "answers": runs[0]["answers"]}
 
 
-def main() -> None:
+def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", help="an exported folder (hf-bilstm export FOLDER --quantize int8)")
     parser.add_argument("--reviews", type=int, default=1000)
@@ -161,7 +161,11 @@ def main() -> None:
     parser.add_argument("--demo", action="store_true", help="also time the demo page (needs FOLDER/demo, chromium)")
     parser.add_argument("--screenshot", help="where to save the demo page's screenshot (PNG)")
     parser.add_argument("--output", required=True)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse()
     folder = os.path.abspath(args.model)
     texts = test_reviews(args.reviews, args.seed)
     work = Path(tempfile.mkdtemp(prefix="compare-clients-"))
@@ -169,41 +173,58 @@ def main() -> None:
     texts_file.write_text(json.dumps(texts), encoding="utf-8")
     results, clients = {}, {}
     for quantized in (False, True):
-        precision = "int8" if quantized else "fp32"
-        reference = run_python_predict(folder, texts, "onnxruntime", quantized)
-        clients[f"hf-bilstm predict (onnxruntime {precision})"] = reference
-        if not quantized:
-            clients["hf-bilstm predict (torch fp32)"] = run_python_predict(folder, texts, "torch", False)
-        clients[f"raw onnxruntime, README example ({precision})"] = run_raw_onnxruntime(
-            folder, texts_file, work, quantized)
-        if args.optimum_python:
-            clients[f"optimum pipeline ({precision})"] = run_optimum(
-                args.optimum_python, folder, texts_file, work, quantized)
-        clients[f"transformers.js on node ({precision})"] = run_transformers_js(folder, texts_file, work, quantized)
-        for name, run in clients.items():
-            if name in results or precision not in name:
-                continue
-            results[name] = {
-                **compare(run["answers"], reference["answers"]),
-                "reviews_per_second": round(len(texts) / run["seconds"], 1),
-                **({"versions": run["versions"]} if "versions" in run else {}),
-            }
+        measure_clients(args, folder, texts, texts_file, work, quantized, clients, results)
     if args.demo:
-        demo = run_demo(folder, texts[:5], work, args.screenshot)
-        reference = clients["hf-bilstm predict (onnxruntime int8)"]["answers"][:5]
-        shown = [{"label": a["label"], "score": a["scores"][a["label"]]} for a in demo["answers"]]
-        results["demo page in headless chromium (int8)"] = {
-            **compare(shown, reference),
-            "first_answer_ms_after_navigation_start": demo["first_answer_ms"],
-            "reviews": 5,
-        }
+        results["demo page in headless chromium (int8)"] = measure_demo(args, folder, texts, work, clients)
     shutil.rmtree(work, ignore_errors=True)
+    Path(args.output).write_text(json.dumps(report_of(args, folder, texts, results), indent=1) + "\n")
+    print(json.dumps(results, indent=1))
+
+
+def measure_clients(args, folder, texts, texts_file, work, quantized, clients, results) -> None:
+    """Every client at one precision (fp32 or int8) into `clients`, and each one's agreement with hf-bilstm predict
+    (onnxruntime, same precision) and its speed into `results`."""
+    precision = "int8" if quantized else "fp32"
+    reference = run_python_predict(folder, texts, "onnxruntime", quantized)
+    clients[f"hf-bilstm predict (onnxruntime {precision})"] = reference
+    if not quantized:
+        clients["hf-bilstm predict (torch fp32)"] = run_python_predict(folder, texts, "torch", False)
+    clients[f"raw onnxruntime, README example ({precision})"] = run_raw_onnxruntime(
+        folder, texts_file, work, quantized)
+    if args.optimum_python:
+        clients[f"optimum pipeline ({precision})"] = run_optimum(
+            args.optimum_python, folder, texts_file, work, quantized)
+    clients[f"transformers.js on node ({precision})"] = run_transformers_js(folder, texts_file, work, quantized)
+    for name, run in clients.items():
+        if name in results or precision not in name:
+            continue
+        results[name] = {
+            **compare(run["answers"], reference["answers"]),
+            "reviews_per_second": round(len(texts) / run["seconds"], 1),
+            **({"versions": run["versions"]} if "versions" in run else {}),
+        }
+
+
+def measure_demo(args, folder, texts, work, clients) -> dict:
+    """The demo page's answers to five reviews against hf-bilstm predict's (int8), and its first answer's time."""
+    demo = run_demo(folder, texts[:5], work, args.screenshot)
+    reference = clients["hf-bilstm predict (onnxruntime int8)"]["answers"][:5]
+    shown = [{"label": a["label"], "score": a["scores"][a["label"]]} for a in demo["answers"]]
+    return {
+        **compare(shown, reference),
+        "first_answer_ms_after_navigation_start": demo["first_answer_ms"],
+        "reviews": 5,
+    }
+
+
+def report_of(args, folder, texts, results) -> dict:
+    """The results file: what was compared, on which device and versions, when, by which command at which commit."""
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     import onnxruntime
     import torch
     import transformers
 
-    report = {
+    return {
         "what": "exported folder served by each client vs hf-bilstm predict on IMDB test reviews",
         "device": f"CPU ({platform.machine()}, {os.cpu_count()} cores), torch {torch.__version__}, "
                   f"onnxruntime {onnxruntime.__version__}, transformers {transformers.__version__}",
@@ -215,8 +236,6 @@ def main() -> None:
         "reference": "hf-bilstm predict --backend onnxruntime (fp32), with --quantized (int8); batch 32",
         "clients": results,
     }
-    Path(args.output).write_text(json.dumps(report, indent=1) + "\n")
-    print(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

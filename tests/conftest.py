@@ -92,6 +92,18 @@ def unreachable_endpoint():
     return f"http://127.0.0.1:{free_port()}"
 
 
+@pytest.fixture(autouse=True)
+def package_log_level():
+    """hf_bilstm's own level (NOTSET: transformers' verbosity) comes back after each test: a command run in-process
+    (`show_progress`), `--log_level` or a test sets it for the whole process."""
+    from hf_bilstm import logs
+
+    root = logs._configure_root()
+    own_level = root.own_level
+    yield root
+    root.setLevel(own_level)
+
+
 @pytest.fixture
 def one_torch_thread():
     """Training tests on 2 shared cores: one torch thread avoids oversubscription (up to 40x slower RNN steps)."""

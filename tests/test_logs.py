@@ -3,25 +3,19 @@ messages never name the command line."""
 
 import ast
 import logging
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from transformers import TrainingArguments
+from transformers.utils import logging as transformers_logging
 
 from hf_bilstm import logs
 
 PACKAGE = Path(logs.__file__).resolve().parent
-
-
-@pytest.fixture
-def package_level():
-    """hf_bilstm's level, restored after the test (commands and --log_level change it for the process)."""
-    root = logging.getLogger("hf_bilstm")
-    level = root.level
-    yield root
-    root.setLevel(level)
 
 
 def test_messages_reach_the_applications_root_handlers(caplog, capsys):
@@ -44,18 +38,55 @@ def test_a_message_shows_once_when_the_application_prints_the_root_logger(capsys
 
 
 @pytest.mark.parametrize("log_level, shown", [("error", False), ("warning", True), ("passive", True)])
-def test_log_level_sets_the_packages_level(tmp_path, capsys, package_level, log_level, shown):
-    package_level.setLevel(logging.WARNING)
+def test_log_level_sets_the_packages_level(tmp_path, capsys, package_log_level, log_level, shown):
+    package_log_level.setLevel(logging.WARNING)
     logs.follow_log_level(TrainingArguments(output_dir=str(tmp_path), log_level=log_level, report_to="none"))
     logs.get_logger("hf_bilstm.test_logs").warning("a warning")
     assert ("a warning" in capsys.readouterr().err) is shown
 
 
-def test_info_follows_log_level_over_the_commands_default(tmp_path, capsys, package_level):
+def test_info_follows_log_level_over_the_commands_default(tmp_path, capsys, package_log_level):
     logs.show_progress()  # `train`'s default: information shows
     logs.follow_log_level(TrainingArguments(output_dir=str(tmp_path), log_level="warning", report_to="none"))
     logs.get_logger("hf_bilstm.test_logs").info("progress")
     assert "progress" not in capsys.readouterr().err
+
+
+def test_transformers_verbosity_sets_the_packages_level_until_one_is_set(capsys, package_log_level):
+    # a user's script: transformers.logging.set_verbosity_*() governs hf_bilstm's messages as a transformers model's
+    package_log_level.setLevel(logging.NOTSET)
+    logger = logs.get_logger("hf_bilstm.test_logs")
+    verbosity = transformers_logging.get_verbosity()
+    try:
+        logger.info("hidden by default")
+        transformers_logging.set_verbosity_info()
+        logger.info("shown at info")
+        transformers_logging.set_verbosity_error()
+        logger.warning("hidden at error")
+        logger.error("shown at error")
+        package_log_level.setLevel(logging.INFO)  # a level set on hf_bilstm's logger (a command, --log_level) wins
+        logger.info("shown: hf_bilstm's own level")
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+    assert capsys.readouterr().err == "shown at info\nshown at error\nshown: hf_bilstm's own level\n"
+
+
+@pytest.mark.slow  # a fresh process (TRANSFORMERS_VERBOSITY is read when transformers' logging starts); the test above
+def test_transformers_verbosity_in_the_environment_sets_the_packages_level():  # covers the rule in-process
+    code = "from hf_bilstm import logs; logs.get_logger('hf_bilstm.x').info('shown at info')"
+    env = {**os.environ, "TRANSFORMERS_VERBOSITY": "info"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "shown at info" in result.stderr
+
+
+def test_predict_and_evaluate_keep_the_packages_warnings_while_transformers_goes_quiet(capsys, package_log_level):
+    package_log_level.setLevel(logging.NOTSET)
+    with logs.quiet_libraries():
+        logs.get_logger("hf_bilstm.test_logs").warning("still shown")
+        transformers_logging.get_logger("transformers.test_logs").warning("quiet")
+    assert package_log_level.own_level == logging.NOTSET
+    assert capsys.readouterr().err == "still shown\n"
 
 
 COMMAND_NAME = re.compile(r"hf-bilstm [a-z-]+:")

@@ -1,7 +1,6 @@
 """The plan block `hf-bilstm train` prints before its first step, the measured estimate, and the slow-CPU warning."""
 
 import json
-import logging
 import os
 import re
 
@@ -60,10 +59,8 @@ def end_step(callback, args, state, monkeypatch, *, now, global_step, tokens):
 
 @pytest.mark.parametrize("tokens_per_second, warned", [(500.0, True), (50_000.0, False)])
 def test_a_cpu_run_expected_to_take_over_an_hour_is_warned_with_the_faster_preset(
-    tmp_path, capsys, monkeypatch, request, tokens_per_second, warned
+    tmp_path, capsys, monkeypatch, tokens_per_second, warned
 ):
-    root, level = logging.getLogger("hf_bilstm"), logging.getLogger("hf_bilstm").level
-    request.addfinalizer(lambda: root.setLevel(level))  # the INFO level below is for this test only
     logs.show_progress()  # as `hf-bilstm train` does: the estimate is an information message
     args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, num_train_epochs=4, report_to="none")
     state = TrainerState(max_steps=1400)

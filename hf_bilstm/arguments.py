@@ -1,5 +1,10 @@
-"""`hf-bilstm train`'s arguments: the dataclasses, parsed once with the preset's values as the parser's defaults
-(hf_bilstm.presets), and every check of them before any data is read. The parser itself is hf_bilstm.flag_parser."""
+"""`hf-bilstm train`'s arguments: the dataclasses, and every check of them before any data is read.
+
+`parse_settings` reads the command line once (hf_bilstm.flag_parser.FlagParser.parse_given: the flags written, as
+argparse read them), chooses the preset from them, and builds the dataclasses from the defaults (every preset's and
+this preset's training settings, the hardware's: hf_bilstm.presets) with the flags given on top; `--help` shows those
+defaults. What is no flag (the preset chosen and why, the names of the flags given) travels beside the arguments in
+`RunSettings`."""
 
 import os
 from dataclasses import dataclass, field

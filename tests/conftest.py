@@ -3,8 +3,15 @@
 import os
 from contextlib import contextmanager
 
-import pytest
-from helpers import (
+# Under `-n N` the N worker processes share the machine's cores: each gets its share of torch threads (at least one),
+# set before torch loads here and inherited by the commands the tests start. Two 2-thread workers on 2 cores made
+# each wait at OpenMP barriers for a thread the other worker held (the busy-machine case of issue 29).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+if _WORKERS > 1 and "OMP_NUM_THREADS" not in os.environ:
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // _WORKERS))
+
+import pytest  # noqa: E402
+from helpers import (  # noqa: E402
     copy_folder,
     free_port,
     make_model_folder,
@@ -13,7 +20,7 @@ from helpers import (
     train_briefly,
     write_toy_dataset,
 )
-from hub_server import HubStandIn
+from hub_server import HubStandIn  # noqa: E402
 
 WRITE_TOKEN = "hf_standin_write_alice"
 READ_TOKEN = "hf_standin_read_alice"

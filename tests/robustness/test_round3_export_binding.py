@@ -8,7 +8,7 @@ import json
 import shutil
 
 import pytest
-from helpers import TEXTS, save_tiny_model
+from helpers import TEXTS, copy_folder, save_tiny_model
 
 from hf_bilstm.commands import evaluate as evaluate_cmd
 from hf_bilstm.commands import predict as predict_cmd
@@ -42,9 +42,7 @@ def built(tmp_path_factory):
 
 @pytest.fixture
 def folder(built, tmp_path):
-    target = tmp_path / "model"
-    shutil.copytree(built, target)
-    return target
+    return copy_folder(built, tmp_path, "model")
 
 
 def one_error(code: int, capsys, *words) -> str:

@@ -7,7 +7,7 @@ import os
 import shutil
 
 import pytest
-from helpers import CARD, make_model_folder
+from helpers import CARD, copy_folder, make_model_folder
 
 from hf_bilstm.commands import push as push_cmd
 
@@ -23,9 +23,7 @@ def built(tmp_path_factory):
 
 @pytest.fixture
 def folder(built, tmp_path):
-    target = tmp_path / "model"
-    shutil.copytree(built, target)
-    return target
+    return copy_folder(built, tmp_path, "model")
 
 
 def refused(argv, capsys, hub, *words) -> str:

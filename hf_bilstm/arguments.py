@@ -6,6 +6,7 @@ this preset's training settings, the hardware's: hf_bilstm.presets) with the fla
 defaults. What is no flag (the preset chosen and why, the names of the flags given) travels beside the arguments in
 `RunSettings`."""
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 
@@ -268,12 +269,29 @@ class RunSettings:
 
 
 def run_defaults(preset: str, given: dict) -> dict:
-    """The values a flag not given takes: every preset's training settings, this preset's, the hardware's, and the
+    """The values a flag not given takes: every preset's training settings, this preset's (its model and tokenizer
+    too, unless --model_name_or_path brings them: None then means the fine-tuned folder's), the hardware's, and the
     data's (--train_file without --dataset: the files are the data, not the default IMDB)."""
     defaults = {**COMMON_TRAINING, **PRESETS[preset].training, **hardware_defaults(given)}
+    if "model_name_or_path" not in given:
+        defaults.update(preset_fields(preset))
     if "train_file" in given and "dataset" not in given:
         defaults["dataset"] = None
     return defaults
+
+
+def preset_fields(preset: str) -> dict:
+    """The preset's model and tokenizer settings, which are ModelArguments' fields."""
+    return {**PRESETS[preset].model, **PRESETS[preset].tokenizer}
+
+
+def with_preset(settings: RunSettings, preset: str, **model_changes) -> RunSettings:
+    """`settings` for another preset (cpu-best's teacher): the model and tokenizer flags not given take that preset's
+    values instead of the first one's."""
+    fields = {} if settings.model.model_name_or_path else preset_fields(preset)
+    changes = {name: value for name, value in fields.items() if name not in settings.given}
+    model = dataclasses.replace(settings.model, preset=preset, **changes, **model_changes)
+    return dataclasses.replace(settings, model=model, preset=preset)
 
 
 def parse_settings(argv: list[str]) -> RunSettings:
@@ -284,10 +302,8 @@ def parse_settings(argv: list[str]) -> RunSettings:
     preset, preset_reason = choose_preset(given.get("preset", DEFAULT_PRESET), use_cpu=given.get("use_cpu", False))
     defaults = run_defaults(preset, given)
     if given.pop("help", False):
-        # Model and tokenizer fields default to None ("the preset's", or the fine-tuned folder's): shown as the
-        # preset's values in the help only, where no run follows.
         parser.show_help(
-            {**defaults, **PRESETS[preset].model, **PRESETS[preset].tokenizer},
+            {**defaults, **preset_fields(preset)},  # with --model_name_or_path too: what a new model would use
             f"Train a classifier. The defaults shown are those of preset {preset!r} ({preset_reason}) on this "
             "machine; any flag given wins over them.",
         )

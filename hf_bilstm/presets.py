@@ -269,11 +269,11 @@ def resolve(model_args) -> tuple[dict, dict]:
 REGRESSION_CLASSIFIER_DROPOUT = 0.0
 
 
-def model_settings(model_args, problem_type: str) -> dict:
+def model_settings(model_args, problem_type: str, given: frozenset) -> dict:
     """`resolve`'s model settings for a dataset of `problem_type`: a regression head without the preset's
-    classifier dropout unless `--classifier_dropout` was given."""
+    classifier dropout unless `--classifier_dropout` was given (`given`: the flags written)."""
     settings, _ = resolve(model_args)
-    if problem_type == REGRESSION and model_args.classifier_dropout is None:
+    if problem_type == REGRESSION and "classifier_dropout" not in given:
         settings["classifier_dropout"] = REGRESSION_CLASSIFIER_DROPOUT
     return settings
 

@@ -161,3 +161,29 @@ def test_what_is_not_a_flag_travels_beside_the_arguments(tmp_path):
     # A phase of `cpu-best` trains with other values: what the user gave comes along.
     teacher = dataclasses.replace(run, model=dataclasses.replace(run.model, preset="base"), preset="base")
     assert teacher.given == run.given and teacher.finetuning is run.finetuning and run.model.preset == "cpu"
+
+
+def test_the_presets_model_and_tokenizer_values_are_the_parsers_defaults(tmp_path, monkeypatch):
+    from hf_bilstm import arguments
+    from hf_bilstm.presets import PRESETS
+
+    run = arguments.parse_settings(["--output_dir", str(tmp_path), "--preset", "base", "--hidden_size", "32"])
+    expected = {**PRESETS["base"].model, **PRESETS["base"].tokenizer, "hidden_size": 32}
+    assert {name: getattr(run.model, name) for name in expected} == expected  # no None standing for "the preset's"
+    # A folder to fine-tune brings its own architecture and tokenizer: those stay unset (None: the folder's).
+    monkeypatch.setattr(arguments, "check_flags", lambda settings: None)  # no folder exists here
+    run = arguments.parse_settings(["--output_dir", str(tmp_path), "--model_name_or_path", str(tmp_path)])
+    assert run.model.hidden_size is None and run.model.max_length is None
+
+
+def test_another_presets_phase_takes_its_values_for_the_flags_not_given(tmp_path):
+    from hf_bilstm import arguments
+    from hf_bilstm.presets import PRESETS
+
+    run = arguments.parse_settings(["--output_dir", str(tmp_path), "--preset", "cpu", "--hidden_size", "32"])
+    teacher = arguments.with_preset(run, "base", max_train_seconds=60)
+    assert teacher.preset == teacher.model.preset == "base" and teacher.model.max_train_seconds == 60
+    assert teacher.model.hidden_size == 32  # given: the user's for every phase
+    assert teacher.model.embedding_dim == PRESETS["base"].model["embedding_dim"] != run.model.embedding_dim
+    assert teacher.model.max_length == PRESETS["base"].tokenizer["max_length"]
+    assert teacher.given == run.given and run.model.preset == "cpu"

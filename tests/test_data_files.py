@@ -9,7 +9,7 @@ import random
 import pytest
 from helpers import QUIET, TINY
 
-from hf_bilstm.arguments import parse_args, parse_settings
+from hf_bilstm.arguments import parse_settings
 from hf_bilstm.commands import evaluate as evaluate_cmd
 from hf_bilstm.commands import train as train_cmd
 from hf_bilstm.data import load_raw_dataset, prepare_splits
@@ -214,12 +214,15 @@ def test_scores_train_a_regression_and_evaluate(tmp_path, capsys):
 
 
 def test_head_dropout_follows_the_problem_type_unless_given():
-    given = parse_args(["--preset", "cpu", "--output_dir", "x"])[0]
-    assert model_settings(given, REGRESSION)["classifier_dropout"] == REGRESSION_CLASSIFIER_DROPOUT
+    default = parse_settings(["--preset", "cpu", "--output_dir", "x"])
+    assert model_settings(default.model, REGRESSION, default.given)["classifier_dropout"] == 0.0
+    assert REGRESSION_CLASSIFIER_DROPOUT == 0.0
     for problem in (SINGLE_LABEL, MULTI_LABEL):  # a classifier keeps the preset's
-        assert model_settings(given, problem)["classifier_dropout"] == PRESETS["cpu"].model["classifier_dropout"]
-    chosen = parse_args(["--preset", "cpu", "--output_dir", "x", "--classifier_dropout", "0.25"])[0]
-    assert model_settings(chosen, REGRESSION)["classifier_dropout"] == 0.25
+        dropout = model_settings(default.model, problem, default.given)["classifier_dropout"]
+        assert dropout == PRESETS["cpu"].model["classifier_dropout"]
+    for value in ("0.25", str(PRESETS["cpu"].model["classifier_dropout"])):  # given, even as the preset's value
+        chosen = parse_settings(["--preset", "cpu", "--output_dir", "x", "--classifier_dropout", value])
+        assert model_settings(chosen.model, REGRESSION, chosen.given)["classifier_dropout"] == float(value)
 
 
 def test_one_file_is_carved_into_train_validation_and_test(tmp_path):

@@ -383,6 +383,7 @@ def _student_phase(run, command, recipe, extra, seconds, results) -> dict:
 
 
 def _train_bilstm_teacher(run, command, recipe, teacher_dir, left, results):
+    from ..arguments import with_preset
     from ..presets import PRESETS
     from .trainer import train
 
@@ -393,11 +394,10 @@ def _train_bilstm_teacher(run, command, recipe, teacher_dir, left, results):
     epochs = (
         {} if "num_train_epochs" in run.given else {"num_train_epochs": PRESETS[preset].training["num_train_epochs"]}
     )
+    teacher = with_preset(run, preset, max_train_seconds=given, overwrite_output_dir=False)
     teacher = dataclasses.replace(
-        run,
-        model=dataclasses.replace(run.model, preset=preset, max_train_seconds=given, overwrite_output_dir=False),
+        teacher,
         training=dataclasses.replace(run.training, output_dir=teacher_dir, push_to_hub=False, **epochs),
-        preset=preset,
         preset_reason="the BiLSTM teacher of --preset cpu-best",
     )
     teacher_metrics = train(teacher, command=f"{command}  # teacher", read_test=False)

@@ -246,7 +246,7 @@ def train(
     with output:
         set_seed(training_args.seed)
         data = load_data(settings, checkpoint, output, command_started, extra_train, read_test)
-        model, word_vectors = build_model(model_args, data_args, training_args, data, checkpoint)
+        model, word_vectors = build_model(model_args, data_args, training_args, data, checkpoint, settings.given)
         fitted = fit(model, settings, data, word_vectors, checkpoint)
         return report(fitted, settings, data, command, output, hub_token)
 
@@ -359,9 +359,10 @@ def load_data(
             tokenizer_source = os.path.join(training_args.output_dir, STAGING_NAME)
         if tokenizer_source is not None:
             tokenizer = load_tokenizer(tokenizer_source)  # a damaged file: one line naming it
-            if model_args.max_length is not None:
+            # A loaded tokenizer (resumed, fine-tuned, or the main process's) keeps its own unless the flag was given.
+            if "max_length" in settings.given:
                 tokenizer.model_max_length = model_args.max_length
-            if model_args.truncation_side is not None:
+            if "truncation_side" in settings.given:
                 tokenizer.truncation_side = model_args.truncation_side
             check_tokenizer_length(tokenizer, tokenizer_source, or_flag="Pass --max_length, or ")
         else:
@@ -378,7 +379,7 @@ def load_data(
     return LoadedData(raw, splits, tokenizer, encoded, runtime, command_started, soft_labelled_rows, predict)
 
 
-def build_model(model_args, data_args, training_args, data: LoadedData, checkpoint):
+def build_model(model_args, data_args, training_args, data: LoadedData, checkpoint, given: frozenset):
     """The model to train (a checkpoint's, a folder's encoder under a new head, or the preset's), its word vectors."""
     label_names = data.splits.label_names
     if checkpoint is not None:
@@ -392,8 +393,8 @@ def build_model(model_args, data_args, training_args, data: LoadedData, checkpoi
     elif model_args.model_name_or_path:
         model = build_model_from_pretrained(model_args.model_name_or_path, model_args, label_names)
     else:
-        settings = model_settings(model_args, data.splits.schema.problem_type)  # presets.model_settings: why
-        model = build_model_from_preset(settings, data.tokenizer, label_names)
+        architecture = model_settings(model_args, data.splits.schema.problem_type, given)  # presets: why
+        model = build_model_from_preset(architecture, data.tokenizer, label_names)
     # the loss follows the labels: cross-entropy, BCE over sigmoids (multi-label) or MSE (regression)
     model.config.problem_type = data.splits.schema.problem_type
     # The longest text it is trained to read: predict/evaluate never cut later than this, whatever a

@@ -2,9 +2,9 @@
 
 `parse_settings` reads the command line once (hf_bilstm.flag_parser.FlagParser.parse_given: the flags written, as
 argparse read them), chooses the preset from them, and builds the dataclasses from the defaults (every preset's and
-this preset's training settings, the hardware's: hf_bilstm.presets) with the flags given on top; `--help` shows those
-defaults. What is no flag (the preset chosen and why, the names of the flags given) travels beside the arguments in
-`RunSettings`."""
+this preset's training settings, this preset's model and tokenizer unless --model_name_or_path brings its own, the
+hardware's: hf_bilstm.presets) with the flags given on top; `--help` shows those defaults. What is no flag (the
+preset chosen and why, the names of the flags given) travels beside the arguments in `RunSettings`."""
 
 import dataclasses
 import os

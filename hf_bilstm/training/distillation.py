@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from datasets import Dataset
 
+from ..arguments import with_preset
 from ..data_flags import load_from_flags
 from ..data_schema import MULTI_LABEL, SINGLE_LABEL
 from ..encoding import SOFT_LABELS, encode
@@ -383,7 +384,6 @@ def _student_phase(run, command, recipe, extra, seconds, results) -> dict:
 
 
 def _train_bilstm_teacher(run, command, recipe, teacher_dir, left, results):
-    from ..arguments import with_preset
     from ..presets import PRESETS
     from .trainer import train
 

@@ -246,7 +246,7 @@ def train(
     with output:
         set_seed(training_args.seed)
         data = load_data(settings, checkpoint, output, command_started, extra_train, read_test)
-        model, word_vectors = build_model(model_args, data_args, training_args, data, checkpoint, settings.given)
+        model, word_vectors = build_model(settings, data, checkpoint)
         fitted = fit(model, settings, data, word_vectors, checkpoint)
         return report(fitted, settings, data, command, output, hub_token)
 
@@ -379,8 +379,9 @@ def load_data(
     return LoadedData(raw, splits, tokenizer, encoded, runtime, command_started, soft_labelled_rows, predict)
 
 
-def build_model(model_args, data_args, training_args, data: LoadedData, checkpoint, given: frozenset):
+def build_model(settings: RunSettings, data: LoadedData, checkpoint):
     """The model to train (a checkpoint's, a folder's encoder under a new head, or the preset's), its word vectors."""
+    model_args, data_args, training_args = settings.model, settings.data, settings.training
     label_names = data.splits.label_names
     if checkpoint is not None:
         config = BiLSTMConfig.from_pretrained(checkpoint)
@@ -393,7 +394,7 @@ def build_model(model_args, data_args, training_args, data: LoadedData, checkpoi
     elif model_args.model_name_or_path:
         model = build_model_from_pretrained(model_args.model_name_or_path, model_args, label_names)
     else:
-        architecture = model_settings(model_args, data.splits.schema.problem_type, given)  # presets: why
+        architecture = model_settings(model_args, data.splits.schema.problem_type, settings.given)  # presets: why
         model = build_model_from_preset(architecture, data.tokenizer, label_names)
     # the loss follows the labels: cross-entropy, BCE over sigmoids (multi-label) or MSE (regression)
     model.config.problem_type = data.splits.schema.problem_type

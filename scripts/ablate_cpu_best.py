@@ -13,7 +13,6 @@ The student is the preset's (1x192 since b09876a); the recorded linear-only abla
 
 import argparse
 import datetime
-import json
 import os
 import shlex
 import sys
@@ -21,9 +20,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "scripts"))
-
-from benchmark_cpu_presets import git_commit, make_record  # noqa: E402
+from benchmark_cpu_presets import make_record  # noqa: E402
+from run_record import git_commit, write_json  # noqa: E402
 
 
 def main() -> int:
@@ -63,9 +61,7 @@ def main() -> int:
     record["teacher_weights"] = {"bilstm": weights[0], "linear": weights[1]}
     os.makedirs(args.results_dir, exist_ok=True)
     path = os.path.join(args.results_dir, f"{datetime.date.today().isoformat()}-cpu-best-ablation-{args.name}.json")
-    with open(path + ".tmp", "w", encoding="utf-8") as handle:
-        json.dump(record, handle, indent=2)
-    os.replace(path + ".tmp", path)
+    write_json(record, path)
     print(f"=== {args.name}: validation {record['eval_accuracy']:.4f}; {path}", flush=True)
     return 0
 

@@ -32,9 +32,8 @@ from pathlib import Path
 import hf_bilstm.cpu_threads  # noqa: F401  before torch loads: its threads spin only briefly (cpu_threads)
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "scripts"))
-
 from busy_benchmark import ARMS, busy_flag, busy_processes, child_setup, run_child, summarize_pairs  # noqa: E402
+from run_record import write_json  # noqa: E402
 
 # The issue's target: with one other busy process, batch-32 serving keeps at least this share of its idle speed.
 TARGET_BUSY_SHARE = 0.45
@@ -120,14 +119,6 @@ def measure(folder: str, backend: str, texts: list[str], single: int, batch_size
         "torch_threads": torch.get_num_threads(),
     }
 
-
-def write_result(path: str, result: dict) -> None:
-    """Atomically (a stopped run leaves the previous file or the new one, never half of one)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as handle:
-        handle.write(json.dumps(result, indent=2) + "\n")
-    os.replace(handle.name, path)
 
 
 def _onnxruntime_version() -> str:
@@ -217,18 +208,18 @@ def main() -> None:
             if args.busy:
                 result["runs"].append({"preset": preset, **measure_busy(args, folder)})
                 if args.output:
-                    write_result(args.output, result)
+                    write_json(result, args.output)
                 continue
             result["runs"].append(measure_idle(args, preset, folder))
         if args.output:
-            write_result(args.output, result)
+            write_json(result, args.output)
     cpu = next(run for run in result["runs"] if run["preset"] == "cpu") if "cpu" in args.presets else None
     cpu = None if args.busy else cpu
     if cpu:
         result["targets"] = targets_of(cpu)
         print(json.dumps(result["targets"]))
     if args.output:
-        write_result(args.output, result)
+        write_json(result, args.output)
 
 
 def result_header(args) -> dict:

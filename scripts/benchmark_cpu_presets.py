@@ -26,7 +26,7 @@ import hf_bilstm.cpu_threads  # noqa: F401  before torch loads: its threads spin
 
 # isort: split
 import torch
-from run_record import cpu_name, git_commit  # beside this script
+from run_record import cpu_name, git_commit, write_json  # beside this script
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -117,10 +117,7 @@ def main() -> int:
     record = make_record(name, args.preset, argv, output_dir, commit, wall)
     os.makedirs(args.results_dir, exist_ok=True)
     path = os.path.join(args.results_dir, f"{record['date']}-cpu-preset-{name}.json")
-    with tempfile.NamedTemporaryFile("w", dir=args.results_dir, delete=False, suffix=".tmp") as handle:
-        json.dump(record, handle, indent=2)
-        handle.write("\n")
-    os.replace(handle.name, path)
+    write_json(record, path)
     print(json.dumps(record, indent=2), flush=True)
     print(f"wrote {path}", flush=True)
     return 0

@@ -41,10 +41,8 @@ import hf_bilstm.cpu_threads  # noqa: F401  before torch loads: its threads spin
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "scripts"))
-
-from benchmark_cpu_presets import cpu_name, git_commit  # noqa: E402
 from busy_benchmark import ARMS, busy_flag, busy_processes, child_setup, run_child, summarize_pairs  # noqa: E402
+from run_record import cpu_name, git_commit, write_json  # noqa: E402
 
 # The target: with one other busy process, training keeps at least this share of its idle speed.
 TARGET_BUSY_SHARE = 0.45
@@ -291,13 +289,6 @@ def main_busy(args) -> int:
             write_json(record, path)
     print(f"wrote {path} ({record['wall_seconds']:.0f} s)", flush=True)
     return 0
-
-
-def write_json(record: dict, path: str) -> None:
-    with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(path), delete=False, suffix=".tmp") as handle:
-        json.dump(record, handle, indent=2)
-        handle.write("\n")
-    os.replace(handle.name, path)  # after every preset: a stopped run keeps what it measured
 
 
 def main() -> int:

@@ -26,9 +26,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "scripts"))
-
-from benchmark_cpu_presets import cpu_name, git_commit  # noqa: E402
+from run_record import cpu_name, git_commit, write_json  # noqa: E402
 
 
 def parse() -> argparse.Namespace:
@@ -136,9 +134,7 @@ def main() -> int:
     os.makedirs(args.results_dir, exist_ok=True)
     date = datetime.date.today().isoformat()
     path = os.path.join(args.results_dir, f"{date}-cpu-gradient-checkpointing{'-tiny' if args.tiny else ''}.json")
-    with open(path + ".tmp", "w", encoding="utf-8") as handle:
-        json.dump(report, handle, indent=2)
-    os.replace(path + ".tmp", path)
+    write_json(report, path)
     print(path)
     return 0
 

@@ -36,7 +36,7 @@ import hf_bilstm.cpu_threads  # noqa: F401  before torch loads: its threads spin
 # isort: split
 import numpy as np
 import torch
-from run_record import cpu_name, git_commit  # beside this script
+from run_record import cpu_name, git_commit, write_json  # beside this script
 
 REPO = Path(__file__).resolve().parent.parent
 OWN = REPO.parent / "shared" / "data" / "own"
@@ -297,10 +297,7 @@ def main() -> int:
     name = "own-data" + ("-" + "-".join(args.only) if args.only else "")
     name += f"-{len(args.seeds)}-seeds" if len(args.seeds) > 1 else ""
     path = os.path.join(args.results_dir, f"{summary['date']}-{name}.json")
-    with tempfile.NamedTemporaryFile("w", dir=args.results_dir, delete=False, suffix=".tmp") as handle:
-        json.dump(summary, handle, indent=2)
-        handle.write("\n")
-    os.replace(handle.name, path)
+    write_json(summary, path)
     print(f"wrote {path}", flush=True)
     return 0
 

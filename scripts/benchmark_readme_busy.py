@@ -20,11 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "scripts"))
+from busy_benchmark import busy_processes
+from run_record import cpu_name, write_json
 
-from benchmark_cpu_presets import cpu_name  # noqa: E402
-from busy_benchmark import busy_processes  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 COMMAND = ["hf-bilstm", "train", "--dataset", "../shared/data/imdb", "--output_dir"]
 TARGET_RATIO = 2.0
@@ -57,16 +56,6 @@ def run_once(clone: Path, output_dir: str, extra: list[str]) -> dict:
         "printed_end": [line for line in printed if "done in" in line],
         "results": {key: value for key, value in results.items() if isinstance(value, (int, float))},
     }
-
-
-def write_json(record: dict, output: str) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=os.path.dirname(os.path.abspath(output)), delete=False, suffix=".tmp"
-    ) as handle:
-        json.dump(record, handle, indent=2)
-        handle.write("\n")
-    os.replace(handle.name, output)
 
 
 def main() -> int:

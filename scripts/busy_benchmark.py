@@ -22,7 +22,12 @@ ARMS = ("after", "before")
 # What a user's shell may hold that decides threading: the children get none of it.
 THREADING_ENV = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 # The `before` arm: torch (and so libgomp) loads before hf_bilstm can choose the policy, as in the code before it did.
-TORCH_FIRST = "import runpy, sys, torch\nsys.argv = sys.argv[1:]\nrunpy.run_path(sys.argv[0], run_name='__main__')\n"
+# sys.path as `python SCRIPT` makes it (the script's folder first: it imports its neighbours).
+TORCH_FIRST = (
+    "import os, runpy, sys, torch\nsys.argv = sys.argv[1:]\n"
+    "sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[0])))\n"
+    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+)
 
 # A CPU-bound loop that checks the clock every ~10 ms and ends itself at its deadline.
 LOOP = "import sys, time\nend = time.time() + float(sys.argv[1])\nx = 0\nwhile time.time() < end:\n" + (

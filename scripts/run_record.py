@@ -2,8 +2,11 @@
 
 The scripts import it from beside them (`python scripts/NAME.py` puts scripts/ first on sys.path)."""
 
+import json
+import os
 import platform
 import subprocess
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,3 +32,14 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def write_json(record: dict, path: str) -> None:
+    """Writes `record` to `path` atomically (a stopped run leaves the previous file or the new one, never half of
+    one), making its folder if needed."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as handle:
+        json.dump(record, handle, indent=2)
+        handle.write("\n")
+    os.replace(handle.name, path)

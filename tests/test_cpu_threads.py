@@ -36,6 +36,7 @@ try:
     if kind == "module":
         runpy.run_module(target, run_name="__main__", alter_sys=True)
     else:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(target)))  # as `python scripts/NAME.py` puts it first
         runpy.run_path(target, run_name="__main__")
 except SystemExit as stop:
     code = stop.code or 0

@@ -235,6 +235,9 @@ class ClassifierRun:
     versions: dict[str, str]
     preset: str | None = None
     preset_reference: dict | None = None
+    # the preset's mean ± sd over seeds on this same data, when measured (hf_bilstm.presets_measured)
+    seed_reference: dict | None = None
+    grouped: dict | None = None  # validation (and test) carved by whole groups: hf_bilstm.splits.Splits.grouped
     base_model: str | None = None
     finetuning: dict = field(default_factory=dict)
     word_vectors: dict | None = None
@@ -415,6 +418,21 @@ def _recipe(run: ClassifierRun) -> str:
     return recipe
 
 
+def _validation_origin(run: ClassifierRun) -> str:
+    if not run.validation_carved:
+        return "the dataset's own validation split."
+    seed = run.training_args["seed"]
+    if run.grouped and "validation" in run.grouped:
+        return (
+            f"{run.validation_fraction:.0%} of the training split, held out by whole groups of column "
+            f"`{run.grouped['column']}` ({run.grouped['validation']:,} groups; no group is in both splits), "
+            f"stratified by label where possible and seeded (seed {seed})."
+        )
+    return (
+        f"{run.validation_fraction:.0%} of the training split, held out stratified by label and seeded (seed {seed})."
+    )
+
+
 def build_classifier_card(output_dir: str, run: ClassifierRun) -> ModelCard:
     """The card of the classifier folder `output_dir` from its run record."""
     folder = Path(output_dir).resolve()
@@ -443,12 +461,7 @@ def build_classifier_card(output_dir: str, run: ClassifierRun) -> ModelCard:
         "model_path": run.hub_model_id or str(folder),
         "text_column": run.text_column,
         "split_sizes": ", ".join(f"{name} {size} rows" for name, size in run.splits.items()),
-        "validation_origin": (
-            f"{run.validation_fraction:.0%} of the training split, held out stratified by label and seeded "
-            f"(seed {run.training_args['seed']})."
-            if run.validation_carved
-            else "the dataset's own validation split."
-        ),
+        "validation_origin": _validation_origin(run),
         "tokenizer_texts": "training split and its unlabelled rows"
         if run.soft_labelled_rows
         else "training split only",

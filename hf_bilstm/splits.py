@@ -1,6 +1,6 @@
 """The splits of a run: columns chosen and checked, labels encoded (hf_bilstm.labels), validation (and test) carved
-from train, sample caps, and no text in two splits (`prepare_splits`); one split for evaluation
-(`prepare_eval_split`)."""
+from train (by whole groups with `group_column`: hf_bilstm.grouped_split), sample caps, and no text in two splits
+(`prepare_splits`); one split for evaluation (`prepare_eval_split`)."""
 
 import hashlib
 import os
@@ -12,11 +12,15 @@ from datasets import ClassLabel, Dataset, DatasetDict
 
 from .data_schema import MULTI_LABEL, REGRESSION, SINGLE_LABEL, DataSchema
 from .errors import UsageError
+from .grouped_split import group_keys, grouped_carve
 from .logs import get_logger
 
 logger = get_logger(__name__)
 
 LOCAL_IMDB_HINT = "../shared/data/imdb"
+# The column that carries each training row's group (--group_column) while validation and test are carved; removed
+# before the splits leave `prepare_splits`.
+GROUP_KEY = "__group__"
 
 
 @dataclass
@@ -30,6 +34,8 @@ class Splits:
     validation_carved: bool  # True when validation was cut from train (not given by the dataset)
     schema: DataSchema | None = None  # what the model folder remembers of the data (hf_bilstm.data_schema)
     predict: Dataset | None = None  # a test split without labels: predictions only (predict_results.tsv)
+    # --group_column: {"column": name, split: number of groups in it} for the splits carved by whole groups
+    grouped: dict | None = None
 
     def items(self) -> Iterator[tuple[str, Dataset]]:
         yield "train", self.train
@@ -217,10 +223,15 @@ def _has_labels(dataset: Dataset, schema: DataSchema) -> bool:
     return all(c in dataset.column_names for c in schema.label_columns)
 
 
-def _carve(dataset: Dataset, fraction: float, label_column: str, stratify: bool, seed: int, what: str):
-    """(rest, carved): a seeded share of `dataset`, stratified by class where every class can give a row."""
+def _carve(dataset: Dataset, fraction: float, label_column: str, stratify: bool, seed: int, what: str, column=None):
+    """(rest, carved): a seeded share of `dataset`, stratified by class where every class can give a row; by whole
+    groups (hf_bilstm.grouped_split) when the rows carry their group (`GROUP_KEY`, from --group_column `column`)."""
     if not 0 < fraction < 1:
         raise UsageError(f"--{what}_fraction must be in (0, 1) to carve a {what} split, but it was {fraction}.")
+    if GROUP_KEY in dataset.column_names:
+        labels = dataset[label_column] if stratify else None
+        rest, carved = grouped_carve(dataset[GROUP_KEY], labels, fraction, seed, what, column)
+        return dataset.select(rest), dataset.select(carved)
     if stratify:
         counts = np.bincount(np.asarray(dataset[label_column]))
         counts = counts[counts > 0]
@@ -232,6 +243,41 @@ def _carve(dataset: Dataset, fraction: float, label_column: str, stratify: bool,
     except ValueError as error:
         raise UsageError(f"Cannot carve a {fraction:.0%} {what} split from {len(dataset)} rows: {error}") from error
     return parts["train"], parts["test"]
+
+
+def _group_column(train: Dataset, split: str, column: str | None, texts: list[str], labels: list[str]):
+    """The group of every training row (--group_column), checked; None without the flag."""
+    if column is None:
+        return None
+    if column not in train.column_names:
+        raise UsageError(
+            f"Split {split!r} has no column {column!r} (--group_column); its columns are {train.column_names}. Name "
+            "the column that says which group (product, user, movie, ...) each row belongs to."
+        )
+    if column in texts or column in labels:
+        raise UsageError(
+            f"--group_column {column!r} is also the text or label column; name the column of the groups instead."
+        )
+    return group_keys(train[column], column, split)
+
+
+def _without_group(splits: Splits, column: str | None) -> Splits:
+    """The splits without their group column, and how many groups each carved split holds (`Splits.grouped`)."""
+    if column is None:
+        return splits
+    grouped = {"column": column}
+    for name in ("train", "validation", "test"):
+        dataset = getattr(splits, name)
+        if dataset is not None and GROUP_KEY in dataset.column_names:
+            grouped[name] = len(set(dataset[GROUP_KEY]))
+            setattr(splits, name, dataset.remove_columns(GROUP_KEY))
+    if len(grouped) == 2:  # train alone kept its groups: nothing was carved
+        raise UsageError(
+            f"--group_column {column!r} carves validation (and test) by groups, but the data has its own validation "
+            "and test splits, so nothing is carved: leave --group_column out (or the validation split, to carve one)."
+        )
+    splits.grouped = grouped
+    return splits
 
 
 def prepare_splits(
@@ -254,12 +300,14 @@ def prepare_splits(
     names_source: str = "--label_names",
     guess_columns: bool = False,
     column_names: list[str] | None = None,
+    group_column: str | None = None,
 ) -> Splits:
     """
     Checks columns and rows, joins several text columns, encodes labels for the problem type (hf_bilstm.labels;
     single-label ids of the training split's `ClassLabel` names), carves a stratified, seeded validation split from
     train (`validation_fraction`) when the dataset has none, and a test split (`test_fraction`) when it has no
     `test_split` and `test_fraction` is given; a test split without labels is for predictions only (`_test_split`).
+    With `group_column`, what is carved is carved by whole groups of that column (hf_bilstm.grouped_split).
 
     Caps (`max_*_samples`) take seeded random rows, after validation is carved from the whole training split (so
     the same seed always holds out the same rows). `test_split=None`: no test split, no test metrics.
@@ -278,22 +326,32 @@ def prepare_splits(
         train, train_split, texts, labels, problem_type, label_separator, label_names, names_source, column_names
     )
     # Checked before carving and capping, so that a row number is the row's place in the dataset's own split.
+    groups = _group_column(train, train_split, group_column, texts, labels)
     train = _labelled(train, train_split, schema)
+    if groups is not None:
+        train = train.add_column(GROUP_KEY, groups)
     stratify = schema.problem_type == SINGLE_LABEL
-    train, test, predict, test_carved = _test_split(raw, train, test_split, test_fraction, schema, stratify, seed)
+    train, test, predict, test_carved = _test_split(
+        raw, train, test_split, test_fraction, schema, stratify, seed, group_column
+    )
 
     if validation_split in raw and validation_split != train_split:
         validation, carved = _labelled(raw[validation_split], validation_split, schema), False
     else:
-        train, validation = _carve(train, validation_fraction, schema.label_column, stratify, seed, "validation")
+        train, validation = _carve(
+            train, validation_fraction, schema.label_column, stratify, seed, "validation", group_column
+        )
         carved = True
     train = _cap(train, max_train_samples, seed, shuffle=not carved)
     validation = _cap(validation, max_eval_samples, seed, shuffle=True)
     if test is not None:
         test = _cap(test, max_test_samples, seed, shuffle=not test_carved)
+    splits = _without_group(Splits(train, validation, test, schema.label_names, carved, schema, predict), group_column)
     # After the caps: a test text that is never evaluated is no leak, so only the texts in use are compared.
-    train, validation, test = _without_overlap(train, validation, test, schema.text_column)
-    return _not_empty(Splits(train, validation, test, schema.label_names, carved, schema, predict))
+    splits.train, splits.validation, splits.test = _without_overlap(
+        splits.train, splits.validation, splits.test, schema.text_column
+    )
+    return _not_empty(splits)
 
 
 def _not_empty(splits: Splits) -> Splits:
@@ -349,7 +407,9 @@ def _training_schema(
     return schema
 
 
-def _test_split(raw: DatasetDict, train: Dataset, test_split, test_fraction, schema: DataSchema, stratify, seed):
+def _test_split(
+    raw: DatasetDict, train: Dataset, test_split, test_fraction, schema: DataSchema, stratify, seed, group_column=None
+):
     """(train, test, predict, test_carved): the dataset's test split (labelled: `test`; without labels: `predict`,
     predictions only), or one carved from train with `test_fraction`, or none (`test_split` empty)."""
     test, predict, test_carved = None, None, False
@@ -367,7 +427,7 @@ def _test_split(raw: DatasetDict, train: Dataset, test_split, test_fraction, sch
                 "predictions only (predict_results.tsv), no test metrics."
             )
     elif test_split and test_fraction:
-        train, test = _carve(train, test_fraction, schema.label_column, stratify, seed, "test")
+        train, test = _carve(train, test_fraction, schema.label_column, stratify, seed, "test", group_column)
         test_carved = True
     elif test_split:
         _check_split(raw, test_split, "the final test", "--test_split ('' for none), or carve one: --test_fraction")

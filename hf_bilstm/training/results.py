@@ -128,6 +128,7 @@ def report(fitted, settings, data, command, output, hub_token) -> dict:
         training_args={key: getattr(trainer.args, key) for key in CARD_TRAINING_ARGS},
         validation_carved=data.splits.validation_carved,
         validation_fraction=data_args.validation_fraction,
+        grouped=data.splits.grouped,
         device=device_description(training_args),
         versions=library_versions(),
         preset=None if model_args.model_name_or_path else model_args.preset,

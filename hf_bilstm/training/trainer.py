@@ -442,6 +442,7 @@ def run_callbacks(settings: RunSettings, training_args, data: LoadedData, train_
             train_tokens,
             faster_preset=CPU_PRESET if preset != CPU_PRESET else None,
             reference=reference_speed(preset, settings.given),
+            grouped=data.splits.grouped,
         )
     )
     return callbacks, divergence, time_budget

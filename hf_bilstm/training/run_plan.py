@@ -89,9 +89,8 @@ class RunPlanCallback(TrainerCallback):
         lines.append("rows: " + ", ".join(f"{name} {count:,}" for name, count in self.splits.items()))
         if self.grouped:
             groups = ", ".join(f"{name} {count:,}" for name, count in self.grouped.items() if name != "column")
-            lines.append(
-                f"carve: by whole groups of column {self.grouped['column']!r}, no group on both sides (groups: {groups})"
-            )
+            column = self.grouped["column"]
+            lines.append(f"carve: by whole groups of column {column!r}, no group on both sides (groups: {groups})")
         steps_per_epoch = state.max_steps / max(args.num_train_epochs, 1e-9) if args.max_steps <= 0 else None
         epochs = f"{args.num_train_epochs:g} epochs" if args.max_steps <= 0 else f"max_steps {args.max_steps}"
         per_epoch = f" ({steps_per_epoch:.0f} per epoch)" if steps_per_epoch else ""

@@ -405,7 +405,8 @@ def _recipe(run: ClassifierRun) -> str:
         recipe += (
             f". As shipped, this preset reached {reference['test_accuracy']:.1%} test accuracy on IMDB (validation "
             f"{reference['validation_accuracy']:.1%}) in {reference['wall_minutes']:.0f} minutes on "
-            f"{reference['device']} (`{reference['result']}` in the hf_bilstm repository)"
+            f"{reference['device']}, in a single run (one seed, not a mean of seeds; `{reference['result']}` in the "
+            "hf_bilstm repository)"
         )
     if run.soft_labelled_rows:
         recipe += (
@@ -416,6 +417,26 @@ def _recipe(run: ClassifierRun) -> str:
     if run.finetuning:  # hf_bilstm.finetuning tools that were switched on
         recipe += "; fine-tuning tools: " + ", ".join(f"`{k}={v}`" for k, v in run.finetuning.items())
     return recipe
+
+
+def _seed_reference_note(run: ClassifierRun) -> str:
+    """The preset's mean ± sd over seeds on this very data (hf_bilstm.presets_measured), apart from this run's own
+    figures; nothing where none was measured."""
+    reference = run.seed_reference
+    if not reference:
+        return ""
+    seeds = reference["seeds"]
+    figures = ", ".join(
+        f"{METRIC_NAMES.get(metric, metric)} {mean:.4f} ± {std:.4f}"
+        for metric, (mean, std) in reference["figures"].items()
+    )
+    return (
+        f"\nFor comparison (not this run): preset `{reference['preset']}` as shipped, with its default flags on the "
+        f"whole of this same data ({reference['data']}), measured test {figures} as the mean ± sample standard "
+        f"deviation of {len(seeds)} runs (seeds {', '.join(map(str, seeds))}; each run at most "
+        f"{reference['wall_seconds_max']:.0f} s on {reference['device']}; `{reference['result']}` in the hf_bilstm "
+        f"repository, commit {reference['commit']}); this run is one seed.\n"
+    )
 
 
 def _validation_origin(run: ClassifierRun) -> str:
@@ -450,6 +471,7 @@ def build_classifier_card(output_dir: str, run: ClassifierRun) -> ModelCard:
         "dataset_description": dataset.description,
         "dataset_config": f" (configuration `{dataset.config_name}`)" if dataset.config_name else "",
         "results_table": _results_table(run),
+        "seed_reference": _seed_reference_note(run),
         "labels": _labels_line(run),
         "per_class_section": _per_class_section(run),
         "usage_call": _usage(run)[0],

@@ -17,6 +17,7 @@ from ..errors import UsageError
 from ..folder import OutputDir
 from ..metrics import per_class_table
 from ..presets import PRESET_REFERENCES
+from ..presets_measured import seed_reference_for
 from ..tokenization_bilstm import save_tokenizer
 
 # The TrainingArguments a model card lists.
@@ -133,6 +134,9 @@ def report(fitted, settings, data, command, output, hub_token) -> dict:
         versions=library_versions(),
         preset=None if model_args.model_name_or_path else model_args.preset,
         preset_reference=None if model_args.model_name_or_path else PRESET_REFERENCES.get(model_args.preset),
+        seed_reference=None
+        if model_args.model_name_or_path
+        else seed_reference_for(model_args.preset, data_args, data.splits.schema),
         base_model=model_args.model_name_or_path,
         finetuning=settings.finetuning.enabled(),
         word_vectors=fitted.word_vectors,

@@ -17,6 +17,7 @@ from huggingface_hub import DatasetCard, EvalResult, ModelCard, ModelCardData
 
 from .folder import write_atomically
 from .logs import get_logger
+from .presets_measured import reference_note
 from .problem_types import MULTI_LABEL, MULTI_LABEL_THRESHOLD, REGRESSION, SINGLE_LABEL
 
 logger = get_logger(__name__)
@@ -419,39 +420,18 @@ def _recipe(run: ClassifierRun) -> str:
     return recipe
 
 
-def _seed_reference_note(run: ClassifierRun) -> str:
-    """The preset's mean ± sd over seeds on this very data (hf_bilstm.presets_measured), apart from this run's own
-    figures; nothing where none was measured."""
-    reference = run.seed_reference
-    if not reference:
-        return ""
-    seeds = reference["seeds"]
-    figures = ", ".join(
-        f"{METRIC_NAMES.get(metric, metric)} {mean:.4f} ± {std:.4f}"
-        for metric, (mean, std) in reference["figures"].items()
-    )
-    return (
-        f"\nFor comparison (not this run): preset `{reference['preset']}` as shipped, with its default flags on the "
-        f"whole of this same data ({reference['data']}), measured test {figures} as the mean ± sample standard "
-        f"deviation of {len(seeds)} runs (seeds {', '.join(map(str, seeds))}; each run at most "
-        f"{reference['wall_seconds_max']:.0f} s on {reference['device']}; `{reference['result']}` in the hf_bilstm "
-        f"repository, commit {reference['commit']}); this run is one seed.\n"
-    )
-
-
 def _validation_origin(run: ClassifierRun) -> str:
     if not run.validation_carved:
         return "the dataset's own validation split."
-    seed = run.training_args["seed"]
-    if run.grouped and "validation" in run.grouped:
-        return (
-            f"{run.validation_fraction:.0%} of the training split, held out by whole groups of column "
-            f"`{run.grouped['column']}` ({run.grouped['validation']:,} groups; no group is in both splits), "
-            f"stratified by label where possible and seeded (seed {seed})."
-        )
-    return (
-        f"{run.validation_fraction:.0%} of the training split, held out stratified by label and seeded (seed {seed})."
+    grouped = run.grouped if run.grouped and "validation" in run.grouped else None
+    how = (
+        f"by whole groups of column `{grouped['column']}` ({grouped['validation']:,} groups; no group is in both "
+        "splits), stratified by label where possible"
+        if grouped
+        else "stratified by label"
     )
+    seed = run.training_args["seed"]
+    return f"{run.validation_fraction:.0%} of the training split, held out {how} and seeded (seed {seed})."
 
 
 def build_classifier_card(output_dir: str, run: ClassifierRun) -> ModelCard:
@@ -471,7 +451,7 @@ def build_classifier_card(output_dir: str, run: ClassifierRun) -> ModelCard:
         "dataset_description": dataset.description,
         "dataset_config": f" (configuration `{dataset.config_name}`)" if dataset.config_name else "",
         "results_table": _results_table(run),
-        "seed_reference": _seed_reference_note(run),
+        "seed_reference": reference_note(run.seed_reference, METRIC_NAMES) if run.seed_reference else "",
         "labels": _labels_line(run),
         "per_class_section": _per_class_section(run),
         "usage_call": _usage(run)[0],

@@ -170,3 +170,20 @@ def seed_reference_for(preset: str | None, data_args, schema) -> dict | None:
         if set(files) == set(reference.files) and all(sha256_of(files[k]) == v for k, v in reference.files.items()):
             return dataclasses.asdict(reference)
     return None
+
+
+def reference_note(reference: dict, metric_names: dict[str, str]) -> str:
+    """What a card says of a `seed_reference_for` answer, apart from its own run's figures (`metric_names`: how the
+    card names each metric)."""
+    seeds = reference["seeds"]
+    figures = ", ".join(
+        f"{metric_names.get(metric, metric)} {mean:.4f} ± {std:.4f}"
+        for metric, (mean, std) in reference["figures"].items()
+    )
+    return (
+        f"\nFor comparison (not this run): preset `{reference['preset']}` as shipped, with its default flags on the "
+        f"whole of this same data ({reference['data']}), measured test {figures} as the mean ± sample standard "
+        f"deviation of {len(seeds)} runs (seeds {', '.join(map(str, seeds))}; each run at most "
+        f"{reference['wall_seconds_max']:.0f} s on {reference['device']}; `{reference['result']}` in the hf_bilstm "
+        f"repository, commit {reference['commit']}); this run is one seed.\n"
+    )

@@ -18,9 +18,9 @@ from .logs import get_logger
 logger = get_logger(__name__)
 
 LOCAL_IMDB_HINT = "../shared/data/imdb"
-# The column that carries each training row's group (--group_column) while validation and test are carved; removed
-# before the splits leave `prepare_splits`.
-GROUP_KEY = "__group__"
+# The column that carries each training row's group (--group_column NAME) while validation and test are carved, named
+# GROUP_PREFIX + NAME; removed before the splits leave `prepare_splits`.
+GROUP_PREFIX = "__group__:"
 
 
 @dataclass
@@ -201,8 +201,9 @@ def _with_text(dataset: Dataset, split: str, schema: DataSchema, source: str = "
     return dataset.add_column(schema.text_column, texts)
 
 
-def _labelled(dataset: Dataset, split: str, schema: DataSchema) -> Dataset:
-    """Text joined and labels encoded (hf_bilstm.labels); only the two columns the model reads are kept."""
+def _labelled(dataset: Dataset, split: str, schema: DataSchema, groups: tuple[str, list] | None = None) -> Dataset:
+    """Text joined and labels encoded (hf_bilstm.labels); only the two columns the model reads are kept, and each
+    row's group when `groups` (column name, values) is given (--group_column: carved by groups, `_carve`)."""
     from .labels import encode_labels
 
     dataset = _with_text(dataset, split, schema)
@@ -216,21 +217,28 @@ def _labelled(dataset: Dataset, split: str, schema: DataSchema) -> Dataset:
         schema.label_values or schema.label_names,
         schema.label_names,
     )
-    return dataset.select_columns([schema.text_column, schema.label_column])
+    dataset = dataset.select_columns([schema.text_column, schema.label_column])
+    return dataset if groups is None else dataset.add_column(GROUP_PREFIX + groups[0], groups[1])
+
+
+def _group_key(dataset: Dataset) -> str | None:
+    """The column that carries the rows' groups (`GROUP_PREFIX` + the --group_column name), if any."""
+    return next((column for column in dataset.column_names if column.startswith(GROUP_PREFIX)), None)
 
 
 def _has_labels(dataset: Dataset, schema: DataSchema) -> bool:
     return all(c in dataset.column_names for c in schema.label_columns)
 
 
-def _carve(dataset: Dataset, fraction: float, label_column: str, stratify: bool, seed: int, what: str, column=None):
+def _carve(dataset: Dataset, fraction: float, label_column: str, stratify: bool, seed: int, what: str):
     """(rest, carved): a seeded share of `dataset`, stratified by class where every class can give a row; by whole
-    groups (hf_bilstm.grouped_split) when the rows carry their group (`GROUP_KEY`, from --group_column `column`)."""
+    groups (hf_bilstm.grouped_split) when the rows carry their group (`_group_key`, from --group_column)."""
     if not 0 < fraction < 1:
         raise UsageError(f"--{what}_fraction must be in (0, 1) to carve a {what} split, but it was {fraction}.")
-    if GROUP_KEY in dataset.column_names:
+    key = _group_key(dataset)
+    if key is not None:
         labels = dataset[label_column] if stratify else None
-        rest, carved = grouped_carve(dataset[GROUP_KEY], labels, fraction, seed, what, column)
+        rest, carved = grouped_carve(dataset[key], labels, fraction, seed, what, key.removeprefix(GROUP_PREFIX))
         return dataset.select(rest), dataset.select(carved)
     if stratify:
         counts = np.bincount(np.asarray(dataset[label_column]))
@@ -246,7 +254,7 @@ def _carve(dataset: Dataset, fraction: float, label_column: str, stratify: bool,
 
 
 def _group_column(train: Dataset, split: str, column: str | None, texts: list[str], labels: list[str]):
-    """The group of every training row (--group_column), checked; None without the flag."""
+    """(column, the group of every training row) for --group_column, checked; None without the flag."""
     if column is None:
         return None
     if column not in train.column_names:
@@ -258,19 +266,21 @@ def _group_column(train: Dataset, split: str, column: str | None, texts: list[st
         raise UsageError(
             f"--group_column {column!r} is also the text or label column; name the column of the groups instead."
         )
-    return group_keys(train[column], column, split)
+    return column, group_keys(train[column], column, split)
 
 
-def _without_group(splits: Splits, column: str | None) -> Splits:
+def _without_group(splits: Splits) -> Splits:
     """The splits without their group column, and how many groups each carved split holds (`Splits.grouped`)."""
-    if column is None:
+    key = _group_key(splits.train)
+    if key is None:
         return splits
+    column = key.removeprefix(GROUP_PREFIX)
     grouped = {"column": column}
     for name in ("train", "validation", "test"):
         dataset = getattr(splits, name)
-        if dataset is not None and GROUP_KEY in dataset.column_names:
-            grouped[name] = len(set(dataset[GROUP_KEY]))
-            setattr(splits, name, dataset.remove_columns(GROUP_KEY))
+        if dataset is not None and key in dataset.column_names:
+            grouped[name] = len(set(dataset[key]))
+            setattr(splits, name, dataset.remove_columns(key))
     if len(grouped) == 2:  # train alone kept its groups: nothing was carved
         raise UsageError(
             f"--group_column {column!r} carves validation (and test) by groups, but the data has its own validation "
@@ -306,11 +316,9 @@ def prepare_splits(
     Checks columns and rows, joins several text columns, encodes labels for the problem type (hf_bilstm.labels;
     single-label ids of the training split's `ClassLabel` names), carves a stratified, seeded validation split from
     train (`validation_fraction`) when the dataset has none, and a test split (`test_fraction`) when it has no
-    `test_split` and `test_fraction` is given; a test split without labels is for predictions only (`_test_split`).
-    With `group_column`, what is carved is carved by whole groups of that column (hf_bilstm.grouped_split).
-
-    Caps (`max_*_samples`) take seeded random rows, after validation is carved from the whole training split (so
-    the same seed always holds out the same rows). `test_split=None`: no test split, no test metrics.
+    `test_split` and `test_fraction` is given (by whole groups of `group_column` when given: hf_bilstm.grouped_split);
+    a test split without labels is for predictions only (`_test_split`). Caps (`max_*_samples`) take seeded random
+    rows after the carve (the same seed holds out the same rows). `test_split=None`: no test split, no test metrics.
     `validation_given`: --validation_split was given, so it must name a split other than train (never carved).
     """
     if validation_given:
@@ -326,32 +334,22 @@ def prepare_splits(
         train, train_split, texts, labels, problem_type, label_separator, label_names, names_source, column_names
     )
     # Checked before carving and capping, so that a row number is the row's place in the dataset's own split.
-    groups = _group_column(train, train_split, group_column, texts, labels)
-    train = _labelled(train, train_split, schema)
-    if groups is not None:
-        train = train.add_column(GROUP_KEY, groups)
+    train = _labelled(train, train_split, schema, _group_column(train, train_split, group_column, texts, labels))
     stratify = schema.problem_type == SINGLE_LABEL
-    train, test, predict, test_carved = _test_split(
-        raw, train, test_split, test_fraction, schema, stratify, seed, group_column
-    )
+    train, test, predict, test_carved = _test_split(raw, train, test_split, test_fraction, schema, stratify, seed)
 
     if validation_split in raw and validation_split != train_split:
         validation, carved = _labelled(raw[validation_split], validation_split, schema), False
     else:
-        train, validation = _carve(
-            train, validation_fraction, schema.label_column, stratify, seed, "validation", group_column
-        )
+        train, validation = _carve(train, validation_fraction, schema.label_column, stratify, seed, "validation")
         carved = True
     train = _cap(train, max_train_samples, seed, shuffle=not carved)
     validation = _cap(validation, max_eval_samples, seed, shuffle=True)
     if test is not None:
         test = _cap(test, max_test_samples, seed, shuffle=not test_carved)
-    splits = _without_group(Splits(train, validation, test, schema.label_names, carved, schema, predict), group_column)
     # After the caps: a test text that is never evaluated is no leak, so only the texts in use are compared.
-    splits.train, splits.validation, splits.test = _without_overlap(
-        splits.train, splits.validation, splits.test, schema.text_column
-    )
-    return _not_empty(splits)
+    train, validation, test = _without_overlap(train, validation, test, schema.text_column)
+    return _not_empty(_without_group(Splits(train, validation, test, schema.label_names, carved, schema, predict)))
 
 
 def _not_empty(splits: Splits) -> Splits:
@@ -407,9 +405,7 @@ def _training_schema(
     return schema
 
 
-def _test_split(
-    raw: DatasetDict, train: Dataset, test_split, test_fraction, schema: DataSchema, stratify, seed, group_column=None
-):
+def _test_split(raw: DatasetDict, train: Dataset, test_split, test_fraction, schema: DataSchema, stratify, seed):
     """(train, test, predict, test_carved): the dataset's test split (labelled: `test`; without labels: `predict`,
     predictions only), or one carved from train with `test_fraction`, or none (`test_split` empty)."""
     test, predict, test_carved = None, None, False
@@ -427,7 +423,7 @@ def _test_split(
                 "predictions only (predict_results.tsv), no test metrics."
             )
     elif test_split and test_fraction:
-        train, test = _carve(train, test_fraction, schema.label_column, stratify, seed, "test", group_column)
+        train, test = _carve(train, test_fraction, schema.label_column, stratify, seed, "test")
         test_carved = True
     elif test_split:
         _check_split(raw, test_split, "the final test", "--test_split ('' for none), or carve one: --test_fraction")

@@ -113,7 +113,9 @@ def test_the_card_quotes_the_reference_apart_from_its_own_run_and_nothing_withou
 def test_a_run_on_the_shipped_trec_quotes_its_three_seed_mean(tmp_path, capsys):
     own = require_own_data("the card of a run on TREC-6")
     data = tmp_path / "trec"
-    shutil.copytree(own / "trec", data)  # where the data lies does not matter, what it holds does
+    data.mkdir()
+    for path in (own / "trec").iterdir():  # where the data lies does not matter, what it holds does
+        shutil.copyfile(path, data / path.name)
     out = tmp_path / "run"
     argv = ["--dataset", str(data), "--text_column", "question", "--label_column", "category"]
     argv += ["--output_dir", str(out), *TINY, *QUIET, "--max_steps", "2"]

@@ -122,7 +122,6 @@ def load_from_flags(data_args, cache_dir=None):
         cache_dir or data_args.cache_dir,
         files=file_flags(data_args),
         column_names=comma_list(data_args.column_names, "--column_names"),
-        group_column=data_args.group_column.strip() if data_args.group_column else None,
     )
 
 

@@ -233,5 +233,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"=== {name}: {len(runs)} of {len(seeds)} seeds done, {metric} means {means}; wrote {path}", flush=True)
     return 0
 
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -41,10 +41,7 @@ from ..encoding import (
     train_tokenizer_on,
 )
 from ..errors import UsageError
-from ..flag_checks import (
-    check_resume_optimizer,
-    local_path,
-)
+from ..flag_checks import check_resume_optimizer, local_path
 from ..folder import STAGING_NAME, OutputDir, find_checkpoint
 from ..logs import follow_log_level, get_logger
 from ..metrics import BEST_METRIC, ComputeMetrics

@@ -118,7 +118,7 @@ def test_a_run_on_the_shipped_trec_quotes_its_three_seed_mean(tmp_path, capsys):
         shutil.copyfile(path, data / path.name)
     out = tmp_path / "run"
     argv = ["--dataset", str(data), "--text_column", "question", "--label_column", "category"]
-    argv += ["--output_dir", str(out), *TINY, *QUIET, "--max_steps", "2"]
+    argv += ["--output_dir", str(out), *TINY, *QUIET, "--max_steps", "2", "--max_train_samples", "400"]
     argv += ["--max_eval_samples", "50", "--max_test_samples", "50"]
     assert train_cmd.main(argv) == 0
     card = (out / "README.md").read_text(encoding="utf-8")

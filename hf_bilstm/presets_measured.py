@@ -7,9 +7,10 @@ single runs): `python scripts/benchmark_cpu_presets.py --preset cpu --seeds 3` m
 """
 
 import dataclasses
-import hashlib
 import os
 from dataclasses import dataclass
+
+from .folder import file_sha256
 
 
 @dataclass(frozen=True)
@@ -145,14 +146,6 @@ def data_files(data_args) -> dict[str, str]:
     return files
 
 
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def seed_reference_for(preset: str | None, data_args, schema) -> dict | None:
     """The mean ± sd that `preset` measured on the very data this run read (the same files by content, the same text
     and label columns), as plain data for the card; None when none was measured (most data)."""
@@ -167,7 +160,7 @@ def seed_reference_for(preset: str | None, data_args, schema) -> dict | None:
         return None
     files = data_files(data_args)  # files are hashed only where the names match a reference's
     for reference in candidates:
-        if set(files) == set(reference.files) and all(sha256_of(files[k]) == v for k, v in reference.files.items()):
+        if set(files) == set(reference.files) and all(file_sha256(files[k]) == v for k, v in reference.files.items()):
             return dataclasses.asdict(reference)
     return None
 

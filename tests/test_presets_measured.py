@@ -16,7 +16,8 @@ from test_cards import run_record
 from hf_bilstm import cards as model_card
 from hf_bilstm import presets_measured
 from hf_bilstm.commands import train as train_cmd
-from hf_bilstm.presets_measured import SEED_REFERENCES, seed_reference_for, sha256_of
+from hf_bilstm.folder import file_sha256
+from hf_bilstm.presets_measured import SEED_REFERENCES, seed_reference_for
 
 REPO = Path(__file__).resolve().parent.parent
 OWN_DATA = Path(os.environ.get("HF_BILSTM_OWN_DATA") or REPO.parent / "shared" / "data" / "own")
@@ -66,7 +67,7 @@ def test_every_reference_names_the_shipped_files_by_content(reference):
     for key, digest in reference.files.items():
         flag, _, name = key.partition("/")
         path = own / given[flag].removeprefix("own/") / name
-        assert sha256_of(str(path)) == digest, key
+        assert file_sha256(str(path)) == digest, key
 
 
 def fake_reference(tmp_path, **changes):
@@ -74,7 +75,7 @@ def fake_reference(tmp_path, **changes):
     folder.mkdir(exist_ok=True)
     (folder / "train.csv").write_text("question,category\nwhat?,A\n", encoding="utf-8")
     (folder / "test.csv").write_text("question,category\nwho?,B\n", encoding="utf-8")
-    files = {f"--dataset/{name}": sha256_of(str(folder / name)) for name in ("train.csv", "test.csv")}
+    files = {f"--dataset/{name}": file_sha256(str(folder / name)) for name in ("train.csv", "test.csv")}
     return folder, dataclasses.replace(SEED_REFERENCES[0], files=files, **changes)
 
 

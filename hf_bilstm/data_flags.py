@@ -78,7 +78,7 @@ def check_data_flags(data_args, given) -> None:
         if not group or "," in group:
             raise UsageError(
                 f"--group_column {data_args.group_column!r} must name one column (the group of each row: a product, "
-                "a user, a movie)."
+                "a user, an author)."
             )
         if group in texts or group in labels:
             raise UsageError(

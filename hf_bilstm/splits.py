@@ -260,7 +260,7 @@ def _group_column(train: Dataset, split: str, column: str | None, texts: list[st
     if column not in train.column_names:
         raise UsageError(
             f"Split {split!r} has no column {column!r} (--group_column); its columns are {train.column_names}. Name "
-            "the column that says which group (product, user, movie, ...) each row belongs to."
+            "the column that says which group (product, user, author, ...) each row belongs to."
         )
     if column in texts or column in labels:
         raise UsageError(

@@ -557,19 +557,61 @@ function quantize(data, start, end, { scale, zeroPoint }, into = new Uint8Array(
   return into;
 }
 
-// acc (M x N, Int32Array) = sum_k (a[m,k] - aZero) * w[k,n], w already minus its zero point (K x N).
-function integerGemm(a, aZero, M, K, w, N, acc) {
+// acc (M x N, Int32Array) = sum_k (a[m,k] - aZero) * (w[k,n] - wZero[n]): `a` uint8 (M x K), `weights` from
+// integerB(). As MLAS computes it on an x86-64 CPU without VNNI (AVX2 kernels, the CPUs this was measured on): with
+// int8 weights the products of k = 2p and 2p + 1 are summed in int16 with saturation (vpmaddubsw) before the int32
+// sum, from the raw uint8 `a` and int8 `w`; the zero points come in as exact corrections.
+function integerGemm(a, aZero, M, K, weights, N, acc, rows = null) {
+  const { raw: w, signed, zeros, columnSums } = weights;
   acc.fill(0, 0, M * N);
   for (let m = 0; m < M; m++) {
     const row = m * N;
-    for (let k = 0; k < K; k++) {
-      const x = a[m * K + k] - aZero;
-      if (x === 0) continue;
-      const col = k * N;
-      for (let n = 0; n < N; n++) acc[row + n] += x * w[col + n];
+    const base = m * K;
+    // `rows` remembers the products of rows seen before (a token's embedding, quantized alike): a text typed one
+    // word at a time mostly repeats them.
+    const key = rows && `${aZero}:${String.fromCharCode(...a.subarray(base, base + K))}`;
+    const known = rows && rows.get(key);
+    if (known) {
+      acc.set(known, row);
+      continue;
+    }
+    let rowSum = 0;
+    for (let k = 0; k < K; k += 2) {
+      const a0 = a[base + k];
+      const a1 = k + 1 < K ? a[base + k + 1] : 0;
+      rowSum += a0 + a1;
+      if (a0 === 0 && a1 === 0) continue;
+      const c0 = k * N;
+      const c1 = c0 + N;
+      if (a1 === 0) {
+        for (let n = 0; n < N; n++) acc[row + n] += a0 * w[c0 + n];
+      } else if (!signed || a0 + a1 <= 255) {
+        // |a0 w0 + a1 w1| <= (a0 + a1) 128 <= 32640: no saturation possible.
+        for (let n = 0; n < N; n++) acc[row + n] += a0 * w[c0 + n] + a1 * w[c1 + n];
+      } else {
+        for (let n = 0; n < N; n++) {
+          const pair = a0 * w[c0 + n] + a1 * w[c1 + n];
+          acc[row + n] += pair > 32767 ? 32767 : pair < -32768 ? -32768 : pair;
+        }
+      }
+    }
+    for (let n = 0; n < N; n++) {
+      const zero = zeros[zeros.length === 1 ? 0 : n];
+      acc[row + n] += -aZero * columnSums[n] - zero * rowSum + K * aZero * zero;
+    }
+    if (rows) {
+      if (rows.size >= 65536) rows.clear();
+      rows.set(key, acc.slice(row, row + N));
     }
   }
   return acc;
+}
+
+// The right operand of an integer GEMM, (K x N) raw values with their zero points (one, or one per column).
+function integerB(raw, K, N, zeros, signed) {
+  const columnSums = new Int32Array(N);
+  for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) columnSums[n] += raw[k * N + n];
+  return { raw, signed, zeros: Int32Array.from(zeros), columnSums, K, N };
 }
 
 // acc (M x N, Float64Array) = a (M x K, row stride K) times w (K x N).
@@ -604,25 +646,22 @@ function floatWeights(tensor, direction) {
 
 function integerWeights(tensor, scale, zeroPoint, direction) {
   const [, K, N] = tensor.dims; // DynamicQuantizeLSTM keeps them (directions, K, gates*hidden)
-  const from = tensor.data;
   const perColumn = scale.dims.length === 2;
-  const zeros = zeroPoint ? zeroPoint.data : null;
-  const out = new Int16Array(K * N);
-  const base = direction * K * N;
-  for (let k = 0; k < K; k++) {
-    for (let n = 0; n < N; n++) {
-      const zero = zeros ? Number(zeros[perColumn ? direction * N + n : direction]) : 0;
-      out[k * N + n] = from[base + k * N + n] - zero;
-    }
+  const count = perColumn ? N : 1;
+  const zeros = new Int32Array(count);
+  const scales = new Float32Array(count);
+  for (let n = 0; n < count; n++) {
+    const at = perColumn ? direction * N + n : direction;
+    zeros[n] = zeroPoint ? Number(zeroPoint.data[at]) : 0;
+    scales[n] = scale.data[at];
   }
-  const scales = new Float32Array(perColumn ? N : 1);
-  for (let n = 0; n < scales.length; n++) scales[n] = scale.data[perColumn ? direction * N + n : direction];
-  return { integer: out, scales, N, K };
+  const raw = tensor.data.subarray(direction * K * N, (direction + 1) * K * N);
+  return { integer: integerB(raw, K, N, zeros, tensor.type === 'int8'), scales, N, K };
 }
 
 // rows (count x N) of x @ weights: float32 products summed (fp32), or ONNX Runtime's quantized GEMM: `into` holds
 // float32 results, added to what it holds when `accumulate` (the recurrent GEMM adds to the input projection).
-function project(x, xOffset, count, weights, into, intoOffset, accumulate, scratch) {
+function project(x, xOffset, count, weights, into, intoOffset, accumulate, scratch, rows = null) {
   const { N, K } = weights;
   if (weights.float) {
     const acc = floatGemm(x, xOffset, count, K, weights.float, N, scratch.float);
@@ -633,7 +672,7 @@ function project(x, xOffset, count, weights, into, intoOffset, accumulate, scrat
   }
   const params = quantizationOf(x, xOffset, xOffset + count * K);
   const aq = quantize(x, xOffset, xOffset + count * K, params, scratch.quantized);
-  const acc = integerGemm(aq, params.zeroPoint, count, K, weights.integer, N, scratch.integer);
+  const acc = integerGemm(aq, params.zeroPoint, count, K, weights.integer, N, scratch.integer, rows);
   const { scales } = weights;
   const multipliers = scratch.multipliers;
   for (let n = 0; n < scales.length; n++) multipliers[n] = f32(params.scale * scales[n]);
@@ -656,151 +695,165 @@ function makeScratch(rows, K, N) {
   };
 }
 
-function recurrent(kind, node, inputs, cache) {
-  const { attributes } = node;
-  const [X, W, R, B, lengthsTensor, initialH, initialC] = inputs;
-  const quantized = node.opType === 'DynamicQuantizeLSTM';
-  if ((attributes.layout ?? 0) !== 0) throw new OnnxEvalError(`${node.opType} with layout=1 is not supported`);
-  if (attributes.input_forget) throw new OnnxEvalError(`${node.opType} with input_forget=1 is not supported`);
-  if (inputs[7]) throw new OnnxEvalError(`${node.opType} with peephole weights (P) is not supported`);
+function recurrentSpec(kind, node, inputs) {
+  const { attributes, opType } = node;
+  const [X, , R] = inputs;
+  const quantized = opType === 'DynamicQuantizeLSTM';
+  if ((attributes.layout ?? 0) !== 0) throw new OnnxEvalError(`${opType} with layout=1 is not supported`);
+  if (attributes.input_forget) throw new OnnxEvalError(`${opType} with input_forget=1 is not supported`);
+  if (inputs[7]) throw new OnnxEvalError(`${opType} with peephole weights (P) is not supported`);
   const direction = attributes.direction ?? 'forward';
   const directions = direction === 'bidirectional' ? 2 : 1;
   const hidden = attributes.hidden_size ?? R.dims[quantized ? 1 : 2];
-  const gates = kind === 'lstm' ? 4 : kind === 'gru' ? 3 : 1;
-  const G = gates * hidden;
-  const [seq, batch, inputSize] = X.dims;
-  const clip = attributes.clip;
   const defaults = { lstm: ['Sigmoid', 'Tanh', 'Tanh'], gru: ['Sigmoid', 'Tanh'], rnn: ['Tanh'] }[kind];
   const names = attributes.activations ?? [];
-  const per = defaults.length;
-  const linearBeforeReset = attributes.linear_before_reset ?? 0;
+  const activations = [];
+  for (let d = 0; d < directions; d++) {
+    const own = names.slice(d * defaults.length, (d + 1) * defaults.length);
+    activations.push((own.length ? own : defaults).map((name) => activation(name, opType)));
+  }
+  const clip = attributes.clip;
+  const [seq, batch, inputSize] = X.dims;
+  return {
+    kind, quantized, direction, directions, hidden, activations, seq, batch, inputSize,
+    G: { lstm: 4, gru: 3, rnn: 1 }[kind] * hidden,
+    clipped: clip === undefined ? (x) => x : (x) => Math.max(-clip, Math.min(clip, x)),
+    linearBeforeReset: attributes.linear_before_reset ?? 0,
+  };
+}
 
+// One step of one row (gates: its input projection plus, but for GRU, the recurrent one; `s` its offset in the
+// batch's state and cell): updates state (and cell), returns nothing.
+function lstmCell(spec, [f, g, h], gates, at, fused, state, cell, s) {
+  const { hidden, clipped } = spec;
+  for (let j = 0; j < hidden; j++) {
+    const i = f(clipped(f32(gates[at + j] + fused[j])));
+    const o = f(clipped(f32(gates[at + hidden + j] + fused[hidden + j])));
+    const forget = f(clipped(f32(gates[at + 2 * hidden + j] + fused[2 * hidden + j])));
+    const c = g(clipped(f32(gates[at + 3 * hidden + j] + fused[3 * hidden + j])));
+    const memory = f32(f32(cell[s + j] * forget) + f32(i * c));
+    cell[s + j] = memory;
+    state[s + j] = f32(h(memory) * o);
+  }
+}
+
+function gruCell(spec, [f, g], gates, recurrentIn, at, bias, fused, state, s, Rh) {
+  const { hidden, clipped, G } = spec;
+  const z = new Float32Array(hidden);
+  const r = new Float32Array(hidden);
+  for (let j = 0; j < hidden; j++) {
+    z[j] = f(clipped(f32(f32(gates[at + j] + recurrentIn[at + j]) + fused[j])));
+    r[j] = f(clipped(f32(f32(gates[at + hidden + j] + recurrentIn[at + hidden + j]) + fused[hidden + j])));
+  }
+  const candidate = new Float32Array(hidden);
+  if (spec.linearBeforeReset) {
+    // h~ = g(x Wh + Wbh + r ⊙ (h Rh + Rbh)), PyTorch's GRU.
+    for (let j = 0; j < hidden; j++) {
+      const recurrentH = f32(recurrentIn[at + 2 * hidden + j] + bias[G + 2 * hidden + j]);
+      candidate[j] = g(clipped(f32(f32(gates[at + 2 * hidden + j] + bias[2 * hidden + j]) + f32(r[j] * recurrentH))));
+    }
+  } else {
+    // h~ = g(x Wh + (r ⊙ h) Rh + Wbh + Rbh): a second product, of the reset state.
+    const rh = new Float64Array(hidden);
+    for (let k = 0; k < hidden; k++) {
+      const reset = f32(r[k] * state[s + k]);
+      for (let j = 0; j < hidden; j++) rh[j] += reset * Rh[k * G + 2 * hidden + j];
+    }
+    for (let j = 0; j < hidden; j++) {
+      candidate[j] = g(clipped(f32(f32(gates[at + 2 * hidden + j] + f32(rh[j])) + fused[2 * hidden + j])));
+    }
+  }
+  for (let j = 0; j < hidden; j++) {
+    state[s + j] = f32(f32((1 - z[j]) * candidate[j]) + f32(z[j] * state[s + j]));
+  }
+}
+
+function rnnCell(spec, [f], gates, at, fused, state, s) {
+  for (let j = 0; j < spec.hidden; j++) state[s + j] = f(spec.clipped(f32(gates[at + j] + fused[j])));
+}
+
+// Every step of one direction: writes its outputs into Y, Yh and Yc.
+function runDirection(spec, d, X, B, lengths, weights, initial, outputs) {
+  const { kind, batch, hidden, G, directions, inputSize } = spec;
+  const [Y, Yh, Yc] = outputs;
+  const reverse = spec.direction === 'reverse' || d === 1;
+  const longest = Math.min(spec.seq, Math.max(0, ...lengths));
+  // The input projection of every timestep below the longest row: one GEMM (one quantization) for them all.
+  const rows = longest * batch;
+  const projected = new Float32Array(rows * G);
+  const scratch = makeScratch(Math.max(rows, batch), Math.max(inputSize, hidden), G);
+  project(X.data, 0, rows, weights.W, projected, 0, false, scratch, weights.rows);
+  // Both biases fused into one per gate (ONNX Runtime adds Wb + Rb once, then to every step).
+  const bias = new Float32Array(2 * G);
+  if (B) bias.set(B.data.subarray(d * 2 * G, (d + 1) * 2 * G));
+  const fused = new Float32Array(G);
+  for (let n = 0; n < G; n++) fused[n] = bias[n] + bias[G + n];
+  const state = new Float32Array(batch * hidden);
+  const cell = new Float32Array(batch * hidden);
+  const [initialH, initialC] = initial;
+  if (initialH) state.set(initialH.data.subarray(d * batch * hidden, (d + 1) * batch * hidden));
+  if (initialC) cell.set(initialC.data.subarray(d * batch * hidden, (d + 1) * batch * hidden));
+  const gates = new Float32Array(batch * G);
+  const recurrentIn = new Float32Array(batch * G);
+  // A row's position at a step: the reverse direction reads a row from its last token back to its first.
+  const positionOf = (b, step) => (reverse && step < lengths[b] ? lengths[b] - 1 - step : step);
+
+  for (let step = 0; step < longest; step++) {
+    for (let b = 0; b < batch; b++) {
+      const from = (positionOf(b, step) * batch + b) * G;
+      gates.set(projected.subarray(from, from + G), b * G);
+    }
+    // The recurrent GEMM of the whole batch, added to the input projection (GRU: apart, the reset gate scales it).
+    if (kind === 'gru') project(state, 0, batch, weights.R, recurrentIn, 0, false, scratch);
+    else project(state, 0, batch, weights.R, gates, 0, true, scratch);
+    for (let b = 0; b < batch; b++) {
+      const s = b * hidden;
+      if (step >= lengths[b]) {
+        // A finished row: its output stays zero, and so does its state in the next step's GEMM (as in ONNX Runtime).
+        state.fill(0, s, s + hidden);
+        continue;
+      }
+      if (kind === 'lstm') lstmCell(spec, spec.activations[d], gates, b * G, fused, state, cell, s);
+      else if (kind === 'gru') gruCell(spec, spec.activations[d], gates, recurrentIn, b * G, bias, fused, state, s, weights.R.float);
+      else rnnCell(spec, spec.activations[d], gates, b * G, fused, state, s);
+      Y.data.set(state.subarray(s, s + hidden), ((positionOf(b, step) * directions + d) * batch + b) * hidden);
+      if (step === lengths[b] - 1) {
+        Yh.data.set(state.subarray(s, s + hidden), (d * batch + b) * hidden);
+        Yc.data.set(cell.subarray(s, s + hidden), (d * batch + b) * hidden);
+      }
+    }
+  }
+}
+
+function recurrent(kind, node, inputs, cache) {
+  const spec = recurrentSpec(kind, node, inputs);
+  const [X, W, R, B, lengthsTensor, initialH, initialC] = inputs;
   if (!cache.weights) {
+    // Initializers: laid out once per session (ONNX Runtime packs them once too).
     cache.weights = [];
-    for (let d = 0; d < directions; d++) {
-      if (quantized) {
-        const [, , , , , , , , wScale, wZero, rScale, rZero] = inputs;
-        cache.weights.push({ W: integerWeights(W, wScale, wZero, d), R: integerWeights(R, rScale, rZero, d) });
+    for (let d = 0; d < spec.directions; d++) {
+      if (spec.quantized) {
+        const [wScale, wZero, rScale, rZero] = inputs.slice(8, 12);
+        cache.weights.push({
+          W: integerWeights(W, wScale, wZero, d), R: integerWeights(R, rScale, rZero, d), rows: new Map(),
+        });
       } else {
         cache.weights.push({ W: floatWeights(W, d), R: floatWeights(R, d) });
       }
     }
   }
-
+  const { seq, batch, directions, hidden } = spec;
   const lengths = new Int32Array(batch);
   for (let b = 0; b < batch; b++) lengths[b] = lengthsTensor ? Number(lengthsTensor.data[b]) : seq;
-  const longest = Math.min(seq, Math.max(0, ...lengths));
-  const Y = make('float32', [seq, directions, batch, hidden]);
-  const Yh = make('float32', [directions, batch, hidden]);
-  const Yc = make('float32', [directions, batch, hidden]);
-
-  // The input projection of every timestep below the longest row: one GEMM (one quantization) per direction.
-  const rows = longest * batch;
-  const projected = new Float32Array(rows * G);
-  const scratch = makeScratch(Math.max(rows, batch), Math.max(inputSize, hidden), G);
-  const state = new Float32Array(batch * hidden);
-  const cell = new Float32Array(batch * hidden);
-  const gatesOut = new Float32Array(batch * G);
-  const recurrentIn = new Float32Array(batch * G);
-
+  const outputs = [
+    make('float32', [seq, directions, batch, hidden]),
+    make('float32', [directions, batch, hidden]),
+    make('float32', [directions, batch, hidden]),
+  ];
   for (let d = 0; d < directions; d++) {
-    const reverse = direction === 'reverse' || d === 1;
-    const names3 = names.slice(d * per, d * per + per);
-    const [f, g, h] = (names3.length ? names3 : defaults).map((name) => activation(name, node.opType));
-    const { W: wIn, R: wRec } = cache.weights[d];
-    project(X.data, 0, rows, wIn, projected, 0, false, scratch);
-    // Both biases fused into one per gate (ONNX Runtime adds Wb + Rb once, then to every step).
-    const bias = new Float32Array(2 * G);
-    if (B) for (let n = 0; n < 2 * G; n++) bias[n] = B.data[d * 2 * G + n];
-    const fused = new Float32Array(G);
-    for (let n = 0; n < G; n++) fused[n] = bias[n] + bias[G + n];
-    state.fill(0);
-    cell.fill(0);
-    if (initialH) state.set(initialH.data.subarray(d * batch * hidden, (d + 1) * batch * hidden));
-    if (initialC) cell.set(initialC.data.subarray(d * batch * hidden, (d + 1) * batch * hidden));
-
-    for (let step = 0; step < longest; step++) {
-      // This step's input projection, each row read at its own position (the reverse direction reads a row from
-      // its last token back to its first).
-      for (let b = 0; b < batch; b++) {
-        const position = reverse ? (step < lengths[b] ? lengths[b] - 1 - step : step) : step;
-        gatesOut.set(projected.subarray((position * batch + b) * G, (position * batch + b + 1) * G), b * G);
-      }
-      if (kind === 'gru') {
-        // GRU reads R·h before adding it (the reset gate multiplies it), so the recurrent GEMM goes to its own buffer.
-        project(state, 0, batch, wRec, recurrentIn, 0, false, scratch);
-      } else {
-        project(state, 0, batch, wRec, gatesOut, 0, true, scratch);
-      }
-      for (let b = 0; b < batch; b++) {
-        const position = reverse ? (step < lengths[b] ? lengths[b] - 1 - step : step) : step;
-        const out = ((position * directions + d) * batch + b) * hidden;
-        if (step >= lengths[b]) {
-          // A finished row: zero output, and zero state for the GEMM of the next step (as ONNX Runtime reads it).
-          state.fill(0, b * hidden, (b + 1) * hidden);
-          continue;
-        }
-        const at = b * G;
-        const s = b * hidden;
-        const clipped = (x) => (clip === undefined ? x : Math.max(-clip, Math.min(clip, x)));
-        if (kind === 'lstm') {
-          for (let j = 0; j < hidden; j++) {
-            const i = f(clipped(f32(gatesOut[at + j] + fused[j])));
-            const o = f(clipped(f32(gatesOut[at + hidden + j] + fused[hidden + j])));
-            const forget = f(clipped(f32(gatesOut[at + 2 * hidden + j] + fused[2 * hidden + j])));
-            const c = g(clipped(f32(gatesOut[at + 3 * hidden + j] + fused[3 * hidden + j])));
-            const memory = f32(f32(cell[s + j] * forget) + f32(i * c));
-            cell[s + j] = memory;
-            const value = f32(h(memory) * o);
-            state[s + j] = value;
-            Y.data[out + j] = value;
-          }
-        } else if (kind === 'gru') {
-          for (let j = 0; j < hidden; j++) {
-            const z = f(clipped(f32(f32(gatesOut[at + j] + recurrentIn[at + j]) + fused[j])));
-            const r = f(clipped(f32(f32(gatesOut[at + hidden + j] + recurrentIn[at + hidden + j]) + fused[hidden + j])));
-            gatesOut[at + j] = z;
-            gatesOut[at + hidden + j] = r;
-          }
-          if (!linearBeforeReset) {
-            // h~ = g(x Wh + (r ⊙ h) Rh + Wbh + Rbh): a second GEMM of the reset state.
-            const resetState = new Float32Array(hidden);
-            for (let j = 0; j < hidden; j++) resetState[j] = f32(gatesOut[at + hidden + j] * state[s + j]);
-            const rh = new Float64Array(hidden);
-            const Rh = wRec.float;
-            for (let k = 0; k < hidden; k++) {
-              for (let j = 0; j < hidden; j++) rh[j] += resetState[k] * Rh[k * G + 2 * hidden + j];
-            }
-            for (let j = 0; j < hidden; j++) {
-              const candidate = g(clipped(f32(f32(gatesOut[at + 2 * hidden + j] + f32(rh[j])) + fused[2 * hidden + j])));
-              const z = gatesOut[at + j];
-              state[s + j] = f32(f32((1 - z) * candidate) + f32(z * state[s + j]));
-            }
-          } else {
-            for (let j = 0; j < hidden; j++) {
-              const r = gatesOut[at + hidden + j];
-              const recurrentH = f32(recurrentIn[at + 2 * hidden + j] + bias[G + 2 * hidden + j]);
-              const candidate = g(clipped(f32(f32(gatesOut[at + 2 * hidden + j] + bias[2 * hidden + j]) + f32(r * recurrentH))));
-              const z = gatesOut[at + j];
-              state[s + j] = f32(f32((1 - z) * candidate) + f32(z * state[s + j]));
-            }
-          }
-          Y.data.set(state.subarray(s, s + hidden), out);
-        } else {
-          for (let j = 0; j < hidden; j++) {
-            const value = f(clipped(f32(gatesOut[at + j] + fused[j])));
-            state[s + j] = value;
-            Y.data[out + j] = value;
-          }
-        }
-        if (step === lengths[b] - 1) {
-          Yh.data.set(state.subarray(s, s + hidden), (d * batch + b) * hidden);
-          Yc.data.set(cell.subarray(s, s + hidden), (d * batch + b) * hidden);
-        }
-      }
-    }
+    runDirection(spec, d, X, B, lengths, cache.weights[d], [initialH, initialC], outputs);
   }
-  return kind === 'lstm' ? [Y, Yh, Yc] : [Y, Yh];
+  return kind === 'lstm' ? outputs : outputs.slice(0, 2);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -939,20 +992,20 @@ function matMulOp(node, [a, b]) {
   return [out];
 }
 
-function matMulIntegerOp(node, [a, b, aZeroT, bZeroT]) {
+function matMulIntegerOp(node, [a, b, aZeroT, bZeroT], cache) {
   const { dims, K, N, batches, rowsPerBatch } = matmul(a, b);
   if (batches !== 1) throw new OnnxEvalError('MatMulInteger with a batched right operand is not supported');
-  const aZero = aZeroT ? Number(aZeroT.data[0]) : 0;
-  const w = new Int16Array(K * N);
-  for (let k = 0; k < K; k++) {
-    for (let n = 0; n < N; n++) {
-      const zero = bZeroT ? Number(bZeroT.data[bZeroT.data.length === 1 ? 0 : n]) : 0;
-      w[k * N + n] = b.data[k * N + n] - zero;
-    }
+  if (aZeroT && aZeroT.data.length !== 1) {
+    throw new OnnxEvalError('MatMulInteger with a per-row a_zero_point is not supported');
   }
-  if (aZeroT && aZeroT.data.length !== 1) throw new OnnxEvalError('MatMulInteger with a per-row a_zero_point is not supported');
+  if (a.type !== 'uint8') throw new OnnxEvalError('MatMulInteger with an int8 left operand is not supported');
+  // The weights are initializers: prepared once (ONNX Runtime packs them once too).
+  if (cache.b !== b) {
+    cache.b = b;
+    cache.weights = integerB(b.data, K, N, bZeroT ? Array.from(bZeroT.data, Number) : [0], b.type === 'int8');
+  }
   const out = make('int32', dims);
-  integerGemm(a.data, aZero, rowsPerBatch, K, w, N, out.data);
+  integerGemm(a.data, aZeroT ? Number(aZeroT.data[0]) : 0, rowsPerBatch, K, cache.weights, N, out.data);
   return [out];
 }
 
@@ -1127,6 +1180,14 @@ const OPS = {
   Sigmoid: unary((x) => 1 / (1 + Math.exp(-x))),
   Tanh: unary(Math.tanh),
   Exp: unary(Math.exp),
+  Log: unary(Math.log),
+  Floor: unary(Math.floor),
+  Ceil: unary(Math.ceil),
+  CastLike: (node, [x, like]) => [castTo(x, like.type)],
+  Sum: (node, inputs) => [inputs.slice(1).reduce((a, b) => elementwise([a, b], a.type, (x, y) => x + y), inputs[0])],
+  Mod: (node, [a, b]) => [elementwise([a, b], a.type, node.attributes.fmod
+    ? (x, y) => x % y
+    : (x, y) => { const r = x % y; return r !== 0 && (r < 0) !== (y < 0) ? r + y : r; })],
   Sqrt: unary(Math.sqrt),
   Reciprocal: unary((x) => 1 / x),
   Clip: (node, [x, minT, maxT]) => {

@@ -137,7 +137,7 @@ class Reader {
   skip(wire) {
     if (wire === 0) this.varint();
     else if (wire === 1) this.pos += 8;
-    else if (wire === 2) this.pos += this.varint();
+    else if (wire === 2) this.pos = this.varint() + this.pos; // the length first: it moves pos
     else if (wire === 5) this.pos += 4;
     else throw new OnnxEvalError(`unsupported protobuf wire type ${wire}`);
   }
@@ -327,12 +327,14 @@ function broadcastDims(...shapes) {
 const sameDims = (a, b) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 // For each element of a tensor of dims `out`, the index of the element of a tensor of dims `dims` broadcast to it;
-// null when the two are the same shape.
-function broadcastIndex(out, dims) {
+// null when the two are the same shape. In one of a few reused buffers (`slot`): a run makes many, all short-lived.
+const indexBuffers = [];
+function broadcastIndex(out, dims, slot = 0) {
   const size = sizeOf(out);
   if (sameDims(out, dims)) return null;
-  const index = new Int32Array(size);
-  if (sizeOf(dims) === 1) return index;
+  if (!(indexBuffers[slot]?.length >= size)) indexBuffers[slot] = new Int32Array(Math.max(size, 1024));
+  const index = indexBuffers[slot];
+  if (sizeOf(dims) === 1) return index.fill(0, 0, size);
   const rank = out.length;
   const strides = new Array(rank).fill(0);
   for (let i = dims.length - 1, step = 1; i >= 0; i--) {
@@ -359,7 +361,7 @@ function elementwise(inputs, type, fn) {
   const out = make(type, dims);
   const size = out.data.length;
   const data = inputs.map((tensor) => tensor.data);
-  const index = inputs.map((tensor) => broadcastIndex(dims, tensor.dims));
+  const index = inputs.map((tensor, slot) => broadcastIndex(dims, tensor.dims, slot));
   const result = out.data;
   if (inputs.length === 1) {
     const [a] = data;
@@ -454,12 +456,18 @@ function reduce(node, [data, axesTensor], init, step, finish) {
   const out = make(data.type, kept);
   out.data.fill(init);
   // Walking the input in order adds each output's terms in the order of the reduced axes, one float32 sum at a time.
-  const index = broadcastIndex(data.dims, kept) ?? null;
   const from = data.data;
   const to = out.data;
-  for (let n = 0; n < from.length; n++) {
-    const o = index ? index[n] : n;
-    to[o] = step(to[o], from[n]);
+  if (axes.every((axis) => axis < axes.length)) {
+    // Leading axes (the pooling over time): rows of the input added to one row.
+    const inner = to.length;
+    for (let n = 0; n < from.length; n += inner) for (let j = 0; j < inner; j++) to[j] = step(to[j], from[n + j]);
+  } else {
+    const index = broadcastIndex(data.dims, kept, 3);
+    for (let n = 0; n < from.length; n++) {
+      const o = index ? index[n] : n;
+      to[o] = step(to[o], from[n]);
+    }
   }
   if (finish) {
     const count = sizeOf(data.dims) / Math.max(1, to.length);
@@ -475,44 +483,42 @@ function reduce(node, [data, axesTensor], init, step, finish) {
 
 const f32 = Math.fround;
 const fma = (a, b, c) => f32(a * b + c); // a*b of two float32 is exact in a double: one rounding to float32
-const LOGISTIC = [4.37031012579801e-11, 1.15627324459942e-07, 6.08574864600143e-05, 8.51377133304701e-03,
+const [L9, L7, L5, L3, L1, LB10, LB8, LB6, LB4, LB2, LB0] = [4.37031012579801e-11, 1.15627324459942e-07, 6.08574864600143e-05, 8.51377133304701e-03,
   2.48287947061529e-01, 6.10247389755681e-13, 5.76102136993427e-09, 6.29106785017040e-06, 1.70198817374094e-03,
   1.16817656904453e-01, 9.93151921023180e-01].map(f32);
-const TANH = [-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-08,
+const [T13, T11, T9, T7, T5, T3, T1, TB6, TB4, TB2, TB0] = [-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-08,
   1.48572235717979e-05, 6.37261928875436e-04, 4.89352455891786e-03, 1.19825839466702e-06, 1.18534705686654e-04,
   2.26843463243900e-03, 4.89352518554385e-03].map(f32);
 
 export function sigmoid(x) {
-  const [a9, a7, a5, a3, a1, b10, b8, b6, b4, b2, b0] = LOGISTIC;
   x = x < -18 ? -18 : x > 18 ? 18 : x;
   const x2 = f32(x * x);
-  let p = fma(x2, a9, a7);
-  p = fma(p, x2, a5);
-  p = fma(p, x2, a3);
-  p = fma(p, x2, a1);
-  let q = fma(x2, b10, b8);
-  q = fma(q, x2, b6);
-  q = fma(q, x2, b4);
-  q = fma(q, x2, b2);
-  q = fma(q, x2, b0);
+  let p = fma(x2, L9, L7);
+  p = fma(p, x2, L5);
+  p = fma(p, x2, L3);
+  p = fma(p, x2, L1);
+  let q = fma(x2, LB10, LB8);
+  q = fma(q, x2, LB6);
+  q = fma(q, x2, LB4);
+  q = fma(q, x2, LB2);
+  q = fma(q, x2, LB0);
   p = f32(x * p);
   const y = f32(f32(p / q) + 0.5);
   return y < 0 ? 0 : y;
 }
 
 export function tanh(x) {
-  const [a13, a11, a9, a7, a5, a3, a1, b6, b4, b2, b0] = TANH;
   x = x < -9 ? -9 : x > 9 ? 9 : x;
   const x2 = f32(x * x);
-  let p = fma(x2, a13, a11);
-  p = fma(p, x2, a9);
-  p = fma(p, x2, a7);
-  p = fma(p, x2, a5);
-  p = fma(p, x2, a3);
-  p = fma(p, x2, a1);
-  let q = fma(x2, b6, b4);
-  q = fma(q, x2, b2);
-  q = fma(q, x2, b0);
+  let p = fma(x2, T13, T11);
+  p = fma(p, x2, T9);
+  p = fma(p, x2, T7);
+  p = fma(p, x2, T5);
+  p = fma(p, x2, T3);
+  p = fma(p, x2, T1);
+  let q = fma(x2, TB6, TB4);
+  q = fma(q, x2, TB2);
+  q = fma(q, x2, TB0);
   p = f32(x * p);
   return f32(p / q);
 }
@@ -562,68 +568,98 @@ function quantize(data, start, end, { scale, zeroPoint }, into = new Uint8Array(
 // int8 weights the products of k = 2p and 2p + 1 are summed in int16 with saturation (vpmaddubsw) before the int32
 // sum, from the raw uint8 `a` and int8 `w`; the zero points come in as exact corrections.
 function integerGemm(a, aZero, M, K, weights, N, acc, rows = null) {
-  const { raw: w, signed, zeros, columnSums } = weights;
-  acc.fill(0, 0, M * N);
+  const { packed, shift, transposed, raw, risky, zeros, columnSums, row } = weights;
   for (let m = 0; m < M; m++) {
-    const row = m * N;
-    const base = m * K;
+    const out = m * N;
     // `rows` remembers the products of rows seen before (a token's embedding, quantized alike): a text typed one
     // word at a time mostly repeats them.
-    const key = rows && `${aZero}:${String.fromCharCode(...a.subarray(base, base + K))}`;
+    const key = rows && `${aZero}:${String.fromCharCode(...a.subarray(m * K, m * K + K))}`;
     const known = rows && rows.get(key);
     if (known) {
-      acc.set(known, row);
+      acc.set(known, out);
       continue;
     }
     let rowSum = 0;
-    for (let k = 0; k < K; k += 2) {
-      const a0 = a[base + k];
-      const a1 = k + 1 < K ? a[base + k + 1] : 0;
-      rowSum += a0 + a1;
-      if (a0 === 0 && a1 === 0) continue;
-      const c0 = k * N;
-      const c1 = c0 + N;
-      if (a1 === 0) {
-        for (let n = 0; n < N; n++) acc[row + n] += a0 * w[c0 + n];
-      } else if (!signed || a0 + a1 <= 255) {
-        // |a0 w0 + a1 w1| <= (a0 + a1) 128 <= 32640: no saturation possible.
-        for (let n = 0; n < N; n++) acc[row + n] += a0 * w[c0 + n] + a1 * w[c1 + n];
-      } else {
-        for (let n = 0; n < N; n++) {
-          const pair = a0 * w[c0 + n] + a1 * w[c1 + n];
-          acc[row + n] += pair > 32767 ? 32767 : pair < -32768 ? -32768 : pair;
-        }
+    for (let k = 0; k < K; k++) rowSum += row[k] = a[m * K + k];
+    if (packed) {
+      // Two columns per multiply: w0 + w1 * shift, the two sums recovered exactly from the double's 53 bits.
+      for (let p = 0, col = 0; col < N; p += K, col += 2) {
+        let sum = 0;
+        for (let k = 0; k < K; k++) sum += row[k] * packed[p + k];
+        const high = Math.round(sum / shift);
+        acc[out + col] = sum - high * shift;
+        if (col + 1 < N) acc[out + col + 1] = high;
       }
+    } else {
+      for (let n = 0, p = 0; n < N; n++, p += K) {
+        let sum = 0;
+        for (let k = 0; k < K; k++) sum += row[k] * transposed[p + k];
+        acc[out + n] = sum;
+      }
+    }
+    // MLAS's int16 pair sums, where they can leave int16 (|w0| + |w1| > 128): what saturation takes away.
+    for (let r = 0; r < risky.length; r += 2) {
+      const k = risky[r];
+      const n = risky[r + 1];
+      const pair = row[k] * raw[k * N + n] + row[k + 1] * raw[(k + 1) * N + n];
+      if (pair > 32767) acc[out + n] += 32767 - pair;
+      else if (pair < -32768) acc[out + n] += -32768 - pair;
     }
     for (let n = 0; n < N; n++) {
       const zero = zeros[zeros.length === 1 ? 0 : n];
-      acc[row + n] += -aZero * columnSums[n] - zero * rowSum + K * aZero * zero;
+      acc[out + n] += -aZero * columnSums[n] - zero * rowSum + K * aZero * zero;
     }
     if (rows) {
       if (rows.size >= 65536) rows.clear();
-      rows.set(key, acc.slice(row, row + N));
+      rows.set(key, acc.slice(out, out + N));
     }
   }
   return acc;
 }
 
-// The right operand of an integer GEMM, (K x N) raw values with their zero points (one, or one per column).
+// The right operand of an integer GEMM, (K x N) raw values with their zero points (one, or one per column): kept
+// transposed (N x K) so that each output is one running sum, two columns to a double where the sums fit, and, for
+// int8 weights (MLAS's AVX2 kernel sums the products of k = 2p and 2p + 1 in int16, with saturation), the pairs
+// whose sum can leave int16.
 function integerB(raw, K, N, zeros, signed) {
   const columnSums = new Int32Array(N);
-  for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) columnSums[n] += raw[k * N + n];
-  return { raw, signed, zeros: Int32Array.from(zeros), columnSums, K, N };
+  const transposed = new Float64Array(N * K);
+  const risky = [];
+  for (let k = 0; k < K; k++) {
+    for (let n = 0; n < N; n++) {
+      columnSums[n] += raw[k * N + n];
+      transposed[n * K + k] = raw[k * N + n];
+      if (signed && k % 2 === 0 && k + 1 < K && Math.abs(raw[k * N + n]) + Math.abs(raw[(k + 1) * N + n]) > 128) {
+        risky.push(k, n);
+      }
+    }
+  }
+  // Each sum is below K * 255 * 128 in magnitude: `bits` of it, sign included; two of them fit 53 bits or are not packed.
+  const bits = Math.ceil(Math.log2(K * 255 * 128 + 1)) + 1;
+  let packed = null;
+  const shift = 2 ** bits;
+  if (2 * bits <= 52) {
+    packed = new Float64Array(Math.ceil(N / 2) * K);
+    for (let n = 0; n < N; n += 2) {
+      for (let k = 0; k < K; k++) {
+        packed[(n / 2) * K + k] = raw[k * N + n] + (n + 1 < N ? raw[k * N + n + 1] * shift : 0);
+      }
+    }
+  }
+  return {
+    raw, packed, shift, transposed, risky: Int32Array.from(risky), zeros: Int32Array.from(zeros), columnSums,
+    row: new Float64Array(K), // the row of A being multiplied
+  };
 }
 
-// acc (M x N, Float64Array) = a (M x K, row stride K) times w (K x N).
-function floatGemm(a, aOffset, M, K, w, N, acc) {
-  acc.fill(0, 0, M * N);
+// acc (M x N, Float64Array) = a (M x K, row stride K) times w, given transposed (N x K): one running sum per output.
+function floatGemm(a, aOffset, M, K, wT, N, acc) {
   for (let m = 0; m < M; m++) {
-    const row = m * N;
-    for (let k = 0; k < K; k++) {
-      const x = a[aOffset + m * K + k];
-      if (x === 0) continue;
-      const col = k * N;
-      for (let n = 0; n < N; n++) acc[row + n] += x * w[col + n];
+    const row = aOffset + m * K;
+    for (let n = 0, p = 0; n < N; n++, p += K) {
+      let sum = 0;
+      for (let k = 0; k < K; k++) sum += a[row + k] * wT[p + k];
+      acc[m * N + n] = sum;
     }
   }
   return acc;
@@ -641,7 +677,8 @@ function floatWeights(tensor, direction) {
   const from = tensor.data;
   const base = direction * rows * cols;
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = from[base + r * cols + c];
-  return { float: out, N: rows, K: cols };
+  // Also as given (N x K): the GEMMs read it so.
+  return { float: out, floatT: from.subarray(base, base + rows * cols), N: rows, K: cols };
 }
 
 function integerWeights(tensor, scale, zeroPoint, direction) {
@@ -664,7 +701,7 @@ function integerWeights(tensor, scale, zeroPoint, direction) {
 function project(x, xOffset, count, weights, into, intoOffset, accumulate, scratch, rows = null) {
   const { N, K } = weights;
   if (weights.float) {
-    const acc = floatGemm(x, xOffset, count, K, weights.float, N, scratch.float);
+    const acc = floatGemm(x, xOffset, count, K, weights.floatT, N, scratch.float);
     for (let n = 0; n < count * N; n++) {
       into[intoOffset + n] = accumulate ? f32(into[intoOffset + n] + f32(acc[n])) : acc[n];
     }
@@ -676,22 +713,35 @@ function project(x, xOffset, count, weights, into, intoOffset, accumulate, scrat
   const { scales } = weights;
   const multipliers = scratch.multipliers;
   for (let n = 0; n < scales.length; n++) multipliers[n] = f32(params.scale * scales[n]);
-  const single = scales.length === 1;
+  if (scales.length === 1) {
+    const multiplier = multipliers[0];
+    const size = count * N;
+    if (accumulate) {
+      for (let i = 0; i < size; i++) into[intoOffset + i] = f32(into[intoOffset + i] + f32(f32(acc[i]) * multiplier));
+    } else {
+      for (let i = 0; i < size; i++) into[intoOffset + i] = f32(f32(acc[i]) * multiplier);
+    }
+    return;
+  }
   for (let m = 0; m < count; m++) {
     for (let n = 0; n < N; n++) {
-      const value = f32(f32(acc[m * N + n]) * multipliers[single ? 0 : n]);
+      const value = f32(f32(acc[m * N + n]) * multipliers[n]);
       const at = intoOffset + m * N + n;
       into[at] = accumulate ? f32(into[at] + value) : value;
     }
   }
 }
 
-function makeScratch(rows, K, N) {
+// Buffers of a layer's GEMMs, kept from run to run (a keystroke's run would otherwise make megabytes of garbage).
+function makeScratch(rows, K, N, old) {
+  if (old && old.rows >= rows && old.K === K && old.N === N) return old;
   return {
+    rows, K, N,
     float: new Float64Array(rows * N),
     integer: new Int32Array(rows * N),
     quantized: new Uint8Array(rows * K),
     multipliers: new Float32Array(N),
+    projected: new Float32Array(rows * N),
   };
 }
 
@@ -780,8 +830,9 @@ function runDirection(spec, d, X, B, lengths, weights, initial, outputs) {
   const longest = Math.min(spec.seq, Math.max(0, ...lengths));
   // The input projection of every timestep below the longest row: one GEMM (one quantization) for them all.
   const rows = longest * batch;
-  const projected = new Float32Array(rows * G);
-  const scratch = makeScratch(Math.max(rows, batch), Math.max(inputSize, hidden), G);
+  weights.scratch = makeScratch(Math.max(rows, batch), Math.max(inputSize, hidden), G, weights.scratch);
+  const { scratch } = weights;
+  const projected = scratch.projected;
   project(X.data, 0, rows, weights.W, projected, 0, false, scratch, weights.rows);
   // Both biases fused into one per gate (ONNX Runtime adds Wb + Rb once, then to every step).
   const bias = new Float32Array(2 * G);
@@ -985,8 +1036,8 @@ function matMulOp(node, [a, b]) {
   const out = make('float32', dims);
   const acc = new Float64Array(rowsPerBatch * N);
   for (let batch = 0; batch < batches; batch++) {
-    const w = b.data.subarray(batch * K * N, (batch + 1) * K * N);
-    floatGemm(a.data, batch * rowsPerBatch * K, rowsPerBatch, K, w, N, acc);
+    const w = new Tensor(b.type, b.data.subarray(batch * K * N, (batch + 1) * K * N), [K, N]);
+    floatGemm(a.data, batch * rowsPerBatch * K, rowsPerBatch, K, transpose(w, [1, 0]).data, N, acc);
     out.data.set(acc, batch * rowsPerBatch * N);
   }
   return [out];
@@ -1012,10 +1063,10 @@ function matMulIntegerOp(node, [a, b, aZeroT, bZeroT], cache) {
 function gemm(node, [a, b, c]) {
   const { alpha = 1, beta = 1, transA = 0, transB = 0 } = node.attributes;
   const A = transA ? transpose(a, [1, 0]) : a;
-  const Bt = transB ? transpose(b, [1, 0]) : b;
+  const bT = transB ? b : transpose(b, [1, 0]); // (N x K), as floatGemm reads it
   const [M, K] = A.dims;
-  const N = Bt.dims[1];
-  const acc = floatGemm(A.data, 0, M, K, Bt.data, N, new Float64Array(M * N));
+  const N = bT.dims[0];
+  const acc = floatGemm(A.data, 0, M, K, bT.data, N, new Float64Array(M * N));
   const out = make('float32', [M, N]);
   const index = c ? broadcastIndex([M, N], c.dims) : null;
   for (let n = 0; n < M * N; n++) {

@@ -622,28 +622,20 @@ function integerGemm(a, aZero, M, K, weights, N, acc, rows = null) {
 // int8 weights (MLAS's AVX2 kernel sums the products of k = 2p and 2p + 1 in int16, with saturation), the pairs
 // whose sum can leave int16.
 function integerB(raw, K, N, zeros, signed) {
+  // Each sum is below K * 255 * 128 in magnitude: `bits` of it, sign included; two of them fit 53 bits or are not packed.
+  const bits = Math.ceil(Math.log2(K * 255 * 128 + 1)) + 1;
+  const shift = 2 ** bits;
+  const packed = 2 * bits <= 52 ? new Float64Array(Math.ceil(N / 2) * K) : null;
+  const transposed = packed ? null : new Float64Array(N * K);
   const columnSums = new Int32Array(N);
-  const transposed = new Float64Array(N * K);
   const risky = [];
   for (let k = 0; k < K; k++) {
     for (let n = 0; n < N; n++) {
-      columnSums[n] += raw[k * N + n];
-      transposed[n * K + k] = raw[k * N + n];
-      if (signed && k % 2 === 0 && k + 1 < K && Math.abs(raw[k * N + n]) + Math.abs(raw[(k + 1) * N + n]) > 128) {
-        risky.push(k, n);
-      }
-    }
-  }
-  // Each sum is below K * 255 * 128 in magnitude: `bits` of it, sign included; two of them fit 53 bits or are not packed.
-  const bits = Math.ceil(Math.log2(K * 255 * 128 + 1)) + 1;
-  let packed = null;
-  const shift = 2 ** bits;
-  if (2 * bits <= 52) {
-    packed = new Float64Array(Math.ceil(N / 2) * K);
-    for (let n = 0; n < N; n += 2) {
-      for (let k = 0; k < K; k++) {
-        packed[(n / 2) * K + k] = raw[k * N + n] + (n + 1 < N ? raw[k * N + n + 1] * shift : 0);
-      }
+      const value = raw[k * N + n];
+      columnSums[n] += value;
+      if (packed) packed[(n >> 1) * K + k] += n & 1 ? value * shift : value;
+      else transposed[n * K + k] = value;
+      if (signed && !(k & 1) && k + 1 < K && Math.abs(value) + Math.abs(raw[(k + 1) * N + n]) > 128) risky.push(k, n);
     }
   }
   return {

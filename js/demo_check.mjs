@@ -1,8 +1,9 @@
 // node js/demo_check.mjs URL TEXTS.json OUT.json [SCREENSHOT.png]
 // Opens an hf_bilstm demo page (demo/ of an exported folder, served over HTTP) in headless Chromium, reads the
 // milliseconds from navigation start to the first answer on the screen, then types each text of TEXTS.json and reads
-// the label and scores the page shows. Writes {first_answer_ms, engine, timings, answers: [{label, scores, run_ms}],
-// console}, where engine is what answered (the page's status), run_ms what the text's answer cost in the page, and
+// the label and scores the page shows. Writes {first_answer_ms, engine, timings, answers: [{label, scores, run_ms, engine}],
+// console}, where engine is what answered first (the page's status), run_ms what the text's answer cost in the page
+// (and engine what gave it: a slow answer switches the page to ONNX Runtime Web once that has started), and
 // timings says when each step of the first answer ended (the page's hf_bilstm:* marks; each file fetched: its last
 // byte), in ms after navigation start.
 // Chromium: CHROMIUM (default /usr/bin/chromium). Used by tests/test_javascript.py.
@@ -46,6 +47,7 @@ try {
     answers.push(await page.evaluate(() => ({
       label: document.getElementById('label').textContent,
       run_ms: Number(document.body.dataset.lastRunMs),
+      engine: document.body.dataset.lastEngine,
       scores: Object.fromEntries([...document.querySelectorAll('#scores .row')].map(
         (row) => [row.dataset.label, Number(row.dataset.score)])),
     })));

@@ -132,7 +132,7 @@ function switchWhenSlow(ms) {
   switching = onnxRuntimeWeb().then((faster) => {
     engine = faster;
     document.body.dataset.engine = engine.name;
-    0'status').textContent = `int8 model in your browser: answers now come from ${engine.name} (onnx_eval.js took ` +
+    $('status').textContent = `int8 model in your browser: answers now come from ${engine.name} (onnx_eval.js took ` +
       `${slow} ms for a keystroke; its first answer came ${document.body.dataset.firstAnswerMs} ms after the page ` +
       'started loading). Type to classify as you write.';
   }, (error) => console.warn(`ONNX Runtime Web did not start, onnx_eval.js goes on: ${error}`));

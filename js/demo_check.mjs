@@ -42,6 +42,12 @@ try {
   if (screenshot) await page.screenshot({ path: screenshot });
   const answers = [];
   for (const text of texts) {
+    if (text.wait_for_engine) {
+      // {"wait_for_engine": PREFIX} in TEXTS.json: wait until the page answers with that engine (after a switch).
+      const prefix = text.wait_for_engine;
+      await page.waitForFunction((p) => document.body.dataset.engine?.startsWith(p), prefix, { timeout: 60000 });
+      continue;
+    }
     await page.fill('#text', text);
     await page.waitForFunction((expected) => document.body.dataset.text === expected, text, { timeout: 30000 });
     answers.push(await page.evaluate(() => ({

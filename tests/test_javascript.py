@@ -236,7 +236,7 @@ def demo_folder(exported, toy, tmp_path_factory):
     return folder
 
 
-def open_page(folder, texts, tmp_path):
+def open_page(folder, texts, tmp_path, query=""):
     """The page's first answer, its steps and its answers to `texts` in headless Chromium (js/demo_check.mjs)."""
     port = free_port()
     server = subprocess.Popen(
@@ -253,7 +253,7 @@ def open_page(folder, texts, tmp_path):
                 time.sleep(0.1)
         texts_file, out_file = tmp_path / "texts.json", tmp_path / "page.json"
         texts_file.write_text(json.dumps(texts), encoding="utf-8")
-        url = f"http://127.0.0.1:{port}/demo/"
+        url = f"http://127.0.0.1:{port}/demo/{query}"
         command = ["node", str(JS / "demo_check.mjs"), url, str(texts_file), str(out_file), str(tmp_path / "page.png")]
         done = subprocess.run(command, capture_output=True, text=True, cwd=JS)
     finally:
@@ -317,3 +317,15 @@ def test_the_demo_page_runs_onnx_runtime_web_for_an_operator_onnx_eval_lacks(dem
     # ONNX Runtime Web's int8 kernels are not the native build's: the same labels, scores within 1e-3 (measured
     # differences ~1e-5).
     assert_answers_of_python(page, expected)
+
+
+@pytest.mark.skipif(not os.path.isfile(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+def test_the_demo_page_switches_to_onnx_runtime_web_after_a_slow_answer(demo_folder, tmp_path):
+    """A keystroke's answer over the page's bound (`?slow_ms=0`: every one) starts ONNX Runtime Web in the background;
+    once it is ready, it gives the answers."""
+    steps = PAGE_TEXTS[:2] + [{"wait_for_engine": "ONNX Runtime Web"}] + PAGE_TEXTS[2:]
+    page = open_page(demo_folder, steps, tmp_path, query="?slow_ms=0")
+    assert page["engine"] == "onnx_eval.js, plain JavaScript", page
+    engines = [answer["engine"] for answer in page["answers"]]
+    assert engines[0] == "onnx_eval.js, plain JavaScript" and engines[-1].startswith("ONNX Runtime Web"), engines
+    assert_answers_of_python(page, python_answers(demo_folder, True, PAGE_TEXTS))

@@ -124,7 +124,8 @@ function show(text, ranked) {
 
 // A keystroke's answer slower than this (a long text on a slow CPU) starts ONNX Runtime Web (WebAssembly SIMD) in the
 // background; the page switches to it once it is ready. Short texts, or a fast CPU, never load it.
-const SLOW_ANSWER_MS = 150;
+// (`?slow_ms=N` in the page's address sets another bound: the tests use 0.)
+const SLOW_ANSWER_MS = Number(new URLSearchParams(location.search).get('slow_ms') ?? 150);
 let switching = null;
 function switchWhenSlow(ms) {
   if (switching || fallback || ms <= SLOW_ANSWER_MS || !document.body.dataset.firstAnswerMs) return;

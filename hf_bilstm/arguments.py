@@ -216,6 +216,14 @@ class DataArguments:
     validation_fraction: float = field(
         default=0.1, metadata={"help": "Share of train held out (stratified, seeded) when there is no validation."}
     )
+    group_column: str | None = field(
+        default=None,
+        metadata={
+            "help": "Column naming each training row's group (a product, user, movie, ...): the validation split (and "
+            "a test split carved with --test_fraction) is carved by whole groups, so no group is on both sides; "
+            "stratified by label where possible, seeded. Default: rows are carved one by one."
+        },
+    )
     test_fraction: float = field(
         default=0.1,
         metadata={

@@ -17,6 +17,7 @@ from huggingface_hub import DatasetCard, EvalResult, ModelCard, ModelCardData
 
 from .folder import write_atomically
 from .logs import get_logger
+from .presets_measured import reference_note
 from .problem_types import MULTI_LABEL, MULTI_LABEL_THRESHOLD, REGRESSION, SINGLE_LABEL
 
 logger = get_logger(__name__)
@@ -235,6 +236,9 @@ class ClassifierRun:
     versions: dict[str, str]
     preset: str | None = None
     preset_reference: dict | None = None
+    # the preset's mean ± sd over seeds on this same data, when measured (hf_bilstm.presets_measured)
+    seed_reference: dict | None = None
+    grouped: dict | None = None  # validation (and test) carved by whole groups: hf_bilstm.splits.Splits.grouped
     base_model: str | None = None
     finetuning: dict = field(default_factory=dict)
     word_vectors: dict | None = None
@@ -402,7 +406,8 @@ def _recipe(run: ClassifierRun) -> str:
         recipe += (
             f". As shipped, this preset reached {reference['test_accuracy']:.1%} test accuracy on IMDB (validation "
             f"{reference['validation_accuracy']:.1%}) in {reference['wall_minutes']:.0f} minutes on "
-            f"{reference['device']} (`{reference['result']}` in the hf_bilstm repository)"
+            f"{reference['device']}, in a single run (one seed, not a mean of seeds; `{reference['result']}` in the "
+            "hf_bilstm repository)"
         )
     if run.soft_labelled_rows:
         recipe += (
@@ -413,6 +418,20 @@ def _recipe(run: ClassifierRun) -> str:
     if run.finetuning:  # hf_bilstm.finetuning tools that were switched on
         recipe += "; fine-tuning tools: " + ", ".join(f"`{k}={v}`" for k, v in run.finetuning.items())
     return recipe
+
+
+def _validation_origin(run: ClassifierRun) -> str:
+    if not run.validation_carved:
+        return "the dataset's own validation split."
+    grouped = run.grouped if run.grouped and "validation" in run.grouped else None
+    how = (
+        f"by whole groups of column `{grouped['column']}` ({grouped['validation']:,} groups; no group is in both "
+        "splits), stratified by label where possible"
+        if grouped
+        else "stratified by label"
+    )
+    seed = run.training_args["seed"]
+    return f"{run.validation_fraction:.0%} of the training split, held out {how} and seeded (seed {seed})."
 
 
 def build_classifier_card(output_dir: str, run: ClassifierRun) -> ModelCard:
@@ -432,6 +451,7 @@ def build_classifier_card(output_dir: str, run: ClassifierRun) -> ModelCard:
         "dataset_description": dataset.description,
         "dataset_config": f" (configuration `{dataset.config_name}`)" if dataset.config_name else "",
         "results_table": _results_table(run),
+        "seed_reference": reference_note(run.seed_reference, METRIC_NAMES) if run.seed_reference else "",
         "labels": _labels_line(run),
         "per_class_section": _per_class_section(run),
         "usage_call": _usage(run)[0],
@@ -443,12 +463,7 @@ def build_classifier_card(output_dir: str, run: ClassifierRun) -> ModelCard:
         "model_path": run.hub_model_id or str(folder),
         "text_column": run.text_column,
         "split_sizes": ", ".join(f"{name} {size} rows" for name, size in run.splits.items()),
-        "validation_origin": (
-            f"{run.validation_fraction:.0%} of the training split, held out stratified by label and seeded "
-            f"(seed {run.training_args['seed']})."
-            if run.validation_carved
-            else "the dataset's own validation split."
-        ),
+        "validation_origin": _validation_origin(run),
         "tokenizer_texts": "training split and its unlabelled rows"
         if run.soft_labelled_rows
         else "training split only",

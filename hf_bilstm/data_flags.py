@@ -2,7 +2,8 @@
 
 The flags are those of transformers' run_classification.py where it has them (`--train_file`, `--validation_file`,
 `--test_file`, `--text_column a,b`, `--label_column`), plus `--column_names` for headerless files, `--label_separator`,
-`--label_names` (or a `classes.txt` / `labels.txt` beside the data), `--problem_type`, `--test_fraction`.
+`--label_names` (or a `classes.txt` / `labels.txt` beside the data), `--problem_type`, `--test_fraction`, and
+`--group_column` (validation and test carved by whole groups: hf_bilstm.grouped_split).
 """
 
 from __future__ import annotations
@@ -72,6 +73,17 @@ def check_data_flags(data_args, given) -> None:
         )
     comma_list(data_args.column_names, "--column_names")
     comma_list(data_args.label_names, "--label_names")
+    if data_args.group_column is not None:
+        group = data_args.group_column.strip()
+        if not group or "," in group:
+            raise UsageError(
+                f"--group_column {data_args.group_column!r} must name one column (the group of each row: a product, "
+                "a user, a movie)."
+            )
+        if group in texts or group in labels:
+            raise UsageError(
+                f"--group_column {group!r} is also the text or label column; name the column of the groups instead."
+            )
     for flag in ("train_file", "validation_file", "test_file"):
         path = getattr(data_args, flag)
         if path is None:
@@ -137,4 +149,5 @@ def prepare_from_flags(raw, data_args, given: frozenset, seed: int, max_samples:
         names_source=source or "--label_names",
         guess_columns=not ({"text_column", "label_column"} & set(given)),
         column_names=comma_list(data_args.column_names, "--column_names"),
+        group_column=data_args.group_column.strip() if data_args.group_column else None,
     )

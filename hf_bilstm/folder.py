@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import re
@@ -379,3 +380,12 @@ def find_checkpoint(value: str | None, output_dir: str) -> str | None:
             "newest complete one."
         )
     return value
+
+
+def file_sha256(path: str) -> str:
+    """The sha256 of a file's bytes, read in blocks (what binds files to a folder or names data by content)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

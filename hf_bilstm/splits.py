@@ -1,6 +1,6 @@
 """The splits of a run: columns chosen and checked, labels encoded (hf_bilstm.labels), validation (and test) carved
-from train, sample caps, and no text in two splits (`prepare_splits`); one split for evaluation
-(`prepare_eval_split`)."""
+from train (by whole groups with `group_column`: hf_bilstm.grouped_split), sample caps, and no text in two splits
+(`prepare_splits`); one split for evaluation (`prepare_eval_split`)."""
 
 import hashlib
 import os
@@ -12,11 +12,15 @@ from datasets import ClassLabel, Dataset, DatasetDict
 
 from .data_schema import MULTI_LABEL, REGRESSION, SINGLE_LABEL, DataSchema
 from .errors import UsageError
+from .grouped_split import group_keys, grouped_carve
 from .logs import get_logger
 
 logger = get_logger(__name__)
 
 LOCAL_IMDB_HINT = "../shared/data/imdb"
+# The column that carries each training row's group (--group_column NAME) while validation and test are carved, named
+# GROUP_PREFIX + NAME; removed before the splits leave `prepare_splits`.
+GROUP_PREFIX = "__group__:"
 
 
 @dataclass
@@ -30,6 +34,8 @@ class Splits:
     validation_carved: bool  # True when validation was cut from train (not given by the dataset)
     schema: DataSchema | None = None  # what the model folder remembers of the data (hf_bilstm.data_schema)
     predict: Dataset | None = None  # a test split without labels: predictions only (predict_results.tsv)
+    # --group_column: {"column": name, split: number of groups in it} for the splits carved by whole groups
+    grouped: dict | None = None
 
     def items(self) -> Iterator[tuple[str, Dataset]]:
         yield "train", self.train
@@ -195,8 +201,9 @@ def _with_text(dataset: Dataset, split: str, schema: DataSchema, source: str = "
     return dataset.add_column(schema.text_column, texts)
 
 
-def _labelled(dataset: Dataset, split: str, schema: DataSchema) -> Dataset:
-    """Text joined and labels encoded (hf_bilstm.labels); only the two columns the model reads are kept."""
+def _labelled(dataset: Dataset, split: str, schema: DataSchema, groups: tuple[str, list] | None = None) -> Dataset:
+    """Text joined and labels encoded (hf_bilstm.labels); only the two columns the model reads are kept, and each
+    row's group when `groups` (column name, values) is given (--group_column: carved by groups, `_carve`)."""
     from .labels import encode_labels
 
     dataset = _with_text(dataset, split, schema)
@@ -210,7 +217,13 @@ def _labelled(dataset: Dataset, split: str, schema: DataSchema) -> Dataset:
         schema.label_values or schema.label_names,
         schema.label_names,
     )
-    return dataset.select_columns([schema.text_column, schema.label_column])
+    dataset = dataset.select_columns([schema.text_column, schema.label_column])
+    return dataset if groups is None else dataset.add_column(GROUP_PREFIX + groups[0], groups[1])
+
+
+def _group_key(dataset: Dataset) -> str | None:
+    """The column that carries the rows' groups (`GROUP_PREFIX` + the --group_column name), if any."""
+    return next((column for column in dataset.column_names if column.startswith(GROUP_PREFIX)), None)
 
 
 def _has_labels(dataset: Dataset, schema: DataSchema) -> bool:
@@ -218,9 +231,15 @@ def _has_labels(dataset: Dataset, schema: DataSchema) -> bool:
 
 
 def _carve(dataset: Dataset, fraction: float, label_column: str, stratify: bool, seed: int, what: str):
-    """(rest, carved): a seeded share of `dataset`, stratified by class where every class can give a row."""
+    """(rest, carved): a seeded share of `dataset`, stratified by class where every class can give a row; by whole
+    groups (hf_bilstm.grouped_split) when the rows carry their group (`_group_key`, from --group_column)."""
     if not 0 < fraction < 1:
         raise UsageError(f"--{what}_fraction must be in (0, 1) to carve a {what} split, but it was {fraction}.")
+    key = _group_key(dataset)
+    if key is not None:
+        labels = dataset[label_column] if stratify else None
+        rest, carved = grouped_carve(dataset[key], labels, fraction, seed, what, key.removeprefix(GROUP_PREFIX))
+        return dataset.select(rest), dataset.select(carved)
     if stratify:
         counts = np.bincount(np.asarray(dataset[label_column]))
         counts = counts[counts > 0]
@@ -232,6 +251,43 @@ def _carve(dataset: Dataset, fraction: float, label_column: str, stratify: bool,
     except ValueError as error:
         raise UsageError(f"Cannot carve a {fraction:.0%} {what} split from {len(dataset)} rows: {error}") from error
     return parts["train"], parts["test"]
+
+
+def _group_column(train: Dataset, split: str, column: str | None, texts: list[str], labels: list[str]):
+    """(column, the group of every training row) for --group_column, checked; None without the flag."""
+    if column is None:
+        return None
+    if column not in train.column_names:
+        raise UsageError(
+            f"Split {split!r} has no column {column!r} (--group_column); its columns are {train.column_names}. Name "
+            "the column that says which group (product, user, movie, ...) each row belongs to."
+        )
+    if column in texts or column in labels:
+        raise UsageError(
+            f"--group_column {column!r} is also the text or label column; name the column of the groups instead."
+        )
+    return column, group_keys(train[column], column, split)
+
+
+def _without_group(splits: Splits) -> Splits:
+    """The splits without their group column, and how many groups each carved split holds (`Splits.grouped`)."""
+    key = _group_key(splits.train)
+    if key is None:
+        return splits
+    column = key.removeprefix(GROUP_PREFIX)
+    grouped = {"column": column}
+    for name in ("train", "validation", "test"):
+        dataset = getattr(splits, name)
+        if dataset is not None and key in dataset.column_names:
+            grouped[name] = len(set(dataset[key]))
+            setattr(splits, name, dataset.remove_columns(key))
+    if len(grouped) == 2:  # train alone kept its groups: nothing was carved
+        raise UsageError(
+            f"--group_column {column!r} carves validation (and test) by groups, but the data has its own validation "
+            "and test splits, so nothing is carved: leave --group_column out (or the validation split, to carve one)."
+        )
+    splits.grouped = grouped
+    return splits
 
 
 def prepare_splits(
@@ -254,15 +310,15 @@ def prepare_splits(
     names_source: str = "--label_names",
     guess_columns: bool = False,
     column_names: list[str] | None = None,
+    group_column: str | None = None,
 ) -> Splits:
     """
     Checks columns and rows, joins several text columns, encodes labels for the problem type (hf_bilstm.labels;
     single-label ids of the training split's `ClassLabel` names), carves a stratified, seeded validation split from
     train (`validation_fraction`) when the dataset has none, and a test split (`test_fraction`) when it has no
-    `test_split` and `test_fraction` is given; a test split without labels is for predictions only (`_test_split`).
-
-    Caps (`max_*_samples`) take seeded random rows, after validation is carved from the whole training split (so
-    the same seed always holds out the same rows). `test_split=None`: no test split, no test metrics.
+    `test_split` and `test_fraction` is given (by whole groups of `group_column` when given: hf_bilstm.grouped_split);
+    a test split without labels is for predictions only (`_test_split`). Caps (`max_*_samples`) take seeded random
+    rows after the carve (the same seed holds out the same rows). `test_split=None`: no test split, no test metrics.
     `validation_given`: --validation_split was given, so it must name a split other than train (never carved).
     """
     if validation_given:
@@ -278,7 +334,7 @@ def prepare_splits(
         train, train_split, texts, labels, problem_type, label_separator, label_names, names_source, column_names
     )
     # Checked before carving and capping, so that a row number is the row's place in the dataset's own split.
-    train = _labelled(train, train_split, schema)
+    train = _labelled(train, train_split, schema, _group_column(train, train_split, group_column, texts, labels))
     stratify = schema.problem_type == SINGLE_LABEL
     train, test, predict, test_carved = _test_split(raw, train, test_split, test_fraction, schema, stratify, seed)
 
@@ -293,7 +349,7 @@ def prepare_splits(
         test = _cap(test, max_test_samples, seed, shuffle=not test_carved)
     # After the caps: a test text that is never evaluated is no leak, so only the texts in use are compared.
     train, validation, test = _without_overlap(train, validation, test, schema.text_column)
-    return _not_empty(Splits(train, validation, test, schema.label_names, carved, schema, predict))
+    return _not_empty(_without_group(Splits(train, validation, test, schema.label_names, carved, schema, predict)))
 
 
 def _not_empty(splits: Splits) -> Splits:

@@ -357,6 +357,7 @@ def _int8_check_splits(args, model):
         problem_type=schema.problem_type,
         label_separator=schema.label_separator,
         label_names=None if schema.label_values is None else schema.label_names,
+        group_column=args.group_column,
     )
     return schema, splits
 

@@ -17,7 +17,6 @@ and out-of-vocabulary ids, the same reading of an empty text, logits as a torch 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 
@@ -29,6 +28,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from ..configuration_bilstm import BiLSTMConfig
 from ..cpu_threads import ORT_SESSION_SETTINGS
 from ..errors import UsageError
+from ..folder import file_sha256  # noqa: F401  (re-exported: the export report's binding, upgrade)
 from ..problem_types import MULTI_LABEL, REGRESSION, problem_type_of
 
 ONNX_DIR = "onnx"
@@ -47,14 +47,6 @@ def require_onnxruntime():
             f"ONNX Runtime is not installed ({error}). Install the optional extra: {INSTALL_HINT}."
         ) from None
     return onnxruntime
-
-
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _resolve(source: str, name: str) -> str | None:

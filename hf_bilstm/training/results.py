@@ -17,6 +17,7 @@ from ..errors import UsageError
 from ..folder import OutputDir
 from ..metrics import per_class_table
 from ..presets import PRESET_REFERENCES
+from ..presets_measured import seed_reference_for
 from ..tokenization_bilstm import save_tokenizer
 
 # The TrainingArguments a model card lists.
@@ -102,6 +103,18 @@ def _predictions(fitted, data):
     return fitted.predict_logits, ids
 
 
+def _quoted_beside(model_args, data_args, splits) -> dict:
+    """What the card says beside the run's own figures: what its preset measured (a single IMDB run: hf_bilstm.presets;
+    the mean ± sd on this very data: hf_bilstm.presets_measured; none for a fine-tuned folder) and how validation was
+    carved (by whole groups: --group_column)."""
+    own = not model_args.model_name_or_path
+    return {
+        "preset_reference": PRESET_REFERENCES.get(model_args.preset) if own else None,
+        "seed_reference": seed_reference_for(model_args.preset, data_args, splits.schema) if own else None,
+        "grouped": splits.grouped,
+    }
+
+
 def report(fitted, settings, data, command, output, hub_token) -> dict:
     """The run record, the completed output folder (weights, results, card), the push, and one line for the user."""
     from ..cards import ClassifierRun, DatasetSource
@@ -131,7 +144,7 @@ def report(fitted, settings, data, command, output, hub_token) -> dict:
         device=device_description(training_args),
         versions=library_versions(),
         preset=None if model_args.model_name_or_path else model_args.preset,
-        preset_reference=None if model_args.model_name_or_path else PRESET_REFERENCES.get(model_args.preset),
+        **_quoted_beside(model_args, data_args, data.splits),
         base_model=model_args.model_name_or_path,
         finetuning=settings.finetuning.enabled(),
         word_vectors=fitted.word_vectors,

@@ -47,6 +47,7 @@ class RunPlanCallback(TrainerCallback):
         reference: the preset's tokens/s on the reference CPU (`REFERENCE_TOKENS_PER_SECOND`), when this run trains
             the preset's model as it is; a CPU run measured `COLLAPSE_FACTOR` times below it gets a warning naming
             the likely cause (other processes on the cores) and the fix.
+        grouped: `Splits.grouped` when validation (and test) were carved by whole groups (--group_column).
     """
 
     def __init__(
@@ -57,10 +58,11 @@ class RunPlanCallback(TrainerCallback):
         train_tokens: int,
         faster_preset: str | None = None,
         reference: float | None = None,
+        grouped: dict | None = None,
     ):
         self.preset, self.preset_reason, self.splits = preset, preset_reason, splits
         self.train_tokens, self.faster_preset = train_tokens, faster_preset
-        self.reference = reference
+        self.reference, self.grouped = reference, grouped
         self._start = None  # (time, step, tokens seen, CPU seconds: this process, the whole machine) after step 1
         self._estimated = False
 
@@ -85,6 +87,10 @@ class RunPlanCallback(TrainerCallback):
                 lines.append(f"recurrent path: {path} (rnn_implementation={model.config.rnn_implementation!r})")
             lines.append(f"parameters: {sum(p.numel() for p in model.parameters()):,}")
         lines.append("rows: " + ", ".join(f"{name} {count:,}" for name, count in self.splits.items()))
+        if self.grouped:
+            groups = ", ".join(f"{name} {count:,}" for name, count in self.grouped.items() if name != "column")
+            column = self.grouped["column"]
+            lines.append(f"carve: by whole groups of column {column!r}, no group on both sides (groups: {groups})")
         steps_per_epoch = state.max_steps / max(args.num_train_epochs, 1e-9) if args.max_steps <= 0 else None
         epochs = f"{args.num_train_epochs:g} epochs" if args.max_steps <= 0 else f"max_steps {args.max_steps}"
         per_epoch = f" ({steps_per_epoch:.0f} per epoch)" if steps_per_epoch else ""

@@ -41,10 +41,7 @@ from ..encoding import (
     train_tokenizer_on,
 )
 from ..errors import UsageError
-from ..flag_checks import (
-    check_resume_optimizer,
-    local_path,
-)
+from ..flag_checks import check_resume_optimizer, local_path
 from ..folder import STAGING_NAME, OutputDir, find_checkpoint
 from ..logs import follow_log_level, get_logger
 from ..metrics import BEST_METRIC, ComputeMetrics
@@ -442,6 +439,7 @@ def run_callbacks(settings: RunSettings, training_args, data: LoadedData, train_
             train_tokens,
             faster_preset=CPU_PRESET if preset != CPU_PRESET else None,
             reference=reference_speed(preset, settings.given),
+            grouped=data.splits.grouped,
         )
     )
     return callbacks, divergence, time_budget

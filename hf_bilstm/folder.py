@@ -61,9 +61,9 @@ OUTPUT_FILES = (
 )
 # Every file the package writes into (or reads from) a model folder, for the checks of `evaluate --output_file`,
 # `predict --output_file` and friends: none of them may be named as a results file. OUTPUT_FILES and shards; the
-# folders below, whole; the transformers.js module of `hf-bilstm export` (hf_bilstm.onnx.javascript.JS_MODULE); and
+# folders below, whole; the JavaScript modules of `hf-bilstm export` (hf_bilstm.onnx.javascript.JS_MODULES); and
 # the run's lock and ownership marker (replaced by metrics, the folder would no longer be known as train's output).
-PACKAGE_FILES = (*OUTPUT_FILES, "hf_bilstm.js", LOCK_NAME, MARKER_NAME)
+PACKAGE_FILES = (*OUTPUT_FILES, "hf_bilstm.js", "onnx_eval.js", LOCK_NAME, MARKER_NAME)
 PACKAGE_FOLDERS = ("onnx", "demo", STAGING_NAME)  # export's graphs and report, its demo page, the staging folder
 
 

@@ -158,11 +158,11 @@ def onnx_files(folder: Path) -> list[str]:
             check_export_is_current(str(folder), read_report(str(folder), str(report)), present)
         except UsageError as error:
             raise PushRefusedError(str(error)) from error
-        # The transformers.js module and the demo page (not its vendor/ copy of transformers.js: the page then loads
+        # The JavaScript modules and the demo page (not its vendor/ copy of transformers.js: the page then loads
         # it from a CDN).
-        from .onnx.javascript import DEMO_DIR, DEMO_FILES, JS_MODULE
+        from .onnx.javascript import DEMO_DIR, DEMO_FILES, JS_MODULES
 
-        extras = [JS_MODULE] + [f"{DEMO_DIR}/{name}" for name in (*DEMO_FILES, "model_info.json")]
+        extras = [*JS_MODULES] + [f"{DEMO_DIR}/{name}" for name in (*DEMO_FILES, "model_info.json")]
         names += [name for name in extras if (folder / name).is_file()]
     return names
 

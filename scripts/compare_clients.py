@@ -8,7 +8,8 @@ labels agreeing (fp32 and int8), the largest score difference, and reviews per s
 Clients: `hf-bilstm predict` (PyTorch; ONNX Runtime fp32 and int8), the README's raw ONNX Runtime example (run with
 torch blocked), Optimum's ORTModelForSequenceClassification in its pipeline (in the environment of
 --optimum_python: Optimum pins transformers 4.x), transformers.js on Node through the folder's hf_bilstm.js
-(js/node_modules: `cd js && npm ci`), and with --demo the demo page in headless Chromium (first answer after
+(js/node_modules: `cd js && npm ci`), the folder's onnx_eval.js on Node (the graph in plain JavaScript, as the demo
+page runs it: javascript-onnx-eval), and with --demo the demo page in headless Chromium (first answer after
 navigation start). int8 runs one text at a time everywhere (its answers then do not depend on the batch).
 Run it alone on the machine (`flock /work/cpu.lock` here): it reports speeds.
 """
@@ -131,6 +132,12 @@ def run_transformers_js(folder: str, texts_file: Path, work: Path, quantized: bo
     return run_child(command + (["--quantized"] if quantized else []), out)
 
 
+def run_onnx_eval(folder: str, texts_file: Path, work: Path, quantized: bool) -> dict:
+    out = work / f"onnx_eval_{int(quantized)}.json"
+    command = ["node", str(ROOT / "js" / "onnx_eval.mjs"), folder, str(texts_file), str(out)]
+    return run_child(command + (["--quantized"] if quantized else []), out)
+
+
 def run_demo(folder: str, texts: list[str], work: Path, screenshot: str | None) -> dict:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -149,7 +156,13 @@ def run_demo(folder: str, texts: list[str], work: Path, screenshot: str | None) 
     finally:
         server.terminate()
         server.wait()
-    return {"first_answer_ms": [run["first_answer_ms"] for run in runs], "answers": runs[0]["answers"]}
+    return {
+        "first_answer_ms": [run["first_answer_ms"] for run in runs],
+        "answers": runs[0]["answers"],
+        "engine": runs[0]["engine"],
+        "timings": [run["timings"] for run in runs],
+        "run_ms": [[answer["run_ms"] for answer in run["answers"]] for run in runs],
+    }
 
 
 def parse() -> argparse.Namespace:
@@ -195,6 +208,7 @@ def measure_clients(args, folder, texts, texts_file, work, quantized, clients, r
         clients[f"optimum pipeline ({precision})"] = run_optimum(
             args.optimum_python, folder, texts_file, work, quantized)
     clients[f"transformers.js on node ({precision})"] = run_transformers_js(folder, texts_file, work, quantized)
+    clients[f"javascript-onnx-eval on node ({precision})"] = run_onnx_eval(folder, texts_file, work, quantized)
     for name, run in clients.items():
         if name in results or precision not in name:
             continue
@@ -206,14 +220,26 @@ def measure_clients(args, folder, texts, texts_file, work, quantized, clients, r
 
 
 def measure_demo(args, folder, texts, work, clients) -> dict:
-    """The demo page's answers to five reviews against hf-bilstm predict's (int8), and its first answer's time."""
-    demo = run_demo(folder, texts[:5], work, args.screenshot)
-    reference = clients["hf-bilstm predict (onnxruntime int8)"]["answers"][:5]
+    """The demo page's answers to five reviews and to a review of 400 tokens or more (what typing at the end of a long
+    review costs per keystroke) against hf-bilstm predict's (int8), and its first answer's time and steps."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))
+    lengths = [len(encoding.ids) for encoding in tokenizer.encode_batch(texts, add_special_tokens=False)]
+    longest = max(range(len(texts)), key=lengths.__getitem__)
+    long = next((i for i, length in enumerate(lengths) if length >= 400), longest)
+    chosen = [0, 1, 2, 3, 4, long]
+    demo = run_demo(folder, [texts[i] for i in chosen], work, args.screenshot)
+    reference = [clients["hf-bilstm predict (onnxruntime int8)"]["answers"][i] for i in chosen]
     shown = [{"label": a["label"], "score": a["scores"][a["label"]]} for a in demo["answers"]]
     return {
         **compare(shown, reference),
+        "engine": demo["engine"],
         "first_answer_ms_after_navigation_start": demo["first_answer_ms"],
-        "reviews": 5,
+        "steps_ms_after_navigation_start": demo["timings"],
+        "answer_ms_in_page_per_review": demo["run_ms"],
+        "review_tokens": [lengths[i] for i in chosen],
+        "reviews": len(chosen),
     }
 
 

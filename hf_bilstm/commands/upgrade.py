@@ -201,8 +201,8 @@ def run_upgrade(folder: str, texts_file: str | None = None) -> list[str]:
     if os.path.isfile(os.path.join(folder, "onnx", "model.onnx")):
         from ..onnx.javascript import write_js_module
 
-        if write_js_module(folder):
-            changes.append("hf_bilstm.js: the transformers.js module for onnx/")
+        for name in write_js_module(folder):
+            changes.append(f"{name}: this hf_bilstm's JavaScript module for onnx/")
     return changes
 
 

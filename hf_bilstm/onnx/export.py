@@ -36,7 +36,7 @@ from ..model_loading import load_classifier_folder
 from ..problem_types import MULTI_LABEL, REGRESSION, SINGLE_LABEL, decisions, problem_type_of
 from ..splits import prepare_splits
 from .graph import EXPORTER_PREFIX, WRITE_FAILED_PREFIX
-from .javascript import JS_MODULE, vendor_sources, write_demo, write_js_module
+from .javascript import JS_MODULES, vendor_sources, write_demo, write_js_module
 from .runtime import (
     FP32_FILE,
     INSTALL_HINT,
@@ -291,9 +291,10 @@ def check_demo_flags(args) -> None:
 
 
 def write_javascript(folder: str, args) -> list[str]:
-    """hf_bilstm.js (and demo/ with --demo); not in the report file: these follow the package, not the weights."""
+    """hf_bilstm.js and onnx_eval.js (and demo/ with --demo); not in the report file: these follow the package, not the
+    weights."""
     write_js_module(folder)
-    written = [JS_MODULE]
+    written = list(JS_MODULES)
     if args.demo:
         written += write_demo(folder, args.demo_vendor)
     return sorted(set(written))

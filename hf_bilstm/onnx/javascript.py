@@ -1,7 +1,9 @@
-"""The JavaScript side of an exported folder: `hf_bilstm.js` (the classifier in transformers.js, beside `onnx/`) and,
-with `hf-bilstm export --demo`, `demo/` (a static page that classifies as you type, with the int8 model).
+"""The JavaScript side of an exported folder: `hf_bilstm.js` (the classifier in transformers.js, beside `onnx/`),
+`onnx_eval.js` (the ONNX graph evaluated in plain JavaScript) and, with `hf-bilstm export --demo`, `demo/` (a static
+page that classifies as you type, with the int8 model).
 
     FOLDER/hf_bilstm.js            pipeline(transformers, FOLDER or Hub id, {quantized}) → classify(texts)
+    FOLDER/onnx_eval.js            InferenceSession.create(ONNX bytes).run(feeds): the graph without ONNX Runtime
     FOLDER/demo/index.html, app.js, model_info.json   (served with `python -m http.server` in FOLDER: /demo/)
     FOLDER/demo/vendor/            ONNX Runtime Web and transformers.js's tokenizer (@huggingface/tokenizers), copied
                                    from node_modules when given (--demo_vendor), so that the page needs no network;
@@ -19,6 +21,8 @@ from ..folder import write_atomically
 
 HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "js")
 JS_MODULE = "hf_bilstm.js"
+EVAL_MODULE = "onnx_eval.js"  # imported by the demo page (and usable alone): no dependencies
+JS_MODULES = (JS_MODULE, EVAL_MODULE)
 DEMO_DIR = "demo"
 DEMO_FILES = ("index.html", "app.js")
 # The transformers.js release whose node_modules --demo_vendor reads, and the releases of the two packages it runs on
@@ -26,9 +30,8 @@ DEMO_FILES = ("index.html", "app.js")
 TRANSFORMERS_JS_VERSION = "4.3.2"
 ONNXRUNTIME_WEB_VERSION = "1.31.0-dev.20260914-8d85527a0"
 TOKENIZERS_VERSION = "0.2.0"
-# What the page loads from vendor/: the tokenizer (37 KB) and ONNX Runtime Web's plain CPU build (14 MB of
-# WebAssembly; the WebGPU build transformers.js would pick is 27 MB), rather than transformers.js's 590 KB bundle:
-# the page makes its session itself, so that ONNX Runtime starts while the model downloads.
+# What the page loads from vendor/: the tokenizer (37 KB) and, only for a graph with an operator onnx_eval.js lacks,
+# ONNX Runtime Web's plain CPU build (14 MB of WebAssembly; the WebGPU build transformers.js would pick is 27 MB).
 VENDOR_FILES = {
     "tokenizers.min.mjs": "@huggingface/tokenizers/dist/tokenizers.min.mjs",
     "ort.wasm.min.mjs": "onnxruntime-web/dist/ort.wasm.min.mjs",
@@ -49,9 +52,9 @@ def _install(source: str, target: str) -> bool:
     return True
 
 
-def write_js_module(folder: str) -> bool:
-    """Writes `FOLDER/hf_bilstm.js`; True if it was absent or different."""
-    return _install(os.path.join(HERE, JS_MODULE), os.path.join(folder, JS_MODULE))
+def write_js_module(folder: str) -> list[str]:
+    """Writes `FOLDER/hf_bilstm.js` and `FOLDER/onnx_eval.js`; returns those that were absent or different."""
+    return [name for name in JS_MODULES if _install(os.path.join(HERE, name), os.path.join(folder, name))]
 
 
 def _results(folder: str):
@@ -104,8 +107,8 @@ def vendor_sources(vendor_from: str) -> dict[str, str]:
 
 
 def write_demo(folder: str, vendor_from: str | None = None) -> list[str]:
-    """Writes `FOLDER/demo/` (and `hf_bilstm.js`); `vendor_from` is a node_modules folder holding
-    @huggingface/transformers and onnxruntime-web, copied into demo/vendor/. Returns the files written."""
+    """Writes `FOLDER/demo/` (and the JavaScript modules beside `onnx/`); `vendor_from` is a node_modules folder
+    holding @huggingface/transformers and onnxruntime-web, copied into demo/vendor/. Returns the files written."""
     if not os.path.isfile(os.path.join(folder, "onnx", "model_quantized.onnx")):
         raise UsageError(
             f"the demo runs the int8 model, and {folder!r} has no onnx/model_quantized.onnx; export with --quantize "
@@ -116,7 +119,7 @@ def write_demo(folder: str, vendor_from: str | None = None) -> list[str]:
     if os.path.exists(demo) and not os.path.isdir(demo):
         raise UsageError(f"{demo!r} is a file; move it away, then export with --demo again.")
     os.makedirs(os.path.join(demo, "vendor") if sources else demo, exist_ok=True)
-    written = [JS_MODULE] if write_js_module(folder) else []
+    written = write_js_module(folder)
     for name in DEMO_FILES:
         if _install(os.path.join(HERE, DEMO_DIR, name), os.path.join(demo, name)):
             written.append(f"{DEMO_DIR}/{name}")

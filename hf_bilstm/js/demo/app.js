@@ -1,26 +1,29 @@
 // The demo page of an hf_bilstm model folder (written by `hf-bilstm export --demo`): the int8 ONNX model in the
-// browser, classified by ../hf_bilstm.js with ONNX Runtime Web and the tokenizer of transformers.js
-// (@huggingface/tokenizers), the packages transformers.js runs on. Serve the model folder (`python -m http.server` in
-// it) and open /demo/. They come from ./vendor/ when present (no network needed), else from a CDN.
+// browser, classified by ../hf_bilstm.js with ../onnx_eval.js (the graph evaluated in plain JavaScript, with ONNX
+// Runtime's CPU answers) and the tokenizer of transformers.js (@huggingface/tokenizers). A model with an operator
+// onnx_eval.js lacks runs in ONNX Runtime Web instead, as transformers.js would run it. Serve the model folder
+// (`python -m http.server` in it) and open /demo/. The libraries come from ./vendor/ when present (no network needed),
+// else from a CDN.
 import { classifier } from '../hf_bilstm.js';
+import { InferenceSession, OnnxEvalError, Tensor } from '../onnx_eval.js';
 
 // Steps of the first answer, read by js/demo_check.mjs (performance marks, in ms after navigation start).
 performance.mark('hf_bilstm:app');
 const $ = (id) => document.getElementById(id);
-// A first visit's wait is mostly ONNX Runtime starting (its 14 MB of WebAssembly instantiated, its runtime set up),
-// which transformers.js' pipeline only begins once the model is downloaded. Here everything starts at once: the four
-// files are fetched while ONNX Runtime starts on a one-node model, and the real session is made when both are done.
+// ONNX Runtime Web took most of a first visit (its 14 MB of WebAssembly fetched, compiled and started: ~0.9 s on two
+// cores) for a model that ../onnx_eval.js evaluates: the page only waits for its files now.
 const fetched = (path, read) => fetch(path).then((response) => {
   if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
   return read(response);
 });
+const model = fetched('../onnx/model_quantized.onnx', (response) => response.arrayBuffer()); // the longest, first
 const files = Promise.all([
   fetched('../config.json', (response) => response.json()),
   fetched('../tokenizer.json', (response) => response.json()),
   fetched('../tokenizer_config.json', (response) => response.json()),
-  fetched('../onnx/model_quantized.onnx', (response) => response.arrayBuffer()),
 ]);
 files.catch(() => {});
+model.catch(() => {});
 // The card's numbers are not needed for the first answer: fetched alongside the rest, shown when they come.
 const info = fetch('./model_info.json').then((response) => response.json());
 info.then(({ title, card_html }) => {
@@ -28,36 +31,67 @@ info.then(({ title, card_html }) => {
   $('card').innerHTML = card_html;
 }, () => {});
 
-async function loadLibraries() {
-  const vendor = new URL('./vendor/', location.href).href;
+const CDN = 'https://cdn.jsdelivr.net/npm/';
+async function loadLibrary(name, cdnPath) {
   try {
-    return [vendor, ...await Promise.all([import('./vendor/ort.wasm.min.mjs'), import('./vendor/tokenizers.min.mjs')])];
+    return { from: new URL('./vendor/', location.href).href, module: await import(`./vendor/${name}`) };
   } catch (error) {
-    const { onnxruntime_web_version: ortVersion, tokenizers_version: tokenizersVersion } = await info;
-    const cdn = `https://cdn.jsdelivr.net/npm/onnxruntime-web@${ortVersion}/dist/`;
-    return [cdn, ...await Promise.all([import(`${cdn}ort.wasm.min.mjs`),
-      import(`https://cdn.jsdelivr.net/npm/@huggingface/tokenizers@${tokenizersVersion}/dist/tokenizers.min.mjs`)])];
+    const from = `${CDN}${cdnPath(await info)}`;
+    return { from, module: await import(`${from}${name}`) };
   }
 }
 
-const [wasmFrom, ort, { Tokenizer }] = await loadLibraries();
-// ONNX Runtime Web's plain CPU build (the WebGPU one is twice the WebAssembly, same answers). Without cross-origin
-// isolation (python -m http.server sends no COOP/COEP headers) it runs on one thread and starts no workers.
-ort.env.wasm.wasmPaths = { mjs: `${wasmFrom}ort-wasm-simd-threaded.mjs`, wasm: `${wasmFrom}ort-wasm-simd-threaded.wasm` };
-if (!self.crossOriginIsolated) ort.env.wasm.numThreads = 1;
-// An Identity model (x → y, one float): creating its session is what starts ONNX Runtime (no other API does).
-const IDENTITY = 'CAcSADo3ChAKAXgSAXkiCElkZW50aXR5EgF3Wg8KAXgSCgoICAESBAoCCAFiDwoBeRIKCggIARIECgIIAUIECgAQDQ==';
-const options = { executionProviders: ['wasm'] };
-const started = ort.InferenceSession.create(Uint8Array.from(atob(IDENTITY), (c) => c.charCodeAt(0)), options)
-  .then((session) => session.release());
+const { module: { Tokenizer } } = await loadLibrary('tokenizers.min.mjs',
+  ({ tokenizers_version: version }) => `@huggingface/tokenizers@${version}/dist/`);
 performance.mark('hf_bilstm:libraries');
-
-const [config, tokenizerJson, tokenizerConfig, modelBytes] = await files;
+// The tokenizer is built while the model (15 MB) is still downloading.
+const [config, tokenizerJson, tokenizerConfig] = await files;
 const tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
 performance.mark('hf_bilstm:tokenizer');
-await started;
-performance.mark('hf_bilstm:runtime');
-const session = await ort.InferenceSession.create(new Uint8Array(modelBytes), options);
+const modelBytes = await model;
+
+// ONNX Runtime Web's plain CPU build (the WebGPU one is twice the WebAssembly, same answers), for a graph with an
+// operator onnx_eval.js lacks. Without cross-origin isolation (python -m http.server sends no COOP/COEP headers) it
+// runs on one thread and starts no workers.
+async function onnxRuntimeWeb() {
+  const { from, module: ort } = await loadLibrary('ort.wasm.min.mjs',
+    ({ onnxruntime_web_version: version }) => `onnxruntime-web@${version}/dist/`);
+  ort.env.wasm.wasmPaths = { mjs: `${from}ort-wasm-simd-threaded.mjs`, wasm: `${from}ort-wasm-simd-threaded.wasm` };
+  if (!self.crossOriginIsolated) ort.env.wasm.numThreads = 1;
+  performance.mark('hf_bilstm:runtime');
+  const session = await ort.InferenceSession.create(new Uint8Array(modelBytes), { executionProviders: ['wasm'] });
+  return {
+    name: `ONNX Runtime Web ${ort.env.versions?.web ?? ''}`.trim(),
+    run: async (inputIds, mask, dims) => {
+      const { logits } = await session.run({
+        input_ids: new ort.Tensor('int64', inputIds, dims),
+        attention_mask: new ort.Tensor('int64', mask, dims),
+      });
+      return logits;
+    },
+  };
+}
+
+function plainJavaScript() {
+  const session = InferenceSession.create(new Uint8Array(modelBytes));
+  return {
+    name: 'onnx_eval.js, plain JavaScript',
+    run: async (inputIds, mask, dims) => session.run({
+      input_ids: new Tensor('int64', inputIds, dims),
+      attention_mask: new Tensor('int64', mask, dims),
+    }).logits,
+  };
+}
+
+let engine;
+let fallback = '';
+try {
+  engine = plainJavaScript();
+} catch (error) {
+  if (!(error instanceof OnnxEvalError)) throw error;
+  fallback = ` (${error.message.replace(/;.*/, '')})`;
+  engine = await onnxRuntimeWeb();
+}
 performance.mark('hf_bilstm:session');
 const pad = tokenizerConfig.pad_token?.content ?? tokenizerConfig.pad_token;
 const classify = classifier({
@@ -67,10 +101,7 @@ const classify = classifier({
   padId: pad === undefined ? undefined : tokenizer.token_to_id(pad),
   quantized: true,
   run: async (inputIds, mask, dims) => {
-    const { logits } = await session.run({
-      input_ids: new ort.Tensor('int64', inputIds, dims),
-      attention_mask: new ort.Tensor('int64', mask, dims),
-    });
+    const logits = await engine.run(inputIds, mask, dims);
     const width = logits.dims[1];
     return Array.from({ length: logits.dims[0] }, (_, r) => Array.from(logits.data.subarray(r * width, (r + 1) * width)));
   },
@@ -91,6 +122,23 @@ function show(text, ranked) {
   }));
 }
 
+// A keystroke's answer slower than this (a long text on a slow CPU) starts ONNX Runtime Web (WebAssembly SIMD) in the
+// background; the page switches to it once it is ready. Short texts, or a fast CPU, never load it.
+// (`?slow_ms=N` in the page's address sets another bound: the tests use 0.)
+const SLOW_ANSWER_MS = Number(new URLSearchParams(location.search).get('slow_ms') ?? 150);
+let switching = null;
+function switchWhenSlow(ms) {
+  if (switching || fallback || ms <= SLOW_ANSWER_MS || !document.body.dataset.firstAnswerMs) return;
+  const slow = ms.toFixed(0);
+  switching = onnxRuntimeWeb().then((faster) => {
+    engine = faster;
+    document.body.dataset.engine = engine.name;
+    $('status').textContent = `int8 model in your browser: answers now come from ${engine.name} (onnx_eval.js took ` +
+      `${slow} ms for a keystroke; its first answer came ${document.body.dataset.firstAnswerMs} ms after the page ` +
+      'started loading). Type to classify as you write.';
+  }, (error) => console.warn(`ONNX Runtime Web did not start, onnx_eval.js goes on: ${error}`));
+}
+
 let pending = null;
 let running = false;
 async function update() {
@@ -100,8 +148,15 @@ async function update() {
   do {
     pending = false;
     const text = $('text').value;
+    const started = performance.now();
+    const answering = engine;
     const [ranked] = await classify([text], { top_k: null });
     show(text, ranked);
+    // What one keystroke costs (tokenizer and model), and which engine answered: read by js/demo_check.mjs.
+    const ms = performance.now() - started;
+    document.body.dataset.lastRunMs = ms.toFixed(1);
+    document.body.dataset.lastEngine = answering.name;
+    switchWhenSlow(ms);
     document.body.dataset.answered = String(Number(document.body.dataset.answered ?? 0) + 1);
     document.body.dataset.text = text;
   } while (pending);
@@ -112,6 +167,7 @@ $('text').addEventListener('input', update);
 await update();
 // Milliseconds from the start of the page's navigation to its first answer on the screen.
 const firstAnswerMs = performance.now();
+document.body.dataset.engine = engine.name;
 document.body.dataset.firstAnswerMs = firstAnswerMs.toFixed(0);
-$('status').textContent = `int8 model in your browser (ONNX Runtime Web ${ort.env.versions?.web ?? ''}); first ` +
-  `answer ${firstAnswerMs.toFixed(0)} ms after the page started loading. Type to classify as you write.`;
+$('status').textContent = `int8 model in your browser (${engine.name}${fallback}); first answer ` +
+  `${firstAnswerMs.toFixed(0)} ms after the page started loading. Type to classify as you write.`;

@@ -219,7 +219,7 @@ class DataArguments:
     group_column: str | None = field(
         default=None,
         metadata={
-            "help": "Column naming each training row's group (a product, a user, an author, ...): the validation split "
+            "help": "Column naming each training row's group (a product, a user, an author): the validation split "
             "(and a test split carved with --test_fraction) is carved by whole groups, so no group is on both sides; "
             "stratified by label where possible, seeded. Default: rows are carved one by one."
         },

@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from run_record import write_json
+
 ROOT = Path(__file__).resolve().parent.parent
 BLOCK_TORCH = """
 import sys
@@ -190,7 +192,7 @@ def main() -> None:
     if args.demo:
         results["demo page in headless chromium (int8)"] = measure_demo(args, folder, texts, work, clients)
     shutil.rmtree(work, ignore_errors=True)
-    Path(args.output).write_text(json.dumps(report_of(args, folder, texts, results), indent=1) + "\n")
+    write_json(report_of(args, folder, texts, results), args.output)
     print(json.dumps(results, indent=1))
 
 

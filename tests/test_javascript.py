@@ -198,9 +198,10 @@ def test_onnx_eval_gives_onnxruntimes_logits_for_every_configuration(graphs, pre
             if len(theirs) > 1 and abs(theirs[0] - theirs[1]) > 1e-3:
                 assert (mine[0] > mine[1]) == (theirs[0] > theirs[1]), name
     print(f"{precision}: largest logit difference per configuration {worst}")
-    # fp32: float32 sums in another order. int8: ONNX Runtime's integer kernels reproduced (same quantized integers),
-    # its float steps too; what differs is the order of float32 sums outside them.
-    bound = 1e-5 if precision == "fp32" else 1e-4
+    # fp32: float32 sums in another order (measured up to 1.4e-6). int8: ONNX Runtime's CPU kernels reproduced, so the
+    # LSTM graphs give its logits bit for bit (measured 0.0); GRU and plain RNN layers stay fp32 in the int8 file
+    # (measured up to 6.7e-8).
+    bound = 1e-5 if precision == "fp32" else 1e-6
     assert max(worst.values()) <= bound, worst
 
 

@@ -200,8 +200,9 @@ def test_onnx_eval_gives_onnxruntimes_logits_for_every_configuration(graphs, pre
     print(f"{precision}: largest logit difference per configuration {worst}")
     # fp32: float32 sums in another order (measured up to 1.4e-6). int8: ONNX Runtime's CPU kernels reproduced, so the
     # LSTM graphs give its logits bit for bit (measured 0.0); GRU and plain RNN layers stay fp32 in the int8 file
-    # (measured up to 6.7e-8).
-    bound = 1e-5 if precision == "fp32" else 1e-6
+    # (measured up to 6.7e-8), on this AVX2 CPU. A CPU with VNNI or AVX-512 runs other MLAS kernels (no int16
+    # saturation), hence the wider int8 bound.
+    bound = 1e-5 if precision == "fp32" else 1e-4
     assert max(worst.values()) <= bound, worst
 
 

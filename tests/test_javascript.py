@@ -107,8 +107,10 @@ def test_onnx_eval_gives_the_answers_of_predict(folder, quantized, tmp_path):
     expected = python_answers(folder, quantized)
     got = onnx_eval_answers(folder, quantized, tmp_path)
     assert [answer["label"] for answer in got] == [answer["label"] for answer in expected]
+    # int8: equal on an AVX2 CPU (onnx_eval.js follows the kernels ONNX Runtime runs there); others run other kernels.
+    bound = 1e-4 if quantized else 1e-5
     for mine, theirs in zip(got, expected):
-        assert abs(mine["score"] - theirs["score"]) < 1e-5, (mine, theirs)
+        assert abs(mine["score"] - theirs["score"]) < bound, (mine, theirs)
 
 
 # The configurations the exporter supports, beyond the conftest's 2-layer BiLSTM (max_mean) and 1-direction GRU
@@ -279,10 +281,10 @@ def assert_answers_of_python(page, expected):
 def test_the_demo_page_answers_as_python_in_headless_chromium(demo_folder, tmp_path):
     page = open_page(demo_folder, PAGE_TEXTS, tmp_path)
     expected = python_answers(demo_folder, True, PAGE_TEXTS)
-    # onnx_eval.js reproduces ONNX Runtime's CPU kernels: the same labels, and scores far inside this bound.
+    # onnx_eval.js reproduces ONNX Runtime's CPU kernels (those of an AVX2 CPU): the same labels, close scores.
     assert_answers_of_python(page, expected)
     for shown, answer in zip(page["answers"], expected):
-        assert abs(shown["scores"][answer["label"]] - answer["score"]) <= 1e-5
+        assert abs(shown["scores"][answer["label"]] - answer["score"]) <= 1e-4
     # Reported, not a timing test: the page's first answer after navigation start (target 1 s on an idle 2-core
     # CPU, measured by scripts/compare_clients.py); the bound only catches a page that hangs.
     print(f"demo page: first answer {page['first_answer_ms']} ms after navigation start; steps {page['timings']}")

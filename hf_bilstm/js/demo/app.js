@@ -12,11 +12,14 @@ performance.mark('hf_bilstm:app');
 const $ = (id) => document.getElementById(id);
 // ONNX Runtime Web took most of a first visit (its 14 MB of WebAssembly fetched, compiled and started: ~0.9 s on two
 // cores) for a model that ../onnx_eval.js evaluates: the page only waits for its files now.
-const fetched = (path, read) => fetch(path).then((response) => {
-  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
-  return read(response);
+const checked = (path, response, read) => response.then((done) => {
+  if (!done.ok) throw new Error(`${path}: HTTP ${done.status}`);
+  return read(done);
 });
-const model = fetched('../onnx/model_quantized.onnx', (response) => response.arrayBuffer()); // the longest, first
+const fetched = (path, read) => checked(path, fetch(path), read);
+const MODEL = '../onnx/model_quantized.onnx';
+// index.html started the model's download before this module was fetched (a page without that script fetches it now).
+const model = checked(MODEL, window.hfBilstmModel ?? fetch(MODEL), (response) => response.arrayBuffer());
 const files = Promise.all([
   fetched('../config.json', (response) => response.json()),
   fetched('../tokenizer.json', (response) => response.json()),

@@ -427,7 +427,13 @@ def run_callbacks(settings: RunSettings, training_args, data: LoadedData, train_
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=model_args.early_stopping_patience))
     reading = reading_tokens(encoded, data.predict, training_args.eval_strategy != "no")
     spent = time.time() - data.started
-    time_budget = time_budget_left(model_args.max_train_seconds, spent, train_tokens=train_tokens, **reading)
+    time_budget = time_budget_left(
+        model_args.max_train_seconds,
+        spent,
+        fit_schedule=model_args.fit_schedule_to_budget,
+        train_tokens=train_tokens,
+        **reading,
+    )
     if time_budget is not None:
         callbacks.append(time_budget)
     preset = None if model_args.model_name_or_path else model_args.preset

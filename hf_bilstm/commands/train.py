@@ -13,6 +13,7 @@ import sys
 import time
 
 from ..arguments import RunSettings, parse_settings
+from ..errors import UsageError
 from ..logs import get_logger, show_progress
 from ..presets import CPU_PRESET, PRESETS, TAUGHT_PRESET, is_recipe
 from ..training.distillation import NotTaught, train_distilled, unlabelled_split_names
@@ -46,7 +47,10 @@ def unlabelled_text(settings: RunSettings) -> str:
         return ""
     from ..data_flags import load_from_flags
 
-    raw = load_from_flags(data_args)  # cached by datasets: the run reads it again at no cost
+    try:
+        raw = load_from_flags(data_args)  # cached by datasets: the run reads it again at no cost
+    except (UsageError, OSError, ValueError):
+        return ""  # the run itself reports what is wrong with the data, after its other checks, as without a probe
     recipe = PRESETS[TAUGHT_PRESET].distillation
     found = [(name, raw[name].num_rows) for name in unlabelled_split_names(raw, recipe, data_args)]
     found = [(name, rows) for name, rows in found if rows]

@@ -245,6 +245,12 @@ def _train_distilled(run, command, recipe, started, work) -> dict:
     unlabelled = _unlabelled_texts(raw, recipe, data_args.text_column, data_args, run.preset)
     # --max_train_samples caps every split trained on: the unlabelled rows too (a seeded sample, as for train).
     unlabelled = cap_rows(unlabelled, data_args.max_train_samples, training_args.seed)
+    teachers = "a BiLSTM and a linear teacher" if recipe.get("teacher_weights", (0.5, 0.5))[0] else "a linear teacher"
+    logger.info(
+        f"Recipe plan: preset {run.preset} ({run.preset_reason}): {teachers} on the labelled rows, soft labels for "
+        f"{len(unlabelled):,} unlabelled texts, then the student on both; every phase within {budget:g} s from the "
+        "command's start"
+    )
     # The labelled splits as every phase reads them, checked before the first phase: a problem the recipe cannot
     # teach is refused now, not by the linear teacher after the BiLSTM teacher has trained.
     from .trainer import splits_from_flags

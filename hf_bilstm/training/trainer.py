@@ -446,6 +446,7 @@ def run_callbacks(settings: RunSettings, training_args, data: LoadedData, train_
             faster_preset=CPU_PRESET if preset != CPU_PRESET else None,
             reference=reference_speed(preset, settings.given),
             grouped=data.splits.grouped,
+            fitted_seconds=time_budget.seconds if time_budget is not None and time_budget.fit_schedule else None,
         )
     )
     return callbacks, divergence, time_budget

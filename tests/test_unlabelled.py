@@ -1,13 +1,12 @@
 """Unlabelled text (hf_bilstm.unlabelled): --unlabelled_file in every format we read, the dataset's unlabelled splits,
 texts built as training rows' texts are, and every refusal."""
 
-import csv
 import json
 import logging
 
 import pytest
 from datasets import Dataset, DatasetDict
-from helpers import require_imdb, toy_dict
+from helpers import require_imdb, toy_dict, write_csv
 
 from hf_bilstm.arguments import DataArguments, parse_settings
 from hf_bilstm.data import load_raw_dataset
@@ -17,15 +16,6 @@ from hf_bilstm.unlabelled import UNLABELLED_SPLIT_NAMES, has_unlabelled_text, un
 
 TRAIN = [(f"good fine row {i}", "pos") if i % 2 else (f"bad poor row {i}", "neg") for i in range(40)]
 EXTRA = [f"unlabelled text number {i}" for i in range(7)]
-
-
-def write_csv(path, header, rows, delimiter=","):
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, delimiter=delimiter)
-        if header:
-            writer.writerow(header)
-        writer.writerows(rows)
-    return str(path)
 
 
 def data_args(tmp_path, *argv) -> DataArguments:

@@ -142,8 +142,7 @@ PRESETS = {
         distillation=dict(
             teacher_preset="cpu",
             teacher_weights=(0.0, 1.0),
-            unlabelled_splits=("unsupervised", "unlabelled", "unlabeled"),
-            any_unlabelled_split=True,  # whichever of them the data has (--preset auto checked there is one)
+            any_unlabelled_split=True,  # every unlabelled text the data has (hf_bilstm.unlabelled)
             max_seconds=660.0,
             fit_schedule_to_budget=True,
         ),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from datasets import Dataset, DatasetDict, load_from_disk
-from helpers import FEATURES, QUIET, TINY, toy_rows, write_toy_dataset
+from helpers import FEATURES, QUIET, TINY, toy_rows, write_csv, write_toy_dataset
 
 from hf_bilstm import presets
 from hf_bilstm.commands import train as train_cmd
@@ -255,3 +255,16 @@ def test_auto_gives_way_to_cpu_where_the_recipe_cannot_teach(tmp_path, capsys):
     assert "does not combine with --preset cpu-taught's soft labels" in logged and "trains 'cpu'" in logged
     assert not (out / RESULTS_NAME).exists() and (out / "model.safetensors").is_file()
     assert train_cmd.main([*argv, "--preset", "cpu-taught", "--output_dir", str(tmp_path / "asked")]) == 2
+
+
+def test_auto_teaches_from_an_unlabelled_file_beside_csv_files(tmp_path, capsys):
+    rows = toy_rows(160, seed=0)
+    train = write_csv(tmp_path / "train.csv", ["review", "label"], zip(rows["text"], rows["label"]))
+    unlabelled = tmp_path / "more.txt"
+    unlabelled.write_text("\n".join(toy_rows(60, seed=9)["text"]) + "\n", encoding="utf-8")
+    out = tmp_path / "taught-from-file"
+    argv = ["--train_file", train, "--text_column", "review", "--unlabelled_file", str(unlabelled)]
+    assert train_cmd.main([*argv, "--output_dir", str(out), *RECIPE_TINY, *QUIET]) == 0
+    assert f"(60 texts from --unlabelled_file {unlabelled})" in capsys.readouterr().err
+    record = json.loads((out / RESULTS_NAME).read_text())
+    assert record["phases"]["soft_labels"]["unlabelled_rows"] == 60

@@ -15,11 +15,12 @@ import time
 from ..arguments import RunSettings, parse_settings
 from ..errors import UsageError
 from ..logs import get_logger, show_progress
-from ..presets import CPU_PRESET, PRESETS, TAUGHT_PRESET, is_recipe
-from ..training.distillation import NotTaught, train_distilled, unlabelled_split_names
+from ..presets import CPU_PRESET, PRESETS, is_recipe
+from ..training.distillation import NotTaught, train_distilled
 from ..training.run_plan import minutes
 from ..training.time_budget import overshoot_line
 from ..training.trainer import train
+from ..unlabelled import has_unlabelled_text
 from . import command_main
 
 logger = get_logger(__name__)
@@ -51,10 +52,7 @@ def unlabelled_text(settings: RunSettings) -> str:
         raw = load_from_flags(data_args)  # cached by datasets: the run reads it again at no cost
     except (UsageError, OSError, ValueError):
         return ""  # the run itself reports what is wrong with the data, after its other checks, as without a probe
-    recipe = PRESETS[TAUGHT_PRESET].distillation
-    found = [(name, raw[name].num_rows) for name in unlabelled_split_names(raw, recipe, data_args)]
-    found = [(name, rows) for name, rows in found if rows]
-    return ", ".join(f"{rows:,} texts in split {name!r}" for name, rows in found)
+    return has_unlabelled_text(raw, data_args)
 
 
 def settings_for_data(argv: list[str], settings: RunSettings) -> RunSettings:

@@ -428,24 +428,20 @@ def _train_bilstm_teacher(run, command, recipe, teacher_dir, left, results):
     )
 
 
-def unlabelled_split_names(raw, recipe: dict, data_args) -> list[str]:
-    """The splits whose texts the recipe labels: all its `unlabelled_splits`, or with `any_unlabelled_split` those of
-    them the dataset has (never the splits named for training, validation or test)."""
-    names = list(recipe["unlabelled_splits"])
-    if recipe.get("any_unlabelled_split"):
-        named = (data_args.train_split, data_args.validation_split, data_args.test_split)
-        names = [name for name in names if name in raw and name not in named]
-    return names
-
-
 def _unlabelled_texts(raw, recipe: dict, text_column: str, data_args, preset: str) -> list[str]:
+    if recipe.get("any_unlabelled_split"):  # whatever unlabelled text the data has (hf_bilstm.unlabelled)
+        from ..unlabelled import UNLABELLED_SPLIT_NAMES, unlabelled_texts
+
+        texts, _ = unlabelled_texts(raw, data_args)
+        if not texts:
+            raise UsageError(
+                f"--preset {preset} labels unlabelled texts, but the data has none (no split named "
+                f"{' / '.join(UNLABELLED_SPLIT_NAMES)} with text; it has {sorted(raw)}); give them with "
+                "--unlabelled_file, or train with --preset cpu."
+            )
+        return texts
     texts = []
-    split_names = unlabelled_split_names(raw, recipe, data_args)
-    if not split_names:
-        raise UsageError(
-            f"--preset {preset} labels unlabelled texts, but the dataset has no split of them (it has {sorted(raw)}; "
-            f"looked for {list(recipe['unlabelled_splits'])}); give one, or train with --preset cpu."
-        )
+    split_names = recipe["unlabelled_splits"]
     for name in split_names:
         if name not in raw:
             raise UsageError(

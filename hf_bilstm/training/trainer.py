@@ -59,6 +59,7 @@ from ..presets import (
 from ..splits import Splits
 from ..tokenization_bilstm import save_tokenizer
 from .divergence import DivergenceCallback, check_finite_weights
+from .length_grouping import LengthGroupedTrainer
 from .results import report
 from .run_length import epochs_for_training_set
 from .run_plan import REFERENCE_TOKENS_PER_SECOND, RunPlanCallback
@@ -121,7 +122,7 @@ def build_model_from_pretrained(path: str, model_args: ModelArguments, label_nam
     return model
 
 
-class SoftLabelTrainer(Trainer):
+class SoftLabelTrainer(LengthGroupedTrainer):
     """
     The stock `Trainer`, whose training loss is the cross-entropy against each row's `soft_labels` (a teacher's
     probabilities, or a one-hot label) instead of the hard label. Evaluation batches carry no soft labels and are
@@ -166,7 +167,7 @@ def build_trainer(
     complete) and keeps the `length` column that length grouping reads (the collator drops it).
     """
     trainer_args = dataclasses.replace(training_args, push_to_hub=False, remove_unused_columns=False)
-    trainer_class, extra = Trainer, {}
+    trainer_class, extra = LengthGroupedTrainer, {}
     if loss is not None:  # --class_weights (hf_bilstm.class_weights)
         if SOFT_LABELS in datasets["train"].column_names or (finetuning is not None and finetuning.enabled()):
             raise UsageError("--class_weights does not combine with soft labels or the fine-tuning tools; drop one.")

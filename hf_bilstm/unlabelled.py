@@ -16,9 +16,9 @@ import os
 
 from datasets import DatasetDict
 
-from .data_flags import comma_list
 from .data_schema import DataSchema
 from .errors import UsageError
+from .flag_checks import comma_list
 from .logs import get_logger
 from .splits import LABEL_COLUMN_GUESSES, guessed_text_columns
 

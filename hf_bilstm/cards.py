@@ -17,6 +17,7 @@ from huggingface_hub import DatasetCard, EvalResult, ModelCard, ModelCardData
 
 from .folder import write_atomically
 from .logs import get_logger
+from .presets import reference_sentence
 from .presets_measured import reference_note
 from .problem_types import MULTI_LABEL, MULTI_LABEL_THRESHOLD, REGRESSION, SINGLE_LABEL
 
@@ -403,7 +404,7 @@ def _recipe(run: ClassifierRun) -> str:
         )
     reference = run.preset_reference
     if reference and run.dataset.is_imdb:  # the preset's figures are IMDB's: quoted only for a model of IMDB
-        recipe += ". As shipped, this preset " + _preset_reference(reference)
+        recipe += ". As shipped, this preset " + reference_sentence(reference)
     if run.soft_labelled_rows:
         recipe += (
             f"; trained on the labelled training rows plus {run.soft_labelled_rows:,} unlabelled rows labelled with "
@@ -413,23 +414,6 @@ def _recipe(run: ClassifierRun) -> str:
     if run.finetuning:  # hf_bilstm.finetuning tools that were switched on
         recipe += "; fine-tuning tools: " + ", ".join(f"`{k}={v}`" for k, v in run.finetuning.items())
     return recipe
-
-
-def _preset_reference(reference: dict) -> str:
-    """What the preset measured on IMDB (hf_bilstm.presets.PRESET_REFERENCES): a mean ± sd over seeds, or one run."""
-    where = f"`{reference['result']}` in the hf_bilstm repository"
-    if reference.get("seeds", 1) > 1:
-        return (
-            f"reached {reference['test_accuracy']:.1%} ± {reference['test_accuracy_std']:.1%} test accuracy on IMDB "
-            f"(validation {reference['validation_accuracy']:.1%} ± {reference['validation_accuracy_std']:.1%}; mean "
-            f"± sample standard deviation of {reference['seeds']} seeds), each run within "
-            f"{reference['wall_minutes']:.0f} minutes on {reference['device']} ({where})"
-        )
-    return (
-        f"reached {reference['test_accuracy']:.1%} test accuracy on IMDB (validation "
-        f"{reference['validation_accuracy']:.1%}) in {reference['wall_minutes']:.0f} minutes on "
-        f"{reference['device']}, in a single run (one seed, not a mean of seeds; {where})"
-    )
 
 
 def _validation_origin(run: ClassifierRun) -> str:

@@ -197,6 +197,25 @@ PRESET_REFERENCES = {
         result="benchmarks/results/2026-12-03-cpu-preset-tutorial.json",
     ),
 }
+
+
+def reference_sentence(ref: dict) -> str:
+    """What a preset measured on IMDB (a `PRESET_REFERENCES` entry), as the model card quotes it: a mean ± sd over
+    seeds, or one run."""
+    where, seeds = f"`{ref['result']}` in the hf_bilstm repository", ref.get("seeds", 1)
+    test, val = f"{ref['test_accuracy']:.1%}", f"{ref['validation_accuracy']:.1%}"
+    if seeds == 1:
+        return (
+            f"reached {test} test accuracy on IMDB (validation {val}) in {ref['wall_minutes']:.0f} minutes on "
+            f"{ref['device']}, in a single run (one seed, not a mean of seeds; {where})"
+        )
+    return (
+        f"reached {test} ± {ref['test_accuracy_std']:.1%} test accuracy on IMDB (validation {val} ± "
+        f"{ref['validation_accuracy_std']:.1%}; mean ± sample standard deviation of {seeds} seeds), each run within "
+        f"{ref['wall_minutes']:.0f} minutes on {ref['device']} ({where})"
+    )
+
+
 # `--preset auto` (the default) picks by device: `base` on a GPU, `cpu` otherwise, and says which.
 AUTO_PRESET = "auto"
 DEFAULT_PRESET = AUTO_PRESET

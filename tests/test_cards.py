@@ -191,13 +191,15 @@ def test_multi_label_and_regression_cards_show_their_own_metrics_and_model_index
 
 
 def test_a_preset_measured_over_seeds_is_quoted_as_mean_and_sd():
+    from hf_bilstm.presets import reference_sentence
+
     one = {"test_accuracy": 0.891, "validation_accuracy": 0.915, "wall_minutes": 11.7, "device": "a CPU"}
     one["result"] = "one.json"
     assert "reached 89.1% test accuracy on IMDB (validation 91.5%) in 12 minutes on a CPU, in a single run" in (
-        model_card._preset_reference(one)
+        reference_sentence(one)
     )
     seeded = one | {"test_accuracy_std": 0.0057, "validation_accuracy_std": 0.0031, "seeds": 3, "result": "s.json"}
-    text = model_card._preset_reference(seeded)
+    text = reference_sentence(seeded)
     assert "reached 89.1% ± 0.6% test accuracy on IMDB (validation 91.5% ± 0.3%; mean" in text
     assert "of 3 seeds), each run within 12 minutes on a CPU (`s.json`" in text and "single run" not in text
 

@@ -168,10 +168,10 @@ class DataArguments:
     unlabelled_file: str | None = field(
         default=None,
         metadata={
-            "help": "File of texts without labels, which a taught recipe (--preset cpu-best) labels with its "
-            "teacher and trains on: the same formats as --train_file (csv, tsv, json, jsonl, parquet; a headerless "
-            "csv/tsv with --column_names; txt: one text a line), with the training data's text column(s); a label "
-            "column there is ignored. It becomes the split 'unlabelled'."
+            "help": "File of texts without labels, which a taught recipe (cpu-taught, the default on a CPU with "
+            "them; cpu-best) labels with its teacher and trains on: the same formats as --train_file (csv, tsv, "
+            "json, jsonl, parquet; a headerless csv/tsv with --column_names; txt: one text a line), with the training "
+            "data's text column(s); a label column there is ignored. It becomes the split 'unlabelled'."
         },
     )
     column_names: str | None = field(

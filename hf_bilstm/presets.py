@@ -127,7 +127,7 @@ PRESETS = {
         tokenizer=dict(PRESETS_CPU.tokenizer),
         training={**PRESETS_CPU.training, "num_train_epochs": 3},
         distillation=dict(
-            teacher_preset="cpu", teacher_weights=(0.0, 1.0), unlabelled_splits=("unsupervised",), max_seconds=3300.0
+            teacher_preset="cpu", teacher_weights=(0.0, 1.0), max_seconds=3300.0
         ),
     ),
     # The default on a CPU when the data offers unlabelled text (`--preset auto`; hf_bilstm.commands.train): the
@@ -144,7 +144,6 @@ PRESETS = {
         distillation=dict(
             teacher_preset="cpu",
             teacher_weights=(0.0, 1.0),
-            any_unlabelled_split=True,  # every unlabelled text the data has (hf_bilstm.unlabelled)
             max_seconds=660.0,
             fit_schedule_to_budget=True,
         ),

@@ -205,7 +205,7 @@ def test_cpu_best_refuses_before_training(tmp_path, capsys):
     base = ["--preset", "cpu-best", "--output_dir", str(out), *RECIPE_TINY, *QUIET]
     # no unlabelled split: refused at once, nothing trained, no folder left behind
     assert train_cmd.main([*base, "--dataset", plain]) == 2
-    assert "no such split" in capsys.readouterr().err
+    assert "labels unlabelled texts, but the data has none" in capsys.readouterr().err
     assert not os.path.exists(recipe_folder(str(out)))
 
     dataset = _toy_with_unlabelled(tmp_path / "data")

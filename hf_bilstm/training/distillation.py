@@ -242,7 +242,7 @@ def _train_distilled(run, command, recipe, started, work) -> dict:
     budget = recipe["max_seconds"] if model_args.max_train_seconds is None else model_args.max_train_seconds
     # Read before anything is trained: a dataset without the unlabelled split is refused now, not after the teacher.
     raw = load_from_flags(data_args)  # the same files and columns as the phases that train
-    unlabelled = _unlabelled_texts(raw, recipe, data_args.text_column, data_args, run.preset)
+    unlabelled = _unlabelled_texts(raw, data_args, run.preset)
     # --max_train_samples caps every split trained on: the unlabelled rows too (a seeded sample, as for train).
     unlabelled = cap_rows(unlabelled, data_args.max_train_samples, training_args.seed)
     teachers = "a BiLSTM and a linear teacher" if recipe.get("teacher_weights", (0.5, 0.5))[0] else "a linear teacher"
@@ -428,29 +428,16 @@ def _train_bilstm_teacher(run, command, recipe, teacher_dir, left, results):
     )
 
 
-def _unlabelled_texts(raw, recipe: dict, text_column: str, data_args, preset: str) -> list[str]:
-    if recipe.get("any_unlabelled_split"):  # whatever unlabelled text the data has (hf_bilstm.unlabelled)
-        from ..unlabelled import UNLABELLED_SPLIT_NAMES, unlabelled_texts
+def _unlabelled_texts(raw, data_args, preset: str) -> list[str]:
+    """Every unlabelled text the data has (hf_bilstm.unlabelled: its unlabelled splits and --unlabelled_file),
+    refused before any phase when there is none."""
+    from ..unlabelled import UNLABELLED_SPLIT_NAMES, unlabelled_texts
 
-        texts, _ = unlabelled_texts(raw, data_args)
-        if not texts:
-            raise UsageError(
-                f"--preset {preset} labels unlabelled texts, but the data has none (no split named "
-                f"{' / '.join(UNLABELLED_SPLIT_NAMES)} with text; it has {sorted(raw)}); give them with "
-                "--unlabelled_file, or train with --preset cpu."
-            )
-        return texts
-    texts = []
-    split_names = recipe["unlabelled_splits"]
-    for name in split_names:
-        if name not in raw:
-            raise UsageError(
-                f"--preset {preset} labels the {name!r} split's texts, but the dataset has no such split (it has "
-                f"{sorted(raw)}); give a dataset with an unlabelled split."
-            )
-        if name in (data_args.validation_split, data_args.test_split):
-            raise UsageError(f"the unlabelled split {name!r} is also the validation or test split.")
-        texts.extend(t for t in raw[name][text_column] if isinstance(t, str) and t.strip())
+    texts, _ = unlabelled_texts(raw, data_args)
     if not texts:
-        raise UsageError(f"the unlabelled split(s) {list(split_names)} hold no text.")
+        raise UsageError(
+            f"--preset {preset} labels unlabelled texts, but the data has none (no split named "
+            f"{' / '.join(UNLABELLED_SPLIT_NAMES)} with text; it has {sorted(raw)}); give them with "
+            "--unlabelled_file, or train with --preset cpu."
+        )
     return texts

@@ -59,7 +59,7 @@ from ..presets import (
 from ..splits import Splits
 from ..tokenization_bilstm import save_tokenizer
 from .divergence import DivergenceCallback, check_finite_weights
-from .length_grouping import LengthGroupedTrainer
+from .length_grouping import LengthGroupedTrainer, longest_first
 from .results import report
 from .run_length import epochs_for_training_set
 from .run_plan import REFERENCE_TOKENS_PER_SECOND, RunPlanCallback
@@ -184,7 +184,7 @@ def build_trainer(
         model=model,
         args=trainer_args,
         train_dataset=datasets["train"],
-        eval_dataset=datasets["validation"],
+        eval_dataset=longest_first(datasets["validation"]),
         processing_class=tokenizer,
         data_collator=PaddingCollator(tokenizer.pad_token_id),
         compute_metrics=ComputeMetrics(
@@ -488,7 +488,7 @@ def fit(model, settings: RunSettings, data: LoadedData, word_vectors, checkpoint
     for key, split, what in (("eval", "validation", "the final validation"), ("test", "test", "the test")):
         if split not in encoded:
             continue
-        figures = trainer.evaluate(eval_dataset=encoded[split], metric_key_prefix=key)
+        figures = trainer.evaluate(eval_dataset=longest_first(encoded[split]), metric_key_prefix=key)
         figures[f"{key}_samples"] = len(encoded[split])
         divergence.check_metrics(figures, what)
         trainer.log_metrics(key, figures)

@@ -47,3 +47,16 @@ def test_column_as_list_leaves_what_is_not_a_dataset_column():
     assert column_as_list([{"length": 3}], "length") is None
     assert column_as_list(_rows(5), "missing") is None
     assert column_as_list(_rows(5), "length") == list(_rows(5)["length"])
+
+
+def test_evaluation_splits_are_read_longest_first_with_their_rows_intact():
+    from hf_bilstm.training.length_grouping import longest_first
+
+    dataset = _rows(50).add_column("row", list(range(50)))
+    ordered = longest_first(dataset)
+    assert list(ordered["length"]) == sorted(dataset["length"], reverse=True)
+    assert sorted(ordered["row"]) == list(range(50))  # every row once, each with its own columns
+    assert all(len(ids) == n for ids, n in zip(ordered["input_ids"], ordered["length"]))
+    ties = [row for row, n in zip(ordered["row"], ordered["length"]) if n == ordered["length"][0]]
+    assert ties == sorted(ties)  # equal lengths keep their order
+    assert longest_first(Dataset.from_dict({"text": ["a"]}))["text"] == ["a"]  # no length column: as given

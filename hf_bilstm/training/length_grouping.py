@@ -8,6 +8,7 @@ sort (py-spy), and every later epoch of every run pays the same again. One Arrow
 ints makes it milliseconds.
 """
 
+import numpy as np
 from transformers import Trainer
 from transformers.trainer_pt_utils import DistributedLengthGroupedSampler, LengthGroupedSampler
 
@@ -39,6 +40,8 @@ def longest_first(dataset):
     own rows: the Trainer reads evaluation rows in order, and a shuffled split pads every batch of 256 to its
     longest text. The metrics do not depend on the order (predictions and labels move together). Measured by
     scripts/benchmark_evaluation_order.py."""
-    if "length" not in getattr(dataset, "column_names", ()):
+    lengths = column_as_list(dataset, "length")
+    if lengths is None:
         return dataset
-    return dataset.sort("length", reverse=True)
+    # numpy, not Dataset.sort: the same order (ties kept as given) without pyarrow's sort-options warning in the log
+    return dataset.select(np.argsort(-np.asarray(lengths), kind="stable"))

@@ -1319,8 +1319,8 @@ export class InferenceSession {
 // Warming up: a page's first answer ran its hot functions (the quantized GEMMs, the LSTM step, MLAS's activations,
 // the quantization of activations) cold, in V8's interpreter: 0.1-0.2 s for a short text on two cores, where a warm
 // run takes 20-30 ms. warmUp() runs them, on a small model of the layout `hf-bilstm export --quantize int8` writes
-// (an embedding, a bidirectional DynamicQuantizeLSTM, mean and max pooling, an int8 linear head) with random weights,
-// while the real model is still downloading (the page's main thread waits then).
+// (a uint8 embedding, a bidirectional DynamicQuantizeLSTM, mean and max pooling, an int8 linear head) with random
+// weights, while the real model is still downloading (the page's main thread waits then).
 
 function warmUpSession(width) {
   let seed = 1;
@@ -1333,7 +1333,9 @@ function warmUpSession(width) {
   const [E, H, V] = [width, width, 64];
   const int64 = (values) => new Tensor('int64', values, [values.length]);
   const initializers = new Map(Object.entries({
-    embedding: floats([V, E]),
+    embedding: make('uint8', [V, E], Uint8Array.from({ length: V * E }, () => Math.floor(random() * 256))),
+    embeddingScale: make('float32', [V, 1], Float32Array.from({ length: V }, () => 0.001 + random() * 0.01)),
+    embeddingMin: make('float32', [V, 1], Float32Array.from({ length: V }, () => -1 - random())),
     perm: int64([1, 0]),
     time: int64([0]),
     one: int64([1]),
@@ -1353,7 +1355,12 @@ function warmUpSession(width) {
   const node = (opType, inputs, outputs, attributes = {}, domain = '') => ({ opType, inputs, outputs, attributes, domain, name: opType });
   const nodes = [
     node('Transpose', ['input_ids'], ['ids_t'], { perm: [1, 0] }),
-    node('Gather', ['embedding', 'ids_t'], ['x']),
+    node('Gather', ['embedding', 'ids_t'], ['x_quantized']),
+    node('Cast', ['x_quantized'], ['x_float'], { to: 1 }),
+    node('Gather', ['embeddingScale', 'ids_t'], ['x_scale']),
+    node('Mul', ['x_float', 'x_scale'], ['x_scaled']),
+    node('Gather', ['embeddingMin', 'ids_t'], ['x_min']),
+    node('Add', ['x_scaled', 'x_min'], ['x']),
     node('ReduceSum', ['attention_mask', 'one'], ['length'], { keepdims: 0 }),
     node('Cast', ['length'], ['length32'], { to: 6 }),
     node('Cast', ['length'], ['count'], { to: 1 }),
@@ -1380,7 +1387,7 @@ function warmUpSession(width) {
 
 /** Runs onnx_eval.js's int8 path on a small random model until `until` (a promise: the real model's bytes) settles
  * or `runs` runs are done, yielding to the page between runs; resolves to the number of runs. */
-export async function warmUp({ until = null, runs = 40, tokens = 24, width = 32 } = {}) {
+export async function warmUp({ until = null, runs = 15, tokens = 24, width = 16 } = {}) {
   let settled = false;
   until?.then(() => { settled = true; }, () => { settled = true; });
   // Between runs, the page's waiting work comes first (module loading, the tokenizer, the model's bytes): a new task

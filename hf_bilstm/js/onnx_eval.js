@@ -1381,7 +1381,8 @@ function warmUpSession(width) {
     node('Mul', ['product_float', 'scale'], ['scaled']),
     node('Add', ['scaled', 'headBias'], ['logits']),
   ];
-  const session = new InferenceSession({ nodes, initializers, inputs: ['input_ids', 'attention_mask'], outputs: ['logits'], opsets: {} });
+  const graph = { nodes, initializers, inputs: ['input_ids', 'attention_mask'], outputs: ['logits'], opsets: {} };
+  const session = new InferenceSession(graph);
   return { session, V, random };
 }
 

@@ -19,7 +19,7 @@ const checked = (path, response, read) => response.then((done) => {
 const fetched = (path, read) => checked(path, fetch(path), read);
 const MODEL = '../onnx/model_quantized.onnx';
 
-// The model's bytes, read as they arrive into one buffer of the announced size (no copy of 15 MB at the end).
+// The model's bytes, read as they arrive into one buffer of the announced size (no copy of the whole file at the end).
 async function readBytes(response) {
   const announced = Number(response.headers.get('content-length'));
   if (!response.body || !(announced > 0)) return new Uint8Array(await response.arrayBuffer());

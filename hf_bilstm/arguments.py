@@ -46,7 +46,7 @@ from .training.time_budget import check_budget_size
 # `hf-bilstm train`
 
 # The flags that name data files (inputs an output folder must not overwrite).
-DATA_FILE_FLAGS = ("train_file", "validation_file", "test_file")
+DATA_FILE_FLAGS = ("train_file", "validation_file", "test_file", "unlabelled_file")
 MODEL_FIELDS = tuple(PRESETS[GPU_PRESET].model)
 HEAD_FIELDS = ("dropout", "embedding_dropout", "classifier_dropout", "classifier_hidden_size", "pooling")
 
@@ -155,6 +155,15 @@ class DataArguments:
     validation_file: str | None = field(default=None, metadata={"help": "Validation data file (same formats)."})
     test_file: str | None = field(
         default=None, metadata={"help": "Test data file; without the label column(s): predictions only."}
+    )
+    unlabelled_file: str | None = field(
+        default=None,
+        metadata={
+            "help": "File of texts without labels, which a taught recipe (--preset cpu-best) labels with its "
+            "teacher and trains on: the same formats as --train_file (csv, tsv, json, jsonl, parquet; a headerless "
+            "csv/tsv with --column_names; txt: one text a line), with the training data's text column(s); a label "
+            "column there is ignored. It becomes the split 'unlabelled'."
+        },
     )
     column_names: str | None = field(
         default=None,

@@ -2,8 +2,9 @@
 
 The flags are those of transformers' run_classification.py where it has them (`--train_file`, `--validation_file`,
 `--test_file`, `--text_column a,b`, `--label_column`), plus `--column_names` for headerless files, `--label_separator`,
-`--label_names` (or a `classes.txt` / `labels.txt` beside the data), `--problem_type`, `--test_fraction`, and
-`--group_column` (validation and test carved by whole groups: hf_bilstm.grouped_split).
+`--label_names` (or a `classes.txt` / `labels.txt` beside the data), `--problem_type`, `--test_fraction`,
+`--group_column` (validation and test carved by whole groups: hf_bilstm.grouped_split), and `--unlabelled_file`
+(texts without labels, for a taught recipe: hf_bilstm.unlabelled).
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ def check_data_flags(data_args, given) -> None:
             what = "is a folder; give --dataset FOLDER for a folder" if os.path.isdir(path) else "does not exist"
             raise UsageError(f"--{flag} {path!r} {what}.")
         builder_for(path)
+    from .unlabelled import check_unlabelled_file_flag
+
+    check_unlabelled_file_flag(data_args)
     if data_args.validation_file and "validation_split" in given:
         raise UsageError("--validation_file and --validation_split both choose the validation data; give one.")
     if data_args.test_file and not data_args.test_split:
@@ -115,14 +119,19 @@ def names_from_flags(data_args) -> tuple[list[str] | None, str]:
 
 
 def load_from_flags(data_args, cache_dir=None):
-    """The raw DatasetDict the data flags name."""
-    return load_raw_dataset(
+    """The raw DatasetDict the data flags name; --unlabelled_file is its split `unlabelled` (hf_bilstm.unlabelled)."""
+    raw = load_raw_dataset(
         data_args.dataset,
         data_args.dataset_config_name,
         cache_dir or data_args.cache_dir,
         files=file_flags(data_args),
         column_names=comma_list(data_args.column_names, "--column_names"),
     )
+    if data_args.unlabelled_file:
+        from .unlabelled import add_unlabelled_file
+
+        raw = add_unlabelled_file(raw, data_args, cache_dir or data_args.cache_dir)
+    return raw
 
 
 def prepare_from_flags(raw, data_args, given: frozenset, seed: int, max_samples: bool = True):

@@ -141,6 +141,15 @@ LABEL_COLUMN_GUESSES = ("label", "labels", "class", "category", "target", "score
 ID_COLUMN_GUESSES = ("id", "idx", "index", "guid", "ID")
 
 
+def guessed_text_columns(columns: list[str], texts: list[str]) -> list[str]:
+    """`texts`, or when it is the default `text` and the data has no such column, the first column with a usual name
+    for texts (`sentence`, `review`, ...) where there is one."""
+    if texts == ["text"] and "text" not in columns:
+        found = [c for c in TEXT_COLUMN_GUESSES if c in columns]
+        return found[:1] or texts
+    return texts
+
+
 def choose_columns(
     dataset: Dataset, split: str, text_column: str, label_column: str, guess: bool
 ) -> tuple[list[str], list[str]]:
@@ -152,9 +161,8 @@ def choose_columns(
     columns = dataset.column_names
     texts = [c.strip() for c in text_column.split(",") if c.strip()]
     labels = [c.strip() for c in label_column.split(",") if c.strip()]
-    if guess and texts == ["text"] and "text" not in columns:
-        found = [c for c in TEXT_COLUMN_GUESSES if c in columns]
-        texts = found[:1] or texts
+    if guess:
+        texts = guessed_text_columns(columns, texts)
     if guess and labels == ["label"] and "label" not in columns:
         found = [c for c in LABEL_COLUMN_GUESSES if c in columns and c not in texts]
         labels = found[:1] or labels

@@ -1,5 +1,6 @@
 """Tiny models and tokenizers shared by the tests (vocab ~100, embedding 16, hidden 8: seconds on a CPU)."""
 
+import csv
 import dataclasses
 import importlib.util
 import io
@@ -182,6 +183,16 @@ def write_toy_dataset(folder, n_train: int = 200, n_test: int = 60, splits=("tra
         rows = toy_rows(n_train if split == "train" else n_test, seed)
         Dataset.from_dict(rows, features=FEATURES).to_parquet(os.path.join(folder, f"{split}.parquet"))
     return str(folder)
+
+
+def write_csv(path, header, data, delimiter=","):
+    """A csv (or, with a tab delimiter, tsv) file of `data` rows, under a `header` row unless it is None; its path."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter=delimiter)
+        if header:
+            writer.writerow(header)
+        writer.writerows(data)
+    return str(path)
 
 
 def toy_dict(n_train=200, n_test=40, **extra_splits) -> DatasetDict:

@@ -1,13 +1,12 @@
 """The user's own data in the shapes people have it: every shape is written here as a small file, loaded, and (for the
 end-to-end ones) trained and evaluated with a tiny model from one command."""
 
-import csv
 import json
 import os
 import random
 
 import pytest
-from helpers import QUIET, TINY
+from helpers import QUIET, TINY, write_csv
 
 from hf_bilstm.arguments import parse_settings
 from hf_bilstm.commands import evaluate as evaluate_cmd
@@ -40,15 +39,6 @@ def rows(n: int, seed: int = 0):
         text = " ".join(rng.choice(words + COMMON) for _ in range(8)) + f" n{i}s{seed}"
         out.append((title, text, topic))
     return out
-
-
-def write_csv(path, header, data, delimiter=","):
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, delimiter=delimiter)
-        if header:
-            writer.writerow(header)
-        writer.writerows(data)
-    return str(path)
 
 
 def train(tmp_path, *argv, name="model"):

@@ -70,6 +70,7 @@ def write_own_data(root: Path) -> None:
             writer.writerows(table)
 
     write(data / "questions.csv", ["question", "category"], [(t, names[y]) for t, y in rows])
+    (data / "more-questions.txt").write_text("\n".join(t for t, _ in own_data_rows(30, 5)) + "\n", encoding="utf-8")
     write(data / "spam.tsv", None, [(y % 2, t) for t, y in rows], delimiter="\t")  # headerless label<TAB>text
     write(
         data / "emotions" / "train.tsv",
@@ -116,7 +117,7 @@ def test_own_data_examples_run_as_written(tmp_path, monkeypatch, capsys):
 
     section = README.read_text().split("## Your own data", 1)[1].split("\n## ", 1)[0]
     commands = readme_commands(section)
-    assert sum(command.startswith("hf-bilstm train") for command in commands) == 7  # one per shape
+    assert sum(command.startswith("hf-bilstm train") for command in commands) == 8  # one per shape
     write_own_data(tmp_path)
     monkeypatch.chdir(tmp_path)
     tiny = [*TINY, *QUIET, "--num_train_epochs", "1", "--per_device_train_batch_size", "16"]

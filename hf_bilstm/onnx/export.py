@@ -250,8 +250,9 @@ def write_card_section(folder: str, report: dict) -> None:
     if int8:
         lines += [
             "",
-            f"`onnx/{INT8_FILE}` holds the recurrent and linear weights as int8 (dynamic quantization; embeddings in "
-            f"fp32). Measured at export, against the fp32 ONNX model:",
+            f"`onnx/{INT8_FILE}` holds the recurrent and linear weights as int8 (dynamic quantization) and the "
+            "embedding as uint8 rows (a scale and a minimum per row). Measured at export, against the fp32 ONNX "
+            "model:",
             "",
             "| | fp32 | int8 |",
             "|---|---|---|",

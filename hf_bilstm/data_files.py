@@ -34,8 +34,9 @@ BUILDERS = {
 }
 # Files beside the data that name integer labels, one name a line (AG News' classes.txt, GoEmotions' labels.txt).
 NAMES_FILES = ("classes.txt", "labels.txt", "label_names.txt")
-# Split folders of a folder-per-class corpus that hold unlabelled texts (aclImdb's train/unsup).
-UNLABELLED_FOLDERS = {"unsup": "unsupervised", "unsupervised": "unsupervised", "unlabeled": "unsupervised"}
+# Folders of a folder-per-class corpus (aclImdb's train/unsup) and files of a data folder (unlabelled.txt) that hold
+# unlabelled texts: they become the split `unsupervised` (hf_bilstm.unlabelled reads it).
+UNLABELLED_FOLDERS = {name: "unsupervised" for name in ("unsup", "unsupervised", "unlabelled", "unlabeled")}
 SPLIT_ALIASES = {"dev": "validation", "valid": "validation", "val": "validation"}
 
 
@@ -128,6 +129,13 @@ def load_file(path: str, column_names: list[str] | None = None, cache_dir: str |
     return loaded
 
 
+def headerless_names(path: str, column_names: list[str] | None) -> list[str] | None:
+    """--column_names for a file of unlabelled texts when it is read as csv/tsv (which they name), else None: a json,
+    parquet or one-text-a-line file names its columns itself."""
+    builder = builder_for(path)[0]
+    return column_names if builder == "csv" or (builder == "text" and sniff_text_file(path) == "tsv") else None
+
+
 FASTTEXT_PREFIX = "__label__"
 
 
@@ -163,6 +171,7 @@ def data_files_of_folder(folder: str) -> dict[str, list[str]] | None:
     patterns = get_data_patterns(folder)
     files = DataFilesDict.from_patterns(patterns, base_path=folder)
     result: dict[str, list[str]] = {}
+    unlabelled = []
     for split, paths in files.items():
         kept = [
             str(p)
@@ -171,10 +180,25 @@ def data_files_of_folder(folder: str) -> dict[str, list[str]] | None:
             and os.path.basename(str(p)).lower() not in NAMES_FILES
             and not os.path.basename(str(p)).startswith(".")
         ]
+        # `datasets` knows no unlabelled split: its patterns drop unlabelled.csv, or read it into train
+        unlabelled += [p for p in kept if _unlabelled_file_name(p)]
+        kept = [p for p in kept if not _unlabelled_file_name(p)]
         if kept:
             result[str(split)] = sorted(kept)
+    unlabelled += [
+        os.path.join(folder, name)
+        for name in os.listdir(folder)
+        if _unlabelled_file_name(name) and os.path.splitext(name)[1].lower() in BUILDERS
+    ]
+    if unlabelled:
+        result[UNLABELLED_FOLDERS["unsup"]] = sorted(set(unlabelled))
     plain = [p for paths in result.values() for p in paths if not p.endswith(".parquet")]
     return result if plain else None
+
+
+def _unlabelled_file_name(path: str) -> bool:
+    """A data file named for unlabelled texts (unlabelled.csv, unsup.txt), which is no split `datasets` knows."""
+    return os.path.splitext(os.path.basename(path))[0].lower() in UNLABELLED_FOLDERS
 
 
 def class_folders(folder: str) -> DatasetDict | None:
@@ -242,7 +266,10 @@ def load_files(files: dict[str, list[str]], column_names: list[str] | None, cach
 
     result = {}
     for split, paths in files.items():
-        parts = [load_file(path, column_names, cache_dir) for path in paths]
+        if split == UNLABELLED_FOLDERS["unsup"]:  # a folder's unlabelled.txt beside headerless csv files
+            parts = [load_file(path, headerless_names(path, column_names), cache_dir) for path in paths]
+        else:
+            parts = [load_file(path, column_names, cache_dir) for path in paths]
         for path, part in zip(paths[1:], parts[1:]):
             if part.column_names != parts[0].column_names:
                 raise UsageError(

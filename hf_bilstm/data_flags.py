@@ -14,19 +14,8 @@ import os
 from .data import load_raw_dataset
 from .data_schema import load_schema
 from .errors import UsageError
+from .flag_checks import comma_list
 from .splits import prepare_splits
-
-
-def comma_list(value: str | None, flag: str) -> list[str] | None:
-    """`a,b,c` → ['a', 'b', 'c']; an empty or repeated name is refused."""
-    if value is None:
-        return None
-    names = [part.strip() for part in value.split(",")]
-    if not value.strip() or any(not name for name in names):
-        raise UsageError(f"{flag} {value!r} has an empty name; give comma-separated names such as a,b,c.")
-    if len(set(names)) != len(names):
-        raise UsageError(f"{flag} {value!r} names a column or label twice; give each once.")
-    return names
 
 
 def schema_for(

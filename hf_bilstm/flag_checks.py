@@ -97,6 +97,18 @@ def check_model_flag(name: str, flag: str = "--model_name_or_path") -> None:
         raise UsageError(f"{flag} {error}") from error
 
 
+def comma_list(value: str | None, flag: str) -> list[str] | None:
+    """`a,b,c` → ['a', 'b', 'c']; an empty or repeated name is refused."""
+    if value is None:
+        return None
+    names = [part.strip() for part in value.split(",")]
+    if not value.strip() or any(not name for name in names):
+        raise UsageError(f"{flag} {value!r} has an empty name; give comma-separated names such as a,b,c.")
+    if len(set(names)) != len(names):
+        raise UsageError(f"{flag} {value!r} names a column or label twice; give each once.")
+    return names
+
+
 def local_path(name: str | None) -> str | None:
     """`name` when it is an existing local path (an input that an output folder must not overwrite), else None."""
     if name and os.path.exists(os.path.expanduser(name)):

@@ -2,7 +2,8 @@
 (hf_bilstm.training.distillation).
 
 Two places hold it: a split of the dataset named in `UNLABELLED_SPLIT_NAMES` (IMDB's `unsupervised`; a folder-per-class
-corpus's `unsup` folder becomes that split, hf_bilstm.data_files), and `--unlabelled_file`, which `load_from_flags`
+corpus's `unsup` folder and a data folder's `unlabelled.csv` or `unsup.txt` become that split: hf_bilstm.data_files),
+and `--unlabelled_file`, which `load_from_flags`
 (hf_bilstm.data_flags) adds as the split `unlabelled` (`add_unlabelled_file`: csv/tsv/json/jsonl/parquet like
 --train_file, or txt with one text a line). `unlabelled_texts` builds every non-empty text of those splits the way
 training rows' texts are built (several --text_column columns joined by `DataSchema.join_texts`, as
@@ -15,9 +16,9 @@ import os
 
 from datasets import DatasetDict
 
-from .data_flags import comma_list
 from .data_schema import DataSchema
 from .errors import UsageError
+from .flag_checks import comma_list
 from .logs import get_logger
 from .splits import LABEL_COLUMN_GUESSES, guessed_text_columns
 
@@ -60,24 +61,28 @@ def _texts(dataset, columns: list[str]) -> list[str]:
     return [text for text in _joined(dataset, columns) if _is_text(text)]
 
 
-def _splits(raw: DatasetDict, data_args) -> tuple[list[str], list[str]]:
-    """(text columns, the unlabelled splits of `raw` that have them), never a split the flags train, select or test
-    on; a split without the text column(s) is left out, and the log says so."""
+def _splits(raw: DatasetDict, data_args) -> dict[str, list[str]]:
+    """{split: its text column(s)} of the unlabelled splits of `raw`, never a split the flags train, select or test
+    on; a split without the text column(s) is left out, and the log says so. A split of one column `text` (a file of
+    one text a line) gives the texts of a single text column of any name."""
     columns = text_columns_for(raw, data_args)
     taken = {data_args.train_split, data_args.validation_split, data_args.test_split}
-    found = []
+    found = {}
     for name in UNLABELLED_SPLIT_NAMES:
         if name not in raw or name in taken:
             continue
-        missing = [c for c in columns if c not in raw[name].column_names]
-        if missing:
+        has = raw[name].column_names
+        missing = [c for c in columns if c not in has]
+        if missing and len(columns) == 1 and has == ["text"]:
+            found[name] = has
+        elif missing:
             _say_once(
-                f"split {name!r} has no text column {missing[0]!r} (its columns are {raw[name].column_names}); its "
-                "rows are not used as unlabelled text."
+                f"split {name!r} has no text column {missing[0]!r} (its columns are {has}); its rows are not used as "
+                "unlabelled text."
             )
-            continue
-        found.append(name)
-    return columns, found
+        else:
+            found[name] = columns
+    return found
 
 
 def _description(name: str, count: int, data_args) -> str:
@@ -93,9 +98,8 @@ def unlabelled_texts(raw: DatasetDict, data_args) -> tuple[list[str], str]:
     never the train, validation or test split the flags name), built as training texts are built, and a description
     for the log and the plan ("50,000 texts in split 'unsupervised'"); ([], "") when there are none.
     """
-    columns, names = _splits(raw, data_args)
     texts, parts = [], []
-    for name in names:
+    for name, columns in _splits(raw, data_args).items():
         found = _texts(raw[name], columns)
         if found:
             texts.extend(found)
@@ -106,7 +110,7 @@ def unlabelled_texts(raw: DatasetDict, data_args) -> tuple[list[str], str]:
 def has_unlabelled_text(raw: DatasetDict, data_args) -> str:
     """`unlabelled_texts`' description (or "" when there is none) from the splits' row counts, without reading a
     text: a row with an empty text counts (--unlabelled_file's rows without text were dropped when it was loaded)."""
-    _, names = _splits(raw, data_args)
+    names = _splits(raw, data_args)
     return " and ".join(_description(n, raw[n].num_rows, data_args) for n in names if raw[n].num_rows)
 
 
@@ -139,7 +143,7 @@ def add_unlabelled_file(raw: DatasetDict, data_args, cache_dir: str | None = Non
     """`raw` with --unlabelled_file as the split `unlabelled`: its text column(s) only (a label column is ignored,
     and the log says so once), its rows with text only; a file without the text column(s) or without any text is
     refused."""
-    from .data_files import BUILDERS, load_file, sniff_text_file
+    from .data_files import BUILDERS, headerless_names, load_file, sniff_text_file
 
     path = data_args.unlabelled_file
     if FILE_SPLIT in raw:
@@ -150,11 +154,9 @@ def add_unlabelled_file(raw: DatasetDict, data_args, cache_dir: str | None = Non
     check_unlabelled_file_flag(data_args)
     expanded = os.path.expanduser(path)
     columns = text_columns_for(raw, data_args)
-    builder = BUILDERS[os.path.splitext(expanded)[1].lower()][0]
-    lines = builder == "text" and sniff_text_file(expanded) == "lines"
+    lines = BUILDERS[os.path.splitext(expanded)[1].lower()][0] == "text" and sniff_text_file(expanded) == "lines"
     # --column_names names headerless csv/tsv columns: the file's, when it is one (as for the training files)
-    headerless = builder == "csv" or (builder == "text" and not lines)
-    column_names = comma_list(data_args.column_names, "--column_names") if headerless else None
+    column_names = headerless_names(expanded, comma_list(data_args.column_names, "--column_names"))
     loaded = load_file(expanded, column_names, cache_dir)
     if lines:  # one text a line: the texts of the training's text column
         if len(columns) > 1:

@@ -184,3 +184,32 @@ def test_imdb_unsupervised_split():
     texts, description = unlabelled_texts(raw, args)
     assert len(texts) == 50_000 and description == "50,000 texts in split 'unsupervised'"
     assert has_unlabelled_text(raw, args) == description
+
+
+def test_a_data_folders_unlabelled_files_and_folders(tmp_path):
+    """In a folder of data files, unlabelled.csv / unsup.txt are the split 'unsupervised' (never train, even beside
+    a file that `datasets` would read as train, and a one-text-a-line file beside headerless csv files); in a
+    folder-per-class corpus, train/unlabelled/*.txt is no class."""
+    files = tmp_path / "files"
+    files.mkdir()
+    write_csv(files / "data.csv", None, [(label, text) for text, label in TRAIN])
+    (files / "unsup.txt").write_text("\n".join(EXTRA) + "\n", encoding="utf-8")
+    args = data_args(tmp_path, "--dataset", str(files), "--column_names", "label,review", "--text_column", "review")
+    raw = load_from_flags(args)
+    assert len(raw["train"]) == len(TRAIN)
+    assert unlabelled_texts(raw, args) == (EXTRA, "7 texts in split 'unsupervised'")
+    header = tmp_path / "header"
+    header.mkdir()
+    write_csv(header / "data.csv", ["text", "label"], TRAIN)
+    write_csv(header / "unlabelled.csv", ["text"], [(t,) for t in EXTRA])
+    args = data_args(tmp_path, "--dataset", str(header))
+    raw = load_from_flags(args)
+    assert len(raw["train"]) == len(TRAIN) and unlabelled_texts(raw, args)[0] == EXTRA
+    corpus = tmp_path / "corpus"
+    for i, (text, label) in enumerate(TRAIN + [(t, "unlabelled") for t in EXTRA]):
+        (corpus / "train" / label).mkdir(parents=True, exist_ok=True)
+        (corpus / "train" / label / f"{i}.txt").write_text(text, encoding="utf-8")
+    args = data_args(tmp_path, "--dataset", str(corpus))
+    raw = load_from_flags(args)
+    assert raw["train"].features["label"].names == ["neg", "pos"]
+    assert sorted(unlabelled_texts(raw, args)[0]) == sorted(EXTRA)

@@ -29,11 +29,11 @@ from .presets import (
     AUTO_PRESET,
     COMMON_TRAINING,
     DEFAULT_PRESET,
-    DISTILLED_PRESET,
     GPU_PRESET,
     PRESETS,
     choose_preset,
     hardware_defaults,
+    is_recipe,
     resolve,
     word_vectors_epochs,
     word_vectors_split_names,
@@ -58,10 +58,11 @@ class ModelArguments:
     preset: str = field(
         default=DEFAULT_PRESET,
         metadata={
-            "help": "Recipe to start from: 'auto' (default: 'base' on a GPU, 'cpu' otherwise), 'base' (best from "
-            "scratch, sized for a GPU), 'cpu' (sized for a laptop CPU), 'cpu-best' (the 'cpu' model taught by a "
-            "linear teacher on the dataset's unlabelled split: several phases, up to an hour on 2 cores) or "
-            "'tutorial'.",
+            "help": "Recipe to start from: 'auto' (default: 'base' on a GPU; otherwise 'cpu-taught' when the data "
+            "has unlabelled text, an 'unsupervised'/'unlabelled' split or --unlabelled_file, and 'cpu' without it), "
+            "'base' (best from scratch, sized for a GPU), 'cpu' (sized for a laptop CPU), 'cpu-taught' (the 'cpu' "
+            "model taught by a linear teacher on the unlabelled text, every phase within 11 minutes), 'cpu-best' "
+            "(the same at 1x192, up to an hour on 2 cores) or 'tutorial'.",
             "choices": [AUTO_PRESET, *PRESETS],
         },
     )
@@ -128,8 +129,16 @@ class ModelArguments:
             "help": "Time budget of the whole run, from its start: loading and tokenizing count against it, word "
             "vectors (when on) get at most a quarter of what is left, and training stops early (at an epoch's end "
             "when the next would not fit, or once only the final evaluation's estimated time is left), keeping the "
-            "best checkpoint so far; the results say so. At least 10 s (30 s for --preset cpu-best). Default: no "
-            "limit."
+            "best checkpoint so far; the results say so. At least 10 s (30 s for the recipes cpu-taught and "
+            "cpu-best, whose own budgets it replaces). Default: no limit (cpu-taught: 660 s, cpu-best: 3,300 s)."
+        },
+    )
+    fit_schedule_to_budget: bool = field(
+        default=False,
+        metadata={
+            "help": "With --max_train_seconds: lay the learning-rate schedule over the time budget, so that warmup "
+            "and decay end when the time does (after all epochs on a fast machine, part-way on a slow one) instead "
+            "of training being cut off at a high rate. On for the student of --preset cpu-taught."
         },
     )
     overwrite_output_dir: bool = field(
@@ -159,10 +168,10 @@ class DataArguments:
     unlabelled_file: str | None = field(
         default=None,
         metadata={
-            "help": "File of texts without labels, which a taught recipe (--preset cpu-best) labels with its "
-            "teacher and trains on: the same formats as --train_file (csv, tsv, json, jsonl, parquet; a headerless "
-            "csv/tsv with --column_names; txt: one text a line), with the training data's text column(s); a label "
-            "column there is ignored. It becomes the split 'unlabelled'."
+            "help": "File of texts without labels, which a taught recipe (cpu-taught, the default on a CPU with "
+            "them; cpu-best) labels with its teacher and trains on: the same formats as --train_file (csv, tsv, "
+            "json, jsonl, parquet; a headerless csv/tsv with --column_names; txt: one text a line), with the training "
+            "data's text column(s); a label column there is ignored. It becomes the split 'unlabelled'."
         },
     )
     column_names: str | None = field(
@@ -311,12 +320,14 @@ def with_preset(settings: RunSettings, preset: str, **model_changes) -> RunSetti
     return dataclasses.replace(settings, model=model, preset=preset)
 
 
-def parse_settings(argv: list[str]) -> RunSettings:
-    """Parses the command line once (FlagParser.parse_given), chooses the preset from it, then builds the arguments
+def parse_settings(argv: list[str], unlabelled: str = "") -> RunSettings:
+    """Parses the command line once (FlagParser.parse_given), chooses the preset from it (`unlabelled`: the unlabelled
+    text the data was found to have, for `--preset auto`; hf_bilstm.commands.train looks), then builds the arguments
     from the defaults (run_defaults) with the flags given on top, and checks every value (check_flags)."""
     parser = make_parser()
     given = parser.parse_given(argv)
-    preset, preset_reason = choose_preset(given.get("preset", DEFAULT_PRESET), use_cpu=given.get("use_cpu", False))
+    use_cpu = given.get("use_cpu", False)
+    preset, preset_reason = choose_preset(given.get("preset", DEFAULT_PRESET), use_cpu=use_cpu, unlabelled=unlabelled)
     defaults = run_defaults(preset, given)
     if given.pop("help", False):
         parser.show_help(
@@ -377,7 +388,11 @@ def check_flags(settings: RunSettings) -> None:
     check_tokenizer_flags(**tokenizer_settings)
     check_number("--early_stopping_patience", model_args.early_stopping_patience, integer=True, minimum=1)
     check_run_size(model_args.max_train_seconds, data_args.max_train_samples)
-    check_budget_size(model_args.max_train_seconds, recipe=model_args.preset == DISTILLED_PRESET)
+    check_budget_size(model_args.max_train_seconds, recipe=is_recipe(model_args.preset))
+    if model_args.fit_schedule_to_budget and model_args.max_train_seconds is None and not is_recipe(model_args.preset):
+        raise UsageError(
+            "--fit_schedule_to_budget lays the schedule over a time budget: give --max_train_seconds too, or drop it."
+        )
     check_word_vector_flags(model_args, data_args)
     if training_args.max_steps is not None and training_args.max_steps > 0:
         if "num_train_epochs" in given:

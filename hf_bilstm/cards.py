@@ -17,6 +17,7 @@ from huggingface_hub import DatasetCard, EvalResult, ModelCard, ModelCardData
 
 from .folder import write_atomically
 from .logs import get_logger
+from .presets import reference_sentence
 from .presets_measured import reference_note
 from .problem_types import MULTI_LABEL, MULTI_LABEL_THRESHOLD, REGRESSION, SINGLE_LABEL
 
@@ -403,12 +404,7 @@ def _recipe(run: ClassifierRun) -> str:
         )
     reference = run.preset_reference
     if reference and run.dataset.is_imdb:  # the preset's figures are IMDB's: quoted only for a model of IMDB
-        recipe += (
-            f". As shipped, this preset reached {reference['test_accuracy']:.1%} test accuracy on IMDB (validation "
-            f"{reference['validation_accuracy']:.1%}) in {reference['wall_minutes']:.0f} minutes on "
-            f"{reference['device']}, in a single run (one seed, not a mean of seeds; `{reference['result']}` in the "
-            "hf_bilstm repository)"
-        )
+        recipe += ". As shipped, this preset " + reference_sentence(reference)
     if run.soft_labelled_rows:
         recipe += (
             f"; trained on the labelled training rows plus {run.soft_labelled_rows:,} unlabelled rows labelled with "

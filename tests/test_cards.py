@@ -188,3 +188,31 @@ def test_multi_label_and_regression_cards_show_their_own_metrics_and_model_index
     assert index == {("test", "mse"): 0.04, ("test", "pearson"): 0.71}
     assert "| split | rows | MSE | Pearson | loss |" in card.text and "Output: one score per text" in card.text
     assert "scoring texts like those of its training data" in card.text and "{{" not in card.text
+
+
+def test_a_preset_measured_over_seeds_is_quoted_as_mean_and_sd():
+    from hf_bilstm.presets import reference_sentence
+
+    one = {"test_accuracy": 0.891, "validation_accuracy": 0.915, "wall_minutes": 11.7, "device": "a CPU"}
+    one["result"] = "one.json"
+    assert "reached 89.1% test accuracy on IMDB (validation 91.5%) in 12 minutes on a CPU, in a single run" in (
+        reference_sentence(one)
+    )
+    seeded = one | {"test_accuracy_std": 0.0057, "validation_accuracy_std": 0.0031, "seeds": 3, "result": "s.json"}
+    text = reference_sentence(seeded)
+    assert "reached 89.1% ± 0.6% test accuracy on IMDB (validation 91.5% ± 0.3%; mean" in text
+    assert "of 3 seeds), each run within 12 minutes on a CPU (`s.json`" in text and "single run" not in text
+
+
+def test_every_seeded_preset_reference_names_a_committed_result_with_those_figures():
+    from hf_bilstm.presets import PRESET_REFERENCES
+
+    repo = Path(__file__).resolve().parent.parent
+    for name, reference in PRESET_REFERENCES.items():
+        if reference.get("seeds", 1) == 1:
+            continue
+        recorded = json.loads((repo / reference["result"]).read_text())
+        assert len(recorded["seeds"]) == reference["seeds"], name
+        assert round(recorded["test_accuracy_mean"], 4) == reference["test_accuracy"], name
+        assert round(recorded["test_accuracy_std"], 4) == reference["test_accuracy_std"], name
+        assert round(recorded["eval_accuracy_mean"], 4) == reference["validation_accuracy"], name

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from datasets import Dataset, DatasetDict, load_from_disk
-from helpers import FEATURES, QUIET, TINY, toy_rows, write_toy_dataset
+from helpers import FEATURES, QUIET, TINY, toy_rows, write_csv, write_toy_dataset
 
 from hf_bilstm import presets
 from hf_bilstm.commands import train as train_cmd
@@ -205,7 +205,7 @@ def test_cpu_best_refuses_before_training(tmp_path, capsys):
     base = ["--preset", "cpu-best", "--output_dir", str(out), *RECIPE_TINY, *QUIET]
     # no unlabelled split: refused at once, nothing trained, no folder left behind
     assert train_cmd.main([*base, "--dataset", plain]) == 2
-    assert "no such split" in capsys.readouterr().err
+    assert "labels unlabelled texts, but the data has none" in capsys.readouterr().err
     assert not os.path.exists(recipe_folder(str(out)))
 
     dataset = _toy_with_unlabelled(tmp_path / "data")
@@ -217,3 +217,54 @@ def test_cpu_best_refuses_before_training(tmp_path, capsys):
 
     assert train_cmd.main([*base, "--dataset", dataset, "--resume_from_checkpoint", "last"]) == 2
     assert train_cmd.main([*base, "--dataset", dataset, "--model_name_or_path", str(tmp_path)]) == 2
+
+
+# ------------------------------------------------------------------------------------- --preset auto and cpu-taught
+
+
+def test_auto_on_a_cpu_teaches_when_the_data_has_unlabelled_text(tmp_path, capsys):
+    dataset = _toy_with_unlabelled(tmp_path / "data")
+    out = tmp_path / "taught"
+    assert train_cmd.main(["--dataset", dataset, "--output_dir", str(out), *RECIPE_TINY, *QUIET]) == 0
+    logged = capsys.readouterr().err
+    assert "--preset auto: no GPU, and the data has unlabelled text (120 texts in split 'unsupervised')" in logged
+    assert "'cpu-taught'" in logged
+    record = json.loads((out / RESULTS_NAME).read_text())
+    assert list(record["phases"]) == ["linear_teacher", "soft_labels", "student"]
+    assert record["time_budget_seconds"] == presets.PRESETS["cpu-taught"].distillation["max_seconds"] == 660.0
+    results = json.loads((out / "all_results.json").read_text())
+    assert results["train_samples"] == 144 + 120 and results["time_budget_schedule_fitted"] is True
+    assert json.loads((out / "config.json").read_text())["hidden_size"] == 8  # the flags given still win
+
+
+def test_auto_on_a_cpu_trains_cpu_without_unlabelled_text(tmp_path, capsys):
+    plain = write_toy_dataset(tmp_path / "plain", n_train=40, n_test=10)
+    out = tmp_path / "plain-run"
+    assert train_cmd.main(["--dataset", plain, "--output_dir", str(out), *RECIPE_TINY, *QUIET]) == 0
+    assert "--preset auto: no GPU, so 'cpu'" in capsys.readouterr().err
+    assert not (out / RESULTS_NAME).exists() and not os.path.exists(recipe_folder(str(out)))
+
+
+def test_auto_gives_way_to_cpu_where_the_recipe_cannot_teach(tmp_path, capsys):
+    # Class weights do not combine with soft labels: `--preset cpu-taught` refuses them, `--preset auto` trains `cpu`.
+    dataset = _toy_with_unlabelled(tmp_path / "data")
+    out = tmp_path / "weighted"
+    argv = ["--dataset", dataset, "--output_dir", str(out), *RECIPE_TINY, *QUIET, "--class_weights", "balanced"]
+    assert train_cmd.main(argv) == 0
+    logged = capsys.readouterr().err
+    assert "does not combine with --preset cpu-taught's soft labels" in logged and "trains 'cpu'" in logged
+    assert not (out / RESULTS_NAME).exists() and (out / "model.safetensors").is_file()
+    assert train_cmd.main([*argv, "--preset", "cpu-taught", "--output_dir", str(tmp_path / "asked")]) == 2
+
+
+def test_auto_teaches_from_an_unlabelled_file_beside_csv_files(tmp_path, capsys):
+    rows = toy_rows(160, seed=0)
+    train = write_csv(tmp_path / "train.csv", ["review", "label"], zip(rows["text"], rows["label"]))
+    unlabelled = tmp_path / "more.txt"
+    unlabelled.write_text("\n".join(toy_rows(60, seed=9)["text"]) + "\n", encoding="utf-8")
+    out = tmp_path / "taught-from-file"
+    argv = ["--train_file", train, "--text_column", "review", "--unlabelled_file", str(unlabelled)]
+    assert train_cmd.main([*argv, "--output_dir", str(out), *RECIPE_TINY, *QUIET]) == 0
+    assert f"(60 texts from --unlabelled_file {unlabelled})" in capsys.readouterr().err
+    record = json.loads((out / RESULTS_NAME).read_text())
+    assert record["phases"]["soft_labels"]["unlabelled_rows"] == 60

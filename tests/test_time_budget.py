@@ -1,9 +1,11 @@
 """--max_train_seconds: training stops early within its budget and leaves a complete model folder that says so."""
 
 import json
+import math
 import os
 
 import pytest
+import torch
 from helpers import TINY, tiny_args, tiny_imdb, write_toy_dataset
 
 from hf_bilstm.commands import evaluate as evaluate_cmd
@@ -203,3 +205,81 @@ def test_the_first_step_measures_no_speed_for_the_reserve(monkeypatch):
     state.global_step, state.epoch = 2, 0.2
     callback.on_step_end(None, state, control)
     assert control.should_training_stop and callback.reserved == pytest.approx(500)
+
+
+# ------------------------------------------------------------------------------------------ a schedule over the budget
+class Args:
+    """The TrainingArguments fields a fitted schedule reads."""
+
+    def __init__(self, shape="cosine", warmup=0.1):
+        self.lr_scheduler_type, self.warmup_steps = shape, warmup
+
+    def get_warmup_steps(self, steps):
+        return int(self.warmup_steps) if self.warmup_steps >= 1 else math.ceil(steps * self.warmup_steps)
+
+
+def fitted(budget, max_steps, monkeypatch, shape="cosine"):
+    """A fitted callback begun on a fake clock with a real LambdaLR at peak rate 1.0: (callback, clock, state,
+    control, scheduler)."""
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    callback = TimeBudgetCallback(budget, fit_schedule=True)
+    clock = FakeClock()
+    monkeypatch.setattr(time_budget.time, "monotonic", clock)
+    state, control = State(max_steps=max_steps), Control()
+    callback.on_train_begin(Args(shape), state, control, lr_scheduler=scheduler)
+    return callback, clock, state, control, scheduler
+
+
+def step(callback, clock, state, control, scheduler, seconds):
+    clock.now += seconds
+    state.global_step += 1
+    scheduler.optimizer.step()
+    scheduler.step()
+    callback.on_step_end(None, state, control)
+    return scheduler.get_last_lr()[0]
+
+
+def test_a_fitted_schedule_warms_up_and_decays_over_the_time_budget(monkeypatch):
+    # 1,000 planned steps at 1 s each would take 1,000 s; the budget is 100 s: the schedule runs over the time.
+    callback, clock, state, control, scheduler = fitted(100, 1000, monkeypatch)
+    assert scheduler.get_last_lr()[0] == 0.0  # warmup starts at zero
+    rates = [step(callback, clock, state, control, scheduler, 1.0) for _ in range(100)]
+    assert rates[4] == pytest.approx(0.5)  # 5 s of a 10 s warmup
+    assert rates[9] == pytest.approx(1.0)  # warmup over after 10 % of the time
+    assert rates[54] == pytest.approx(0.5)  # half-way through the cosine decay
+    assert rates[-1] == pytest.approx(0.0, abs=1e-12) and control.should_training_stop
+    assert state.global_step == 100 and callback.stopped
+    assert all(a >= b for a, b in zip(rates[9:], rates[10:]))  # decays monotonically
+    assert callback.summary()["schedule_fitted_to_budget"] is True
+
+
+def test_a_fitted_schedule_follows_the_steps_when_they_end_first(monkeypatch):
+    # 20 planned steps of 1 s in a 1,000 s budget: the steps are the progress; the rate is at 0 by the last one.
+    callback, clock, state, control, scheduler = fitted(1000, 20, monkeypatch, shape="linear")
+    rates = [step(callback, clock, state, control, scheduler, 1.0) for _ in range(20)]
+    assert rates[1] == pytest.approx(1.0) and rates[10] == pytest.approx(0.5) and rates[-1] == 0.0
+    assert not callback.stopped
+
+
+def test_a_fitted_schedule_lets_the_next_epoch_start(monkeypatch):
+    # Without fitting, the epoch end stops a run whose next epoch would not fit; fitted, the decay ends it on time.
+    callback, clock, state, control, scheduler = fitted(25, 50, monkeypatch)
+    for _ in range(10):
+        step(callback, clock, state, control, scheduler, 1.0)
+    state.epoch = 1.0
+    callback.on_epoch_end(None, state, control)
+    assert not control.should_training_stop
+
+
+def test_a_fitted_schedule_refuses_a_shape_it_cannot_lay_over_time(monkeypatch):
+    with pytest.raises(UsageError, match="--lr_scheduler_type polynomial"):
+        fitted(100, 10, monkeypatch, shape="polynomial")
+
+
+def test_fit_schedule_needs_a_budget(tmp_path, capsys):
+    dataset = write_toy_dataset(tmp_path / "data", n_train=20, n_test=10)
+    argv = ["--dataset", dataset, "--output_dir", str(tmp_path / "out"), "--fit_schedule_to_budget", "true"]
+    assert train_cmd.main(argv) == 2
+    assert "give --max_train_seconds too" in capsys.readouterr().err

@@ -194,7 +194,9 @@ def test_early_stopping_stops_when_validation_stops_improving(toy):
 def imdb_run(tmp_path_factory):
     imdb = require_imdb("the end-to-end IMDB run")
     out = str(tmp_path_factory.mktemp("imdb") / "bilstm-imdb-small")
-    argv = ["--dataset", imdb, "--output_dir", out, "--max_train_samples", "2000", "--max_eval_samples", "400"]
+    # --preset cpu: one plain run (without it, --preset auto would teach from IMDB's unsupervised split)
+    argv = ["--preset", "cpu", "--dataset", imdb, "--output_dir", out, "--max_train_samples", "2000"]
+    argv += ["--max_eval_samples", "400"]
     argv += ["--max_test_samples", "400", "--max_length", "128", "--vocab_size", "5000", "--embedding_dim", "32"]
     argv += ["--hidden_size", "16", "--learning_rate", "5e-3", "--num_train_epochs", "3", "--seed", "42"]
     argv += ["--per_device_train_batch_size", "32", "--embedding_dropout", "0.1", "--classifier_dropout", "0.1"]

@@ -2,8 +2,9 @@
 
 Arguments are `ModelArguments` + `DataArguments` (hf_bilstm.arguments) plus every stock `TrainingArguments` flag (HF
 example spellings; dash spellings work too). A preset (hf_bilstm.presets) fills in whatever the user did not give.
-`--preset cpu-best` is a recipe of several runs (hf_bilstm.training.distillation); every other preset is one run
-(hf_bilstm.training.trainer).
+`--preset cpu-taught` and `--preset cpu-best` are recipes of several runs (hf_bilstm.training.distillation); every
+other preset is one run (hf_bilstm.training.trainer). `--preset auto` on a CPU looks at the data first: with unlabelled
+text it trains `cpu-taught`, without it (or when the recipe cannot teach the data) `cpu`.
 """
 
 import json
@@ -12,12 +13,14 @@ import sys
 import time
 
 from ..arguments import RunSettings, parse_settings
+from ..errors import UsageError
 from ..logs import get_logger, show_progress
-from ..presets import DISTILLED_PRESET, PRESETS
-from ..training.distillation import train_distilled
+from ..presets import CPU_PRESET, PRESETS, is_recipe
+from ..training.distillation import NotTaught, train_distilled
 from ..training.run_plan import minutes
 from ..training.time_budget import overshoot_line
 from ..training.trainer import train
+from ..unlabelled import has_unlabelled_text
 from . import command_main
 
 logger = get_logger(__name__)
@@ -26,9 +29,48 @@ logger = get_logger(__name__)
 def run_training(settings: RunSettings, command: str, started: float | None = None) -> dict:
     """One run, or the phases of a taught recipe (each a `train()` of its own); all metrics of the final model.
     `started`: when the command began, from which --max_train_seconds counts."""
-    if settings.preset == DISTILLED_PRESET:
-        return train_distilled(settings, command, PRESETS[DISTILLED_PRESET].distillation, started=started)
+    if is_recipe(settings.preset):
+        return train_distilled(settings, command, PRESETS[settings.preset].distillation, started=started)
     return train(settings, command=command, started=started)
+
+
+def chosen_by_auto(settings: RunSettings) -> bool:
+    return settings.preset_reason.startswith("--preset auto")
+
+
+def unlabelled_text(settings: RunSettings) -> str:
+    """What unlabelled text the data has ("50,000 texts in split 'unsupervised'"), or "" when `--preset auto` has no
+    reason to look (a GPU, a model to fine-tune, a resumed run) or the data has none."""
+    model_args, data_args = settings.model, settings.data
+    if settings.preset != CPU_PRESET or not chosen_by_auto(settings) or model_args.model_name_or_path:
+        return ""
+    if settings.training.resume_from_checkpoint:
+        return ""
+    from ..data_flags import load_from_flags
+
+    try:
+        raw = load_from_flags(data_args)  # cached by datasets: the run reads it again at no cost
+    except (UsageError, OSError, ValueError):
+        return ""  # the run itself reports what is wrong with the data, after its other checks, as without a probe
+    return has_unlabelled_text(raw, data_args)
+
+
+def settings_for_data(argv: list[str], settings: RunSettings) -> RunSettings:
+    """`--preset auto` on a CPU with unlabelled text in the data: the settings of `cpu-taught` instead of `cpu`."""
+    found = unlabelled_text(settings)
+    return parse_settings(argv, unlabelled=found) if found else settings
+
+
+def train_as_chosen(argv: list[str], settings: RunSettings, command: str, started: float) -> dict:
+    """`run_training`, except that a recipe `--preset auto` chose which cannot teach this data (several labels per
+    row, scores, a flag its student refuses) gives way to `cpu`, saying why, before any phase has run."""
+    try:
+        return run_training(settings, command, started)
+    except NotTaught as refusal:
+        if not (is_recipe(settings.preset) and chosen_by_auto(settings)):
+            raise
+        logger.warning(f"{refusal} So --preset auto trains {CPU_PRESET!r} on the labelled rows.")
+        return run_training(parse_settings(argv), command, started)
 
 
 # How the budget is kept, for the warning of a run that overshot it.
@@ -39,9 +81,9 @@ KEPT = (
 
 
 def time_budget(model_args) -> tuple[float | None, str, str]:
-    """The run's time budget (`--preset cpu-best` always has one), what it stops and how the rest is counted."""
-    if model_args.preset == DISTILLED_PRESET:
-        settings = PRESETS[DISTILLED_PRESET].distillation
+    """The run's time budget (a taught recipe always has one), what it stops and how the rest is counted."""
+    if is_recipe(model_args.preset):
+        settings = PRESETS[model_args.preset].distillation
         budget = settings["max_seconds"] if model_args.max_train_seconds is None else model_args.max_train_seconds
         return budget, "each phase of the recipe (teacher, soft labels, student)", KEPT
     return model_args.max_train_seconds, "training (and word vectors)", KEPT
@@ -54,8 +96,9 @@ def run(argv: list[str]) -> int:
     if settings.model.print_preset:
         print(json.dumps({"preset": settings.preset, **PRESETS[settings.preset].as_dict()}, indent=2))
         return 0
+    settings = settings_for_data(argv, settings)
     output_dir = settings.training.output_dir
-    metrics = run_training(settings, shlex.join(["hf-bilstm", "train", *argv]), started)
+    metrics = train_as_chosen(argv, settings, shlex.join(["hf-bilstm", "train", *argv]), started)
     if settings.training.process_index == 0:
         line = overshoot_line("hf-bilstm train", time.time() - started, *time_budget(settings.model))
         if line:

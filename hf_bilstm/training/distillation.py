@@ -1,4 +1,6 @@
-"""`hf-bilstm train --preset cpu-best`: teachers label the unlabelled reviews, one BiLSTM learns from them.
+"""`hf-bilstm train --preset cpu-taught` / `--preset cpu-best`: teachers label the unlabelled texts, one BiLSTM learns
+from them. `cpu-taught` is what `--preset auto` picks on a CPU when the data has unlabelled text (an `unsupervised` or
+`unlabelled` split, or `--unlabelled_file`); `cpu-best` is the longer recipe with a wider student.
 
 Phases, each given a share of what is left of the run's time budget (counted from the command's start, loading
 included), with the results rewritten after each one (`recipe_results.json` in `<output_dir>-recipe/`, copied into
@@ -13,7 +15,8 @@ the model folder at the end):
    when the chunks done say the rest would not fit in the phase's share, only the rows labelled so far are kept (the
    log and the record say how many).
 4. **Student**: the preset's architecture trained on the training rows (their own labels) plus the unlabelled rows
-   (the teachers' probabilities), selected on validation; then the test split is read once.
+   (the teachers' probabilities), selected on validation; then the test split is read once. `cpu-taught`'s student
+   lays its learning-rate schedule over the time left (`fit_schedule_to_budget`), so it ends decayed on any machine.
 
 Why: a BiLSTM trained on 22k reviews learns the training movies by heart (validation, which shares movies with
 train, reads 1-2.4 points above test). The unlabelled reviews are other movies; labelled by a teacher that does not
@@ -167,11 +170,16 @@ def check_folders(run, work: str) -> None:
     check_output_folder(work, "train", what=what, overwrite=overwrite, inputs=inputs, replaceable=RECIPE_ENTRIES)
 
 
-def check_single_label(problem_type: str) -> None:
+class NotTaught(UsageError):
+    """What a taught recipe cannot teach (several labels per row, scores, flags its student refuses): refused before
+    any phase; `--preset auto` then trains the `cpu` preset instead (hf_bilstm.commands.train)."""
+
+
+def check_single_label(problem_type: str, preset: str = "cpu-best") -> None:
     """The teachers' probabilities over classes are the soft labels: the recipe teaches one class per text only."""
     if problem_type != SINGLE_LABEL:
-        raise UsageError(
-            f"--preset cpu-best teaches one class per text (its teachers' class probabilities are the soft labels), "
+        raise NotTaught(
+            f"--preset {preset} teaches one class per text (its teachers' class probabilities are the soft labels), "
             f"but this dataset's labels are a {problem_type} problem; train it with --preset cpu (or another preset) "
             "instead."
         )
@@ -179,15 +187,15 @@ def check_single_label(problem_type: str) -> None:
 
 def check_student_flags(run) -> None:
     """Flags the student's run would refuse after the teachers' phases: refused now instead."""
-    model_args, data_args = run.model, run.data
+    model_args, data_args, preset = run.model, run.data, run.preset
     if model_args.class_weights:
-        raise UsageError("--class_weights does not combine with --preset cpu-best's soft labels; drop one of them.")
+        raise NotTaught(f"--class_weights does not combine with --preset {preset}'s soft labels; drop one of them.")
     if run.finetuning.enabled():
-        raise UsageError("the fine-tuning tools do not combine with --preset cpu-best's soft labels; drop them.")
+        raise NotTaught(f"the fine-tuning tools do not combine with --preset {preset}'s soft labels; drop them.")
     if data_args.problem_type is not None:
-        check_single_label(data_args.problem_type)
+        check_single_label(data_args.problem_type, preset)
     if data_args.label_separator:
-        check_single_label(MULTI_LABEL)
+        check_single_label(MULTI_LABEL, preset)
 
 
 def clear_recipe_folder(work: str) -> None:
@@ -209,9 +217,9 @@ def train_distilled(run, command: str, recipe: dict, started=None) -> dict:
     output_dir = training_args.output_dir
     work = recipe_folder(output_dir)
     if training_args.resume_from_checkpoint:
-        raise UsageError("--preset cpu-best runs several phases and cannot resume; run it again from the start.")
+        raise NotTaught(f"--preset {run.preset} runs several phases and cannot resume; run it again from the start.")
     if model_args.model_name_or_path:
-        raise UsageError("--preset cpu-best trains its student from scratch; drop --model_name_or_path.")
+        raise NotTaught(f"--preset {run.preset} trains its student from scratch; drop --model_name_or_path.")
     check_student_flags(run)
     check_folders(run, work)
     created = not os.path.exists(work)
@@ -234,15 +242,21 @@ def _train_distilled(run, command, recipe, started, work) -> dict:
     budget = recipe["max_seconds"] if model_args.max_train_seconds is None else model_args.max_train_seconds
     # Read before anything is trained: a dataset without the unlabelled split is refused now, not after the teacher.
     raw = load_from_flags(data_args)  # the same files and columns as the phases that train
-    unlabelled = _unlabelled_texts(raw, recipe["unlabelled_splits"], data_args.text_column, data_args)
+    unlabelled = _unlabelled_texts(raw, data_args, run.preset)
     # --max_train_samples caps every split trained on: the unlabelled rows too (a seeded sample, as for train).
     unlabelled = cap_rows(unlabelled, data_args.max_train_samples, training_args.seed)
+    teachers = "a BiLSTM and a linear teacher" if recipe.get("teacher_weights", (0.5, 0.5))[0] else "a linear teacher"
+    logger.info(
+        f"Recipe plan: preset {run.preset} ({run.preset_reason}): {teachers} on the labelled rows, soft labels for "
+        f"{len(unlabelled):,} unlabelled texts, then the student on both; every phase within {budget:g} s from the "
+        "command's start"
+    )
     # The labelled splits as every phase reads them, checked before the first phase: a problem the recipe cannot
     # teach is refused now, not by the linear teacher after the BiLSTM teacher has trained.
     from .trainer import splits_from_flags
 
     splits = splits_from_flags(raw, run)
-    check_single_label(splits.schema.problem_type)
+    check_single_label(splits.schema.problem_type, run.preset)
     if os.path.isdir(work):
         clear_recipe_folder(work)  # only an earlier recipe's files: check_folders refused anything else
     os.makedirs(work, exist_ok=True)
@@ -364,7 +378,9 @@ def _student_phase(run, command, recipe, extra, seconds, results) -> dict:
 
     phase_started = time.time()
     seconds = max(seconds, LEAST_TRAINING_SECONDS)
-    student = dataclasses.replace(run, model=dataclasses.replace(run.model, max_train_seconds=seconds))
+    fit = run.model.fit_schedule_to_budget or recipe.get("fit_schedule_to_budget", False)
+    model = dataclasses.replace(run.model, max_train_seconds=seconds, fit_schedule_to_budget=fit)
+    student = dataclasses.replace(run, model=model)
     # An ablation (scripts/ablate_cpu_best.py) reads validation only: the test split just takes its texts out.
     read_test = recipe.get("read_test", True)
     metrics = train(student, command=command, extra_train=extra, read_test=read_test)
@@ -398,7 +414,7 @@ def _train_bilstm_teacher(run, command, recipe, teacher_dir, left, results):
     teacher = dataclasses.replace(
         teacher,
         training=dataclasses.replace(run.training, output_dir=teacher_dir, push_to_hub=False, **epochs),
-        preset_reason="the BiLSTM teacher of --preset cpu-best",
+        preset_reason=f"the BiLSTM teacher of --preset {run.preset}",
     )
     teacher_metrics = train(teacher, command=f"{command}  # teacher", read_test=False)
     results.phase(
@@ -412,17 +428,16 @@ def _train_bilstm_teacher(run, command, recipe, teacher_dir, left, results):
     )
 
 
-def _unlabelled_texts(raw, split_names, text_column: str, data_args) -> list[str]:
-    texts = []
-    for name in split_names:
-        if name not in raw:
-            raise UsageError(
-                f"--preset cpu-best labels the {name!r} split's texts, but the dataset has no such split (it has "
-                f"{sorted(raw)}); give a dataset with an unlabelled split."
-            )
-        if name in (data_args.validation_split, data_args.test_split):
-            raise UsageError(f"the unlabelled split {name!r} is also the validation or test split.")
-        texts.extend(t for t in raw[name][text_column] if isinstance(t, str) and t.strip())
+def _unlabelled_texts(raw, data_args, preset: str) -> list[str]:
+    """Every unlabelled text the data has (hf_bilstm.unlabelled: its unlabelled splits and --unlabelled_file),
+    refused before any phase when there is none."""
+    from ..unlabelled import UNLABELLED_SPLIT_NAMES, unlabelled_texts
+
+    texts, _ = unlabelled_texts(raw, data_args)
     if not texts:
-        raise UsageError(f"the unlabelled split(s) {list(split_names)} hold no text.")
+        raise UsageError(
+            f"--preset {preset} labels unlabelled texts, but the data has none (no split named "
+            f"{' / '.join(UNLABELLED_SPLIT_NAMES)} with text; it has {sorted(raw)}); give them with "
+            "--unlabelled_file, or train with --preset cpu."
+        )
     return texts

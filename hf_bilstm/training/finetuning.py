@@ -28,9 +28,10 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
-from transformers import Trainer, TrainerCallback
+from transformers import TrainerCallback
 
 from ..modeling_bilstm import BiLSTMForSequenceClassification
+from .length_grouping import LengthGroupedTrainer
 
 
 @dataclass
@@ -196,7 +197,7 @@ def _norms(embeds: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (embeds * mask.unsqueeze(-1)).flatten(1).norm(dim=1).view(-1, 1, 1).detach()  # (batch, 1, 1)
 
 
-class FineTuningTrainer(Trainer):
+class FineTuningTrainer(LengthGroupedTrainer):
     """
     The stock `Trainer` plus the tools of `FineTuningArguments`: layer-wise learning rates (`create_optimizer`), the
     slanted triangular schedule (`create_scheduler`) and (virtual) adversarial losses (`compute_loss`). Word dropout,

@@ -20,7 +20,13 @@ MEASURE_SECONDS, MEASURE_STEPS = 10.0, 20
 # fp32), real tokens/s over the first 30 steps: benchmarks/results/2026-12-04-cpu-training.json (tutorial, base,
 # cpu) and the run plan's own estimate in 2026-12-04-cpu-preset-cpu-best.json (cpu-best's student).
 REFERENCE_THREADS = 2
-REFERENCE_TOKENS_PER_SECOND = {"tutorial": 34_000, "base": 13_150, "cpu": 40_600, "cpu-best": 27_800}
+REFERENCE_TOKENS_PER_SECOND = {
+    "tutorial": 34_000,
+    "base": 13_150,
+    "cpu": 40_600,
+    "cpu-taught": 40_600,  # the `cpu` model
+    "cpu-best": 27_800,
+}
 # Measured this many times below the reference (scaled to this run's threads): a collapse, not a slower CPU...
 COLLAPSE_FACTOR = 3.0
 # ...unless other processes are seen using less than this many cores: then it is a slower CPU (an idle AVX2-only
@@ -48,6 +54,8 @@ class RunPlanCallback(TrainerCallback):
             the preset's model as it is; a CPU run measured `COLLAPSE_FACTOR` times below it gets a warning naming
             the likely cause (other processes on the cores) and the fix.
         grouped: `Splits.grouped` when validation (and test) were carved by whole groups (--group_column).
+        fitted_seconds: the seconds training has when its learning-rate schedule is laid over the time budget
+            (`--fit_schedule_to_budget`): the plan then says when training ends instead of how long the epochs take.
     """
 
     def __init__(
@@ -59,10 +67,11 @@ class RunPlanCallback(TrainerCallback):
         faster_preset: str | None = None,
         reference: float | None = None,
         grouped: dict | None = None,
+        fitted_seconds: float | None = None,
     ):
         self.preset, self.preset_reason, self.splits = preset, preset_reason, splits
         self.train_tokens, self.faster_preset = train_tokens, faster_preset
-        self.reference, self.grouped = reference, grouped
+        self.reference, self.grouped, self.fitted_seconds = reference, grouped, fitted_seconds
         self._start = None  # (time, step, tokens seen, CPU seconds: this process, the whole machine) after step 1
         self._estimated = False
 
@@ -98,6 +107,12 @@ class RunPlanCallback(TrainerCallback):
             f"training: {epochs}, {state.max_steps:,} steps{per_epoch}, batch {args.train_batch_size}, "
             f"{self.train_tokens:,} tokens per epoch"
         )
+        if self.fitted_seconds is not None:
+            ends = time.strftime("%H:%M", time.localtime(time.time() + self.fitted_seconds))
+            lines.append(
+                f"schedule: laid over the time budget ({minutes(self.fitted_seconds)} of training, until about "
+                f"{ends}): warmup and decay end then, after as many of those steps as this machine gets through"
+            )
         logger.info("\n".join(["Training plan:", *("  " + line for line in lines)]))
 
     def on_step_end(self, args, state, control, **kwargs):
@@ -121,6 +136,13 @@ class RunPlanCallback(TrainerCallback):
         else:
             remaining = (state.max_steps - state.global_step) * elapsed / steps
         finish = time.strftime("%H:%M", time.localtime(time.time() + remaining))
+        if self.fitted_seconds is not None:  # the time budget ends training: say how far it will get
+            share = min(self.fitted_seconds / max(elapsed + remaining, 1e-9), 1.0)
+            logger.info(
+                f"Measured {rate} over steps {first_step + 1}-{state.global_step}: the time budget fits about "
+                f"{share:.0%} of the planned steps (the schedule ends with the budget)"
+            )
+            return
         logger.info(
             f"Measured {rate} over steps {first_step + 1}-{state.global_step}: training needs "
             f"about {minutes(remaining)} more (until about {finish}), plus the evaluations"

@@ -7,8 +7,14 @@ validation and test (measured on the per-epoch validation, or from the training 
 ends training early: at an epoch's end when the next epoch would not fit, or at once when the time is spent. The
 stopped run then goes on as usual (the epoch's evaluation and checkpoint, the best one restored, the results and
 card), so what comes out is a complete model folder that says it was cut short.
+
+With `fit_schedule=True` (`--fit_schedule_to_budget`; the student of `--preset cpu-taught`) the learning-rate schedule
+is laid over the budget instead of over the planned steps: its progress is the larger of the steps done and the time
+spent, so warmup and decay end when the time does, on a fast machine after all planned epochs and on a slow or busy one
+part-way, with the rate decayed either way. A run cut short without it stops at whatever rate it had reached.
 """
 
+import math
 import time
 
 from transformers import TrainerCallback
@@ -27,6 +33,8 @@ RECIPE_MINIMUM_SECONDS = 30.0
 EVALUATION_COST_SHARE = 0.5
 # What training is given when loading has spent the whole budget already: it stops after its first step.
 LEAST_TRAINING_SECONDS = 1e-3
+# The schedules `fit_schedule` lays over the time budget (each with the run's warmup first).
+FITTED_SCHEDULES = ("cosine", "linear", "constant_with_warmup", "constant")
 
 
 def check_budget_size(seconds: float | None, recipe: bool = False) -> None:
@@ -34,7 +42,7 @@ def check_budget_size(seconds: float | None, recipe: bool = False) -> None:
     phases of `--preset cpu-best`)."""
     minimum = RECIPE_MINIMUM_SECONDS if recipe else MINIMUM_SECONDS
     if seconds is not None and seconds < minimum:
-        what = "--preset cpu-best (teacher, soft labels, student)" if recipe else "a training run"
+        what = "a taught recipe (teacher, soft labels, student)" if recipe else "a training run"
         raise UsageError(
             f"--max_train_seconds {seconds:g} is below the {minimum:g} s that {what} needs at the least (loading and "
             f"tokenizing, training, the final evaluation, saving); give --max_train_seconds {minimum:g} or more, or "
@@ -59,10 +67,13 @@ class TimeBudgetCallback(TrainerCallback):
     """
 
     def __init__(self, seconds: float, train_tokens: int = 0, evaluation_tokens: int = 0, final_tokens: int = 0,
-                 budget: float | None = None, spent_before: float = 0.0, reserve_seconds: float = 0.0):  # fmt: skip
+                 budget: float | None = None, spent_before: float = 0.0, reserve_seconds: float = 0.0,
+                 fit_schedule: bool = False):  # fmt: skip
         if not seconds > 0:
             raise ValueError(f"the time budget must be a positive number of seconds, but it was {seconds}.")
         self.seconds = float(seconds)
+        self.fit_schedule = fit_schedule
+        self._schedule = None  # (shape, warmup share, planned steps) once the schedule is fitted
         self.train_tokens, self.evaluation_tokens, self.final_tokens = train_tokens, evaluation_tokens, final_tokens
         self.budget = self.seconds if budget is None else float(budget)
         self.spent_before, self.reserve_seconds = spent_before, reserve_seconds
@@ -97,8 +108,49 @@ class TimeBudgetCallback(TrainerCallback):
         self.reserved = self.reserve_seconds + self._seconds_per_read_token(state, now) * read
         return self.reserved
 
-    def on_train_begin(self, args, state, control, **kwargs):
+    def on_train_begin(self, args, state, control, lr_scheduler=None, **kwargs):
         self._started = self._epoch_ended = self._last_event = time.monotonic()
+        if self.fit_schedule:
+            self._fit_schedule(args, state, lr_scheduler)
+
+    def progress(self, step: int) -> float:
+        """How far training is, 0 to 1: the larger of the planned steps done and the time spent of what training
+        has (the budget less the reading reserved after it)."""
+        shape, warmup, planned = self._schedule
+        by_steps = step / planned if planned > 0 else 0.0
+        available = max(self.seconds - self.reserved, 1e-9)
+        return min(max(by_steps, (time.monotonic() - self._started) / available), 1.0)
+
+    def schedule_factor(self, step: int) -> float:
+        """The learning rate's share of its peak at `step`: linear warmup, then the schedule's decay, over
+        `progress`."""
+        shape, warmup, _ = self._schedule
+        p = self.progress(step)
+        if p < warmup:
+            return p / warmup
+        if shape == "constant_with_warmup":
+            return 1.0
+        rest = (p - warmup) / max(1.0 - warmup, 1e-9)
+        if shape == "linear":
+            return max(0.0, 1.0 - rest)
+        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * rest)))  # cosine
+
+    def _fit_schedule(self, args, state, lr_scheduler) -> None:
+        shape = str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type))
+        if shape not in FITTED_SCHEDULES:
+            raise UsageError(
+                f"--fit_schedule_to_budget lays a {'/'.join(FITTED_SCHEDULES)} schedule over the time budget, not "
+                f"--lr_scheduler_type {shape}; choose one of those."
+            )
+        if not hasattr(lr_scheduler, "lr_lambdas"):  # a scheduler of the user's own (Trainer's optimizers=)
+            raise UsageError("--fit_schedule_to_budget needs the Trainer's own learning-rate scheduler.")
+        planned = max(state.max_steps, 1)
+        warmup = min(args.get_warmup_steps(planned) / planned, 0.5) if shape != "constant" else 0.0
+        self._schedule = (shape, warmup, planned)
+        lr_scheduler.lr_lambdas = [self.schedule_factor for _ in lr_scheduler.lr_lambdas]
+        for group, base in zip(lr_scheduler.optimizer.param_groups, lr_scheduler.base_lrs):
+            group["lr"] = base * self.schedule_factor(0)
+        lr_scheduler._last_lr = [group["lr"] for group in lr_scheduler.optimizer.param_groups]  # what it reports
 
     def on_step_end(self, args, state, control, **kwargs):
         now = self._last_event = time.monotonic()
@@ -127,6 +179,10 @@ class TimeBudgetCallback(TrainerCallback):
         self._evaluated_in_last_epoch = False
         self._epoch_ended = now
         last_epoch = state.max_steps > 0 and state.global_step >= state.max_steps
+        # A fitted schedule ends on time by itself, its rate decayed: the next epoch starts even if it won't finish.
+        if self.fit_schedule:
+            self.reserve(state, now)
+            return
         if not last_epoch and elapsed + next_epoch + self.reserve(state, now) > self.seconds:
             self._stop(state, control)
 
@@ -139,10 +195,13 @@ class TimeBudgetCallback(TrainerCallback):
             "reserved_for_final_evaluation_seconds": round(self.reserved, 3),
             "stopped_training": self.stopped,
             "stopped_at_epoch": self.stopped_at_epoch,
+            "schedule_fitted_to_budget": self.fit_schedule,
         }
 
 
-def time_budget_left(budget: float | None, spent: float, **reading) -> TimeBudgetCallback | None:
+def time_budget_left(
+    budget: float | None, spent: float, fit_schedule: bool = False, **reading
+) -> TimeBudgetCallback | None:
     """
     The callback of a `--max_train_seconds` budget (None without one) of which `spent` seconds went before training
     (loading, tokenizing, word vectors): training gets the rest, less the reading after it (`reading`: the token
@@ -162,7 +221,9 @@ def time_budget_left(budget: float | None, spent: float, **reading) -> TimeBudge
             f"time budget {budget:g} s (--max_train_seconds): {spent:.0f} s spent before training (loading, "
             f"tokenizing, word vectors); training gets {left:.0f} s, less the final evaluation's (estimated)"
         )
-    return TimeBudgetCallback(max(left, LEAST_TRAINING_SECONDS), budget=budget, spent_before=spent, **reading)
+    return TimeBudgetCallback(
+        max(left, LEAST_TRAINING_SECONDS), budget=budget, spent_before=spent, fit_schedule=fit_schedule, **reading
+    )
 
 
 def reading_tokens(encoded: dict, predict=None, evaluates_per_epoch: bool = True) -> dict:
@@ -188,6 +249,7 @@ def figures(callback: TimeBudgetCallback | None) -> dict:
         "time_budget_seconds": summary["seconds"],
         "time_budget_training_seconds": summary["training_seconds"],
         "time_budget_reserved_seconds": summary["reserved_for_final_evaluation_seconds"],
+        "time_budget_schedule_fitted": summary["schedule_fitted_to_budget"],
     }
 
 

@@ -59,6 +59,7 @@ from ..presets import (
 from ..splits import Splits
 from ..tokenization_bilstm import save_tokenizer
 from .divergence import DivergenceCallback, check_finite_weights
+from .length_grouping import LengthGroupedTrainer
 from .results import report
 from .run_length import epochs_for_training_set
 from .run_plan import REFERENCE_TOKENS_PER_SECOND, RunPlanCallback
@@ -121,7 +122,7 @@ def build_model_from_pretrained(path: str, model_args: ModelArguments, label_nam
     return model
 
 
-class SoftLabelTrainer(Trainer):
+class SoftLabelTrainer(LengthGroupedTrainer):
     """
     The stock `Trainer`, whose training loss is the cross-entropy against each row's `soft_labels` (a teacher's
     probabilities, or a one-hot label) instead of the hard label. Evaluation batches carry no soft labels and are
@@ -160,13 +161,12 @@ def build_trainer(
     model, training_args: TrainingArguments, datasets: dict, tokenizer, callbacks=(), finetuning=None, loss=None
 ) -> Trainer:
     """
-    The one place the `Trainer` is built; swap in a subclass, callbacks or an optimizer here.
-
-    The Trainer gets a copy of the arguments that never pushes (the output folder is pushed only once it is
-    complete) and keeps the `length` column that length grouping reads (the collator drops it).
+    The one place the `Trainer` is built (a LengthGroupedTrainer or a subclass); swap in callbacks or an optimizer
+    here. It gets a copy of the arguments that never pushes (the output folder is pushed only once it is complete)
+    and keeps the `length` column that length grouping reads (the collator drops it).
     """
     trainer_args = dataclasses.replace(training_args, push_to_hub=False, remove_unused_columns=False)
-    trainer_class, extra = Trainer, {}
+    trainer_class, extra = LengthGroupedTrainer, {}
     if loss is not None:  # --class_weights (hf_bilstm.class_weights)
         if SOFT_LABELS in datasets["train"].column_names or (finetuning is not None and finetuning.enabled()):
             raise UsageError("--class_weights does not combine with soft labels or the fine-tuning tools; drop one.")
@@ -427,7 +427,8 @@ def run_callbacks(settings: RunSettings, training_args, data: LoadedData, train_
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=model_args.early_stopping_patience))
     reading = reading_tokens(encoded, data.predict, training_args.eval_strategy != "no")
     spent = time.time() - data.started
-    time_budget = time_budget_left(model_args.max_train_seconds, spent, train_tokens=train_tokens, **reading)
+    fit = model_args.fit_schedule_to_budget
+    time_budget = time_budget_left(model_args.max_train_seconds, spent, fit, train_tokens=train_tokens, **reading)
     if time_budget is not None:
         callbacks.append(time_budget)
     preset = None if model_args.model_name_or_path else model_args.preset
@@ -440,6 +441,7 @@ def run_callbacks(settings: RunSettings, training_args, data: LoadedData, train_
             faster_preset=CPU_PRESET if preset != CPU_PRESET else None,
             reference=reference_speed(preset, settings.given),
             grouped=data.splits.grouped,
+            fitted_seconds=time_budget.seconds if time_budget is not None and fit else None,
         )
     )
     return callbacks, divergence, time_budget

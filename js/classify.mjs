@@ -2,10 +2,11 @@
 // Labels the texts of TEXTS.json (a JSON list of strings) with FOLDER's hf_bilstm.js in transformers.js (Node,
 // onnxruntime-node) and writes {answers: [{label, score}], load_seconds, seconds, reviews_per_second, versions}.
 // Used by tests/test_javascript.py and scripts/compare_clients.py.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as transformers from '@huggingface/transformers';
+import { writeTimedAnswers } from './timed_answers.mjs';
 
 const [folder, textsFile, outFile, ...flags] = process.argv.slice(2);
 if (!folder || !textsFile || !outFile) {
@@ -23,16 +24,10 @@ transformers.env.localModelPath = path.dirname(absolute) + path.sep;
 const { pipeline } = await import(pathToFileURL(path.join(absolute, 'hf_bilstm.js')).href);
 const options = { quantized };
 if (threads) options.session_options = { intraOpNumThreads: threads };
-let started = performance.now();
+const loadStarted = performance.now();
 const classify = await pipeline(transformers, path.basename(absolute), options);
-const loadSeconds = (performance.now() - started) / 1000;
-started = performance.now();
-const answers = await classify(texts);
-const seconds = (performance.now() - started) / 1000;
-await writeFile(outFile, JSON.stringify({
-  answers,
-  load_seconds: loadSeconds,
-  seconds,
-  reviews_per_second: texts.length / seconds,
+await writeTimedAnswers(outFile, texts, {
+  loadStarted,
+  classify,
   versions: { 'transformers.js': transformers.env.version, node: process.version },
-}));
+});

@@ -33,6 +33,7 @@ try {
   await Promise.race([page.waitForSelector('body[data-first-answer-ms]', { state: 'attached', timeout: 60000 }), failed]);
   const firstAnswerMs = Number(await page.getAttribute('body', 'data-first-answer-ms'));
   const engine = await page.getAttribute('body', 'data-engine');
+  const warmUpRuns = Number(await page.getAttribute('body', 'data-warm-up-runs'));
   const timings = await page.evaluate(() => Object.fromEntries([
     ...performance.getEntriesByType('mark').filter((mark) => mark.name.startsWith('hf_bilstm:'))
       .map((mark) => [mark.name.slice('hf_bilstm:'.length), Math.round(mark.startTime)]),
@@ -58,7 +59,7 @@ try {
         (row) => [row.dataset.label, Number(row.dataset.score)])),
     })));
   }
-  await writeFile(outFile, JSON.stringify({ first_answer_ms: firstAnswerMs, engine, timings, answers, console: messages }));
+  await writeFile(outFile, JSON.stringify({ first_answer_ms: firstAnswerMs, engine, warm_up_runs: warmUpRuns, timings, answers, console: messages }));
 } catch (error) {
   console.error(String(error), messages.join('\n'));
   process.exitCode = 1;

@@ -9,6 +9,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { writeTimedAnswers } from './timed_answers.mjs';
 
 const args = process.argv.slice(2);
 const usage = 'usage: node js/onnx_eval.mjs FOLDER TEXTS.json OUT.json [--quantized]\n' +
@@ -41,7 +42,7 @@ async function classify([folder, textsFile, outFile, ...flags]) {
   const { classifier } = await import(moduleUrl(path.join(absolute, 'hf_bilstm.js')));
   const json = async (name) => JSON.parse(await readFile(path.join(absolute, name), 'utf8'));
   const texts = JSON.parse(await readFile(textsFile, 'utf8'));
-  let started = performance.now();
+  const loadStarted = performance.now();
   const [config, tokenizerJson, tokenizerConfig, bytes] = await Promise.all([
     json('config.json'), json('tokenizer.json'), json('tokenizer_config.json'),
     readFile(path.join(absolute, 'onnx', quantized ? 'model_quantized.onnx' : 'model.onnx')),
@@ -64,17 +65,7 @@ async function classify([folder, textsFile, outFile, ...flags]) {
       return Array.from({ length: result.dims[0] }, (_, r) => Array.from(result.data.subarray(r * width, (r + 1) * width)));
     },
   });
-  const loadSeconds = (performance.now() - started) / 1000;
-  started = performance.now();
-  const answers = await classifyTexts(texts);
-  const seconds = (performance.now() - started) / 1000;
-  await writeFile(outFile, JSON.stringify({
-    answers,
-    load_seconds: loadSeconds,
-    seconds,
-    reviews_per_second: texts.length / seconds,
-    versions: { node: process.version },
-  }));
+  await writeTimedAnswers(outFile, texts, { loadStarted, classify: classifyTexts, versions: { node: process.version } });
 }
 
 try {

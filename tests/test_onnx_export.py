@@ -65,9 +65,14 @@ def test_onnx_graph_has_dynamic_batch_and_length_and_quantized_recurrent_weights
         assert onnx.helper.get_node_attr_value(node, "direction") == b"bidirectional"
         assert len(node.input) >= 5 and node.input[4]  # sequence_lens
     assert not {"GatherElements", "ReverseSequence"} & {node.op_type for node in fp32.graph.node}
-    int8_ops = [node.op_type for node in onnx.load(str(exported / "onnx" / "model_quantized.onnx")).graph.node]
+    int8 = onnx.load(str(exported / "onnx" / "model_quantized.onnx"))
+    int8_ops = [node.op_type for node in int8.graph.node]
     assert int8_ops.count("DynamicQuantizeLSTM") == 2 and "LSTM" not in int8_ops
-    assert "Gather" in int8_ops  # the embedding stays fp32
+    # The embedding as uint8 rows (Gather, Cast, then each row's scale and min): no float table is gathered.
+    tables = {tensor.name: tensor for tensor in int8.graph.initializer}
+    gathered = [tables[node.input[0]] for node in int8.graph.node
+                if node.op_type == "Gather" and node.input[0] in tables]
+    assert [tensor.data_type for tensor in gathered if tensor.dims[-1] > 1] == [onnx.TensorProto.UINT8]
 
 
 @pytest.mark.parametrize("padding_side", ["right", "left"])

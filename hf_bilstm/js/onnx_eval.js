@@ -1314,3 +1314,99 @@ export class InferenceSession {
     return Object.fromEntries(this.outputNames.map((name) => [name, values.get(name)]));
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Warming up: a page's first answer ran its hot functions (the quantized GEMMs, the LSTM step, MLAS's activations,
+// the quantization of activations) cold, in V8's interpreter: 0.1-0.2 s for a short text on two cores, where a warm
+// run takes 20-30 ms. warmUp() runs them, on a small model of the layout `hf-bilstm export --quantize int8` writes
+// (a uint8 embedding, a bidirectional DynamicQuantizeLSTM, mean and max pooling, an int8 linear head) with random
+// weights, while the real model is still downloading (the page's main thread waits then).
+
+function warmUpSession(width) {
+  let seed = 1;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
+  const floats = (dims) => make('float32', dims, Float32Array.from({ length: sizeOf(dims) }, () => random() * 2 - 1));
+  const int8s = (dims) => make('int8', dims, Int8Array.from({ length: sizeOf(dims) }, () => Math.floor(random() * 256) - 128));
+  const [E, H, V] = [width, width, 64];
+  const int64 = (values) => new Tensor('int64', values, [values.length]);
+  const initializers = new Map(Object.entries({
+    embedding: make('uint8', [V, E], Uint8Array.from({ length: V * E }, () => Math.floor(random() * 256))),
+    embeddingScale: make('float32', [V, 1], Float32Array.from({ length: V }, () => 0.001 + random() * 0.01)),
+    embeddingMin: make('float32', [V, 1], Float32Array.from({ length: V }, () => -1 - random())),
+    perm: int64([1, 0]),
+    time: int64([0]),
+    one: int64([1]),
+    flat: int64([1, -1]),
+    w: int8s([2, E, 4 * H]),
+    r: int8s([2, H, 4 * H]),
+    b: floats([2, 8 * H]),
+    ws: make('float32', [2], Float32Array.of(0.01, 0.012)),
+    wz: make('int8', [2]),
+    rs: make('float32', [2], Float32Array.of(0.011, 0.009)),
+    rz: make('int8', [2]),
+    head: int8s([4 * H, 2]),
+    headScale: make('float32', [], Float32Array.of(0.02)),
+    headZero: make('int8', []),
+    headBias: floats([2]),
+  }));
+  const node = (opType, inputs, outputs, attributes = {}, domain = '') => ({ opType, inputs, outputs, attributes, domain, name: opType });
+  const nodes = [
+    node('Transpose', ['input_ids'], ['ids_t'], { perm: [1, 0] }),
+    node('Gather', ['embedding', 'ids_t'], ['x_quantized']),
+    node('Cast', ['x_quantized'], ['x_float'], { to: 1 }),
+    node('Gather', ['embeddingScale', 'ids_t'], ['x_scale']),
+    node('Mul', ['x_float', 'x_scale'], ['x_scaled']),
+    node('Gather', ['embeddingMin', 'ids_t'], ['x_min']),
+    node('Add', ['x_scaled', 'x_min'], ['x']),
+    node('ReduceSum', ['attention_mask', 'one'], ['length'], { keepdims: 0 }),
+    node('Cast', ['length'], ['length32'], { to: 6 }),
+    node('Cast', ['length'], ['count'], { to: 1 }),
+    node('DynamicQuantizeLSTM', ['x', 'w', 'r', 'b', 'length32', '', '', '', 'ws', 'wz', 'rs', 'rz'], ['y'],
+      { direction: 'bidirectional', hidden_size: H }, 'com.microsoft'),
+    node('ReduceSum', ['y', 'time'], ['sum'], { keepdims: 0 }),
+    node('ReduceMax', ['y', 'time'], ['max'], { keepdims: 0 }),
+    node('Div', ['sum', 'count'], ['mean']),
+    node('Transpose', ['max'], ['max_t'], { perm: [1, 0, 2] }),
+    node('Transpose', ['mean'], ['mean_t'], { perm: [1, 0, 2] }),
+    node('Reshape', ['max_t', 'flat'], ['max_flat']),
+    node('Reshape', ['mean_t', 'flat'], ['mean_flat']),
+    node('Concat', ['max_flat', 'mean_flat'], ['pooled'], { axis: 1 }),
+    node('DynamicQuantizeLinear', ['pooled'], ['pooled_q', 'pooled_scale', 'pooled_zero']),
+    node('Mul', ['pooled_scale', 'headScale'], ['scale']),
+    node('MatMulInteger', ['pooled_q', 'head', 'pooled_zero', 'headZero'], ['product']),
+    node('Cast', ['product'], ['product_float'], { to: 1 }),
+    node('Mul', ['product_float', 'scale'], ['scaled']),
+    node('Add', ['scaled', 'headBias'], ['logits']),
+  ];
+  const graph = { nodes, initializers, inputs: ['input_ids', 'attention_mask'], outputs: ['logits'], opsets: {} };
+  const session = new InferenceSession(graph);
+  return { session, V, random };
+}
+
+/** Runs onnx_eval.js's int8 path on a small random model until `until` (a promise: the real model's bytes) settles
+ * or `runs` runs are done, yielding to the page between runs; resolves to the number of runs. */
+export async function warmUp({ until = null, runs = 15, tokens = 24, width = 16 } = {}) {
+  let settled = false;
+  until?.then(() => { settled = true; }, () => { settled = true; });
+  // Between runs, the page's waiting work comes first (module loading, the tokenizer, the model's bytes): a new task
+  // (scheduler.yield() would resume before it; a background task would wait for the whole download).
+  const pause = () => (globalThis.scheduler?.postTask
+    ? globalThis.scheduler.postTask(() => {}, { priority: 'user-visible' })
+    : new Promise((resolve) => setTimeout(resolve, 0)));
+  const { session, V, random } = warmUpSession(width);
+  let done = 0;
+  for (; done < runs && !settled; done++) {
+    // Texts of other lengths (and new tokens) each run: every step of a real text, its row cache's misses included.
+    const length = 4 + (done * 7) % tokens;
+    const ids = Float64Array.from({ length }, () => Math.floor(random() * V));
+    session.run({
+      input_ids: new Tensor('int64', ids, [1, length]),
+      attention_mask: new Tensor('int64', new Float64Array(length).fill(1), [1, length]),
+    });
+    await pause();
+  }
+  return done;
+}

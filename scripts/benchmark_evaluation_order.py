@@ -6,7 +6,6 @@ alternating runs, one JSON.
 """
 
 import argparse
-import datetime
 import os
 import sys
 import time
@@ -16,7 +15,7 @@ import hf_bilstm.cpu_threads  # noqa: F401  before torch loads, as in `train`
 # isort: split
 import torch
 from datasets import load_dataset
-from run_record import cpu_name, git_commit, write_json  # beside this script
+from run_record import run_header, write_json  # beside this script
 from transformers import TrainingArguments
 
 from hf_bilstm.encoding import encode
@@ -53,11 +52,10 @@ def main() -> int:
     mean = {o: sum(r["seconds"] for r in runs if r["order"] == o) / args.pairs for o in ("as given", "longest first")}
     write_json(
         {
-            "benchmark": "Trainer.evaluate, split order vs longest first (scripts/benchmark_evaluation_order.py)",
-            "device": f"CPU: {cpu_name()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
-            "date": datetime.date.today().isoformat(),
-            "command": " ".join(["python", "scripts/benchmark_evaluation_order.py", *sys.argv[1:]]),
-            "commit": git_commit(),
+            **run_header(
+                "Trainer.evaluate, split order vs longest first (scripts/benchmark_evaluation_order.py)",
+                f", torch threads {torch.get_num_threads()}",
+            ),
             "model": os.path.abspath(args.model),
             "rows": args.rows,
             "batch_size": 256,

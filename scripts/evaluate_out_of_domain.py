@@ -11,7 +11,6 @@ JSON with each model's accuracy and the mean and sample standard deviation of ea
 
 import argparse
 import csv
-import datetime
 import json
 import os
 import statistics
@@ -19,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 
-from run_record import cpu_name, git_commit, write_json  # beside this script
+from run_record import run_header, write_json  # beside this script
 
 SST2_DEV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "own", "sst2")
 
@@ -52,11 +51,7 @@ def main() -> int:
     parser.add_argument("--output", required=True)
     args = parser.parse_args()
     record = {
-        "benchmark": "IMDB models on SST-2 validation sentences (scripts/evaluate_out_of_domain.py)",
-        "device": f"CPU: {cpu_name()}, {os.cpu_count()} cores",
-        "date": datetime.date.today().isoformat(),
-        "command": " ".join(["python", "scripts/evaluate_out_of_domain.py", *sys.argv[1:]]),
-        "commit": git_commit(),
+        **run_header("IMDB models on SST-2 validation sentences (scripts/evaluate_out_of_domain.py)"),
         "data": os.path.abspath(args.sst2_dev),
         "std": "sample standard deviation (n-1); null with one model",
         "groups": {},

@@ -2,10 +2,12 @@
 
 The scripts import it from beside them (`python scripts/NAME.py` puts scripts/ first on sys.path)."""
 
+import datetime
 import json
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -43,3 +45,16 @@ def write_json(record: dict, path: str) -> None:
         json.dump(record, handle, indent=2)
         handle.write("\n")
     os.replace(handle.name, path)
+
+
+def run_header(benchmark: str, device_detail: str = "") -> dict:
+    """The fields every result JSON opens with: what ran, on which CPU (`device_detail` appended), when, the command
+    line of the running script as typed, and the commit."""
+    script = os.path.relpath(os.path.abspath(sys.argv[0]), REPO)
+    return {
+        "benchmark": benchmark,
+        "device": f"CPU: {cpu_name()}, {os.cpu_count()} cores{device_detail}",
+        "date": datetime.date.today().isoformat(),
+        "command": " ".join(["python", script, *sys.argv[1:]]),
+        "commit": git_commit(),
+    }

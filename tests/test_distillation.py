@@ -48,6 +48,14 @@ def test_ngrams_are_binary_unigrams_and_bigrams():
     }  # fmt: skip
 
 
+def test_ngrams_order_adds_trigrams_or_keeps_unigrams_only():
+    text = "not at all good"
+    assert ngrams(text, 1) == {"not", "at", "all", "good"}
+    assert ngrams(text, 3) == ngrams(text) | {"not at all", "at all good"}
+    with pytest.raises(ValueError, match="n-gram order must be 1 or more"):
+        LinearTeacher(order=0)
+
+
 def test_linear_teacher_learns_toy_sentiment_and_gives_probabilities():
     train, val = toy_rows(300, 0), toy_rows(100, 1)
     teacher = LinearTeacher(epochs=3).fit(train["text"], train["label"], val["text"], val["label"])

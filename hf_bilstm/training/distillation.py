@@ -304,7 +304,7 @@ def _soft_labels_phases(splits, unlabelled, training_args, recipe, teacher_dir, 
     teachers' weighted probabilities for the unlabelled rows, each within its share of what is left of `budget` as it
     starts. Returns the labelled rows (text, soft labels): all of them, or as many as the soft labels' share allowed.
     """
-    linear = _linear_teacher_phase(splits, training_args.seed, budget, results)
+    linear = _linear_teacher_phase(splits, training_args.seed, budget, results, recipe.get("linear_teacher", {}))
     bilstm_weight, linear_weight = recipe.get("teacher_weights", (0.5, 0.5))
     phase_started = time.time()
     given = SOFT_LABELS_BUDGET_SHARE * (budget - results.spent())
@@ -346,14 +346,15 @@ def _soft_labels_phases(splits, unlabelled, training_args, recipe, teacher_dir, 
     return Dataset.from_dict({text: texts, SOFT_LABELS: mixed.tolist()})
 
 
-def _linear_teacher_phase(splits, seed: int, budget: float, results):
-    """The linear teacher, fitted within its share of what is left of `budget` (it stops between batches)."""
+def _linear_teacher_phase(splits, seed: int, budget: float, results, settings: dict):
+    """The linear teacher (`settings`: the recipe's LinearTeacher arguments, e.g. its n-gram order), fitted within its
+    share of what is left of `budget` (it stops between batches)."""
     from .linear_teacher import LinearTeacher
 
     phase_started = time.time()
     text, label = splits.schema.text_column, splits.schema.label_column
     given = LINEAR_TEACHER_BUDGET_SHARE * (budget - results.spent())
-    linear = LinearTeacher(num_labels=len(splits.label_names), seed=seed).fit(
+    linear = LinearTeacher(num_labels=len(splits.label_names), seed=seed, **settings).fit(
         list(splits.train[text]),
         list(splits.train[label]),
         list(splits.validation[text]),
@@ -367,6 +368,9 @@ def _linear_teacher_phase(splits, seed: int, budget: float, results):
         eval_accuracy=linear.eval_accuracy,
         by_epoch=linear.history,
         features=len(linear.vocabulary),
+        order=linear.order,
+        learning_rate=linear.learning_rate,
+        l2=linear.l2,
         stopped_by_time_budget=linear.stopped_by_time_budget,
     )
     return linear

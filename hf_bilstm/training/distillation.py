@@ -9,7 +9,8 @@ the model folder at the end):
 1. **BiLSTM teacher** (only when the preset gives it a weight; the shipped `cpu-best` does not): the `cpu` preset
    on the training rows, selected on validation without reading the test split, a complete model folder in
    `<output_dir>-recipe/teacher`.
-2. **Linear teacher**: an NB-weighted uni+bigram logistic regression on the same rows (hf_bilstm.linear_teacher).
+2. **Linear teacher**: an NB-weighted n-gram logistic regression on the same rows (hf_bilstm.linear_teacher;
+   uni+bigrams for `cpu-taught`, up to trigrams for `cpu-best`: the recipe's `linear_teacher` settings).
 3. **Soft labels**: the teachers' class probabilities on the unlabelled split(s), weighted (`teacher_weights`). Each
    teacher's validation accuracy and the mix's are recorded. Rows are labelled in chunks, in a seeded random order;
    when the chunks done say the rest would not fit in the phase's share, only the rows labelled so far are kept (the

@@ -105,7 +105,11 @@ def run_python_predict(folder: str, texts: list[str], backend: str, quantized: b
 
 
 def run_child(command: list[str], out: Path) -> dict:
-    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    # onnx_eval.js sums int8 products as this machine's ONNX Runtime does (its default, exact, is VNNI's and wasm's).
+    from hf_bilstm.onnx.javascript import onnxruntime_int8_products
+
+    env = {**os.environ, "HF_BILSTM_INT8_PRODUCTS": onnxruntime_int8_products()}
+    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command[:3])} failed:\n{done.stderr[-3000:]}")
     return json.loads(out.read_text())

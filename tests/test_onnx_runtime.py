@@ -118,3 +118,22 @@ def test_int8_checks_read_a_data_file_with_the_problem_types_figure(exported):
         assert int8["validation_agreement"] >= 0.99
     card = (exported / "README.md").read_text()
     assert ("| test Pearson" if metric == "pearson" else "| test micro F1") in card
+
+
+def test_the_int8_sums_onnx_eval_js_is_told_follow_the_cpu(tmp_path, monkeypatch):
+    import platform
+
+    from hf_bilstm.onnx.javascript import onnxruntime_int8_products
+
+    def cpu(flags: str) -> str:
+        path = tmp_path / "cpuinfo"
+        path.write_text(f"processor\t: 0\nflags\t\t: fpu sse2 {flags}\n")
+        return str(path)
+
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    assert onnxruntime_int8_products(cpu("avx2 fma")) == "saturating"  # MLAS's vpmaddubsw kernels
+    assert onnxruntime_int8_products(cpu("avx2 avx512bw")) == "saturating"
+    assert onnxruntime_int8_products(cpu("avx2 avx512bw avx512_vnni")) == "exact"
+    assert onnxruntime_int8_products(cpu("avx2 avx_vnni")) == "exact"
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
+    assert onnxruntime_int8_products(cpu("fp asimd")) == "exact"

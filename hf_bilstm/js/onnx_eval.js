@@ -18,6 +18,24 @@
 // ONNX Runtime does for a batch it does not split between threads: one text at a time, as hf_bilstm.js runs int8);
 // sigmoid and tanh are MLAS's rational approximations (as on an x86-64 CPU with FMA). Integer tensors of type int64
 // are held as Float64Array (exact below 2^53: token ids, lengths and shapes).
+//
+// The integer products of int8 weights are summed exactly by default, as MLAS does on x86-64 CPUs with VNNI or AMX,
+// on ARM and in WebAssembly (ONNX Runtime Web). MLAS's AVX2 / AVX-512BW kernels without VNNI first add the products of
+// k = 2p and 2p + 1 in int16 with saturation (vpmaddubsw), so on such a CPU ONNX Runtime's answers differ a little:
+// setInt8Products('saturating') (or HF_BILSTM_INT8_PRODUCTS=saturating in Node) reproduces them bit for bit; Python's
+// hf_bilstm.onnx.javascript.onnxruntime_int8_products() says which one this machine's ONNX Runtime uses.
+
+const INT8_PRODUCTS = ['exact', 'saturating'];
+let int8Products = 'exact';
+
+/** How int8 weight products are summed by the sessions created after this call: 'exact' (the default) or
+ * 'saturating' (MLAS's x86-64 kernels without VNNI). */
+export function setInt8Products(mode) {
+  if (!INT8_PRODUCTS.includes(mode)) {
+    throw new OnnxEvalError(`int8 products are summed ${INT8_PRODUCTS.join(' or ')}, not ${JSON.stringify(mode)}`);
+  }
+  int8Products = mode;
+}
 
 export class OnnxEvalError extends Error {
   constructor(message) {
@@ -564,9 +582,9 @@ function quantize(data, start, end, { scale, zeroPoint }, into = new Uint8Array(
 }
 
 // acc (M x N, Int32Array) = sum_k (a[m,k] - aZero) * (w[k,n] - wZero[n]): `a` uint8 (M x K), `weights` from
-// integerB(). As MLAS computes it on an x86-64 CPU without VNNI (AVX2 kernels, the CPUs this was measured on): with
-// int8 weights the products of k = 2p and 2p + 1 are summed in int16 with saturation (vpmaddubsw) before the int32
-// sum, from the raw uint8 `a` and int8 `w`; the zero points come in as exact corrections.
+// integerB(). Exact int32 sums; with setInt8Products('saturating'), as MLAS computes it on an x86-64 CPU without VNNI
+// (AVX2 kernels), the products of k = 2p and 2p + 1 of int8 weights are summed in int16 with saturation (vpmaddubsw)
+// before the int32 sum, from the raw uint8 `a` and int8 `w`; the zero points come in as exact corrections.
 function integerGemm(a, aZero, M, K, weights, N, acc, rows = null) {
   const { packed, shift, transposed, raw, risky, zeros, columnSums, row } = weights;
   for (let m = 0; m < M; m++) {
@@ -619,8 +637,8 @@ function integerGemm(a, aZero, M, K, weights, N, acc, rows = null) {
 
 // The right operand of an integer GEMM, (K x N) raw values with their zero points (one, or one per column): kept
 // transposed (N x K) so that each output is one running sum, two columns to a double where the sums fit, and, for
-// int8 weights (MLAS's AVX2 kernel sums the products of k = 2p and 2p + 1 in int16, with saturation), the pairs
-// whose sum can leave int16.
+// int8 weights summed 'saturating' (MLAS's AVX2 kernel sums the products of k = 2p and 2p + 1 in int16, with
+// saturation), the pairs whose sum can leave int16.
 function integerB(raw, K, N, zeros, signed) {
   // Each sum is below K * 255 * 128 in magnitude: `bits` of it, sign included; two of them fit 53 bits or are not packed.
   const bits = Math.ceil(Math.log2(K * 255 * 128 + 1)) + 1;
@@ -635,7 +653,8 @@ function integerB(raw, K, N, zeros, signed) {
       columnSums[n] += value;
       if (packed) packed[(n >> 1) * K + k] += n & 1 ? value * shift : value;
       else transposed[n * K + k] = value;
-      if (signed && !(k & 1) && k + 1 < K && Math.abs(value) + Math.abs(raw[(k + 1) * N + n]) > 128) risky.push(k, n);
+      const saturating = signed && int8Products === 'saturating';
+      if (saturating && !(k & 1) && k + 1 < K && Math.abs(value) + Math.abs(raw[(k + 1) * N + n]) > 128) risky.push(k, n);
     }
   }
   return {
@@ -1410,3 +1429,8 @@ export async function warmUp({ until = null, runs = 15, tokens = 24, width = 16 
   }
   return done;
 }
+
+// In Node, HF_BILSTM_INT8_PRODUCTS ('exact' or 'saturating') sets how int8 products are summed for the whole process
+// (the test harnesses and scripts/compare_clients.py pass what this machine's ONNX Runtime does).
+const int8ProductsFromEnvironment = globalThis.process?.env?.HF_BILSTM_INT8_PRODUCTS;
+if (int8ProductsFromEnvironment) setInt8Products(int8ProductsFromEnvironment);

@@ -19,6 +19,26 @@ import os
 from ..errors import UsageError
 from ..folder import write_atomically
 
+# x86-64 CPU flags with which MLAS (ONNX Runtime's CPU kernels) sums int8 products exactly (VNNI, AMX); without them an
+# x86-64 CPU runs its AVX2 / AVX-512BW kernels, which add pairs of products in int16 with saturation first.
+EXACT_INT8_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
+
+
+def onnxruntime_int8_products(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """How this machine's ONNX Runtime sums int8 weight products: 'saturating' on an x86-64 CPU without VNNI or AMX,
+    'exact' elsewhere (what `onnx_eval.js` takes as HF_BILSTM_INT8_PRODUCTS, to give ONNX Runtime's answers here)."""
+    import platform
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return "exact"
+    try:
+        with open(cpuinfo, encoding="utf-8") as handle:
+            flags = next((line.split(":", 1)[1].split() for line in handle if line.startswith("flags")), [])
+    except OSError:
+        return "saturating"
+    return "exact" if EXACT_INT8_FLAGS & set(flags) else "saturating"
+
+
 HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "js")
 JS_MODULE = "hf_bilstm.js"
 EVAL_MODULE = "onnx_eval.js"  # imported by the demo page (and usable alone): no dependencies

@@ -190,8 +190,9 @@ class TimeBudgetCallback(TrainerCallback):
         """What goes into the results: the budget, how it was shared, and whether (and when) it stopped training."""
         return {
             "seconds": round(self.budget, 2),
-            "spent_before_training_seconds": round(self.spent_before, 1),
-            "training_seconds": round(self.seconds, 1),
+            # Milliseconds: a small run's loading on a fast CPU takes less than the 0.05 s that one decimal would show.
+            "spent_before_training_seconds": round(self.spent_before, 3),
+            "training_seconds": round(self.seconds, 3),
             "reserved_for_final_evaluation_seconds": round(self.reserved, 3),
             "stopped_training": self.stopped,
             "stopped_at_epoch": self.stopped_at_epoch,

@@ -105,7 +105,7 @@ def run_python_predict(folder: str, texts: list[str], backend: str, quantized: b
 
 
 def run_child(command: list[str], out: Path) -> dict:
-    # onnx_eval.js sums int8 products as this machine's ONNX Runtime does (its default, exact, is VNNI's and wasm's).
+    # onnx_eval.js sums int8 products as this machine's ONNX Runtime does (its default: exactly, as with VNNI).
     from hf_bilstm.onnx.javascript import onnxruntime_int8_products
 
     env = {**os.environ, "HF_BILSTM_INT8_PRODUCTS": onnxruntime_int8_products()}

@@ -287,7 +287,7 @@ def assert_answers_of_python(page, expected):
 def test_the_demo_page_answers_as_python_in_headless_chromium(demo_folder, tmp_path):
     page = open_page(demo_folder, PAGE_TEXTS, tmp_path)
     expected = python_answers(demo_folder, True, PAGE_TEXTS)
-    # The page's onnx_eval.js sums int8 products exactly (as ONNX Runtime Web and CPUs with VNNI do): the same labels,
+    # The page's onnx_eval.js sums int8 products exactly (as CPUs with VNNI do): the same labels,
     # close scores; where this CPU's ONNX Runtime sums them exactly too, scores to 1e-4 (an AVX2 CPU's saturating
     # pair sums moved a tiny model's score by 1.4e-4).
     assert_answers_of_python(page, expected)

@@ -19,8 +19,8 @@
 // sigmoid and tanh are MLAS's rational approximations (as on an x86-64 CPU with FMA). Integer tensors of type int64
 // are held as Float64Array (exact below 2^53: token ids, lengths and shapes).
 //
-// The integer products of int8 weights are summed exactly by default, as MLAS does on x86-64 CPUs with VNNI or AMX,
-// on ARM and in WebAssembly (ONNX Runtime Web). MLAS's AVX2 / AVX-512BW kernels without VNNI first add the products of
+// The integer products of int8 weights are summed exactly by default, as MLAS does on x86-64 CPUs with VNNI or AMX
+// (bit for bit on an AVX-512 VNNI CPU). MLAS's AVX2 / AVX-512BW kernels without VNNI first add the products of
 // k = 2p and 2p + 1 in int16 with saturation (vpmaddubsw), so on such a CPU ONNX Runtime's answers differ a little:
 // setInt8Products('saturating') (or HF_BILSTM_INT8_PRODUCTS=saturating in Node) reproduces them bit for bit; Python's
 // hf_bilstm.onnx.javascript.onnxruntime_int8_products() says which one this machine's ONNX Runtime uses.

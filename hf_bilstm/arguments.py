@@ -242,6 +242,14 @@ class DataArguments:
             "stratified by label where possible, seeded. Default: rows are carved one by one."
         },
     )
+    group_by_shared_words: bool = field(
+        default=False,
+        metadata={
+            "help": "Without a group column: carve validation (and a test split carved with --test_fraction) by "
+            "groups of training rows that share rare words (a product's name, people's names), so validation shares "
+            "less with train and reads closer to unseen groups (measured: scripts/ablate_validation_carve.py)."
+        },
+    )
     test_fraction: float = field(
         default=0.1,
         metadata={

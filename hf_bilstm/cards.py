@@ -16,6 +16,7 @@ from pathlib import Path
 from huggingface_hub import DatasetCard, EvalResult, ModelCard, ModelCardData
 
 from .folder import write_atomically
+from .grouped_split import SHARED_WORDS
 from .logs import get_logger
 from .presets import reference_sentence
 from .presets_measured import reference_note
@@ -420,12 +421,14 @@ def _validation_origin(run: ClassifierRun) -> str:
     if not run.validation_carved:
         return "the dataset's own validation split."
     grouped = run.grouped if run.grouped and "validation" in run.grouped else None
-    how = (
-        f"by whole groups of column `{grouped['column']}` ({grouped['validation']:,} groups; no group is in both "
-        "splits), stratified by label where possible"
-        if grouped
-        else "stratified by label"
-    )
+    if grouped:
+        source = "rows that share rare words" if grouped["column"] == SHARED_WORDS else f"column `{grouped['column']}`"
+        how = (
+            f"by whole groups of {source} ({grouped['validation']:,} groups; no group is in both splits), stratified "
+            "by label where possible"
+        )
+    else:
+        how = "stratified by label"
     seed = run.training_args["seed"]
     return f"{run.validation_fraction:.0%} of the training split, held out {how} and seeded (seed {seed})."
 

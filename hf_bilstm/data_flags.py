@@ -63,6 +63,11 @@ def check_data_flags(data_args, given) -> None:
         )
     comma_list(data_args.column_names, "--column_names")
     comma_list(data_args.label_names, "--label_names")
+    if data_args.group_column is not None and data_args.group_by_shared_words:
+        raise UsageError(
+            f"--group_column {data_args.group_column!r} and --group_by_shared_words both say how to group the rows; "
+            "give one."
+        )
     if data_args.group_column is not None:
         group = data_args.group_column.strip()
         if not group or "," in group:
@@ -148,4 +153,5 @@ def prepare_from_flags(raw, data_args, given: frozenset, seed: int, max_samples:
         guess_columns=not ({"text_column", "label_column"} & set(given)),
         column_names=comma_list(data_args.column_names, "--column_names"),
         group_column=data_args.group_column.strip() if data_args.group_column else None,
+        group_by_shared_words=data_args.group_by_shared_words,
     )

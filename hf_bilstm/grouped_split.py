@@ -18,6 +18,14 @@ from .logs import get_logger
 
 logger = get_logger(__name__)
 
+# The groups' name when --group_by_shared_words made them from the texts (hf_bilstm.shared_word_groups), not a column.
+SHARED_WORDS = "--group_by_shared_words"
+
+
+def group_source(column: str) -> str:
+    """Where the groups came from, as messages name it: the flag, or `--group_column 'product'`."""
+    return SHARED_WORDS if column == SHARED_WORDS else f"--group_column {column!r}"
+
 
 def group_keys(values: list, column: str, split: str) -> list[str]:
     """The group of every row as a string (so 7 and "7" are one group); a missing group is refused, naming the row."""
@@ -58,13 +66,13 @@ def grouped_carve(
     if len(carved) == 0 or len(rest) == 0:
         sizes = counts.sum(axis=1)
         raise UsageError(
-            f"Cannot carve a {fraction:.0%} {what} split by --group_column {column!r}: its {len(names):,} groups hold "
+            f"Cannot carve a {fraction:.0%} {what} split by {group_source(column)}: its {len(names):,} groups hold "
             f"{len(keys):,} rows, the smallest {int(sizes.min()):,}, so no set of whole groups comes near "
             f"{fraction:.0%} of the rows. Give data with more (smaller) groups, change --{what}_fraction, or give "
             f"the {what} rows as a file (--{what}_file)."
         )
     logger.warning(
-        f"{what} carved by --group_column {column!r}: {len(carved):,} rows ({len(carved) / len(keys):.1%}; asked "
+        f"{what} carved by {group_source(column)}: {len(carved):,} rows ({len(carved) / len(keys):.1%}; asked "
         f"{fraction:.0%}) in {int(chosen.sum()):,} groups, {len(names) - int(chosen.sum()):,} groups left; no group "
         "on both sides."
     )

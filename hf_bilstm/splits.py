@@ -12,7 +12,7 @@ from datasets import ClassLabel, Dataset, DatasetDict
 
 from .data_schema import MULTI_LABEL, REGRESSION, SINGLE_LABEL, DataSchema
 from .errors import UsageError
-from .grouped_split import group_keys, grouped_carve
+from .grouped_split import SHARED_WORDS, group_keys, group_source, grouped_carve
 from .logs import get_logger
 
 logger = get_logger(__name__)
@@ -261,8 +261,22 @@ def _carve(dataset: Dataset, fraction: float, label_column: str, stratify: bool,
     return parts["train"], parts["test"]
 
 
-def _group_column(train: Dataset, split: str, column: str | None, texts: list[str], labels: list[str]):
-    """(column, the group of every training row) for --group_column, checked; None without the flag."""
+def _group_column(
+    train: Dataset, split: str, column: str | None, texts: list[str], labels: list[str], schema: DataSchema,
+    shared_words: bool = False,
+):  # fmt: skip
+    """(column, the group of every training row) for --group_column, checked, or for --group_by_shared_words (groups
+    of rows that share rare words: hf_bilstm.shared_word_groups); None without either flag."""
+    if shared_words:
+        if column is not None:
+            raise UsageError(
+                f"--group_column {column!r} and --group_by_shared_words both say how to group the rows; give one."
+            )
+        from .shared_word_groups import shared_word_groups
+
+        texts = schema.join_texts({c: train[c] for c in schema.text_columns})
+        # A row without text is refused by name just after (_with_text); here it only must not stop the grouping.
+        return SHARED_WORDS, shared_word_groups([text if isinstance(text, str) else "" for text in texts])
     if column is None:
         return None
     if column not in train.column_names:
@@ -290,9 +304,10 @@ def _without_group(splits: Splits) -> Splits:
             grouped[name] = len(set(dataset[key]))
             setattr(splits, name, dataset.remove_columns(key))
     if len(grouped) == 2:  # train alone kept its groups: nothing was carved
+        flag = group_source(column)
         raise UsageError(
-            f"--group_column {column!r} carves validation (and test) by groups, but the data has its own validation "
-            "and test splits, so nothing is carved: leave --group_column out (or the validation split, to carve one)."
+            f"{flag} carves validation (and test) by groups, but the data has its own validation and test splits, so "
+            f"nothing is carved: leave {flag.split()[0]} out (or the validation split, to carve one)."
         )
     splits.grouped = grouped
     return splits
@@ -319,12 +334,14 @@ def prepare_splits(
     guess_columns: bool = False,
     column_names: list[str] | None = None,
     group_column: str | None = None,
+    group_by_shared_words: bool = False,
 ) -> Splits:
     """
     Checks columns and rows, joins several text columns, encodes labels for the problem type (hf_bilstm.labels;
     single-label ids of the training split's `ClassLabel` names), carves a stratified, seeded validation split from
     train (`validation_fraction`) when the dataset has none, and a test split (`test_fraction`) when it has no
-    `test_split` and `test_fraction` is given (by whole groups of `group_column` when given: hf_bilstm.grouped_split);
+    `test_split` and `test_fraction` is given (by whole groups of `group_column` when given: hf_bilstm.grouped_split;
+    or of rows that share rare words with `group_by_shared_words`: hf_bilstm.shared_word_groups);
     a test split without labels is for predictions only (`_test_split`). Caps (`max_*_samples`) take seeded random
     rows after the carve (the same seed holds out the same rows). `test_split=None`: no test split, no test metrics.
     `validation_given`: --validation_split was given, so it must name a split other than train (never carved).
@@ -342,7 +359,8 @@ def prepare_splits(
         train, train_split, texts, labels, problem_type, label_separator, label_names, names_source, column_names
     )
     # Checked before carving and capping, so that a row number is the row's place in the dataset's own split.
-    train = _labelled(train, train_split, schema, _group_column(train, train_split, group_column, texts, labels))
+    groups = _group_column(train, train_split, group_column, texts, labels, schema, group_by_shared_words)
+    train = _labelled(train, train_split, schema, groups)
     stratify = schema.problem_type == SINGLE_LABEL
     train, test, predict, test_carved = _test_split(raw, train, test_split, test_fraction, schema, stratify, seed)
 

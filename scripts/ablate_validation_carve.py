@@ -5,8 +5,8 @@ the training command's own code (hf_bilstm.data_flags, `--group_column` for the 
 `cpu-taught` flags:
 
 - `random`: today's stratified random carve;
-- `shared_words`: by groups of rows that share rare words (`shared_word_groups`: film titles, names of characters and
-  actors), built from the texts alone, so any dataset could use it;
+- `shared_words`: by groups of rows that share rare words (hf_bilstm.shared_word_groups, what `--group_by_shared_words`
+  carves by: film titles, names of characters and actors), built from the texts alone, so any dataset can use it;
 - `row_blocks`: by blocks of 25 neighbouring rows of IMDB's train split. The Hub's file keeps reviews of one movie
   close together (neighbouring rows share a rare capitalised word 32 % of the time, random pairs 0.14 %), so blocks
   stand in for the movie ids it lacks. It fits this dataset's order only: a measurement, not a feature.
@@ -21,52 +21,18 @@ the variants' validation and test accuracies and whether validation's best varia
 """
 
 import argparse
-import collections
 import itertools
-import re
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-
 from run_record import run_header, write_json  # beside this script
 
 REPO = Path(__file__).resolve().parent.parent
 VARIANTS = ["1,0.01,1e-6", "2,0.01,1e-6", "2,0.005,4e-6", "3,0.005,4e-6"]  # ORDER,LEARNING_RATE,L2
 BLOCK = 25  # rows per block: IMDB holds at most 30 reviews of a movie
-
-
-def shared_word_groups(texts: list[str], max_rows: int = 30, min_shared: int = 2, largest: int = 30) -> list[str]:
-    """A group per row: rows that share `min_shared` or more rare words (3+ letters, in 2 to `max_rows` rows) are
-    joined, strongest links first, while a group stays within `largest` rows (unbounded joining chains most rows into
-    one group). A row that shares nothing is its own group."""
-    words = [set(re.findall(r"\w{3,}", text)) for text in texts]
-    counts = collections.Counter(word for row in words for word in row)
-    rows_of = collections.defaultdict(list)
-    for row, row_words in enumerate(words):
-        for word in row_words:
-            if 2 <= counts[word] <= max_rows:
-                rows_of[word].append(row)
-    links = collections.Counter()
-    for rows in rows_of.values():
-        links.update(itertools.combinations(rows, 2))
-    parent, size = list(range(len(texts))), [1] * len(texts)
-
-    def root(row: int) -> int:
-        while parent[row] != row:
-            parent[row] = parent[parent[row]]
-            row = parent[row]
-        return row
-
-    for (a, b), shared in sorted(links.items(), key=lambda item: -item[1]):
-        if shared < min_shared:
-            break
-        a, b = root(a), root(b)
-        if a != b and size[a] + size[b] <= largest:
-            parent[a], size[b] = b, size[a] + size[b]
-    return [str(root(row)) for row in range(len(texts))]
 
 
 def kendall(xs: list[float], ys: list[float]) -> float:
@@ -84,13 +50,13 @@ def carved(dataset: str, seed: int, carve: str):
 
     with tempfile.TemporaryDirectory() as output_dir:
         argv = ["--preset", "cpu-taught", "--dataset", dataset, "--output_dir", output_dir, "--seed", str(seed)]
-        if carve != "random":
+        if carve == "shared_words":
+            argv += ["--group_by_shared_words", "true"]
+        elif carve != "random":
             argv += ["--group_column", carve]
         run = parse_settings(argv)
         raw = load_from_flags(run.data)
-        if carve == "shared_words":
-            raw["train"] = raw["train"].add_column(carve, shared_word_groups(raw["train"]["text"]))
-        elif carve == "row_blocks":
+        if carve == "row_blocks":
             raw["train"] = raw["train"].add_column(carve, [str(row // BLOCK) for row in range(len(raw["train"]))])
         return splits_from_flags(raw, run)
 

@@ -1,4 +1,5 @@
-"""--group_column: validation (and a carved test split) held out by whole groups (hf_bilstm.grouped_split)."""
+"""--group_column and --group_by_shared_words: validation (and a carved test split) held out by whole groups
+(hf_bilstm.grouped_split, hf_bilstm.shared_word_groups)."""
 
 import csv
 import json
@@ -161,3 +162,107 @@ def test_group_column_flag_errors(tmp_path, capsys, flags, message):
     assert train_cmd.main(argv) == 2
     assert re.search(message, error_line(capsys))
     assert not os.path.exists(tmp_path / "run" / "model.safetensors")
+
+
+def movie_reviews(movies: int = 40, seed: int = 0) -> dict:
+    """Reviews with no group column: each movie's 2-6 reviews name its title and its lead (words no other movie has),
+    in common words otherwise; a movie leans to one label."""
+    rng = random.Random(seed)
+    common = "the film was quite long but the story and the acting were fine overall".split()
+    rows = {"text": [], "label": [], "movie": []}
+    for movie in range(movies):
+        lean = rng.choice([0.2, 0.8])
+        for _ in range(rng.randint(2, 6)):
+            label = int(rng.random() < lean)
+            words = rng.sample(common, 8) + [f"Title{movie}x", f"Lead{movie}y", ["awful", "great"][label]]
+            rng.shuffle(words)
+            rows["text"].append(" ".join(words))
+            rows["label"].append(["neg", "pos"][label])
+            rows["movie"].append(movie)
+    return rows
+
+
+def test_shared_word_groups_join_rows_sharing_two_rare_words_up_to_a_size():
+    from hf_bilstm.shared_word_groups import shared_word_groups
+
+    texts = [
+        "Zorblax and Quibbly",
+        "Quibbly met Zorblax",
+        "Zorblax only",
+        "nothing rare here",
+        "Zorblax Quibbly again",
+    ]
+    groups = shared_word_groups(texts)
+    assert groups[0] == groups[1] == groups[4]  # two rare words in common
+    assert len({groups[0], groups[2], groups[3]}) == 3  # one shared rare word, or none: a group of its own
+    capped = shared_word_groups(texts, largest=2)
+    assert max(capped.count(group) for group in capped) == 2
+    # a word in more rows than `rare_rows` is not rare: nothing is joined by it
+    assert len(set(shared_word_groups(texts, rare_rows=2))) == len(texts)
+
+
+def test_shared_word_groups_do_not_depend_on_the_hash_seed():
+    """Python randomises str hashes per process; the groups (so the carve, which export repeats) must not change."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys; from hf_bilstm.shared_word_groups import shared_word_groups; "
+        "print(json.dumps(shared_word_groups(json.load(sys.stdin))))"
+    )
+    texts = json.dumps(movie_reviews(movies=30)["text"])
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            input=texts,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(hash_seed)},
+        ).stdout  # fmt: skip
+        for hash_seed in (1, 2, 3)
+    }
+    assert len(outputs) == 1
+
+
+def test_group_by_shared_words_keeps_each_movie_on_one_side_without_a_group_column():
+    rows = movie_reviews()
+    raw = DatasetDict(train=Dataset.from_dict({"text": rows["text"], "label": rows["label"]}))
+    splits = prepare_splits(raw, validation_fraction=0.2, test_fraction=0.2, group_by_shared_words=True)
+    owner = dict(zip(rows["text"], rows["movie"]))
+    sides = {name: {owner[text] for text in dataset["text"]} for name, dataset in splits.items()}
+    assert not sides["train"] & sides["validation"] and not sides["train"] & sides["test"]
+    assert not sides["validation"] & sides["test"]
+    assert splits.grouped["column"] == "--group_by_shared_words" and splits.grouped["validation"] >= 2
+    assert splits.validation.column_names == ["text", "label"]
+    # a random carve of the same rows does put some movies on both sides: the flag is what kept them apart
+    plain = prepare_splits(raw, validation_fraction=0.2, test_fraction=0.2)
+    assert {owner[text] for text in plain.train["text"]} & {owner[text] for text in plain.validation["text"]}
+
+
+def test_group_by_shared_words_trains_and_says_so_in_plan_and_card(tmp_path, capsys):
+    rows = movie_reviews()
+    data = tmp_path / "reviews.csv"
+    with open(data, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([("review", "sentiment"), *zip(rows["text"], rows["label"])])
+    out = tmp_path / "run"
+    argv = ["--train_file", str(data), "--text_column", "review", "--label_column", "sentiment"]
+    argv += ["--group_by_shared_words", "true", "--output_dir", str(out), *TINY, *QUIET, "--num_train_epochs", "1"]
+    assert train_cmd.main(argv) == 0
+    printed = capsys.readouterr().err
+    assert "carve: by whole groups of rows sharing rare words, no group on both sides" in printed
+    assert "validation carved by --group_by_shared_words:" in printed
+    assert "held out by whole groups of rows that share rare words" in (out / "README.md").read_text("utf-8")
+
+
+def test_group_column_and_group_by_shared_words_together_are_refused(tmp_path, capsys):
+    data = tmp_path / "reviews.csv"
+    write_grouped_csv(data)
+    argv = ["--train_file", str(data), "--text_column", "review", "--label_column", "sentiment"]
+    argv += ["--group_column", "product", "--group_by_shared_words", "true", "--output_dir", str(tmp_path / "run")]
+    assert train_cmd.main([*argv, *TINY, *QUIET]) == 2
+    assert "--group_column 'product' and --group_by_shared_words both say how to group the rows" in error_line(capsys)
+    with pytest.raises(UsageError, match="both say how to group the rows"):
+        prepare_splits(
+            DatasetDict(train=Dataset.from_dict(grouped_rows())), group_column="product", group_by_shared_words=True
+        )

@@ -30,6 +30,7 @@ class ExportArguments:
     test_fraction: float = option(0.1, "as given to hf-bilstm train (carves test from a dataset without one)")
     seed: int = option(42, "as given to hf-bilstm train (carves validation)")
     group_column: str | None = option(None, "as given to hf-bilstm train (carves validation by whole groups)")
+    group_by_shared_words: bool = switch("as given to hf-bilstm train (carves validation by rows sharing rare words)")
     max_test_samples: int | None = option(None, "test texts for the int8 check (all)")
     overwrite: bool = switch("replace onnx/ files that an export did not write")
     demo: bool = switch("also write demo/, a static page running the int8 model in a browser")

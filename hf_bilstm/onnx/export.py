@@ -429,6 +429,7 @@ def _int8_check_splits(args, model):
         label_separator=schema.label_separator,
         label_names=None if schema.label_values is None else schema.label_names,
         group_column=args.group_column,
+        group_by_shared_words=args.group_by_shared_words,
     )
     return schema, splits
 

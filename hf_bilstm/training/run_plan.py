@@ -8,6 +8,7 @@ from transformers import TrainerCallback
 
 from ..cpu_threads import describe as describe_wait_policy
 from ..cpu_threads import waits_briefly
+from ..grouped_split import SHARED_WORDS
 from ..logs import get_logger
 
 logger = get_logger(__name__)
@@ -99,7 +100,8 @@ class RunPlanCallback(TrainerCallback):
         if self.grouped:
             groups = ", ".join(f"{name} {count:,}" for name, count in self.grouped.items() if name != "column")
             column = self.grouped["column"]
-            lines.append(f"carve: by whole groups of column {column!r}, no group on both sides (groups: {groups})")
+            source = "rows sharing rare words" if column == SHARED_WORDS else f"column {column!r}"
+            lines.append(f"carve: by whole groups of {source}, no group on both sides (groups: {groups})")
         steps_per_epoch = state.max_steps / max(args.num_train_epochs, 1e-9) if args.max_steps <= 0 else None
         epochs = f"{args.num_train_epochs:g} epochs" if args.max_steps <= 0 else f"max_steps {args.max_steps}"
         per_epoch = f" ({steps_per_epoch:.0f} per epoch)" if steps_per_epoch else ""

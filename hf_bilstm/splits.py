@@ -336,16 +336,13 @@ def prepare_splits(
     group_column: str | None = None,
     group_by_shared_words: bool = False,
 ) -> Splits:
-    """
-    Checks columns and rows, joins several text columns, encodes labels for the problem type (hf_bilstm.labels;
+    """Checks columns and rows, joins several text columns, encodes labels for the problem type (hf_bilstm.labels;
     single-label ids of the training split's `ClassLabel` names), carves a stratified, seeded validation split from
     train (`validation_fraction`) when the dataset has none, and a test split (`test_fraction`) when it has no
-    `test_split` and `test_fraction` is given (by whole groups of `group_column` when given: hf_bilstm.grouped_split;
-    or of rows that share rare words with `group_by_shared_words`: hf_bilstm.shared_word_groups);
-    a test split without labels is for predictions only (`_test_split`). Caps (`max_*_samples`) take seeded random
-    rows after the carve (the same seed holds out the same rows). `test_split=None`: no test split, no test metrics.
-    `validation_given`: --validation_split was given, so it must name a split other than train (never carved).
-    """
+    `test_split` and `test_fraction` is given (by whole groups of `group_column`, or of rows sharing rare words with
+    `group_by_shared_words`: hf_bilstm.grouped_split); a test split without labels gets predictions only. Caps
+    (`max_*_samples`) take seeded random rows after the carve. `test_split=None`: no test split, no test metrics.
+    `validation_given`: --validation_split was given (never carved)."""
     if validation_given:
         check_validation_split_name(validation_split, train_split)
     validation_split = _split_of_file_name(raw, validation_split)

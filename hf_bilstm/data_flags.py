@@ -15,6 +15,7 @@ from .data import load_raw_dataset
 from .data_schema import load_schema
 from .errors import UsageError
 from .flag_checks import comma_list
+from .grouped_split import check_group_flags
 from .splits import prepare_splits
 
 
@@ -63,11 +64,7 @@ def check_data_flags(data_args, given) -> None:
         )
     comma_list(data_args.column_names, "--column_names")
     comma_list(data_args.label_names, "--label_names")
-    if data_args.group_column is not None and data_args.group_by_shared_words:
-        raise UsageError(
-            f"--group_column {data_args.group_column!r} and --group_by_shared_words both say how to group the rows; "
-            "give one."
-        )
+    check_group_flags(data_args.group_column, data_args.group_by_shared_words)  # before the data is read
     if data_args.group_column is not None:
         group = data_args.group_column.strip()
         if not group or "," in group:

@@ -27,6 +27,14 @@ def group_source(column: str) -> str:
     return SHARED_WORDS if column == SHARED_WORDS else f"--group_column {column!r}"
 
 
+def check_group_flags(column: str | None, shared_words: bool) -> None:
+    """--group_column and --group_by_shared_words are two answers to one question: one of them, or neither."""
+    if column is not None and shared_words:
+        raise UsageError(
+            f"--group_column {column!r} and --group_by_shared_words both say how to group the rows; give one."
+        )
+
+
 def group_keys(values: list, column: str, split: str) -> list[str]:
     """The group of every row as a string (so 7 and "7" are one group); a missing group is refused, naming the row."""
     keys = []

@@ -12,7 +12,7 @@ from datasets import ClassLabel, Dataset, DatasetDict
 
 from .data_schema import MULTI_LABEL, REGRESSION, SINGLE_LABEL, DataSchema
 from .errors import UsageError
-from .grouped_split import SHARED_WORDS, group_keys, group_source, grouped_carve
+from .grouped_split import SHARED_WORDS, check_group_flags, group_keys, group_source, grouped_carve
 from .logs import get_logger
 
 logger = get_logger(__name__)
@@ -209,9 +209,11 @@ def _with_text(dataset: Dataset, split: str, schema: DataSchema, source: str = "
     return dataset.add_column(schema.text_column, texts)
 
 
-def _labelled(dataset: Dataset, split: str, schema: DataSchema, groups: tuple[str, list] | None = None) -> Dataset:
+def _labelled(
+    dataset: Dataset, split: str, schema: DataSchema, groups: tuple[str, list | None] | None = None
+) -> Dataset:
     """Text joined and labels encoded (hf_bilstm.labels); only the two columns the model reads are kept, and each
-    row's group when `groups` (column name, values) is given (--group_column: carved by groups, `_carve`)."""
+    row's group when `groups` (column name, values; None values: by shared words) is given (`_carve` uses it)."""
     from .labels import encode_labels
 
     dataset = _with_text(dataset, split, schema)
@@ -226,7 +228,14 @@ def _labelled(dataset: Dataset, split: str, schema: DataSchema, groups: tuple[st
         schema.label_names,
     )
     dataset = dataset.select_columns([schema.text_column, schema.label_column])
-    return dataset if groups is None else dataset.add_column(GROUP_PREFIX + groups[0], groups[1])
+    if groups is None:
+        return dataset
+    column, keys = groups
+    if keys is None:  # --group_by_shared_words: from the text as joined and checked above
+        from .shared_word_groups import shared_word_groups
+
+        keys = shared_word_groups(dataset[schema.text_column])
+    return dataset.add_column(GROUP_PREFIX + column, keys)
 
 
 def _group_key(dataset: Dataset) -> str | None:
@@ -262,21 +271,13 @@ def _carve(dataset: Dataset, fraction: float, label_column: str, stratify: bool,
 
 
 def _group_column(
-    train: Dataset, split: str, column: str | None, texts: list[str], labels: list[str], schema: DataSchema,
-    shared_words: bool = False,
-):  # fmt: skip
-    """(column, the group of every training row) for --group_column, checked, or for --group_by_shared_words (groups
-    of rows that share rare words: hf_bilstm.shared_word_groups); None without either flag."""
+    train: Dataset, split: str, column: str | None, texts: list[str], labels: list[str], shared_words: bool = False
+):
+    """(column, the group of every training row) for --group_column, checked; for --group_by_shared_words
+    (SHARED_WORDS, None): `_labelled` groups the rows by their joined text; None without either flag."""
+    check_group_flags(column, shared_words)
     if shared_words:
-        if column is not None:
-            raise UsageError(
-                f"--group_column {column!r} and --group_by_shared_words both say how to group the rows; give one."
-            )
-        from .shared_word_groups import shared_word_groups
-
-        texts = schema.join_texts({c: train[c] for c in schema.text_columns})
-        # A row without text is refused by name just after (_with_text); here it only must not stop the grouping.
-        return SHARED_WORDS, shared_word_groups([text if isinstance(text, str) else "" for text in texts])
+        return SHARED_WORDS, None
     if column is None:
         return None
     if column not in train.column_names:
@@ -356,7 +357,7 @@ def prepare_splits(
         train, train_split, texts, labels, problem_type, label_separator, label_names, names_source, column_names
     )
     # Checked before carving and capping, so that a row number is the row's place in the dataset's own split.
-    groups = _group_column(train, train_split, group_column, texts, labels, schema, group_by_shared_words)
+    groups = _group_column(train, train_split, group_column, texts, labels, group_by_shared_words)
     train = _labelled(train, train_split, schema, groups)
     stratify = schema.problem_type == SINGLE_LABEL
     train, test, predict, test_carved = _test_split(raw, train, test_split, test_fraction, schema, stratify, seed)

@@ -65,7 +65,7 @@ def summary(by_seed: dict) -> dict:
     gaps = [v["eval_accuracy"] - v["test_accuracy"] for seed in by_seed.values() for v in seed["variants"].values()]
     taus, picks = [], []
     for seed in by_seed.values():
-        variants = [v for v in seed["variants"].values()]
+        variants = list(seed["variants"].values())
         if len(variants) < 2:
             continue
         evals, tests = [v["eval_accuracy"] for v in variants], [v["test_accuracy"] for v in variants]
